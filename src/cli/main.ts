@@ -1,0 +1,16 @@
+/**
+ * The `osroll` command line: parses arguments and dispatches to the commands. Each command lives
+ * in its own module; this file only wires them (the client commands arrive with the API).
+ */
+import { Command } from 'commander'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const pkg = require('../../package.json') as { version: string }
+
+const program = new Command('osroll')
+  .description('Self-hosted control plane for VM scale sets with automatic OS image upgrades')
+  .version(pkg.version)
+  .showHelpAfterError()
+
+await program.parseAsync(process.argv)

@@ -1,0 +1,232 @@
+/**
+ * One instance's way through a batch (SPEC §4.4): reimage (or in-place update, or surge) →
+ * wait for healthy until the deadline → succeeded, or failed and restored. `advanceAttempt`
+ * moves one attempt as far as the observation allows and says which idempotent action keeps it
+ * converging; it is called on every pass, so a crash between "decide" and "act" only repeats an
+ * idempotent action.
+ */
+import { verdict } from '../health/verdict.js'
+import { failureMessage } from './messages.js'
+import type {
+  Action,
+  Attempt,
+  EffectFailure,
+  FailureReason,
+  InstanceObservation,
+  Rollout,
+  RolloutEvent,
+} from './types.js'
+import { TERMINAL_ATTEMPT_STATES } from './types.js'
+
+export type AttemptContext = Readonly<{
+  rollout: Rollout
+  nowMs: number
+  observe: (instanceId: string) => InstanceObservation | undefined
+  failuresOf: (instanceId: string) => readonly EffectFailure[]
+}>
+
+export type Advanced = { attempt: Attempt; actions: Action[]; events: RolloutEvent[] }
+
+/**
+ * Advances one attempt; at most a few hops per pass (e.g. Reimaging → WaitingHealth → Succeeded).
+ * @example an attempt `Reimaging` whose instance now reports the target version, running and
+ *   healthy, comes back `Succeeded` with a `release` action for the previous disk.
+ */
+export function advanceAttempt(a: Attempt, ctx: AttemptContext): Advanced {
+  const out: Advanced = { attempt: a, actions: [], events: [] }
+  for (let hop = 0; hop < 4; hop++) {
+    const next = step(out.attempt, ctx, out.actions)
+    if (next === out.attempt) break
+    out.events.push({
+      atMs: ctx.nowMs,
+      rolloutId: ctx.rollout.id,
+      instanceId: a.instanceId,
+      from: out.attempt.state,
+      to: next.state,
+      reason:
+        next.failure && next.state !== out.attempt.state && isFailure(next.state)
+          ? next.failure.reason
+          : reasonOf(next),
+    })
+    out.attempt = next
+  }
+  if (TERMINAL_ATTEMPT_STATES.has(out.attempt.state)) converge(out.attempt, ctx, out.actions)
+  return out
+}
+
+function step(a: Attempt, ctx: AttemptContext, actions: Action[]): Attempt {
+  if (TERMINAL_ATTEMPT_STATES.has(a.state)) return a
+  const obs = ctx.observe(a.instanceId)
+  if (!obs) return { ...a, state: 'Removed', endedAtMs: ctx.nowMs }
+  switch (a.state) {
+    case 'Reimaging':
+    case 'Updating':
+      return onApplying(a, obs, ctx, actions)
+    case 'Surging':
+      return onSurging(a, ctx, actions)
+    case 'WaitingHealth':
+      return onWaitingHealth(a, obs, ctx)
+    case 'RollingBack':
+      return onRollingBack(a, obs, ctx, actions)
+    default:
+      return a
+  }
+}
+
+function onApplying(
+  a: Attempt,
+  obs: InstanceObservation,
+  ctx: AttemptContext,
+  actions: Action[],
+): Attempt {
+  const { rollout: r, nowMs } = ctx
+  const failed = ctx
+    .failuresOf(a.instanceId)
+    .find((f) => f.action === (a.state === 'Reimaging' ? 'reimage' : 'update'))
+  if (failed) return fail(a, ctx, 'ReimageFailed', failed.message)
+  const applied =
+    a.state === 'Reimaging'
+      ? obs.osImageVersion === r.target.imageVersion
+      : obs.modelGeneration >= r.target.modelGeneration
+  if (applied && obs.provisioning !== 'creating' && obs.provisioning !== 'updating') {
+    const bootedAtMs = obs.bootedAtMs >= a.startedAtMs ? obs.bootedAtMs : a.startedAtMs
+    if (r.pace === 'allAtOnce') {
+      return obs.provisioning === 'failed'
+        ? fail(a, ctx, 'ProvisioningFailed', obs.provisioningError)
+        : { ...a, state: 'Succeeded', endedAtMs: nowMs }
+    }
+    return { ...a, state: 'WaitingHealth', deadlineAtMs: bootedAtMs + r.healthDeadlineMs }
+  }
+  if (!applied && nowMs >= a.deadlineAtMs) return fail(a, ctx, 'HealthDeadlineExceeded', null)
+  if (!applied) actions.push(applyAction(a, r))
+  return a
+}
+
+function onSurging(a: Attempt, ctx: AttemptContext, actions: Action[]): Attempt {
+  const { rollout: r, nowMs } = ctx
+  const surgeId = a.surgeInstanceId as string
+  const created = ctx.observe(surgeId)
+  const failed = ctx.failuresOf(surgeId).find((f) => f.action === 'create')
+  if (failed) return fail(a, ctx, 'ReimageFailed', failed.message)
+  if (!created) {
+    if (nowMs >= a.deadlineAtMs) return fail(a, ctx, 'HealthDeadlineExceeded', null)
+    const old = ctx.observe(a.instanceId) as InstanceObservation
+    actions.push({
+      type: 'create',
+      instances: [
+        {
+          instanceId: surgeId,
+          zone: old.zone,
+          updateDomain: old.updateDomain,
+          faultDomain: old.faultDomain,
+          imageVersion: r.target.imageVersion as string,
+          modelGeneration: r.target.modelGeneration,
+        },
+      ],
+    })
+    return a
+  }
+  if (created.provisioning === 'failed')
+    return fail(a, ctx, 'ProvisioningFailed', created.provisioningError)
+  if (verdict(created) === 'healthy') return { ...a, state: 'Succeeded', endedAtMs: nowMs }
+  const deadline = Math.max(created.bootedAtMs, a.startedAtMs) + r.healthDeadlineMs
+  if (nowMs >= deadline) return fail(a, ctx, 'HealthDeadlineExceeded', null)
+  return a.deadlineAtMs === deadline ? a : { ...a, deadlineAtMs: deadline }
+}
+
+function onWaitingHealth(a: Attempt, obs: InstanceObservation, ctx: AttemptContext): Attempt {
+  if (obs.provisioning === 'failed')
+    return fail(a, ctx, 'ProvisioningFailed', obs.provisioningError)
+  if (verdict(obs) === 'healthy') return { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs }
+  if (ctx.nowMs >= a.deadlineAtMs) return fail(a, ctx, 'HealthDeadlineExceeded', null)
+  return a
+}
+
+function onRollingBack(
+  a: Attempt,
+  obs: InstanceObservation,
+  ctx: AttemptContext,
+  actions: Action[],
+): Attempt {
+  const failed = ctx.failuresOf(a.instanceId).find((f) => f.action === 'restore')
+  if (failed)
+    return { ...a, state: 'RollbackFailed', rollbackError: failed.message, endedAtMs: ctx.nowMs }
+  const onPrevious = obs.osImageVersion === a.fromVersion
+  const booting =
+    obs.provisioning === 'creating' || obs.provisioning === 'updating' || obs.power === 'starting'
+  if (onPrevious && booting) return a // restored, still starting: wait, do not restore again
+  if (onPrevious && obs.power === 'running') {
+    if (obs.provisioning !== 'failed') return { ...a, state: 'RolledBack', endedAtMs: ctx.nowMs }
+    const error = obs.provisioningError ?? 'Provisioning on the previous OS disk failed.'
+    return { ...a, state: 'RollbackFailed', rollbackError: error, endedAtMs: ctx.nowMs }
+  }
+  actions.push({ type: 'restore', instanceIds: [a.instanceId] })
+  return a
+}
+
+/**
+ * Marks an attempt failed: surge replacements are discarded (the old instance stays, which counts
+ * as rolled back); reimaged instances are restored when the rollout rolls back, else left.
+ */
+export function fail(
+  a: Attempt,
+  ctx: AttemptContext,
+  reason: FailureReason,
+  detail: string | null,
+): Attempt {
+  const failure = {
+    reason,
+    message: failureMessage(reason, a.instanceId, ctx.rollout.healthDeadlineMs, detail),
+  }
+  if (a.method === 'surge') return { ...a, state: 'RolledBack', failure, endedAtMs: ctx.nowMs }
+  if (ctx.rollout.rollback && a.method === 'reimage') return { ...a, state: 'RollingBack', failure }
+  return { ...a, state: 'Failed', failure, endedAtMs: ctx.nowMs }
+}
+
+/** Clean-up that terminal attempts still need: release kept disks, delete surged-out instances. */
+function converge(a: Attempt, ctx: AttemptContext, actions: Action[]): void {
+  if (a.method === 'surge') {
+    const doomed = a.state === 'Succeeded' ? a.instanceId : a.surgeInstanceId
+    if (doomed !== null && a.state !== 'Removed' && ctx.observe(doomed)) {
+      actions.push({ type: 'delete', instanceIds: [doomed] })
+    }
+    return
+  }
+  const obs = ctx.observe(a.instanceId)
+  if (a.state === 'Succeeded' && obs && obs.previousOsImageVersion !== null) {
+    actions.push({ type: 'release', instanceIds: [a.instanceId] })
+  }
+}
+
+function applyAction(a: Attempt, r: Rollout): Action {
+  if (a.state === 'Reimaging') {
+    return {
+      type: 'reimage',
+      instanceIds: [a.instanceId],
+      imageVersion: r.target.imageVersion as string,
+      modelGeneration: r.target.modelGeneration,
+    }
+  }
+  return { type: 'update', instanceIds: [a.instanceId], modelGeneration: r.target.modelGeneration }
+}
+
+function isFailure(state: Attempt['state']): boolean {
+  return state === 'RollingBack' || state === 'Failed' || state === 'RolledBack'
+}
+
+function reasonOf(a: Attempt): string {
+  switch (a.state) {
+    case 'WaitingHealth':
+      return 'StartedOnNewDisk'
+    case 'Succeeded':
+      return 'Healthy'
+    case 'RolledBack':
+      return 'PreviousDiskRestored'
+    case 'RollbackFailed':
+      return 'RestoreFailed'
+    case 'Removed':
+      return 'InstanceDeleted'
+    default:
+      return a.state
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Candidates and batch choice (SPEC §4.3). The next batch is chosen afresh before each batch from
+ * the state at that moment: zones one at a time in zone order (unless cross-zone), never across
+ * update domains, Service Fabric takes one whole update domain, unhealthy first when asked, then
+ * ascending numeric instance id.
+ */
+import { compareVersions } from '../image/version.js'
+import { verdict } from '../health/verdict.js'
+import type { InstanceObservation, Rollout } from './types.js'
+
+export type Candidates = Readonly<{
+  /** May be picked for the next batch. */
+  eligible: readonly InstanceObservation[]
+  /** Waiting for `approveRollingUpgrade` (deferral). */
+  deferred: readonly InstanceObservation[]
+}>
+
+export type BatchRules = Readonly<{
+  size: number
+  zones: readonly string[]
+  crossZone: boolean
+  prioritizeUnhealthy: boolean
+  serviceFabric: boolean
+}>
+
+/**
+ * Instances the rollout still has to move: not on the target, not protected from scale set
+ * actions, not already tried by this rollout, in scope; deferred ones split out until approved.
+ * An instance on a *newer* version than the target is left alone: osroll never downgrades.
+ * @example a 10-instance set with i0,i1 tried and i2 on the target → eligible i3…i9
+ */
+export function findCandidates(
+  r: Pick<Rollout, 'kind' | 'target' | 'attempts' | 'scope' | 'deferral'>,
+  instances: readonly InstanceObservation[],
+): Candidates {
+  const tried = new Set<string>()
+  for (const a of r.attempts) {
+    tried.add(a.instanceId)
+    if (a.surgeInstanceId !== null) tried.add(a.surgeInstanceId)
+  }
+  const scope = r.scope ? new Set(r.scope) : null
+  const eligible: InstanceObservation[] = []
+  const deferred: InstanceObservation[] = []
+  for (const i of instances) {
+    if (tried.has(i.instanceId) || i.protectFromScaleSetActions) continue
+    if (scope && !scope.has(i.instanceId)) continue
+    if (!needsMove(r, i)) continue
+    if (r.deferral && !i.osUpgradeApproved) deferred.push(i)
+    else eligible.push(i)
+  }
+  return { eligible, deferred }
+}
+
+/** Whether an instance is behind the rollout's target. */
+export function needsMove(
+  r: Pick<Rollout, 'kind' | 'target'>,
+  i: Pick<InstanceObservation, 'osImageVersion' | 'modelGeneration'>,
+): boolean {
+  if (r.kind === 'OSImage') {
+    return (
+      r.target.imageVersion !== null && compareVersions(i.osImageVersion, r.target.imageVersion) < 0
+    )
+  }
+  return i.modelGeneration < r.target.modelGeneration
+}
+
+/**
+ * The next batch, as instance ids in upgrade order; empty when there is no candidate.
+ * @example 10 instances, no zones (UD = id mod 5), size 2 → ['0','5'], then ['1','6'], …
+ * @example zones 1,2,3 × 4 instances, size 2 → zone 1 first: its UD-0 instance alone, then UD 1…
+ */
+export function chooseBatch(eligible: readonly InstanceObservation[], rules: BatchRules): string[] {
+  if (eligible.length === 0) return []
+  const zoneRank = (z: string | null): number => {
+    if (rules.crossZone || z === null) return 0
+    const at = rules.zones.indexOf(z)
+    return at === -1 ? rules.zones.length : at
+  }
+  const unhealthyRank = (i: InstanceObservation): number =>
+    rules.prioritizeUnhealthy && verdict(i) === 'unhealthy' ? 0 : 1
+  const sorted = [...eligible].sort(
+    (a, b) =>
+      zoneRank(a.zone) - zoneRank(b.zone) ||
+      (rules.serviceFabric ? a.updateDomain - b.updateDomain : 0) ||
+      unhealthyRank(a) - unhealthyRank(b) ||
+      Number(a.instanceId) - Number(b.instanceId),
+  )
+  const first = sorted[0] as InstanceObservation
+  const sameGroup = sorted.filter(
+    (i) =>
+      i.updateDomain === first.updateDomain &&
+      (rules.crossZone || zoneRank(i.zone) === zoneRank(first.zone)),
+  )
+  const picked = rules.serviceFabric ? sameGroup : sameGroup.slice(0, Math.max(1, rules.size))
+  return picked.map((i) => i.instanceId)
+}

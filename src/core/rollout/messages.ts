@@ -1,0 +1,70 @@
+/**
+ * Azure's rollout error codes and messages (SPEC §4.3, §4.5), built in one place so that the
+ * text users paste into search engines stays verbatim.
+ */
+import { formatDurationMs } from '../duration.js'
+import type { FailureReason, RolloutError } from './types.js'
+
+export const CODES = {
+  beforeRollingUpgrade: 'MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade',
+  inRollingUpgrade: 'MaxUnhealthyInstancePercentExceededInRollingUpgrade',
+  upgradedUnhealthy: 'MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade',
+} as const
+
+/**
+ * The pre-check failure (§4.3): before the first batch, or before a later one.
+ * @example unhealthyBeforeBatch(true, 30, 20).code === 'MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade'
+ */
+export function unhealthyBeforeBatch(
+  first: boolean,
+  percent: number,
+  threshold: number,
+): RolloutError {
+  if (first) {
+    return {
+      code: CODES.beforeRollingUpgrade,
+      message: `Rolling Upgrade failed due to exceeding the MaxUnhealthyInstancePercent value (defined in the RollingUpgradePolicy) before any batch was attempted. ${percent}% of instances are in an unhealthy state - more than the threshold of ${threshold}%.`,
+    }
+  }
+  return {
+    code: CODES.inRollingUpgrade,
+    message: `Rolling Upgrade failed after exceeding the MaxUnhealthyInstancePercent value defined in the RollingUpgradePolicy. ${percent}% of instances are in an unhealthy state - more than the threshold of ${threshold}%.`,
+  }
+}
+
+/**
+ * The after-batch failure (§4.5), Azure's message verbatim.
+ * @example upgradedUnhealthy(50, 20, 'HealthDeadlineExceeded: …', '0').message starts with
+ *   'Rolling Upgrade failed after exceeding the MaxUnhealthyUpgradedInstancePercent value'
+ */
+export function upgradedUnhealthy(
+  percent: number,
+  threshold: number,
+  reason: string,
+  firstInstanceId: string,
+): RolloutError {
+  reason = reason.replace(/\.+$/, '')
+  return {
+    code: CODES.upgradedUnhealthy,
+    message: `Rolling Upgrade failed after exceeding the MaxUnhealthyUpgradedInstancePercent value defined in the RollingUpgradePolicy. ${percent}% of instances are in an unhealthy state after being upgraded - more than the threshold of ${threshold}%. The most impactful error is: ${reason}. First failed instance ID is: ${firstInstanceId}.`,
+  }
+}
+
+/** The per-instance failure text recorded on an attempt. */
+export function failureMessage(
+  reason: FailureReason,
+  instanceId: string,
+  deadlineMs: number,
+  detail: string | null,
+): string {
+  switch (reason) {
+    case 'HealthDeadlineExceeded':
+      return `Instance ${instanceId} did not become healthy within ${formatDurationMs(deadlineMs)} of starting on the new OS disk.`
+    case 'ProvisioningFailed':
+      return detail ?? `Provisioning of instance ${instanceId} failed.`
+    case 'ReimageFailed':
+      return `Reimage of instance ${instanceId} failed: ${detail ?? 'unknown error'}`
+    case 'InstanceStopped':
+      return `Instance ${instanceId} stopped while being upgraded.`
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * One decision of a running rollout (SPEC §4.3–§4.6): advance the current batch from what is
+ * observed; when it is done, apply the after-batch rule; then cancel, pause, pre-check and choose
+ * the next batch — or end. Pure: the runtime persists `rollout` first, then runs `actions`.
+ */
+import { verdict } from '../health/verdict.js'
+import { invariant } from '../problem.js'
+import type { ScaleSetSpec } from '../scale-set/spec.js'
+import { advanceAttempt } from './attempt.js'
+import { chooseBatch, findCandidates } from './batch.js'
+import { unhealthyBeforeBatch, upgradedUnhealthy } from './messages.js'
+import { isFailedState, isTerminal, mostImpactfulFailure } from './progress.js'
+import { batchSize, exceedsPercent, wholePercent } from './thresholds.js'
+import type {
+  Action,
+  Attempt,
+  EffectFailure,
+  InstanceObservation,
+  Rollout,
+  RolloutError,
+  RolloutEvent,
+  RolloutStatus,
+} from './types.js'
+
+export type Snapshot = Readonly<{
+  spec: ScaleSetSpec
+  instances: readonly InstanceObservation[]
+  rollout: Rollout
+  /** When a user asked to cancel this rollout, else null. */
+  cancelRequestedAtMs: number | null
+  /** Effects that failed for good since the last pass. */
+  failures: readonly EffectFailure[]
+  /** The next unused instance id (maxSurge replacements take ids from here). */
+  nextInstanceId: number
+}>
+
+export type Step = Readonly<{
+  rollout: Rollout
+  actions: readonly Action[]
+  events: readonly RolloutEvent[]
+  /** Run again at this time even if nothing changes; null: only on a change. */
+  wakeAtMs: number | null
+  nextInstanceId: number
+}>
+
+/**
+ * Plans one step of a running rollout; a finished rollout is returned unchanged.
+ * @example 10 healthy instances on 1.0.0, target 1.1.0, default policy, first pass →
+ *   batch 1 = ['0','5'], actions [reimage 0 → 1.1.0, reimage 5 → 1.1.0], 8 pending
+ */
+export function planStep(s: Snapshot, nowMs: number): Step {
+  const r0 = s.rollout
+  if (r0.status !== 'RollingForward') {
+    return {
+      rollout: r0,
+      actions: [],
+      events: [],
+      wakeAtMs: null,
+      nextInstanceId: s.nextInstanceId,
+    }
+  }
+  const byId = new Map(s.instances.map((i) => [i.instanceId, i]))
+  const ctx = {
+    rollout: r0,
+    nowMs,
+    observe: (id: string) => byId.get(id),
+    failuresOf: (id: string) => s.failures.filter((f) => f.instanceId === id),
+  }
+  const actions: Action[] = []
+  const events: RolloutEvent[] = []
+  const attempts = r0.attempts.map((a) => {
+    const adv = advanceAttempt(a, ctx)
+    actions.push(...adv.actions)
+    events.push(...adv.events)
+    return adv.attempt
+  })
+  const b = new Builder({ ...r0, attempts }, s, nowMs, actions, events)
+  return b.decide()
+}
+
+/** Holds the step's working state; every method returns the finished Step. */
+class Builder {
+  constructor(
+    private r: Rollout,
+    private readonly s: Snapshot,
+    private readonly nowMs: number,
+    private readonly actions: Action[],
+    private readonly events: RolloutEvent[],
+  ) {}
+
+  decide(): Step {
+    if (this.r.attempts.some((a) => !isTerminal(a))) {
+      this.refreshPending()
+      return this.done(this.earliestDeadline())
+    }
+    if (this.r.batchesChecked < this.r.batchCount) this.afterBatch()
+    if (this.r.attempts.some((a) => !isTerminal(a))) return this.done(this.earliestDeadline())
+    if (this.r.ending) return this.finish(this.r.ending.status, this.r.ending.error)
+    if (this.s.cancelRequestedAtMs !== null)
+      return this.finish('Cancelled', null, this.s.cancelRequestedAtMs)
+    if (this.optedOut()) return this.finish('Cancelled', null)
+    if (this.nowMs < this.r.nextBatchAtMs) {
+      this.refreshPending()
+      return this.done(this.r.nextBatchAtMs)
+    }
+    return this.nextBatch()
+  }
+
+  /** §4.5: failed-or-unhealthy among everything this rollout upgraded, against the threshold. */
+  private afterBatch(): void {
+    const r = this.r
+    this.r = { ...r, batchesChecked: r.batchCount }
+    if (r.pace === 'allAtOnce') return
+    const upgraded = r.attempts.filter((a) => a.state !== 'Removed')
+    const bad = upgraded.filter((a) => isFailedState(a) || this.unhealthyNow(a))
+    const threshold = r.policy.unhealthyUpgradedPercentMax
+    if (upgraded.length === 0 || !exceedsPercent(bad.length, upgraded.length, threshold)) {
+      this.r = { ...this.r, nextBatchAtMs: this.nowMs + r.policy.pauseBetweenBatchesMs }
+      return
+    }
+    const worst = mostImpactfulFailure(upgraded)
+    const reason = worst
+      ? `${worst.reason}: ${worst.message}`
+      : 'Instances are unhealthy after being upgraded.'
+    const firstId = worst?.firstInstanceId ?? (bad[0] as Attempt).instanceId
+    const error = upgradedUnhealthy(
+      wholePercent(bad.length, upgraded.length),
+      threshold,
+      reason,
+      firstId,
+    )
+    let attempts = this.r.attempts
+    if (r.policy.rollbackFailedOnPolicyBreach) {
+      attempts = attempts.map((a) =>
+        a.state === 'Failed' && a.method === 'reimage' ? this.restore(a) : a,
+      )
+    }
+    this.r = { ...this.r, attempts, ending: { status: 'Faulted', error } }
+  }
+
+  private restore(a: Attempt): Attempt {
+    this.actions.push({ type: 'restore', instanceIds: [a.instanceId] })
+    this.event(a.instanceId, a.state, 'RollingBack', 'RollbackFailedInstancesOnPolicyBreach')
+    return { ...a, state: 'RollingBack', endedAtMs: null }
+  }
+
+  private unhealthyNow(a: Attempt): boolean {
+    if (a.state !== 'Succeeded') return false
+    const id = a.method === 'surge' ? (a.surgeInstanceId as string) : a.instanceId
+    const obs = this.s.instances.find((i) => i.instanceId === id)
+    return obs !== undefined && verdict(obs) === 'unhealthy'
+  }
+
+  private optedOut(): boolean {
+    const { kind, startedBy } = this.r
+    return kind === 'OSImage' && startedBy === 'Platform' && !this.s.spec.automaticOS.enabled
+  }
+
+  private nextBatch(): Step {
+    const r = this.r
+    const population = this.population()
+    if (r.pace === 'batched') {
+      const unhealthy = population.filter((i) => verdict(i) === 'unhealthy').length
+      const threshold = r.policy.unhealthyPercentMax
+      if (exceedsPercent(unhealthy, population.length, threshold)) {
+        const percent = wholePercent(unhealthy, population.length)
+        this.refreshPending()
+        return this.finish('Faulted', unhealthyBeforeBatch(r.batchCount === 0, percent, threshold))
+      }
+    }
+    const { eligible, deferred } = findCandidates(r, this.s.instances)
+    const unmarked = deferred.filter((i) => !i.osUpgradePending).map((i) => i.instanceId)
+    if (unmarked.length > 0) this.actions.push({ type: 'markPending', instanceIds: unmarked })
+    if (eligible.length === 0) {
+      this.r = { ...this.r, pendingIds: deferred.map((i) => i.instanceId) }
+      return deferred.length > 0 ? this.done(null) : this.finish('Completed', null)
+    }
+    const size =
+      r.pace === 'allAtOnce'
+        ? eligible.length
+        : batchSize(population.length, r.policy.batchPercentMax)
+    const picked = chooseBatch(eligible, {
+      size,
+      zones: this.s.spec.zones,
+      crossZone: r.policy.crossZone,
+      prioritizeUnhealthy: r.policy.prioritizeUnhealthy,
+      serviceFabric: this.s.spec.serviceFabric && r.pace === 'batched',
+    })
+    invariant(picked.length > 0, 'a batch is chosen from a non-empty candidate list')
+    return this.startBatch(picked, eligible, deferred)
+  }
+
+  private startBatch(
+    picked: readonly string[],
+    eligible: readonly InstanceObservation[],
+    deferred: readonly InstanceObservation[],
+  ): Step {
+    const r = this.r
+    const batch = r.batchCount + 1
+    let nextId = this.s.nextInstanceId
+    const approvedPending: string[] = []
+    const fresh = picked.map((id): Attempt => {
+      const obs = eligible.find((i) => i.instanceId === id) as InstanceObservation
+      if (obs.osUpgradePending) approvedPending.push(id)
+      const method = this.methodFor(obs)
+      const state = method === 'surge' ? 'Surging' : method === 'reimage' ? 'Reimaging' : 'Updating'
+      this.event(id, 'Pending', state, `Batch${batch}`)
+      return {
+        instanceId: id,
+        batch,
+        state,
+        method,
+        fromVersion: obs.osImageVersion,
+        fromGeneration: obs.modelGeneration,
+        surgeInstanceId: method === 'surge' ? String(nextId++) : null,
+        startedAtMs: this.nowMs,
+        deadlineAtMs: this.nowMs + r.healthDeadlineMs,
+        endedAtMs: null,
+        failure: null,
+        rollbackError: null,
+      }
+    })
+    if (approvedPending.length > 0)
+      this.actions.push({ type: 'clearPending', instanceIds: approvedPending })
+    const ctx = {
+      rollout: r,
+      nowMs: this.nowMs,
+      observe: (id: string) => this.s.instances.find((i) => i.instanceId === id),
+      failuresOf: () => [],
+    }
+    for (const a of fresh) this.actions.push(...advanceAttempt(a, ctx).actions)
+    const pickedSet = new Set(picked)
+    const pendingIds = [...eligible, ...deferred]
+      .map((i) => i.instanceId)
+      .filter((id) => !pickedSet.has(id))
+    this.r = { ...r, attempts: [...r.attempts, ...fresh], batchCount: batch, pendingIds }
+    return this.done(this.earliestDeadline(), nextId)
+  }
+
+  private methodFor(obs: InstanceObservation): Attempt['method'] {
+    const r = this.r
+    if (r.kind === 'OSImage') return r.policy.maxSurge && r.pace === 'batched' ? 'surge' : 'reimage'
+    const image = r.target.imageVersion
+    return image !== null && obs.osImageVersion !== image ? 'reimage' : 'update'
+  }
+
+  /**
+   * N of §4.2: the set's instances, minus the two sides of maxSurge pairs that are on their way
+   * out (an old instance already replaced, a replacement already discarded).
+   */
+  private population(): InstanceObservation[] {
+    const leaving = new Set<string>()
+    for (const a of this.r.attempts) {
+      if (a.method !== 'surge') continue
+      if (a.state === 'Succeeded') leaving.add(a.instanceId)
+      else if (a.surgeInstanceId !== null) leaving.add(a.surgeInstanceId)
+    }
+    return this.s.instances.filter((i) => !leaving.has(i.instanceId))
+  }
+
+  private refreshPending(): void {
+    const { eligible, deferred } = findCandidates(this.r, this.s.instances)
+    this.r = { ...this.r, pendingIds: [...eligible, ...deferred].map((i) => i.instanceId) }
+  }
+
+  /** The next future deadline of an open attempt; past ones are handled by polling. */
+  private earliestDeadline(): number | null {
+    const future = this.r.attempts
+      .filter((a) => !isTerminal(a) && a.deadlineAtMs > this.nowMs)
+      .map((a) => a.deadlineAtMs)
+    return future.length === 0 ? null : Math.min(...future)
+  }
+
+  private finish(status: RolloutStatus, error: RolloutError | null, cancelAtMs?: number): Step {
+    const cancel = status === 'Cancelled' && cancelAtMs !== undefined
+    if (status === 'Completed') this.r = { ...this.r, pendingIds: [] }
+    this.r = {
+      ...this.r,
+      status,
+      error,
+      ending: null,
+      endedAtMs: this.nowMs,
+      lastAction: cancel ? 'Cancel' : this.r.lastAction,
+      lastActionAtMs: cancel ? cancelAtMs : this.r.lastActionAtMs,
+    }
+    this.event(null, 'RollingForward', status, error?.code ?? (cancel ? 'CancelRequested' : status))
+    return this.done(null)
+  }
+
+  private event(instanceId: string | null, from: string, to: string, reason: string): void {
+    this.events.push({ atMs: this.nowMs, rolloutId: this.r.id, instanceId, from, to, reason })
+  }
+
+  private done(wakeAtMs: number | null, nextInstanceId = this.s.nextInstanceId): Step {
+    const changed = this.events.length > 0 || !sameRollout(this.r, this.s.rollout)
+    const rollout = changed ? { ...this.r, revision: this.s.rollout.revision + 1 } : this.r
+    return { rollout, actions: this.actions, events: this.events, wakeAtMs, nextInstanceId }
+  }
+}
+
+/** Shallow equality with arrays compared element by element (attempts keep identity when unchanged). */
+function sameRollout(a: Rollout, b: Rollout): boolean {
+  for (const key of Object.keys(a) as (keyof Rollout)[]) {
+    const x = a[key]
+    const y = b[key]
+    if (x === y) continue
+    if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length) return false
+    if (x.some((v, i) => v !== y[i])) return false
+  }
+  return true
+}

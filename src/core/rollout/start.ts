@@ -1,0 +1,200 @@
+/**
+ * Starting rollouts (SPEC §4.1, §4.8, §11.3): `decideTrigger` says whether the platform should
+ * start one now, later (`wakeAtMs`), or not at all; `startRollout` builds it. The delays come
+ * from the timing profile; the per-set jitter is a hash of the set and the target, so it is the
+ * same after a restart and needs no randomness.
+ */
+import { compareVersions } from '../image/version.js'
+import { isLatest, isPinned } from '../image/image-ref.js'
+import type { RolloutKind, RolloutTrigger } from '../scale-set/policy.js'
+import { policyInForce, rollbackEnabled } from '../scale-set/policy.js'
+import type { ScaleSetSpec } from '../scale-set/spec.js'
+import type { InstanceObservation, Rollout, RolloutTarget } from './types.js'
+
+/** Delays of a timing profile, in ms; a delay is drawn in [min, max] per set and target. */
+export type TimingProfile = Readonly<{
+  firstDelayMinMs: number
+  firstDelayMaxMs: number
+  laterDelayMinMs: number
+  laterDelayMaxMs: number
+  /**
+   * After a platform rollout to V ended without faulting (Completed with failed instances within
+   * the threshold, or Cancelled), the next one to the same V waits this long from its end, so
+   * instances that failed are retried later rather than in a tight loop.
+   */
+  retryDelayMs: number
+}>
+
+/** `prompt`: within seconds, with a per-set jitter of at most 30 s to spread simultaneous rollouts. */
+export const PROMPT_TIMING: TimingProfile = {
+  firstDelayMinMs: 0,
+  firstDelayMaxMs: 30_000,
+  laterDelayMinMs: 0,
+  laterDelayMaxMs: 30_000,
+  retryDelayMs: 10 * 60_000,
+}
+
+/** `azure`: the seed's timing — first rollout within 3 hours, later ones 30–60 minutes after eligibility. */
+export const AZURE_TIMING: TimingProfile = {
+  firstDelayMinMs: 0,
+  firstDelayMaxMs: 3 * 3_600_000,
+  laterDelayMinMs: 30 * 60_000,
+  laterDelayMaxMs: 60 * 60_000,
+  retryDelayMs: 60 * 60_000,
+}
+
+export type TriggerInput = Readonly<{
+  spec: ScaleSetSpec
+  instances: readonly InstanceObservation[]
+  /** Latest eligible version for the set's image and region, with when it became eligible. */
+  latest: Readonly<{ version: string; eligibleAtMs: number }> | null
+  /** When automatic OS upgrades were last enabled on this set. */
+  autoEnabledAtMs: number
+  /** No platform OS rollout has started since automatic upgrades were enabled. */
+  firstSinceEnable: boolean
+  /** Versions whose platform rollout ended Faulted: never retried automatically. */
+  faultedVersions: ReadonlySet<string>
+  /** The last platform OS rollout of this set, if any: its target and when it ended. */
+  lastPlatformRollout: Readonly<{ version: string; endedAtMs: number }> | null
+  timing: TimingProfile
+}>
+
+export type StartRequest = Readonly<{
+  kind: RolloutKind
+  startedBy: RolloutTrigger
+  target: RolloutTarget
+  pace: Rollout['pace']
+  scope: readonly string[] | null
+}>
+
+export type TriggerDecision = Readonly<
+  { type: 'start'; request: StartRequest } | { type: 'wait'; wakeAtMs: number } | { type: 'none' }
+>
+
+/**
+ * Whether to start a platform rollout, when no rollout is running. OS image rollouts come first
+ * (they apply the latest model too); then model rollouts for upgrade modes Rolling/Automatic.
+ * @example latest 1.1.0 eligible at t=0, instances on 1.0.0, prompt timing, jitter 12 s →
+ *   { type: 'wait', wakeAtMs: 12_000 }, then at 12 s { type: 'start', … }
+ */
+export function decideTrigger(t: TriggerInput, nowMs: number): TriggerDecision {
+  const os = decideOsRollout(t, nowMs)
+  if (os.type !== 'none') return os
+  return decideModelRollout(t.spec, t.instances)
+}
+
+function decideOsRollout(t: TriggerInput, nowMs: number): TriggerDecision {
+  const { spec, latest } = t
+  if (!spec.automaticOS.enabled || !isLatest(spec.image) || latest === null) return { type: 'none' }
+  if (t.faultedVersions.has(latest.version)) return { type: 'none' }
+  const behind = t.instances.some(
+    (i) => !i.protectFromScaleSetActions && compareVersions(i.osImageVersion, latest.version) < 0,
+  )
+  if (!behind) return { type: 'none' }
+  const fraction = jitterFraction(`${spec.key}|${latest.version}`)
+  const [min, max, from] = t.firstSinceEnable
+    ? [
+        t.timing.firstDelayMinMs,
+        t.timing.firstDelayMaxMs,
+        Math.max(t.autoEnabledAtMs, latest.eligibleAtMs),
+      ]
+    : [t.timing.laterDelayMinMs, t.timing.laterDelayMaxMs, latest.eligibleAtMs]
+  let dueAtMs = from + min + Math.floor(fraction * (max - min))
+  const last = t.lastPlatformRollout
+  if (last !== null && last.version === latest.version) {
+    dueAtMs = Math.max(dueAtMs, last.endedAtMs + t.timing.retryDelayMs)
+  }
+  if (nowMs < dueAtMs) return { type: 'wait', wakeAtMs: dueAtMs }
+  return {
+    type: 'start',
+    request: {
+      kind: 'OSImage',
+      startedBy: 'Platform',
+      target: { imageVersion: latest.version, modelGeneration: spec.modelGeneration },
+      pace: 'batched',
+      scope: null,
+    },
+  }
+}
+
+function decideModelRollout(
+  spec: ScaleSetSpec,
+  instances: readonly InstanceObservation[],
+): TriggerDecision {
+  if (spec.mode === 'Manual') return { type: 'none' }
+  const behind = instances.some(
+    (i) => !i.protectFromScaleSetActions && i.modelGeneration < spec.modelGeneration,
+  )
+  if (!behind) return { type: 'none' }
+  return {
+    type: 'start',
+    request: {
+      kind: 'Model',
+      startedBy: 'Platform',
+      target: modelTarget(spec),
+      pace: spec.mode === 'Rolling' ? 'batched' : 'allAtOnce',
+      scope: null,
+    },
+  }
+}
+
+/** The target of a model rollout: the latest generation, and the pinned version if any. */
+export function modelTarget(spec: ScaleSetSpec): RolloutTarget {
+  return {
+    imageVersion: isPinned(spec.image) && spec.image.kind !== 'custom' ? spec.image.version : null,
+    modelGeneration: spec.modelGeneration,
+  }
+}
+
+/**
+ * A new rollout in `RollingForward`, with the policy in force frozen into it (§4.2).
+ * @example startRollout({ id: 'r1', spec, request, healthDeadlineMs: 300_000, nowMs: 0 }).policy.batchPercentMax === 20
+ */
+export function startRollout(o: {
+  id: string
+  spec: ScaleSetSpec
+  request: StartRequest
+  healthDeadlineMs: number
+  nowMs: number
+}): Rollout {
+  const { spec, request } = o
+  return {
+    id: o.id,
+    scaleSetKey: spec.key,
+    kind: request.kind,
+    startedBy: request.startedBy,
+    pace: request.pace,
+    scope: request.scope,
+    target: request.target,
+    policy: policyInForce(spec, request.kind, request.startedBy),
+    rollback: rollbackEnabled(spec, request.kind, request.startedBy),
+    deferral: request.kind === 'OSImage' && spec.automaticOS.deferral,
+    healthDeadlineMs: o.healthDeadlineMs,
+    status: 'RollingForward',
+    startedAtMs: o.nowMs,
+    endedAtMs: null,
+    lastAction: 'Start',
+    lastActionAtMs: o.nowMs,
+    batchCount: 0,
+    batchesChecked: 0,
+    nextBatchAtMs: o.nowMs,
+    attempts: [],
+    pendingIds: [],
+    ending: null,
+    error: null,
+    revision: 0,
+  }
+}
+
+/**
+ * A stable fraction in [0, 1) from a string (FNV-1a, 32 bits).
+ * @example jitterFraction('a') === jitterFraction('a'); jitterFraction('a') !== jitterFraction('b')
+ */
+export function jitterFraction(text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193) >>> 0
+  }
+  return h / 0x1_0000_0000
+}

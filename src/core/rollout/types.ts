@@ -1,0 +1,177 @@
+/**
+ * Rollouts: one run of the batch algorithm (SPEC §4) that moves instances to a target image
+ * version and/or model generation. Everything here is plain, immutable data that the store
+ * persists as is; `plan.ts` computes the next rollout from the previous one and a snapshot.
+ */
+import type { RollingPolicy } from '../scale-set/spec.js'
+import type { RolloutKind, RolloutTrigger } from '../scale-set/policy.js'
+import type { HealthState, PowerState, ProvisioningState } from '../health/verdict.js'
+
+export type { RolloutKind, RolloutTrigger }
+
+/** What the engine sees of one instance: stored facts merged with the fabric's observation. */
+export type InstanceObservation = Readonly<{
+  instanceId: string
+  zone: string | null
+  updateDomain: number
+  faultDomain: number
+  protectFromScaleIn: boolean
+  protectFromScaleSetActions: boolean
+  /** Version on the current OS disk. */
+  osImageVersion: string
+  /** Version of the kept previous OS disk, null when none is kept. */
+  previousOsImageVersion: string | null
+  modelGeneration: number
+  power: PowerState
+  provisioning: ProvisioningState
+  provisioningError: string | null
+  health: HealthState
+  /** When the current OS disk was started (or the model last applied in place). */
+  bootedAtMs: number
+  /** Deferral (SPEC §4.7): tagged `Platform.PendingOSUpgrade`, and whether approved. */
+  osUpgradePending: boolean
+  osUpgradeApproved: boolean
+}>
+
+export type RolloutStatus = 'RollingForward' | 'Completed' | 'Faulted' | 'Cancelled'
+
+export type AttemptState =
+  | 'Reimaging' // OS disk being replaced by one built from the target
+  | 'Updating' // model applied in place (extensions re-provisioned), no new disk
+  | 'Surging' // maxSurge: a replacement instance is being created from the target
+  | 'WaitingHealth' // started on the new disk, waiting for healthy until deadlineAtMs
+  | 'RollingBack' // failed; previous OS disk being restored
+  | 'Succeeded'
+  | 'Failed' // failed, left on the new image (rollback off)
+  | 'RolledBack' // failed, restored to the previous disk (or surge replacement discarded)
+  | 'RollbackFailed' // failed, and the restore failed too
+  | 'Removed' // the instance was deleted (scale-in) while in the batch; not counted
+
+export const TERMINAL_ATTEMPT_STATES: ReadonlySet<AttemptState> = new Set([
+  'Succeeded',
+  'Failed',
+  'RolledBack',
+  'RollbackFailed',
+  'Removed',
+])
+
+export type FailureReason =
+  'HealthDeadlineExceeded' | 'ProvisioningFailed' | 'ReimageFailed' | 'InstanceStopped'
+
+/** One instance's part in a rollout; an instance is tried at most once per rollout. */
+export type Attempt = Readonly<{
+  instanceId: string
+  /** 1-based batch number. */
+  batch: number
+  state: AttemptState
+  method: 'reimage' | 'update' | 'surge'
+  fromVersion: string
+  fromGeneration: number
+  /** maxSurge: id of the replacement instance. */
+  surgeInstanceId: string | null
+  startedAtMs: number
+  /** Absolute health deadline; before boot, a provisional one from the start. */
+  deadlineAtMs: number
+  endedAtMs: number | null
+  failure: Readonly<{ reason: FailureReason; message: string }> | null
+  rollbackError: string | null
+}>
+
+export type RolloutError = Readonly<{ code: string; message: string }>
+
+export type RolloutTarget = Readonly<{
+  /** Exact image version; for model rollouts, the version a reimage would use (if any). */
+  imageVersion: string | null
+  modelGeneration: number
+}>
+
+export type Rollout = Readonly<{
+  id: string
+  scaleSetKey: string
+  kind: RolloutKind
+  startedBy: RolloutTrigger
+  /** `batched` is the algorithm of §4.3; `allAtOnce` is upgrade mode Automatic/manualupgrade. */
+  pace: 'batched' | 'allAtOnce'
+  /** Restricts the rollout to these instances (manualupgrade), else null for all. */
+  scope: readonly string[] | null
+  target: RolloutTarget
+  policy: RollingPolicy
+  rollback: boolean
+  deferral: boolean
+  healthDeadlineMs: number
+  status: RolloutStatus
+  startedAtMs: number
+  endedAtMs: number | null
+  lastAction: 'Start' | 'Cancel'
+  lastActionAtMs: number
+  /** Batches started so far. */
+  batchCount: number
+  /** Batches whose after-batch check (§4.5) has run. */
+  batchesChecked: number
+  /** The next batch may not start before this (pauseTimeBetweenBatches). */
+  nextBatchAtMs: number
+  attempts: readonly Attempt[]
+  /** Candidates not attempted yet, as of the last decision (for the progress counts). */
+  pendingIds: readonly string[]
+  /** Set when the rollout must end once the breach restores finish (§4.5). */
+  ending: Readonly<{ status: RolloutStatus; error: RolloutError | null }> | null
+  error: RolloutError | null
+  /** Monotonic revision, for optimistic concurrency in the store. */
+  revision: number
+}>
+
+export type Progress = Readonly<{
+  successfulInstanceCount: number
+  failedInstanceCount: number
+  inProgressInstanceCount: number
+  pendingInstanceCount: number
+}>
+
+export type RollbackInfo = Readonly<{
+  successfullyRolledbackInstanceCount: number
+  failedRolledbackInstanceCount: number
+  rollbackError: string | null
+}>
+
+/** Side effects a plan asks the runtime to carry out; each one is idempotent. */
+export type Action = Readonly<
+  | {
+      type: 'reimage'
+      instanceIds: readonly string[]
+      imageVersion: string
+      modelGeneration: number
+    }
+  | { type: 'update'; instanceIds: readonly string[]; modelGeneration: number }
+  | { type: 'restore'; instanceIds: readonly string[] }
+  | { type: 'release'; instanceIds: readonly string[] }
+  | { type: 'create'; instances: readonly NewInstance[] }
+  | { type: 'delete'; instanceIds: readonly string[] }
+  | { type: 'markPending'; instanceIds: readonly string[] }
+  | { type: 'clearPending'; instanceIds: readonly string[] }
+>
+
+export type NewInstance = Readonly<{
+  instanceId: string
+  zone: string | null
+  updateDomain: number
+  faultDomain: number
+  imageVersion: string
+  modelGeneration: number
+}>
+
+/** One recorded state change, for history and per-instance timelines (§4.6). */
+export type RolloutEvent = Readonly<{
+  atMs: number
+  rolloutId: string
+  instanceId: string | null
+  from: string
+  to: string
+  reason: string
+}>
+
+/** An effect that failed for good (after the runtime's retries), fed to the next plan. */
+export type EffectFailure = Readonly<{
+  instanceId: string
+  action: Action['type']
+  message: string
+}>

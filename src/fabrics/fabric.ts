@@ -1,0 +1,104 @@
+/**
+ * The narrow interface every fabric implements (STYLE R7): the verbs the orchestrator needs to
+ * run instances, each idempotent and cancellable through `CallOptions.signal`. A fabric reports
+ * what it observes; it never decides. `fabric.contract.ts` is the suite every fabric passes.
+ */
+import type { HealthState, PowerState, ProvisioningState } from '../core/health/verdict.js'
+import type { HealthSource } from '../core/scale-set/spec.js'
+
+export type CallOptions = Readonly<{ signal?: AbortSignal }>
+
+/** An image version the fabric can boot: `sourceUri` is `file://`, a tarball, or `sim:?…`. */
+export type ImageArtifact = Readonly<{ version: string; label: string; sourceUri: string }>
+
+export type ExtensionModel = Readonly<{
+  name: string
+  publisher: string
+  type: string
+  typeHandlerVersion: string
+  settings: Readonly<Record<string, unknown>>
+  protectedSettings: Readonly<Record<string, unknown>>
+  provisionAfterExtensions: readonly string[]
+  suppressFailures: boolean
+}>
+
+/** What a fabric needs of the scale set's model to build or update an instance. */
+export type FabricModel = Readonly<{
+  scaleSetKey: string
+  computerNamePrefix: string
+  modelGeneration: number
+  customData: string | null
+  dataDiskLuns: readonly number[]
+  extensions: readonly ExtensionModel[]
+  healthSource: HealthSource
+  extensionsTimeBudgetMs: number
+}>
+
+export type NewInstanceSpec = Readonly<{
+  instanceId: string
+  zone: string | null
+  updateDomain: number
+  faultDomain: number
+  image: ImageArtifact
+}>
+
+export type ExtensionStatus = Readonly<{
+  name: string
+  type: string
+  state: 'succeeded' | 'failed' | 'transitioning'
+  message: string
+}>
+
+/** One instance as the fabric sees it now. */
+export type InstanceView = Readonly<{
+  instanceId: string
+  zone: string | null
+  updateDomain: number
+  faultDomain: number
+  osImageVersion: string
+  previousOsImageVersion: string | null
+  modelGeneration: number
+  power: PowerState
+  provisioning: ProvisioningState
+  provisioningError: string | null
+  health: HealthState
+  bootedAtMs: number
+  /** Stable identity of each data disk: it never changes while the instance lives. */
+  dataDisks: readonly Readonly<{ lun: number; diskId: string }>[]
+  extensions: readonly ExtensionStatus[]
+}>
+
+export interface Fabric {
+  readonly name: string
+  /** `publisher.type`, lower-cased, of the extension handlers this fabric provides. */
+  readonly extensionHandlers: ReadonlySet<string>
+  listInstances(scaleSetKey: string, o?: CallOptions): Promise<readonly InstanceView[]>
+  /** Creates instances from an image and the model; an id that already exists is left as is. */
+  createInstances(
+    model: FabricModel,
+    instances: readonly NewInstanceSpec[],
+    o?: CallOptions,
+  ): Promise<void>
+  /** Deletes instances with their disks; unknown ids are ignored. */
+  deleteInstances(
+    scaleSetKey: string,
+    instanceIds: readonly string[],
+    o?: CallOptions,
+  ): Promise<void>
+  /**
+   * Replaces the OS disk with one built from `image`, keeping the previous disk, and starts the
+   * instance on it (custom data, extensions). Already on `image` with a kept previous disk: no-op.
+   */
+  reimage(
+    model: FabricModel,
+    instanceIds: readonly string[],
+    image: ImageArtifact,
+    o?: CallOptions,
+  ): Promise<void>
+  /** Boots the kept previous OS disk again (rollback); without one, makes sure it runs. */
+  restore(scaleSetKey: string, instanceIds: readonly string[], o?: CallOptions): Promise<void>
+  /** Drops the kept previous OS disk once the new one is known good. */
+  release(scaleSetKey: string, instanceIds: readonly string[], o?: CallOptions): Promise<void>
+  /** Applies a model in place: extensions re-provisioned, the OS disk kept. */
+  update(model: FabricModel, instanceIds: readonly string[], o?: CallOptions): Promise<void>
+}

@@ -1,0 +1,67 @@
+/**
+ * What the orchestrator asks of the image catalog: the latest eligible version of an image line
+ * in a region (SPEC §2.3), and the artifact a fabric boots for an exact version. The API's
+ * catalog (platform images, galleries with replication) implements it in the store;
+ * `MemoryCatalog` serves tests and the simulator.
+ */
+import { imageLineKey } from '../core/image/image-ref.js'
+import type { ImageReference } from '../core/image/image-ref.js'
+import { compareVersions } from '../core/image/version.js'
+import type { ImageArtifact } from '../fabrics/fabric.js'
+
+export type EligibleVersion = Readonly<{ version: string; eligibleAtMs: number }>
+
+export interface ImageCatalog {
+  /** The highest eligible version, ignoring the versions in `exclude`. */
+  latestEligible(
+    image: ImageReference,
+    location: string,
+    exclude?: ReadonlySet<string>,
+  ): Promise<EligibleVersion | null>
+  artifact(image: ImageReference, version: string): Promise<ImageArtifact | undefined>
+}
+
+export class MemoryCatalog implements ImageCatalog {
+  private readonly lines = new Map<
+    string,
+    Map<string, { artifact: ImageArtifact; locations: Map<string, number> }>
+  >()
+
+  /** Publishes `version` of an image line in `location`, eligible from `atMs`. */
+  publish(
+    image: ImageReference,
+    version: string,
+    sourceUri: string,
+    location: string,
+    atMs: number,
+  ): void {
+    const key = imageLineKey(image)
+    let line = this.lines.get(key)
+    if (!line) this.lines.set(key, (line = new Map()))
+    let entry = line.get(version)
+    if (!entry) {
+      entry = { artifact: { version, label: `${key}:${version}`, sourceUri }, locations: new Map() }
+      line.set(version, entry)
+    }
+    entry.locations.set(location, atMs)
+  }
+
+  async latestEligible(
+    image: ImageReference,
+    location: string,
+    exclude?: ReadonlySet<string>,
+  ): Promise<EligibleVersion | null> {
+    let best: EligibleVersion | null = null
+    for (const [version, entry] of this.lines.get(imageLineKey(image)) ?? []) {
+      const at = entry.locations.get(location)
+      if (at === undefined || exclude?.has(version)) continue
+      if (best === null || compareVersions(version, best.version) > 0)
+        best = { version, eligibleAtMs: at }
+    }
+    return best
+  }
+
+  async artifact(image: ImageReference, version: string): Promise<ImageArtifact | undefined> {
+    return this.lines.get(imageLineKey(image))?.get(version)?.artifact
+  }
+}

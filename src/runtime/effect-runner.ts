@@ -1,0 +1,257 @@
+/**
+ * Carries out a plan's actions against the fabric and the store (STYLE R2: the plan was saved
+ * first). Each action is split per instance and runs at most once at a time per instance; a call
+ * has a timeout, a retryable failure is retried with backoff up to a cap, and a final failure is
+ * kept for the next plan, which decides what it means. Completion wakes the scale set up again.
+ */
+import type { Action, EffectFailure } from '../core/rollout/types.js'
+import type { ImageReference } from '../core/image/image-ref.js'
+import { AppError } from '../errors.js'
+import type { Fabric, FabricModel } from '../fabrics/fabric.js'
+import type { Store } from '../store/store.js'
+import type { ImageCatalog } from './catalog.js'
+import type { Clock } from './clock.js'
+import type { Logger } from './logger.js'
+
+export type EffectRunnerDeps = Readonly<{
+  fabric: Fabric
+  store: Store
+  catalog: ImageCatalog
+  clock: Clock
+  log: Logger
+  /** Called when an effect of `scaleSetKey` settles, so the set is reconciled again. */
+  onSettled: (scaleSetKey: string) => void
+  /** Per-call timeout (default 10 minutes: a local reimage copies a disk and boots). */
+  callTimeoutMs?: number
+  /** Retries of a retryable failure (default 3), with backoff from 250 ms doubling. */
+  retries?: number
+}>
+
+export type EffectContext = Readonly<{
+  scaleSetKey: string
+  model: FabricModel
+  image: ImageReference
+}>
+
+type Unit = Readonly<{
+  instanceId: string
+  type: Action['type']
+  run: (signal: AbortSignal) => Promise<void>
+}>
+
+export class EffectRunner {
+  private readonly inFlight = new Map<string, Promise<void>>()
+  private readonly failures = new Map<string, EffectFailure[]>()
+  private readonly closing = new AbortController()
+
+  constructor(private readonly deps: EffectRunnerDeps) {}
+
+  /** Starts the actions that are not already running; returns at once. */
+  run(ctx: EffectContext, actions: readonly Action[]): void {
+    if (this.closing.signal.aborted) return
+    for (const unit of this.units(ctx, actions)) {
+      // One fabric call at a time per instance; store-only actions (deferral tags) run beside it.
+      const lane = unit.type === 'markPending' || unit.type === 'clearPending' ? 'store' : 'fabric'
+      const key = `${ctx.scaleSetKey}|${unit.instanceId}|${lane}`
+      if (this.inFlight.has(key)) continue
+      const p = this.execute(ctx.scaleSetKey, unit).finally(() => {
+        this.inFlight.delete(key)
+        this.deps.onSettled(ctx.scaleSetKey)
+      })
+      this.inFlight.set(key, p)
+    }
+  }
+
+  /** Final failures since the last call, for the next plan of this set. */
+  takeFailures(scaleSetKey: string): EffectFailure[] {
+    const list = this.failures.get(scaleSetKey) ?? []
+    this.failures.delete(scaleSetKey)
+    return list
+  }
+
+  /** Effects running for a set (used to tell "in flight" from "never started"). */
+  busy(scaleSetKey: string): number {
+    let n = 0
+    for (const k of this.inFlight.keys()) if (k.startsWith(`${scaleSetKey}|`)) n++
+    return n
+  }
+
+  /** Stops retrying and starts nothing new (shutdown, or a simulated crash). */
+  close(): void {
+    this.closing.abort(new Error('effect runner closed'))
+  }
+
+  /** Resolves when no effect is running (tests, the simulator, shutdown). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()])
+  }
+
+  private async execute(scaleSetKey: string, unit: Unit): Promise<void> {
+    const retries = this.deps.retries ?? 3
+    for (let attempt = 0; ; attempt++) {
+      if (this.closing.signal.aborted) return
+      try {
+        await this.withTimeout(unit.run)
+        return
+      } catch (err) {
+        const retryable = err instanceof AppError && err.retryable
+        const message = err instanceof Error ? err.message : String(err)
+        const log = {
+          scaleSet: scaleSetKey,
+          instanceIds: [unit.instanceId],
+          action: unit.type,
+          attempt,
+          reason: message,
+        }
+        if (retryable && attempt < retries) {
+          this.deps.log.warn(log, 'Effect failed, retrying')
+          const backoffMs = 250 * 2 ** attempt
+          const slept = await this.deps.clock
+            .sleepUntil(this.deps.clock.nowMs() + backoffMs, this.closing.signal)
+            .then(
+              () => true,
+              () => false,
+            )
+          if (!slept) return
+          continue
+        }
+        this.deps.log.error(log, 'Effect failed')
+        const list = this.failures.get(scaleSetKey) ?? []
+        list.push({ instanceId: unit.instanceId, action: unit.type, message })
+        this.failures.set(scaleSetKey, list)
+        return
+      }
+    }
+  }
+
+  private async withTimeout(run: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const timeoutMs = this.deps.callTimeoutMs ?? 600_000
+    const controller = new AbortController()
+    const timer = setTimeout(
+      () => controller.abort(new Error(`timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    )
+    timer.unref?.()
+    try {
+      await Promise.race([
+        run(controller.signal),
+        new Promise<never>((_, reject) =>
+          controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
+            once: true,
+          }),
+        ),
+      ])
+    } finally {
+      clearTimeout(timer)
+      controller.abort()
+    }
+  }
+
+  private units(ctx: EffectContext, actions: readonly Action[]): Unit[] {
+    const { fabric, store, catalog } = this.deps
+    const key = ctx.scaleSetKey
+    const out: Unit[] = []
+    for (const a of actions) {
+      switch (a.type) {
+        case 'reimage':
+          for (const id of a.instanceIds) {
+            out.push({
+              instanceId: id,
+              type: a.type,
+              run: async (signal) => {
+                const artifact = await catalog.artifact(ctx.image, a.imageVersion)
+                if (!artifact)
+                  throw new Error(`image version ${a.imageVersion} is not in the catalog`)
+                await fabric.reimage(ctx.model, [id], artifact, { signal })
+              },
+            })
+          }
+          break
+        case 'update':
+          for (const id of a.instanceIds)
+            out.push({
+              instanceId: id,
+              type: a.type,
+              run: (signal) => fabric.update(ctx.model, [id], { signal }),
+            })
+          break
+        case 'restore':
+          for (const id of a.instanceIds)
+            out.push({
+              instanceId: id,
+              type: a.type,
+              run: (signal) => fabric.restore(key, [id], { signal }),
+            })
+          break
+        case 'release':
+          for (const id of a.instanceIds)
+            out.push({
+              instanceId: id,
+              type: a.type,
+              run: (signal) => fabric.release(key, [id], { signal }),
+            })
+          break
+        case 'delete':
+          for (const id of a.instanceIds)
+            out.push({
+              instanceId: id,
+              type: a.type,
+              run: (signal) => fabric.deleteInstances(key, [id], { signal }),
+            })
+          break
+        case 'create':
+          for (const n of a.instances) {
+            out.push({
+              instanceId: n.instanceId,
+              type: a.type,
+              run: async (signal) => {
+                const image = await catalog.artifact(ctx.image, n.imageVersion)
+                if (!image) throw new Error(`image version ${n.imageVersion} is not in the catalog`)
+                const { instanceId, zone, updateDomain, faultDomain } = n
+                await fabric.createInstances(
+                  ctx.model,
+                  [{ instanceId, zone, updateDomain, faultDomain, image }],
+                  { signal },
+                )
+              },
+            })
+          }
+          break
+        case 'markPending':
+        case 'clearPending':
+          for (const id of a.instanceIds) {
+            out.push({
+              instanceId: id,
+              type: a.type,
+              run: () => setPending(store, key, id, a.type === 'markPending'),
+            })
+          }
+          break
+      }
+    }
+    return out
+  }
+}
+
+async function setPending(
+  store: Store,
+  key: string,
+  instanceId: string,
+  pending: boolean,
+): Promise<void> {
+  const current = (await store.listInstanceRecords(key)).find((r) => r.instanceId === instanceId)
+  const base = current ?? {
+    instanceId,
+    protectFromScaleIn: false,
+    protectFromScaleSetActions: false,
+    osUpgradePending: false,
+    osUpgradeApproved: false,
+  }
+  await store.putInstanceRecords(key, [
+    {
+      ...base,
+      osUpgradePending: pending,
+      osUpgradeApproved: pending ? base.osUpgradeApproved : false,
+    },
+  ])
+}

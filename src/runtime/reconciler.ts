@@ -1,0 +1,272 @@
+/**
+ * One level-triggered pass over one scale set (STYLE R1, R2): read the stored state and observe
+ * the fabric, let the pure core decide, persist the decision, then start its effects. Safe to run
+ * at any time and after any crash: nothing here relies on having seen an event.
+ */
+import { planCapacity } from '../core/scale-set/capacity.js'
+import type { TimingProfile } from '../core/rollout/start.js'
+import { decideTrigger, startRollout } from '../core/rollout/start.js'
+import { planStep } from '../core/rollout/plan.js'
+import type { InstanceObservation, Rollout } from '../core/rollout/types.js'
+import { isPinned } from '../core/image/image-ref.js'
+import type { Fabric, InstanceView } from '../fabrics/fabric.js'
+import type { InstanceRecord, ScaleSetState, Store } from '../store/store.js'
+import type { ImageCatalog } from './catalog.js'
+import type { Clock } from './clock.js'
+import type { EffectRunner } from './effect-runner.js'
+import type { Logger } from './logger.js'
+
+export type ReconcilerDeps = Readonly<{
+  store: Store
+  fabric: Fabric
+  catalog: ImageCatalog
+  clock: Clock
+  effects: EffectRunner
+  log: Logger
+  ids: () => string
+  timing: TimingProfile
+  healthDeadlineMs: number
+}>
+
+export type PassResult = Readonly<{
+  /** Run again at this time even if nothing changes; null when only a change matters. */
+  wakeAtMs: number | null
+  /** The rollout as saved by this pass, if one ran. */
+  rollout: Rollout | null
+}>
+
+/**
+ * Reconciles one scale set once.
+ * @example await reconcile('/subscriptions/s/…/web', deps) → { wakeAtMs: 1_700_000_300_000, rollout }
+ */
+export async function reconcile(key: string, deps: ReconcilerDeps): Promise<PassResult> {
+  let state = await deps.store.getScaleSet(key)
+  if (!state) return { wakeAtMs: null, rollout: null }
+  const [views, records] = await Promise.all([
+    deps.fabric.listInstances(key),
+    deps.store.listInstanceRecords(key),
+  ])
+  const instances = observe(views, records)
+  let rollout = (await deps.store.getActiveRollout(key)) ?? null
+  state = await reconcileCapacity(state, instances, rollout, deps)
+  let triggerWake: number | null = null
+  if (rollout === null) {
+    const started = await maybeStart(state, instances, deps)
+    if (started.type === 'wait') triggerWake = started.wakeAtMs
+    if (started.type !== 'started') {
+      releaseKeptDisks(state, instances, deps)
+      return { wakeAtMs: triggerWake, rollout: null }
+    }
+    rollout = started.rollout
+    state = started.state
+  }
+  return step(state, instances, rollout, deps)
+}
+
+async function step(
+  state: ScaleSetState,
+  instances: readonly InstanceObservation[],
+  rollout: Rollout,
+  deps: ReconcilerDeps,
+): Promise<PassResult> {
+  const nowMs = deps.clock.nowMs()
+  const plan = planStep(
+    {
+      spec: state.spec,
+      instances,
+      rollout,
+      cancelRequestedAtMs: state.cancelRequestedAtMs,
+      failures: deps.effects.takeFailures(state.key),
+      nextInstanceId: state.nextInstanceId,
+    },
+    nowMs,
+  )
+  const next = plan.rollout
+  if (next.revision !== rollout.revision) {
+    await deps.store.saveRollout(next, rollout.revision)
+    await deps.store.appendEvents(plan.events)
+    logDecisions(next, plan.events.length, plan.actions.length, deps.log)
+  }
+  if (plan.nextInstanceId !== state.nextInstanceId || next.status !== 'RollingForward') {
+    const ended = next.status !== 'RollingForward'
+    const platformOs = ended && next.kind === 'OSImage' && next.startedBy === 'Platform'
+    const faulted = platformOs && next.status === 'Faulted'
+    await deps.store.putScaleSet(
+      {
+        ...state,
+        nextInstanceId: plan.nextInstanceId,
+        cancelRequestedAtMs: ended ? null : state.cancelRequestedAtMs,
+        faultedVersions:
+          faulted && next.target.imageVersion !== null
+            ? [...new Set([...state.faultedVersions, next.target.imageVersion])]
+            : state.faultedVersions,
+        lastPlatformRollout:
+          platformOs && next.target.imageVersion !== null
+            ? { version: next.target.imageVersion, endedAtMs: nowMs }
+            : state.lastPlatformRollout,
+      },
+      state.revision,
+    )
+  }
+  deps.effects.run(
+    { scaleSetKey: state.key, model: state.fabricModel, image: state.spec.image },
+    plan.actions,
+  )
+  return { wakeAtMs: plan.wakeAtMs, rollout: next }
+}
+
+type StartResult =
+  | { type: 'started'; rollout: Rollout; state: ScaleSetState }
+  | { type: 'wait'; wakeAtMs: number }
+  | { type: 'none' }
+
+async function maybeStart(
+  state: ScaleSetState,
+  instances: readonly InstanceObservation[],
+  deps: ReconcilerDeps,
+): Promise<StartResult> {
+  const nowMs = deps.clock.nowMs()
+  const latest = await deps.catalog.latestEligible(state.spec.image, state.spec.location)
+  const decision = decideTrigger(
+    {
+      spec: state.spec,
+      instances,
+      latest,
+      autoEnabledAtMs: state.autoEnabledAtMs,
+      firstSinceEnable: state.firstSinceEnable,
+      faultedVersions: new Set(state.faultedVersions),
+      lastPlatformRollout: state.lastPlatformRollout,
+      timing: deps.timing,
+    },
+    nowMs,
+  )
+  if (decision.type !== 'start') return decision
+  const rollout = startRollout({
+    id: deps.ids(),
+    spec: state.spec,
+    request: decision.request,
+    healthDeadlineMs: deps.healthDeadlineMs,
+    nowMs,
+  })
+  await deps.store.createRollout(rollout)
+  deps.log.info(
+    { scaleSet: state.key, rollout: rollout.id, kind: rollout.kind, target: rollout.target },
+    'Starting rollout',
+  )
+  let next = state
+  if (rollout.kind === 'OSImage') {
+    next = await deps.store.putScaleSet({ ...state, firstSinceEnable: false }, state.revision)
+  }
+  return { type: 'started', rollout, state: next }
+}
+
+/** Scale out/in toward `capacity`; instances a maxSurge rollout manages are left to it. */
+async function reconcileCapacity(
+  state: ScaleSetState,
+  instances: readonly InstanceObservation[],
+  rollout: Rollout | null,
+  deps: ReconcilerDeps,
+): Promise<ScaleSetState> {
+  // A maxSurge pair counts once: while the replacement boots, the old instance is the member;
+  // once swapped, the replacement is; a discarded replacement never counts.
+  const managed = new Set<string>()
+  for (const a of rollout?.attempts ?? []) {
+    if (a.method !== 'surge' || a.surgeInstanceId === null) continue
+    managed.add(a.state === 'Succeeded' ? a.instanceId : a.surgeInstanceId)
+  }
+  const plan = planCapacity({
+    spec: state.spec,
+    instances,
+    managed,
+    nextInstanceId: state.nextInstanceId,
+    imageVersion: await modelVersion(state, deps),
+  })
+  if (plan.create.length === 0 && plan.delete.length === 0) return state
+  deps.log.info(
+    { scaleSet: state.key, create: plan.create.map((c) => c.instanceId), delete: plan.delete },
+    'Scaling to capacity',
+  )
+  const saved = await deps.store.putScaleSet(
+    { ...state, nextInstanceId: plan.nextInstanceId },
+    state.revision,
+  )
+  const actions = [
+    ...(plan.create.length > 0 ? [{ type: 'create' as const, instances: plan.create }] : []),
+    ...(plan.delete.length > 0 ? [{ type: 'delete' as const, instanceIds: plan.delete }] : []),
+  ]
+  deps.effects.run(
+    { scaleSetKey: state.key, model: state.fabricModel, image: state.spec.image },
+    actions,
+  )
+  return saved
+}
+
+/**
+ * The version new instances get (the model's `exactVersion`): the pinned one, or the latest
+ * eligible version that has not faulted a platform rollout of this set — osroll does not build
+ * new instances from an image it has just seen fail (Azure would; see docs/decisions.md).
+ */
+async function modelVersion(state: ScaleSetState, deps: ReconcilerDeps): Promise<string | null> {
+  const { image, location } = state.spec
+  if (image.kind === 'custom') return null
+  if (isPinned(image)) return image.version
+  const latest = await deps.catalog.latestEligible(image, location, new Set(state.faultedVersions))
+  return latest?.version ?? null
+}
+
+/** With no rollout running, a kept previous OS disk is garbage from an interrupted clean-up. */
+function releaseKeptDisks(
+  state: ScaleSetState,
+  instances: readonly InstanceObservation[],
+  deps: ReconcilerDeps,
+): void {
+  const ids = instances.filter((i) => i.previousOsImageVersion !== null).map((i) => i.instanceId)
+  if (ids.length === 0) return
+  deps.effects.run({ scaleSetKey: state.key, model: state.fabricModel, image: state.spec.image }, [
+    { type: 'release', instanceIds: ids },
+  ])
+}
+
+/** Merges the fabric's view with the control plane's records (protection, deferral). */
+export function observe(
+  views: readonly InstanceView[],
+  records: readonly InstanceRecord[],
+): InstanceObservation[] {
+  const byId = new Map(records.map((r) => [r.instanceId, r]))
+  return views.map((v) => {
+    const r = byId.get(v.instanceId)
+    return {
+      instanceId: v.instanceId,
+      zone: v.zone,
+      updateDomain: v.updateDomain,
+      faultDomain: v.faultDomain,
+      protectFromScaleIn: r?.protectFromScaleIn ?? false,
+      protectFromScaleSetActions: r?.protectFromScaleSetActions ?? false,
+      osImageVersion: v.osImageVersion,
+      previousOsImageVersion: v.previousOsImageVersion,
+      modelGeneration: v.modelGeneration,
+      power: v.power,
+      provisioning: v.provisioning,
+      provisioningError: v.provisioningError,
+      health: v.health,
+      bootedAtMs: v.bootedAtMs,
+      osUpgradePending: r?.osUpgradePending ?? false,
+      osUpgradeApproved: r?.osUpgradeApproved ?? false,
+    }
+  })
+}
+
+function logDecisions(r: Rollout, events: number, actions: number, log: Logger): void {
+  if (events === 0) return
+  log.info(
+    {
+      scaleSet: r.scaleSetKey,
+      rollout: r.id,
+      batch: r.batchCount,
+      status: r.status,
+      events,
+      actions,
+    },
+    r.status === 'RollingForward' ? 'Rollout advanced' : `Rollout ${r.status}`,
+  )
+}

@@ -1,0 +1,117 @@
+/**
+ * An in-process Store with the same semantics as the durable ones (revisions, one running
+ * rollout per set). Used by the simulator and unit tests; it is checked by the same contract
+ * suite as the SQLite store.
+ */
+import { Errors } from '../../errors.js'
+import type { Rollout, RolloutEvent } from '../../core/rollout/types.js'
+import type { InstanceRecord, ScaleSetState, Store } from '../store.js'
+
+export class MemoryStore implements Store {
+  private readonly sets = new Map<string, ScaleSetState>()
+  private readonly instances = new Map<string, Map<string, InstanceRecord>>()
+  private readonly rollouts = new Map<string, Rollout>()
+  private readonly active = new Map<string, string>()
+  private readonly events = new Map<string, RolloutEvent[]>()
+
+  async listScaleSetKeys(): Promise<readonly string[]> {
+    return [...this.sets.keys()]
+  }
+
+  async getScaleSet(key: string): Promise<ScaleSetState | undefined> {
+    return this.sets.get(key)
+  }
+
+  async putScaleSet(state: ScaleSetState, expectedRevision: number | null): Promise<ScaleSetState> {
+    const current = this.sets.get(state.key)
+    if ((current?.revision ?? null) !== expectedRevision) {
+      throw Errors.RevisionConflict(
+        `scale set ${state.key} changed (revision ${current?.revision ?? 'none'}, expected ${expectedRevision ?? 'none'})`,
+      )
+    }
+    const saved = { ...state, revision: (expectedRevision ?? 0) + 1 }
+    this.sets.set(state.key, saved)
+    return saved
+  }
+
+  async deleteScaleSet(key: string): Promise<void> {
+    this.sets.delete(key)
+    this.instances.delete(key)
+    this.active.delete(key)
+  }
+
+  async listInstanceRecords(key: string): Promise<readonly InstanceRecord[]> {
+    return [...(this.instances.get(key)?.values() ?? [])]
+  }
+
+  async putInstanceRecords(key: string, records: readonly InstanceRecord[]): Promise<void> {
+    let map = this.instances.get(key)
+    if (!map) this.instances.set(key, (map = new Map()))
+    for (const r of records) map.set(r.instanceId, r)
+  }
+
+  async getActiveRollout(key: string): Promise<Rollout | undefined> {
+    const id = this.active.get(key)
+    return id === undefined ? undefined : this.rollouts.get(id)
+  }
+
+  async getRollout(id: string): Promise<Rollout | undefined> {
+    return this.rollouts.get(id)
+  }
+
+  async createRollout(rollout: Rollout): Promise<void> {
+    if (this.active.has(rollout.scaleSetKey)) {
+      throw Errors.OperationNotAllowed(
+        `Scale set ${rollout.scaleSetKey} already has a rollout in progress.`,
+      )
+    }
+    if (this.rollouts.has(rollout.id)) throw Errors.Conflict(`rollout ${rollout.id} exists`)
+    this.rollouts.set(rollout.id, rollout)
+    if (rollout.status === 'RollingForward') this.active.set(rollout.scaleSetKey, rollout.id)
+  }
+
+  async saveRollout(rollout: Rollout, expectedRevision: number): Promise<void> {
+    const current = this.rollouts.get(rollout.id)
+    if (!current || current.revision !== expectedRevision) {
+      throw Errors.RevisionConflict(
+        `rollout ${rollout.id} changed (revision ${current?.revision}, expected ${expectedRevision})`,
+      )
+    }
+    this.rollouts.set(rollout.id, rollout)
+    if (
+      rollout.status !== 'RollingForward' &&
+      this.active.get(rollout.scaleSetKey) === rollout.id
+    ) {
+      this.active.delete(rollout.scaleSetKey)
+    }
+  }
+
+  async listRollouts(
+    key: string,
+    o: { limit: number; before?: { startedAtMs: number; id: string } },
+  ): Promise<readonly Rollout[]> {
+    const all = [...this.rollouts.values()]
+      .filter((r) => r.scaleSetKey === key)
+      .sort((a, b) => b.startedAtMs - a.startedAtMs || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+    const from = o.before
+      ? all.filter(
+          (r) =>
+            r.startedAtMs < o.before!.startedAtMs ||
+            (r.startedAtMs === o.before!.startedAtMs && r.id < o.before!.id),
+        )
+      : all
+    return from.slice(0, o.limit)
+  }
+
+  async appendEvents(events: readonly RolloutEvent[]): Promise<void> {
+    for (const e of events) {
+      let list = this.events.get(e.rolloutId)
+      if (!list) this.events.set(e.rolloutId, (list = []))
+      list.push(e)
+    }
+  }
+
+  async listEvents(rolloutId: string): Promise<readonly RolloutEvent[]> {
+    return this.events.get(rolloutId) ?? []
+  }
+}

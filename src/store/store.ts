@@ -1,0 +1,63 @@
+/**
+ * The Store interface: everything the orchestrator persists. Every write that records a decision
+ * happens before the action it describes (SPEC §11.2); rollouts and scale sets carry a
+ * `revision` for optimistic concurrency, so a stale writer fails with `RevisionConflict`.
+ */
+import type { ScaleSetSpec } from '../core/scale-set/spec.js'
+import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
+import type { FabricModel } from '../fabrics/fabric.js'
+
+/** The orchestrator's view of one scale set: its spec plus the facts it decides on. */
+export type ScaleSetState = Readonly<{
+  key: string
+  spec: ScaleSetSpec
+  fabricModel: FabricModel
+  /** When automatic OS upgrades were last switched on (ms). */
+  autoEnabledAtMs: number
+  /** No platform OS rollout has started since they were switched on. */
+  firstSinceEnable: boolean
+  /** Next instance id; ids are never reused. */
+  nextInstanceId: number
+  /** Versions whose platform OS rollout ended Faulted: never retried automatically (§4.1). */
+  faultedVersions: readonly string[]
+  /** The last platform OS rollout that ended: its target and end time (retry delay, §4.1). */
+  lastPlatformRollout: Readonly<{ version: string; endedAtMs: number }> | null
+  /** Set by `rollingUpgrades/cancel`; cleared when the rollout ends. */
+  cancelRequestedAtMs: number | null
+  revision: number
+}>
+
+/** Control-plane facts about an instance that the fabric does not know. */
+export type InstanceRecord = Readonly<{
+  instanceId: string
+  protectFromScaleIn: boolean
+  protectFromScaleSetActions: boolean
+  osUpgradePending: boolean
+  osUpgradeApproved: boolean
+}>
+
+export interface Store {
+  listScaleSetKeys(): Promise<readonly string[]>
+  getScaleSet(key: string): Promise<ScaleSetState | undefined>
+  /** Writes the set; `expectedRevision` null means create. Returns it with the new revision. */
+  putScaleSet(state: ScaleSetState, expectedRevision: number | null): Promise<ScaleSetState>
+  deleteScaleSet(key: string): Promise<void>
+
+  listInstanceRecords(key: string): Promise<readonly InstanceRecord[]>
+  putInstanceRecords(key: string, records: readonly InstanceRecord[]): Promise<void>
+
+  getActiveRollout(key: string): Promise<Rollout | undefined>
+  getRollout(id: string): Promise<Rollout | undefined>
+  /** Adds a new rollout; fails with `OperationNotAllowed` when the set already has a running one. */
+  createRollout(rollout: Rollout): Promise<void>
+  /** Saves a rollout whose stored revision is `expectedRevision`, else `RevisionConflict`. */
+  saveRollout(rollout: Rollout, expectedRevision: number): Promise<void>
+  /** Newest first; `before` pages by start time then id. */
+  listRollouts(
+    key: string,
+    o: { limit: number; before?: { startedAtMs: number; id: string } },
+  ): Promise<readonly Rollout[]>
+
+  appendEvents(events: readonly RolloutEvent[]): Promise<void>
+  listEvents(rolloutId: string): Promise<readonly RolloutEvent[]>
+}

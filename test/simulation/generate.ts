@@ -1,0 +1,157 @@
+/**
+ * Turns a seed into a random scenario (STYLE R9): fleet size 1–200, zones, Service Fabric or
+ * not, every policy knob, images that are healthy, broken, flaky or fail an extension, and a
+ * fault schedule — maintenance, deaths, cancels, scale in/out, new versions mid-rollout, manual
+ * triggers, deferral approvals, model changes, runtime crashes (also right after a save), store
+ * and fabric failures.
+ */
+import { Rng } from '../../test-support/rng.js'
+import { fabricModel, spec } from '../../test-support/builders.js'
+import type { ScaleSetSpec } from '../../src/core/scale-set/spec.js'
+import type { Fault, Scenario, TimedFault } from './scenario.js'
+import { NO_DELAY } from './scenario.js'
+
+const S = 1000
+
+export type GenerateOptions = Readonly<{ maxInstances?: number }>
+
+export function generateScenario(seed: number, o: GenerateOptions = {}): Scenario {
+  const rng = new Rng(seed)
+  const size = rng.chance(0.3) ? rng.int(1, 12) : rng.int(1, o.maxInstances ?? 200)
+  const zones = rng.chance(0.35) ? ['1', '2', '3'].slice(0, rng.int(1, 3)) : []
+  const serviceFabric = rng.chance(0.1)
+  const s = spec({
+    capacity: size,
+    zones,
+    platformFaultDomainCount: zones.length > 0 ? 1 : 5,
+    serviceFabric,
+    healthSource: serviceFabric ? 'none' : rng.pick(['probe', 'extension'] as const),
+    mode: rng.pick(['Manual', 'Manual', 'Rolling', 'Automatic'] as const),
+    ...policy(rng),
+  })
+  const extensions = rng.chance(0.3) ? [ext('install'), ext('agent')] : []
+  const horizon = 1800 * S
+  const faults: TimedFault[] = []
+  const versions = ['1.1.0', '1.2.0', '1.3.0']
+  let nextVersion = 0
+  const publish = (atMs: number): void => {
+    const v = versions[nextVersion++]
+    if (v)
+      faults.push({
+        atMs,
+        fault: { kind: 'publish', version: v, uri: imageUri(rng, extensions.length > 0) },
+      })
+  }
+  publish(rng.int(5, 30) * S)
+  const faultCount = rng.int(0, 8)
+  for (let i = 0; i < faultCount; i++) {
+    const atMs = rng.int(10, horizon / S) * S
+    if (rng.chance(0.15)) publish(atMs)
+    else faults.push({ atMs, fault: randomFault(rng, size) })
+  }
+  if (s.automaticOS.deferral) faults.push({ atMs: horizon, fault: { kind: 'approve', ids: null } })
+  return {
+    name: `random-${seed}`,
+    seed,
+    spec: s,
+    model: fabricModel({
+      healthSource: s.healthSource,
+      extensions,
+      dataDiskLuns: rng.chance(0.5) ? [0, 1] : [0],
+    }),
+    initial: { version: '1.0.0', uri: 'sim:?boot=1' },
+    faults: faults.sort((a, b) => a.atMs - b.atMs),
+    healthDeadlineMs: rng.pick([60, 120, 300]) * S,
+    timing: NO_DELAY,
+    maxSteps: 5000,
+  }
+}
+
+function policy(rng: Rng): Partial<ScaleSetSpec> {
+  const set = rng.chance(0.6)
+  return {
+    rollingPolicySet: set,
+    rolling: {
+      batchPercentMax: rng.pick([5, 10, 20, 33, 50, 100]),
+      unhealthyPercentMax: rng.pick([5, 20, 50, 100]),
+      unhealthyUpgradedPercentMax: rng.pick([0, 20, 50, 100]),
+      pauseBetweenBatchesMs: rng.pick([0, 0, 5, 30]) * S,
+      crossZone: rng.chance(0.3),
+      prioritizeUnhealthy: rng.chance(0.3),
+      rollbackFailedOnPolicyBreach: rng.chance(0.3),
+      maxSurge: rng.chance(0.15),
+    },
+    automaticOS: {
+      enabled: rng.chance(0.85),
+      disableAutomaticRollback: rng.chance(0.2),
+      useRollingUpgradePolicy: set && rng.chance(0.7),
+      deferral: rng.chance(0.1),
+    },
+  }
+}
+
+function imageUri(rng: Rng, hasExtensions: boolean): string {
+  const boot = rng.pick([0, 1, 2, 10, 30])
+  const r = rng.next()
+  if (r < 0.55) return `sim:?boot=${boot}`
+  if (r < 0.7) return `sim:?boot=${boot}&health=unhealthy`
+  if (r < 0.9 || !hasExtensions)
+    return `sim:?boot=${boot}&health=flaky:${rng.pick([0.05, 0.2, 0.5])}`
+  return `sim:?boot=${boot}&extfail=install`
+}
+
+function randomFault(rng: Rng, size: number): Fault {
+  const someIds = (): string[] => {
+    const n = rng.int(1, Math.max(1, Math.ceil(size / 4)))
+    return [...new Set(Array.from({ length: n }, () => String(rng.int(0, size + 5))))]
+  }
+  switch (rng.int(0, 13)) {
+    case 0:
+    case 1:
+      return { kind: 'unhealthy', ids: someIds() }
+    case 2:
+      return { kind: 'healthy', ids: someIds() }
+    case 3:
+      return { kind: 'stop', ids: someIds() }
+    case 4:
+      return { kind: 'start', ids: someIds() }
+    case 5:
+      return { kind: 'cancel' }
+    case 6:
+      return { kind: 'manualStart' }
+    case 7:
+      return {
+        kind: 'scale',
+        capacity: Math.max(0, size + rng.int(-Math.ceil(size / 2), Math.ceil(size / 2))),
+      }
+    case 8:
+      return { kind: 'protect', ids: someIds() }
+    case 9:
+      return { kind: 'modelChange' }
+    case 10:
+      return { kind: 'crash', afterPersist: rng.chance(0.5) }
+    case 11:
+      return { kind: 'storeFailure' }
+    case 12:
+      return {
+        kind: 'fabricFailure',
+        verb: rng.pick(['reimage', 'restore'] as const),
+        retryable: rng.chance(0.5),
+      }
+    default:
+      return rng.chance(0.5) ? { kind: 'disableAuto' } : { kind: 'approve', ids: someIds() }
+  }
+}
+
+function ext(name: string): ReturnType<typeof fabricModel>['extensions'][number] {
+  return {
+    name,
+    publisher: 'Microsoft.Azure.Extensions',
+    type: 'CustomScript',
+    typeHandlerVersion: '2.1',
+    settings: {},
+    protectedSettings: {},
+    provisionAfterExtensions: name === 'agent' ? ['install'] : [],
+    suppressFailures: false,
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * The whole-orchestrator simulator (STYLE R9): the *real* reconciler and effect runner on a
+ * ManualClock, the sim fabric and the memory store. Each step applies the faults that are due,
+ * runs one pass, lets its effects settle, checks every invariant, and moves time to the next
+ * interesting instant. A run is a pure function of its scenario: same seed, same transcript.
+ */
+import { ManualClock } from '../../test-support/manual-clock.js'
+import { MemoryStore } from '../../src/store/memory/memory-store.js'
+import { MemoryCatalog } from '../../src/runtime/catalog.js'
+import { SimFabric } from '../../src/fabrics/sim/sim-fabric.js'
+import { MemorySimState } from '../../src/fabrics/sim/sim-state.js'
+import { EffectRunner } from '../../src/runtime/effect-runner.js'
+import { reconcile, observe } from '../../src/runtime/reconciler.js'
+import type { ReconcilerDeps } from '../../src/runtime/reconciler.js'
+import { silentLogger } from '../../src/runtime/logger.js'
+import { startRollout } from '../../src/core/rollout/start.js'
+import type { Rollout } from '../../src/core/rollout/types.js'
+import type { InstanceView } from '../../src/fabrics/fabric.js'
+import type { ScaleSetState } from '../../src/store/store.js'
+import { AppError } from '../../src/errors.js'
+import type { Fault, Scenario } from './scenario.js'
+import { Invariants } from './invariants.js'
+import { Transcript } from './transcript.js'
+
+export type SimResult = Readonly<{
+  scenario: Scenario
+  violations: readonly string[]
+  transcript: readonly string[]
+  rollouts: readonly Rollout[]
+  steps: number
+  /** Attempt state changes the engine made (the benchmark's "instance transitions"). */
+  transitions: number
+}>
+
+class FlakyStore extends MemoryStore {
+  failNextSave = false
+  override async saveRollout(rollout: Rollout, expectedRevision: number): Promise<void> {
+    if (this.failNextSave) {
+      this.failNextSave = false
+      throw new AppError('StoreUnavailable', 503, true, 'injected store write failure')
+    }
+    return super.saveRollout(rollout, expectedRevision)
+  }
+}
+
+export async function runScenario(s: Scenario): Promise<SimResult> {
+  const clock = new ManualClock(0)
+  const store = new FlakyStore()
+  const catalog = new MemoryCatalog()
+  const simState = new MemorySimState()
+  const fabric = new SimFabric({ nowMs: () => clock.nowMs(), state: simState, seed: s.seed })
+  const key = s.spec.key
+  catalog.publish(s.spec.image, s.initial.version, s.initial.uri, s.spec.location, 0)
+  const initial: ScaleSetState = {
+    key,
+    spec: s.spec,
+    fabricModel: s.model,
+    autoEnabledAtMs: 0,
+    firstSinceEnable: true,
+    nextInstanceId: 0,
+    faultedVersions: [],
+    lastPlatformRollout: null,
+    cancelRequestedAtMs: null,
+    revision: 0,
+  }
+  await store.putScaleSet(initial, null)
+
+  let ids = 0
+  let dirty = true
+  const makeDeps = (live: boolean): ReconcilerDeps => {
+    const effects = new EffectRunner({
+      fabric,
+      store,
+      catalog,
+      clock,
+      log: silentLogger,
+      onSettled: () => {
+        dirty = true
+      },
+      retries: 2,
+    })
+    if (!live) effects.close() // the process dies right after persisting its decision
+    return {
+      store,
+      fabric,
+      catalog,
+      clock,
+      effects,
+      log: silentLogger,
+      ids: () => `r${++ids}`,
+      timing: s.timing,
+      healthDeadlineMs: s.healthDeadlineMs,
+    }
+  }
+  let deps = makeDeps(true)
+  const inv = new Invariants(s)
+  const transcript = new Transcript(s)
+  const pending = [...s.faults].sort((a, b) => a.atMs - b.atMs)
+  let steps = 0
+  let crashNext: boolean | null = null
+  let idleSteps = 0
+
+  for (; steps < s.maxSteps; steps++) {
+    const now = clock.nowMs()
+    while (pending.length > 0 && (pending[0] as (typeof pending)[number]).atMs <= now) {
+      const f = (pending.shift() as (typeof pending)[number]).fault
+      transcript.fault(now, f)
+      const outcome = await applyFault(f)
+      if (outcome === 'crash') crashNext = f.kind === 'crash' && f.afterPersist
+      dirty = true
+    }
+    if (crashNext !== null) {
+      // A crash: the old runtime is gone with its memory (in-flight effects, failures); a new
+      // one starts on the same store. `afterPersist`: it died right after its next save.
+      deps.effects.close()
+      if (crashNext) await passOnce(makeDeps(false))
+      deps = makeDeps(true)
+      crashNext = null
+    }
+    const before = await fabric.listInstances(key)
+    await inv.observeBefore(before, await store.listInstanceRecords(key), simState)
+    const result = await passOnce(deps)
+    await settle(deps)
+    const after = await fabric.listInstances(key)
+    const rollouts = await store.listRollouts(key, { limit: 1000 })
+    const state = (await store.getScaleSet(key)) as ScaleSetState
+    await inv.check(clock.nowMs(), after, rollouts, state, simState)
+    transcript.step(clock.nowMs(), after, rollouts)
+    if (inv.violations.length > 0) break
+
+    const active = rollouts.some((r) => r.status === 'RollingForward')
+    const settled = !dirty
+    dirty = false
+    if (!settled) continue // effects changed the world at this instant: look again before moving
+    if (!active && pending.length === 0) break // quiet: later platform retries are not this run's
+    const next = nextInstant(
+      clock.nowMs(),
+      result?.wakeAtMs ?? null,
+      pending[0]?.atMs ?? null,
+      after,
+      clock.nextSleeperAtMs(),
+    )
+    if (next === null) {
+      if (!active && pending.length === 0) break
+      idleSteps++
+      if (idleSteps > 3) break
+      clock.advanceBy(1000)
+      continue
+    }
+    idleSteps = 0
+    clock.advanceTo(next)
+  }
+
+  const rollouts = await store.listRollouts(key, { limit: 1000 })
+  inv.finish(rollouts, pending.length, steps >= s.maxSteps, clock.nowMs())
+  return {
+    scenario: s,
+    violations: inv.violations,
+    transcript: transcript.lines,
+    rollouts,
+    steps,
+    transitions: inv.transitions,
+  }
+
+  /** Lets effects run until each has finished or sleeps on the clock (a retry backoff). */
+  async function settle(d: ReconcilerDeps): Promise<void> {
+    for (let turn = 0; turn < 10_000; turn++) {
+      const busy = d.effects.busy(key)
+      if (busy === 0 || clock.sleeperCount() >= busy) return
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    throw new Error('effects did not settle')
+  }
+
+  async function passOnce(d: ReconcilerDeps): Promise<{ wakeAtMs: number | null } | null> {
+    try {
+      return await reconcile(key, d)
+    } catch (err) {
+      if (err instanceof AppError && err.retryable) {
+        transcript.note(clock.nowMs(), `pass failed: ${err.message}`)
+        return { wakeAtMs: clock.nowMs() + 1000 } // the orchestrator requeues a failed pass
+      }
+      throw err
+    }
+  }
+
+  async function applyFault(f: Fault): Promise<'crash' | void> {
+    const state = (await store.getScaleSet(key)) as ScaleSetState
+    switch (f.kind) {
+      case 'publish':
+        catalog.publish(s.spec.image, f.version, f.uri, s.spec.location, clock.nowMs())
+        return
+      case 'unhealthy':
+      case 'healthy':
+        for (const id of f.ids)
+          await fabric.setHealthOverride(key, id, f.kind === 'unhealthy' ? 'unhealthy' : null)
+        return
+      case 'stop':
+      case 'start':
+        for (const id of f.ids) await fabric.setStopped(key, id, f.kind === 'stop')
+        return
+      case 'cancel':
+        if (await store.getActiveRollout(key)) {
+          await store.putScaleSet({ ...state, cancelRequestedAtMs: clock.nowMs() }, state.revision)
+        }
+        return
+      case 'manualStart':
+        return manualStart(state)
+      case 'scale':
+        await store.putScaleSet(
+          { ...state, spec: { ...state.spec, capacity: f.capacity } },
+          state.revision,
+        )
+        return
+      case 'approve':
+      case 'protect': {
+        const records = observe(
+          await fabric.listInstances(key),
+          await store.listInstanceRecords(key),
+        )
+        const chosen =
+          f.ids === null ? records : records.filter((r) => f.ids!.includes(r.instanceId))
+        await store.putInstanceRecords(
+          key,
+          chosen
+            .filter((r) => f.kind === 'protect' || r.osUpgradePending || f.ids !== null)
+            .map((r) => ({
+              instanceId: r.instanceId,
+              protectFromScaleIn: r.protectFromScaleIn,
+              protectFromScaleSetActions:
+                f.kind === 'protect' ? true : r.protectFromScaleSetActions,
+              osUpgradePending: r.osUpgradePending,
+              osUpgradeApproved: f.kind === 'approve' ? true : r.osUpgradeApproved,
+            })),
+        )
+        return
+      }
+      case 'disableAuto':
+        await store.putScaleSet(
+          {
+            ...state,
+            spec: { ...state.spec, automaticOS: { ...state.spec.automaticOS, enabled: false } },
+          },
+          state.revision,
+        )
+        return
+      case 'modelChange': {
+        const generation = state.spec.modelGeneration + 1
+        await store.putScaleSet(
+          {
+            ...state,
+            spec: { ...state.spec, modelGeneration: generation },
+            fabricModel: { ...state.fabricModel, modelGeneration: generation },
+          },
+          state.revision,
+        )
+        return
+      }
+      case 'crash':
+        return 'crash'
+      case 'storeFailure':
+        store.failNextSave = true
+        return
+      case 'fabricFailure':
+        fabric.failNext(f.verb, 1, `injected ${f.verb} failure`, f.retryable)
+        return
+    }
+  }
+
+  async function manualStart(state: ScaleSetState): Promise<void> {
+    if (await store.getActiveRollout(key)) return // 409 OperationNotAllowed at the API
+    const latest = await catalog.latestEligible(state.spec.image, state.spec.location)
+    if (!latest) return
+    const rollout = startRollout({
+      id: `r${++ids}`,
+      spec: state.spec,
+      request: {
+        kind: 'OSImage',
+        startedBy: 'User',
+        target: { imageVersion: latest.version, modelGeneration: state.spec.modelGeneration },
+        pace: 'batched',
+        scope: null,
+      },
+      healthDeadlineMs: s.healthDeadlineMs,
+      nowMs: clock.nowMs(),
+    })
+    await store.createRollout(rollout)
+  }
+}
+
+/**
+ * The next instant worth a pass: a wake-up asked by the engine, a fault, a retry backoff, or an
+ * instance finishing its boot (the only change the sim fabric makes by itself).
+ */
+function nextInstant(
+  now: number,
+  wakeAtMs: number | null,
+  faultAtMs: number | null,
+  views: readonly InstanceView[],
+  sleeperAtMs: number | null,
+): number | null {
+  const candidates: number[] = []
+  if (wakeAtMs !== null && wakeAtMs > now) candidates.push(wakeAtMs)
+  if (faultAtMs !== null && faultAtMs > now) candidates.push(faultAtMs)
+  if (sleeperAtMs !== null && sleeperAtMs > now) candidates.push(sleeperAtMs)
+  if (views.some((v) => v.power === 'starting')) candidates.push(now + 1000)
+  return candidates.length === 0 ? null : Math.min(...candidates)
+}

@@ -1,0 +1,309 @@
+/**
+ * The invariants the simulator checks after every step (STYLE R9, issue 2): one rollout per set,
+ * one batch in flight and never larger than the batch size, no batch across zones or update
+ * domains unless allowed, no batch when the pre-check fails, rollback exactly when the rules
+ * say, data disks never touched, images only move forward unless rolled back, no instance given
+ * two new disks by one rollout, counts that add up, history that matches the fleet, and every
+ * rollout terminal at the end.
+ */
+import { verdict } from '../../src/core/health/verdict.js'
+import { compareVersions } from '../../src/core/image/version.js'
+import { findCandidates } from '../../src/core/rollout/batch.js'
+import { isTerminal, progressOf } from '../../src/core/rollout/progress.js'
+import { batchSize, exceedsPercent } from '../../src/core/rollout/thresholds.js'
+import type { Attempt, InstanceObservation, Rollout } from '../../src/core/rollout/types.js'
+import type { InstanceView } from '../../src/fabrics/fabric.js'
+import type { SimStateStore } from '../../src/fabrics/sim/sim-state.js'
+import { observe } from '../../src/runtime/reconciler.js'
+import type { InstanceRecord, ScaleSetState } from '../../src/store/store.js'
+import type { Scenario } from './scenario.js'
+
+const RESTORED = new Set(['RollingBack', 'RolledBack', 'RollbackFailed'])
+
+export class Invariants {
+  readonly violations: string[] = []
+  transitions = 0
+  private before: InstanceObservation[] = []
+  private beforeDisks = new Map<string, number>()
+  private readonly dataDisks = new Map<string, string>()
+  private readonly versions = new Map<string, string>()
+  private readonly seen = new Map<string, Rollout>()
+  private readonly disksAtStart = new Map<string, Map<string, number>>()
+
+  constructor(private readonly s: Scenario) {}
+
+  async observeBefore(
+    views: readonly InstanceView[],
+    records: readonly InstanceRecord[],
+    sim: SimStateStore,
+  ): Promise<void> {
+    this.before = observe(views, records)
+    this.beforeDisks = new Map(
+      (await sim.list(this.s.spec.key)).map((i) => [i.instanceId, i.diskCount]),
+    )
+  }
+
+  async check(
+    now: number,
+    after: readonly InstanceView[],
+    rollouts: readonly Rollout[],
+    state: ScaleSetState,
+    sim: SimStateStore,
+  ): Promise<void> {
+    const at = `t=${now}ms`
+    const running = rollouts.filter((r) => r.status === 'RollingForward')
+    if (running.length > 1) this.fail(`${at}: ${running.length} rollouts running at once`)
+    const disks = new Map((await sim.list(this.s.spec.key)).map((i) => [i.instanceId, i.diskCount]))
+    for (const r of rollouts) {
+      const prev = this.seen.get(r.id)
+      if (prev === undefined) this.disksAtStart.set(r.id, this.beforeDisks)
+      this.checkRollout(at, r, prev, after, state)
+      if (prev === undefined || prev.status === 'RollingForward') this.checkDiskChurn(at, r, disks)
+      this.seen.set(r.id, r)
+    }
+    this.checkInstances(at, after, rollouts)
+  }
+
+  /**
+   * Every rollout ends: one still running when the simulation went idle is stuck; one running when
+   * the step cap hit must not be older than its worst case — a batch per instance, each waiting
+   * the full health deadline, the pause and a slow boot.
+   */
+  finish(
+    rollouts: readonly Rollout[],
+    pendingFaults: number,
+    hitMaxSteps: boolean,
+    nowMs: number,
+  ): void {
+    const worstBatchMs =
+      this.s.healthDeadlineMs + this.s.spec.rolling.pauseBetweenBatchesMs + 120_000
+    const boundMs = (this.s.spec.capacity * 2 + 10) * worstBatchMs
+    for (const r of rollouts) {
+      if (r.status !== 'RollingForward') continue
+      const waitingApproval = r.deferral && r.pendingIds.length > 0 && r.attempts.every(isTerminal)
+      if (!hitMaxSteps && pendingFaults === 0 && !waitingApproval) {
+        this.fail(
+          `rollout ${r.id} still RollingForward when the simulation went idle (batch ${r.batchCount})`,
+        )
+      } else if (hitMaxSteps && nowMs - r.startedAtMs > boundMs) {
+        this.fail(
+          `rollout ${r.id} ran ${nowMs - r.startedAtMs} ms, more than its bound of ${boundMs} ms`,
+        )
+      }
+    }
+  }
+
+  private checkRollout(
+    at: string,
+    r: Rollout,
+    prev: Rollout | undefined,
+    after: readonly InstanceView[],
+    state: ScaleSetState,
+  ): void {
+    const tag = `${at} rollout ${r.id}`
+    if (prev && r.revision < prev.revision)
+      this.fail(`${tag}: revision went back ${prev.revision} → ${r.revision}`)
+    if (prev && prev.status !== 'RollingForward' && r.revision !== prev.revision)
+      this.fail(`${tag}: changed after ending ${prev.status}`)
+    const ids = r.attempts.map((a) => a.instanceId)
+    if (new Set(ids).size !== ids.length)
+      this.fail(`${tag}: an instance was tried twice: ${ids.join(',')}`)
+    this.transitions += countTransitions(prev, r)
+    const open = r.attempts.filter((a) => !isTerminal(a))
+    // Only the restores that follow a breach (rollbackFailedInstancesOnPolicyBreach) may reach back.
+    const breachRestore = (a: Attempt): boolean => r.ending !== null && a.state === 'RollingBack'
+    if (open.some((a) => a.batch !== r.batchCount && !breachRestore(a)))
+      this.fail(`${tag}: attempts of an earlier batch still in flight`)
+    if ((prev?.batchCount ?? 0) + 1 < r.batchCount)
+      this.fail(`${tag}: two batches started in one pass`)
+    if (r.batchCount > (prev?.batchCount ?? 0)) this.checkNewBatch(tag, r, prev)
+    this.checkRollbackRules(tag, r)
+    this.checkCounts(tag, r)
+    if (r.status !== 'RollingForward' && (prev === undefined || prev.status === 'RollingForward')) {
+      this.checkHistory(tag, r, after, state)
+    }
+  }
+
+  private checkNewBatch(tag: string, r: Rollout, prev: Rollout | undefined): void {
+    const batch = r.attempts.filter((a) => a.batch === r.batchCount)
+    const ids = batch.map((a) => a.instanceId)
+    const prevAttempts = r.attempts.filter((a) => a.batch < r.batchCount)
+    if (prevAttempts.some((a) => !isTerminal(a)))
+      this.fail(`${tag}: batch ${r.batchCount} started before batch ${r.batchCount - 1} ended`)
+    if (prev && prev.status !== 'RollingForward')
+      this.fail(`${tag}: batch started after the rollout ended`)
+    const leaving = new Set<string>()
+    for (const a of prevAttempts)
+      if (a.method === 'surge')
+        leaving.add(a.state === 'Succeeded' ? a.instanceId : (a.surgeInstanceId as string))
+    const population = this.before.filter((i) => !leaving.has(i.instanceId))
+    const candidates = findCandidates({ ...r, attempts: prevAttempts }, this.before)
+    const eligible = new Set(candidates.eligible.map((i) => i.instanceId))
+    for (const id of ids)
+      if (!eligible.has(id))
+        this.fail(`${tag}: instance ${id} was not a candidate of batch ${r.batchCount}`)
+    if (r.pace !== 'batched') return
+    const unhealthy = population.filter((i) => verdict(i) === 'unhealthy').length
+    if (exceedsPercent(unhealthy, population.length, r.policy.unhealthyPercentMax)) {
+      this.fail(
+        `${tag}: batch ${r.batchCount} started with ${unhealthy}/${population.length} unhealthy (> ${r.policy.unhealthyPercentMax}%)`,
+      )
+    }
+    const members = this.before.filter((i) => ids.includes(i.instanceId))
+    if (
+      !this.s.spec.serviceFabric &&
+      ids.length > batchSize(population.length, r.policy.batchPercentMax)
+    ) {
+      this.fail(
+        `${tag}: batch of ${ids.length} > batch size ${batchSize(population.length, r.policy.batchPercentMax)} of N=${population.length}`,
+      )
+    }
+    if (new Set(members.map((i) => i.updateDomain)).size > 1)
+      this.fail(`${tag}: batch ${ids.join(',')} spans update domains`)
+    if (!r.policy.crossZone && new Set(members.map((i) => i.zone)).size > 1)
+      this.fail(`${tag}: batch ${ids.join(',')} spans zones`)
+  }
+
+  private checkRollbackRules(tag: string, r: Rollout): void {
+    const breach =
+      r.policy.rollbackFailedOnPolicyBreach && (r.ending !== null || r.status === 'Faulted')
+    for (const a of r.attempts) {
+      const failedState = a.state === 'Failed' || RESTORED.has(a.state)
+      if (failedState !== (a.failure !== null))
+        this.fail(
+          `${tag}: instance ${a.instanceId} is ${a.state} with failure ${JSON.stringify(a.failure)}`,
+        )
+      if (a.method !== 'reimage' || a.failure === null) continue
+      if (RESTORED.has(a.state) && !r.rollback && !breach)
+        this.fail(`${tag}: instance ${a.instanceId} restored though rollback is off`)
+      if (a.state === 'Failed' && r.rollback)
+        this.fail(
+          `${tag}: instance ${a.instanceId} failed and was not restored though rollback is on`,
+        )
+    }
+  }
+
+  private checkCounts(tag: string, r: Rollout): void {
+    const p = progressOf(r)
+    const counted = r.attempts.filter((a) => a.state !== 'Removed').length
+    const sum =
+      p.successfulInstanceCount +
+      p.failedInstanceCount +
+      p.inProgressInstanceCount +
+      p.pendingInstanceCount
+    if (sum !== counted + r.pendingIds.length)
+      this.fail(`${tag}: counts ${JSON.stringify(p)} do not add up`)
+    const tried = new Set(r.attempts.map((a) => a.instanceId))
+    if (r.pendingIds.some((id) => tried.has(id)))
+      this.fail(`${tag}: a pending instance was already tried`)
+    if (r.status !== 'RollingForward' && p.inProgressInstanceCount !== 0)
+      this.fail(`${tag}: ${r.status} with instances in progress`)
+    if (r.status === 'Completed' && p.pendingInstanceCount !== 0)
+      this.fail(`${tag}: Completed with pending instances`)
+    if ((r.status === 'Faulted') !== (r.error !== null))
+      this.fail(`${tag}: ${r.status} with error ${JSON.stringify(r.error)}`)
+  }
+
+  /** When a rollout ends, what it says about each instance must be true of the fleet. */
+  private checkHistory(
+    tag: string,
+    r: Rollout,
+    after: readonly InstanceView[],
+    state: ScaleSetState,
+  ): void {
+    const byId = new Map(after.map((v) => [v.instanceId, v]))
+    for (const a of r.attempts) {
+      const v = byId.get(a.instanceId)
+      const expectVersion = (version: string | null): void => {
+        if (v && version !== null && v.osImageVersion !== version) {
+          this.fail(
+            `${tag}: history says ${a.instanceId} ${a.state} but it runs ${v.osImageVersion}, not ${version}`,
+          )
+        }
+      }
+      if (a.method === 'surge') {
+        const newcomer = byId.get(a.surgeInstanceId as string)
+        // The replacement may since have been scaled in (highest ids go first); the old one must be gone.
+        if (a.state === 'Succeeded' && v !== undefined)
+          this.fail(`${tag}: surge ${a.instanceId}→${a.surgeInstanceId} not swapped`)
+        if (a.state === 'RolledBack' && newcomer !== undefined)
+          this.fail(`${tag}: failed surge instance ${a.surgeInstanceId} not deleted`)
+        continue
+      }
+      if (r.kind !== 'OSImage') continue
+      // A reimage that failed before the disk was replaced leaves the instance where it was.
+      const neverReplaced = a.failure?.reason === 'ReimageFailed'
+      if (a.state === 'Succeeded' || (a.state === 'Failed' && !neverReplaced))
+        expectVersion(r.target.imageVersion)
+      if (a.state === 'RolledBack') expectVersion(a.fromVersion)
+    }
+    if (r.status === 'Completed' && r.kind === 'OSImage' && r.scope === null) {
+      const behind = findCandidates(r, observe(after, [])).eligible.filter(
+        (i) => !r.attempts.some((a) => a.instanceId === i.instanceId),
+      )
+      if (behind.length > 0 && !r.deferral && state.spec.capacity > 0) {
+        const protectedIds = new Set(
+          this.before.filter((i) => i.protectFromScaleSetActions).map((i) => i.instanceId),
+        )
+        const unexplained = behind.filter((i) => !protectedIds.has(i.instanceId))
+        if (unexplained.length > 0)
+          this.fail(
+            `${tag}: Completed but ${unexplained.map((i) => i.instanceId).join(',')} still behind`,
+          )
+      }
+    }
+  }
+
+  private checkDiskChurn(at: string, r: Rollout, disks: ReadonlyMap<string, number>): void {
+    const start = this.disksAtStart.get(r.id)
+    if (!start || r.kind !== 'OSImage') return
+    for (const a of r.attempts) {
+      const was = start.get(a.instanceId)
+      const now = disks.get(a.instanceId)
+      if (was !== undefined && now !== undefined && now - was > 1) {
+        this.fail(
+          `${at} rollout ${r.id}: instance ${a.instanceId} got ${now - was} new OS disks in one rollout`,
+        )
+      }
+    }
+  }
+
+  private checkInstances(
+    at: string,
+    after: readonly InstanceView[],
+    rollouts: readonly Rollout[],
+  ): void {
+    const restored = new Set<string>()
+    for (const r of rollouts)
+      for (const a of r.attempts) if (RESTORED.has(a.state)) restored.add(a.instanceId)
+    for (const v of after) {
+      const disks = JSON.stringify(v.dataDisks)
+      const known = this.dataDisks.get(v.instanceId)
+      if (known !== undefined && known !== disks)
+        this.fail(`${at}: data disks of ${v.instanceId} changed: ${known} → ${disks}`)
+      this.dataDisks.set(v.instanceId, disks)
+      const was = this.versions.get(v.instanceId)
+      if (
+        was !== undefined &&
+        compareVersions(v.osImageVersion, was) < 0 &&
+        !restored.has(v.instanceId)
+      ) {
+        this.fail(
+          `${at}: ${v.instanceId} went back from ${was} to ${v.osImageVersion} without a rollback`,
+        )
+      }
+      this.versions.set(v.instanceId, v.osImageVersion)
+    }
+  }
+
+  private fail(message: string): void {
+    if (this.violations.length < 20) this.violations.push(message)
+  }
+}
+
+function countTransitions(prev: Rollout | undefined, r: Rollout): number {
+  const before = new Map<string, Attempt>((prev?.attempts ?? []).map((a) => [a.instanceId, a]))
+  let n = 0
+  for (const a of r.attempts) if (before.get(a.instanceId)?.state !== a.state) n++
+  return n
+}

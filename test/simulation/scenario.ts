@@ -1,0 +1,49 @@
+/**
+ * A simulation scenario: a fleet, a policy, the images published over time and a schedule of
+ * faults. Canonical scenarios are written by hand (`canonical.ts`); random ones come from a seed
+ * (`generate.ts`).
+ */
+import type { ScaleSetSpec } from '../../src/core/scale-set/spec.js'
+import type { TimingProfile } from '../../src/core/rollout/start.js'
+import type { FabricModel } from '../../src/fabrics/fabric.js'
+
+export type Fault = Readonly<
+  | { kind: 'publish'; version: string; uri: string }
+  | { kind: 'unhealthy'; ids: readonly string[] } // concurrent maintenance: health source says no
+  | { kind: 'healthy'; ids: readonly string[] } // maintenance over
+  | { kind: 'stop'; ids: readonly string[] } // instance process dies
+  | { kind: 'start'; ids: readonly string[] }
+  | { kind: 'cancel' }
+  | { kind: 'manualStart' } // POST osRollingUpgrade
+  | { kind: 'scale'; capacity: number }
+  | { kind: 'approve'; ids: readonly string[] | null }
+  | { kind: 'protect'; ids: readonly string[] }
+  | { kind: 'disableAuto' }
+  | { kind: 'modelChange' } // a change to virtualMachineProfile: generation + 1
+  | { kind: 'crash'; afterPersist: boolean } // the runtime dies (optionally right after a save)
+  | { kind: 'storeFailure' } // the next rollout save fails
+  | { kind: 'fabricFailure'; verb: 'reimage' | 'restore'; retryable: boolean }
+>
+
+export type TimedFault = Readonly<{ atMs: number; fault: Fault }>
+
+export type Scenario = Readonly<{
+  name: string
+  seed: number
+  spec: ScaleSetSpec
+  model: FabricModel
+  /** Version of the initial fleet and its image URI. */
+  initial: Readonly<{ version: string; uri: string }>
+  faults: readonly TimedFault[]
+  healthDeadlineMs: number
+  timing: TimingProfile
+  maxSteps: number
+}>
+
+export const NO_DELAY: TimingProfile = {
+  firstDelayMinMs: 0,
+  firstDelayMaxMs: 0,
+  laterDelayMinMs: 0,
+  laterDelayMaxMs: 0,
+  retryDelayMs: 10 * 60_000,
+}

@@ -1,0 +1,144 @@
+/**
+ * Readable transcripts of a simulation (golden files): faults, rollout starts, batches, every
+ * attempt's state change and the fleet's summary whenever it changes, e.g.
+ * `t=61s fleet 10: 8 on 1.0.0, 2 on 1.1.0 (0,5 initializing)`.
+ */
+import { verdict } from '../../src/core/health/verdict.js'
+import { compareVersions } from '../../src/core/image/version.js'
+import { progressOf, rollbackInfoOf } from '../../src/core/rollout/progress.js'
+import type { Rollout } from '../../src/core/rollout/types.js'
+import type { InstanceView } from '../../src/fabrics/fabric.js'
+import type { Fault, Scenario } from './scenario.js'
+
+export class Transcript {
+  readonly lines: string[] = []
+  private lastFleet = ''
+  private readonly seen = new Map<string, Rollout>()
+
+  constructor(s: Scenario) {
+    const p = s.spec.rolling
+    this.lines.push(
+      `scenario ${s.name} (seed ${s.seed}): ${s.spec.capacity} instances` +
+        (s.spec.zones.length ? ` in zones ${s.spec.zones.join(',')}` : '') +
+        (s.spec.serviceFabric ? ', Service Fabric' : '') +
+        `, health ${s.spec.healthSource}, image ${s.initial.version} (${s.initial.uri})`,
+    )
+    if (s.spec.rollingPolicySet) {
+      this.lines.push(
+        `policy: batch ${p.batchPercentMax}%, unhealthy ${p.unhealthyPercentMax}%, upgraded-unhealthy ${p.unhealthyUpgradedPercentMax}%` +
+          `, pause ${p.pauseBetweenBatchesMs / 1000}s` +
+          flags({
+            crossZone: p.crossZone,
+            prioritizeUnhealthy: p.prioritizeUnhealthy,
+            rollbackOnBreach: p.rollbackFailedOnPolicyBreach,
+            maxSurge: p.maxSurge,
+          }),
+      )
+    }
+  }
+
+  fault(nowMs: number, f: Fault): void {
+    const { kind, ...rest } = f
+    const detail = Object.entries(rest)
+      .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`)
+      .join(' ')
+    this.push(nowMs, `! ${kind}${detail ? ' ' + detail : ''}`)
+  }
+
+  note(nowMs: number, text: string): void {
+    this.push(nowMs, `~ ${text}`)
+  }
+
+  step(nowMs: number, fleet: readonly InstanceView[], rollouts: readonly Rollout[]): void {
+    for (const r of [...rollouts].reverse()) {
+      this.diff(nowMs, this.seen.get(r.id), r)
+      this.seen.set(r.id, r)
+    }
+    const summary = summarize(fleet)
+    if (summary !== this.lastFleet) this.push(nowMs, summary)
+    this.lastFleet = summary
+  }
+
+  private diff(nowMs: number, prev: Rollout | undefined, r: Rollout): void {
+    if (!prev) {
+      const target =
+        r.kind === 'OSImage'
+          ? `image ${r.target.imageVersion}`
+          : `model generation ${r.target.modelGeneration}`
+      this.push(
+        nowMs,
+        `rollout ${r.id} started: ${r.kind} → ${target} by ${r.startedBy}, ${r.pace}, rollback ${r.rollback ? 'on' : 'off'}`,
+      )
+    }
+    const before = new Map((prev?.attempts ?? []).map((a) => [a.instanceId, a.state]))
+    const changes = new Map<string, string[]>()
+    for (const a of r.attempts) {
+      if (
+        before.get(a.instanceId) === a.state ||
+        (!before.has(a.instanceId) &&
+          a.batch === r.batchCount &&
+          r.batchCount > (prev?.batchCount ?? 0) &&
+          isInitial(a.state))
+      )
+        continue
+      const label =
+        a.state +
+        (a.failure && a.state !== 'Succeeded' ? ` (${a.failure.reason})` : '') +
+        (a.rollbackError ? ` [${a.rollbackError}]` : '')
+      changes.set(label, [...(changes.get(label) ?? []), a.instanceId])
+    }
+    for (const [label, ids] of changes) this.push(nowMs, `  ${ids.join(',')} → ${label}`)
+    if (r.batchCount > (prev?.batchCount ?? 0)) {
+      const ids = r.attempts.filter((a) => a.batch === r.batchCount).map((a) => a.instanceId)
+      this.push(nowMs, `batch ${r.batchCount}: ${ids.join(',')} (pending ${r.pendingIds.length})`)
+    }
+    if (r.status !== 'RollingForward' && prev?.status !== r.status) {
+      const p = progressOf(r)
+      const rb = rollbackInfoOf(r)
+      this.push(
+        nowMs,
+        `rollout ${r.id} ${r.status}` +
+          (r.lastAction === 'Cancel' ? ' (cancelled by user)' : '') +
+          `: ok ${p.successfulInstanceCount}, failed ${p.failedInstanceCount}, in progress ${p.inProgressInstanceCount}, pending ${p.pendingInstanceCount}` +
+          `; rolled back ${rb.successfullyRolledbackInstanceCount}, rollback failed ${rb.failedRolledbackInstanceCount}`,
+      )
+      if (r.error) this.push(nowMs, `  ${r.error.code}: ${r.error.message}`)
+    }
+  }
+
+  private push(nowMs: number, text: string): void {
+    this.lines.push(`t=${formatSeconds(nowMs)} ${text}`)
+  }
+}
+
+function isInitial(state: string): boolean {
+  return state === 'Reimaging' || state === 'Updating' || state === 'Surging'
+}
+
+function summarize(fleet: readonly InstanceView[]): string {
+  const byVersion = new Map<string, number>()
+  for (const v of fleet) byVersion.set(v.osImageVersion, (byVersion.get(v.osImageVersion) ?? 0) + 1)
+  const versions = [...byVersion.entries()].sort((a, b) => compareVersions(a[0], b[0]))
+  const states = new Map<string, string[]>()
+  for (const v of fleet) {
+    const state =
+      v.power === 'stopped' ? 'stopped' : v.provisioning === 'failed' ? 'failed' : verdict(v)
+    if (state !== 'healthy') states.set(state, [...(states.get(state) ?? []), v.instanceId])
+  }
+  const notes = [...states.entries()].map(([state, ids]) => `${ids.join(',')} ${state}`)
+  return (
+    `fleet ${fleet.length}: ${versions.map(([v, n]) => `${n} on ${v}`).join(', ') || 'empty'}` +
+    (notes.length ? ` (${notes.join('; ')})` : '')
+  )
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(3)}s`
+}
+
+function flags(f: Record<string, boolean>): string {
+  const on = Object.entries(f)
+    .filter(([, v]) => v)
+    .map(([k]) => k)
+  return on.length ? `, ${on.join(', ')}` : ''
+}
