@@ -14,9 +14,12 @@ describe('ISO-8601 durations', () => {
     expect(parseDurationMs(formatDurationMs(ms))).toBe(ms)
   })
 
-  it.each(['', 'P', 'PT', '5M', 'P1M', 'P1Y', 'PT-5S', 'pt5m', 'PT5M ', 'P1W'])('refuses %j', (text) => {
-    expect(parseDurationMs(text)).toBeUndefined()
-  })
+  it.each(['', 'P', 'PT', '5M', 'P1M', 'P1Y', 'PT-5S', 'pt5m', 'PT5M ', 'P1W'])(
+    'refuses %j',
+    (text) => {
+      expect(parseDurationMs(text)).toBeUndefined()
+    },
+  )
 
   it('formats the shortest form', () => {
     expect(formatDurationMs(0)).toBe('PT0S')

@@ -175,17 +175,17 @@ class Builder {
       this.r = { ...this.r, pendingIds: deferred.map((i) => i.instanceId) }
       return deferred.length > 0 ? this.done(null) : this.finish('Completed', null)
     }
-    const size =
+    // Upgrade mode Automatic and manualupgrade move every candidate at once (§4.8).
+    const picked =
       r.pace === 'allAtOnce'
-        ? eligible.length
-        : batchSize(population.length, r.policy.batchPercentMax)
-    const picked = chooseBatch(eligible, {
-      size,
-      zones: this.s.spec.zones,
-      crossZone: r.policy.crossZone,
-      prioritizeUnhealthy: r.policy.prioritizeUnhealthy,
-      serviceFabric: this.s.spec.serviceFabric && r.pace === 'batched',
-    })
+        ? eligible.map((i) => i.instanceId)
+        : chooseBatch(eligible, {
+            size: batchSize(population.length, r.policy.batchPercentMax),
+            zones: this.s.spec.zones,
+            crossZone: r.policy.crossZone,
+            prioritizeUnhealthy: r.policy.prioritizeUnhealthy,
+            serviceFabric: this.s.spec.serviceFabric,
+          })
     invariant(picked.length > 0, 'a batch is chosen from a non-empty candidate list')
     return this.startBatch(picked, eligible, deferred)
   }

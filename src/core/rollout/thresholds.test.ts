@@ -32,9 +32,16 @@ describe('thresholds are strict "more than", in integers (SPEC §4.2)', () => {
 
   it('agrees with exact rational arithmetic (property)', () => {
     fc.assert(
-      fc.property(fc.nat(10_000), fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 0, max: 100 }), (count, base, p) => {
-        expect(exceedsPercent(count, base, p)).toBe(BigInt(count) * 100n > BigInt(p) * BigInt(base))
-      }),
+      fc.property(
+        fc.nat(10_000),
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.integer({ min: 0, max: 100 }),
+        (count, base, p) => {
+          expect(exceedsPercent(count, base, p)).toBe(
+            BigInt(count) * 100n > BigInt(p) * BigInt(base),
+          )
+        },
+      ),
     )
   })
 

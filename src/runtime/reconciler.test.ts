@@ -1,0 +1,204 @@
+/**
+ * The runtime around the core: level-triggered passes, persist-before-act, effect retries,
+ * timeouts and failures fed back to the plan, capacity, and no automatic retry of a faulted
+ * version.
+ */
+import { describe, expect, it } from 'vitest'
+import { ManualClock } from '../../test-support/manual-clock.js'
+import { fabricModel, spec, SET_KEY } from '../../test-support/builders.js'
+import { MemoryStore } from '../store/memory/memory-store.js'
+import { MemoryCatalog } from './catalog.js'
+import { SimFabric } from '../fabrics/sim/sim-fabric.js'
+import { EffectRunner } from './effect-runner.js'
+import { reconcile } from './reconciler.js'
+import type { ReconcilerDeps } from './reconciler.js'
+import { silentLogger } from './logger.js'
+import type { ScaleSetSpec } from '../core/scale-set/spec.js'
+import type { Fabric } from '../fabrics/fabric.js'
+
+const NO_DELAY = {
+  firstDelayMinMs: 0,
+  firstDelayMaxMs: 0,
+  laterDelayMinMs: 0,
+  laterDelayMaxMs: 0,
+  retryDelayMs: 600_000,
+}
+
+async function world(o: { spec?: Partial<ScaleSetSpec>; fabric?: (f: SimFabric) => Fabric } = {}) {
+  const clock = new ManualClock(0)
+  const store = new MemoryStore()
+  const catalog = new MemoryCatalog()
+  const sim = new SimFabric({ nowMs: () => clock.nowMs() })
+  const fabric = o.fabric ? o.fabric(sim) : sim
+  const s = spec({ capacity: 4, ...o.spec })
+  catalog.publish(s.image, '1.0.0', 'sim:?boot=1', s.location, 0)
+  await store.putScaleSet(
+    {
+      key: SET_KEY,
+      spec: s,
+      fabricModel: fabricModel(),
+      autoEnabledAtMs: 0,
+      firstSinceEnable: true,
+      nextInstanceId: 0,
+      faultedVersions: [],
+      lastPlatformRollout: null,
+      cancelRequestedAtMs: null,
+      revision: 0,
+    },
+    null,
+  )
+  let settled = 0
+  const deps = (): ReconcilerDeps => ({
+    store,
+    fabric,
+    catalog,
+    clock,
+    effects: new EffectRunner({
+      fabric,
+      store,
+      catalog,
+      clock,
+      log: silentLogger,
+      onSettled: () => settled++,
+      retries: 2,
+      callTimeoutMs: 200,
+    }),
+    log: silentLogger,
+    ids: (() => {
+      let n = 0
+      return () => `r${++n}`
+    })(),
+    timing: NO_DELAY,
+    healthDeadlineMs: 60_000,
+  })
+  return { clock, store, catalog, sim, deps, settledCount: () => settled }
+}
+
+/** Passes until nothing changes at this instant, then moves the clock; returns the last pass. */
+async function runFor(
+  w: Awaited<ReturnType<typeof world>>,
+  d: ReconcilerDeps,
+  ms: number,
+): Promise<void> {
+  const end = w.clock.nowMs() + ms
+  while (w.clock.nowMs() <= end) {
+    await reconcile(SET_KEY, d)
+    await d.effects.idle()
+    await reconcile(SET_KEY, d)
+    await d.effects.idle()
+    w.clock.advanceBy(500)
+  }
+}
+
+describe('reconciler', () => {
+  it('scales out to capacity from the latest eligible version', async () => {
+    const w = await world()
+    const d = w.deps()
+    await runFor(w, d, 2000)
+    const views = await w.sim.listInstances(SET_KEY)
+    expect(views.map((v) => [v.instanceId, v.osImageVersion, v.power])).toEqual([
+      ['0', '1.0.0', 'running'],
+      ['1', '1.0.0', 'running'],
+      ['2', '1.0.0', 'running'],
+      ['3', '1.0.0', 'running'],
+    ])
+    expect(w.settledCount()).toBeGreaterThan(0)
+  })
+
+  it('persists each decision before acting: a crash right after the save loses nothing', async () => {
+    const w = await world()
+    await runFor(w, w.deps(), 2000)
+    w.catalog.publish(spec().image, '1.1.0', 'sim:?boot=1', 'westus', w.clock.nowMs())
+    const dying = w.deps()
+    dying.effects.close() // the process dies after saving, before any effect runs
+    await reconcile(SET_KEY, dying)
+    const saved = await w.store.getActiveRollout(SET_KEY)
+    expect(saved?.attempts.map((a) => [a.instanceId, a.state])).toEqual([['0', 'Reimaging']])
+    expect((await w.sim.listInstances(SET_KEY)).every((v) => v.osImageVersion === '1.0.0')).toBe(
+      true,
+    )
+    await runFor(w, w.deps(), 10_000) // a new process resumes from the store
+    const done = await w.store.getRollout(saved!.id)
+    expect(done).toMatchObject({ status: 'Completed', batchCount: 4 })
+    expect(done!.attempts.map((a) => a.instanceId)).toEqual(['0', '1', '2', '3'])
+    expect((await w.sim.listInstances(SET_KEY)).every((v) => v.osImageVersion === '1.1.0')).toBe(
+      true,
+    )
+  })
+
+  it('retries retryable fabric errors with backoff, and feeds final failures to the plan', async () => {
+    const w = await world()
+    await runFor(w, w.deps(), 2000)
+    w.sim.failNext('reimage', 1, 'fabric busy', true)
+    w.catalog.publish(spec().image, '1.1.0', 'sim:?boot=1', 'westus', w.clock.nowMs())
+    const d = w.deps()
+    await reconcile(SET_KEY, d)
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setImmediate(r))
+      w.clock.advanceBy(250)
+    }
+    await d.effects.idle()
+    expect(
+      (await w.sim.listInstances(SET_KEY)).find((v) => v.instanceId === '0')?.osImageVersion,
+    ).toBe('1.1.0')
+
+    w.sim.failNext('reimage', 1, 'disk image corrupt', false)
+    await runFor(w, d, 3000)
+    const r =
+      (await w.store.getActiveRollout(SET_KEY)) ??
+      (await w.store.listRollouts(SET_KEY, { limit: 1 }))[0]
+    expect(
+      r!.attempts.find((a) => a.failure?.reason === 'ReimageFailed')?.failure?.message,
+    ).toContain('disk image corrupt')
+  })
+
+  it('times out a fabric call that hangs', async () => {
+    const hang: Partial<Fabric> = { reimage: () => new Promise<void>(() => {}) }
+    const w = await world({ fabric: (sim) => Object.assign(Object.create(sim), hang) as Fabric })
+    const d = w.deps()
+    await runFor(w, d, 2000)
+    w.catalog.publish(spec().image, '1.1.0', 'sim:?boot=1', 'westus', w.clock.nowMs())
+    await reconcile(SET_KEY, d)
+    await d.effects.idle()
+    const failures = d.effects.takeFailures(SET_KEY)
+    expect(failures).toEqual([
+      { instanceId: '0', action: 'reimage', message: 'timed out after 200 ms' },
+    ])
+  })
+
+  it('never retries a faulted version automatically; a newer version starts a new rollout', async () => {
+    const w = await world({ spec: { capacity: 2 } })
+    await runFor(w, w.deps(), 2000)
+    w.catalog.publish(
+      spec().image,
+      '1.1.0',
+      'sim:?boot=1&health=unhealthy',
+      'westus',
+      w.clock.nowMs(),
+    )
+    const d = w.deps()
+    await runFor(w, d, 70_000)
+    const [faulted] = await w.store.listRollouts(SET_KEY, { limit: 5 })
+    expect(faulted).toMatchObject({ status: 'Faulted', target: { imageVersion: '1.1.0' } })
+    expect((await w.store.getScaleSet(SET_KEY))?.faultedVersions).toEqual(['1.1.0'])
+    await runFor(w, d, 20 * 60_000)
+    expect(await w.store.listRollouts(SET_KEY, { limit: 5 })).toHaveLength(1)
+    w.catalog.publish(spec().image, '1.2.0', 'sim:?boot=1', 'westus', w.clock.nowMs())
+    await runFor(w, d, 5000)
+    const rollouts = await w.store.listRollouts(SET_KEY, { limit: 5 })
+    expect(rollouts.map((r) => [r.target.imageVersion, r.status])).toEqual([
+      ['1.2.0', 'Completed'],
+      ['1.1.0', 'Faulted'],
+    ])
+  })
+
+  it('refuses effects for a set after close (shutdown)', async () => {
+    const w = await world()
+    const d = w.deps()
+    d.effects.close()
+    await reconcile(SET_KEY, d)
+    await d.effects.idle()
+    expect(d.effects.busy(SET_KEY)).toBe(0)
+    expect(await w.sim.listInstances(SET_KEY)).toEqual([]) // no instance was created
+  })
+})

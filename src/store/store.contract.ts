@@ -1,0 +1,146 @@
+/**
+ * The contract every Store passes (STYLE R8): revisions fence stale writers, one running rollout
+ * per set, history pages newest first, events and instance records round-trip. The SQLite and
+ * PostgreSQL stores run this same suite.
+ */
+import { describe, expect, it } from 'vitest'
+import type { Store, ScaleSetState } from './store.js'
+import type { Rollout } from '../core/rollout/types.js'
+import { startRollout } from '../core/rollout/start.js'
+import { fabricModel, spec } from '../../test-support/builders.js'
+
+export function runStoreContract(
+  name: string,
+  create: () => Promise<{ store: Store; close: () => Promise<void> }>,
+): void {
+  const state = (key: string): ScaleSetState => ({
+    key,
+    spec: spec({ key }),
+    fabricModel: fabricModel({ scaleSetKey: key }),
+    autoEnabledAtMs: 0,
+    firstSinceEnable: true,
+    nextInstanceId: 0,
+    faultedVersions: [],
+    lastPlatformRollout: null,
+    cancelRequestedAtMs: null,
+    revision: 0,
+  })
+  const rollout = (id: string, key: string, startedAtMs: number): Rollout =>
+    startRollout({
+      id,
+      spec: spec({ key }),
+      request: {
+        kind: 'OSImage',
+        startedBy: 'Platform',
+        target: { imageVersion: '1.1.0', modelGeneration: 1 },
+        pace: 'batched',
+        scope: null,
+      },
+      healthDeadlineMs: 300_000,
+      nowMs: startedAtMs,
+    })
+  const run = async (fn: (store: Store) => Promise<void>): Promise<void> => {
+    const { store, close } = await create()
+    try {
+      await fn(store)
+    } finally {
+      await close()
+    }
+  }
+
+  describe(`Store contract: ${name}`, () => {
+    it('creates, reads and fences scale sets by revision', () =>
+      run(async (store) => {
+        const created = await store.putScaleSet(state('/a'), null)
+        expect(created.revision).toBe(1)
+        await expect(store.putScaleSet(state('/a'), null)).rejects.toMatchObject({
+          code: 'RevisionConflict',
+        })
+        const updated = await store.putScaleSet({ ...created, nextInstanceId: 5 }, 1)
+        expect(updated.revision).toBe(2)
+        await expect(store.putScaleSet({ ...created, nextInstanceId: 9 }, 1)).rejects.toMatchObject(
+          { code: 'RevisionConflict' },
+        )
+        expect(await store.getScaleSet('/a')).toEqual(updated)
+        expect(await store.listScaleSetKeys()).toEqual(['/a'])
+        await store.deleteScaleSet('/a')
+        expect(await store.getScaleSet('/a')).toBeUndefined()
+      }))
+
+    it('allows one running rollout per set and fences rollout saves', () =>
+      run(async (store) => {
+        const r = rollout('r1', '/a', 0)
+        await store.createRollout(r)
+        await expect(store.createRollout(rollout('r2', '/a', 1))).rejects.toMatchObject({
+          code: 'OperationNotAllowed',
+        })
+        await store.createRollout(rollout('r3', '/b', 1))
+        expect(await store.getActiveRollout('/a')).toEqual(r)
+        const next = { ...r, batchCount: 1, revision: 1 }
+        await store.saveRollout(next, 0)
+        await expect(store.saveRollout({ ...r, revision: 1 }, 0)).rejects.toMatchObject({
+          code: 'RevisionConflict',
+        })
+        await store.saveRollout({ ...next, status: 'Completed', endedAtMs: 5, revision: 2 }, 1)
+        expect(await store.getActiveRollout('/a')).toBeUndefined()
+        expect((await store.getRollout('r1'))?.status).toBe('Completed')
+        await store.createRollout(rollout('r4', '/a', 10))
+        expect((await store.getActiveRollout('/a'))?.id).toBe('r4')
+      }))
+
+    it('pages history newest first', () =>
+      run(async (store) => {
+        for (let i = 0; i < 5; i++) {
+          const r = rollout(`r${i}`, '/a', i * 1000)
+          await store.createRollout(r)
+          await store.saveRollout(
+            { ...r, status: 'Completed', endedAtMs: i * 1000 + 1, revision: 1 },
+            0,
+          )
+        }
+        const page1 = await store.listRollouts('/a', { limit: 2 })
+        expect(page1.map((r) => r.id)).toEqual(['r4', 'r3'])
+        const last = page1[1]!
+        const page2 = await store.listRollouts('/a', {
+          limit: 10,
+          before: { startedAtMs: last.startedAtMs, id: last.id },
+        })
+        expect(page2.map((r) => r.id)).toEqual(['r2', 'r1', 'r0'])
+      }))
+
+    it('keeps instance records and rollout events', () =>
+      run(async (store) => {
+        const rec = {
+          instanceId: '3',
+          protectFromScaleIn: true,
+          protectFromScaleSetActions: false,
+          osUpgradePending: false,
+          osUpgradeApproved: false,
+        }
+        await store.putInstanceRecords('/a', [rec])
+        await store.putInstanceRecords('/a', [{ ...rec, osUpgradePending: true }])
+        expect(await store.listInstanceRecords('/a')).toEqual([{ ...rec, osUpgradePending: true }])
+        const events = [
+          {
+            atMs: 1,
+            rolloutId: 'r1',
+            instanceId: '3',
+            from: 'Pending',
+            to: 'Reimaging',
+            reason: 'Batch1',
+          },
+          {
+            atMs: 2,
+            rolloutId: 'r1',
+            instanceId: null,
+            from: 'RollingForward',
+            to: 'Completed',
+            reason: 'Completed',
+          },
+        ]
+        await store.appendEvents(events)
+        expect(await store.listEvents('r1')).toEqual(events)
+        expect(await store.listEvents('nope')).toEqual([])
+      }))
+  })
+}

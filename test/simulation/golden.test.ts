@@ -1,0 +1,56 @@
+/**
+ * Golden transcripts of the canonical scenarios (issue 2): the engine's behaviour, readable.
+ * `UPDATE_GOLDEN=1 npx vitest run test/simulation/golden.test.ts` rewrites them after a
+ * deliberate change; review the diff like code.
+ */
+import { describe, expect, it } from 'vitest'
+import { readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { CANONICAL } from './canonical.js'
+import { runScenario } from './harness.js'
+
+const dir = fileURLToPath(new URL('./golden/', import.meta.url))
+
+describe('canonical scenarios (golden transcripts)', () => {
+  for (const s of CANONICAL) {
+    it(s.name, async () => {
+      const r = await runScenario(s)
+      expect(r.violations).toEqual([])
+      const text = r.transcript.join('\n') + '\n'
+      const file = `${dir}${s.name}.log`
+      if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) writeFileSync(file, text)
+      expect(text).toBe(readFileSync(file, 'utf8'))
+    })
+  }
+
+  it('healthy rollout of 10: five batches of two, all succeeded', async () => {
+    const r = await runScenario(CANONICAL.find((c) => c.name === 'healthy-rollout-10')!)
+    expect(r.rollouts).toHaveLength(1)
+    expect(r.rollouts[0]).toMatchObject({ status: 'Completed', batchCount: 5 })
+  })
+
+  it('broken image: the first batch is rolled back and the rollout ends Faulted', async () => {
+    const r = await runScenario(CANONICAL.find((c) => c.name === 'broken-image-rollback')!)
+    expect(r.rollouts[0]).toMatchObject({
+      status: 'Faulted',
+      batchCount: 1,
+      error: { code: 'MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade' },
+    })
+    expect(r.rollouts[0]!.attempts.map((a) => a.state)).toEqual(['RolledBack', 'RolledBack'])
+  })
+
+  it('manual trigger on a broken image: no rollback, Faulted', async () => {
+    const r = await runScenario(
+      CANONICAL.find((c) => c.name === 'manual-trigger-broken-no-rollback')!,
+    )
+    expect(r.rollouts[0]).toMatchObject({ status: 'Faulted', startedBy: 'User', rollback: false })
+    expect(r.rollouts[0]!.attempts.map((a) => a.state)).toEqual(['Failed', 'Failed'])
+  })
+
+  it('cancel mid-rollout: the batch finishes, then Cancelled with lastAction Cancel', async () => {
+    const r = await runScenario(CANONICAL.find((c) => c.name === 'cancel-mid-rollout')!)
+    const cancelled = r.rollouts.find((x) => x.status === 'Cancelled')!
+    expect(cancelled).toMatchObject({ lastAction: 'Cancel', batchCount: 2 })
+    expect(cancelled.attempts.every((a) => a.state === 'Succeeded')).toBe(true)
+  })
+})
