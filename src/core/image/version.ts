@@ -21,12 +21,12 @@ export function isVersion(text: string): boolean {
  * @example compareVersions('1.10.0', '1.9.0') > 0; compareVersions('2.0.0', '10.0.0') < 0
  */
 export function compareVersions(a: string, b: string): number {
+  if (a === b && VERSION_PATTERN.test(a)) return 0
   const pa = parseParts(a)
   const pb = parseParts(b)
   for (let i = 0; i < 3; i++) {
-    const x = pa[i] as bigint
-    const y = pb[i] as bigint
-    if (x !== y) return x < y ? -1 : 1
+    const c = compareDigits(pa[i] as string, pb[i] as string)
+    if (c !== 0) return c
   }
   return 0
 }
@@ -46,8 +46,16 @@ export function sortVersions(versions: readonly string[]): string[] {
   return [...versions].sort(compareVersions)
 }
 
-function parseParts(text: string): bigint[] {
+function parseParts(text: string): string[] {
   const m = VERSION_PATTERN.exec(text)
   if (!m) throw new TypeError(`not a Major.Minor.Build version: ${JSON.stringify(text)}`)
-  return [BigInt(m[1] as string), BigInt(m[2] as string), BigInt(m[3] as string)]
+  return [m[1] as string, m[2] as string, m[3] as string]
+}
+
+/** Compares non-negative integers written in decimal, of any length, without parsing them. */
+function compareDigits(x: string, y: string): number {
+  const a = x.replace(/^0+(?=\d)/, '')
+  const b = y.replace(/^0+(?=\d)/, '')
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1
+  return a < b ? -1 : a > b ? 1 : 0
 }

@@ -71,26 +71,32 @@ export function needsMove(
  */
 export function chooseBatch(eligible: readonly InstanceObservation[], rules: BatchRules): string[] {
   if (eligible.length === 0) return []
-  const zoneRank = (z: string | null): number => {
-    if (rules.crossZone || z === null) return 0
-    const at = rules.zones.indexOf(z)
-    return at === -1 ? rules.zones.length : at
+  // One pass computes each candidate's sort key and finds the first; only its group (same zone
+  // unless cross-zone, same update domain) is then sorted: O(n + g log g), not O(n log n).
+  const zoneIndex = new Map(rules.zones.map((z, i) => [z, i]))
+  const keyOf = (i: InstanceObservation): [number, number, number, number] => [
+    rules.crossZone || i.zone === null ? 0 : (zoneIndex.get(i.zone) ?? rules.zones.length),
+    rules.serviceFabric ? i.updateDomain : 0,
+    rules.prioritizeUnhealthy && verdict(i) === 'unhealthy' ? 0 : 1,
+    Number(i.instanceId),
+  ]
+  const keys = eligible.map(keyOf)
+  let best = 0
+  for (let n = 1; n < keys.length; n++) if (compareKeys(keys[n]!, keys[best]!) < 0) best = n
+  const first = eligible[best] as InstanceObservation
+  const firstZone = (keys[best] as number[])[0]
+  const group: number[] = []
+  for (let n = 0; n < eligible.length; n++) {
+    const i = eligible[n] as InstanceObservation
+    if (i.updateDomain === first.updateDomain && (keys[n] as number[])[0] === firstZone)
+      group.push(n)
   }
-  const unhealthyRank = (i: InstanceObservation): number =>
-    rules.prioritizeUnhealthy && verdict(i) === 'unhealthy' ? 0 : 1
-  const sorted = [...eligible].sort(
-    (a, b) =>
-      zoneRank(a.zone) - zoneRank(b.zone) ||
-      (rules.serviceFabric ? a.updateDomain - b.updateDomain : 0) ||
-      unhealthyRank(a) - unhealthyRank(b) ||
-      Number(a.instanceId) - Number(b.instanceId),
-  )
-  const first = sorted[0] as InstanceObservation
-  const sameGroup = sorted.filter(
-    (i) =>
-      i.updateDomain === first.updateDomain &&
-      (rules.crossZone || zoneRank(i.zone) === zoneRank(first.zone)),
-  )
-  const picked = rules.serviceFabric ? sameGroup : sameGroup.slice(0, Math.max(1, rules.size))
-  return picked.map((i) => i.instanceId)
+  group.sort((a, b) => compareKeys(keys[a]!, keys[b]!))
+  const picked = rules.serviceFabric ? group : group.slice(0, Math.max(1, rules.size))
+  return picked.map((n) => (eligible[n] as InstanceObservation).instanceId)
+}
+
+function compareKeys(a: readonly number[], b: readonly number[]): number {
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return (a[k] as number) - (b[k] as number)
+  return 0
 }

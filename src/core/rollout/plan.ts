@@ -74,7 +74,7 @@ export function planStep(s: Snapshot, nowMs: number): Step {
     events.push(...adv.events)
     return adv.attempt
   })
-  const b = new Builder({ ...r0, attempts }, s, nowMs, actions, events)
+  const b = new Builder({ ...r0, attempts }, s, byId, nowMs, actions, events)
   return b.decide()
 }
 
@@ -83,6 +83,7 @@ class Builder {
   constructor(
     private r: Rollout,
     private readonly s: Snapshot,
+    private readonly byId: ReadonlyMap<string, InstanceObservation>,
     private readonly nowMs: number,
     private readonly actions: Action[],
     private readonly events: RolloutEvent[],
@@ -147,7 +148,7 @@ class Builder {
   private unhealthyNow(a: Attempt): boolean {
     if (a.state !== 'Succeeded') return false
     const id = a.method === 'surge' ? (a.surgeInstanceId as string) : a.instanceId
-    const obs = this.s.instances.find((i) => i.instanceId === id)
+    const obs = this.byId.get(id)
     return obs !== undefined && verdict(obs) === 'unhealthy'
   }
 
@@ -200,7 +201,7 @@ class Builder {
     let nextId = this.s.nextInstanceId
     const approvedPending: string[] = []
     const fresh = picked.map((id): Attempt => {
-      const obs = eligible.find((i) => i.instanceId === id) as InstanceObservation
+      const obs = this.byId.get(id) as InstanceObservation
       if (obs.osUpgradePending) approvedPending.push(id)
       const method = this.methodFor(obs)
       const state = method === 'surge' ? 'Surging' : method === 'reimage' ? 'Reimaging' : 'Updating'
@@ -225,7 +226,7 @@ class Builder {
     const ctx = {
       rollout: r,
       nowMs: this.nowMs,
-      observe: (id: string) => this.s.instances.find((i) => i.instanceId === id),
+      observe: (id: string) => this.byId.get(id),
       failuresOf: () => [],
     }
     for (const a of fresh) this.actions.push(...advanceAttempt(a, ctx).actions)
