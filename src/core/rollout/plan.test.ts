@@ -484,6 +484,12 @@ describe('§4.6 cancel and counts', () => {
     })
   })
 
+  it('a corrupted rollout (an instance tried twice) stops the pass loudly', () => {
+    const first = plan(begin(spec()), fleet(10), 0).rollout
+    const corrupt = { ...first, attempts: [first.attempts[0]!, first.attempts[0]!] }
+    expect(() => plan(corrupt, fleet(10), 1000)).toThrow(/instance 0 tried twice/)
+  })
+
   it('a finished rollout is left unchanged', () => {
     const done = plan(
       begin(spec(), { startedBy: 'User' }),

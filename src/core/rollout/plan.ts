@@ -7,6 +7,7 @@ import { verdict } from '../health/verdict.js'
 import { invariant } from '../problem.js'
 import type { ScaleSetSpec } from '../scale-set/spec.js'
 import { advanceAttempt } from './attempt.js'
+import { assertRolloutInvariants } from './invariants.js'
 import { chooseBatch, findCandidates } from './batch.js'
 import { unhealthyBeforeBatch, upgradedUnhealthy } from './messages.js'
 import { isFailedState, isTerminal, mostImpactfulFailure } from './progress.js'
@@ -295,6 +296,7 @@ class Builder {
   private done(wakeAtMs: number | null, nextInstanceId = this.s.nextInstanceId): Step {
     const changed = this.events.length > 0 || !sameRollout(this.r, this.s.rollout)
     const rollout = changed ? { ...this.r, revision: this.s.rollout.revision + 1 } : this.r
+    assertRolloutInvariants(rollout)
     return { rollout, actions: this.actions, events: this.events, wakeAtMs, nextInstanceId }
   }
 }

@@ -1,0 +1,128 @@
+/**
+ * The reconcile loop (STYLE R1): a keyed, de-duplicating work queue of scale sets. Each key runs
+ * at most once at a time; a pass says when to run again (a deadline), a running rollout is
+ * polled every `activePollMs` (fabrics report progress as state, not events), a failed pass is
+ * retried with capped exponential backoff, effects that settle and API writes enqueue at once,
+ * and every set is resynced every `resyncMs` in case anything was missed.
+ */
+import type { Clock } from './clock.js'
+import type { PassResult, ReconcilerDeps } from './reconciler.js'
+import { reconcile } from './reconciler.js'
+
+export type OrchestratorOptions = Readonly<{
+  /** Scale sets reconciled in parallel (default 8). */
+  concurrency?: number
+  /** Poll interval of a set with a running rollout (default 1 s). */
+  activePollMs?: number
+  /** Full resync of every set (default 30 s). */
+  resyncMs?: number
+  /** Keys to reconcile at start and on every resync. */
+  listKeys: () => Promise<readonly string[]>
+  /** Runs one pass; `reconcile` by default (tests may wrap it). */
+  pass?: (key: string, deps: ReconcilerDeps) => Promise<PassResult>
+}>
+
+export class Orchestrator {
+  private readonly due = new Map<string, number>()
+  private readonly running = new Set<string>()
+  private readonly failures = new Map<string, number>()
+  private wake = new AbortController()
+  private stopped = false
+  private loop: Promise<void> | null = null
+  private nextResyncAtMs = 0
+  /** Passes run so far (for tests and metrics). */
+  passes = 0
+
+  constructor(
+    private readonly deps: ReconcilerDeps,
+    private readonly o: OrchestratorOptions,
+  ) {}
+
+  start(): void {
+    if (this.loop) return
+    this.loop = this.run()
+  }
+
+  /** Schedules `key` at `atMs` (now by default); an earlier schedule wins. */
+  enqueue(key: string, atMs: number = this.clock.nowMs()): void {
+    const current = this.due.get(key)
+    if (current !== undefined && current <= atMs) return
+    this.due.set(key, atMs)
+    this.wake.abort()
+  }
+
+  /** Stops taking work, waits for running passes and effects. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.wake.abort()
+    await this.loop
+    this.deps.effects.close()
+    await this.deps.effects.idle()
+  }
+
+  private get clock(): Clock {
+    return this.deps.clock
+  }
+
+  private async run(): Promise<void> {
+    const inFlight = new Set<Promise<void>>()
+    while (!this.stopped) {
+      const now = this.clock.nowMs()
+      if (now >= this.nextResyncAtMs) {
+        this.nextResyncAtMs = now + (this.o.resyncMs ?? 30_000)
+        for (const key of await this.o.listKeys()) this.enqueue(key, now)
+      }
+      for (const key of this.dueKeys(now)) {
+        this.due.delete(key)
+        this.running.add(key)
+        const p = this.runPass(key).finally(() => {
+          this.running.delete(key)
+          inFlight.delete(p)
+          this.wake.abort()
+        })
+        inFlight.add(p)
+      }
+      await this.sleep()
+    }
+    await Promise.allSettled([...inFlight])
+  }
+
+  private dueKeys(now: number): string[] {
+    const free = (this.o.concurrency ?? 8) - this.running.size
+    if (free <= 0) return []
+    const ready = [...this.due.entries()].filter(([k, at]) => at <= now && !this.running.has(k))
+    ready.sort((a, b) => a[1] - b[1])
+    return ready.slice(0, free).map(([k]) => k)
+  }
+
+  private async runPass(key: string): Promise<void> {
+    const pass = this.o.pass ?? reconcile
+    try {
+      this.passes++
+      const result = await pass(key, this.deps)
+      this.failures.delete(key)
+      const now = this.clock.nowMs()
+      const poll =
+        result.rollout?.status === 'RollingForward' ? now + (this.o.activePollMs ?? 1000) : null
+      const next = [result.wakeAtMs, poll].filter((x): x is number => x !== null)
+      if (next.length > 0) this.enqueue(key, Math.max(now, Math.min(...next)))
+    } catch (err) {
+      const n = (this.failures.get(key) ?? 0) + 1
+      this.failures.set(key, n)
+      const backoffMs = Math.min(30_000, 500 * 2 ** (n - 1))
+      this.deps.log.error({ scaleSet: key, attempt: n, backoffMs, err }, 'Reconcile pass failed')
+      this.enqueue(key, this.clock.nowMs() + backoffMs)
+    }
+  }
+
+  private async sleep(): Promise<void> {
+    if (this.stopped) return
+    this.wake = new AbortController()
+    const pending = [...this.due.entries()]
+      .filter(([k]) => !this.running.has(k))
+      .map(([, at]) => at)
+    const until = Math.min(this.nextResyncAtMs, ...pending)
+    if (until <= this.clock.nowMs() && this.running.size < (this.o.concurrency ?? 8)) return
+    await this.clock.sleepUntil(until, this.wake.signal).catch(() => {})
+  }
+}
