@@ -35,4 +35,5 @@ export const Errors = {
   FabricOperationFailed: defineError('FabricOperationFailed', 500, { retryable: false }),
   Timeout: defineError('OperationTimedOut', 504, { retryable: true }),
   NotSupported: defineError('NotSupported', 400, { retryable: false }),
+  PreconditionFailed: defineError('PreconditionFailed', 412, { retryable: false }),
 } as const

@@ -1,0 +1,61 @@
+/**
+ * What the API keeps besides the orchestrator's state: ARM resources (scale sets' ARM bodies,
+ * load balancers, images, galleries, …), long-running operations and API tokens.
+ */
+
+export type StoredResource = Readonly<{
+  /** Lower-cased ARM id: the key. */
+  id: string
+  type: string
+  subscriptionId: string
+  resourceGroup: string | null
+  /** The name as created (lookups ignore case). */
+  name: string
+  body: Readonly<Record<string, unknown>>
+  etag: string
+  createdAtMs: number
+  updatedAtMs: number
+}>
+
+export type OperationStatus = 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled'
+
+export type OperationRecord = Readonly<{
+  id: string
+  name: string
+  status: OperationStatus
+  startTimeMs: number
+  endTimeMs: number | null
+  error: Readonly<{ code: string; message: string }> | null
+  /** What completes it: a rollout, a resource write, or nothing more (already final). */
+  tracks: Readonly<{ kind: 'rollout'; rolloutId: string } | { kind: 'none' }>
+  /** The resource a PUT/PATCH/DELETE operation returns at its Location, if any. */
+  resourceId: string | null
+}>
+
+export type TokenRecord = Readonly<{
+  hash: string
+  role: 'Reader' | 'Contributor' | 'Owner'
+  /** Subscriptions the token may use; empty means all. */
+  subscriptions: readonly string[]
+  label: string
+  createdAtMs: number
+}>
+
+export interface ControlStore {
+  getResource(id: string): Promise<StoredResource | undefined>
+  /** Writes a resource; with `expectedEtag` only if the stored one still has it. */
+  putResource(resource: StoredResource, expectedEtag?: string | null): Promise<void>
+  deleteResource(id: string): Promise<boolean>
+  listResources(q: {
+    type: string
+    subscriptionId?: string
+    resourceGroup?: string
+  }): Promise<readonly StoredResource[]>
+
+  getOperation(id: string): Promise<OperationRecord | undefined>
+  putOperation(op: OperationRecord, nowMs: number): Promise<void>
+
+  getToken(hash: string): Promise<TokenRecord | undefined>
+  putToken(token: TokenRecord): Promise<void>
+  listTokens(): Promise<readonly TokenRecord[]>
+}

@@ -1,0 +1,100 @@
+/**
+ * The one list of schema migrations for both stores (SQLite and PostgreSQL), applied in order at
+ * start. Only portable types: text, integer/bigint and JSON kept as text. Never edit a shipped
+ * migration: add the next one.
+ */
+import type { Kysely, Migration } from 'kysely'
+
+export type SqlDialectName = 'sqlite' | 'postgres'
+
+/** The migrations, written for one dialect where the two differ (identity columns only). */
+export function migrations(dialect: SqlDialectName): Record<string, Migration> {
+  return {
+    '001_initial': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('scale_sets')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('revision', 'bigint', (c) => c.notNull())
+          .execute()
+        await db.schema
+          .createTable('instance_records')
+          .addColumn('set_key', 'text', (c) => c.notNull())
+          .addColumn('instance_id', 'text', (c) => c.notNull())
+          .addColumn('record', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('instance_records_pk', ['set_key', 'instance_id'])
+          .execute()
+        await db.schema
+          .createTable('rollouts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('set_key', 'text', (c) => c.notNull())
+          .addColumn('started_at_ms', 'bigint', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          // set_key while RollingForward, else null: a unique index allows one running rollout per set
+          .addColumn('active_key', 'text', (c) => c.unique())
+          .addColumn('revision', 'bigint', (c) => c.notNull())
+          .addColumn('document', 'text', (c) => c.notNull())
+          .execute()
+        await db.schema
+          .createIndex('rollouts_history')
+          .on('rollouts')
+          .columns(['set_key', 'started_at_ms', 'id'])
+          .execute()
+        await db.schema
+          .createTable('rollout_events')
+          // SQLite: an INTEGER PRIMARY KEY is the auto-assigned rowid; PostgreSQL: an identity.
+          .addColumn('seq', dialect === 'sqlite' ? 'integer' : 'bigint', (c) =>
+            dialect === 'sqlite' ? c.primaryKey() : c.primaryKey().generatedAlwaysAsIdentity(),
+          )
+          .addColumn('rollout_id', 'text', (c) => c.notNull())
+          .addColumn('at_ms', 'bigint', (c) => c.notNull())
+          .addColumn('event', 'text', (c) => c.notNull())
+          .execute()
+        await db.schema
+          .createIndex('rollout_events_rollout')
+          .on('rollout_events')
+          .columns(['rollout_id', 'seq'])
+          .execute()
+        await db.schema
+          .createTable('sim_instances')
+          .addColumn('set_key', 'text', (c) => c.notNull())
+          .addColumn('instance_id', 'text', (c) => c.notNull())
+          .addColumn('instance', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('sim_instances_pk', ['set_key', 'instance_id'])
+          .execute()
+        await db.schema
+          .createTable('resources')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('subscription_id', 'text', (c) => c.notNull())
+          .addColumn('resource_group', 'text')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('body', 'text', (c) => c.notNull())
+          .addColumn('etag', 'text', (c) => c.notNull())
+          .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at_ms', 'bigint', (c) => c.notNull())
+          .execute()
+        await db.schema
+          .createIndex('resources_by_type')
+          .on('resources')
+          .columns(['type', 'subscription_id', 'resource_group'])
+          .execute()
+        await db.schema
+          .createTable('operations')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('document', 'text', (c) => c.notNull())
+          .addColumn('updated_at_ms', 'bigint', (c) => c.notNull())
+          .execute()
+        await db.schema
+          .createTable('tokens')
+          .addColumn('hash', 'text', (c) => c.primaryKey())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('subscriptions', 'text', (c) => c.notNull())
+          .addColumn('label', 'text', (c) => c.notNull())
+          .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
+          .execute()
+      },
+    },
+  }
+}

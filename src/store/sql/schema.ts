@@ -1,0 +1,40 @@
+/**
+ * The relational schema shared by the SQLite and PostgreSQL stores (Kysely table types). Rows
+ * keep structured documents as JSON text, with the columns queries filter or order by beside.
+ */
+import type { Generated } from 'kysely'
+
+export interface Database {
+  scale_sets: { key: string; state: string; revision: number }
+  instance_records: { set_key: string; instance_id: string; record: string }
+  rollouts: {
+    id: string
+    set_key: string
+    started_at_ms: number
+    status: string
+    active_key: string | null
+    revision: number
+    document: string
+  }
+  rollout_events: { seq: Generated<number>; rollout_id: string; at_ms: number; event: string }
+  sim_instances: { set_key: string; instance_id: string; instance: string }
+  resources: {
+    id: string
+    type: string
+    subscription_id: string
+    resource_group: string | null
+    name: string
+    body: string
+    etag: string
+    created_at_ms: number
+    updated_at_ms: number
+  }
+  operations: { id: string; document: string; updated_at_ms: number }
+  tokens: {
+    hash: string
+    role: string
+    subscriptions: string
+    label: string
+    created_at_ms: number
+  }
+}

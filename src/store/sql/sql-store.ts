@@ -1,0 +1,429 @@
+/**
+ * The durable store on Kysely, one implementation for SQLite and PostgreSQL: the orchestrator's
+ * Store, the API's ControlStore and the sim fabric's state (so virtual instances survive a
+ * restart and are shared by replicas, SPEC §10). Revisions fence stale writers; a unique index
+ * on `rollouts.active_key` keeps one running rollout per set.
+ */
+import type { Kysely } from 'kysely'
+import { Errors } from '../../errors.js'
+import type { Rollout, RolloutEvent } from '../../core/rollout/types.js'
+import type { SimInstance, SimStateStore } from '../../fabrics/sim/sim-state.js'
+import type { InstanceRecord, ScaleSetState, Store } from '../store.js'
+import type {
+  ControlStore,
+  OperationRecord,
+  StoredResource,
+  TokenRecord,
+} from '../control-store.js'
+import type { Database } from './schema.js'
+
+export class SqlStore implements Store, ControlStore, SimStateStore {
+  constructor(readonly db: Kysely<Database>) {}
+
+  async close(): Promise<void> {
+    await this.db.destroy()
+  }
+
+  // --- scale sets (orchestrator state) ---
+
+  async listScaleSetKeys(): Promise<readonly string[]> {
+    const rows = await this.db.selectFrom('scale_sets').select('key').orderBy('key').execute()
+    return rows.map((r) => r.key)
+  }
+
+  async getScaleSet(key: string): Promise<ScaleSetState | undefined> {
+    const row = await this.db
+      .selectFrom('scale_sets')
+      .selectAll()
+      .where('key', '=', key)
+      .executeTakeFirst()
+    return row
+      ? { ...(JSON.parse(row.state) as ScaleSetState), revision: Number(row.revision) }
+      : undefined
+  }
+
+  async putScaleSet(state: ScaleSetState, expectedRevision: number | null): Promise<ScaleSetState> {
+    const revision = (expectedRevision ?? 0) + 1
+    const saved = { ...state, revision }
+    const doc = JSON.stringify(saved)
+    if (expectedRevision === null) {
+      try {
+        await this.db
+          .insertInto('scale_sets')
+          .values({ key: state.key, state: doc, revision })
+          .execute()
+      } catch (err) {
+        if (isUniqueViolation(err))
+          throw Errors.RevisionConflict(`scale set ${state.key} already exists`)
+        throw err
+      }
+      return saved
+    }
+    const r = await this.db
+      .updateTable('scale_sets')
+      .set({ state: doc, revision })
+      .where('key', '=', state.key)
+      .where('revision', '=', expectedRevision)
+      .executeTakeFirst()
+    if (Number(r.numUpdatedRows) !== 1) {
+      throw Errors.RevisionConflict(
+        `scale set ${state.key} changed (expected revision ${expectedRevision})`,
+      )
+    }
+    return saved
+  }
+
+  async deleteScaleSet(key: string): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('scale_sets').where('key', '=', key).execute()
+      await tx.deleteFrom('instance_records').where('set_key', '=', key).execute()
+      await tx.deleteFrom('sim_instances').where('set_key', '=', key).execute()
+      await tx
+        .updateTable('rollouts')
+        .set({ active_key: null })
+        .where('active_key', '=', key)
+        .execute()
+    })
+  }
+
+  // --- instance records ---
+
+  async listInstanceRecords(key: string): Promise<readonly InstanceRecord[]> {
+    const rows = await this.db
+      .selectFrom('instance_records')
+      .select('record')
+      .where('set_key', '=', key)
+      .execute()
+    return rows.map((r) => JSON.parse(r.record) as InstanceRecord)
+  }
+
+  async putInstanceRecords(key: string, records: readonly InstanceRecord[]): Promise<void> {
+    if (records.length === 0) return
+    await this.db
+      .insertInto('instance_records')
+      .values(
+        records.map((r) => ({
+          set_key: key,
+          instance_id: r.instanceId,
+          record: JSON.stringify(r),
+        })),
+      )
+      .onConflict((oc) =>
+        oc
+          .columns(['set_key', 'instance_id'])
+          .doUpdateSet((eb) => ({ record: eb.ref('excluded.record') })),
+      )
+      .execute()
+  }
+
+  // --- rollouts ---
+
+  async getActiveRollout(key: string): Promise<Rollout | undefined> {
+    const row = await this.db
+      .selectFrom('rollouts')
+      .select('document')
+      .where('active_key', '=', key)
+      .executeTakeFirst()
+    return row ? (JSON.parse(row.document) as Rollout) : undefined
+  }
+
+  async getRollout(id: string): Promise<Rollout | undefined> {
+    const row = await this.db
+      .selectFrom('rollouts')
+      .select('document')
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row ? (JSON.parse(row.document) as Rollout) : undefined
+  }
+
+  async createRollout(r: Rollout): Promise<void> {
+    try {
+      await this.db.insertInto('rollouts').values(rolloutRow(r)).execute()
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err
+      if (await this.getRollout(r.id)) throw Errors.Conflict(`rollout ${r.id} exists`)
+      throw Errors.OperationNotAllowed(
+        `Scale set ${r.scaleSetKey} already has a rollout in progress.`,
+      )
+    }
+  }
+
+  async saveRollout(r: Rollout, expectedRevision: number): Promise<void> {
+    const row = rolloutRow(r)
+    const result = await this.db
+      .updateTable('rollouts')
+      .set({
+        status: row.status,
+        active_key: row.active_key,
+        revision: row.revision,
+        document: row.document,
+      })
+      .where('id', '=', r.id)
+      .where('revision', '=', expectedRevision)
+      .executeTakeFirst()
+    if (Number(result.numUpdatedRows) !== 1) {
+      throw Errors.RevisionConflict(
+        `rollout ${r.id} changed (expected revision ${expectedRevision})`,
+      )
+    }
+  }
+
+  async listRollouts(
+    key: string,
+    o: { limit: number; before?: { startedAtMs: number; id: string } },
+  ): Promise<readonly Rollout[]> {
+    let q = this.db.selectFrom('rollouts').select('document').where('set_key', '=', key)
+    const before = o.before
+    if (before) {
+      q = q.where((eb) =>
+        eb.or([
+          eb('started_at_ms', '<', before.startedAtMs),
+          eb.and([eb('started_at_ms', '=', before.startedAtMs), eb('id', '<', before.id)]),
+        ]),
+      )
+    }
+    const rows = await q
+      .orderBy('started_at_ms', 'desc')
+      .orderBy('id', 'desc')
+      .limit(o.limit)
+      .execute()
+    return rows.map((r) => JSON.parse(r.document) as Rollout)
+  }
+
+  async appendEvents(events: readonly RolloutEvent[]): Promise<void> {
+    if (events.length === 0) return
+    await this.db
+      .insertInto('rollout_events')
+      .values(
+        events.map((e) => ({ rollout_id: e.rolloutId, at_ms: e.atMs, event: JSON.stringify(e) })),
+      )
+      .execute()
+  }
+
+  async listEvents(rolloutId: string): Promise<readonly RolloutEvent[]> {
+    const rows = await this.db
+      .selectFrom('rollout_events')
+      .select('event')
+      .where('rollout_id', '=', rolloutId)
+      .orderBy('seq')
+      .execute()
+    return rows.map((r) => JSON.parse(r.event) as RolloutEvent)
+  }
+
+  // --- sim fabric state ---
+
+  async list(scaleSetKey: string): Promise<readonly SimInstance[]> {
+    const rows = await this.db
+      .selectFrom('sim_instances')
+      .select('instance')
+      .where('set_key', '=', scaleSetKey)
+      .execute()
+    return rows.map((r) => JSON.parse(r.instance) as SimInstance)
+  }
+
+  async get(scaleSetKey: string, instanceId: string): Promise<SimInstance | undefined> {
+    const row = await this.db
+      .selectFrom('sim_instances')
+      .select('instance')
+      .where('set_key', '=', scaleSetKey)
+      .where('instance_id', '=', instanceId)
+      .executeTakeFirst()
+    return row ? (JSON.parse(row.instance) as SimInstance) : undefined
+  }
+
+  async put(scaleSetKey: string, instance: SimInstance): Promise<void> {
+    await this.db
+      .insertInto('sim_instances')
+      .values({
+        set_key: scaleSetKey,
+        instance_id: instance.instanceId,
+        instance: JSON.stringify(instance),
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(['set_key', 'instance_id'])
+          .doUpdateSet((eb) => ({ instance: eb.ref('excluded.instance') })),
+      )
+      .execute()
+  }
+
+  async remove(scaleSetKey: string, instanceId: string): Promise<void> {
+    await this.db
+      .deleteFrom('sim_instances')
+      .where('set_key', '=', scaleSetKey)
+      .where('instance_id', '=', instanceId)
+      .execute()
+  }
+
+  // --- ARM resources ---
+
+  async getResource(id: string): Promise<StoredResource | undefined> {
+    const row = await this.db
+      .selectFrom('resources')
+      .selectAll()
+      .where('id', '=', id.toLowerCase())
+      .executeTakeFirst()
+    return row ? resourceOf(row) : undefined
+  }
+
+  async putResource(r: StoredResource, expectedEtag?: string | null): Promise<void> {
+    const row = {
+      id: r.id.toLowerCase(),
+      type: r.type.toLowerCase(),
+      subscription_id: r.subscriptionId.toLowerCase(),
+      resource_group: r.resourceGroup?.toLowerCase() ?? null,
+      name: r.name,
+      body: JSON.stringify(r.body),
+      etag: r.etag,
+      created_at_ms: r.createdAtMs,
+      updated_at_ms: r.updatedAtMs,
+    }
+    if (expectedEtag === undefined) {
+      await this.db
+        .insertInto('resources')
+        .values(row)
+        .onConflict((oc) =>
+          oc
+            .column('id')
+            .doUpdateSet({ body: row.body, etag: row.etag, updated_at_ms: row.updated_at_ms }),
+        )
+        .execute()
+      return
+    }
+    if (expectedEtag === null) {
+      try {
+        await this.db.insertInto('resources').values(row).execute()
+      } catch (err) {
+        if (isUniqueViolation(err)) throw Errors.PreconditionFailed(`Resource ${r.id} exists.`)
+        throw err
+      }
+      return
+    }
+    const result = await this.db
+      .updateTable('resources')
+      .set({ body: row.body, etag: row.etag, updated_at_ms: row.updated_at_ms })
+      .where('id', '=', row.id)
+      .where('etag', '=', expectedEtag)
+      .executeTakeFirst()
+    if (Number(result.numUpdatedRows) !== 1)
+      throw Errors.PreconditionFailed(`Resource ${r.id} changed.`)
+  }
+
+  async deleteResource(id: string): Promise<boolean> {
+    const r = await this.db
+      .deleteFrom('resources')
+      .where('id', '=', id.toLowerCase())
+      .executeTakeFirst()
+    return Number(r.numDeletedRows) > 0
+  }
+
+  async listResources(q: {
+    type: string
+    subscriptionId?: string
+    resourceGroup?: string
+  }): Promise<readonly StoredResource[]> {
+    let query = this.db.selectFrom('resources').selectAll().where('type', '=', q.type.toLowerCase())
+    if (q.subscriptionId)
+      query = query.where('subscription_id', '=', q.subscriptionId.toLowerCase())
+    if (q.resourceGroup) query = query.where('resource_group', '=', q.resourceGroup.toLowerCase())
+    const rows = await query.orderBy('id').execute()
+    return rows.map(resourceOf)
+  }
+
+  // --- operations ---
+
+  async getOperation(id: string): Promise<OperationRecord | undefined> {
+    const row = await this.db
+      .selectFrom('operations')
+      .select('document')
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row ? (JSON.parse(row.document) as OperationRecord) : undefined
+  }
+
+  async putOperation(op: OperationRecord, nowMs: number): Promise<void> {
+    const document = JSON.stringify(op)
+    await this.db
+      .insertInto('operations')
+      .values({ id: op.id, document, updated_at_ms: nowMs })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ document, updated_at_ms: nowMs }))
+      .execute()
+  }
+
+  // --- tokens ---
+
+  async getToken(hash: string): Promise<TokenRecord | undefined> {
+    const row = await this.db
+      .selectFrom('tokens')
+      .selectAll()
+      .where('hash', '=', hash)
+      .executeTakeFirst()
+    return row ? tokenOf(row) : undefined
+  }
+
+  async putToken(t: TokenRecord): Promise<void> {
+    await this.db
+      .insertInto('tokens')
+      .values({
+        hash: t.hash,
+        role: t.role,
+        subscriptions: JSON.stringify(t.subscriptions),
+        label: t.label,
+        created_at_ms: t.createdAtMs,
+      })
+      .onConflict((oc) => oc.column('hash').doNothing())
+      .execute()
+  }
+
+  async listTokens(): Promise<readonly TokenRecord[]> {
+    return (await this.db.selectFrom('tokens').selectAll().orderBy('created_at_ms').execute()).map(
+      tokenOf,
+    )
+  }
+}
+
+function rolloutRow(r: Rollout): Database['rollouts'] {
+  return {
+    id: r.id,
+    set_key: r.scaleSetKey,
+    started_at_ms: r.startedAtMs,
+    status: r.status,
+    active_key: r.status === 'RollingForward' ? r.scaleSetKey : null,
+    revision: r.revision,
+    document: JSON.stringify(r),
+  }
+}
+
+function resourceOf(row: Database['resources']): StoredResource {
+  return {
+    id: row.id,
+    type: row.type,
+    subscriptionId: row.subscription_id,
+    resourceGroup: row.resource_group,
+    name: row.name,
+    body: JSON.parse(row.body) as Record<string, unknown>,
+    etag: row.etag,
+    createdAtMs: Number(row.created_at_ms),
+    updatedAtMs: Number(row.updated_at_ms),
+  }
+}
+
+function tokenOf(row: Database['tokens']): TokenRecord {
+  return {
+    hash: row.hash,
+    role: row.role as TokenRecord['role'],
+    subscriptions: JSON.parse(row.subscriptions) as string[],
+    label: row.label,
+    createdAtMs: Number(row.created_at_ms),
+  }
+}
+
+/** SQLite's SQLITE_CONSTRAINT_UNIQUE/PRIMARYKEY or PostgreSQL's 23505. */
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string }
+  return (
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    e?.code === '23505'
+  )
+}

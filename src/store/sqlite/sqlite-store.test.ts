@@ -1,0 +1,54 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { runStoreContract } from '../store.contract.js'
+import { openSqliteStore } from './open-sqlite.js'
+
+runStoreContract('sqlite', async () => {
+  const store = await openSqliteStore(':memory:')
+  return { store, close: () => store.close() }
+})
+
+describe('sqlite store', () => {
+  it('keeps state in a file across reopen (migrations are idempotent)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'osroll-sqlite-'))
+    try {
+      const file = join(dir, 'osroll.db')
+      const a = await openSqliteStore(file)
+      await a.putResource({
+        id: '/x',
+        type: 't',
+        subscriptionId: 's',
+        resourceGroup: 'g',
+        name: 'X',
+        body: { a: 1 },
+        etag: 'e1',
+        createdAtMs: 1,
+        updatedAtMs: 1,
+      })
+      await a.close()
+      const b = await openSqliteStore(file)
+      expect(await b.getResource('/X')).toMatchObject({ name: 'X', body: { a: 1 }, etag: 'e1' })
+      await expect(
+        b.putResource(
+          {
+            id: '/x',
+            type: 't',
+            subscriptionId: 's',
+            resourceGroup: 'g',
+            name: 'X',
+            body: {},
+            etag: 'e2',
+            createdAtMs: 1,
+            updatedAtMs: 2,
+          },
+          'stale',
+        ),
+      ).rejects.toMatchObject({ code: 'PreconditionFailed' })
+      await b.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
