@@ -4,6 +4,8 @@
  */
 import { Command } from 'commander'
 import { createRequire } from 'node:module'
+import { registerServe } from './serve.js'
+import { registerToken } from './token.js'
 
 const require = createRequire(import.meta.url)
 const pkg = require('../../package.json') as { version: string }
@@ -12,5 +14,8 @@ const program = new Command('osroll')
   .description('Self-hosted control plane for VM scale sets with automatic OS image upgrades')
   .version(pkg.version)
   .showHelpAfterError()
+
+registerServe(program)
+registerToken(program)
 
 await program.parseAsync(process.argv)

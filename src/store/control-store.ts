@@ -26,8 +26,16 @@ export type OperationRecord = Readonly<{
   startTimeMs: number
   endTimeMs: number | null
   error: Readonly<{ code: string; message: string }> | null
-  /** What completes it: a rollout, a resource write, or nothing more (already final). */
-  tracks: Readonly<{ kind: 'rollout'; rolloutId: string } | { kind: 'none' }>
+  /**
+   * What completes it: a rollout's outcome (`rollout`), a rollout's end whatever the outcome
+   * (`rolloutEnd`, for cancel), a scale set reaching its capacity (`scaleSet`), or nothing more.
+   */
+  tracks: Readonly<
+    | { kind: 'rollout'; rolloutId: string }
+    | { kind: 'rolloutEnd'; rolloutId: string }
+    | { kind: 'scaleSet'; scaleSetKey: string }
+    | { kind: 'none' }
+  >
   /** The resource a PUT/PATCH/DELETE operation returns at its Location, if any. */
   resourceId: string | null
 }>
@@ -42,14 +50,17 @@ export type TokenRecord = Readonly<{
 }>
 
 export interface ControlStore {
+  close(): Promise<void>
   getResource(id: string): Promise<StoredResource | undefined>
   /** Writes a resource; with `expectedEtag` only if the stored one still has it. */
   putResource(resource: StoredResource, expectedEtag?: string | null): Promise<void>
   deleteResource(id: string): Promise<boolean>
+  /** `idPrefix` narrows by the start of the (lower-cased) id. */
   listResources(q: {
     type: string
     subscriptionId?: string
     resourceGroup?: string
+    idPrefix?: string
   }): Promise<readonly StoredResource[]>
 
   getOperation(id: string): Promise<OperationRecord | undefined>

@@ -1,0 +1,194 @@
+/**
+ * The HTTP API (SPEC §5, §8): Fastify with ARM's case-insensitive paths, request ids on every
+ * response, `api-version` required on ARM routes, bearer-token authentication with roles and
+ * subscription scopes, and one error mapper (STYLE R12) that turns every failure into the ARM
+ * envelope and never leaks a stack trace.
+ */
+import Fastify from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import { AppError } from '../errors.js'
+import type { TokenRecord } from '../store/control-store.js'
+import type { ServiceDeps } from '../services/deps.js'
+import { authenticate, canUseSubscription, roleAllows } from '../services/tokens.js'
+import { errorBody } from './arm.js'
+import { registerComputeRoutes } from './routes/compute.js'
+import { registerImageRoutes } from './routes/images.js'
+import { registerNetworkRoutes } from './routes/network.js'
+import { registerSubscriptionRoutes, ensureSubscription } from './routes/subscriptions.js'
+import type { Logger } from '../runtime/logger.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    token?: TokenRecord
+  }
+}
+
+export type AppOptions = Readonly<{
+  deps: ServiceDeps
+  /** pino options or false; tests pass false. */
+  logger?: boolean | object
+  https?: { cert: Buffer; key: Buffer } | null
+  log?: Logger
+}>
+
+const OPEN_ROUTES = [/^\/healthz$/i, /^\/metadata\/endpoints/i, /^\/adfs\//i]
+
+export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: o.logger ?? false,
+    ...(o.https ? { https: o.https } : {}),
+    routerOptions: {
+      caseSensitive: false,
+      ignoreTrailingSlash: true,
+      ignoreDuplicateSlashes: true,
+    },
+    bodyLimit: 4 * 1024 * 1024,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+  }) as unknown as FastifyInstance
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-ms-request-id', req.id)
+    reply.header(
+      'x-ms-correlation-request-id',
+      headerOf(req, 'x-ms-correlation-request-id') ?? req.id,
+    )
+    const path = req.url.split('?')[0] as string
+    if (OPEN_ROUTES.some((r) => r.test(path))) return
+    await checkAuth(o.deps, req, reply, path)
+    if (reply.sent) return
+    if (path.toLowerCase().startsWith('/subscriptions') && !apiVersionOf(req)) {
+      throw new AppError(
+        'MissingApiVersionParameter',
+        400,
+        false,
+        'The api-version query parameter (?api-version=) is required for all requests.',
+      )
+    }
+  })
+  app.setErrorHandler((err, req, reply) => {
+    const e = toAppError(err)
+    if (e.status >= 500) req.log.error({ err, requestId: req.id }, 'Request failed')
+    void reply.status(e.status).send(errorBody(e))
+  })
+  app.setNotFoundHandler((req, reply) => {
+    void reply
+      .status(404)
+      .send(
+        errorBody(
+          new AppError(
+            'NotFound',
+            404,
+            false,
+            `osroll has no route ${req.method} ${req.url.split('?')[0]}; see docs/api.md for the routes it serves.`,
+          ),
+        ),
+      )
+  })
+  app.get('/healthz', async () => ({ status: 'ok' }))
+  registerSubscriptionRoutes(app, o.deps)
+  registerImageRoutes(app, o.deps)
+  registerNetworkRoutes(app, o.deps)
+  registerComputeRoutes(app, o.deps)
+  return app
+}
+
+async function checkAuth(
+  deps: ServiceDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  path: string,
+): Promise<void> {
+  const header = headerOf(req, 'authorization')
+  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined
+  const record = token ? await authenticate(deps.store, token) : undefined
+  if (!record) {
+    reply.header(
+      'WWW-Authenticate',
+      'Bearer authorization_uri="/adfs/oauth2/authorize", error="invalid_token"',
+    )
+    throw new AppError(
+      'AuthenticationFailed',
+      401,
+      false,
+      token
+        ? 'The access token is invalid.'
+        : "Authentication failed. The 'Authorization' header is missing.",
+    )
+  }
+  req.token = record
+  const catalogWrite = /\/artifacttypes\/vmimage\//i.test(path)
+  if (!roleAllows(record.role, req.method, catalogWrite)) {
+    throw new AppError(
+      'AuthorizationFailed',
+      403,
+      false,
+      `The token with role '${record.role}' does not have authorization to perform action '${req.method} ${path}'.`,
+    )
+  }
+  const sub = /^\/subscriptions\/([^/?]+)/i.exec(path)?.[1]
+  if (sub) {
+    if (!canUseSubscription(record, sub)) throw subscriptionNotFound(sub)
+    const known = await ensureSubscription(deps, sub, record)
+    if (!known) throw subscriptionNotFound(sub)
+  }
+}
+
+function subscriptionNotFound(sub: string): AppError {
+  return new AppError(
+    'SubscriptionNotFound',
+    404,
+    false,
+    `The subscription '${sub}' could not be found.`,
+  )
+}
+
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err
+  const e = err as { statusCode?: number; code?: string; message?: string }
+  if (
+    e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+    e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+    (e.statusCode === 400 && e instanceof SyntaxError)
+  ) {
+    return new AppError(
+      'InvalidRequestFormat',
+      400,
+      false,
+      `The request body is not valid JSON: ${e.message ?? ''}`.trim(),
+    )
+  }
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new AppError(
+      'RequestEntityTooLarge',
+      413,
+      false,
+      'The request body is larger than 4 MiB.',
+    )
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return new AppError(
+      'UnsupportedMediaType',
+      415,
+      false,
+      'Send JSON with Content-Type: application/json.',
+    )
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
+    return new AppError('BadRequest', e.statusCode, false, e.message ?? 'Bad request.')
+  return new AppError(
+    'InternalServerError',
+    500,
+    false,
+    'The server encountered an internal error; the request id identifies it in the server log.',
+  )
+}
+
+export function headerOf(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+export function apiVersionOf(req: FastifyRequest): string | undefined {
+  const q = req.query as Record<string, unknown>
+  const v = q['api-version']
+  return typeof v === 'string' && v !== '' ? v : undefined
+}

@@ -1,0 +1,130 @@
+/**
+ * ARM plumbing shared by every route: resource ids, the error envelope (SPEC §3: `{error: {code,
+ * message, target, details}}`), Compute's PUT merge, and read-only members.
+ */
+import { AppError } from '../errors.js'
+import type { Problem } from '../core/problem.js'
+import { isPlainObject } from '../core/scale-set/shape.js'
+
+export type ArmErrorBody = {
+  error: {
+    code: string
+    message: string
+    target?: string
+    details?: { code: string; target?: string; message: string }[]
+  }
+}
+
+/** An AppError carrying the problems of a validation: the first is the error, all are details. */
+export function problemsError(problems: readonly Problem[]): AppError {
+  const first = problems[0] as Problem
+  const details =
+    problems.length > 1 || first.details
+      ? [...(first.details ?? []), ...problems.slice(1)]
+      : undefined
+  return new AppError(
+    first.code,
+    first.status ?? 400,
+    false,
+    first.message,
+    first.target,
+    details?.map((d) => ({ code: d.code, target: d.target, message: d.message })),
+  )
+}
+
+export function errorBody(e: AppError): ArmErrorBody {
+  return {
+    error: {
+      code: e.code,
+      message: e.message,
+      ...(e.target ? { target: e.target } : {}),
+      ...(e.details && e.details.length > 0 ? { details: [...e.details] } : {}),
+    },
+  }
+}
+
+/**
+ * Compute's merge on PUT (SPEC §8): members absent from the body keep their stored values,
+ * members present replace them; objects merge member by member, arrays and scalars replace.
+ * @example mergeArm({ a: { b: 1, c: 2 }, l: [1] }, { a: { b: 3 }, l: [] }) → { a: { b: 3, c: 2 }, l: [] }
+ */
+export function mergeArm(stored: unknown, body: unknown): unknown {
+  if (!isPlainObject(stored) || !isPlainObject(body)) return body
+  const out: Record<string, unknown> = { ...stored }
+  for (const [k, v] of Object.entries(body)) out[k] = k in stored ? mergeArm(stored[k], v) : v
+  return out
+}
+
+/** Removes members a client may send but never sets (read-only) from a scale set body. */
+export function withoutReadOnly(body: Record<string, unknown>): Record<string, unknown> {
+  const { id: _id, name: _name, type: _type, etag: _etag, ...rest } = body
+  const props = isPlainObject(rest['properties']) ? { ...rest['properties'] } : undefined
+  if (props) {
+    delete props['provisioningState']
+    delete props['uniqueId']
+    delete props['timeCreated']
+    const ref = (
+      props['virtualMachineProfile'] as
+        { storageProfile?: { imageReference?: Record<string, unknown> } } | undefined
+    )?.storageProfile?.imageReference
+    if (isPlainObject(ref)) delete ref['exactVersion']
+    rest['properties'] = props
+  }
+  return rest
+}
+
+/**
+ * Write-only members never leave osroll (SPEC §2.1): `adminPassword` and every extension's
+ * `protectedSettings` are removed from what a GET returns.
+ */
+export function withoutSecrets(body: Record<string, unknown>): Record<string, unknown> {
+  const copy = structuredClone(body) as Record<string, unknown>
+  const vmp = (copy['properties'] as Record<string, unknown> | undefined)?.[
+    'virtualMachineProfile'
+  ] as Record<string, unknown> | undefined
+  const os = vmp?.['osProfile'] as Record<string, unknown> | undefined
+  if (os) delete os['adminPassword']
+  const exts = ((vmp?.['extensionProfile'] as Record<string, unknown> | undefined)?.[
+    'extensions'
+  ] ?? []) as unknown[]
+  for (const e of exts) {
+    const p = (e as { properties?: Record<string, unknown> }).properties
+    if (p) delete p['protectedSettings']
+  }
+  return copy
+}
+
+export const SCALE_SET_TYPE = 'Microsoft.Compute/virtualMachineScaleSets'
+export const LB_TYPE = 'Microsoft.Network/loadBalancers'
+export const PLATFORM_IMAGE_TYPE = 'Microsoft.Compute/platformImageVersions'
+export const SUBSCRIPTION_TYPE = 'Microsoft.Resources/subscriptions'
+
+export function scaleSetId(sub: string, rg: string, name: string): string {
+  return `/subscriptions/${sub}/resourceGroups/${rg}/providers/${SCALE_SET_TYPE}/${name}`
+}
+
+export function loadBalancerId(sub: string, rg: string, name: string): string {
+  return `/subscriptions/${sub}/resourceGroups/${rg}/providers/${LB_TYPE}/${name}`
+}
+
+const PROBE_ID =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Network\/loadBalancers\/([^/]+)\/probes\/([^/]+)$/i
+
+export function parseProbeId(
+  id: string,
+): { sub: string; rg: string; lb: string; probe: string } | undefined {
+  const m = PROBE_ID.exec(id)
+  return m
+    ? { sub: m[1] as string, rg: m[2] as string, lb: m[3] as string, probe: m[4] as string }
+    : undefined
+}
+
+/** Platform images are shared by every subscription, so their key has none. */
+export function platformImagePrefix(
+  location: string,
+  publisher: string,
+  offer: string,
+  sku: string,
+): string {
+  return `/providers/Microsoft.Compute/locations/${location}/publishers/${publisher}/artifacttypes/vmimage/offers/${offer}/skus/${sku}/versions/`.toLowerCase()
+}

@@ -1,0 +1,167 @@
+/**
+ * Microsoft.Compute routes (SPEC §2.1, §2.2, §4.6, §5): scale sets, their instances, OS rollouts
+ * and their history, and the operation status resources that unmodified pollers follow.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ServiceDeps } from '../../services/deps.js'
+import {
+  deleteScaleSet,
+  getScaleSet,
+  listScaleSets,
+  putScaleSet,
+  requireScaleSet,
+} from '../../services/scale-sets.js'
+import type { ScaleSetRef } from '../../services/scale-sets.js'
+import {
+  getInstance,
+  getInstanceView,
+  listInstances,
+  putInstanceProtection,
+  scaleSetInstanceView,
+} from '../../services/instances.js'
+import {
+  cancelRollout,
+  latestRollout,
+  osUpgradeHistory,
+  startOsRollout,
+} from '../../services/rollouts.js'
+import { createOperation, refreshOperation } from '../../services/operations.js'
+import { accepted, withAsyncOperation } from '../lro.js'
+import { apiVersionOf, headerOf } from '../app.js'
+import { normalizeLocation } from '../../core/scale-set/to-spec.js'
+
+type SetParams = { sub: string; rg: string; name: string }
+type VmParams = SetParams & { instanceId: string }
+const SETS =
+  '/subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.Compute/virtualMachineScaleSets'
+const SET = `${SETS}/:name`
+
+export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+  const ref = (p: SetParams): ScaleSetRef => ({ sub: p.sub, rg: p.rg, name: p.name })
+  const expand = (req: FastifyRequest) =>
+    /instanceView/i.test(String((req.query as Record<string, unknown>)['$expand'] ?? ''))
+  const retry = deps.config.retryAfterSeconds
+  const locationOf = async (p: SetParams) =>
+    normalizeLocation(String((await requireScaleSet(deps, ref(p))).resource.body['location']))
+
+  const write =
+    (patch: boolean) => async (req: FastifyRequest<{ Params: SetParams }>, reply: FastifyReply) => {
+      const { created, view, key } = await putScaleSet(deps, {
+        ref: ref(req.params),
+        body: req.body,
+        apiVersion: apiVersionOf(req) as string,
+        patch,
+        ...(headerOf(req, 'if-match') !== undefined
+          ? { ifMatch: headerOf(req, 'if-match') as string }
+          : {}),
+        ...(headerOf(req, 'if-none-match') !== undefined
+          ? { ifNoneMatch: headerOf(req, 'if-none-match') as string }
+          : {}),
+      })
+      const op = await createOperation(
+        deps,
+        patch ? 'updateScaleSet' : 'putScaleSet',
+        { kind: 'scaleSet', scaleSetKey: key },
+        key,
+      )
+      withAsyncOperation(req, reply, req.params.sub, String(view['location']), op, retry)
+      const props = view['properties'] as Record<string, unknown>
+      const state =
+        props['provisioningState'] === 'Succeeded'
+          ? created
+            ? 'Creating'
+            : 'Updating'
+          : props['provisioningState']
+      return reply
+        .status(created ? 201 : 200)
+        .header('ETag', String(view['etag']))
+        .send({ ...view, properties: { ...props, provisioningState: state } })
+    }
+  app.put<{ Params: SetParams }>(SET, write(false))
+  app.patch<{ Params: SetParams }>(SET, write(true))
+  app.get<{ Params: SetParams }>(SET, async (req, reply) => {
+    const view = await getScaleSet(deps, ref(req.params))
+    return reply.header('ETag', String(view['etag'])).send(view)
+  })
+  app.delete<{ Params: SetParams }>(SET, async (req, reply) => {
+    const location = await locationOf(req.params).catch(() => null)
+    if (location === null) return reply.status(204).send()
+    await deleteScaleSet(deps, ref(req.params))
+    const op = await createOperation(deps, 'deleteScaleSet', { kind: 'none' })
+    return accepted(req, reply, req.params.sub, location, op, retry)
+  })
+  app.get<{ Params: { sub: string; rg: string } }>(SETS, async (req) => ({
+    value: await listScaleSets(deps, req.params.sub, req.params.rg),
+  }))
+  app.get<{ Params: { sub: string } }>(
+    '/subscriptions/:sub/providers/Microsoft.Compute/virtualMachineScaleSets',
+    async (req) => ({
+      value: await listScaleSets(deps, req.params.sub),
+    }),
+  )
+
+  app.get<{ Params: SetParams }>(`${SET}/instanceView`, async (req) =>
+    scaleSetInstanceView(deps, ref(req.params)),
+  )
+  app.get<{ Params: SetParams }>(`${SET}/virtualMachines`, async (req) => ({
+    value: await listInstances(deps, ref(req.params), expand(req)),
+  }))
+  app.get<{ Params: VmParams }>(`${SET}/virtualMachines/:instanceId`, async (req) =>
+    getInstance(deps, ref(req.params), req.params.instanceId, expand(req)),
+  )
+  app.get<{ Params: VmParams }>(`${SET}/virtualMachines/:instanceId/instanceView`, async (req) =>
+    getInstanceView(deps, ref(req.params), req.params.instanceId),
+  )
+  app.put<{ Params: VmParams }>(`${SET}/virtualMachines/:instanceId`, async (req) =>
+    putInstanceProtection(deps, ref(req.params), req.params.instanceId, req.body),
+  )
+
+  app.post<{ Params: SetParams }>(`${SET}/osRollingUpgrade`, async (req, reply) => {
+    const op = await startOsRollout(deps, ref(req.params))
+    return accepted(req, reply, req.params.sub, await locationOf(req.params), op, retry)
+  })
+  app.post<{ Params: SetParams }>(`${SET}/rollingUpgrades/cancel`, async (req, reply) => {
+    const op = await cancelRollout(deps, ref(req.params))
+    return accepted(req, reply, req.params.sub, await locationOf(req.params), op, retry)
+  })
+  app.get<{ Params: SetParams }>(`${SET}/rollingUpgrades/latest`, async (req) =>
+    latestRollout(deps, ref(req.params)),
+  )
+  app.get<{ Params: SetParams; Querystring: Record<string, string> }>(
+    `${SET}/osUpgradeHistory`,
+    async (req) => {
+      const base = `${req.protocol}://${req.headers.host ?? 'localhost'}${req.url.split('?')[0]}`
+      const v = encodeURIComponent(apiVersionOf(req) as string)
+      return osUpgradeHistory(deps, ref(req.params), {
+        ...(req.query['$skiptoken'] ? { skipToken: req.query['$skiptoken'] } : {}),
+        pageUrl: (token) => `${base}?api-version=${v}&$skiptoken=${token}`,
+      })
+    },
+  )
+
+  app.get<{
+    Params: { sub: string; loc: string; opId: string }
+    Querystring: Record<string, string>
+  }>(
+    '/subscriptions/:sub/providers/Microsoft.Compute/locations/:loc/operations/:opId',
+    async (req, reply) => {
+      const op = await refreshOperation(deps, req.params.opId)
+      if (req.query['monitor'] === 'true') {
+        if (op.status === 'InProgress')
+          return reply
+            .status(202)
+            .header('Location', `${req.protocol}://${req.headers.host}${req.url}`)
+            .header('Retry-After', String(retry))
+            .send()
+        return reply.status(200).send(op.error ? { error: op.error } : '')
+      }
+      return {
+        name: op.id,
+        status: op.status,
+        startTime: new Date(op.startTimeMs).toISOString(),
+        ...(op.endTimeMs !== null ? { endTime: new Date(op.endTimeMs).toISOString() } : {}),
+        ...(op.error ? { error: op.error } : {}),
+      }
+    },
+  )
+}

@@ -1,0 +1,145 @@
+/**
+ * The platform image catalog (SPEC §2.3): lists are bare JSON arrays, as Azure returns them;
+ * publishing is osroll's PUT on a version; a version in use cannot be deleted.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Errors } from '../../errors.js'
+import { compareVersions } from '../../core/image/version.js'
+import { normalizeLocation } from '../../core/scale-set/to-spec.js'
+import type { ServiceDeps } from '../../services/deps.js'
+import type { PlatformImageKey, PlatformImageVersion } from '../../services/catalog.js'
+import { SCALE_SET_TYPE } from '../arm.js'
+import { imageLineKey } from '../../core/image/image-ref.js'
+
+type VersionParams = {
+  sub: string
+  loc: string
+  pub: string
+  offer: string
+  sku: string
+  version: string
+}
+const BASE = '/subscriptions/:sub/providers/Microsoft.Compute/locations/:loc/publishers'
+const SKU = `${BASE}/:pub/artifacttypes/vmimage/offers/:offer/skus/:sku`
+
+export function registerImageRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+  const keyOf = (p: Omit<VersionParams, 'version' | 'sub'>): PlatformImageKey => ({
+    location: normalizeLocation(p.loc),
+    publisher: p.pub,
+    offer: p.offer,
+    sku: p.sku,
+  })
+  const idOf = (p: Omit<VersionParams, 'version'>, version?: string) =>
+    `/Subscriptions/${p.sub}/Providers/Microsoft.Compute/Locations/${normalizeLocation(p.loc)}/Publishers/${p.pub}/ArtifactTypes/VMImage/Offers/${p.offer}/Skus/${p.sku}/Versions${version ? `/${version}` : ''}`
+  const full = (p: Omit<VersionParams, 'version'>, v: PlatformImageVersion) => ({
+    id: idOf(p, v.version),
+    name: v.version,
+    location: v.key.location,
+    properties: {
+      ...(v.body['properties'] as object),
+      imageDeprecationStatus: { imageState: 'Active' },
+    },
+  })
+
+  app.put<{ Params: VersionParams }>(`${SKU}/versions/:version`, async (req, reply) => {
+    const p = req.params
+    const { created, image } = await deps.catalog.publish({
+      key: keyOf(p),
+      version: p.version,
+      body: req.body,
+      nowMs: deps.clock.nowMs(),
+    })
+    for (const key of await deps.store.listScaleSetKeys()) deps.notify(key)
+    return reply.status(created ? 201 : 200).send(full(p, image))
+  })
+  app.get<{ Params: VersionParams }>(`${SKU}/versions/:version`, async (req) => {
+    const v = await deps.catalog.get(keyOf(req.params), req.params.version)
+    if (!v) throw imageNotFound(req.params)
+    return full(req.params, v)
+  })
+  app.delete<{ Params: VersionParams }>(`${SKU}/versions/:version`, async (req, reply) => {
+    const p = req.params
+    const v = await deps.catalog.get(keyOf(p), p.version)
+    if (!v) return reply.status(204).send()
+    const user = await instanceUsing(deps, p)
+    if (user)
+      throw Errors.Conflict(
+        `Image version ${p.version} is in use by instance ${user}; it cannot be deleted.`,
+      )
+    await deps.catalog.delete(keyOf(p), p.version)
+    return reply.status(200).send()
+  })
+  app.get<{ Params: Omit<VersionParams, 'version'>; Querystring: Record<string, string> }>(
+    `${SKU}/versions`,
+    async (req) => {
+      let versions = await deps.catalog.list(keyOf(req.params))
+      if (/name\s+desc/i.test(req.query['$orderby'] ?? ''))
+        versions = [...versions].sort((a, b) => compareVersions(b.version, a.version))
+      const top = req.query['$top'] === undefined ? undefined : Number(req.query['$top'])
+      if (top !== undefined) {
+        if (!Number.isInteger(top) || top < 0)
+          throw Errors.InvalidParameter('$top must be a non-negative integer.', '$top')
+        versions = versions.slice(0, top)
+      }
+      const expand = /properties/i.test(req.query['$expand'] ?? '')
+      return versions.map((v) =>
+        expand
+          ? full(req.params, v)
+          : { id: idOf(req.params, v.version), name: v.version, location: v.key.location },
+      )
+    },
+  )
+  const names =
+    (level: 'publishers' | 'offers' | 'skus') =>
+    async (req: FastifyRequest<{ Params: Record<string, string> }>) => {
+      const p = req.params
+      const loc = normalizeLocation(p['loc'] as string)
+      const list = await deps.catalog.names(
+        loc,
+        p['pub'],
+        level === 'skus' ? p['offer'] : undefined,
+      )
+      const prefix = `/Subscriptions/${p['sub']}/Providers/Microsoft.Compute/Locations/${loc}/Publishers`
+      const idFor = (n: string) =>
+        level === 'publishers'
+          ? `${prefix}/${n}`
+          : level === 'offers'
+            ? `${prefix}/${p['pub']}/ArtifactTypes/VMImage/Offers/${n}`
+            : `${prefix}/${p['pub']}/ArtifactTypes/VMImage/Offers/${p['offer']}/Skus/${n}`
+      return list.map((name) => ({ id: idFor(name), name, location: loc }))
+    }
+  app.get(BASE, names('publishers'))
+  app.get(`${BASE}/:pub/artifacttypes/vmimage/offers`, names('offers'))
+  app.get(`${BASE}/:pub/artifacttypes/vmimage/offers/:offer/skus`, names('skus'))
+}
+
+function imageNotFound(p: VersionParams): Error {
+  return Errors.NotFound(
+    `Artifact: VMImage was not found: ${p.pub}:${p.offer}:${p.sku}:${p.version} in location ${p.loc}.`,
+  )
+}
+
+/** An instance (set/id) whose OS disk or kept previous disk is this version, if any. */
+async function instanceUsing(deps: ServiceDeps, p: VersionParams): Promise<string | undefined> {
+  const line = imageLineKey({
+    kind: 'platform',
+    publisher: p.pub,
+    offer: p.offer,
+    sku: p.sku,
+    version: p.version,
+  })
+  for (const r of await deps.store.listResources({ type: SCALE_SET_TYPE })) {
+    const state = await deps.store.getScaleSet(r.id)
+    if (
+      !state ||
+      imageLineKey(state.spec.image) !== line ||
+      state.spec.location !== normalizeLocation(p.loc)
+    )
+      continue
+    const v = (await deps.fabric.listInstances(state.key)).find(
+      (i) => i.osImageVersion === p.version || i.previousOsImageVersion === p.version,
+    )
+    if (v) return `${r.name}/${v.instanceId}`
+  }
+  return undefined
+}

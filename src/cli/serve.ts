@@ -1,0 +1,102 @@
+/**
+ * `osroll serve`: the API and the orchestrator in one process (SPEC §11.1). Every flag also has
+ * an `OSROLL_*` environment variable; SIGTERM and SIGINT shut down gracefully.
+ */
+import type { Command } from 'commander'
+import { ConfigError, loadConfig } from '../config/config.js'
+import type { RawConfig } from '../config/config.js'
+import { startServer } from '../main.js'
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the API, the orchestrator and (later) the dashboard in one process')
+    .option('--host <host>', 'address to listen on (OSROLL_HOST)', undefined)
+    .option('--port <port>', 'port to listen on, 0 for any (OSROLL_PORT)', undefined)
+    .option(
+      '--data-dir <dir>',
+      'where state, the admin token and logs live (OSROLL_DATA_DIR)',
+      undefined,
+    )
+    .option(
+      '--fabric <fabric>',
+      'what runs instances: sim (OSROLL_FABRIC; local is not in this build)',
+      undefined,
+    )
+    .option('--store <store>', 'sqlite (OSROLL_STORE; postgres is not in this build)', undefined)
+    .option(
+      '--database-url <url>',
+      'PostgreSQL URL for --store postgres (OSROLL_DATABASE_URL)',
+      undefined,
+    )
+    .option(
+      '--tls-cert <file>',
+      'serve HTTPS with this PEM certificate (OSROLL_TLS_CERT)',
+      undefined,
+    )
+    .option('--tls-key <file>', 'and this PEM key (OSROLL_TLS_KEY)', undefined)
+    .option('--tls <mode>', 'self-signed (OSROLL_TLS; not in this build)', undefined)
+    .option(
+      '--timing <profile>',
+      "prompt (default) or azure: when a new version's rollout starts (OSROLL_TIMING)",
+      undefined,
+    )
+    .option(
+      '--health-deadline <duration>',
+      'per-instance health wait, ISO 8601, default PT5M (OSROLL_HEALTH_DEADLINE)',
+      undefined,
+    )
+    .option(
+      '--prompt-jitter <duration>',
+      'largest per-set delay of prompt timing, default PT30S (OSROLL_PROMPT_JITTER)',
+      undefined,
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  osroll serve --fabric sim --port 7280 --data-dir ./.osroll\n',
+    )
+    .action(async (flags: Record<string, string | undefined>) => {
+      const raw: RawConfig = {}
+      const map: Record<string, keyof RawConfig> = {
+        host: 'host',
+        port: 'port',
+        dataDir: 'dataDir',
+        fabric: 'fabric',
+        store: 'store',
+        databaseUrl: 'databaseUrl',
+        tlsCert: 'tlsCert',
+        tlsKey: 'tlsKey',
+        tls: 'tls',
+        timing: 'timing',
+        healthDeadline: 'healthDeadline',
+        promptJitter: 'promptJitter',
+      }
+      for (const [flag, key] of Object.entries(map))
+        if (flags[flag] !== undefined) raw[key] = flags[flag]
+      let config
+      try {
+        config = loadConfig(raw, process.env)
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          console.error(`osroll serve: ${err.message}`)
+          process.exit(2)
+        }
+        throw err
+      }
+      const server = await startServer(config)
+      console.log(
+        `osroll is serving ${server.url} (fabric ${config.fabric}, data in ${config.dataDir})`,
+      )
+      console.log(`  default subscription: ${server.subscriptionId}`)
+      console.log(
+        `  admin token: ${config.dataDir}/token  (curl -H "Authorization: Bearer $(cat ${config.dataDir}/token)" "${server.url}/subscriptions?api-version=2024-07-01")`,
+      )
+      const stop = async (signal: string) => {
+        console.log(`osroll: ${signal}, shutting down`)
+        await server.close()
+        process.exit(0)
+      }
+      process.once('SIGTERM', () => void stop('SIGTERM'))
+      process.once('SIGINT', () => void stop('SIGINT'))
+    })
+}

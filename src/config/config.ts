@@ -1,0 +1,131 @@
+/**
+ * osroll's configuration: parsed and validated once (STYLE R17) from flags, then `OSROLL_*`
+ * environment variables, then the defaults of `defaults.ts`. Every later module takes the
+ * `Config` it needs as a value.
+ */
+import { resolve } from 'node:path'
+import { parseDurationMs } from '../core/duration.js'
+import { DEFAULTS } from './defaults.js'
+
+export type Config = Readonly<{
+  host: string
+  port: number
+  dataDir: string
+  fabric: 'sim' | 'local'
+  store: 'sqlite' | 'postgres'
+  databaseUrl: string | null
+  tls: Readonly<
+    | { kind: 'none' }
+    | { kind: 'files'; certFile: string; keyFile: string }
+    | { kind: 'self-signed' }
+  >
+  timing: 'prompt' | 'azure'
+  healthDeadlineMs: number
+  /** Jitter of prompt timing; 0 turns it off (benchmarks). */
+  promptJitterMs: number
+  retryAfterSeconds: number
+  /** Delay of gallery replication to each target region. */
+  replicationDelayMs: number
+}>
+
+/** Raw values from flags (camelCase) or the environment (`OSROLL_HOST`, `OSROLL_PORT`, …). */
+export type RawConfig = Partial<Record<keyof typeof ENV_NAMES, string>>
+
+export const ENV_NAMES = {
+  host: 'OSROLL_HOST',
+  port: 'OSROLL_PORT',
+  dataDir: 'OSROLL_DATA_DIR',
+  fabric: 'OSROLL_FABRIC',
+  store: 'OSROLL_STORE',
+  databaseUrl: 'OSROLL_DATABASE_URL',
+  tls: 'OSROLL_TLS',
+  tlsCert: 'OSROLL_TLS_CERT',
+  tlsKey: 'OSROLL_TLS_KEY',
+  timing: 'OSROLL_TIMING',
+  healthDeadline: 'OSROLL_HEALTH_DEADLINE',
+  promptJitter: 'OSROLL_PROMPT_JITTER',
+  retryAfter: 'OSROLL_RETRY_AFTER',
+  replicationDelay: 'OSROLL_REPLICATION_DELAY',
+} as const
+
+/** A configuration problem, reported as `--flag (OSROLL_ENV): what is wrong`. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+}
+
+/**
+ * @example loadConfig({ port: '8080' }, { OSROLL_FABRIC: 'sim' }).port === 8080
+ */
+export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
+  const get = (k: keyof typeof ENV_NAMES): string | undefined =>
+    flags[k] ?? env[ENV_NAMES[k]] ?? undefined
+  const fail = (k: keyof typeof ENV_NAMES, msg: string): never => {
+    throw new ConfigError(`--${kebab(k)} (${ENV_NAMES[k]}): ${msg}`)
+  }
+  const port = Number(get('port') ?? DEFAULTS.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    fail('port', `'${get('port')}' is not a port number`)
+  const fabric = get('fabric') ?? DEFAULTS.fabric
+  if (fabric !== 'sim' && fabric !== 'local') fail('fabric', `'${fabric}' is not one of local, sim`)
+  if (fabric === 'local')
+    fail('fabric', "the 'local' fabric is not available yet in this build; use --fabric sim")
+  const store = get('store') ?? DEFAULTS.store
+  if (store !== 'sqlite' && store !== 'postgres')
+    fail('store', `'${store}' is not one of sqlite, postgres`)
+  if (store === 'postgres')
+    fail('store', "the 'postgres' store is not available yet in this build; use --store sqlite")
+  const timing = get('timing') ?? DEFAULTS.timing
+  if (timing !== 'prompt' && timing !== 'azure')
+    fail('timing', `'${timing}' is not one of prompt, azure`)
+  const duration = (
+    k: 'healthDeadline' | 'promptJitter' | 'replicationDelay',
+    fallback: string,
+  ): number => {
+    const text = get(k) ?? fallback
+    const ms = parseDurationMs(text)
+    return ms ?? fail(k, `'${text}' is not an ISO-8601 duration such as PT5M`)
+  }
+  const retryAfter = Number(get('retryAfter') ?? DEFAULTS.retryAfterSeconds)
+  if (!Number.isInteger(retryAfter) || retryAfter < 1 || retryAfter > 60)
+    fail('retryAfter', 'must be whole seconds from 1 to 60')
+  return {
+    host: get('host') ?? DEFAULTS.host,
+    port,
+    dataDir: resolve(get('dataDir') ?? DEFAULTS.dataDir),
+    fabric: fabric as Config['fabric'],
+    store: store as Config['store'],
+    databaseUrl: get('databaseUrl') ?? null,
+    tls: tlsOf(get('tls'), get('tlsCert'), get('tlsKey'), fail),
+    timing: timing as Config['timing'],
+    healthDeadlineMs: duration('healthDeadline', DEFAULTS.healthDeadline),
+    promptJitterMs: duration('promptJitter', DEFAULTS.promptJitter),
+    retryAfterSeconds: retryAfter,
+    replicationDelayMs: duration('replicationDelay', DEFAULTS.replicationDelay),
+  }
+}
+
+function tlsOf(
+  mode: string | undefined,
+  cert: string | undefined,
+  key: string | undefined,
+  fail: (k: keyof typeof ENV_NAMES, msg: string) => never,
+): Config['tls'] {
+  if (mode !== undefined && mode !== 'self-signed')
+    fail('tls', `'${mode}' is not supported; use --tls self-signed or --tls-cert/--tls-key`)
+  if (mode === 'self-signed') {
+    if (cert || key) fail('tls', 'use either --tls self-signed or --tls-cert/--tls-key, not both')
+    fail(
+      'tls',
+      'self-signed certificates are not available yet in this build; pass --tls-cert and --tls-key',
+    )
+  }
+  if (cert || key) {
+    if (!cert || !key) fail(cert ? 'tlsKey' : 'tlsCert', 'needs both --tls-cert and --tls-key')
+    return { kind: 'files', certFile: resolve(cert as string), keyFile: resolve(key as string) }
+  }
+  return { kind: 'none' }
+}
+
+function kebab(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+}

@@ -1,0 +1,51 @@
+/** Every default of osroll's configuration, in one place (STYLE R17). */
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 7280,
+  dataDir: './.osroll',
+  fabric: 'sim',
+  store: 'sqlite',
+  timing: 'prompt',
+  /** Azure's fixed per-instance health wait (SPEC §4.4). */
+  healthDeadline: 'PT5M',
+  promptJitter: 'PT30S',
+  retryAfterSeconds: 1,
+  replicationDelay: 'PT5S',
+  /** Retry delay after a non-faulted platform rollout (prompt / azure), docs/decisions.md. */
+  promptRetryDelayMs: 10 * 60_000,
+} as const
+
+/** Regions `GET /subscriptions/{sub}/locations` lists. Resources may use any other name too. */
+export const LOCATIONS = [
+  'eastus',
+  'eastus2',
+  'westus',
+  'westus2',
+  'centralus',
+  'northeurope',
+  'westeurope',
+  'uksouth',
+  'japaneast',
+  'australiaeast',
+]
+
+/**
+ * Platform image SKUs that support automatic OS upgrades unless the publisher says otherwise:
+ * exactly the seed's table. Keys are lower-cased `publisher:offer:sku`.
+ */
+export const AUTO_UPGRADE_SKUS: ReadonlySet<string> = new Set(
+  [
+    'Canonical:UbuntuServer:16.04-LTS',
+    'Canonical:UbuntuServer:18.04-LTS',
+    'OpenLogic:CentOS:7.5',
+    'CoreOS:CoreOS:Stable',
+    'MicrosoftWindowsServer:WindowsServer:2012-R2-Datacenter',
+    'MicrosoftWindowsServer:WindowsServer:2016-Datacenter',
+    'MicrosoftWindowsServer:WindowsServer:2016-Datacenter-Smalldisk',
+    'MicrosoftWindowsServer:WindowsServer:2016-Datacenter-with-Containers',
+    'MicrosoftWindowsServer:WindowsServer:2019-Datacenter',
+    'MicrosoftWindowsServer:WindowsServer:2019-Datacenter-Smalldisk',
+    'MicrosoftWindowsServer:WindowsServer:2019-Datacenter-with-Containers',
+    'MicrosoftWindowsServer:WindowsServer:Datacenter-Core-1903-with-Containers-smalldisk',
+  ].map((s) => s.toLowerCase()),
+)

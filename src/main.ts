@@ -1,0 +1,194 @@
+/**
+ * The composition root (STYLE R17): config → store → fabric → catalog → runtime → API. The only
+ * place that knows every concrete class; everything else takes its dependencies as values.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import pino from 'pino'
+import type { FastifyInstance } from 'fastify'
+import type { Config } from './config/config.js'
+import { openSqliteStore } from './store/sqlite/open-sqlite.js'
+import type { SqlStore } from './store/sql/sql-store.js'
+import { SimFabric } from './fabrics/sim/sim-fabric.js'
+import { parseSimUri } from './fabrics/sim/sim-behaviour.js'
+import { StoreCatalog } from './services/catalog.js'
+import { SystemClock } from './runtime/clock.js'
+import type { Clock } from './runtime/clock.js'
+import type { Logger } from './runtime/logger.js'
+import { EffectRunner } from './runtime/effect-runner.js'
+import { Orchestrator } from './runtime/orchestrator.js'
+import { AZURE_TIMING, PROMPT_TIMING } from './core/rollout/start.js'
+import type { TimingProfile } from './core/rollout/start.js'
+import { DEFAULTS } from './config/defaults.js'
+import type { ServiceDeps } from './services/deps.js'
+import { buildApp } from './api/app.js'
+import { createToken, hashToken } from './services/tokens.js'
+import { createSubscription } from './api/routes/subscriptions.js'
+import { SUBSCRIPTION_TYPE } from './api/arm.js'
+import { Errors } from './errors.js'
+
+export type Server = Readonly<{
+  url: string
+  adminToken: string
+  subscriptionId: string
+  app: FastifyInstance
+  store: SqlStore
+  close: () => Promise<void>
+}>
+
+export type System = Readonly<{
+  deps: ServiceDeps
+  orchestrator: Orchestrator
+  app: FastifyInstance
+  adminToken: string
+  subscriptionId: string
+}>
+
+/**
+ * Wires one osroll process around an open store, without listening: `startServer` listens on
+ * it; in-process tests call `app.inject`.
+ */
+export async function buildSystem(o: {
+  config: Config
+  store: SqlStore
+  clock?: Clock
+  log: Logger & pino.Logger
+  appLogger?: boolean | object
+  activePollMs?: number
+}): Promise<System> {
+  const { config, store } = o
+  const clock = o.clock ?? new SystemClock()
+  const adminToken = await ensureAdminToken(store, config.dataDir, clock.nowMs())
+  const fabric = new SimFabric({ nowMs: () => clock.nowMs(), state: store })
+  const catalog = new StoreCatalog(store, async (uri) => {
+    if (!uri.startsWith('sim:'))
+      throw Errors.InvalidParameter(
+        `This server runs the '${config.fabric}' fabric: an image source must be a sim: URI such as 'sim:?boot=2&health=healthy', not '${uri}'.`,
+        'properties.source.uri',
+      )
+    parseSimUri(uri)
+  })
+  let orchestrator: Orchestrator | null = null
+  const effects = new EffectRunner({
+    fabric,
+    store,
+    catalog,
+    clock,
+    log: o.log,
+    onSettled: (key) => orchestrator?.enqueue(key),
+  })
+  orchestrator = new Orchestrator(
+    {
+      store,
+      fabric,
+      catalog,
+      clock,
+      effects,
+      log: o.log,
+      ids: randomUUID,
+      timing: timingOf(config),
+      healthDeadlineMs: config.healthDeadlineMs,
+    },
+    {
+      listKeys: () => store.listScaleSetKeys(),
+      ...(o.activePollMs ? { activePollMs: o.activePollMs } : {}),
+    },
+  )
+  const deps: ServiceDeps = {
+    store,
+    fabric,
+    catalog,
+    clock,
+    ids: randomUUID,
+    config,
+    notify: (key) => orchestrator?.enqueue(key),
+  }
+  const subscriptionId = await ensureDefaultSubscription(deps)
+  const https =
+    config.tls.kind === 'files'
+      ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
+      : null
+  const app = await buildApp({ deps, logger: o.appLogger ?? false, https })
+  return { deps, orchestrator, app, adminToken, subscriptionId }
+}
+
+export async function startServer(config: Config, o: { quiet?: boolean } = {}): Promise<Server> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+  const log = pino({
+    level: o.quiet ? 'silent' : (process.env['OSROLL_LOG_LEVEL'] ?? 'info'),
+    redact: ['req.headers.authorization'],
+  })
+  const store = await openSqliteStore(join(config.dataDir, 'osroll.db'))
+  const system = await buildSystem({
+    config,
+    store,
+    log,
+    appLogger: o.quiet ? false : { level: 'warn' },
+  })
+  const { app, orchestrator, adminToken, subscriptionId } = system
+  await app.listen({ host: config.host, port: config.port })
+  orchestrator.start()
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  const scheme = config.tls.kind === 'files' ? 'https' : 'http'
+  const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+  log.info(
+    { url, dataDir: config.dataDir, fabric: config.fabric, subscriptionId },
+    'osroll serving',
+  )
+  let closing: Promise<void> | null = null
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close()
+      await orchestrator.stop()
+      await store.close()
+    })())
+  return { url, adminToken, subscriptionId, app, store, close }
+}
+
+function timingOf(config: Config): TimingProfile {
+  if (config.timing === 'azure') return AZURE_TIMING
+  return {
+    ...PROMPT_TIMING,
+    firstDelayMaxMs: config.promptJitterMs,
+    laterDelayMaxMs: config.promptJitterMs,
+    retryDelayMs: DEFAULTS.promptRetryDelayMs,
+  }
+}
+
+/** The data dir's admin token (mode 0600), created on first start; an Owner of everything. */
+async function ensureAdminToken(store: SqlStore, dataDir: string, nowMs: number): Promise<string> {
+  const file = join(dataDir, 'token')
+  if (existsSync(file)) {
+    const token = readFileSync(file, 'utf8').trim()
+    if (!(await store.getToken(hashToken(token)))) {
+      await store.putToken({
+        hash: hashToken(token),
+        role: 'Owner',
+        subscriptions: [],
+        label: 'admin',
+        createdAtMs: nowMs,
+      })
+    }
+    return token
+  }
+  const token = await createToken(store, {
+    role: 'Owner',
+    subscriptions: [],
+    label: 'admin',
+    nowMs,
+  })
+  writeFileSync(file, token + '\n', { mode: 0o600 })
+  chmodSync(file, 0o600)
+  return token
+}
+
+async function ensureDefaultSubscription(deps: ServiceDeps): Promise<string> {
+  const existing = await deps.store.listResources({ type: SUBSCRIPTION_TYPE })
+  const first = [...existing].sort((a, b) => a.createdAtMs - b.createdAtMs)[0]
+  if (first) return first.name
+  const id = randomUUID()
+  await createSubscription(deps, id, 'default')
+  return id
+}

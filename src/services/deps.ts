@@ -1,0 +1,21 @@
+/**
+ * What the services need, wired once in main.ts (STYLE R17): the store, the fabric, the image
+ * catalog, the clock, id generation, configuration, and a way to wake the orchestrator.
+ */
+import type { Clock } from '../runtime/clock.js'
+import type { Fabric } from '../fabrics/fabric.js'
+import type { Store } from '../store/store.js'
+import type { ControlStore } from '../store/control-store.js'
+import type { StoreCatalog } from './catalog.js'
+import type { Config } from '../config/config.js'
+
+export type ServiceDeps = Readonly<{
+  store: Store & ControlStore
+  fabric: Fabric
+  catalog: StoreCatalog
+  clock: Clock
+  ids: () => string
+  config: Pick<Config, 'healthDeadlineMs' | 'retryAfterSeconds'>
+  /** Wakes the orchestrator for a scale set (after a write that may need action). */
+  notify: (scaleSetKey: string) => void
+}>

@@ -1,0 +1,252 @@
+/**
+ * Instance views (SPEC §2.2): the ARM shape of each instance — the image version on its OS disk,
+ * whether it runs the latest model, protection, the deferral tag — and its instance view
+ * (update/fault domain, provisioning and power statuses, extensions, vmHealth); protection PUT;
+ * and the set's instance view summary.
+ */
+import { AppError, Errors } from '../errors.js'
+import { toArmImageReference } from '../core/image/image-ref.js'
+import { computerName } from '../core/scale-set/placement.js'
+import { isPlainObject } from '../core/scale-set/shape.js'
+import type { InstanceView } from '../fabrics/fabric.js'
+import type { InstanceRecord, ScaleSetState } from '../store/store.js'
+import type { StoredResource } from '../store/control-store.js'
+import type { ServiceDeps } from './deps.js'
+import type { ScaleSetRef } from './scale-sets.js'
+import { requireScaleSet } from './scale-sets.js'
+
+const VM_TYPE = 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines'
+
+export async function listInstances(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+  expand: boolean,
+): Promise<Record<string, unknown>[]> {
+  const { resource, state } = await requireScaleSet(deps, ref)
+  const [views, records] = await load(deps, state)
+  return views.map((v) => vmView(resource, state, v, records.get(v.instanceId), expand))
+}
+
+export async function getInstance(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+  instanceId: string,
+  expand: boolean,
+): Promise<Record<string, unknown>> {
+  const { resource, state } = await requireScaleSet(deps, ref)
+  const [views, records] = await load(deps, state)
+  const v = views.find((x) => x.instanceId === instanceId)
+  if (!v) throw instanceNotFound(ref, instanceId)
+  return vmView(resource, state, v, records.get(instanceId), expand)
+}
+
+export async function getInstanceView(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+  instanceId: string,
+): Promise<Record<string, unknown>> {
+  const { state } = await requireScaleSet(deps, ref)
+  const [views, records] = await load(deps, state)
+  const v = views.find((x) => x.instanceId === instanceId)
+  if (!v) throw instanceNotFound(ref, instanceId)
+  return instanceViewOf(state, v, records.get(instanceId))
+}
+
+/** PUT on an instance: only `properties.protectionPolicy` is writable (SPEC §2.2). */
+export async function putInstanceProtection(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+  instanceId: string,
+  body: unknown,
+): Promise<Record<string, unknown>> {
+  const { resource, state } = await requireScaleSet(deps, ref)
+  const [views, records] = await load(deps, state)
+  const v = views.find((x) => x.instanceId === instanceId)
+  if (!v) throw instanceNotFound(ref, instanceId)
+  const policy =
+    isPlainObject(body) && isPlainObject(body['properties'])
+      ? body['properties']['protectionPolicy']
+      : undefined
+  const current = records.get(instanceId) ?? blankRecord(instanceId)
+  let next = current
+  if (policy !== undefined) {
+    if (!isPlainObject(policy))
+      throw Errors.InvalidParameter(
+        'protectionPolicy must be an object.',
+        'properties.protectionPolicy',
+      )
+    for (const [k, val] of Object.entries(policy)) {
+      if (k !== 'protectFromScaleIn' && k !== 'protectFromScaleSetActions') {
+        throw new AppError(
+          'InvalidRequestContent',
+          400,
+          false,
+          `Could not find member '${k}' on object of type 'VirtualMachineScaleSetVMProtectionPolicy'. Path 'properties.protectionPolicy.${k}'.`,
+          `properties.protectionPolicy.${k}`,
+        )
+      }
+      if (typeof val !== 'boolean')
+        throw Errors.InvalidParameter(`${k} must be a boolean.`, `properties.protectionPolicy.${k}`)
+    }
+    next = { ...current, ...(policy as Partial<InstanceRecord>) }
+  }
+  await deps.store.putInstanceRecords(state.key, [next])
+  deps.notify(state.key)
+  return vmView(resource, state, v, next, false)
+}
+
+/** The set's instance view: counts per status code and per extension (SPEC §2.2). */
+export async function scaleSetInstanceView(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+): Promise<Record<string, unknown>> {
+  const { state } = await requireScaleSet(deps, ref)
+  const [views, records] = await load(deps, state)
+  const codes = new Map<string, number>()
+  const exts = new Map<string, Map<string, number>>()
+  for (const v of views) {
+    for (const s of instanceViewOf(state, v, records.get(v.instanceId))['statuses'] as {
+      code: string
+    }[]) {
+      codes.set(s.code, (codes.get(s.code) ?? 0) + 1)
+    }
+    for (const e of v.extensions) {
+      const m = exts.get(e.name) ?? new Map<string, number>()
+      const code = `ProvisioningState/${e.state}`
+      m.set(code, (m.get(code) ?? 0) + 1)
+      exts.set(e.name, m)
+    }
+  }
+  return {
+    virtualMachine: { statusesSummary: [...codes].map(([code, count]) => ({ code, count })) },
+    extensions: [...exts].map(([name, m]) => ({
+      name,
+      statusesSummary: [...m].map(([code, count]) => ({ code, count })),
+    })),
+    statuses: [
+      {
+        code: 'ProvisioningState/succeeded',
+        level: 'Info',
+        displayStatus: 'Provisioning succeeded',
+      },
+    ],
+  }
+}
+
+async function load(
+  deps: ServiceDeps,
+  state: ScaleSetState,
+): Promise<[readonly InstanceView[], Map<string, InstanceRecord>]> {
+  const [views, records] = await Promise.all([
+    deps.fabric.listInstances(state.key),
+    deps.store.listInstanceRecords(state.key),
+  ])
+  return [views, new Map(records.map((r) => [r.instanceId, r]))]
+}
+
+function vmView(
+  resource: StoredResource,
+  state: ScaleSetState,
+  v: InstanceView,
+  r: InstanceRecord | undefined,
+  expand: boolean,
+): Record<string, unknown> {
+  const setId = String(resource.body['id'] ?? resource.id)
+  return {
+    id: `${setId}/virtualMachines/${v.instanceId}`,
+    name: `${resource.name}_${v.instanceId}`,
+    type: VM_TYPE,
+    instanceId: v.instanceId,
+    location: resource.body['location'],
+    ...(v.zone !== null ? { zones: [v.zone] } : {}),
+    ...(r?.osUpgradePending ? { tags: { 'Platform.PendingOSUpgrade': 'true' } } : {}),
+    properties: {
+      latestModelApplied: v.modelGeneration >= state.spec.modelGeneration,
+      provisioningState: capital(v.provisioning),
+      osProfile: { computerName: computerName(state.fabricModel.computerNamePrefix, v.instanceId) },
+      storageProfile: {
+        imageReference: toArmImageReference(state.spec.image, v.osImageVersion),
+        osDisk: { createOption: 'FromImage', osType: 'Linux' },
+        dataDisks: v.dataDisks.map((d) => ({ lun: d.lun, name: d.diskId, createOption: 'Empty' })),
+      },
+      protectionPolicy: {
+        protectFromScaleIn: r?.protectFromScaleIn ?? false,
+        protectFromScaleSetActions: r?.protectFromScaleSetActions ?? false,
+      },
+      ...(expand ? { instanceView: instanceViewOf(state, v, r) } : {}),
+    },
+  }
+}
+
+function instanceViewOf(
+  state: ScaleSetState,
+  v: InstanceView,
+  _r: InstanceRecord | undefined,
+): Record<string, unknown> {
+  const failed = v.provisioning === 'failed'
+  return {
+    platformUpdateDomain: v.updateDomain,
+    platformFaultDomain: v.faultDomain,
+    computerName: computerName(state.fabricModel.computerNamePrefix, v.instanceId),
+    statuses: [
+      {
+        code: `ProvisioningState/${v.provisioning === 'creating' || v.provisioning === 'updating' ? 'updating' : v.provisioning}`,
+        level: failed ? 'Error' : 'Info',
+        displayStatus: failed
+          ? 'Provisioning failed'
+          : v.provisioning === 'succeeded'
+            ? 'Provisioning succeeded'
+            : 'Updating',
+        ...(v.provisioningError ? { message: v.provisioningError } : {}),
+      },
+      { code: `PowerState/${v.power}`, level: 'Info', displayStatus: `VM ${v.power}` },
+    ],
+    extensions: v.extensions.map((e) => {
+      const ext = state.fabricModel.extensions.find((x) => x.name === e.name)
+      return {
+        name: e.name,
+        type: ext ? `${ext.publisher}.${ext.type}` : e.type,
+        typeHandlerVersion: ext?.typeHandlerVersion ?? '1.0',
+        statuses: [
+          {
+            code: `ProvisioningState/${e.state}`,
+            level: e.state === 'failed' ? 'Error' : 'Info',
+            displayStatus: capital(e.state),
+            message: e.message,
+          },
+        ],
+      }
+    }),
+    ...(state.spec.healthSource !== 'none'
+      ? {
+          vmHealth: {
+            status: {
+              code: `HealthState/${v.health}`,
+              level: 'Info',
+              displayStatus: `The VM is ${v.health}`,
+            },
+          },
+        }
+      : {}),
+  }
+}
+
+function instanceNotFound(ref: ScaleSetRef, id: string): Error {
+  return Errors.ResourceNotFound(
+    `The Resource 'Microsoft.Compute/virtualMachineScaleSets/${ref.name}/virtualMachines/${id}' under resource group '${ref.rg}' was not found.`,
+  )
+}
+
+function blankRecord(instanceId: string): InstanceRecord {
+  return {
+    instanceId,
+    protectFromScaleIn: false,
+    protectFromScaleSetActions: false,
+    osUpgradePending: false,
+    osUpgradeApproved: false,
+  }
+}
+
+function capital(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1)
+}

@@ -1,0 +1,225 @@
+/**
+ * Load balancers and their probes (SPEC §2.4): stored as resources; probes are validated;
+ * deleting a load balancer whose probe a scale set uses is refused.
+ */
+import { AppError, Errors } from '../errors.js'
+import { isPlainObject } from '../core/scale-set/shape.js'
+import { LB_TYPE, SCALE_SET_TYPE, loadBalancerId, mergeArm, parseProbeId } from '../api/arm.js'
+import type { StoredResource } from '../store/control-store.js'
+import type { ServiceDeps } from './deps.js'
+
+export type LbRef = Readonly<{ sub: string; rg: string; name: string }>
+
+export async function putLoadBalancer(
+  deps: ServiceDeps,
+  ref: LbRef,
+  body: unknown,
+): Promise<{ created: boolean; view: Record<string, unknown> }> {
+  if (!isPlainObject(body))
+    throw new AppError(
+      'InvalidRequestContent',
+      400,
+      false,
+      'The request body must be a JSON object.',
+    )
+  const id = loadBalancerId(ref.sub, ref.rg, ref.name)
+  const existing = await deps.store.getResource(id)
+  const { id: _i, name: _n, type: _t, etag: _e, ...sent } = body
+  const merged = (existing ? mergeArm(existing.body, sent) : sent) as Record<string, unknown>
+  if (typeof merged['location'] !== 'string' || merged['location'] === '')
+    throw new AppError(
+      'LocationRequired',
+      400,
+      false,
+      "The 'location' property is required.",
+      'location',
+    )
+  const sku = (merged['sku'] as { name?: unknown } | undefined)?.name ?? 'Basic'
+  if (sku !== 'Basic' && sku !== 'Standard')
+    throw Errors.InvalidParameter(
+      `Load balancer SKU '${String(sku)}' is not one of Basic, Standard.`,
+      'sku.name',
+    )
+  const probes = validateProbes(
+    (merged['properties'] as Record<string, unknown> | undefined)?.['probes'],
+  )
+  if (existing)
+    await refuseRemovingUsedProbes(
+      deps,
+      id,
+      existing,
+      probes.map((p) => String(p['name'])),
+    )
+  const now = deps.clock.nowMs()
+  const stored: StoredResource = {
+    id,
+    type: LB_TYPE,
+    subscriptionId: ref.sub,
+    resourceGroup: ref.rg,
+    name: existing?.name ?? ref.name,
+    body: {
+      ...merged,
+      id: existing?.body['id'] ?? id,
+      sku: { name: sku },
+      properties: { ...(merged['properties'] as object), probes, provisioningState: 'Succeeded' },
+    },
+    etag: `W/"${deps.ids()}"`,
+    createdAtMs: existing?.createdAtMs ?? now,
+    updatedAtMs: now,
+  }
+  await deps.store.putResource(stored)
+  return { created: !existing, view: lbView(stored) }
+}
+
+export async function getLoadBalancer(
+  deps: ServiceDeps,
+  ref: LbRef,
+): Promise<Record<string, unknown>> {
+  const r = await deps.store.getResource(loadBalancerId(ref.sub, ref.rg, ref.name))
+  if (!r) throw lbNotFound(ref)
+  return lbView(r)
+}
+
+export async function getProbe(
+  deps: ServiceDeps,
+  ref: LbRef,
+  probe: string,
+): Promise<Record<string, unknown>> {
+  const lb = await getLoadBalancer(deps, ref)
+  const p = (lb['properties'] as { probes: Record<string, unknown>[] }).probes.find(
+    (x) => String(x['name']).toLowerCase() === probe.toLowerCase(),
+  )
+  if (!p) throw Errors.NotFound(`Probe '${probe}' of load balancer '${ref.name}' was not found.`)
+  return p
+}
+
+export async function deleteLoadBalancer(deps: ServiceDeps, ref: LbRef): Promise<boolean> {
+  const id = loadBalancerId(ref.sub, ref.rg, ref.name)
+  const existing = await deps.store.getResource(id)
+  if (!existing) return false
+  await refuseRemovingUsedProbes(deps, id, existing, [])
+  return deps.store.deleteResource(id)
+}
+
+function validateProbes(value: unknown): Record<string, unknown>[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value))
+    throw new AppError(
+      'InvalidRequestContent',
+      400,
+      false,
+      'properties.probes must be an array.',
+      'properties.probes',
+    )
+  const names = new Set<string>()
+  return value.map((p: unknown, i) => {
+    const target = `properties.probes[${i}]`
+    if (!isPlainObject(p) || typeof p['name'] !== 'string' || p['name'] === '')
+      throw Errors.InvalidParameter('Every probe needs a name.', `${target}.name`)
+    if (names.has(p['name'].toLowerCase()))
+      throw Errors.InvalidParameter(`Probe name '${p['name']}' is used twice.`, `${target}.name`)
+    names.add(p['name'].toLowerCase())
+    const q = (isPlainObject(p['properties']) ? p['properties'] : {}) as Record<string, unknown>
+    const protocol = q['protocol']
+    if (protocol !== 'Http' && protocol !== 'Https' && protocol !== 'Tcp')
+      throw Errors.InvalidParameter(
+        `Probe protocol '${String(protocol)}' is not one of Http, Https, Tcp.`,
+        `${target}.properties.protocol`,
+      )
+    const port = q['port']
+    if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)
+      throw Errors.InvalidParameter(
+        'Probe port must be an integer from 1 to 65535.',
+        `${target}.properties.port`,
+      )
+    if (
+      protocol !== 'Tcp' &&
+      (typeof q['requestPath'] !== 'string' || !q['requestPath'].startsWith('/'))
+    ) {
+      throw Errors.InvalidParameter(
+        `An ${protocol} probe needs a requestPath starting with '/'.`,
+        `${target}.properties.requestPath`,
+      )
+    }
+    const interval = q['intervalInSeconds'] ?? 15
+    if (!Number.isInteger(interval) || (interval as number) < 5)
+      throw Errors.InvalidParameter(
+        'intervalInSeconds must be an integer of at least 5.',
+        `${target}.properties.intervalInSeconds`,
+      )
+    const threshold = q['probeThreshold'] ?? 1
+    if (!Number.isInteger(threshold) || (threshold as number) < 1)
+      throw Errors.InvalidParameter(
+        'probeThreshold must be a positive integer.',
+        `${target}.properties.probeThreshold`,
+      )
+    return {
+      ...p,
+      properties: {
+        ...q,
+        intervalInSeconds: interval,
+        probeThreshold: threshold,
+        numberOfProbes: q['numberOfProbes'] ?? threshold,
+      },
+    }
+  })
+}
+
+async function refuseRemovingUsedProbes(
+  deps: ServiceDeps,
+  lbId: string,
+  lb: StoredResource,
+  keep: readonly string[],
+): Promise<void> {
+  const kept = new Set(keep.map((k) => k.toLowerCase()))
+  const sets = await deps.store.listResources({
+    type: SCALE_SET_TYPE,
+    subscriptionId: lb.subscriptionId,
+  })
+  for (const s of sets) {
+    const probeId = (
+      (s.body['properties'] as Record<string, unknown> | undefined)?.['virtualMachineProfile'] as
+        { networkProfile?: { healthProbe?: { id?: string } } } | undefined
+    )?.networkProfile?.healthProbe?.id
+    const p = probeId ? parseProbeId(probeId) : undefined
+    if (
+      !p ||
+      loadBalancerId(p.sub, p.rg, p.lb).toLowerCase() !== lbId.toLowerCase() ||
+      kept.has(p.probe.toLowerCase())
+    )
+      continue
+    throw new AppError(
+      'CannotRemoveProbeUsedByVMSS',
+      400,
+      false,
+      `Probe ${probeId} cannot be removed: it is used as the health probe of virtual machine scale set ${s.name}.`,
+      'properties.probes',
+    )
+  }
+}
+
+function lbView(r: StoredResource): Record<string, unknown> {
+  const id = String(r.body['id'] ?? r.id)
+  const props = r.body['properties'] as { probes: Record<string, unknown>[] }
+  return {
+    ...r.body,
+    id,
+    name: r.name,
+    type: LB_TYPE,
+    etag: r.etag,
+    properties: {
+      ...props,
+      probes: props.probes.map((p) => ({
+        ...p,
+        id: `${id}/probes/${String(p['name'])}`,
+        type: `${LB_TYPE}/probes`,
+      })),
+    },
+  }
+}
+
+function lbNotFound(ref: LbRef): AppError {
+  return Errors.ResourceNotFound(
+    `The Resource 'Microsoft.Network/loadBalancers/${ref.name}' under resource group '${ref.rg}' was not found.`,
+  )
+}

@@ -1,0 +1,224 @@
+/**
+ * Rollout use cases (SPEC §4.1, §4.6): start an OS rollout by hand (`osRollingUpgrade`), cancel
+ * the running one, the latest rollout's status and the paged OS upgrade history, in ARM shapes.
+ */
+import { AppError, Errors } from '../errors.js'
+import { isLatest, toArmImageReference } from '../core/image/image-ref.js'
+import { startRollout } from '../core/rollout/start.js'
+import { progressOf, rollbackInfoOf } from '../core/rollout/progress.js'
+import type { Rollout } from '../core/rollout/types.js'
+import { formatDurationMs } from '../core/duration.js'
+import type { ScaleSetState } from '../store/store.js'
+import type { OperationRecord } from '../store/control-store.js'
+import type { ServiceDeps } from './deps.js'
+import type { ScaleSetRef } from './scale-sets.js'
+import { requireScaleSet } from './scale-sets.js'
+import { createOperation } from './operations.js'
+
+const PINNED_MESSAGE =
+  'The OS Rolling Upgrade API cannot be used on a Virtual Machine Scale Set unless the Virtual Machine Scale Set has some unprotected instances which have imageReference.version set to latest.'
+
+/** POST osRollingUpgrade: a User rollout to the latest version, no automatic rollback. */
+export async function startOsRollout(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+): Promise<OperationRecord> {
+  const { state } = await requireScaleSet(deps, ref)
+  if (!isLatest(state.spec.image)) throw Errors.OperationNotAllowed(PINNED_MESSAGE)
+  const records = await deps.store.listInstanceRecords(state.key)
+  const views = await deps.fabric.listInstances(state.key)
+  const unprotected = views.filter(
+    (v) => !records.find((r) => r.instanceId === v.instanceId)?.protectFromScaleSetActions,
+  )
+  if (views.length > 0 && unprotected.length === 0) throw Errors.OperationNotAllowed(PINNED_MESSAGE)
+  if (await deps.store.getActiveRollout(state.key)) {
+    throw Errors.OperationNotAllowed(
+      'There is already a rolling upgrade in progress on this Virtual Machine Scale Set; wait for it to finish or cancel it.',
+    )
+  }
+  const latest = await deps.catalog.latestEligible(state.spec.image, state.spec.location)
+  if (!latest)
+    throw Errors.OperationNotAllowed(
+      'No image version is available for this scale set in its location.',
+    )
+  const rollout = startRollout({
+    id: deps.ids(),
+    spec: state.spec,
+    request: {
+      kind: 'OSImage',
+      startedBy: 'User',
+      target: { imageVersion: latest.version, modelGeneration: state.spec.modelGeneration },
+      pace: 'batched',
+      scope: null,
+    },
+    healthDeadlineMs: deps.config.healthDeadlineMs,
+    nowMs: deps.clock.nowMs(),
+  })
+  await deps.store.createRollout(rollout)
+  deps.notify(state.key)
+  return createOperation(deps, 'osRollingUpgrade', { kind: 'rollout', rolloutId: rollout.id })
+}
+
+/** POST rollingUpgrades/cancel: the running batch finishes, then Cancelled. */
+export async function cancelRollout(deps: ServiceDeps, ref: ScaleSetRef): Promise<OperationRecord> {
+  const { state } = await requireScaleSet(deps, ref)
+  const active = await deps.store.getActiveRollout(state.key)
+  if (!active) throw Errors.OperationNotAllowed('There is no ongoing Rolling Upgrade to cancel.')
+  await updateState(deps, state.key, (s) => ({
+    ...s,
+    cancelRequestedAtMs: s.cancelRequestedAtMs ?? deps.clock.nowMs(),
+  }))
+  deps.notify(state.key)
+  return createOperation(deps, 'cancelRollingUpgrade', { kind: 'rolloutEnd', rolloutId: active.id })
+}
+
+/** GET rollingUpgrades/latest: the most recent rollout of any kind. */
+export async function latestRollout(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+): Promise<Record<string, unknown>> {
+  const { resource, state } = await requireScaleSet(deps, ref)
+  const [r] = await deps.store.listRollouts(state.key, { limit: 1 })
+  if (!r)
+    throw Errors.NotFound(
+      `The entity was not found in this Azure location: no rolling upgrade was ever run on '${ref.name}'.`,
+    )
+  const setId = String(resource.body['id'] ?? resource.id)
+  return {
+    id: `${setId}/rollingUpgrades/latest`,
+    name: 'latest',
+    type: 'Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades',
+    location: resource.body['location'],
+    properties: {
+      policy: {
+        maxBatchInstancePercent: r.policy.batchPercentMax,
+        maxUnhealthyInstancePercent: r.policy.unhealthyPercentMax,
+        maxUnhealthyUpgradedInstancePercent: r.policy.unhealthyUpgradedPercentMax,
+        pauseTimeBetweenBatches: formatDurationMs(r.policy.pauseBetweenBatchesMs),
+        enableCrossZoneUpgrade: r.policy.crossZone,
+        prioritizeUnhealthyInstances: r.policy.prioritizeUnhealthy,
+        rollbackFailedInstancesOnPolicyBreach: r.policy.rollbackFailedOnPolicyBreach,
+        maxSurge: r.policy.maxSurge,
+      },
+      runningStatus: {
+        code: runningCode(r),
+        startTime: iso(r.startedAtMs),
+        lastAction: r.lastAction,
+        lastActionTime: iso(r.lastActionAtMs),
+      },
+      progress: progressOf(r),
+      ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
+    },
+  }
+}
+
+/** GET osUpgradeHistory: OS image rollouts, newest first, paged with nextLink. */
+export async function osUpgradeHistory(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+  o: { skipToken?: string; pageSize?: number; pageUrl: (token: string) => string },
+): Promise<{ value: Record<string, unknown>[]; nextLink?: string }> {
+  const { resource, state } = await requireScaleSet(deps, ref)
+  const pageSize = o.pageSize ?? 25
+  let before = o.skipToken ? decodeToken(o.skipToken) : undefined
+  const page: Rollout[] = []
+  let more = false
+  while (page.length < pageSize + 1) {
+    const batch = await deps.store.listRollouts(state.key, {
+      limit: 100,
+      ...(before ? { before } : {}),
+    })
+    page.push(...batch.filter((r) => r.kind === 'OSImage'))
+    const last = batch[batch.length - 1]
+    if (batch.length < 100 || !last) break
+    before = { startedAtMs: last.startedAtMs, id: last.id }
+  }
+  if (page.length > pageSize) {
+    more = true
+    page.length = pageSize
+  }
+  const last = page[page.length - 1]
+  return {
+    value: page.map((r) => historyEntry(r, state, String(resource.body['location']))),
+    ...(more && last ? { nextLink: o.pageUrl(encodeToken(last)) } : {}),
+  }
+}
+
+function historyEntry(r: Rollout, state: ScaleSetState, location: string): Record<string, unknown> {
+  const rb = rollbackInfoOf(r)
+  return {
+    type: 'Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades',
+    location,
+    properties: {
+      runningStatus: {
+        code: runningCode(r),
+        startTime: iso(r.startedAtMs),
+        ...(r.endedAtMs !== null ? { endTime: iso(r.endedAtMs) } : {}),
+      },
+      progress: progressOf(r),
+      startedBy: r.startedBy,
+      targetImageReference: toArmImageReference(
+        state.spec.image.kind === 'custom'
+          ? state.spec.image
+          : { ...state.spec.image, version: r.target.imageVersion ?? 'latest' },
+      ),
+      rollbackInfo: {
+        successfullyRolledbackInstanceCount: rb.successfullyRolledbackInstanceCount,
+        failedRolledbackInstanceCount: rb.failedRolledbackInstanceCount,
+        ...(rb.rollbackError
+          ? { rollbackError: { code: 'RollbackFailed', message: rb.rollbackError } }
+          : {}),
+      },
+      ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
+    },
+  }
+}
+
+function runningCode(r: Rollout): string {
+  return r.status === 'Cancelled' ? 'Cancelled' : r.status
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString()
+}
+
+function encodeToken(r: Rollout): string {
+  return Buffer.from(JSON.stringify([r.startedAtMs, r.id])).toString('base64url')
+}
+
+function decodeToken(token: string): { startedAtMs: number; id: string } {
+  try {
+    const [startedAtMs, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as [
+      number,
+      string,
+    ]
+    if (typeof startedAtMs !== 'number' || typeof id !== 'string') throw new Error('shape')
+    return { startedAtMs, id }
+  } catch {
+    throw new AppError(
+      'InvalidParameter',
+      400,
+      false,
+      'The $skiptoken is not one osroll issued.',
+      '$skiptoken',
+    )
+  }
+}
+
+async function updateState(
+  deps: ServiceDeps,
+  key: string,
+  change: (s: ScaleSetState) => ScaleSetState,
+): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    const s = await deps.store.getScaleSet(key)
+    if (!s) throw Errors.NotFound(`Scale set ${key} was not found.`)
+    try {
+      await deps.store.putScaleSet(change(s), s.revision)
+      return
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'RevisionConflict')) throw err
+    }
+  }
+  throw Errors.Conflict(`Scale set ${key} is being changed by another writer; try again.`)
+}

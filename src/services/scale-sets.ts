@@ -1,0 +1,404 @@
+/**
+ * Scale set use cases (SPEC §2.1, §3, §8): create or update with Compute's merge and ETag
+ * preconditions, validation against the catalog and the probe, model generations, the
+ * orchestrator's state, delete, and the ARM views of sets and their instances.
+ */
+import { AppError, Errors } from '../errors.js'
+import type { ArmScaleSet } from '../core/scale-set/arm-model.js'
+import {
+  validateScaleSet,
+  extensionsOf,
+  serviceFabricExtension,
+} from '../core/scale-set/validate.js'
+import type { ValidationFacts } from '../core/scale-set/validate.js'
+import { applyWriteDefaults, normalizeLocation, toScaleSetSpec } from '../core/scale-set/to-spec.js'
+import { fromArmImageReference, isPinned } from '../core/image/image-ref.js'
+import type { ImageReference } from '../core/image/image-ref.js'
+import { isPlainObject } from '../core/scale-set/shape.js'
+import { parseDurationMs } from '../core/duration.js'
+import type { ScaleSetSpec } from '../core/scale-set/spec.js'
+import { DEFAULT_EXTENSIONS_TIME_BUDGET_MS } from '../core/scale-set/spec.js'
+import type { ExtensionModel, FabricModel } from '../fabrics/fabric.js'
+import type { ScaleSetState } from '../store/store.js'
+import type { StoredResource } from '../store/control-store.js'
+import {
+  SCALE_SET_TYPE,
+  loadBalancerId,
+  mergeArm,
+  parseProbeId,
+  problemsError,
+  scaleSetId,
+  withoutReadOnly,
+  withoutSecrets,
+} from '../api/arm.js'
+import type { ServiceDeps } from './deps.js'
+import { problem } from '../core/problem.js'
+
+export type ScaleSetRef = Readonly<{ sub: string; rg: string; name: string }>
+
+export type PutInput = Readonly<{
+  ref: ScaleSetRef
+  body: unknown
+  apiVersion: string
+  ifMatch?: string
+  ifNoneMatch?: string
+  /** PATCH: the set must exist. */
+  patch?: boolean
+}>
+
+export type ScaleSetView = Record<string, unknown>
+
+export async function putScaleSet(
+  deps: ServiceDeps,
+  input: PutInput,
+): Promise<{ created: boolean; view: ScaleSetView; key: string }> {
+  const id = scaleSetId(input.ref.sub, input.ref.rg, input.ref.name)
+  const key = id.toLowerCase()
+  const existing = await deps.store.getResource(id)
+  if (!existing && input.patch) throw notFound(input.ref)
+  checkPreconditions(existing, input.ifMatch, input.ifNoneMatch)
+  if (!isPlainObject(input.body))
+    throw new AppError(
+      'InvalidRequestContent',
+      400,
+      false,
+      'The request body must be a JSON object.',
+    )
+  const sent = withoutReadOnly(input.body)
+  const merged = (existing ? mergeArm(existing.body, sent) : sent) as ArmScaleSet
+  if (
+    existing &&
+    typeof sent['location'] === 'string' &&
+    normalizeLocation(sent['location']) !== normalizeLocation(String(existing.body['location']))
+  ) {
+    throw Errors.OperationNotAllowed(`Changing property 'location' is not allowed.`, 'location')
+  }
+  const facts = await gatherFacts(deps, merged, input.apiVersion)
+  const problems = validateScaleSet(merged, facts.facts)
+  if (problems.length > 0) throw problemsError(problems)
+  if (facts.imageProblem) throw facts.imageProblem
+  const now = deps.clock.nowMs()
+  const model = applyWriteDefaults(merged, facts.facts.image?.os) as ArmScaleSet &
+    Record<string, unknown>
+  const state = await deps.store.getScaleSet(key)
+  const sameProfile =
+    existing &&
+    JSON.stringify(
+      existing.body['properties'] &&
+        (existing.body['properties'] as Record<string, unknown>)['virtualMachineProfile'],
+    ) === JSON.stringify(model.properties?.virtualMachineProfile)
+  const generation = state
+    ? sameProfile
+      ? state.spec.modelGeneration
+      : state.spec.modelGeneration + 1
+    : 1
+  const body = {
+    ...model,
+    id: (existing?.body['id'] as string | undefined) ?? id,
+    properties: {
+      ...model.properties,
+      uniqueId:
+        (existing?.body['properties'] as Record<string, unknown> | undefined)?.['uniqueId'] ??
+        deps.ids(),
+      timeCreated:
+        (existing?.body['properties'] as Record<string, unknown> | undefined)?.['timeCreated'] ??
+        new Date(now).toISOString(),
+    },
+  }
+  const resource: StoredResource = {
+    id,
+    type: SCALE_SET_TYPE,
+    subscriptionId: input.ref.sub,
+    resourceGroup: input.ref.rg,
+    name: existing?.name ?? input.ref.name,
+    body,
+    etag: `W/"${deps.ids()}"`,
+    createdAtMs: existing?.createdAtMs ?? now,
+    updatedAtMs: now,
+  }
+  await deps.store.putResource(resource, existing ? existing.etag : null)
+  const spec = toScaleSetSpec({ key, name: resource.name, model, modelGeneration: generation })
+  await saveState(deps, key, spec, toFabricModel(key, resource.name, model, generation), now)
+  deps.notify(key)
+  return { created: !existing, view: await scaleSetView(deps, resource), key }
+}
+
+export async function getScaleSet(deps: ServiceDeps, ref: ScaleSetRef): Promise<ScaleSetView> {
+  const r = await deps.store.getResource(scaleSetId(ref.sub, ref.rg, ref.name))
+  if (!r) throw notFound(ref)
+  return scaleSetView(deps, r)
+}
+
+export async function listScaleSets(
+  deps: ServiceDeps,
+  sub: string,
+  rg?: string,
+): Promise<ScaleSetView[]> {
+  const rows = await deps.store.listResources({
+    type: SCALE_SET_TYPE,
+    subscriptionId: sub,
+    ...(rg ? { resourceGroup: rg } : {}),
+  })
+  return Promise.all(rows.map((r) => scaleSetView(deps, r)))
+}
+
+/** Deletes the set, its instances (fabric), its state and its resource. */
+export async function deleteScaleSet(deps: ServiceDeps, ref: ScaleSetRef): Promise<boolean> {
+  const id = scaleSetId(ref.sub, ref.rg, ref.name)
+  const key = id.toLowerCase()
+  const existing = await deps.store.getResource(id)
+  if (!existing) return false
+  const views = await deps.fabric.listInstances(key)
+  await deps.store.deleteResource(id)
+  await deps.store.deleteScaleSet(key)
+  await deps.fabric.deleteInstances(
+    key,
+    views.map((v) => v.instanceId),
+  )
+  return true
+}
+
+/** The stored resource of a set, or a 404 naming it. */
+export async function requireScaleSet(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+): Promise<{ resource: StoredResource; state: ScaleSetState }> {
+  const id = scaleSetId(ref.sub, ref.rg, ref.name)
+  const resource = await deps.store.getResource(id)
+  const state = await deps.store.getScaleSet(id.toLowerCase())
+  if (!resource || !state) throw notFound(ref)
+  return { resource, state }
+}
+
+export function notFound(ref: ScaleSetRef): AppError {
+  return Errors.ResourceNotFound(
+    `The Resource 'Microsoft.Compute/virtualMachineScaleSets/${ref.name}' under resource group '${ref.rg}' was not found.`,
+  )
+}
+
+/** The version the model resolves to now (`exactVersion`), as new instances get it. */
+export async function modelExactVersion(
+  deps: ServiceDeps,
+  state: ScaleSetState,
+): Promise<string | null> {
+  const image = state.spec.image
+  if (image.kind === 'custom') return null
+  if (isPinned(image)) return image.version
+  const latest = await deps.catalog.latestEligible(
+    image,
+    state.spec.location,
+    new Set(state.faultedVersions),
+  )
+  return latest?.version ?? null
+}
+
+async function scaleSetView(deps: ServiceDeps, r: StoredResource): Promise<ScaleSetView> {
+  const body = withoutSecrets(r.body as Record<string, unknown>)
+  const key = r.id.toLowerCase()
+  const state = await deps.store.getScaleSet(key)
+  const views = state ? await deps.fabric.listInstances(key) : []
+  const props = body['properties'] as Record<string, unknown>
+  const capacity = state?.spec.capacity ?? 0
+  const settled = views.length === capacity && views.every((v) => v.provisioning !== 'creating')
+  const provisioningState = settled
+    ? 'Succeeded'
+    : r.createdAtMs === r.updatedAtMs
+      ? 'Creating'
+      : 'Updating'
+  const ref = (
+    props['virtualMachineProfile'] as
+      { storageProfile?: { imageReference?: Record<string, unknown> } } | undefined
+  )?.storageProfile?.imageReference
+  const exact = state ? await modelExactVersion(deps, state) : null
+  if (ref && exact) ref['exactVersion'] = exact
+  return {
+    ...body,
+    id: body['id'] ?? r.id,
+    name: r.name,
+    type: SCALE_SET_TYPE,
+    etag: r.etag,
+    properties: { ...props, provisioningState },
+  }
+}
+
+function checkPreconditions(
+  existing: StoredResource | undefined,
+  ifMatch?: string,
+  ifNoneMatch?: string,
+): void {
+  if (ifNoneMatch === '*' && existing)
+    throw Errors.PreconditionFailed('The resource exists and If-None-Match is *.')
+  if (ifMatch !== undefined && ifMatch !== '*' && existing?.etag !== ifMatch) {
+    throw Errors.PreconditionFailed(
+      `The ETag '${ifMatch}' does not match the resource's current ETag.`,
+    )
+  }
+  if (ifMatch === '*' && !existing)
+    throw Errors.PreconditionFailed('The resource does not exist and If-Match is *.')
+}
+
+type Facts = { facts: ValidationFacts; imageProblem: AppError | null }
+
+async function gatherFacts(
+  deps: ServiceDeps,
+  model: ArmScaleSet,
+  apiVersion: string,
+): Promise<Facts> {
+  const facts: { -readonly [K in keyof ValidationFacts]: ValidationFacts[K] } = {
+    apiVersion,
+    fabricName: deps.fabric.name,
+    extensionHandlers: deps.fabric.extensionHandlers,
+  }
+  let imageProblem: AppError | null = null
+  const armRef = model.properties?.virtualMachineProfile?.storageProfile?.imageReference
+  const ref = armRef ? fromArmImageReference(armRef) : undefined
+  const location = normalizeLocation(model.location ?? '')
+  if (!armRef) {
+    imageProblem = problemsError([
+      problem(
+        'properties.virtualMachineProfile.storageProfile.imageReference',
+        'The scale set model needs storageProfile.imageReference.',
+      ),
+    ])
+  } else if (ref) {
+    imageProblem = await checkImage(deps, ref, location, facts)
+  }
+  const probeId = model.properties?.virtualMachineProfile?.networkProfile?.healthProbe?.id
+  const probe = probeId ? parseProbeId(probeId) : undefined
+  if (probe) {
+    const lb = await deps.store.getResource(loadBalancerId(probe.sub, probe.rg, probe.lb))
+    const probes =
+      (lb?.body['properties'] as { probes?: { name?: string }[] } | undefined)?.probes ?? []
+    const exists = probes.some((p) => p.name?.toLowerCase() === probe.probe.toLowerCase())
+    facts.probe = {
+      exists,
+      loadBalancerSku: String((lb?.body['sku'] as { name?: string } | undefined)?.name ?? 'Basic'),
+    }
+  }
+  const sf = serviceFabricExtension(model)
+  const endpoint = sf?.properties?.settings?.['clusterEndpoint']
+  if (typeof endpoint === 'string') {
+    const cluster = await deps.store.getResource(endpoint)
+    const nodeTypeRef = String(sf?.properties?.settings?.['nodeTypeRef'] ?? '').toLowerCase()
+    const nodeTypes =
+      (
+        cluster?.body['properties'] as
+          { nodeTypes?: { name?: string; durabilityLevel?: string }[] } | undefined
+      )?.nodeTypes ?? []
+    const nt = nodeTypes.find((n) => n.name?.toLowerCase() === nodeTypeRef)
+    if (nt?.durabilityLevel) facts.serviceFabricNodeTypeDurability = nt.durabilityLevel
+  }
+  return { facts, imageProblem }
+}
+
+async function checkImage(
+  deps: ServiceDeps,
+  ref: ImageReference,
+  location: string,
+  facts: { image?: ValidationFacts['image'] },
+): Promise<AppError | null> {
+  const target = 'properties.virtualMachineProfile.storageProfile.imageReference'
+  if (ref.kind === 'gallery') {
+    return new AppError(
+      'GalleryImageNotFound',
+      404,
+      false,
+      `The gallery image '${ref.definitionId}' is not available in location '${location}': galleries are not supported by this build of osroll yet.`,
+      target,
+    )
+  }
+  if (ref.kind === 'custom') {
+    return new AppError(
+      'InvalidParameter',
+      400,
+      false,
+      `Image '${ref.id}' is not supported: osroll boots platform images (and, later, gallery images).`,
+      target,
+    )
+  }
+  const key = { location, publisher: ref.publisher, offer: ref.offer, sku: ref.sku }
+  const versions = await deps.catalog.list(key)
+  const wanted = isPinned(ref)
+    ? versions.find((v) => v.version === ref.version)
+    : versions[versions.length - 1]
+  if (!wanted) {
+    return new AppError(
+      'PlatformImageNotFound',
+      404,
+      false,
+      `The platform image '${ref.publisher}:${ref.offer}:${ref.sku}:${ref.version}' is not available. Verify that all fields in the storage profile are correct. For more details about storage profile information, please refer to https://aka.ms/storageprofile`,
+      target,
+    )
+  }
+  facts.image = {
+    os: wanted.operatingSystem,
+    automaticOSUpgradeSupported: wanted.automaticOSUpgradeSupported,
+  }
+  return null
+}
+
+async function saveState(
+  deps: ServiceDeps,
+  key: string,
+  spec: ScaleSetSpec,
+  fabricModel: FabricModel,
+  now: number,
+): Promise<void> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const current = await deps.store.getScaleSet(key)
+    const enabling = spec.automaticOS.enabled && !(current?.spec.automaticOS.enabled ?? false)
+    const next: ScaleSetState = {
+      key,
+      spec,
+      fabricModel,
+      autoEnabledAtMs: enabling ? now : (current?.autoEnabledAtMs ?? now),
+      firstSinceEnable: enabling ? true : (current?.firstSinceEnable ?? true),
+      nextInstanceId: current?.nextInstanceId ?? 0,
+      faultedVersions: current?.faultedVersions ?? [],
+      lastPlatformRollout: current?.lastPlatformRollout ?? null,
+      cancelRequestedAtMs: current?.cancelRequestedAtMs ?? null,
+      revision: current?.revision ?? 0,
+    }
+    try {
+      await deps.store.putScaleSet(next, current ? current.revision : null)
+      return
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'RevisionConflict')) throw err
+    }
+  }
+  throw Errors.Conflict(`Scale set ${key} is being changed by another writer; try again.`)
+}
+
+/** What a fabric needs of the ARM model (one mapper, STYLE R14). */
+export function toFabricModel(
+  key: string,
+  name: string,
+  model: ArmScaleSet,
+  generation: number,
+): FabricModel {
+  const vmp = model.properties?.virtualMachineProfile ?? {}
+  const extensions: ExtensionModel[] = extensionsOf(model).map((e) => ({
+    name: String(e.name),
+    publisher: String(e.properties?.publisher),
+    type: String(e.properties?.type),
+    typeHandlerVersion: String(e.properties?.typeHandlerVersion ?? '1.0'),
+    settings: e.properties?.settings ?? {},
+    protectedSettings: e.properties?.protectedSettings ?? {},
+    provisionAfterExtensions: e.properties?.provisionAfterExtensions ?? [],
+    suppressFailures: e.properties?.suppressFailures ?? false,
+  }))
+  const spec = toScaleSetSpec({ key, name, model, modelGeneration: generation })
+  const budget = vmp.extensionProfile?.extensionsTimeBudget
+  return {
+    scaleSetKey: key,
+    computerNamePrefix: vmp.osProfile?.computerNamePrefix ?? name.slice(0, 9),
+    modelGeneration: generation,
+    customData: vmp.osProfile?.customData ?? null,
+    dataDiskLuns: (vmp.storageProfile?.dataDisks ?? []).map((d) => Number(d.lun)),
+    extensions,
+    healthSource: spec.healthSource,
+    extensionsTimeBudgetMs: budget
+      ? (parseDurationMs(budget) ?? DEFAULT_EXTENSIONS_TIME_BUDGET_MS)
+      : DEFAULT_EXTENSIONS_TIME_BUDGET_MS,
+  }
+}

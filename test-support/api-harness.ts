@@ -1,0 +1,87 @@
+/**
+ * An in-process osroll (the same wiring as `osroll serve`, on in-memory SQLite and the sim
+ * fabric) for API tests with `app.inject`: no ports, no sleeps beyond bounded polling.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { loadConfig } from '../src/config/config.js'
+import { openSqliteStore } from '../src/store/sqlite/open-sqlite.js'
+import { buildSystem } from '../src/main.js'
+import type { System } from '../src/main.js'
+
+export type Call = (
+  method: string,
+  path: string,
+  o?: {
+    body?: unknown
+    token?: string | null
+    headers?: Record<string, string>
+    apiVersion?: string | null
+  },
+) => Promise<{ status: number; body: any; headers: Record<string, unknown> }>
+
+export async function apiHarness(
+  o: { healthDeadline?: string } = {},
+): Promise<{ sys: System; call: Call; sub: string; close: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'osroll-api-'))
+  const config = loadConfig(
+    { dataDir: dir, promptJitter: 'PT0S', healthDeadline: o.healthDeadline ?? 'PT2S' },
+    {},
+  )
+  const store = await openSqliteStore(':memory:')
+  const sys = await buildSystem({ config, store, log: pino({ level: 'silent' }), activePollMs: 20 })
+  sys.orchestrator.start()
+  const call: Call = async (method, path, opts = {}) => {
+    const version = opts.apiVersion === undefined ? '2024-07-01' : opts.apiVersion
+    const url =
+      version === null ? path : `${path}${path.includes('?') ? '&' : '?'}api-version=${version}`
+    const token = opts.token === undefined ? sys.adminToken : opts.token
+    const res = await sys.app.inject({
+      method: method as 'GET',
+      url,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...opts.headers,
+      },
+      ...(opts.body !== undefined
+        ? { payload: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) }
+        : {}),
+    })
+    let body: unknown = res.body
+    try {
+      body = res.body === '' ? '' : JSON.parse(res.body)
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.statusCode, body, headers: res.headers }
+  }
+  return {
+    sys,
+    call,
+    sub: sys.subscriptionId,
+    close: async () => {
+      await sys.orchestrator.stop()
+      await sys.app.close()
+      await sys.deps.store.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Polls `check` until it returns a value, for at most `timeoutMs` (bounded, STYLE R6). */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Runs `osroll serve` as a real child process (from the TypeScript sources, through tsx) for
+ * end-to-end and crash tests, and talks to it over HTTP.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+export type ServeProcess = Readonly<{
+  child: ChildProcess
+  url: string
+  token: string
+  subscriptionId: string
+  call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>
+  stop: (signal?: NodeJS.Signals) => Promise<void>
+}>
+
+export async function startServe(
+  dataDir: string,
+  args: readonly string[] = [],
+): Promise<ServeProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/cli/main.ts'),
+      'serve',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--prompt-jitter',
+      'PT0S',
+      ...args,
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, OSROLL_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  let out = ''
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()))
+  const started = Date.now()
+  while (!/osroll is serving (\S+)/.test(out) || !/default subscription: (\S+)/.test(out)) {
+    if (child.exitCode !== null) throw new Error(`osroll serve exited ${child.exitCode}:\n${out}`)
+    if (Date.now() - started > 30_000) throw new Error(`osroll serve did not start:\n${out}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const url = (/osroll is serving (\S+)/.exec(out) as RegExpExecArray)[1] as string
+  const subscriptionId = (/default subscription: (\S+)/.exec(out) as RegExpExecArray)[1] as string
+  const token = readFileSync(join(dataDir, 'token'), 'utf8').trim()
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(
+      `${url}${path}${path.includes('?') ? '&' : '?'}api-version=2024-07-01`,
+      {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      },
+    )
+    const text = await res.text()
+    return { status: res.status, body: text ? JSON.parse(text) : '' }
+  }
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill(signal)
+    await exited
+  }
+  return { child, url, token, subscriptionId, call, stop }
+}
