@@ -16,6 +16,8 @@ import { registerComputeRoutes } from './routes/compute.js'
 import { registerImageRoutes } from './routes/images.js'
 import { registerNetworkRoutes } from './routes/network.js'
 import { registerSubscriptionRoutes, ensureSubscription } from './routes/subscriptions.js'
+import { registerServiceFabricRoutes } from './routes/service-fabric.js'
+import { registerIdentityRoutes } from './routes/identity.js'
 import type { Logger } from '../runtime/logger.js'
 
 declare module 'fastify' {
@@ -53,7 +55,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       'x-ms-correlation-request-id',
       headerOf(req, 'x-ms-correlation-request-id') ?? req.id,
     )
-    const path = req.url.split('?')[0] as string
+    const path = (req.url.split('?')[0] as string).replace(/\/{2,}/g, '/') // az asks for //metadata/endpoints
     if (OPEN_ROUTES.some((r) => r.test(path))) return
     await checkAuth(o.deps, req, reply, path)
     if (reply.sent) return
@@ -90,6 +92,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   registerImageRoutes(app, o.deps)
   registerNetworkRoutes(app, o.deps)
   registerComputeRoutes(app, o.deps)
+  registerServiceFabricRoutes(app, o.deps)
+  registerIdentityRoutes(app, o.deps)
   return app
 }
 

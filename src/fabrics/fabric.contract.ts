@@ -56,6 +56,7 @@ export function runFabricContract(name: string, create: () => Promise<FabricHarn
           ['1', '1', 1, '1.0.0', null],
         ])
         expect(byId(views, '0')!.dataDisks.map((d) => d.lun)).toEqual(h.model.dataDiskLuns)
+        expect(byId(views, '0')!.privateIp).not.toBe(byId(views, '1')!.privateIp)
       } finally {
         await h.close()
       }
@@ -80,6 +81,7 @@ export function runFabricContract(name: string, create: () => Promise<FabricHarn
         )!
         expect(after.previousOsImageVersion).toBe('1.0.0')
         expect(after.dataDisks).toEqual(before.dataDisks)
+        expect(after.privateIp).toBe(before.privateIp)
         expect(after.bootedAtMs).toBeGreaterThanOrEqual(before.bootedAtMs)
       } finally {
         await h.close()

@@ -63,6 +63,8 @@ export type InstanceView = Readonly<{
   provisioningError: string | null
   health: HealthState
   bootedAtMs: number
+  /** The instance's own address, stable for its life (sim: virtual, never contacted). */
+  privateIp: string
   /** Stable identity of each data disk: it never changes while the instance lives. */
   dataDisks: readonly Readonly<{ lun: number; diskId: string }>[]
   extensions: readonly ExtensionStatus[]

@@ -250,3 +250,34 @@ function blankRecord(instanceId: string): InstanceRecord {
 function capital(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1)
 }
+
+/** Network interfaces of one instance or all (SPEC §2.2): where the instance's private IP is. */
+export async function networkInterfaces(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+  instanceId?: string,
+): Promise<Record<string, unknown>[]> {
+  const { resource, state } = await requireScaleSet(deps, ref)
+  const views = await deps.fabric.listInstances(state.key)
+  const chosen = instanceId === undefined ? views : views.filter((v) => v.instanceId === instanceId)
+  if (instanceId !== undefined && chosen.length === 0) throw instanceNotFound(ref, instanceId)
+  const setId = String(resource.body['id'] ?? resource.id)
+  return chosen.map((v) => ({
+    id: `${setId}/virtualMachines/${v.instanceId}/networkInterfaces/nic0`,
+    name: 'nic0',
+    properties: {
+      primary: true,
+      virtualMachine: { id: `${setId}/virtualMachines/${v.instanceId}` },
+      ipConfigurations: [
+        {
+          name: 'ipconfig1',
+          properties: {
+            primary: true,
+            privateIPAddress: v.privateIp,
+            privateIPAllocationMethod: 'Dynamic',
+          },
+        },
+      ],
+    },
+  }))
+}

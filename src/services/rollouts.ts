@@ -4,7 +4,7 @@
  */
 import { AppError, Errors } from '../errors.js'
 import { isLatest, toArmImageReference } from '../core/image/image-ref.js'
-import { startRollout } from '../core/rollout/start.js'
+import { modelTarget, startRollout } from '../core/rollout/start.js'
 import { progressOf, rollbackInfoOf } from '../core/rollout/progress.js'
 import type { Rollout } from '../core/rollout/types.js'
 import { formatDurationMs } from '../core/duration.js'
@@ -221,4 +221,161 @@ async function updateState(
     }
   }
   throw Errors.Conflict(`Scale set ${key} is being changed by another writer; try again.`)
+}
+
+/**
+ * POST manualupgrade (SPEC §4.8): applies the latest model to the named instances at once
+ * (upgrade mode Manual), as a User model rollout scoped to them.
+ */
+export async function manualUpgrade(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+  body: unknown,
+): Promise<OperationRecord> {
+  const { state } = await requireScaleSet(deps, ref)
+  const ids = instanceIdsOf(body, true) as string[]
+  const views = await deps.fabric.listInstances(state.key)
+  const unknown = ids.filter((id) => !views.some((v) => v.instanceId === id))
+  if (unknown.length > 0)
+    throw Errors.InvalidParameter(
+      `Instance ids ${unknown.join(', ')} are not instances of scale set '${ref.name}'.`,
+      'instanceIds',
+    )
+  if (await deps.store.getActiveRollout(state.key))
+    throw Errors.OperationNotAllowed(
+      'A rolling upgrade is in progress on this Virtual Machine Scale Set; wait for it to finish or cancel it.',
+    )
+  const rollout = startRollout({
+    id: deps.ids(),
+    spec: state.spec,
+    request: {
+      kind: 'Model',
+      startedBy: 'User',
+      target: modelTarget(state.spec),
+      pace: 'allAtOnce',
+      scope: ids,
+    },
+    healthDeadlineMs: deps.config.healthDeadlineMs,
+    nowMs: deps.clock.nowMs(),
+  })
+  await deps.store.createRollout(rollout)
+  deps.notify(state.key)
+  return createOperation(deps, 'manualUpgrade', { kind: 'rollout', rolloutId: rollout.id })
+}
+
+/**
+ * POST approveRollingUpgrade (SPEC §4.7), on the set (`instanceIds`, all pending ones when
+ * omitted) or on one instance: approved instances join the deferred rollout's next batches.
+ */
+export async function approveRollingUpgrade(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+  body: unknown,
+  instanceId?: string,
+): Promise<OperationRecord> {
+  const { state } = await requireScaleSet(deps, ref)
+  const records = await deps.store.listInstanceRecords(state.key)
+  const views = await deps.fabric.listInstances(state.key)
+  const named = instanceId !== undefined ? [instanceId] : instanceIdsOf(body, false)
+  if (named) {
+    const unknown = named.filter((id) => !views.some((v) => v.instanceId === id))
+    if (unknown.length > 0)
+      throw Errors.InvalidParameter(
+        `Instance ids ${unknown.join(', ')} are not instances of scale set '${ref.name}'.`,
+        'instanceIds',
+      )
+  }
+  const chosen = views
+    .map((v) => v.instanceId)
+    .filter((id) =>
+      named ? named.includes(id) : records.find((r) => r.instanceId === id)?.osUpgradePending,
+    )
+  await deps.store.putInstanceRecords(
+    state.key,
+    chosen.map((id) => {
+      const r = records.find((x) => x.instanceId === id)
+      return {
+        instanceId: id,
+        protectFromScaleIn: r?.protectFromScaleIn ?? false,
+        protectFromScaleSetActions: r?.protectFromScaleSetActions ?? false,
+        osUpgradePending: r?.osUpgradePending ?? false,
+        osUpgradeApproved: true,
+      }
+    }),
+  )
+  deps.notify(state.key)
+  return createOperation(deps, 'approveRollingUpgrade', { kind: 'none' })
+}
+
+/**
+ * POST extensionRollingUpgrade: re-provisions every instance's extensions with the model's
+ * current settings, in batches (osroll has no extension repository: "latest" is the model).
+ * It bumps the model generation so that every instance is behind, then runs a User model rollout.
+ */
+export async function extensionRollingUpgrade(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+): Promise<OperationRecord> {
+  const { state } = await requireScaleSet(deps, ref)
+  if (state.fabricModel.extensions.length === 0)
+    throw Errors.OperationNotAllowed(`Scale set '${ref.name}' has no extensions to upgrade.`)
+  if (await deps.store.getActiveRollout(state.key))
+    throw Errors.OperationNotAllowed(
+      'A rolling upgrade is in progress on this Virtual Machine Scale Set; wait for it to finish or cancel it.',
+    )
+  const generation = state.spec.modelGeneration + 1
+  let updated: ScaleSetState = state
+  await updateState(
+    deps,
+    state.key,
+    (s) =>
+      (updated = {
+        ...s,
+        spec: { ...s.spec, modelGeneration: generation },
+        fabricModel: { ...s.fabricModel, modelGeneration: generation },
+      }),
+  )
+  const rollout = startRollout({
+    id: deps.ids(),
+    spec: updated.spec,
+    request: {
+      kind: 'Model',
+      startedBy: 'User',
+      target: { imageVersion: null, modelGeneration: generation },
+      pace: 'batched',
+      scope: null,
+    },
+    healthDeadlineMs: deps.config.healthDeadlineMs,
+    nowMs: deps.clock.nowMs(),
+  })
+  await deps.store.createRollout(rollout)
+  deps.notify(state.key)
+  return createOperation(deps, 'extensionRollingUpgrade', {
+    kind: 'rollout',
+    rolloutId: rollout.id,
+  })
+}
+
+function instanceIdsOf(body: unknown, required: boolean): string[] | undefined {
+  const ids =
+    body && typeof body === 'object' ? (body as { instanceIds?: unknown }).instanceIds : undefined
+  if (ids === undefined || ids === null) {
+    if (required)
+      throw Errors.InvalidParameter(
+        'instanceIds is required: the instances to upgrade.',
+        'instanceIds',
+      )
+    return undefined
+  }
+  if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string'))
+    throw new AppError(
+      'InvalidRequestContent',
+      400,
+      false,
+      'instanceIds must be an array of strings.',
+      'instanceIds',
+    )
+  if (required && ids.length === 0)
+    throw Errors.InvalidParameter('instanceIds must name at least one instance.', 'instanceIds')
+  return ids as string[]
 }

@@ -16,12 +16,16 @@ import {
   getInstance,
   getInstanceView,
   listInstances,
+  networkInterfaces,
   putInstanceProtection,
   scaleSetInstanceView,
 } from '../../services/instances.js'
 import {
+  approveRollingUpgrade,
   cancelRollout,
+  extensionRollingUpgrade,
   latestRollout,
+  manualUpgrade,
   osUpgradeHistory,
   startOsRollout,
 } from '../../services/rollouts.js'
@@ -115,6 +119,30 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
   app.put<{ Params: VmParams }>(`${SET}/virtualMachines/:instanceId`, async (req) =>
     putInstanceProtection(deps, ref(req.params), req.params.instanceId, req.body),
   )
+
+  app.get<{ Params: SetParams }>(`${SET}/networkInterfaces`, async (req) => ({
+    value: await networkInterfaces(deps, ref(req.params)),
+  }))
+  app.get<{ Params: VmParams }>(
+    `${SET}/virtualMachines/:instanceId/networkInterfaces`,
+    async (req) => ({
+      value: await networkInterfaces(deps, ref(req.params), req.params.instanceId),
+    }),
+  )
+  const action = (
+    name: string,
+    run: (req: FastifyRequest<{ Params: VmParams }>) => ReturnType<typeof startOsRollout>,
+  ) =>
+    app.post<{ Params: VmParams }>(`${SET}/${name}`, async (req, reply) => {
+      const op = await run(req)
+      return accepted(req, reply, req.params.sub, await locationOf(req.params), op, retry)
+    })
+  action('manualupgrade', (req) => manualUpgrade(deps, ref(req.params), req.body))
+  action('approveRollingUpgrade', (req) => approveRollingUpgrade(deps, ref(req.params), req.body))
+  action('virtualMachines/:instanceId/approveRollingUpgrade', (req) =>
+    approveRollingUpgrade(deps, ref(req.params), undefined, req.params.instanceId),
+  )
+  action('extensionRollingUpgrade', (req) => extensionRollingUpgrade(deps, ref(req.params)))
 
   app.post<{ Params: SetParams }>(`${SET}/osRollingUpgrade`, async (req, reply) => {
     const op = await startOsRollout(deps, ref(req.params))

@@ -78,6 +78,7 @@ export class SimFabric implements Fabric {
         stopped: false,
         healthOverride: null,
         diskCount: 1,
+        privateIp: simAddress(model.scaleSetKey, spec.instanceId),
         healthSource: model.healthSource,
         dataDisks: model.dataDiskLuns.map((lun) => ({
           lun,
@@ -236,6 +237,7 @@ export class SimFabric implements Fabric {
         : null,
       health: this.health(i, booting),
       bootedAtMs: d.startedAtMs,
+      privateIp: i.privateIp,
       dataDisks: i.dataDisks,
       extensions: d.extensionNames.map((name) => ({
         name,
@@ -258,6 +260,18 @@ export class SimFabric implements Fabric {
     if (i.healthSource === 'none') return 'healthy'
     return diskIsBad(i.disk.behaviour.health, i.disk.serial, this.seed) ? 'unhealthy' : 'healthy'
   }
+}
+
+/**
+ * A virtual private address: 10.x.y.z with x from the set and y.z from the instance id, unique
+ * within a set of up to 65,536 instances. Sim instances are never contacted.
+ * @example simAddress('/s/web', '300') → '10.<x>.1.44'
+ */
+export function simAddress(scaleSetKey: string, instanceId: string): string {
+  let h = 0
+  for (let i = 0; i < scaleSetKey.length; i++) h = (h * 31 + scaleSetKey.charCodeAt(i)) >>> 0
+  const n = Number(instanceId)
+  return `10.${h % 256}.${(n >> 8) & 255}.${n & 255}`
 }
 
 function failedExtension(extfail: string | null, model: FabricModel): string | null {

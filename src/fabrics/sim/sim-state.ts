@@ -28,6 +28,7 @@ export type SimInstance = Readonly<{
   healthOverride: 'healthy' | 'unhealthy' | null
   dataDisks: readonly Readonly<{ lun: number; diskId: string }>[]
   diskCount: number
+  privateIp: string
   healthSource: 'probe' | 'extension' | 'none'
 }>
 
