@@ -27,6 +27,7 @@ import { createToken, hashToken } from './services/tokens.js'
 import { createSubscription } from './api/routes/subscriptions.js'
 import { SUBSCRIPTION_TYPE } from './api/arm.js'
 import { Errors } from './errors.js'
+import { ensureSelfSignedTls } from './tls/self-signed.js'
 
 export type Server = Readonly<{
   url: string
@@ -108,7 +109,9 @@ export async function buildSystem(o: {
   const https =
     config.tls.kind === 'files'
       ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
-      : null
+      : config.tls.kind === 'self-signed'
+        ? selfSigned(config)
+        : null
   const app = await buildApp({ deps, logger: o.appLogger ?? false, https })
   return { deps, orchestrator, app, adminToken, subscriptionId }
 }
@@ -131,7 +134,7 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
   orchestrator.start()
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
-  const scheme = config.tls.kind === 'files' ? 'https' : 'http'
+  const scheme = config.tls.kind === 'none' ? 'http' : 'https'
   const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   log.info(
     { url, dataDir: config.dataDir, fabric: config.fabric, subscriptionId },
@@ -145,6 +148,12 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
       await store.close()
     })())
   return { url, adminToken, subscriptionId, app, store, close }
+}
+
+function selfSigned(config: Config): { cert: Buffer; key: Buffer } {
+  const extra = ['127.0.0.1', '0.0.0.0', 'localhost'].includes(config.host) ? [] : [config.host]
+  const { cert, key } = ensureSelfSignedTls(config.dataDir, ['localhost', '127.0.0.1', ...extra])
+  return { cert, key }
 }
 
 function timingOf(config: Config): TimingProfile {

@@ -35,7 +35,11 @@ export function registerServe(program: Command): void {
       undefined,
     )
     .option('--tls-key <file>', 'and this PEM key (OSROLL_TLS_KEY)', undefined)
-    .option('--tls <mode>', 'self-signed (OSROLL_TLS; not in this build)', undefined)
+    .option(
+      '--tls <mode>',
+      'self-signed: a CA kept in {data-dir}/tls/ca.crt signs a certificate for localhost and 127.0.0.1 (OSROLL_TLS)',
+      undefined,
+    )
     .option(
       '--timing <profile>',
       "prompt (default) or azure: when a new version's rollout starts (OSROLL_TIMING)",
@@ -88,6 +92,10 @@ export function registerServe(program: Command): void {
         `osroll is serving ${server.url} (fabric ${config.fabric}, data in ${config.dataDir})`,
       )
       console.log(`  default subscription: ${server.subscriptionId}`)
+      if (config.tls.kind === 'self-signed')
+        console.log(
+          `  TLS: trust ${config.dataDir}/tls/ca.crt (NODE_EXTRA_CA_CERTS for Node, REQUESTS_CA_BUNDLE for az)`,
+        )
       console.log(
         `  admin token: ${config.dataDir}/token  (curl -H "Authorization: Bearer $(cat ${config.dataDir}/token)" "${server.url}/subscriptions?api-version=2024-07-01")`,
       )

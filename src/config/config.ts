@@ -114,10 +114,7 @@ function tlsOf(
     fail('tls', `'${mode}' is not supported; use --tls self-signed or --tls-cert/--tls-key`)
   if (mode === 'self-signed') {
     if (cert || key) fail('tls', 'use either --tls self-signed or --tls-cert/--tls-key, not both')
-    fail(
-      'tls',
-      'self-signed certificates are not available yet in this build; pass --tls-cert and --tls-key',
-    )
+    return { kind: 'self-signed' }
   }
   if (cert || key) {
     if (!cert || !key) fail(cert ? 'tlsKey' : 'tlsCert', 'needs both --tls-cert and --tls-key')

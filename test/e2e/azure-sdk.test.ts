@@ -1,0 +1,57 @@
+/**
+ * The real Azure SDK (issue 3, SPEC §8.1): unmodified @azure/arm-compute 24 drives
+ * `osroll serve --tls self-signed` — create/get/patch with LRO polling, an OS rollout to
+ * completion, getLatest, cancel, paged history, the image list and a 404.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+import { startServe } from '../../test-support/serve-process.js'
+import type { ServeProcess } from '../../test-support/serve-process.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'osroll-sdk-'))
+let server: ServeProcess | null = null
+afterAll(async () => {
+  await server?.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('@azure/arm-compute against osroll serve --tls self-signed', () => {
+  it('works unmodified', { timeout: 120_000 }, async () => {
+    server = await startServe(dir, ['--tls', 'self-signed'])
+    expect(server.url).toMatch(/^https:\/\//)
+    const script = fileURLToPath(new URL('./azure-sdk-client.ts', import.meta.url))
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', script],
+        {
+          env: {
+            ...process.env,
+            NODE_EXTRA_CA_CERTS: join(dir, 'tls', 'ca.crt'),
+            OSROLL_URL: server!.url,
+            OSROLL_TOKEN: server!.token,
+            OSROLL_SUBSCRIPTION: server!.subscriptionId,
+          },
+          timeout: 90_000,
+        },
+        (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
+      )
+    })
+    const seen = JSON.parse(stdout.trim().split('\n').pop() as string)
+    expect(seen).toEqual({
+      created: { name: 'sdk', provisioningState: 'Succeeded' },
+      exactVersion: '1.0.0',
+      patchedTags: { team: 'sdk' },
+      latest: { code: 'Completed', successful: 3 },
+      cancelled: { code: 'Cancelled', lastAction: 'Cancel' },
+      startAfterCancel: expect.any(String),
+      history: ['Cancelled', 'Completed'],
+      imageVersions: ['1.0.0', '1.1.0', '1.2.0'],
+      notFound: { statusCode: 404, code: 'ResourceNotFound' },
+    })
+  })
+})
