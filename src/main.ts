@@ -13,6 +13,7 @@ import type { SqlStore } from './store/sql/sql-store.js'
 import { SimFabric } from './fabrics/sim/sim-fabric.js'
 import { parseSimUri } from './fabrics/sim/sim-behaviour.js'
 import { StoreCatalog } from './services/catalog.js'
+import { Galleries } from './services/galleries.js'
 import { SystemClock } from './runtime/clock.js'
 import type { Clock } from './runtime/clock.js'
 import type { Logger } from './runtime/logger.js'
@@ -62,14 +63,22 @@ export async function buildSystem(o: {
   const clock = o.clock ?? new SystemClock()
   const adminToken = await ensureAdminToken(store, config.dataDir, clock.nowMs())
   const fabric = new SimFabric({ nowMs: () => clock.nowMs(), state: store })
-  const catalog = new StoreCatalog(store, async (uri) => {
+  const checkSource = async (uri: string): Promise<void> => {
     if (!uri.startsWith('sim:'))
       throw Errors.InvalidParameter(
         `This server runs the '${config.fabric}' fabric: an image source must be a sim: URI such as 'sim:?boot=2&health=healthy', not '${uri}'.`,
         'properties.source.uri',
       )
     parseSimUri(uri)
-  })
+  }
+  const galleries = new Galleries(
+    store,
+    () => clock.nowMs(),
+    config.replicationDelayMs,
+    checkSource,
+    randomUUID,
+  )
+  const catalog = new StoreCatalog(store, checkSource, galleries)
   let orchestrator: Orchestrator | null = null
   const effects = new EffectRunner({
     fabric,

@@ -23,11 +23,16 @@ export type Call = (
 ) => Promise<{ status: number; body: any; headers: Record<string, unknown> }>
 
 export async function apiHarness(
-  o: { healthDeadline?: string } = {},
+  o: { healthDeadline?: string; replicationDelay?: string } = {},
 ): Promise<{ sys: System; call: Call; sub: string; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'osroll-api-'))
   const config = loadConfig(
-    { dataDir: dir, promptJitter: 'PT0S', healthDeadline: o.healthDeadline ?? 'PT2S' },
+    {
+      dataDir: dir,
+      promptJitter: 'PT0S',
+      healthDeadline: o.healthDeadline ?? 'PT2S',
+      replicationDelay: o.replicationDelay ?? 'PT0.3S',
+    },
     {},
   )
   const store = await openSqliteStore(':memory:')

@@ -18,6 +18,7 @@ import { registerNetworkRoutes } from './routes/network.js'
 import { registerSubscriptionRoutes, ensureSubscription } from './routes/subscriptions.js'
 import { registerServiceFabricRoutes } from './routes/service-fabric.js'
 import { registerIdentityRoutes } from './routes/identity.js'
+import { registerGalleryRoutes } from './routes/galleries.js'
 import type { Logger } from '../runtime/logger.js'
 
 declare module 'fastify' {
@@ -94,6 +95,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   registerComputeRoutes(app, o.deps)
   registerServiceFabricRoutes(app, o.deps)
   registerIdentityRoutes(app, o.deps)
+  registerGalleryRoutes(app, o.deps)
   return app
 }
 

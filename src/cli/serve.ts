@@ -55,6 +55,11 @@ export function registerServe(program: Command): void {
       'largest per-set delay of prompt timing, default PT30S (OSROLL_PROMPT_JITTER)',
       undefined,
     )
+    .option(
+      '--replication-delay <duration>',
+      'how long a gallery version takes to reach each region, default PT5S (OSROLL_REPLICATION_DELAY)',
+      undefined,
+    )
     .addHelpText(
       'after',
       '\nExample:\n  osroll serve --fabric sim --port 7280 --data-dir ./.osroll\n',
@@ -74,6 +79,7 @@ export function registerServe(program: Command): void {
         timing: 'timing',
         healthDeadline: 'healthDeadline',
         promptJitter: 'promptJitter',
+        replicationDelay: 'replicationDelay',
       }
       for (const [flag, key] of Object.entries(map))
         if (flags[flag] !== undefined) raw[key] = flags[flag]

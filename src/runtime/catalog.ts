@@ -19,6 +19,8 @@ export interface ImageCatalog {
     exclude?: ReadonlySet<string>,
   ): Promise<EligibleVersion | null>
   artifact(image: ImageReference, version: string): Promise<ImageArtifact | undefined>
+  /** When a version not yet eligible becomes so (gallery replication), to wake up then. */
+  nextEligibilityAtMs?(image: ImageReference, location: string): Promise<number | null>
 }
 
 export class MemoryCatalog implements ImageCatalog {

@@ -53,6 +53,12 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Pass
   if (rollout === null) {
     const started = await maybeStart(state, instances, deps)
     if (started.type === 'wait') triggerWake = started.wakeAtMs
+    const eligibleAt = await deps.catalog.nextEligibilityAtMs?.(
+      state.spec.image,
+      state.spec.location,
+    )
+    if (eligibleAt !== undefined && eligibleAt !== null)
+      triggerWake = Math.min(triggerWake ?? eligibleAt, eligibleAt)
     if (started.type !== 'started') {
       releaseKeptDisks(state, instances, deps)
       return { wakeAtMs: triggerWake, rollout: null }

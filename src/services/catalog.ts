@@ -15,6 +15,7 @@ import type { EligibleVersion, ImageCatalog } from '../runtime/catalog.js'
 import type { ControlStore, StoredResource } from '../store/control-store.js'
 import { PLATFORM_IMAGE_TYPE, platformImagePrefix } from '../api/arm.js'
 import { AUTO_UPGRADE_SKUS } from '../config/defaults.js'
+import type { Galleries } from './galleries.js'
 
 export type PlatformImageKey = Readonly<{
   location: string
@@ -45,6 +46,7 @@ export class StoreCatalog implements ImageCatalog {
     private readonly store: ControlStore,
     /** Checks that a fabric can boot `uri` (e.g. parses a sim: URI); throws a 400 if not. */
     private readonly checkSource: (uri: string) => Promise<void>,
+    readonly galleries: Galleries,
   ) {}
 
   /**
@@ -156,6 +158,8 @@ export class StoreCatalog implements ImageCatalog {
     location: string,
     exclude?: ReadonlySet<string>,
   ): Promise<EligibleVersion | null> {
+    if (image.kind === 'gallery')
+      return this.galleries.latestEligible(image.definitionId, location, exclude)
     if (image.kind !== 'platform') return null
     const versions = await this.list({
       location: normalizeLocation(location),
@@ -168,11 +172,23 @@ export class StoreCatalog implements ImageCatalog {
     return last ? { version: last.version, eligibleAtMs: last.publishedAtMs } : null
   }
 
+  async nextEligibilityAtMs(image: ImageReference, location: string): Promise<number | null> {
+    return image.kind === 'gallery'
+      ? this.galleries.nextEligibilityAtMs(image.definitionId, location)
+      : null
+  }
+
   async artifact(
     image: ImageReference,
     version: string,
     location?: string,
   ): Promise<ImageArtifact | undefined> {
+    if (image.kind === 'gallery') {
+      const v = await this.galleries.version(image.definitionId, version)
+      return v
+        ? { version: v.version, label: imageLabel(image, v.version), sourceUri: v.sourceUri }
+        : undefined
+    }
     if (image.kind !== 'platform') return undefined
     const versions = location
       ? [

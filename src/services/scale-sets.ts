@@ -299,13 +299,25 @@ async function checkImage(
 ): Promise<AppError | null> {
   const target = 'properties.virtualMachineProfile.storageProfile.imageReference'
   if (ref.kind === 'gallery') {
-    return new AppError(
-      'GalleryImageNotFound',
-      404,
-      false,
-      `The gallery image '${ref.definitionId}' is not available in location '${location}': galleries are not supported by this build of osroll yet.`,
-      target,
-    )
+    const galleries = deps.catalog.galleries
+    const os = await galleries.osType(ref.definitionId)
+    const found = !os
+      ? false
+      : isPinned(ref)
+        ? (await galleries.version(ref.definitionId, ref.version)) !== undefined
+        : (await galleries.latestEligible(ref.definitionId, location)) !== null
+    if (!found || !os) {
+      const what = isPinned(ref) ? `${ref.definitionId}/versions/${ref.version}` : ref.definitionId
+      return new AppError(
+        'GalleryImageNotFound',
+        404,
+        false,
+        `The gallery image '${what}' is not available in location '${location}' (no such image, or no version replicated there and included in latest).`,
+        target,
+      )
+    }
+    facts.image = { os, automaticOSUpgradeSupported: true }
+    return null
   }
   if (ref.kind === 'custom') {
     return new AppError(

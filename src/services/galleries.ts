@@ -1,0 +1,410 @@
+/**
+ * Azure Compute Galleries (SPEC §2.3): galleries, image definitions and image versions with
+ * asynchronous per-region replication. Replication is derived from time — a version reaches
+ * region R `replicationDelayMs` after it was published (or after R was added) — so nothing runs
+ * in the background and every replica agrees. A version is eligible in R when it targets R, its
+ * replication to R is Completed, and it is excluded from latest neither for the version nor for R.
+ */
+import { AppError, Errors } from '../errors.js'
+import { isVersion } from '../core/image/version.js'
+import { compareVersions } from '../core/image/version.js'
+import { normalizeLocation } from '../core/scale-set/to-spec.js'
+import { isPlainObject } from '../core/scale-set/shape.js'
+import type { ControlStore, StoredResource } from '../store/control-store.js'
+import type { EligibleVersion } from '../runtime/catalog.js'
+
+export const GALLERY_TYPE = 'Microsoft.Compute/galleries'
+export const GALLERY_IMAGE_TYPE = 'Microsoft.Compute/galleries/images'
+export const GALLERY_VERSION_TYPE = 'Microsoft.Compute/galleries/images/versions'
+
+export type GalleryRef = Readonly<{ sub: string; rg: string; gallery: string }>
+export type ImageDefRef = GalleryRef & Readonly<{ image: string }>
+
+type Region = {
+  name: string
+  regionalReplicaCount: number
+  excludeFromLatest: boolean
+  addedAtMs: number
+}
+export type GalleryVersion = Readonly<{
+  version: string
+  sourceUri: string
+  excludeFromLatest: boolean
+  regions: readonly Region[]
+  publishedAtMs: number
+  resource: StoredResource
+}>
+
+export const galleryId = (r: GalleryRef) =>
+  `/subscriptions/${r.sub}/resourceGroups/${r.rg}/providers/Microsoft.Compute/galleries/${r.gallery}`
+export const imageDefId = (r: ImageDefRef) => `${galleryId(r)}/images/${r.image}`
+
+export class Galleries {
+  constructor(
+    private readonly store: ControlStore,
+    private readonly nowMs: () => number,
+    private readonly replicationDelayMs: number,
+    private readonly checkSource: (uri: string) => Promise<void>,
+    private readonly ids: () => string,
+  ) {}
+
+  async putGallery(
+    ref: GalleryRef,
+    body: unknown,
+  ): Promise<{ created: boolean; view: Record<string, unknown> }> {
+    const b = requireObject(body)
+    const location = requireLocation(b)
+    return this.put(galleryId(ref), GALLERY_TYPE, ref, ref.gallery, {
+      ...b,
+      location,
+      properties: {
+        ...(isPlainObject(b['properties']) ? b['properties'] : {}),
+        provisioningState: 'Succeeded',
+      },
+    })
+  }
+
+  async putImageDefinition(
+    ref: ImageDefRef,
+    body: unknown,
+  ): Promise<{ created: boolean; view: Record<string, unknown> }> {
+    await this.require(galleryId(ref), 'gallery', ref.gallery)
+    const b = requireObject(body)
+    const location = requireLocation(b)
+    const p = isPlainObject(b['properties']) ? b['properties'] : {}
+    if (p['osType'] !== 'Linux' && p['osType'] !== 'Windows')
+      throw Errors.InvalidParameter(
+        `osType '${String(p['osType'])}' is not one of Linux, Windows.`,
+        'properties.osType',
+      )
+    if (
+      p['osState'] !== undefined &&
+      p['osState'] !== 'Generalized' &&
+      p['osState'] !== 'Specialized'
+    )
+      throw Errors.InvalidParameter(
+        `osState '${String(p['osState'])}' is not one of Generalized, Specialized.`,
+        'properties.osState',
+      )
+    const id = isPlainObject(p['identifier']) ? p['identifier'] : {}
+    for (const k of ['publisher', 'offer', 'sku']) {
+      if (typeof id[k] !== 'string' || id[k] === '')
+        throw Errors.InvalidParameter(`identifier.${k} is required.`, `properties.identifier.${k}`)
+    }
+    return this.put(imageDefId(ref), GALLERY_IMAGE_TYPE, ref, ref.image, {
+      ...b,
+      location,
+      properties: { ...p, osState: p['osState'] ?? 'Generalized', provisioningState: 'Succeeded' },
+    })
+  }
+
+  /**
+   * Creates a version, or updates what Azure lets change (target regions, excludeFromLatest);
+   * the source is immutable (409 Conflict).
+   */
+  async putVersion(
+    ref: ImageDefRef,
+    version: string,
+    body: unknown,
+  ): Promise<{ created: boolean; view: Record<string, unknown> }> {
+    const def = await this.require(imageDefId(ref), 'image definition', ref.image)
+    if (!isVersion(version))
+      throw Errors.InvalidParameter(
+        `Gallery image version name '${version}' must be Major.Minor.Patch.`,
+        'name',
+      )
+    const b = requireObject(body)
+    const location = normalizeLocation(requireLocation(b))
+    const p = isPlainObject(b['properties']) ? b['properties'] : {}
+    const pp = isPlainObject(p['publishingProfile']) ? p['publishingProfile'] : {}
+    const uri = (
+      p['storageProfile'] as { osDiskImage?: { source?: { uri?: unknown } } } | undefined
+    )?.osDiskImage?.source?.uri
+    const id = `${imageDefId(ref)}/versions/${version}`
+    const existing = await this.store.getResource(id)
+    const oldUri = existing
+      ? (
+          existing.body['properties'] as {
+            storageProfile: { osDiskImage: { source: { uri: string } } }
+          }
+        ).storageProfile.osDiskImage.source.uri
+      : undefined
+    if (typeof uri !== 'string' || uri === '') {
+      if (!existing)
+        throw Errors.InvalidParameter(
+          'properties.storageProfile.osDiskImage.source.uri is required: the image artifact the fabric boots.',
+          'properties.storageProfile.osDiskImage.source.uri',
+        )
+    } else if (existing && uri !== oldUri) {
+      throw Errors.Conflict(
+        `The source of gallery image version ${version} cannot change; publish a new version.`,
+      )
+    } else if (!existing) {
+      await this.checkSource(uri)
+    }
+    const excludeFromLatest = pp['excludeFromLatest'] ?? false
+    if (typeof excludeFromLatest !== 'boolean')
+      throw Errors.InvalidParameter(
+        'excludeFromLatest must be a boolean.',
+        'properties.publishingProfile.excludeFromLatest',
+      )
+    const now = this.nowMs()
+    const before = existing ? versionOf(existing).regions : []
+    const regions = parseRegions(pp['targetRegions'], location, before, now)
+    const stored = {
+      ...b,
+      location,
+      properties: {
+        ...p,
+        publishingProfile: {
+          ...pp,
+          excludeFromLatest,
+          targetRegions: regions.map((r) => ({
+            name: r.name,
+            regionalReplicaCount: r.regionalReplicaCount,
+            excludeFromLatest: r.excludeFromLatest,
+          })),
+          publishedDate: new Date(existing ? versionOf(existing).publishedAtMs : now).toISOString(),
+        },
+        storageProfile: { osDiskImage: { source: { uri: uri ?? oldUri } } },
+        provisioningState: 'Succeeded',
+      },
+      osroll: {
+        regions,
+        publishedAtMs: existing ? versionOf(existing).publishedAtMs : now,
+        osType: (def.body['properties'] as { osType: string }).osType,
+      },
+    }
+    return this.put(id, GALLERY_VERSION_TYPE, ref, version, stored)
+  }
+
+  async get(
+    id: string,
+    what: string,
+    name: string,
+    expandReplication = false,
+  ): Promise<Record<string, unknown>> {
+    const r = await this.require(id, what, name)
+    return this.view(r, expandReplication)
+  }
+
+  async listVersions(ref: ImageDefRef): Promise<Record<string, unknown>[]> {
+    await this.require(imageDefId(ref), 'image definition', ref.image)
+    return (await this.versions(imageDefId(ref))).map((v) => this.view(v.resource, false))
+  }
+
+  async delete(id: string, type: string): Promise<boolean> {
+    const children = await this.store.listResources({
+      type: type === GALLERY_TYPE ? GALLERY_IMAGE_TYPE : GALLERY_VERSION_TYPE,
+      idPrefix: `${id}/`,
+    })
+    if (type !== GALLERY_VERSION_TYPE && children.length > 0)
+      throw Errors.Conflict(
+        `Delete the ${type === GALLERY_TYPE ? 'image definitions' : 'versions'} first: ${children[0]?.name} still exists.`,
+      )
+    return this.store.deleteResource(id)
+  }
+
+  /** The definition's OS type, or undefined when it does not exist. */
+  async osType(definitionId: string): Promise<'Linux' | 'Windows' | undefined> {
+    const def = await this.store.getResource(definitionId)
+    return def ? (def.body['properties'] as { osType: 'Linux' | 'Windows' }).osType : undefined
+  }
+
+  async latestEligible(
+    definitionId: string,
+    location: string,
+    exclude?: ReadonlySet<string>,
+  ): Promise<EligibleVersion | null> {
+    const now = this.nowMs()
+    let best: EligibleVersion | null = null
+    for (const v of await this.versions(definitionId)) {
+      if (exclude?.has(v.version)) continue
+      const at = eligibleAt(v, normalizeLocation(location), this.replicationDelayMs)
+      if (at === null || at > now) continue
+      if (!best || compareVersions(v.version, best.version) > 0)
+        best = { version: v.version, eligibleAtMs: at }
+    }
+    return best
+  }
+
+  /** When the next not-yet-eligible version becomes eligible in `location`, if any. */
+  async nextEligibilityAtMs(definitionId: string, location: string): Promise<number | null> {
+    const now = this.nowMs()
+    const times = (await this.versions(definitionId))
+      .map((v) => eligibleAt(v, normalizeLocation(location), this.replicationDelayMs))
+      .filter((t): t is number => t !== null && t > now)
+    return times.length ? Math.min(...times) : null
+  }
+
+  async version(definitionId: string, version: string): Promise<GalleryVersion | undefined> {
+    const r = await this.store.getResource(`${definitionId}/versions/${version}`)
+    return r ? versionOf(r) : undefined
+  }
+
+  private async versions(definitionId: string): Promise<GalleryVersion[]> {
+    const prefix = `${definitionId}/versions/`.toLowerCase()
+    const rows = await this.store.listResources({ type: GALLERY_VERSION_TYPE, idPrefix: prefix })
+    return rows
+      .filter((r) => r.id.startsWith(prefix))
+      .map(versionOf)
+      .sort((a, b) => compareVersions(a.version, b.version))
+  }
+
+  private view(r: StoredResource, expandReplication: boolean): Record<string, unknown> {
+    const { osroll: _internal, ...body } = r.body as Record<string, unknown>
+    const type =
+      r.type === GALLERY_VERSION_TYPE.toLowerCase()
+        ? GALLERY_VERSION_TYPE
+        : r.type === GALLERY_IMAGE_TYPE.toLowerCase()
+          ? GALLERY_IMAGE_TYPE
+          : GALLERY_TYPE
+    const out: Record<string, unknown> = { ...body, id: body['id'] ?? r.id, name: r.name, type }
+    if (expandReplication && type === GALLERY_VERSION_TYPE) {
+      const v = versionOf(r)
+      const now = this.nowMs()
+      const summary = v.regions.map((region) => {
+        const progress = Math.min(
+          100,
+          Math.floor(((now - region.addedAtMs) * 100) / Math.max(1, this.replicationDelayMs)),
+        )
+        return {
+          region: region.name,
+          state: progress >= 100 ? 'Completed' : 'Replicating',
+          progress,
+          details: '',
+        }
+      })
+      const aggregatedState = summary.every((s) => s.state === 'Completed')
+        ? 'Completed'
+        : 'InProgress'
+      out['properties'] = {
+        ...(out['properties'] as object),
+        replicationStatus: { aggregatedState, summary },
+      }
+    }
+    return out
+  }
+
+  private async put(
+    id: string,
+    type: string,
+    ref: GalleryRef,
+    name: string,
+    body: Record<string, unknown>,
+  ): Promise<{ created: boolean; view: Record<string, unknown> }> {
+    const existing = await this.store.getResource(id)
+    const now = this.nowMs()
+    const resource: StoredResource = {
+      id,
+      type,
+      subscriptionId: ref.sub,
+      resourceGroup: ref.rg,
+      name: existing?.name ?? name,
+      body: { ...body, id: existing?.body['id'] ?? id },
+      etag: `W/"${this.ids()}"`,
+      createdAtMs: existing?.createdAtMs ?? now,
+      updatedAtMs: now,
+    }
+    await this.store.putResource(resource)
+    return { created: !existing, view: this.view(resource, false) }
+  }
+
+  private async require(id: string, what: string, name: string): Promise<StoredResource> {
+    const r = await this.store.getResource(id)
+    if (!r) throw Errors.ResourceNotFound(`The ${what} '${name}' was not found.`)
+    return r
+  }
+}
+
+/** When version `v` became (or becomes) eligible in `location`; null when it never is. */
+function eligibleAt(v: GalleryVersion, location: string, delayMs: number): number | null {
+  if (v.excludeFromLatest) return null
+  const region = v.regions.find((r) => r.name === location)
+  if (!region || region.excludeFromLatest) return null
+  return region.addedAtMs + delayMs
+}
+
+function versionOf(r: StoredResource): GalleryVersion {
+  const b = r.body as {
+    properties: {
+      storageProfile: { osDiskImage: { source: { uri: string } } }
+      publishingProfile: { excludeFromLatest: boolean }
+    }
+    osroll: { regions: Region[]; publishedAtMs: number }
+  }
+  return {
+    version: r.name,
+    sourceUri: b.properties.storageProfile.osDiskImage.source.uri,
+    excludeFromLatest: b.properties.publishingProfile.excludeFromLatest,
+    regions: b.osroll.regions,
+    publishedAtMs: b.osroll.publishedAtMs,
+    resource: r,
+  }
+}
+
+/** Target regions (default: the version's own location); a region already there keeps its start. */
+function parseRegions(
+  value: unknown,
+  location: string,
+  before: readonly Region[],
+  now: number,
+): Region[] {
+  const list = value === undefined ? [{ name: location }] : value
+  if (!Array.isArray(list))
+    throw new AppError(
+      'InvalidRequestContent',
+      400,
+      false,
+      'targetRegions must be an array.',
+      'properties.publishingProfile.targetRegions',
+    )
+  return list.map((t: unknown, i) => {
+    const target = `properties.publishingProfile.targetRegions[${i}]`
+    if (!isPlainObject(t) || typeof t['name'] !== 'string' || t['name'] === '')
+      throw Errors.InvalidParameter('Every target region needs a name.', `${target}.name`)
+    const name = normalizeLocation(t['name'])
+    const count = t['regionalReplicaCount'] ?? 1
+    if (!Number.isInteger(count) || (count as number) < 1 || (count as number) > 100)
+      throw Errors.InvalidParameter(
+        'regionalReplicaCount must be an integer from 1 to 100.',
+        `${target}.regionalReplicaCount`,
+      )
+    const exclude = t['excludeFromLatest'] ?? false
+    if (typeof exclude !== 'boolean')
+      throw Errors.InvalidParameter(
+        'excludeFromLatest must be a boolean.',
+        `${target}.excludeFromLatest`,
+      )
+    const previous = before.find((r) => r.name === name)
+    return {
+      name,
+      regionalReplicaCount: count as number,
+      excludeFromLatest: exclude,
+      addedAtMs: previous?.addedAtMs ?? now,
+    }
+  })
+}
+
+function requireObject(body: unknown): Record<string, unknown> {
+  if (!isPlainObject(body))
+    throw new AppError(
+      'InvalidRequestContent',
+      400,
+      false,
+      'The request body must be a JSON object.',
+    )
+  return body
+}
+
+function requireLocation(b: Record<string, unknown>): string {
+  if (typeof b['location'] !== 'string' || b['location'] === '')
+    throw new AppError(
+      'LocationRequired',
+      400,
+      false,
+      "The 'location' property is required.",
+      'location',
+    )
+  return b['location']
+}
