@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto'
 import { AppError } from '../errors.js'
 import type { TokenRecord } from '../store/control-store.js'
 import type { ServiceDeps } from '../services/deps.js'
-import { authenticate, canUseSubscription, roleAllows } from '../services/tokens.js'
+import { TokenCache, canUseSubscription, roleAllows } from '../services/tokens.js'
 import { errorBody } from './arm.js'
 import { registerComputeRoutes } from './routes/compute.js'
 import { registerImageRoutes } from './routes/images.js'
@@ -50,6 +50,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     requestIdHeader: false,
   }) as unknown as FastifyInstance
+  const tokens = new TokenCache(o.deps.store, () => o.deps.clock.nowMs())
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-ms-request-id', req.id)
     reply.header(
@@ -58,7 +59,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     )
     const path = (req.url.split('?')[0] as string).replace(/\/{2,}/g, '/') // az asks for //metadata/endpoints
     if (OPEN_ROUTES.some((r) => r.test(path))) return
-    await checkAuth(o.deps, req, reply, path)
+    await checkAuth(o.deps, tokens, req, reply, path)
     if (reply.sent) return
     if (path.toLowerCase().startsWith('/subscriptions') && !apiVersionOf(req)) {
       throw new AppError(
@@ -101,13 +102,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
 async function checkAuth(
   deps: ServiceDeps,
+  tokens: TokenCache,
   req: FastifyRequest,
   reply: FastifyReply,
   path: string,
 ): Promise<void> {
   const header = headerOf(req, 'authorization')
   const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined
-  const record = token ? await authenticate(deps.store, token) : undefined
+  const record = token ? await tokens.authenticate(token) : undefined
   if (!record) {
     reply.header(
       'WWW-Authenticate',

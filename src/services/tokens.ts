@@ -32,7 +32,37 @@ export async function createToken(
   return token
 }
 
-/** The token's record, or undefined when unknown. */
+/**
+ * Looks tokens up by hash, remembering answers for `ttlMs` (default 5 s) so that a busy API does
+ * not read the token table on every request: a newly issued token works at once (misses are not
+ * remembered); a token removed from the store is refused within `ttlMs`. Bounded to 10,000 entries.
+ */
+export class TokenCache {
+  private readonly entries = new Map<string, { record: TokenRecord; untilMs: number }>()
+
+  constructor(
+    private readonly store: ControlStore,
+    private readonly nowMs: () => number,
+    private readonly ttlMs = 5_000,
+  ) {}
+
+  async authenticate(token: string): Promise<TokenRecord | undefined> {
+    const hash = hashToken(token)
+    const hit = this.entries.get(hash)
+    const now = this.nowMs()
+    if (hit && hit.untilMs > now) return hit.record
+    const record = await this.store.getToken(hash)
+    if (!record) {
+      this.entries.delete(hash)
+      return undefined
+    }
+    if (this.entries.size >= 10_000) this.entries.clear()
+    this.entries.set(hash, { record, untilMs: now + this.ttlMs })
+    return record
+  }
+}
+
+/** The token's record, or undefined when unknown (uncached: the token endpoint uses it). */
 export async function authenticate(
   store: ControlStore,
   token: string,

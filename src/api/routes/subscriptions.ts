@@ -10,6 +10,9 @@ import type { TokenRecord } from '../../store/control-store.js'
 import { canUseSubscription } from '../../services/tokens.js'
 import { LOCATIONS } from '../../config/defaults.js'
 
+/** Subscriptions seen to exist; they are never deleted, so this never goes stale. */
+const KNOWN = new Set<string>()
+
 export const TENANT_ID = '0f5c7a36-4d0e-4e55-9a4c-05a0505e0001'
 
 /** True when the subscription exists or the (Owner) caller has just created it by using it. */
@@ -18,7 +21,12 @@ export async function ensureSubscription(
   sub: string,
   token: TokenRecord,
 ): Promise<boolean> {
-  if (await deps.store.getResource(`/subscriptions/${sub}`)) return true
+  const key = sub.toLowerCase()
+  if (KNOWN.has(key)) return true
+  if (await deps.store.getResource(`/subscriptions/${sub}`)) {
+    KNOWN.add(key)
+    return true
+  }
   if (token.role !== 'Owner') return false
   await createSubscription(deps, sub, sub)
   return true

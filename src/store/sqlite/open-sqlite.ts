@@ -4,7 +4,7 @@
  */
 import Sqlite from 'better-sqlite3'
 import { Kysely, Migrator, SqliteDialect } from 'kysely'
-import type { MigrationProvider } from 'kysely'
+import type { MigrationProvider, SqliteDatabase } from 'kysely'
 import { migrations } from '../migrations/migrations.js'
 import type { Database } from '../sql/schema.js'
 import { SqlStore } from '../sql/sql-store.js'
@@ -18,7 +18,9 @@ export async function openSqliteStore(file: string): Promise<SqlStore> {
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+  })
   await migrate(db, 'sqlite')
   return new SqlStore(db)
 }
@@ -29,5 +31,27 @@ export async function migrate(db: Kysely<Database>, dialect: 'sqlite' | 'postgre
   const failed = results?.find((r) => r.status === 'Error')
   if (error || failed) {
     throw new Error(`schema migration ${failed?.migrationName ?? ''} failed: ${String(error)}`)
+  }
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; preparing was a quarter of the CPU of a
+ * GET (docs/performance.md). better-sqlite3 statements are reusable, so keep the last 500 by SQL.
+ */
+function withStatementCache(sqlite: Sqlite.Database, size = 500): SqliteDatabase {
+  const cache = new Map<string, Sqlite.Statement>()
+  return {
+    close: () => sqlite.close(),
+    prepare: (sql: string) => {
+      let stmt = cache.get(sql)
+      if (stmt) {
+        cache.delete(sql) // re-insert: most recently used last
+      } else {
+        stmt = sqlite.prepare(sql)
+        if (cache.size >= size) cache.delete(cache.keys().next().value as string)
+      }
+      cache.set(sql, stmt)
+      return stmt as unknown as ReturnType<SqliteDatabase['prepare']>
+    },
   }
 }
