@@ -180,14 +180,17 @@ async function reconcileCapacity(
     if (a.method !== 'surge' || a.surgeInstanceId === null) continue
     managed.add(a.state === 'Succeeded' ? a.instanceId : a.surgeInstanceId)
   }
+  const exactVersion = await modelVersion(state, deps)
   const plan = planCapacity({
     spec: state.spec,
     instances,
     managed,
     nextInstanceId: state.nextInstanceId,
-    imageVersion: await modelVersion(state, deps),
+    imageVersion: exactVersion,
   })
-  if (plan.create.length === 0 && plan.delete.length === 0) return state
+  if (plan.create.length === 0 && plan.delete.length === 0) {
+    return recordObserved(state, instances.length - managed.size, instances, exactVersion, deps)
+  }
   deps.log.info(
     { scaleSet: state.key, create: plan.create.map((c) => c.instanceId), delete: plan.delete },
     'Scaling to capacity',
@@ -205,6 +208,31 @@ async function reconcileCapacity(
     actions,
   )
   return saved
+}
+
+/** Saves what the pass saw when it differs from what the state says, for cheap reads. */
+async function recordObserved(
+  state: ScaleSetState,
+  instanceCount: number,
+  instances: readonly InstanceObservation[],
+  exactVersion: string | null,
+  deps: ReconcilerDeps,
+): Promise<ScaleSetState> {
+  const observed = {
+    instanceCount,
+    settled: instances.every((i) => i.provisioning !== 'creating'),
+    exactVersion,
+  }
+  const o = state.observed
+  if (
+    o &&
+    o.instanceCount === observed.instanceCount &&
+    o.settled === observed.settled &&
+    o.exactVersion === observed.exactVersion
+  ) {
+    return state
+  }
+  return deps.store.putScaleSet({ ...state, observed }, state.revision)
 }
 
 /**

@@ -196,10 +196,12 @@ async function scaleSetView(deps: ServiceDeps, r: StoredResource): Promise<Scale
   const body = withoutSecrets(r.body as Record<string, unknown>)
   const key = r.id.toLowerCase()
   const state = await deps.store.getScaleSet(key)
-  const views = state ? await deps.fabric.listInstances(key) : []
   const props = body['properties'] as Record<string, unknown>
-  const capacity = state?.spec.capacity ?? 0
-  const settled = views.length === capacity && views.every((v) => v.provisioning !== 'creating')
+  // What the orchestrator last observed, so that a GET costs the same for 10 or 10,000
+  // instances; before its first pass, ask the fabric.
+  const observed = state?.observed ?? (state ? await observeNow(deps, state) : undefined)
+  const settled =
+    observed !== undefined && observed.settled && observed.instanceCount === state?.spec.capacity
   const provisioningState = settled
     ? 'Succeeded'
     : r.createdAtMs === r.updatedAtMs
@@ -209,7 +211,9 @@ async function scaleSetView(deps: ServiceDeps, r: StoredResource): Promise<Scale
     props['virtualMachineProfile'] as
       { storageProfile?: { imageReference?: Record<string, unknown> } } | undefined
   )?.storageProfile?.imageReference
-  const exact = state ? await modelExactVersion(deps, state) : null
+  const image = state?.spec.image
+  const pinned = image && image.kind !== 'custom' && isPinned(image) ? image.version : undefined
+  const exact = pinned ?? observed?.exactVersion ?? null
   if (ref && exact) ref['exactVersion'] = exact
   return {
     ...body,
@@ -218,6 +222,18 @@ async function scaleSetView(deps: ServiceDeps, r: StoredResource): Promise<Scale
     type: SCALE_SET_TYPE,
     etag: r.etag,
     properties: { ...props, provisioningState },
+  }
+}
+
+async function observeNow(
+  deps: ServiceDeps,
+  state: ScaleSetState,
+): Promise<NonNullable<ScaleSetState['observed']>> {
+  const views = await deps.fabric.listInstances(state.key)
+  return {
+    instanceCount: views.length,
+    settled: views.every((v) => v.provisioning !== 'creating'),
+    exactVersion: await modelExactVersion(deps, state),
   }
 }
 
@@ -368,6 +384,7 @@ async function saveState(
       nextInstanceId: current?.nextInstanceId ?? 0,
       faultedVersions: current?.faultedVersions ?? [],
       lastPlatformRollout: current?.lastPlatformRollout ?? null,
+      ...(current?.observed ? { observed: current.observed } : {}),
       cancelRequestedAtMs: current?.cancelRequestedAtMs ?? null,
       revision: current?.revision ?? 0,
     }

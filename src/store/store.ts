@@ -22,6 +22,12 @@ export type ScaleSetState = Readonly<{
   faultedVersions: readonly string[]
   /** The last platform OS rollout that ended: its target and end time (retry delay, §4.1). */
   lastPlatformRollout: Readonly<{ version: string; endedAtMs: number }> | null
+  /**
+   * What the last reconcile pass saw (written only when it changes), so that reads of the set
+   * need not list its instances: how many, whether all were settled (none being created), and
+   * the version the model resolves to (`exactVersion`).
+   */
+  observed?: Readonly<{ instanceCount: number; settled: boolean; exactVersion: string | null }>
   /** Set by `rollingUpgrades/cancel`; cleared when the rollout ends. */
   cancelRequestedAtMs: number | null
   revision: number
