@@ -252,3 +252,43 @@ describe('§8.1 identity endpoints', () => {
     expect(meta.body.authentication.loginEndpoint).toMatch(/\/adfs$/)
   })
 })
+
+describe('scale and failures', () => {
+  it('PATCH sku.capacity scales out across zones and in by the highest ids, keeping zones balanced', async () => {
+    const body = { ...model({ capacity: 3 }), zones: ['1', '2', '3'] }
+    expect((await call('PUT', setPath('zonal'), { body })).status).toBe(201)
+    await ready('zonal')
+    expect((await call('PATCH', setPath('zonal'), { body: { sku: { capacity: 7 } } })).status).toBe(
+      200,
+    )
+    const out = await waitFor(async () => {
+      const v = (await call('GET', setPath('zonal', '/virtualMachines'))).body.value
+      return v.length === 7 && v
+    }, 'scale out')
+    const zones = (vms: any[]) => vms.map((v: any) => `${v.instanceId}:${v.zones[0]}`)
+    expect(zones(out)).toEqual(['0:1', '1:2', '2:3', '3:1', '4:2', '5:3', '6:1'])
+    await call('PATCH', setPath('zonal'), { body: { sku: { capacity: 4 } } })
+    const inn = await waitFor(async () => {
+      const v = (await call('GET', setPath('zonal', '/virtualMachines'))).body.value
+      return v.length === 4 && v
+    }, 'scale in')
+    expect(zones(inn)).toEqual(['0:1', '1:2', '2:3', '3:1'])
+  })
+
+  it('an unexpected error answers InternalServerError with the request id, and leaks nothing', async () => {
+    const store = h.sys.deps.store
+    const original = store.getResource.bind(store)
+    store.getResource = async () => {
+      throw new TypeError('secret internal detail at /work/main/src/x.ts:1')
+    }
+    try {
+      const r = await call('GET', setPath('man'))
+      expect(r.status).toBe(500)
+      expect(r.body.error.code).toBe('InternalServerError')
+      expect(JSON.stringify(r.body)).not.toContain('secret internal detail')
+      expect(r.headers['x-ms-request-id']).toBeTruthy()
+    } finally {
+      store.getResource = original
+    }
+  })
+})
