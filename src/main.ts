@@ -11,6 +11,10 @@ import type { Config } from './config/config.js'
 import { openSqliteStore } from './store/sqlite/open-sqlite.js'
 import type { SqlStore } from './store/sql/sql-store.js'
 import { SimFabric } from './fabrics/sim/sim-fabric.js'
+import { LocalFabric } from './fabrics/local/local-fabric.js'
+import { importArtifact } from './fabrics/local/artifacts.js'
+import { SqlLocalState } from './store/sql/sql-local-state.js'
+import { Prober } from './health/prober.js'
 import { parseSimUri } from './fabrics/sim/sim-behaviour.js'
 import { StoreCatalog } from './services/catalog.js'
 import { Galleries } from './services/galleries.js'
@@ -45,6 +49,10 @@ export type System = Readonly<{
   app: FastifyInstance
   adminToken: string
   subscriptionId: string
+  /** Re-adopts instances (local fabric), then runs the orchestrator. */
+  start: () => Promise<void>
+  /** Stops the orchestrator and the prober; instances keep running. */
+  stop: () => Promise<void>
 }>
 
 /**
@@ -62,23 +70,15 @@ export async function buildSystem(o: {
   const { config, store } = o
   const clock = o.clock ?? new SystemClock()
   const adminToken = await ensureAdminToken(store, config.dataDir, clock.nowMs())
-  const fabric = new SimFabric({ nowMs: () => clock.nowMs(), state: store })
-  const checkSource = async (uri: string): Promise<void> => {
-    if (!uri.startsWith('sim:'))
-      throw Errors.InvalidParameter(
-        `This server runs the '${config.fabric}' fabric: an image source must be a sim: URI such as 'sim:?boot=2&health=healthy', not '${uri}'.`,
-        'properties.source.uri',
-      )
-    parseSimUri(uri)
-  }
+  const { fabric, prepareSource, prober } = makeFabric(config, store, clock)
   const galleries = new Galleries(
     store,
     () => clock.nowMs(),
     config.replicationDelayMs,
-    checkSource,
+    prepareSource,
     randomUUID,
   )
-  const catalog = new StoreCatalog(store, checkSource, galleries)
+  const catalog = new StoreCatalog(store, prepareSource, galleries)
   let orchestrator: Orchestrator | null = null
   const effects = new EffectRunner({
     fabric,
@@ -122,7 +122,18 @@ export async function buildSystem(o: {
         ? selfSigned(config)
         : null
   const app = await buildApp({ deps, logger: o.appLogger ?? false, https })
-  return { deps, orchestrator, app, adminToken, subscriptionId }
+  const start = async (): Promise<void> => {
+    if (fabric instanceof LocalFabric) {
+      const { adopted, restarted } = await fabric.adopt()
+      if (adopted + restarted > 0) o.log.info({ adopted, restarted }, 'Re-adopted instances')
+    }
+    orchestrator?.start()
+  }
+  const stop = async (): Promise<void> => {
+    await orchestrator?.stop()
+    prober?.close()
+  }
+  return { deps, orchestrator, app, adminToken, subscriptionId, start, stop }
 }
 
 export async function startServer(config: Config, o: { quiet?: boolean } = {}): Promise<Server> {
@@ -138,9 +149,9 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
     log,
     appLogger: o.quiet ? false : { level: 'warn' },
   })
-  const { app, orchestrator, adminToken, subscriptionId } = system
+  const { app, adminToken, subscriptionId } = system
   await app.listen({ host: config.host, port: config.port })
-  orchestrator.start()
+  await system.start()
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const scheme = config.tls.kind === 'none' ? 'http' : 'https'
@@ -153,10 +164,56 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
   const close = () =>
     (closing ??= (async () => {
       await app.close()
-      await orchestrator.stop()
+      await system.stop()
       await store.close()
     })())
   return { url, adminToken, subscriptionId, app, store, close }
+}
+
+/**
+ * The fabric of `--fabric`: `local` (real processes, artifacts imported into
+ * `{data-dir}/images`) or `sim` (virtual instances kept in the store), with what publishing a
+ * source means for it.
+ */
+function makeFabric(
+  config: Config,
+  store: SqlStore,
+  clock: Clock,
+): {
+  fabric: SimFabric | LocalFabric
+  prepareSource: (uri: string) => Promise<string>
+  prober: Prober | null
+} {
+  if (config.fabric === 'sim') {
+    const prepareSource = async (uri: string): Promise<string> => {
+      if (!uri.startsWith('sim:'))
+        throw Errors.InvalidParameter(
+          `This server runs the 'sim' fabric: an image source must be a sim: URI such as 'sim:?boot=2&health=healthy', not '${uri}'.`,
+          'properties.source.uri',
+        )
+      parseSimUri(uri)
+      return uri
+    }
+    return {
+      fabric: new SimFabric({ nowMs: () => clock.nowMs(), state: store }),
+      prepareSource,
+      prober: null,
+    }
+  }
+  const casDir = join(config.dataDir, 'images')
+  const prober = new Prober()
+  const fabric = new LocalFabric({
+    rootDir: join(config.dataDir, 'instances'),
+    casDir,
+    state: new SqlLocalState(store.db),
+    prober,
+    nowMs: () => clock.nowMs(),
+  })
+  return {
+    fabric,
+    prepareSource: async (uri) => `cas:${await importArtifact(uri, casDir)}`,
+    prober,
+  }
 }
 
 function selfSigned(config: Config): { cert: Buffer; key: Buffer } {

@@ -29,6 +29,7 @@ export async function apiHarness(
   const config = loadConfig(
     {
       dataDir: dir,
+      fabric: 'sim',
       promptJitter: 'PT0S',
       healthDeadline: o.healthDeadline ?? 'PT2S',
       replicationDelay: o.replicationDelay ?? 'PT0.3S',
@@ -37,7 +38,7 @@ export async function apiHarness(
   )
   const store = await openSqliteStore(':memory:')
   const sys = await buildSystem({ config, store, log: pino({ level: 'silent' }), activePollMs: 20 })
-  sys.orchestrator.start()
+  await sys.start()
   const call: Call = async (method, path, opts = {}) => {
     const version = opts.apiVersion === undefined ? '2024-07-01' : opts.apiVersion
     const url =
@@ -68,7 +69,7 @@ export async function apiHarness(
     call,
     sub: sys.subscriptionId,
     close: async () => {
-      await sys.orchestrator.stop()
+      await sys.stop()
       await sys.app.close()
       await sys.deps.store.close()
       rmSync(dir, { recursive: true, force: true })

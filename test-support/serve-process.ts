@@ -36,6 +36,7 @@ export async function startServe(
       dataDir,
       '--prompt-jitter',
       'PT0S',
+      ...(args.includes('--fabric') ? [] : ['--fabric', 'sim']),
       ...args,
     ],
     {

@@ -67,8 +67,6 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     fail('port', `'${get('port')}' is not a port number`)
   const fabric = get('fabric') ?? DEFAULTS.fabric
   if (fabric !== 'sim' && fabric !== 'local') fail('fabric', `'${fabric}' is not one of local, sim`)
-  if (fabric === 'local')
-    fail('fabric', "the 'local' fabric is not available yet in this build; use --fabric sim")
   const store = get('store') ?? DEFAULTS.store
   if (store !== 'sqlite' && store !== 'postgres')
     fail('store', `'${store}' is not one of sqlite, postgres`)

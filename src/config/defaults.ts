@@ -3,7 +3,7 @@ export const DEFAULTS = {
   host: '127.0.0.1',
   port: 7280,
   dataDir: './.osroll',
-  fabric: 'sim',
+  fabric: 'local',
   store: 'sqlite',
   timing: 'prompt',
   /** Azure's fixed per-instance health wait (SPEC §4.4). */

@@ -22,6 +22,27 @@ export type ExtensionModel = Readonly<{
   suppressFailures: boolean
 }>
 
+/**
+ * How an instance's health is probed (SPEC §6), resolved from the load-balancer probe or the
+ * Application Health extension when the model is written; null when the set has neither.
+ */
+export type HealthCheck = Readonly<{
+  protocol: 'tcp' | 'http' | 'https'
+  port: number
+  requestPath: string
+  intervalMs: number
+  threshold: number
+  mode: 'binary' | 'rich'
+  gracePeriodMs: number
+}>
+
+/** The prober a fabric that runs real instances asks about their health (health/prober.ts). */
+export interface HealthProber {
+  set(key: string, target: HealthCheck & { host: string }): void
+  remove(key: string): void
+  state(key: string): HealthState | undefined
+}
+
 /** What a fabric needs of the scale set's model to build or update an instance. */
 export type FabricModel = Readonly<{
   scaleSetKey: string
@@ -31,6 +52,8 @@ export type FabricModel = Readonly<{
   dataDiskLuns: readonly number[]
   extensions: readonly ExtensionModel[]
   healthSource: HealthSource
+  /** Absent or null: no probing (sim fabric, or a set without a health source). */
+  healthCheck?: HealthCheck | null
   extensionsTimeBudgetMs: number
 }>
 

@@ -44,8 +44,11 @@ export type PublishInput = Readonly<{
 export class StoreCatalog implements ImageCatalog {
   constructor(
     private readonly store: ControlStore,
-    /** Checks that a fabric can boot `uri` (e.g. parses a sim: URI); throws a 400 if not. */
-    private readonly checkSource: (uri: string) => Promise<void>,
+    /**
+     * Makes `uri` something the fabric can boot and returns what it boots (sim: the URI; local:
+     * the artifact imported into the content-addressed store, `cas:sha256-…`); 400 if it cannot.
+     */
+    private readonly prepareSource: (uri: string) => Promise<string>,
     readonly galleries: Galleries,
   ) {}
 
@@ -61,7 +64,7 @@ export class StoreCatalog implements ImageCatalog {
         'version',
       )
     const props = parsePublishBody(input.body)
-    await this.checkSource(props.sourceUri)
+    const artifact = await this.prepareSource(props.sourceUri)
     const id =
       platformImagePrefix(key.location, key.publisher, key.offer, key.sku) + version.toLowerCase()
     const body = {
@@ -82,6 +85,7 @@ export class StoreCatalog implements ImageCatalog {
         architecture: 'x64',
       },
       publishedAtMs: input.nowMs,
+      osroll: { artifact },
     }
     const existing = await this.store.getResource(id)
     if (existing) {
@@ -275,7 +279,8 @@ function toVersion(r: StoredResource): PlatformImageVersion {
   return {
     key: { location: b.location, publisher: b.publisher, offer: b.offer, sku: b.sku },
     version: b.version,
-    sourceUri: b.properties.source.uri,
+    sourceUri:
+      (b as { osroll?: { artifact?: string } }).osroll?.artifact ?? b.properties.source.uri,
     operatingSystem: b.properties.osDiskImage.operatingSystem,
     automaticOSUpgradeSupported:
       b.properties.automaticOSUpgradeProperties.automaticOSUpgradeSupported,

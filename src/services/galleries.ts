@@ -44,7 +44,8 @@ export class Galleries {
     private readonly store: ControlStore,
     private readonly nowMs: () => number,
     private readonly replicationDelayMs: number,
-    private readonly checkSource: (uri: string) => Promise<void>,
+    /** As the catalog's: returns what the fabric boots (`cas:…` on the local fabric). */
+    private readonly prepareSource: (uri: string) => Promise<string>,
     private readonly ids: () => string,
   ) {}
 
@@ -139,9 +140,10 @@ export class Galleries {
       throw Errors.Conflict(
         `The source of gallery image version ${version} cannot change; publish a new version.`,
       )
-    } else if (!existing) {
-      await this.checkSource(uri)
     }
+    const artifact = existing
+      ? versionOf(existing).sourceUri
+      : await this.prepareSource(uri as string)
     const excludeFromLatest = pp['excludeFromLatest'] ?? false
     if (typeof excludeFromLatest !== 'boolean')
       throw Errors.InvalidParameter(
@@ -170,6 +172,7 @@ export class Galleries {
         provisioningState: 'Succeeded',
       },
       osroll: {
+        artifact,
         regions,
         publishedAtMs: existing ? versionOf(existing).publishedAtMs : now,
         osType: (def.body['properties'] as { osType: string }).osType,
@@ -331,11 +334,11 @@ function versionOf(r: StoredResource): GalleryVersion {
       storageProfile: { osDiskImage: { source: { uri: string } } }
       publishingProfile: { excludeFromLatest: boolean }
     }
-    osroll: { regions: Region[]; publishedAtMs: number }
+    osroll: { artifact?: string; regions: Region[]; publishedAtMs: number }
   }
   return {
     version: r.name,
-    sourceUri: b.properties.storageProfile.osDiskImage.source.uri,
+    sourceUri: b.osroll.artifact ?? b.properties.storageProfile.osDiskImage.source.uri,
     excludeFromLatest: b.properties.publishingProfile.excludeFromLatest,
     regions: b.osroll.regions,
     publishedAtMs: b.osroll.publishedAtMs,

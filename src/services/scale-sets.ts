@@ -4,7 +4,8 @@
  * orchestrator's state, delete, and the ARM views of sets and their instances.
  */
 import { AppError, Errors } from '../errors.js'
-import type { ArmScaleSet } from '../core/scale-set/arm-model.js'
+import type { ArmExtension, ArmScaleSet } from '../core/scale-set/arm-model.js'
+import { isApplicationHealthExtension } from '../core/scale-set/arm-model.js'
 import {
   validateScaleSet,
   extensionsOf,
@@ -18,7 +19,7 @@ import { isPlainObject } from '../core/scale-set/shape.js'
 import { parseDurationMs } from '../core/duration.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import { DEFAULT_EXTENSIONS_TIME_BUDGET_MS } from '../core/scale-set/spec.js'
-import type { ExtensionModel, FabricModel } from '../fabrics/fabric.js'
+import type { ExtensionModel, FabricModel, HealthCheck } from '../fabrics/fabric.js'
 import type { ScaleSetState } from '../store/store.js'
 import type { StoredResource } from '../store/control-store.js'
 import {
@@ -118,7 +119,13 @@ export async function putScaleSet(
   }
   await deps.store.putResource(resource, existing ? existing.etag : null)
   const spec = toScaleSetSpec({ key, name: resource.name, model, modelGeneration: generation })
-  await saveState(deps, key, spec, toFabricModel(key, resource.name, model, generation), now)
+  await saveState(
+    deps,
+    key,
+    spec,
+    toFabricModel(key, resource.name, model, generation, facts.healthCheck),
+    now,
+  )
   deps.notify(key)
   return { created: !existing, view: await scaleSetView(deps, resource), key }
 }
@@ -253,7 +260,11 @@ function checkPreconditions(
     throw Errors.PreconditionFailed('The resource does not exist and If-Match is *.')
 }
 
-type Facts = { facts: ValidationFacts; imageProblem: AppError | null }
+type Facts = {
+  facts: ValidationFacts
+  imageProblem: AppError | null
+  healthCheck: HealthCheck | null
+}
 
 async function gatherFacts(
   deps: ServiceDeps,
@@ -266,6 +277,9 @@ async function gatherFacts(
     extensionHandlers: deps.fabric.extensionHandlers,
   }
   let imageProblem: AppError | null = null
+  let healthCheck: HealthCheck | null = null
+  const healthExt = extensionsOf(model).find(isApplicationHealthExtension)
+  if (healthExt) healthCheck = extensionCheck(healthExt)
   const armRef = model.properties?.virtualMachineProfile?.storageProfile?.imageReference
   const ref = armRef ? fromArmImageReference(armRef) : undefined
   const location = normalizeLocation(model.location ?? '')
@@ -283,9 +297,10 @@ async function gatherFacts(
   const probe = probeId ? parseProbeId(probeId) : undefined
   if (probe) {
     const lb = await deps.store.getResource(loadBalancerId(probe.sub, probe.rg, probe.lb))
-    const probes =
-      (lb?.body['properties'] as { probes?: { name?: string }[] } | undefined)?.probes ?? []
-    const exists = probes.some((p) => p.name?.toLowerCase() === probe.probe.toLowerCase())
+    const probes = (lb?.body['properties'] as { probes?: LbProbe[] } | undefined)?.probes ?? []
+    const found = probes.find((p) => p.name?.toLowerCase() === probe.probe.toLowerCase())
+    const exists = found !== undefined
+    if (found?.properties) healthCheck = probeCheck(found.properties)
     facts.probe = {
       exists,
       loadBalancerSku: String((lb?.body['sku'] as { name?: string } | undefined)?.name ?? 'Basic'),
@@ -304,7 +319,7 @@ async function gatherFacts(
     const nt = nodeTypes.find((n) => n.name?.toLowerCase() === nodeTypeRef)
     if (nt?.durabilityLevel) facts.serviceFabricNodeTypeDurability = nt.durabilityLevel
   }
-  return { facts, imageProblem }
+  return { facts, imageProblem, healthCheck }
 }
 
 async function checkImage(
@@ -404,6 +419,7 @@ export function toFabricModel(
   name: string,
   model: ArmScaleSet,
   generation: number,
+  healthCheck: HealthCheck | null = null,
 ): FabricModel {
   const vmp = model.properties?.virtualMachineProfile ?? {}
   const extensions: ExtensionModel[] = extensionsOf(model).map((e) => ({
@@ -426,8 +442,44 @@ export function toFabricModel(
     dataDiskLuns: (vmp.storageProfile?.dataDisks ?? []).map((d) => Number(d.lun)),
     extensions,
     healthSource: spec.healthSource,
+    healthCheck,
     extensionsTimeBudgetMs: budget
       ? (parseDurationMs(budget) ?? DEFAULT_EXTENSIONS_TIME_BUDGET_MS)
       : DEFAULT_EXTENSIONS_TIME_BUDGET_MS,
+  }
+}
+
+type LbProbe = { name?: string; properties?: Record<string, unknown> }
+
+/** A load-balancer probe as a health check: binary, flips after `probeThreshold` results. */
+function probeCheck(p: Record<string, unknown>): HealthCheck {
+  return {
+    protocol: String(p['protocol'] ?? 'Tcp').toLowerCase() as HealthCheck['protocol'],
+    port: Number(p['port']),
+    requestPath: String(p['requestPath'] ?? '/'),
+    intervalMs: Number(p['intervalInSeconds'] ?? 15) * 1000,
+    threshold: Number(p['probeThreshold'] ?? 1),
+    mode: 'binary',
+    gracePeriodMs: 0,
+  }
+}
+
+/**
+ * The Application Health extension as a health check (SPEC §6): 1.x is binary, 2.x rich;
+ * defaults interval 5 s, 1 probe, grace period = interval × probes.
+ */
+function extensionCheck(ext: ArmExtension): HealthCheck {
+  const s = ext.properties?.settings ?? {}
+  const intervalS = Number(s['intervalInSeconds'] ?? 5)
+  const probes = Number(s['numberOfProbes'] ?? 1)
+  const major = Number(String(ext.properties?.typeHandlerVersion ?? '1.0').split('.')[0])
+  return {
+    protocol: String(s['protocol'] ?? 'http').toLowerCase() as HealthCheck['protocol'],
+    port: Number(s['port']),
+    requestPath: String(s['requestPath'] ?? '/'),
+    intervalMs: intervalS * 1000,
+    threshold: probes,
+    mode: major >= 2 ? 'rich' : 'binary',
+    gracePeriodMs: Number(s['gracePeriod'] ?? intervalS * probes) * 1000,
   }
 }

@@ -256,6 +256,10 @@ function checkExtensions(model: ArmScaleSet, facts: ValidationFacts): Problem[] 
     }
   })
   extensions.forEach((ext, i) => {
+    if (isApplicationHealthExtension(ext))
+      out.push(...checkApplicationHealthSettings(ext, `${P_EXT}[${i}].properties.settings`))
+  })
+  extensions.forEach((ext, i) => {
     for (const dep of ext.properties?.provisionAfterExtensions ?? []) {
       if (!names.has(dep.toLowerCase())) {
         out.push(
@@ -435,4 +439,33 @@ function findCycle(extensions: readonly ArmExtension[]): string[] | undefined {
     if (found) return found
   }
   return undefined
+}
+
+/** Application Health extension settings (SPEC §6): protocol, port, path and the ranges. */
+function checkApplicationHealthSettings(ext: ArmExtension, target: string): Problem[] {
+  const s = ext.properties?.settings ?? {}
+  const out: Problem[] = []
+  const protocol = s['protocol'] ?? 'http'
+  if (!['http', 'https', 'tcp'].includes(String(protocol)))
+    out.push(
+      problem(
+        `${target}.protocol`,
+        `protocol '${String(protocol)}' is not one of http, https, tcp.`,
+      ),
+    )
+  const port = s['port']
+  if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)
+    out.push(problem(`${target}.port`, 'port must be an integer from 1 to 65535.'))
+  const ranges: [string, number, number][] = [
+    ['intervalInSeconds', 5, 60],
+    ['numberOfProbes', 1, 24],
+    ['gracePeriod', 0, 14400],
+  ]
+  for (const [name, min, max] of ranges) {
+    const v = s[name]
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) < min || (v as number) > max)) {
+      out.push(problem(`${target}.${name}`, `${name} must be an integer from ${min} to ${max}.`))
+    }
+  }
+  return out
 }

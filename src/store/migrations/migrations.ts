@@ -96,5 +96,16 @@ export function migrations(dialect: SqlDialectName): Record<string, Migration> {
           .execute()
       },
     },
+    '002_local_instances': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('local_instances')
+          .addColumn('set_key', 'text', (c) => c.notNull())
+          .addColumn('instance_id', 'text', (c) => c.notNull())
+          .addColumn('instance', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('local_instances_pk', ['set_key', 'instance_id'])
+          .execute()
+      },
+    },
   }
 }

@@ -18,6 +18,7 @@ export interface Database {
   }
   rollout_events: { seq: Generated<number>; rollout_id: string; at_ms: number; event: string }
   sim_instances: { set_key: string; instance_id: string; instance: string }
+  local_instances: { set_key: string; instance_id: string; instance: string }
   resources: {
     id: string
     type: string

@@ -1,0 +1,197 @@
+/**
+ * Image artifacts of the local fabric (SPEC §9.1): a `file:///abs/dir`, or a `.tar`/`.tar.gz`
+ * file, holding an executable `boot` at its root. On publish the artifact is copied into a
+ * content-addressed store in the data dir, so later changes to the source never change a
+ * published version. Archives are extracted safely: no absolute paths, no `..`, no links, no
+ * device files, and limits on entries and bytes.
+ */
+import { createHash } from 'node:crypto'
+import { constants, existsSync } from 'node:fs'
+import {
+  cp,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+} from 'node:fs/promises'
+import { join, relative, resolve, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as tar from 'tar'
+import { AppError } from '../../errors.js'
+
+export type ArtifactLimits = Readonly<{ maxBytes: number; maxEntries: number }>
+export const DEFAULT_LIMITS: ArtifactLimits = { maxBytes: 1024 * 1024 * 1024, maxEntries: 100_000 }
+
+const TARGET = 'properties.source.uri'
+
+/**
+ * Imports an artifact into `casDir` and returns its digest (`sha256-<hex>`); importing the same
+ * content twice is a no-op.
+ * @example await importArtifact('file:///srv/images/web-v2', './.osroll/images') → 'sha256-3f…'
+ */
+export async function importArtifact(
+  uri: string,
+  casDir: string,
+  limits: ArtifactLimits = DEFAULT_LIMITS,
+): Promise<string> {
+  const source = sourcePath(uri)
+  const info = await stat(source).catch(() => {
+    throw bad(`The image artifact '${uri}' does not exist or cannot be read.`)
+  })
+  await mkdir(casDir, { recursive: true })
+  const staging = await mkdtemp(join(casDir, '.import-'))
+  try {
+    if (info.isDirectory()) await copyTree(source, staging, limits)
+    else if (/\.(tar|tar\.gz|tgz)$/i.test(source)) await extractTar(source, staging, limits)
+    else throw bad(`The image artifact '${uri}' must be a directory or a .tar/.tar.gz file.`)
+    await checkBoot(staging, uri)
+    const digest = `sha256-${await treeDigest(staging)}`
+    const final = join(casDir, digest)
+    if (existsSync(final)) await rm(staging, { recursive: true, force: true })
+    else await rename(staging, final)
+    return digest
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true })
+    throw err
+  }
+}
+
+/** Where an imported artifact lives. */
+export function artifactDir(casDir: string, digest: string): string {
+  if (!/^sha256-[0-9a-f]{64}$/.test(digest)) throw new Error(`not an artifact digest: ${digest}`)
+  return join(casDir, digest)
+}
+
+function sourcePath(uri: string): string {
+  if (uri.startsWith('file://')) {
+    try {
+      return fileURLToPath(uri)
+    } catch {
+      throw bad(
+        `'${uri}' is not a valid file:// URI; use an absolute path, e.g. file:///srv/images/web.`,
+      )
+    }
+  }
+  throw bad(
+    `The local fabric boots file:// artifacts (a directory or a .tar/.tar.gz with an executable 'boot'), not '${uri}'.`,
+  )
+}
+
+async function copyTree(source: string, dest: string, limits: ArtifactLimits): Promise<void> {
+  let entries = 0
+  let bytes = 0
+  const walk = async (dir: string): Promise<void> => {
+    for (const name of await readdir(dir)) {
+      const path = join(dir, name)
+      const s = await lstat(path)
+      if (++entries > limits.maxEntries)
+        throw bad(`The artifact has more than ${limits.maxEntries} entries.`)
+      if (s.isSymbolicLink()) {
+        const target = resolve(dir, await readlink(path))
+        if (!isInside(source, target))
+          throw bad(`The artifact's link '${relative(source, path)}' points outside it.`)
+      } else if (s.isDirectory()) await walk(path)
+      else if (s.isFile()) {
+        bytes += s.size
+        if (bytes > limits.maxBytes)
+          throw bad(`The artifact is larger than ${limits.maxBytes} bytes.`)
+      } else
+        throw bad(
+          `The artifact holds '${relative(source, path)}', which is neither a file, a directory nor a link.`,
+        )
+    }
+  }
+  await walk(source)
+  await cp(source, dest, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true })
+}
+
+async function extractTar(file: string, dest: string, limits: ArtifactLimits): Promise<void> {
+  let entries = 0
+  let bytes = 0
+  let problem: AppError | null = null
+  // Pass 1: inspect every entry and refuse unsafe archives outright (not silently strip them).
+  await tar
+    .list({
+      file,
+      onReadEntry: (e) => {
+        if (problem) return
+        entries++
+        bytes += e.size ?? 0
+        const path = e.path
+        if (path.startsWith('/') || /^[A-Za-z]:/.test(path))
+          problem = bad(`The archive holds an absolute path: '${path}'.`)
+        else if (path.split(/[\\/]/).includes('..'))
+          problem = bad(`The archive holds a path that climbs out: '${path}'.`)
+        else if (e.type === 'SymbolicLink' || e.type === 'Link') {
+          const target = e.linkpath ?? ''
+          const base = e.type === 'Link' ? '.' : join(path, '..')
+          if (target.startsWith('/') || !isInside(resolve('/x'), resolve('/x', base, target)))
+            problem = bad(`The archive's link '${path}' points outside it ('${target}').`)
+        } else if (
+          !['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link'].includes(
+            e.type,
+          )
+        )
+          problem = bad(
+            `The archive holds '${path}' of type ${e.type}, which an image cannot contain.`,
+          )
+        if (!problem && entries > limits.maxEntries)
+          problem = bad(`The archive has more than ${limits.maxEntries} entries.`)
+        if (!problem && bytes > limits.maxBytes)
+          problem = bad(`The archive unpacks to more than ${limits.maxBytes} bytes.`)
+      },
+    })
+    .catch((err: unknown) => {
+      throw bad(`The archive cannot be read: ${(err as Error).message}`)
+    })
+  if (problem) throw problem
+  await tar.extract({ file, cwd: dest, strict: true, preservePaths: false, noChmod: false })
+}
+
+async function checkBoot(dir: string, uri: string): Promise<void> {
+  const boot = join(dir, 'boot')
+  const s = await stat(boot).catch(() => null)
+  if (!s || !s.isFile())
+    throw bad(
+      `The image artifact '${uri}' has no 'boot' file at its root; osroll starts an instance by running it.`,
+    )
+  if ((s.mode & (constants.S_IXUSR | constants.S_IXGRP | constants.S_IXOTH)) === 0) {
+    throw bad(`The 'boot' file of '${uri}' is not executable (chmod +x boot).`)
+  }
+}
+
+/** A digest of the tree: paths, kinds, modes and contents, in sorted order. */
+async function treeDigest(root: string): Promise<string> {
+  const h = createHash('sha256')
+  const walk = async (dir: string): Promise<void> => {
+    for (const name of (await readdir(dir)).sort()) {
+      const path = join(dir, name)
+      const s = await lstat(path)
+      const rel = relative(root, path).split(sep).join('/')
+      if (s.isDirectory()) {
+        h.update(`d ${rel}\n`)
+        await walk(path)
+      } else if (s.isSymbolicLink()) h.update(`l ${rel} ${await readlink(path)}\n`)
+      else {
+        h.update(`f ${rel} ${s.mode & 0o777} ${s.size}\n`)
+        h.update(await readFile(path))
+      }
+    }
+  }
+  await walk(root)
+  return h.digest('hex')
+}
+
+function isInside(root: string, target: string): boolean {
+  const r = relative(root, target)
+  return r === '' || (!r.startsWith('..') && !r.startsWith(sep) && !/^[A-Za-z]:/.test(r))
+}
+
+function bad(message: string): AppError {
+  return new AppError('InvalidParameter', 400, false, message, TARGET)
+}

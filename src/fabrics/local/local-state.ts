@@ -1,0 +1,60 @@
+import type { HealthCheck } from '../fabric.js'
+
+/**
+ * What the local fabric remembers of its instances, kept in the store (so a restarted control
+ * plane re-adopts them): disks, the process (pid and its start time, never a bare pid), address.
+ */
+
+export type LocalDisk = Readonly<{
+  n: number
+  digest: string
+  version: string
+  label: string
+  modelGeneration: number
+  /** When a process was last started on this disk (or the model last applied). */
+  startedAtMs: number
+}>
+
+export type LocalInstance = Readonly<{
+  scaleSetKey: string
+  instanceId: string
+  zone: string | null
+  updateDomain: number
+  faultDomain: number
+  privateIp: string
+  computerName: string
+  disk: LocalDisk
+  previous: LocalDisk | null
+  /** The running process: pid and its start time in clock ticks (/proc/<pid>/stat field 22). */
+  process: Readonly<{ pid: number; startTicks: number }> | null
+  wantRunning: boolean
+  provisioningError: string | null
+  dataDisks: readonly Readonly<{ lun: number; diskId: string }>[]
+  /** How osroll probes this instance's health; null when the set has no health source. */
+  healthCheck: HealthCheck | null
+  /** The model's custom data (base64), given to each new OS disk. */
+  customData: string | null
+}>
+
+export interface LocalStateStore {
+  list(scaleSetKey: string): Promise<readonly LocalInstance[]>
+  listAll(): Promise<readonly LocalInstance[]>
+  put(instance: LocalInstance): Promise<void>
+  remove(scaleSetKey: string, instanceId: string): Promise<void>
+}
+
+export class MemoryLocalState implements LocalStateStore {
+  private readonly map = new Map<string, LocalInstance>()
+  async list(key: string): Promise<readonly LocalInstance[]> {
+    return [...this.map.values()].filter((i) => i.scaleSetKey === key)
+  }
+  async listAll(): Promise<readonly LocalInstance[]> {
+    return [...this.map.values()]
+  }
+  async put(i: LocalInstance): Promise<void> {
+    this.map.set(`${i.scaleSetKey}|${i.instanceId}`, i)
+  }
+  async remove(key: string, id: string): Promise<void> {
+    this.map.delete(`${key}|${id}`)
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Instance processes: started detached in their own session (they outlive the control plane, like
+ * VMs), identified by pid *and* start time so a recycled pid is never mistaken for an instance,
+ * stopped with SIGTERM to the whole process group and SIGKILL after a grace period.
+ */
+import { spawn } from 'node:child_process'
+import { closeSync, openSync, readFileSync, renameSync, statSync } from 'node:fs'
+
+export type ProcessRef = Readonly<{ pid: number; startTicks: number }>
+
+const LOG_ROTATE_BYTES = 10 * 1024 * 1024
+
+/** Starts `command` detached, stdout/stderr appended to `logFile` (rotated once past 10 MiB). */
+export async function startProcess(o: {
+  command: string
+  cwd: string
+  env: Record<string, string>
+  logFile: string
+}): Promise<ProcessRef> {
+  rotate(o.logFile)
+  const fd = openSync(o.logFile, 'a')
+  try {
+    const child = spawn(o.command, [], {
+      cwd: o.cwd,
+      env: o.env,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    })
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve())
+      child.once('error', reject)
+    })
+    child.unref()
+    const pid = child.pid as number
+    return { pid, startTicks: startTicksOf(pid) ?? 0 }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Whether the process still runs and is the one we started. */
+export function isAlive(p: ProcessRef): boolean {
+  const stat = readStat(p.pid)
+  return (
+    stat !== null && stat.state !== 'Z' && stat.state !== 'X' && stat.startTicks === p.startTicks
+  )
+}
+
+/** SIGTERM to the process group, SIGKILL after `graceMs`; resolves when it is gone. */
+export async function stopProcess(p: ProcessRef, graceMs: number): Promise<void> {
+  if (!isAlive(p)) return
+  signal(p.pid, 'SIGTERM')
+  const deadline = Date.now() + graceMs
+  while (isAlive(p) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
+  if (isAlive(p)) {
+    signal(p.pid, 'SIGKILL')
+    for (let i = 0; i < 200 && isAlive(p); i++) await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig) // the whole group: boot may have started children
+  } catch {
+    try {
+      process.kill(pid, sig)
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function startTicksOf(pid: number): number | null {
+  return readStat(pid)?.startTicks ?? null
+}
+
+function readStat(pid: number): { state: string; startTicks: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ') // fields from 3 on
+    return { state: rest[0] as string, startTicks: Number(rest[19]) }
+  } catch {
+    return null
+  }
+}
+
+function rotate(logFile: string): void {
+  try {
+    if (statSync(logFile).size > LOG_ROTATE_BYTES) renameSync(logFile, `${logFile}.1`)
+  } catch {
+    /* no log yet */
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The health prober (SPEC §6): probes every registered target on its interval from one
+ * scheduler (no timer per target), with keep-alive agents, bounded concurrency and a timeout
+ * below the interval. A load-balancer probe flips its state after `threshold` consecutive results
+ * of the other kind; the Application Health extension 2.x reads `ApplicationHealthState` from a
+ * JSON body (anything else is Unknown) and stays Initializing until `threshold` identical results
+ * or the grace period ends. Before its first verdict a target is Initializing (wait, not fail).
+ */
+import http from 'node:http'
+import https from 'node:https'
+import net from 'node:net'
+import type { HealthState } from '../core/health/verdict.js'
+
+export type ProbeTarget = Readonly<{
+  protocol: 'tcp' | 'http' | 'https'
+  host: string
+  port: number
+  requestPath: string
+  intervalMs: number
+  /** Consecutive results needed to change state (LB `probeThreshold`, extension `numberOfProbes`). */
+  threshold: number
+  /** `binary`: LB probe or extension 1.x; `rich`: Application Health 2.x. */
+  mode: 'binary' | 'rich'
+  /** Rich mode: Initializing ends after this long without a verdict. */
+  gracePeriodMs: number
+}>
+
+type Result = 'healthy' | 'unhealthy' | 'unknown'
+type Entry = {
+  target: ProbeTarget
+  state: HealthState
+  last: Result | null
+  streak: number
+  dueAtMs: number
+  registeredAtMs: number
+  inFlight: boolean
+  probes: number
+}
+
+export type ProberOptions = Readonly<{
+  concurrency?: number
+  tickMs?: number
+  nowMs?: () => number
+}>
+
+export class Prober {
+  private readonly entries = new Map<string, Entry>()
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 })
+  private readonly httpsAgent = new https.Agent({
+    keepAlive: true,
+    maxSockets: 4,
+    rejectUnauthorized: false,
+  })
+  private timer: NodeJS.Timeout | null = null
+  private running = 0
+  /** Probes sent so far (benchmarks, metrics). */
+  sent = 0
+
+  constructor(private readonly o: ProberOptions = {}) {}
+
+  /** Registers or updates a target; an unchanged target keeps its state. */
+  set(key: string, target: ProbeTarget): void {
+    const current = this.entries.get(key)
+    if (current && JSON.stringify(current.target) === JSON.stringify(target)) return
+    const now = this.now()
+    this.entries.set(key, {
+      target,
+      state: 'initializing',
+      last: null,
+      streak: 0,
+      dueAtMs: now,
+      registeredAtMs: now,
+      inFlight: false,
+      probes: 0,
+    })
+    this.start()
+  }
+
+  remove(key: string): void {
+    this.entries.delete(key)
+  }
+
+  state(key: string): HealthState | undefined {
+    return this.entries.get(key)?.state
+  }
+
+  keys(): string[] {
+    return [...this.entries.keys()]
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+    this.httpAgent.destroy()
+    this.httpsAgent.destroy()
+  }
+
+  private now(): number {
+    return this.o.nowMs?.() ?? Date.now()
+  }
+
+  private start(): void {
+    if (this.timer) return
+    this.timer = setInterval(() => this.tick(), this.o.tickMs ?? 50)
+    this.timer.unref()
+  }
+
+  private tick(): void {
+    const now = this.now()
+    const limit = this.o.concurrency ?? 256
+    for (const [key, e] of this.entries) {
+      if (this.running >= limit) return
+      if (e.inFlight || e.dueAtMs > now) continue
+      e.inFlight = true
+      e.dueAtMs = now + e.target.intervalMs
+      this.running++
+      this.sent++
+      void this.probe(e.target)
+        .then((result) => {
+          const current = this.entries.get(key)
+          if (current === e) this.record(e, result)
+        })
+        .finally(() => {
+          e.inFlight = false
+          this.running--
+        })
+    }
+  }
+
+  private record(e: Entry, result: Result): void {
+    e.probes++
+    e.streak = result === e.last ? e.streak + 1 : 1
+    e.last = result
+    const t = e.target
+    if (t.mode === 'binary') {
+      const verdict = result === 'healthy' ? 'healthy' : 'unhealthy'
+      if (e.streak >= t.threshold) e.state = verdict
+      return
+    }
+    // Rich: Initializing until `threshold` identical results, or until the grace period ends
+    // (then http(s) ⇒ Unknown, tcp ⇒ Unhealthy, unless a verdict came first).
+    if (e.state === 'initializing') {
+      if (e.streak >= t.threshold) e.state = result
+      else if (this.now() - e.registeredAtMs >= t.gracePeriodMs)
+        e.state = t.protocol === 'tcp' ? 'unhealthy' : 'unknown'
+      return
+    }
+    if (e.streak >= t.threshold) e.state = result
+  }
+
+  private probe(t: ProbeTarget): Promise<Result> {
+    const timeoutMs = Math.max(100, Math.min(t.intervalMs - 50, 5_000))
+    if (t.protocol === 'tcp') return this.tcp(t, timeoutMs)
+    return this.request(t, timeoutMs)
+  }
+
+  private tcp(t: ProbeTarget, timeoutMs: number): Promise<Result> {
+    return new Promise((resolve) => {
+      const socket = net.connect({ host: t.host, port: t.port })
+      const done = (r: Result) => {
+        socket.destroy()
+        resolve(r)
+      }
+      socket.setTimeout(timeoutMs, () => done('unhealthy'))
+      socket.once('connect', () => done('healthy'))
+      socket.once('error', () => done('unhealthy'))
+    })
+  }
+
+  private request(t: ProbeTarget, timeoutMs: number): Promise<Result> {
+    return new Promise((resolve) => {
+      const lib = t.protocol === 'https' ? https : http
+      const req = lib.request(
+        {
+          host: t.host,
+          port: t.port,
+          path: t.requestPath,
+          method: 'GET',
+          agent: t.protocol === 'https' ? this.httpsAgent : this.httpAgent,
+          timeout: timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = []
+          let size = 0
+          res.on('data', (c: Buffer) => {
+            size += c.length
+            if (size <= 16_384) chunks.push(c)
+          })
+          res.on('end', () =>
+            resolve(interpret(t, res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))),
+          )
+          res.on('error', () => resolve(t.mode === 'rich' ? 'unknown' : 'unhealthy'))
+        },
+      )
+      req.on('timeout', () => req.destroy(new Error('timeout')))
+      req.on('error', () => resolve(t.mode === 'rich' ? 'unknown' : 'unhealthy'))
+      req.end()
+    })
+  }
+}
+
+/**
+ * @example interpret(rich, 200, '{"ApplicationHealthState":"Healthy"}') === 'healthy'
+ * @example interpret(binary, 503, '') === 'unhealthy'
+ */
+export function interpret(t: Pick<ProbeTarget, 'mode'>, status: number, body: string): Result {
+  if (t.mode === 'binary') return status === 200 ? 'healthy' : 'unhealthy'
+  if (status < 200 || status > 299) return 'unknown'
+  try {
+    const state = (JSON.parse(body) as { ApplicationHealthState?: unknown }).ApplicationHealthState
+    return state === 'Healthy' ? 'healthy' : state === 'Unhealthy' ? 'unhealthy' : 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}

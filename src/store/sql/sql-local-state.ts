@@ -1,0 +1,39 @@
+/** The local fabric's instance records in the SQL store, so a restarted osroll re-adopts them. */
+import type { Kysely } from 'kysely'
+import type { LocalInstance, LocalStateStore } from '../../fabrics/local/local-state.js'
+import type { Database } from './schema.js'
+
+export class SqlLocalState implements LocalStateStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async list(scaleSetKey: string): Promise<readonly LocalInstance[]> {
+    const rows = await this.db
+      .selectFrom('local_instances')
+      .select('instance')
+      .where('set_key', '=', scaleSetKey)
+      .execute()
+    return rows.map((r) => JSON.parse(r.instance) as LocalInstance)
+  }
+
+  async listAll(): Promise<readonly LocalInstance[]> {
+    const rows = await this.db.selectFrom('local_instances').select('instance').execute()
+    return rows.map((r) => JSON.parse(r.instance) as LocalInstance)
+  }
+
+  async put(i: LocalInstance): Promise<void> {
+    const instance = JSON.stringify(i)
+    await this.db
+      .insertInto('local_instances')
+      .values({ set_key: i.scaleSetKey, instance_id: i.instanceId, instance })
+      .onConflict((oc) => oc.columns(['set_key', 'instance_id']).doUpdateSet({ instance }))
+      .execute()
+  }
+
+  async remove(scaleSetKey: string, instanceId: string): Promise<void> {
+    await this.db
+      .deleteFrom('local_instances')
+      .where('set_key', '=', scaleSetKey)
+      .where('instance_id', '=', instanceId)
+      .execute()
+  }
+}
