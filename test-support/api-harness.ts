@@ -23,13 +23,13 @@ export type Call = (
 ) => Promise<{ status: number; body: any; headers: Record<string, unknown> }>
 
 export async function apiHarness(
-  o: { healthDeadline?: string; replicationDelay?: string } = {},
+  o: { healthDeadline?: string; replicationDelay?: string; fabric?: 'sim' | 'local' } = {},
 ): Promise<{ sys: System; call: Call; sub: string; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'osroll-api-'))
   const config = loadConfig(
     {
       dataDir: dir,
-      fabric: 'sim',
+      fabric: o.fabric ?? 'sim',
       promptJitter: 'PT0S',
       healthDeadline: o.healthDeadline ?? 'PT2S',
       replicationDelay: o.replicationDelay ?? 'PT0.3S',

@@ -112,7 +112,11 @@ export class Prober {
       if (this.running >= limit) return
       if (e.inFlight || e.dueAtMs > now) continue
       e.inFlight = true
-      e.dueAtMs = now + e.target.intervalMs
+      // Until a first verdict, probe every 250 ms: an instance that just booted is seen healthy
+      // within a quarter second rather than a whole interval (docs/decisions.md).
+      e.dueAtMs =
+        now +
+        (e.state === 'initializing' ? Math.min(250, e.target.intervalMs) : e.target.intervalMs)
       this.running++
       this.sent++
       void this.probe(e.target)
@@ -134,7 +138,13 @@ export class Prober {
     const t = e.target
     if (t.mode === 'binary') {
       const verdict = result === 'healthy' ? 'healthy' : 'unhealthy'
-      if (e.streak >= t.threshold) e.state = verdict
+      // Before a first verdict, failures count only once they have lasted a full
+      // interval × threshold: the fast early probes must not fail an app still binding its port.
+      const settling =
+        e.state === 'initializing' &&
+        verdict === 'unhealthy' &&
+        this.now() - e.registeredAtMs < t.intervalMs * t.threshold
+      if (e.streak >= t.threshold && !settling) e.state = verdict
       return
     }
     // Rich: Initializing until `threshold` identical results, or until the grace period ends

@@ -1,0 +1,123 @@
+import http from 'node:http'
+import { afterAll, describe, expect, it } from 'vitest'
+import { Prober, interpret } from './prober.js'
+
+const servers: http.Server[] = []
+afterAll(() => servers.forEach((s) => s.close()))
+
+async function serve(handler: http.RequestListener): Promise<number> {
+  const s = http.createServer(handler)
+  servers.push(s)
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  return (s.address() as { port: number }).port
+}
+
+async function until(p: Prober, key: string, state: string, ms = 5000): Promise<number> {
+  const t0 = Date.now()
+  while (p.state(key) !== state) {
+    if (Date.now() - t0 > ms) throw new Error(`${key} never ${state}; is ${p.state(key)}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  return Date.now() - t0
+}
+
+describe('prober (SPEC §6)', () => {
+  it('interprets binary and rich answers', () => {
+    expect(interpret({ mode: 'binary' }, 200, '')).toBe('healthy')
+    expect(interpret({ mode: 'binary' }, 503, '')).toBe('unhealthy')
+    expect(interpret({ mode: 'rich' }, 200, '{"ApplicationHealthState":"Healthy"}')).toBe('healthy')
+    expect(interpret({ mode: 'rich' }, 200, '{"ApplicationHealthState":"Unhealthy"}')).toBe(
+      'unhealthy',
+    )
+    expect(interpret({ mode: 'rich' }, 200, 'not json')).toBe('unknown')
+    expect(interpret({ mode: 'rich' }, 500, '{"ApplicationHealthState":"Healthy"}')).toBe('unknown')
+  })
+
+  it('is Initializing first, healthy quickly, and flips after threshold consecutive failures', async () => {
+    let ok = true
+    const port = await serve((_req, res) => {
+      res.writeHead(ok ? 200 : 503)
+      res.end()
+    })
+    const p = new Prober({ tickMs: 10 })
+    p.set('a', {
+      protocol: 'http',
+      host: '127.0.0.1',
+      port,
+      requestPath: '/',
+      intervalMs: 200,
+      threshold: 2,
+      mode: 'binary',
+      gracePeriodMs: 0,
+    })
+    expect(p.state('a')).toBe('initializing')
+    expect(await until(p, 'a', 'healthy')).toBeLessThan(2000)
+    ok = false
+    await until(p, 'a', 'unhealthy')
+    ok = true
+    await until(p, 'a', 'healthy')
+    p.close()
+  })
+
+  it('rich mode: Initializing until numberOfProbes identical answers; then the state; TCP probes', async () => {
+    const port = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end('{"ApplicationHealthState":"Unhealthy"}')
+    })
+    const p = new Prober({ tickMs: 10 })
+    p.set('r', {
+      protocol: 'http',
+      host: '127.0.0.1',
+      port,
+      requestPath: '/health',
+      intervalMs: 100,
+      threshold: 3,
+      mode: 'rich',
+      gracePeriodMs: 60_000,
+    })
+    await until(p, 'r', 'unhealthy')
+    p.set('t', {
+      protocol: 'tcp',
+      host: '127.0.0.1',
+      port,
+      requestPath: '/',
+      intervalMs: 100,
+      threshold: 1,
+      mode: 'binary',
+      gracePeriodMs: 0,
+    })
+    await until(p, 't', 'healthy')
+    p.set('closed', {
+      protocol: 'tcp',
+      host: '127.0.0.1',
+      port: 9,
+      requestPath: '/',
+      intervalMs: 100,
+      threshold: 1,
+      mode: 'binary',
+      gracePeriodMs: 0,
+    })
+    await until(p, 'closed', 'unhealthy')
+    p.close()
+  })
+
+  it('rich mode: a grace period without a verdict ends in Unknown for http', async () => {
+    const port = await serve((_req, res) => {
+      res.writeHead(200)
+      res.end('{"ApplicationHealthState":"Sleepy"}') // never a valid state
+    })
+    const p = new Prober({ tickMs: 10 })
+    p.set('g', {
+      protocol: 'http',
+      host: '127.0.0.1',
+      port,
+      requestPath: '/',
+      intervalMs: 50,
+      threshold: 24,
+      mode: 'rich',
+      gracePeriodMs: 300,
+    })
+    await until(p, 'g', 'unknown')
+    p.close()
+  })
+})

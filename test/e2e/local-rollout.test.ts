@@ -1,0 +1,153 @@
+/**
+ * End to end through the API on the local fabric (issue 4): a 10-instance scale set of the
+ * sample image rolls v1 → v2 automatically, then the broken v3 is rolled back — every instance
+ * serves v2 again — and the rollout ends Faulted. Real processes, real probes.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { apiHarness, waitFor } from '../../test-support/api-harness.js'
+import type { Call } from '../../test-support/api-harness.js'
+import { sampleImage } from '../../test-support/sample-images.js'
+
+const work = mkdtempSync(join(tmpdir(), 'osroll-e2e-local-'))
+let h: Awaited<ReturnType<typeof apiHarness>>
+let call: Call
+let sub: string
+const set = () =>
+  `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/web`
+const publish = (version: string, health: 'healthy' | 'unhealthy' = 'healthy') =>
+  call(
+    'PUT',
+    `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/${version}`,
+    {
+      body: {
+        location: 'westus',
+        properties: { source: { uri: sampleImage(work, { version, health }) } },
+      },
+    },
+  )
+
+beforeAll(async () => {
+  h = await apiHarness({ fabric: 'local', healthDeadline: 'PT4S' })
+  call = h.call
+  sub = h.sub
+})
+afterAll(async () => {
+  await call('DELETE', set())
+  await h.close()
+  rmSync(work, { recursive: true, force: true })
+})
+
+describe('local fabric through the API', () => {
+  it(
+    'rolls 1.0.0 → 1.1.0, then rolls the broken 1.2.0 back and ends Faulted',
+    { timeout: 120_000 },
+    async () => {
+      expect((await publish('1.0.0')).status).toBe(201)
+      await call(
+        'PUT',
+        `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb`,
+        {
+          body: {
+            location: 'westus',
+            properties: {
+              probes: [
+                {
+                  name: 'http',
+                  properties: {
+                    protocol: 'Http',
+                    port: 8080,
+                    requestPath: '/health',
+                    intervalInSeconds: 5,
+                  },
+                },
+              ],
+            },
+          },
+        },
+      )
+      const created = await call('PUT', set(), {
+        body: {
+          location: 'westus',
+          sku: { capacity: 10 },
+          properties: {
+            upgradePolicy: {
+              mode: 'Automatic',
+              automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: true },
+            },
+            virtualMachineProfile: {
+              storageProfile: {
+                imageReference: {
+                  publisher: 'Canonical',
+                  offer: 'UbuntuServer',
+                  sku: '18.04-LTS',
+                  version: 'latest',
+                },
+                dataDisks: [{ lun: 0, diskSizeGB: 1, createOption: 'Empty' }],
+              },
+              networkProfile: {
+                healthProbe: {
+                  id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb/probes/http`,
+                },
+              },
+            },
+          },
+        },
+      })
+      expect(created.status).toBe(201)
+      const healthyAll = async () => {
+        const vms = (await call('GET', `${set()}/virtualMachines?$expand=instanceView`)).body
+          .value as any[]
+        return (
+          vms.length === 10 &&
+          vms.every(
+            (v) => v.properties.instanceView.vmHealth.status.code === 'HealthState/healthy',
+          ) &&
+          vms
+        )
+      }
+      await waitFor(healthyAll, 'ten healthy instances', 60_000)
+      const ips = ((await call('GET', `${set()}/networkInterfaces`)).body.value as any[]).map(
+        (n) => n.properties.ipConfigurations[0].properties.privateIPAddress,
+      )
+      const answers = async () =>
+        Promise.all(ips.map(async (ip) => (await fetch(`http://${ip}:8080/`)).text()))
+      expect((await answers()).every((a) => a.includes('runs image 1.0.0'))).toBe(true)
+
+      await publish('1.1.0')
+      const [done] = await waitFor(
+        async () => {
+          const v = (await call('GET', `${set()}/osUpgradeHistory`)).body.value as any[]
+          return v[0]?.properties.runningStatus.code === 'Completed' && v
+        },
+        'rollout to 1.1.0',
+        90_000,
+      )
+      expect(done.properties.progress).toMatchObject({
+        successfulInstanceCount: 10,
+        failedInstanceCount: 0,
+      })
+      const after = await answers()
+      expect(after.every((a) => a.includes('runs image 1.1.0; boot 2'))).toBe(true) // data disk kept the count
+
+      await publish('1.2.0', 'unhealthy')
+      const [faulted] = await waitFor(
+        async () => {
+          const v = (await call('GET', `${set()}/osUpgradeHistory`)).body.value as any[]
+          return v.length === 2 && v[0].properties.runningStatus.code !== 'RollingForward' && v
+        },
+        'rollout to 1.2.0',
+        90_000,
+      )
+      expect(faulted.properties).toMatchObject({
+        runningStatus: { code: 'Faulted' },
+        rollbackInfo: { successfullyRolledbackInstanceCount: 2, failedRolledbackInstanceCount: 0 },
+        error: { code: 'MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade' },
+      })
+      await waitFor(healthyAll, 'all healthy again', 30_000)
+      expect((await answers()).every((a) => a.includes('runs image 1.1.0'))).toBe(true)
+    },
+  )
+})
