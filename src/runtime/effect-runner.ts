@@ -41,6 +41,7 @@ type Unit = Readonly<{
 
 export class EffectRunner {
   private readonly inFlight = new Map<string, Promise<void>>()
+  private readonly inFlightTypes = new Map<string, Action['type']>()
   private readonly failures = new Map<string, EffectFailure[]>()
   private readonly closing = new AbortController()
 
@@ -54,8 +55,10 @@ export class EffectRunner {
       const lane = unit.type === 'markPending' || unit.type === 'clearPending' ? 'store' : 'fabric'
       const key = `${ctx.scaleSetKey}|${unit.instanceId}|${lane}`
       if (this.inFlight.has(key)) continue
+      this.inFlightTypes.set(key, unit.type)
       const p = this.execute(ctx.scaleSetKey, unit).finally(() => {
         this.inFlight.delete(key)
+        this.inFlightTypes.delete(key)
         this.deps.onSettled(ctx.scaleSetKey)
       })
       this.inFlight.set(key, p)
@@ -79,6 +82,13 @@ export class EffectRunner {
   /** Stops retrying and starts nothing new (shutdown, or a simulated crash). */
   close(): void {
     this.closing.abort(new Error('effect runner closed'))
+  }
+
+  /** Whether an effect of one of these types is running for the set (e.g. a create). */
+  busyWith(scaleSetKey: string, types: readonly Action['type'][]): boolean {
+    for (const [k, t] of this.inFlightTypes)
+      if (k.startsWith(`${scaleSetKey}|`) && types.includes(t)) return true
+    return false
   }
 
   /** Resolves when no effect is running (tests, the simulator, shutdown). */

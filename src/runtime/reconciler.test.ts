@@ -192,6 +192,31 @@ describe('reconciler', () => {
     ])
   })
 
+  it('never creates more instances than the capacity while slow creates are in flight', async () => {
+    let created = 0
+    const w = await world({
+      fabric: (sim) => {
+        const slow = Object.create(sim) as Fabric
+        slow.createInstances = async (model, specs, o) => {
+          created += specs.length
+          await new Promise((r) => setTimeout(r, 100)) // a real fabric copies a disk and boots
+          return sim.createInstances(model, specs, o)
+        }
+        return slow
+      },
+    })
+    const d = w.deps()
+    for (let i = 0; i < 10; i++) {
+      await reconcile(SET_KEY, d) // passes keep coming while the creates run
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await d.effects.idle()
+    await reconcile(SET_KEY, d)
+    await d.effects.idle()
+    expect(await w.sim.listInstances(SET_KEY)).toHaveLength(4)
+    expect(created).toBe(4)
+  })
+
   it('refuses effects for a set after close (shutdown)', async () => {
     const w = await world()
     const d = w.deps()

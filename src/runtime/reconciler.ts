@@ -181,6 +181,9 @@ async function reconcileCapacity(
     managed.add(a.state === 'Succeeded' ? a.instanceId : a.surgeInstanceId)
   }
   const exactVersion = await modelVersion(state, deps)
+  // Creating or deleting an instance takes time on a real fabric; until it is done the fleet is
+  // not what it will be, so plan no further change (else every pass would create more).
+  if (deps.effects.busyWith(state.key, ['create', 'delete'])) return state
   const plan = planCapacity({
     spec: state.spec,
     instances,

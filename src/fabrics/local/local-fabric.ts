@@ -22,6 +22,7 @@ import type {
   NewInstanceSpec,
 } from '../fabric.js'
 import { artifactDir } from './artifacts.js'
+import { runCustomData, runExtensions } from './provisioning.js'
 import type { LocalDisk, LocalInstance, LocalStateStore } from './local-state.js'
 import { isAlive, startProcess, stopProcess } from './processes.js'
 
@@ -40,9 +41,11 @@ export type LocalFabricOptions = Readonly<{
   nowMs?: () => number
 }>
 
-/** Handlers of this build: Application Health (probed by osroll) and Service Fabric node. */
+/** Handlers: Custom Script (both publishers), Application Health (probed by osroll), Service Fabric node. */
 export const LOCAL_EXTENSION_HANDLERS: ReadonlySet<string> = new Set(
   [
+    'Microsoft.Azure.Extensions.CustomScript',
+    'Microsoft.Compute.CustomScriptExtension',
     'Microsoft.ManagedServices.ApplicationHealthLinux',
     'Microsoft.ManagedServices.ApplicationHealthWindows',
     'Microsoft.Azure.ServiceFabric.ServiceFabricNode',
@@ -80,7 +83,7 @@ export class LocalFabric implements Fabric {
         diskId: `lun${lun}-${randomUUID().slice(0, 8)}`,
       }))
       for (const d of dataDisks) await mkdir(join(dir, 'data', `lun${d.lun}`), { recursive: true })
-      const disk = await this.buildDisk(dir, 1, spec.image, model)
+      const disk = this.describeDisk(1, spec.image, model)
       const record: Stored = {
         scaleSetKey: model.scaleSetKey,
         instanceId: spec.instanceId,
@@ -93,12 +96,17 @@ export class LocalFabric implements Fabric {
         previous: null,
         process: null,
         wantRunning: true,
-        provisioningError: null,
+        provisioning: { state: 'creating', error: null, extensions: [] },
         dataDisks,
         healthCheck: model.healthCheck ?? null,
         customData: model.customData,
+        extensions: model.extensions,
+        extensionsTimeBudgetMs: model.extensionsTimeBudgetMs,
       }
-      await this.o.state.put(record) // recorded before it runs: a crash now leaves it to adopt()
+      // Recorded before the disk is built and the process runs: the orchestrator sees it at once,
+      // and a crash now leaves it to adopt().
+      await this.o.state.put(record)
+      await this.copyDisk(dir, disk)
       await this.start(record)
     }
   }
@@ -138,9 +146,11 @@ export class LocalFabric implements Fabric {
         previous: i.disk,
         disk,
         process: null,
-        provisioningError: null,
+        provisioning: { state: 'updating', error: null, extensions: [] },
         healthCheck: model.healthCheck ?? null,
         customData: model.customData,
+        extensions: model.extensions,
+        extensionsTimeBudgetMs: model.extensionsTimeBudgetMs,
       }
       await this.o.state.put(next)
       await this.start(next)
@@ -162,7 +172,7 @@ export class LocalFabric implements Fabric {
         disk: { ...i.previous, startedAtMs: this.now() },
         previous: null,
         process: null,
-        provisioningError: null,
+        provisioning: { state: 'updating', error: null, extensions: [] },
       }
       await this.o.state.put(next)
       await rm(diskDir(this.instanceDir(scaleSetKey, i.instanceId), failed.n), {
@@ -189,15 +199,20 @@ export class LocalFabric implements Fabric {
     checkSignal(o)
     for (const i of await this.records(model.scaleSetKey, ids)) {
       if (i.disk.modelGeneration >= model.modelGeneration) continue
-      // Extensions of this build need no re-provisioning (health is probed by osroll); the new
-      // health check and custom data take effect now and at the next reimage respectively.
+      // In place: the OS disk stays; extensions are provisioned again with the new model, the new
+      // health check applies now, new custom data at the next reimage (SPEC §4.8).
       this.o.prober.remove(probeKey(i))
-      await this.o.state.put({
+      const next: Stored = {
         ...i,
         disk: { ...i.disk, modelGeneration: model.modelGeneration, startedAtMs: this.now() },
         healthCheck: model.healthCheck ?? null,
         customData: model.customData,
-      })
+        extensions: model.extensions,
+        extensionsTimeBudgetMs: model.extensionsTimeBudgetMs,
+        provisioning: { state: 'updating', error: null, extensions: [] },
+      }
+      await this.o.state.put(next)
+      this.provisionInBackground(next)
     }
   }
 
@@ -207,8 +222,14 @@ export class LocalFabric implements Fabric {
     let restarted = 0
     for (const i of (await this.o.state.listAll()) as Stored[]) {
       if (!i.wantRunning) continue
-      if (i.process && isAlive(i.process)) adopted++
-      else {
+      if (i.provisioning.state === 'creating') {
+        await this.copyDisk(this.instanceDir(i.scaleSetKey, i.instanceId), i.disk) // interrupted creation
+        await this.start(i)
+        restarted++
+      } else if (i.process && isAlive(i.process)) {
+        adopted++
+        if (i.provisioning.state === 'updating') this.provisionInBackground(i) // cut off by the restart
+      } else {
         await this.start(i)
         restarted++
       }
@@ -218,13 +239,16 @@ export class LocalFabric implements Fabric {
 
   private view(i: Stored): InstanceView {
     const alive = i.process !== null && isAlive(i.process)
+    const creating = i.provisioning.state === 'creating'
     if (alive && i.healthCheck)
       this.o.prober.set(probeKey(i), { ...i.healthCheck, host: i.privateIp })
-    const health = !alive
-      ? 'unhealthy'
-      : i.healthCheck
-        ? (this.o.prober.state(probeKey(i)) ?? 'initializing')
-        : 'healthy'
+    const health = creating
+      ? 'initializing'
+      : !alive
+        ? 'unhealthy'
+        : i.healthCheck
+          ? (this.o.prober.state(probeKey(i)) ?? 'initializing')
+          : 'healthy'
     return {
       instanceId: i.instanceId,
       zone: i.zone,
@@ -233,14 +257,14 @@ export class LocalFabric implements Fabric {
       osImageVersion: i.disk.version,
       previousOsImageVersion: i.previous?.version ?? null,
       modelGeneration: i.disk.modelGeneration,
-      power: alive ? 'running' : 'stopped',
-      provisioning: i.provisioningError ? 'failed' : 'succeeded',
-      provisioningError: i.provisioningError,
+      power: alive ? 'running' : creating ? 'starting' : 'stopped',
+      provisioning: i.provisioning.state,
+      provisioningError: i.provisioning.error,
       health,
       bootedAtMs: i.disk.startedAtMs,
       privateIp: i.privateIp,
       dataDisks: i.dataDisks,
-      extensions: [],
+      extensions: i.provisioning.extensions,
     }
   }
 
@@ -248,6 +272,92 @@ export class LocalFabric implements Fabric {
   private async start(i: Stored): Promise<void> {
     const dir = this.instanceDir(i.scaleSetKey, i.instanceId)
     const osDisk = diskDir(dir, i.disk.n)
+    const env = this.environment(i, dir)
+    const logFile = join(dir, 'logs', 'console.log')
+    await mkdir(join(dir, 'logs'), { recursive: true })
+    if (i.customData)
+      await writeFile(join(dir, 'customdata'), Buffer.from(i.customData, 'base64'), { mode: 0o600 })
+    let disk = i.disk
+    let customDataError: string | null = null
+    if (i.customData && !disk.customDataDone) {
+      customDataError = await runCustomData({
+        file: env['OSROLL_CUSTOM_DATA_FILE'] as string,
+        cwd: osDisk,
+        env,
+        timeoutMs: i.extensionsTimeBudgetMs,
+        logFile,
+      })
+      disk = { ...disk, customDataDone: true }
+    }
+    const startedAtMs = this.now()
+    let next: Stored
+    try {
+      const proc = await startProcess({ command: join(osDisk, 'boot'), cwd: osDisk, env, logFile })
+      next = { ...i, wantRunning: true, process: proc, disk: { ...disk, startedAtMs } }
+    } catch (err) {
+      const message = `The instance could not be started from image ${i.disk.label}: ${(err as Error).message}`
+      next = {
+        ...i,
+        wantRunning: true,
+        process: null,
+        disk: { ...disk, startedAtMs },
+        provisioning: { state: 'failed', error: message, extensions: [] },
+      }
+      await this.o.state.put(next)
+      return
+    }
+    if (customDataError !== null) {
+      next = { ...next, provisioning: { state: 'failed', error: customDataError, extensions: [] } }
+      await this.o.state.put(next)
+      return
+    }
+    next = {
+      ...next,
+      provisioning: {
+        state: next.extensions.length > 0 ? 'updating' : 'succeeded',
+        error: null,
+        extensions: [],
+      },
+    }
+    await this.o.state.put(next)
+    if (next.extensions.length > 0) this.provisionInBackground(next)
+  }
+
+  /**
+   * Runs the extensions of the instance's current disk and records the outcome — unless the
+   * instance moved on meanwhile (another disk or model), whose own run then decides.
+   */
+  private provisionInBackground(i: Stored): void {
+    const dir = this.instanceDir(i.scaleSetKey, i.instanceId)
+    void runExtensions({
+      extensions: i.extensions,
+      dir,
+      env: this.environment(i, dir),
+      budgetMs: i.extensionsTimeBudgetMs,
+      logFile: join(dir, 'logs', 'console.log'),
+    })
+      .then(async (result) => {
+        const current = (await this.records(i.scaleSetKey, [i.instanceId]))[0]
+        if (
+          !current ||
+          current.disk.n !== i.disk.n ||
+          current.disk.modelGeneration !== i.disk.modelGeneration
+        )
+          return
+        await this.o.state.put({
+          ...current,
+          provisioning: {
+            state: result.error ? 'failed' : 'succeeded',
+            error: result.error,
+            extensions: result.extensions,
+          },
+        })
+      })
+      .catch(() => undefined)
+  }
+
+  /** The environment of SPEC §9.1 for `boot`, custom data and extension commands. */
+  private environment(i: Stored, dir: string): Record<string, string> {
     const env: Record<string, string> = {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
       HOME: dir,
@@ -264,37 +374,8 @@ export class LocalFabric implements Fabric {
       ),
     }
     for (const d of i.dataDisks) env[`OSROLL_DATA_DISK_${d.lun}`] = join(dir, 'data', `lun${d.lun}`)
-    if (i.customData) {
-      const file = join(dir, 'customdata')
-      await writeFile(file, Buffer.from(i.customData, 'base64'), { mode: 0o600 })
-      env['OSROLL_CUSTOM_DATA_FILE'] = file
-    }
-    await mkdir(join(dir, 'logs'), { recursive: true })
-    const startedAtMs = this.now()
-    try {
-      const proc = await startProcess({
-        command: join(osDisk, 'boot'),
-        cwd: osDisk,
-        env,
-        logFile: join(dir, 'logs', 'console.log'),
-      })
-      await this.o.state.put({
-        ...i,
-        wantRunning: true,
-        process: proc,
-        disk: { ...i.disk, startedAtMs },
-        provisioningError: null,
-      })
-    } catch (err) {
-      const message = `The instance could not be started from image ${i.disk.label}: ${(err as Error).message}`
-      await this.o.state.put({
-        ...i,
-        wantRunning: true,
-        process: null,
-        disk: { ...i.disk, startedAtMs },
-        provisioningError: message,
-      })
-    }
+    if (i.customData) env['OSROLL_CUSTOM_DATA_FILE'] = join(dir, 'customdata')
+    return env
   }
 
   /** A private copy of the artifact: reflinked where the filesystem allows, else copied. */
@@ -304,16 +385,13 @@ export class LocalFabric implements Fabric {
     image: ImageArtifact,
     model: FabricModel,
   ): Promise<LocalDisk> {
+    const disk = this.describeDisk(n, image, model)
+    await this.copyDisk(dir, disk)
+    return disk
+  }
+
+  private describeDisk(n: number, image: ImageArtifact, model: FabricModel): LocalDisk {
     const digest = image.sourceUri.startsWith('cas:') ? image.sourceUri.slice(4) : ''
-    const source = artifactDir(this.o.casDir, digest)
-    const target = diskDir(dir, n)
-    await rm(target, { recursive: true, force: true })
-    await mkdir(join(dir, 'disks'), { recursive: true })
-    await cp(source, target, {
-      recursive: true,
-      mode: constants.COPYFILE_FICLONE,
-      verbatimSymlinks: true,
-    })
     return {
       n,
       digest,
@@ -321,7 +399,20 @@ export class LocalFabric implements Fabric {
       label: image.label,
       modelGeneration: model.modelGeneration,
       startedAtMs: this.now(),
+      customDataDone: false,
     }
+  }
+
+  private async copyDisk(dir: string, disk: LocalDisk): Promise<void> {
+    const source = artifactDir(this.o.casDir, disk.digest)
+    const target = diskDir(dir, disk.n)
+    await rm(target, { recursive: true, force: true })
+    await mkdir(join(dir, 'disks'), { recursive: true })
+    await cp(source, target, {
+      recursive: true,
+      mode: constants.COPYFILE_FICLONE,
+      verbatimSymlinks: true,
+    })
   }
 
   private async records(scaleSetKey: string, ids: readonly string[]): Promise<Stored[]> {

@@ -1,4 +1,4 @@
-import type { HealthCheck } from '../fabric.js'
+import type { ExtensionModel, ExtensionStatus, HealthCheck } from '../fabric.js'
 
 /**
  * What the local fabric remembers of its instances, kept in the store (so a restarted control
@@ -13,6 +13,8 @@ export type LocalDisk = Readonly<{
   modelGeneration: number
   /** When a process was last started on this disk (or the model last applied). */
   startedAtMs: number
+  /** Custom data runs once per new OS disk: whether it has run on this one. */
+  customDataDone: boolean
 }>
 
 export type LocalInstance = Readonly<{
@@ -28,7 +30,15 @@ export type LocalInstance = Readonly<{
   /** The running process: pid and its start time in clock ticks (/proc/<pid>/stat field 22). */
   process: Readonly<{ pid: number; startTicks: number }> | null
   wantRunning: boolean
-  provisioningError: string | null
+  /** Provisioning of the current disk: custom data, then extensions (running in the background). */
+  provisioning: Readonly<{
+    state: 'creating' | 'updating' | 'succeeded' | 'failed'
+    error: string | null
+    extensions: readonly ExtensionStatus[]
+  }>
+  /** The model's extensions and their time budget, to (re)run them. */
+  extensions: readonly ExtensionModel[]
+  extensionsTimeBudgetMs: number
   dataDisks: readonly Readonly<{ lun: number; diskId: string }>[]
   /** How osroll probes this instance's health; null when the set has no health source. */
   healthCheck: HealthCheck | null

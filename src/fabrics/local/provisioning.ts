@@ -1,0 +1,235 @@
+/**
+ * Provisioning of a new OS disk on the local fabric (SPEC §7): the custom data script (a `#!`
+ * first line) runs once before `boot`; then the model's extensions run in an order that respects
+ * `provisionAfterExtensions`, sharing `extensionsTimeBudget`. Custom Script downloads its
+ * `fileUris` (file://, http://, https://) into its own folder and runs `commandToExecute` there;
+ * a download that fails (an expired token answering 403, say) fails the extension. Dependents of
+ * a failed extension fail with Azure's message; `suppressFailures` keeps a failure from failing
+ * the instance.
+ */
+import { spawn } from 'node:child_process'
+import { appendFile, chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { ExtensionModel, ExtensionStatus } from '../fabric.js'
+
+export type ProvisionResult = Readonly<{
+  error: string | null
+  extensions: readonly ExtensionStatus[]
+}>
+
+const CUSTOM_SCRIPT = [
+  'microsoft.azure.extensions.customscript',
+  'microsoft.compute.customscriptextension',
+]
+const DOWNLOAD_TIMEOUT_MS = 30_000
+const OUTPUT_TAIL = 2_000
+
+/** Runs the custom data script if it is one; returns an error message or null. */
+export async function runCustomData(o: {
+  file: string
+  cwd: string
+  env: Record<string, string>
+  timeoutMs: number
+  logFile: string
+}): Promise<string | null> {
+  const text = await readFile(o.file, 'utf8').catch(() => '')
+  if (!text.startsWith('#!')) return null // plain data: only handed to the instance
+  await chmod(o.file, 0o700)
+  const r = await run(o.file, [], o.cwd, o.env, o.timeoutMs)
+  await appendLog(o.logFile, `[osroll] custom data exited ${r.code ?? r.signal}\n${r.output}`)
+  if (r.timedOut)
+    return `The custom data script did not finish within ${Math.round(o.timeoutMs / 1000)} s.`
+  return r.code === 0
+    ? null
+    : `The custom data script exited with code ${r.code ?? r.signal}: ${r.output.slice(-OUTPUT_TAIL)}`
+}
+
+/** Runs the extensions; never throws: failures are statuses. */
+export async function runExtensions(o: {
+  extensions: readonly ExtensionModel[]
+  dir: string
+  env: Record<string, string>
+  budgetMs: number
+  logFile: string
+}): Promise<ProvisionResult> {
+  const deadline = Date.now() + o.budgetMs
+  const statuses = new Map<string, ExtensionStatus>()
+  let error: string | null = null
+  for (const ext of order(o.extensions)) {
+    const type = `${ext.publisher}.${ext.type}`
+    const failedDep = ext.provisionAfterExtensions.find(
+      (d) => statuses.get(d.toLowerCase())?.state === 'failed',
+    )
+    let status: ExtensionStatus
+    if (failedDep) {
+      const dep =
+        o.extensions.find((e) => e.name.toLowerCase() === failedDep.toLowerCase())?.name ??
+        failedDep
+      status = {
+        name: ext.name,
+        type,
+        state: 'failed',
+        message: `VM Extension '${ext.name}' is marked as failed since it depends upon the VM Extension '${dep}' which has failed.`,
+      }
+    } else if (Date.now() >= deadline) {
+      status = {
+        name: ext.name,
+        type,
+        state: 'failed',
+        message: `VM Extension '${ext.name}' did not run: the extensions time budget of ${Math.round(o.budgetMs / 1000)} s was spent.`,
+      }
+    } else if (CUSTOM_SCRIPT.includes(type.toLowerCase())) {
+      status = await customScript(ext, type, o.dir, o.env, deadline - Date.now(), o.logFile)
+    } else {
+      status = { name: ext.name, type, state: 'succeeded', message: 'Enable succeeded' } // Application Health, Service Fabric node
+    }
+    statuses.set(ext.name.toLowerCase(), status)
+    if (status.state === 'failed' && !ext.suppressFailures && error === null) {
+      error = `VM has reported a failure when processing extension '${ext.name}'. Error message: "${status.message}"`
+    }
+  }
+  return {
+    error,
+    extensions: o.extensions.map((e) => statuses.get(e.name.toLowerCase()) as ExtensionStatus),
+  }
+}
+
+async function customScript(
+  ext: ExtensionModel,
+  type: string,
+  root: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+  logFile: string,
+): Promise<ExtensionStatus> {
+  const settings = { ...ext.settings, ...ext.protectedSettings } as {
+    fileUris?: unknown
+    commandToExecute?: unknown
+  }
+  const fail = (message: string): ExtensionStatus => ({
+    name: ext.name,
+    type,
+    state: 'failed',
+    message,
+  })
+  const dir = join(root, 'extensions', ext.name)
+  await mkdir(dir, { recursive: true })
+  const uris = Array.isArray(settings.fileUris) ? settings.fileUris.map(String) : []
+  for (const uri of uris) {
+    const problem = await download(uri, dir)
+    if (problem) return fail(`Failed to download file '${redact(uri)}': ${problem}`)
+  }
+  if (typeof settings.commandToExecute !== 'string' || settings.commandToExecute === '')
+    return fail('commandToExecute is required.')
+  const r = await run('/bin/sh', ['-c', settings.commandToExecute], dir, env, timeoutMs)
+  await appendLog(
+    logFile,
+    `[osroll] extension ${ext.name} exited ${r.code ?? r.signal}\n${r.output}`,
+  )
+  if (r.timedOut)
+    return fail(`The command did not finish within ${Math.round(timeoutMs / 1000)} s.`)
+  if (r.code !== 0)
+    return fail(
+      `The command exited with code ${r.code ?? r.signal}: ${r.output.slice(-OUTPUT_TAIL)}`,
+    )
+  return {
+    name: ext.name,
+    type,
+    state: 'succeeded',
+    message: `Enable succeeded: ${r.output.slice(-OUTPUT_TAIL)}`,
+  }
+}
+
+/** Downloads one file into `dir`; returns why it failed, or null. */
+async function download(uri: string, dir: string): Promise<string | null> {
+  try {
+    const url = new URL(uri)
+    const name = basename(decodeURIComponent(url.pathname)) || 'download'
+    if (url.protocol === 'file:') {
+      await copyFile(fileURLToPath(url), join(dir, name))
+      return null
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return `the scheme '${url.protocol}' is not one of file, http, https`
+    const res = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) })
+    if (!res.ok)
+      return `the server answered HTTP ${res.status}${res.status === 403 ? ' (an expired or wrong token?)' : ''}`
+    await writeFile(join(dir, name), Buffer.from(await res.arrayBuffer()))
+    return null
+  } catch (err) {
+    return (err as Error).message
+  }
+}
+
+/** Topological order by provisionAfterExtensions (validated acyclic), stable otherwise. */
+function order(extensions: readonly ExtensionModel[]): ExtensionModel[] {
+  const out: ExtensionModel[] = []
+  const done = new Set<string>()
+  const visit = (e: ExtensionModel): void => {
+    const key = e.name.toLowerCase()
+    if (done.has(key)) return
+    done.add(key)
+    for (const dep of e.provisionAfterExtensions) {
+      const d = extensions.find((x) => x.name.toLowerCase() === dep.toLowerCase())
+      if (d) visit(d)
+    }
+    out.push(e)
+  }
+  extensions.forEach(visit)
+  return out
+}
+
+type RunResult = { code: number | null; signal: string | null; output: string; timedOut: boolean }
+
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
+    let output = ''
+    const add = (d: Buffer) => {
+      output = (output + d.toString()).slice(-64 * 1024)
+    }
+    child.stdout.on('data', add)
+    child.stderr.on('data', add)
+    let timedOut = false
+    const timer = setTimeout(
+      () => {
+        timedOut = true
+        try {
+          process.kill(-(child.pid as number), 'SIGKILL')
+        } catch {
+          /* gone */
+        }
+      },
+      Math.max(1, timeoutMs),
+    )
+    child.on('error', (err) => {
+      clearTimeout(timer)
+      resolve({ code: 127, signal: null, output: err.message, timedOut: false })
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, output, timedOut })
+    })
+  })
+}
+
+/** Secrets hide in query strings (SAS tokens): never echo them. */
+function redact(uri: string): string {
+  return uri.replace(/\?.*$/, '?…')
+}
+
+async function appendLog(file: string, text: string): Promise<void> {
+  await appendFile(file, text.endsWith('\n') ? text : text + '\n').catch(() => undefined)
+}
