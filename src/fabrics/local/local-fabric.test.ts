@@ -121,6 +121,21 @@ describe('local fabric', () => {
   )
 
   it(
+    'boots the sample image even when the data dir lies inside an ESM package',
+    { timeout: 30_000 },
+    async () => {
+      const outer = mkdtempSync(join(tmpdir(), 'osroll-esm-'))
+      roots.push(outer)
+      writeFileSync(join(outer, 'package.json'), '{"type":"module"}') // like ./.osroll inside this repo
+      const h = await harness({ root: join(outer, 'data') })
+      await h.fabric.createInstances(h.model, [
+        { instanceId: '0', zone: null, updateDomain: 0, faultDomain: 0, image: h.images.v1 },
+      ])
+      await h.until((v) => v[0]?.health === 'healthy', 'healthy inside an ESM package')
+    },
+  )
+
+  it(
     'reports an instance whose process dies as stopped and unhealthy',
     { timeout: 30_000 },
     async () => {
