@@ -124,6 +124,15 @@ export interface Fabric {
   restore(scaleSetKey: string, instanceIds: readonly string[], o?: CallOptions): Promise<void>
   /** Drops the kept previous OS disk once the new one is known good. */
   release(scaleSetKey: string, instanceIds: readonly string[], o?: CallOptions): Promise<void>
+  /**
+   * The tail (at most `maxBytes`) of an instance's console log, for `bootDiagnostics`; absent on
+   * fabrics without a console (sim).
+   */
+  consoleLog?(
+    scaleSetKey: string,
+    instanceId: string,
+    maxBytes: number,
+  ): Promise<string | undefined>
   /** Applies a model in place: extensions re-provisioned, the OS disk kept. */
   update(model: FabricModel, instanceIds: readonly string[], o?: CallOptions): Promise<void>
 }

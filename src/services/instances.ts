@@ -281,3 +281,23 @@ export async function networkInterfaces(
     },
   }))
 }
+
+/** osroll's bootDiagnostics: the tail of an instance's console (stdout/stderr), 64 KiB at most. */
+export async function bootDiagnostics(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+  instanceId: string,
+): Promise<Record<string, unknown>> {
+  const { state } = await requireScaleSet(deps, ref)
+  if (!deps.fabric.consoleLog) {
+    throw new AppError(
+      'NotSupported',
+      400,
+      false,
+      `The '${deps.fabric.name}' fabric has no instance console; bootDiagnostics needs the local fabric.`,
+    )
+  }
+  const log = await deps.fabric.consoleLog(state.key, instanceId, 64 * 1024)
+  if (log === undefined) throw instanceNotFound(ref, instanceId)
+  return { consoleLog: log, bytes: Buffer.byteLength(log) }
+}

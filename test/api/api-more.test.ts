@@ -157,6 +157,11 @@ describe('model rollouts and actions', () => {
     expect(entry.properties.progress.successfulInstanceCount).toBe(2)
   })
 
+  it('bootDiagnostics says clearly that the sim fabric has no console', async () => {
+    const r = await call('GET', setPath('man', '/virtualMachines/0/bootDiagnostics'))
+    expect(r).toMatchObject({ status: 400, body: { error: { code: 'NotSupported' } } })
+  })
+
   it('networkInterfaces give each instance its private IP', async () => {
     const all = await call('GET', setPath('man', '/networkInterfaces'))
     const ips = all.body.value.map(

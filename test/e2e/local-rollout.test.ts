@@ -147,6 +147,9 @@ describe('local fabric through the API', () => {
         error: { code: 'MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade' },
       })
       await waitFor(healthyAll, 'all healthy again', 30_000)
+      const diag = await call('GET', `${set()}/virtualMachines/0/bootDiagnostics`)
+      expect(diag.body.consoleLog).toMatch(/sample web 1\.1\.0 listening on 127\.77\./)
+      expect((await call('GET', `${set()}/virtualMachines/99/bootDiagnostics`)).status).toBe(404)
       expect((await answers()).every((a) => a.includes('runs image 1.1.0'))).toBe(true)
     },
   )

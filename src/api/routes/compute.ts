@@ -13,6 +13,7 @@ import {
 } from '../../services/scale-sets.js'
 import type { ScaleSetRef } from '../../services/scale-sets.js'
 import {
+  bootDiagnostics,
   getInstance,
   getInstanceView,
   listInstances,
@@ -120,6 +121,9 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
     putInstanceProtection(deps, ref(req.params), req.params.instanceId, req.body),
   )
 
+  app.get<{ Params: VmParams }>(`${SET}/virtualMachines/:instanceId/bootDiagnostics`, async (req) =>
+    bootDiagnostics(deps, ref(req.params), req.params.instanceId),
+  )
   app.get<{ Params: SetParams }>(`${SET}/networkInterfaces`, async (req) => ({
     value: await networkInterfaces(deps, ref(req.params)),
   }))

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { Errors } from '../../errors.js'
@@ -214,6 +214,22 @@ export class LocalFabric implements Fabric {
       await this.o.state.put(next)
       this.provisionInBackground(next)
     }
+  }
+
+  async consoleLog(
+    scaleSetKey: string,
+    instanceId: string,
+    maxBytes: number,
+  ): Promise<string | undefined> {
+    if ((await this.records(scaleSetKey, [instanceId])).length === 0) return undefined
+    const logs = join(this.instanceDir(scaleSetKey, instanceId), 'logs')
+    const parts: Buffer[] = []
+    for (const name of ['console.log.1', 'console.log']) {
+      const b = await readFile(join(logs, name)).catch(() => null)
+      if (b) parts.push(b)
+    }
+    const all = Buffer.concat(parts)
+    return all.subarray(Math.max(0, all.length - maxBytes)).toString('utf8')
   }
 
   /** At start: re-adopt live instances, restart dead ones that should run. */
