@@ -70,7 +70,10 @@ export async function buildSystem(o: {
   const { config, store } = o
   const clock = o.clock ?? new SystemClock()
   const adminToken = await ensureAdminToken(store, config.dataDir, clock.nowMs())
-  const { fabric, prepareSource, prober } = makeFabric(config, store, clock)
+  let orchestrator: Orchestrator | null = null
+  // A health change of an instance wakes its scale set at once (probe keys are `set|instance|disk`).
+  const onHealthChange = (key: string): void => orchestrator?.enqueue(key.split('|')[0] as string)
+  const { fabric, prepareSource, prober } = makeFabric(config, store, clock, onHealthChange)
   const galleries = new Galleries(
     store,
     () => clock.nowMs(),
@@ -79,7 +82,6 @@ export async function buildSystem(o: {
     randomUUID,
   )
   const catalog = new StoreCatalog(store, prepareSource, galleries)
-  let orchestrator: Orchestrator | null = null
   const effects = new EffectRunner({
     fabric,
     store,
@@ -179,6 +181,7 @@ function makeFabric(
   config: Config,
   store: SqlStore,
   clock: Clock,
+  onHealthChange: (probeKey: string) => void,
 ): {
   fabric: SimFabric | LocalFabric
   prepareSource: (uri: string) => Promise<string>
@@ -201,7 +204,7 @@ function makeFabric(
     }
   }
   const casDir = join(config.dataDir, 'images')
-  const prober = new Prober()
+  const prober = new Prober({ onChange: onHealthChange })
   const fabric = new LocalFabric({
     rootDir: join(config.dataDir, 'instances'),
     casDir,

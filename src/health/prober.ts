@@ -41,6 +41,8 @@ export type ProberOptions = Readonly<{
   concurrency?: number
   tickMs?: number
   nowMs?: () => number
+  /** Called when a target's state changes, so that whoever waits on it need not poll. */
+  onChange?: (key: string, state: HealthState) => void
 }>
 
 export class Prober {
@@ -121,8 +123,10 @@ export class Prober {
       this.sent++
       void this.probe(e.target)
         .then((result) => {
-          const current = this.entries.get(key)
-          if (current === e) this.record(e, result)
+          if (this.entries.get(key) !== e) return
+          const before = e.state
+          this.record(e, result)
+          if (e.state !== before) this.o.onChange?.(key, e.state)
         })
         .finally(() => {
           e.inFlight = false

@@ -1,0 +1,238 @@
+/**
+ * Local-fabric benchmarks (issue 4), printed, never asserted:
+ * - a rollout of 50 sample-image instances: wall time ÷ the physical critical path, measured
+ *   from the instances themselves (Σ over batches of the slowest instance's SIGTERM of the old
+ *   disk → first healthy probe answered on the new one);
+ * - probes per second the prober sustains against 2,000 endpoints, and its CPU.
+ * `-- --json` ends with one JSON line.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Sqlite from 'better-sqlite3'
+import { startServe } from '../test-support/serve-process.js'
+import { sampleImage } from '../test-support/sample-images.js'
+import { Prober } from '../src/health/prober.js'
+import type { Rollout } from '../src/core/rollout/types.js'
+
+const json = process.argv.includes('--json')
+const INSTANCES = Number(process.env['OSROLL_BENCH_INSTANCES'] ?? 50)
+const rollout = await rolloutOverhead()
+const prober = await proberThroughput()
+const rows: [string, string, string][] = [
+  [
+    `local rollout of ${INSTANCES} instances: wall ÷ physical critical path`,
+    `${rollout.ratio.toFixed(3)} (${(rollout.wallMs / 1000).toFixed(2)} s ÷ ${(rollout.criticalMs / 1000).toFixed(2)} s, ${rollout.batches} batches)`,
+    '≤ 1.02',
+  ],
+  ['publish → first reimage (prompt timing, no jitter)', `${rollout.detectMs} ms`, '< 1,000 ms'],
+  [
+    'prober against 2,000 endpoints',
+    `${Math.round(prober.perSecond).toLocaleString('en-US')} probes/s, ${(prober.cpu * 100).toFixed(0)}% of one core`,
+    '≥ 2,000/s, < 100%',
+  ],
+]
+const width = Math.max(...rows.map((r) => r[0].length))
+console.log(`${'benchmark'.padEnd(width)}  ${'measured'.padEnd(44)}  goal`)
+for (const [n, v, g] of rows) console.log(`${n.padEnd(width)}  ${v.padEnd(44)}  ${g}`)
+if (json)
+  console.log(
+    JSON.stringify({
+      'local.overhead_ratio': Number(rollout.ratio.toFixed(4)),
+      detect_to_first_reimage_ms: rollout.detectMs,
+      'prober.probes_per_s': Math.round(prober.perSecond),
+      'prober.cpu_fraction': Number(prober.cpu.toFixed(3)),
+    }),
+  )
+
+async function rolloutOverhead(): Promise<{
+  ratio: number
+  wallMs: number
+  criticalMs: number
+  batches: number
+  detectMs: number
+}> {
+  const dir = mkdtempSync(join(tmpdir(), 'osroll-bench-local-'))
+  const server = await startServe(join(dir, 'data'), ['--fabric', 'local'])
+  try {
+    const sub = server.subscriptionId
+    const img = `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions`
+    const set = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/web`
+    const publish = (v: string) =>
+      server.call('PUT', `${img}/${v}`, {
+        location: 'westus',
+        properties: { source: { uri: sampleImage(join(dir, 'images'), { version: v }) } },
+      })
+    await publish('1.0.0')
+    await server.call(
+      'PUT',
+      `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb`,
+      {
+        location: 'westus',
+        properties: {
+          probes: [
+            {
+              name: 'http',
+              properties: {
+                protocol: 'Http',
+                port: 8080,
+                requestPath: '/health',
+                intervalInSeconds: 5,
+              },
+            },
+          ],
+        },
+      },
+    )
+    const created = await server.call('PUT', set, {
+      location: 'westus',
+      sku: { capacity: INSTANCES },
+      properties: {
+        upgradePolicy: {
+          mode: 'Automatic',
+          automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: true },
+        },
+        virtualMachineProfile: {
+          storageProfile: {
+            imageReference: {
+              publisher: 'Canonical',
+              offer: 'UbuntuServer',
+              sku: '18.04-LTS',
+              version: 'latest',
+            },
+            dataDisks: [{ lun: 0, diskSizeGB: 1, createOption: 'Empty' }],
+          },
+          networkProfile: {
+            healthProbe: {
+              id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb/probes/http`,
+            },
+          },
+        },
+      },
+    })
+    if (created.status !== 201) throw new Error(JSON.stringify(created.body))
+    await until(async () => {
+      const vms = (await server.call('GET', `${set}/virtualMachines?$expand=instanceView`)).body
+        .value as { properties: { instanceView: { vmHealth?: { status: { code: string } } } } }[]
+      return (
+        vms.length === INSTANCES &&
+        vms.every((v) => v.properties.instanceView.vmHealth?.status.code === 'HealthState/healthy')
+      )
+    }, 120_000)
+    const publishedAt = Date.now()
+    await publish('1.1.0')
+    await until(
+      async () =>
+        (await server.call('GET', `${set}/osUpgradeHistory`)).body.value?.[0]?.properties
+          .runningStatus.code === 'Completed',
+      300_000,
+    )
+    const db = new Sqlite(join(dir, 'data', 'osroll.db'), { readonly: true })
+    const r = JSON.parse(
+      (
+        db.prepare("select document from rollouts where status = 'Completed'").get() as {
+          document: string
+        }
+      ).document,
+    ) as Rollout
+    db.close()
+    const events = instanceEvents(join(dir, 'data', 'instances'))
+    let criticalMs = 0
+    let firstSigterm = Infinity
+    for (let b = 1; b <= r.batchCount; b++) {
+      let slowest = 0
+      for (const a of r.attempts.filter((x) => x.batch === b)) {
+        const ev = events.get(a.instanceId) ?? []
+        const stop = ev.find((e) => e.event === 'sigterm' && e.version === '1.0.0')?.atMs
+        const healthy = ev.find((e) => e.event === 'firstHealthy' && e.version === '1.1.0')?.atMs
+        if (stop === undefined || healthy === undefined)
+          throw new Error(`instance ${a.instanceId} did not record its timeline`)
+        firstSigterm = Math.min(firstSigterm, stop)
+        slowest = Math.max(slowest, healthy - stop)
+      }
+      criticalMs += slowest
+    }
+    const wallMs = (r.endedAtMs as number) - r.startedAtMs
+    await server.call('DELETE', set)
+    return {
+      ratio: wallMs / criticalMs,
+      wallMs,
+      criticalMs,
+      batches: r.batchCount,
+      detectMs: Math.round(firstSigterm - publishedAt),
+    }
+  } finally {
+    await server.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function instanceEvents(
+  root: string,
+): Map<string, { event: string; version: string; atMs: number }[]> {
+  const out = new Map<string, { event: string; version: string; atMs: number }[]>()
+  for (const set of readdirSync(root)) {
+    for (const id of readdirSync(join(root, set))) {
+      const text = readFileSync(join(root, set, id, 'data', 'lun0', 'events'), 'utf8')
+      out.set(
+        id,
+        text
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      )
+    }
+  }
+  return out
+}
+
+async function proberThroughput(): Promise<{ perSecond: number; cpu: number }> {
+  const server = spawn(
+    process.execPath,
+    [
+      '-e',
+      "require('http').createServer((q,s)=>{s.writeHead(200);s.end('ok')}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})",
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  const port = await new Promise<number>((resolve) =>
+    server.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+  )
+  const prober = new Prober({ tickMs: 20, concurrency: 256 })
+  try {
+    for (let i = 0; i < 2000; i++)
+      prober.set(`e${i}`, {
+        protocol: 'http',
+        host: '127.0.0.1',
+        port,
+        requestPath: `/health/${i}`,
+        intervalMs: 1000,
+        threshold: 1,
+        mode: 'binary',
+        gracePeriodMs: 0,
+      })
+    await new Promise((r) => setTimeout(r, 2000)) // settle past the fast first probes
+    const sent0 = prober.sent
+    const cpu0 = process.cpuUsage()
+    const t0 = Date.now()
+    await new Promise((r) => setTimeout(r, 8000))
+    const seconds = (Date.now() - t0) / 1000
+    const cpu = process.cpuUsage(cpu0)
+    return {
+      perSecond: (prober.sent - sent0) / seconds,
+      cpu: (cpu.user + cpu.system) / 1e6 / seconds,
+    }
+  } finally {
+    prober.close()
+    server.kill()
+  }
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('benchmark step timed out')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
