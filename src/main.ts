@@ -209,6 +209,7 @@ function makeFabric(
     rootDir: join(config.dataDir, 'instances'),
     casDir,
     state: new SqlLocalState(store.db),
+    addressPrefix: config.addressPrefix,
     prober,
     nowMs: () => clock.nowMs(),
   })

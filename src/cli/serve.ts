@@ -60,6 +60,11 @@ export function registerServe(program: Command): void {
       'how long a gallery version takes to reach each region, default PT5S (OSROLL_REPLICATION_DELAY)',
       undefined,
     )
+    .option(
+      '--address-range <cidr>',
+      "the local fabric's instance addresses, a /16 of 127/8 (OSROLL_ADDRESS_RANGE, default 127.77.0.0/16)",
+      undefined,
+    )
     .addHelpText(
       'after',
       '\nExample:\n  osroll serve --fabric sim --port 7280 --data-dir ./.osroll\n',
@@ -80,6 +85,7 @@ export function registerServe(program: Command): void {
         healthDeadline: 'healthDeadline',
         promptJitter: 'promptJitter',
         replicationDelay: 'replicationDelay',
+        addressRange: 'addressRange',
       }
       for (const [flag, key] of Object.entries(map))
         if (flags[flag] !== undefined) raw[key] = flags[flag]

@@ -26,6 +26,8 @@ export type Config = Readonly<{
   retryAfterSeconds: number
   /** Delay of gallery replication to each target region. */
   replicationDelayMs: number
+  /** The /16 of the local fabric's instance addresses, as its first two octets (default 127.77). */
+  addressPrefix: string
 }>
 
 /** Raw values from flags (camelCase) or the environment (`OSROLL_HOST`, `OSROLL_PORT`, …). */
@@ -46,6 +48,7 @@ export const ENV_NAMES = {
   promptJitter: 'OSROLL_PROMPT_JITTER',
   retryAfter: 'OSROLL_RETRY_AFTER',
   replicationDelay: 'OSROLL_REPLICATION_DELAY',
+  addressRange: 'OSROLL_ADDRESS_RANGE',
 } as const
 
 /** A configuration problem, reported as `--flag (OSROLL_ENV): what is wrong`. */
@@ -99,6 +102,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     promptJitterMs: duration('promptJitter', DEFAULTS.promptJitter),
     retryAfterSeconds: retryAfter,
     replicationDelayMs: duration('replicationDelay', DEFAULTS.replicationDelay),
+    addressPrefix: addressPrefixOf(get('addressRange') ?? DEFAULTS.addressRange, fail),
   }
 }
 
@@ -123,4 +127,18 @@ function tlsOf(
 
 function kebab(s: string): string {
   return s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+}
+
+/** `127.a.0.0/16` → `127.a`: instances bind loopback addresses, so the range must be in 127/8. */
+function addressPrefixOf(
+  text: string,
+  fail: (k: keyof typeof ENV_NAMES, msg: string) => never,
+): string {
+  const m = /^127\.(\d{1,3})\.0\.0\/16$/.exec(text)
+  if (!m || Number(m[1]) > 255)
+    return fail(
+      'addressRange',
+      `'${text}' must be a /16 of the loopback range, such as 127.77.0.0/16`,
+    )
+  return `127.${m[1]}`
 }

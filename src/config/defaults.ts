@@ -11,6 +11,8 @@ export const DEFAULTS = {
   promptJitter: 'PT30S',
   retryAfterSeconds: 1,
   replicationDelay: 'PT5S',
+  /** The local fabric's instance addresses (SPEC §9.1). */
+  addressRange: '127.77.0.0/16',
   /** Retry delay after a non-faulted platform rollout (prompt / azure), docs/decisions.md. */
   promptRetryDelayMs: 10 * 60_000,
 } as const

@@ -46,6 +46,19 @@ describe('local fabric through the API', () => {
     { timeout: 120_000 },
     async () => {
       expect((await publish('1.0.0')).status).toBe(201)
+      const noBoot = mkdtempSync(join(work, 'noboot-'))
+      const bad = await call(
+        'PUT',
+        `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/0.9.0`,
+        {
+          body: { location: 'westus', properties: { source: { uri: `file://${noBoot}` } } },
+        },
+      )
+      expect(bad).toMatchObject({
+        status: 400,
+        body: { error: { code: 'InvalidParameter', target: 'properties.source.uri' } },
+      })
+      expect(bad.body.error.message).toContain("no 'boot' file")
       await call(
         'PUT',
         `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb`,

@@ -431,11 +431,14 @@ export class LocalFabric implements Fabric {
     })
   }
 
+  /** The records of these instances, by key (each call is one instance in practice). */
   private async records(scaleSetKey: string, ids: readonly string[]): Promise<Stored[]> {
-    const wanted = new Set(ids)
-    return ((await this.o.state.list(scaleSetKey)) as Stored[]).filter((i) =>
-      wanted.has(i.instanceId),
-    )
+    const out: Stored[] = []
+    for (const id of ids) {
+      const r = await this.o.state.get(scaleSetKey, id)
+      if (r) out.push(r)
+    }
+    return out
   }
 
   /**

@@ -49,6 +49,7 @@ export type LocalInstance = Readonly<{
 export interface LocalStateStore {
   list(scaleSetKey: string): Promise<readonly LocalInstance[]>
   listAll(): Promise<readonly LocalInstance[]>
+  get(scaleSetKey: string, instanceId: string): Promise<LocalInstance | undefined>
   put(instance: LocalInstance): Promise<void>
   remove(scaleSetKey: string, instanceId: string): Promise<void>
 }
@@ -60,6 +61,9 @@ export class MemoryLocalState implements LocalStateStore {
   }
   async listAll(): Promise<readonly LocalInstance[]> {
     return [...this.map.values()]
+  }
+  async get(key: string, id: string): Promise<LocalInstance | undefined> {
+    return this.map.get(`${key}|${id}`)
   }
   async put(i: LocalInstance): Promise<void> {
     this.map.set(`${i.scaleSetKey}|${i.instanceId}`, i)

@@ -137,6 +137,46 @@ describe('local provisioning', () => {
     },
   )
 
+  it(
+    'an instance whose Custom Script fileUri answers 403 reports failed provisioning, and is unhealthy',
+    { timeout: 30_000 },
+    async () => {
+      const fabric = new LocalFabric({
+        rootDir: join(root, 'b'),
+        casDir: join(root, 'cas'),
+        state: new MemoryLocalState(),
+        prober,
+        addressStart: 50_100,
+        stopGraceMs: 2000,
+      })
+      const v1 = await importedSample(join(root, 'src'), join(root, 'cas'), { version: '1.0.0' })
+      const model = fabricModel({
+        scaleSetKey: '/s/expired',
+        extensions: [
+          script('fetch', {
+            protectedSettings: {
+              fileUris: [`${base}/expired/setup.sh?sv=2020&sig=abc`],
+              commandToExecute: 'sh setup.sh',
+            },
+          }),
+        ],
+      })
+      await fabric.createInstances(model, [
+        { instanceId: '0', zone: null, updateDomain: 0, faultDomain: 0, image: v1 },
+      ])
+      const v = await until(
+        fabric,
+        '/s/expired',
+        (x) => x.provisioning === 'failed',
+        'failed provisioning',
+      )
+      expect(v.provisioningError).toContain("processing extension 'fetch'")
+      expect(v.provisioningError).toContain('HTTP 403')
+      expect(v.extensions).toMatchObject([{ name: 'fetch', state: 'failed' }])
+      await fabric.deleteInstances('/s/expired', ['0'])
+    },
+  )
+
   it('a fileUri answering 403 fails the extension, its dependents and provisioning; suppressFailures does not', async () => {
     const dir = mkdtempSync(join(root, 'ext-'))
     const r = await runExtensions({

@@ -20,6 +20,16 @@ export class SqlLocalState implements LocalStateStore {
     return rows.map((r) => JSON.parse(r.instance) as LocalInstance)
   }
 
+  async get(scaleSetKey: string, instanceId: string): Promise<LocalInstance | undefined> {
+    const row = await this.db
+      .selectFrom('local_instances')
+      .select('instance')
+      .where('set_key', '=', scaleSetKey)
+      .where('instance_id', '=', instanceId)
+      .executeTakeFirst()
+    return row ? (JSON.parse(row.instance) as LocalInstance) : undefined
+  }
+
   async put(i: LocalInstance): Promise<void> {
     const instance = JSON.stringify(i)
     await this.db

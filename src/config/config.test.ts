@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from './config.js'
+
+describe('configuration', () => {
+  it('has embedded defaults: local fabric, SQLite, prompt timing, PT5M health deadline', () => {
+    const c = loadConfig({}, {})
+    expect(c).toMatchObject({
+      host: '127.0.0.1',
+      port: 7280,
+      fabric: 'local',
+      store: 'sqlite',
+      timing: 'prompt',
+      healthDeadlineMs: 300_000,
+      promptJitterMs: 30_000,
+      addressPrefix: '127.77',
+      tls: { kind: 'none' },
+    })
+  })
+
+  it('reads flags before OSROLL_* variables', () => {
+    const c = loadConfig(
+      { port: '9000' },
+      {
+        OSROLL_PORT: '8000',
+        OSROLL_FABRIC: 'sim',
+        OSROLL_HEALTH_DEADLINE: 'PT30S',
+        OSROLL_TLS: 'self-signed',
+      },
+    )
+    expect(c).toMatchObject({
+      port: 9000,
+      fabric: 'sim',
+      healthDeadlineMs: 30_000,
+      tls: { kind: 'self-signed' },
+    })
+  })
+
+  it.each([
+    [{ port: 'eighty' }, /--port \(OSROLL_PORT\): 'eighty' is not a port number/],
+    [{ fabric: 'qemu' }, /--fabric .*'qemu' is not one of local, sim/],
+    [{ healthDeadline: '5 minutes' }, /--health-deadline .*ISO-8601/],
+    [{ addressRange: '10.1.0.0/16' }, /--address-range .*loopback/],
+    [{ tlsCert: '/x.pem' }, /needs both --tls-cert and --tls-key/],
+    [{ store: 'postgres' }, /not available yet/],
+  ])('refuses %j with a message that names the flag', (raw, message) => {
+    expect(() => loadConfig(raw, {})).toThrow(ConfigError)
+    expect(() => loadConfig(raw, {})).toThrow(message)
+  })
+})
