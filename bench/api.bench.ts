@@ -9,6 +9,12 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import autocannon from 'autocannon'
 import { startServe } from '../test-support/serve-process.js'
+import {
+  armPaths,
+  autoUpgradeSetBody,
+  imageBody,
+  loadBalancerBody,
+} from '../test-support/arm-fixtures.js'
 import { openSqliteStore } from '../src/store/sqlite/open-sqlite.js'
 import { startRollout } from '../src/core/rollout/start.js'
 
@@ -18,45 +24,15 @@ const dir = mkdtempSync(join(tmpdir(), 'osroll-bench-'))
 const server = await startServe(dir)
 try {
   const sub = server.subscriptionId
-  const set = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/web`
-  await server.call(
+  const paths = armPaths(sub)
+  const set = paths.set()
+  await server.call('PUT', paths.image('1.0.0'), imageBody('sim:?boot=0'))
+  await server.call('PUT', paths.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
+  const created = await server.call(
     'PUT',
-    `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/1.0.0`,
-    { location: 'westus', properties: { source: { uri: 'sim:?boot=0' } } },
+    set,
+    autoUpgradeSetBody({ sub, capacity: 10, probe: 'tcp' }),
   )
-  await server.call(
-    'PUT',
-    `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb`,
-    {
-      location: 'westus',
-      properties: { probes: [{ name: 'tcp', properties: { protocol: 'Tcp', port: 80 } }] },
-    },
-  )
-  const created = await server.call('PUT', set, {
-    location: 'westus',
-    sku: { capacity: 10 },
-    properties: {
-      upgradePolicy: {
-        mode: 'Automatic',
-        automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: true },
-      },
-      virtualMachineProfile: {
-        storageProfile: {
-          imageReference: {
-            publisher: 'Canonical',
-            offer: 'UbuntuServer',
-            sku: '18.04-LTS',
-            version: 'latest',
-          },
-        },
-        networkProfile: {
-          healthProbe: {
-            id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb/probes/tcp`,
-          },
-        },
-      },
-    },
-  })
   if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created.body)}`)
 
   const load = await autocannon({

@@ -13,6 +13,12 @@ import { join } from 'node:path'
 import Sqlite from 'better-sqlite3'
 import { startServe } from '../test-support/serve-process.js'
 import { sampleImage } from '../test-support/sample-images.js'
+import {
+  armPaths,
+  autoUpgradeSetBody,
+  imageBody,
+  loadBalancerBody,
+} from '../test-support/arm-fixtures.js'
 import { Prober } from '../src/health/prober.js'
 import type { Rollout } from '../src/core/rollout/types.js'
 
@@ -57,60 +63,31 @@ async function rolloutOverhead(): Promise<{
   const server = await startServe(join(dir, 'data'), ['--fabric', 'local'])
   try {
     const sub = server.subscriptionId
-    const img = `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions`
-    const set = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/web`
+    const paths = armPaths(sub)
+    const set = paths.set()
     const publish = (v: string) =>
-      server.call('PUT', `${img}/${v}`, {
-        location: 'westus',
-        properties: { source: { uri: sampleImage(join(dir, 'images'), { version: v }) } },
-      })
+      server.call(
+        'PUT',
+        paths.image(v),
+        imageBody(sampleImage(join(dir, 'images'), { version: v })),
+      )
     await publish('1.0.0')
     await server.call(
       'PUT',
-      `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb`,
-      {
-        location: 'westus',
-        properties: {
-          probes: [
-            {
-              name: 'http',
-              properties: {
-                protocol: 'Http',
-                port: 8080,
-                requestPath: '/health',
-                intervalInSeconds: 5,
-              },
-            },
-          ],
-        },
-      },
+      paths.lb,
+      loadBalancerBody({
+        name: 'http',
+        protocol: 'Http',
+        port: 8080,
+        requestPath: '/health',
+        intervalInSeconds: 5,
+      }),
     )
-    const created = await server.call('PUT', set, {
-      location: 'westus',
-      sku: { capacity: INSTANCES },
-      properties: {
-        upgradePolicy: {
-          mode: 'Automatic',
-          automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: true },
-        },
-        virtualMachineProfile: {
-          storageProfile: {
-            imageReference: {
-              publisher: 'Canonical',
-              offer: 'UbuntuServer',
-              sku: '18.04-LTS',
-              version: 'latest',
-            },
-            dataDisks: [{ lun: 0, diskSizeGB: 1, createOption: 'Empty' }],
-          },
-          networkProfile: {
-            healthProbe: {
-              id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb/probes/http`,
-            },
-          },
-        },
-      },
-    })
+    const created = await server.call(
+      'PUT',
+      set,
+      autoUpgradeSetBody({ sub, capacity: INSTANCES, probe: 'http', dataDisk: true }),
+    )
     if (created.status !== 201) throw new Error(JSON.stringify(created.body))
     await until(async () => {
       const vms = (await server.call('GET', `${set}/virtualMachines?$expand=instanceView`)).body

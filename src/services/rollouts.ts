@@ -5,6 +5,7 @@
 import { AppError, Errors } from '../errors.js'
 import { isLatest, toArmImageReference } from '../core/image/image-ref.js'
 import { modelTarget, startRollout } from '../core/rollout/start.js'
+import type { StartRequest } from '../core/rollout/start.js'
 import { progressOf, rollbackInfoOf } from '../core/rollout/progress.js'
 import type { Rollout } from '../core/rollout/types.js'
 import { formatDurationMs } from '../core/duration.js'
@@ -41,22 +42,13 @@ export async function startOsRollout(
     throw Errors.OperationNotAllowed(
       'No image version is available for this scale set in its location.',
     )
-  const rollout = startRollout({
-    id: deps.ids(),
-    spec: state.spec,
-    request: {
-      kind: 'OSImage',
-      startedBy: 'User',
-      target: { imageVersion: latest.version, modelGeneration: state.spec.modelGeneration },
-      pace: 'batched',
-      scope: null,
-    },
-    healthDeadlineMs: deps.config.healthDeadlineMs,
-    nowMs: deps.clock.nowMs(),
+  return startUserRollout(deps, state, 'osRollingUpgrade', {
+    kind: 'OSImage',
+    startedBy: 'User',
+    target: { imageVersion: latest.version, modelGeneration: state.spec.modelGeneration },
+    pace: 'batched',
+    scope: null,
   })
-  await deps.store.createRollout(rollout)
-  deps.notify(state.key)
-  return createOperation(deps, 'osRollingUpgrade', { kind: 'rollout', rolloutId: rollout.id })
 }
 
 /** POST rollingUpgrades/cancel: the running batch finishes, then Cancelled. */
@@ -245,22 +237,13 @@ export async function manualUpgrade(
     throw Errors.OperationNotAllowed(
       'A rolling upgrade is in progress on this Virtual Machine Scale Set; wait for it to finish or cancel it.',
     )
-  const rollout = startRollout({
-    id: deps.ids(),
-    spec: state.spec,
-    request: {
-      kind: 'Model',
-      startedBy: 'User',
-      target: modelTarget(state.spec),
-      pace: 'allAtOnce',
-      scope: ids,
-    },
-    healthDeadlineMs: deps.config.healthDeadlineMs,
-    nowMs: deps.clock.nowMs(),
+  return startUserRollout(deps, state, 'manualUpgrade', {
+    kind: 'Model',
+    startedBy: 'User',
+    target: modelTarget(state.spec),
+    pace: 'allAtOnce',
+    scope: ids,
   })
-  await deps.store.createRollout(rollout)
-  deps.notify(state.key)
-  return createOperation(deps, 'manualUpgrade', { kind: 'rollout', rolloutId: rollout.id })
 }
 
 /**
@@ -335,25 +318,32 @@ export async function extensionRollingUpgrade(
         fabricModel: { ...s.fabricModel, modelGeneration: generation },
       }),
   )
+  return startUserRollout(deps, updated, 'extensionRollingUpgrade', {
+    kind: 'Model',
+    startedBy: 'User',
+    target: { imageVersion: null, modelGeneration: generation },
+    pace: 'batched',
+    scope: null,
+  })
+}
+
+/** Creates a User rollout (one per set: the store refuses a second) and its operation. */
+async function startUserRollout(
+  deps: ServiceDeps,
+  state: ScaleSetState,
+  operation: string,
+  request: StartRequest,
+): Promise<OperationRecord> {
   const rollout = startRollout({
     id: deps.ids(),
-    spec: updated.spec,
-    request: {
-      kind: 'Model',
-      startedBy: 'User',
-      target: { imageVersion: null, modelGeneration: generation },
-      pace: 'batched',
-      scope: null,
-    },
+    spec: state.spec,
+    request,
     healthDeadlineMs: deps.config.healthDeadlineMs,
     nowMs: deps.clock.nowMs(),
   })
   await deps.store.createRollout(rollout)
   deps.notify(state.key)
-  return createOperation(deps, 'extensionRollingUpgrade', {
-    kind: 'rollout',
-    rolloutId: rollout.id,
-  })
+  return createOperation(deps, operation, { kind: 'rollout', rolloutId: rollout.id })
 }
 
 function instanceIdsOf(body: unknown, required: boolean): string[] | undefined {

@@ -11,6 +11,12 @@ import Sqlite from 'better-sqlite3'
 import { startServe } from '../../test-support/serve-process.js'
 import type { ServeProcess } from '../../test-support/serve-process.js'
 import { waitFor } from '../../test-support/api-harness.js'
+import {
+  armPaths,
+  autoUpgradeSetBody,
+  imageBody,
+  loadBalancerBody,
+} from '../../test-support/arm-fixtures.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'osroll-crash-'))
 let server: ServeProcess | null = null
@@ -26,49 +32,21 @@ describe('SIGKILL mid-rollout', () => {
     async () => {
       server = await startServe(dir)
       const sub = server.subscriptionId
-      const img = `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions`
-      const set = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/web`
+      const paths = armPaths(sub)
+      const set = paths.set()
       expect(
-        (
-          await server.call('PUT', `${img}/1.0.0`, {
-            location: 'westus',
-            properties: { source: { uri: 'sim:?boot=0' } },
-          })
-        ).status,
+        (await server.call('PUT', paths.image('1.0.0'), imageBody('sim:?boot=0'))).status,
       ).toBe(201)
       await server.call(
         'PUT',
-        `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb`,
-        {
-          location: 'westus',
-          properties: { probes: [{ name: 'http', properties: { protocol: 'Tcp', port: 80 } }] },
-        },
+        paths.lb,
+        loadBalancerBody({ name: 'http', protocol: 'Tcp', port: 80 }),
       )
-      const created = await server.call('PUT', set, {
-        location: 'westus',
-        sku: { capacity: 10 },
-        properties: {
-          upgradePolicy: {
-            mode: 'Automatic',
-            automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: true },
-          },
-          virtualMachineProfile: {
-            storageProfile: {
-              imageReference: {
-                publisher: 'Canonical',
-                offer: 'UbuntuServer',
-                sku: '18.04-LTS',
-                version: 'latest',
-              },
-            },
-            networkProfile: {
-              healthProbe: {
-                id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb/probes/http`,
-              },
-            },
-          },
-        },
-      })
+      const created = await server.call(
+        'PUT',
+        set,
+        autoUpgradeSetBody({ sub, capacity: 10, probe: 'http' }),
+      )
       expect(created.status).toBe(201)
       await waitFor(
         async () =>
@@ -77,10 +55,7 @@ describe('SIGKILL mid-rollout', () => {
         30_000,
       )
       // Each batch of 2 takes ~1 s to boot: 5 batches, ~5 s. Kill it in the middle.
-      await server.call('PUT', `${img}/1.1.0`, {
-        location: 'westus',
-        properties: { source: { uri: 'sim:?boot=1' } },
-      })
+      await server.call('PUT', paths.image('1.1.0'), imageBody('sim:?boot=1'))
       await waitFor(
         async () => {
           const latest = await server!.call('GET', `${set}/rollingUpgrades/latest`)

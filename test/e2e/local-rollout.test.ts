@@ -10,24 +10,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiHarness, waitFor } from '../../test-support/api-harness.js'
 import type { Call } from '../../test-support/api-harness.js'
 import { sampleImage } from '../../test-support/sample-images.js'
+import {
+  armPaths,
+  autoUpgradeSetBody,
+  imageBody,
+  loadBalancerBody,
+} from '../../test-support/arm-fixtures.js'
 
 const work = mkdtempSync(join(tmpdir(), 'osroll-e2e-local-'))
 let h: Awaited<ReturnType<typeof apiHarness>>
 let call: Call
 let sub: string
-const set = () =>
-  `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/web`
+const set = () => armPaths(sub).set()
 const publish = (version: string, health: 'healthy' | 'unhealthy' = 'healthy') =>
-  call(
-    'PUT',
-    `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/${version}`,
-    {
-      body: {
-        location: 'westus',
-        properties: { source: { uri: sampleImage(work, { version, health }) } },
-      },
-    },
-  )
+  call('PUT', armPaths(sub).image(version), {
+    body: imageBody(sampleImage(work, { version, health })),
+  })
 
 beforeAll(async () => {
   h = await apiHarness({ fabric: 'local', healthDeadline: 'PT4S' })
@@ -47,67 +45,25 @@ describe('local fabric through the API', () => {
     async () => {
       expect((await publish('1.0.0')).status).toBe(201)
       const noBoot = mkdtempSync(join(work, 'noboot-'))
-      const bad = await call(
-        'PUT',
-        `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/0.9.0`,
-        {
-          body: { location: 'westus', properties: { source: { uri: `file://${noBoot}` } } },
-        },
-      )
+      const bad = await call('PUT', armPaths(sub).image('0.9.0'), {
+        body: imageBody(`file://${noBoot}`),
+      })
       expect(bad).toMatchObject({
         status: 400,
         body: { error: { code: 'InvalidParameter', target: 'properties.source.uri' } },
       })
       expect(bad.body.error.message).toContain("no 'boot' file")
-      await call(
-        'PUT',
-        `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb`,
-        {
-          body: {
-            location: 'westus',
-            properties: {
-              probes: [
-                {
-                  name: 'http',
-                  properties: {
-                    protocol: 'Http',
-                    port: 8080,
-                    requestPath: '/health',
-                    intervalInSeconds: 5,
-                  },
-                },
-              ],
-            },
-          },
-        },
-      )
+      await call('PUT', armPaths(sub).lb, {
+        body: loadBalancerBody({
+          name: 'http',
+          protocol: 'Http',
+          port: 8080,
+          requestPath: '/health',
+          intervalInSeconds: 5,
+        }),
+      })
       const created = await call('PUT', set(), {
-        body: {
-          location: 'westus',
-          sku: { capacity: 10 },
-          properties: {
-            upgradePolicy: {
-              mode: 'Automatic',
-              automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: true },
-            },
-            virtualMachineProfile: {
-              storageProfile: {
-                imageReference: {
-                  publisher: 'Canonical',
-                  offer: 'UbuntuServer',
-                  sku: '18.04-LTS',
-                  version: 'latest',
-                },
-                dataDisks: [{ lun: 0, diskSizeGB: 1, createOption: 'Empty' }],
-              },
-              networkProfile: {
-                healthProbe: {
-                  id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb/probes/http`,
-                },
-              },
-            },
-          },
-        },
+        body: autoUpgradeSetBody({ sub, capacity: 10, probe: 'http', dataDisk: true }),
       })
       expect(created.status).toBe(201)
       const healthyAll = async () => {

@@ -1,0 +1,65 @@
+/**
+ * ARM paths and bodies that tests and benchmarks share: an image version of
+ * Canonical:UbuntuServer:18.04-LTS in westus, a load balancer with one probe, and a scale set
+ * with automatic OS upgrades behind that probe.
+ */
+
+export type ProbeSpec = Readonly<{
+  name: string
+  protocol: 'Http' | 'Tcp'
+  port: number
+  requestPath?: string
+  intervalInSeconds?: number
+}>
+
+export function armPaths(sub: string) {
+  const lb = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb`
+  return {
+    image: (version: string) =>
+      `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/${version}`,
+    lb,
+    probe: (name: string) => `${lb}/probes/${name}`,
+    set: (name = 'web') =>
+      `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`,
+  }
+}
+
+export function imageBody(uri: string): Record<string, unknown> {
+  return { location: 'westus', properties: { source: { uri } } }
+}
+
+export function loadBalancerBody(p: ProbeSpec): Record<string, unknown> {
+  const { name, ...properties } = p
+  return { location: 'westus', properties: { probes: [{ name, properties }] } }
+}
+
+/** A set of `capacity` instances of the latest 18.04-LTS image, upgraded automatically. */
+export function autoUpgradeSetBody(o: {
+  sub: string
+  capacity: number
+  probe: string
+  dataDisk?: boolean
+}): Record<string, unknown> {
+  return {
+    location: 'westus',
+    sku: { capacity: o.capacity },
+    properties: {
+      upgradePolicy: {
+        mode: 'Automatic',
+        automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: true },
+      },
+      virtualMachineProfile: {
+        storageProfile: {
+          imageReference: {
+            publisher: 'Canonical',
+            offer: 'UbuntuServer',
+            sku: '18.04-LTS',
+            version: 'latest',
+          },
+          ...(o.dataDisk ? { dataDisks: [{ lun: 0, diskSizeGB: 1, createOption: 'Empty' }] } : {}),
+        },
+        networkProfile: { healthProbe: { id: armPaths(o.sub).probe(o.probe) } },
+      },
+    },
+  }
+}
