@@ -7,7 +7,7 @@
 import type { Action, EffectFailure } from '../core/rollout/types.js'
 import type { ImageReference } from '../core/image/image-ref.js'
 import { AppError } from '../errors.js'
-import type { Fabric, FabricModel } from '../fabrics/fabric.js'
+import type { Fabric, FabricModel, ImageArtifact } from '../fabrics/fabric.js'
 import type { Store } from '../store/store.js'
 import type { ImageCatalog } from './catalog.js'
 import type { Clock } from './clock.js'
@@ -158,7 +158,17 @@ export class EffectRunner {
   }
 
   private units(ctx: EffectContext, actions: readonly Action[]): Unit[] {
-    const { fabric, store, catalog } = this.deps
+    // One catalog lookup per version for the whole plan, not one per instance: a batch's
+    // reimages then reach the fabric together (docs/performance.md).
+    const artifacts = new Map<string, Promise<ImageArtifact | undefined>>()
+    const artifactOf = async (version: string): Promise<ImageArtifact> => {
+      let p = artifacts.get(version)
+      if (!p) artifacts.set(version, (p = this.deps.catalog.artifact(ctx.image, version)))
+      const artifact = await p
+      if (!artifact) throw new Error(`image version ${version} is not in the catalog`)
+      return artifact
+    }
+    const { fabric, store } = this.deps
     const key = ctx.scaleSetKey
     const out: Unit[] = []
     for (const a of actions) {
@@ -168,12 +178,8 @@ export class EffectRunner {
             out.push({
               instanceId: id,
               type: a.type,
-              run: async (signal) => {
-                const artifact = await catalog.artifact(ctx.image, a.imageVersion)
-                if (!artifact)
-                  throw new Error(`image version ${a.imageVersion} is not in the catalog`)
-                await fabric.reimage(ctx.model, [id], artifact, { signal })
-              },
+              run: async (signal) =>
+                fabric.reimage(ctx.model, [id], await artifactOf(a.imageVersion), { signal }),
             })
           }
           break
@@ -215,8 +221,7 @@ export class EffectRunner {
               instanceId: n.instanceId,
               type: a.type,
               run: async (signal) => {
-                const image = await catalog.artifact(ctx.image, n.imageVersion)
-                if (!image) throw new Error(`image version ${n.imageVersion} is not in the catalog`)
+                const image = await artifactOf(n.imageVersion)
                 const { instanceId, zone, updateDomain, faultDomain } = n
                 await fabric.createInstances(
                   ctx.model,

@@ -256,7 +256,9 @@ export class LocalFabric implements Fabric {
   private view(i: Stored): InstanceView {
     const alive = i.process !== null && isAlive(i.process)
     const creating = i.provisioning.state === 'creating'
-    if (alive && i.healthCheck)
+    // Register a target the prober does not know (after a restart, or a new disk); a registered
+    // one keeps its key for the life of the disk and its health check (cleared on change).
+    if (alive && i.healthCheck && this.o.prober.state(probeKey(i)) === undefined)
       this.o.prober.set(probeKey(i), { ...i.healthCheck, host: i.privateIp })
     const health = creating
       ? 'initializing'
