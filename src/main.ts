@@ -9,6 +9,7 @@ import pino from 'pino'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config/config.js'
 import { openSqliteStore } from './store/sqlite/open-sqlite.js'
+import { openPostgresStore } from './store/postgres/open-postgres.js'
 import type { SqlStore } from './store/sql/sql-store.js'
 import { SimFabric } from './fabrics/sim/sim-fabric.js'
 import { LocalFabric } from './fabrics/local/local-fabric.js'
@@ -144,7 +145,10 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
     level: o.quiet ? 'silent' : (process.env['OSROLL_LOG_LEVEL'] ?? 'info'),
     redact: ['req.headers.authorization'],
   })
-  const store = await openSqliteStore(join(config.dataDir, 'osroll.db'))
+  const store =
+    config.store === 'postgres'
+      ? await openPostgresStore({ url: config.databaseUrl as string })
+      : await openSqliteStore(join(config.dataDir, 'osroll.db'))
   const system = await buildSystem({
     config,
     store,

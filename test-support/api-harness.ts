@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import pino from 'pino'
 import { loadConfig } from '../src/config/config.js'
 import { openSqliteStore } from '../src/store/sqlite/open-sqlite.js'
+import type { SqlStore } from '../src/store/sql/sql-store.js'
 import { buildSystem } from '../src/main.js'
 import type { System } from '../src/main.js'
 
@@ -23,7 +24,12 @@ export type Call = (
 ) => Promise<{ status: number; body: any; headers: Record<string, unknown> }>
 
 export async function apiHarness(
-  o: { healthDeadline?: string; replicationDelay?: string; fabric?: 'sim' | 'local' } = {},
+  o: {
+    healthDeadline?: string
+    replicationDelay?: string
+    fabric?: 'sim' | 'local'
+    store?: SqlStore
+  } = {},
 ): Promise<{ sys: System; call: Call; sub: string; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'osroll-api-'))
   const config = loadConfig(
@@ -36,7 +42,7 @@ export async function apiHarness(
     },
     {},
   )
-  const store = await openSqliteStore(':memory:')
+  const store = o.store ?? (await openSqliteStore(':memory:'))
   const sys = await buildSystem({ config, store, log: pino({ level: 'silent' }), activePollMs: 20 })
   await sys.start()
   const call: Call = async (method, path, opts = {}) => {

@@ -23,7 +23,11 @@ export function registerServe(program: Command): void {
       'what runs instances: sim (OSROLL_FABRIC; local is not in this build)',
       undefined,
     )
-    .option('--store <store>', 'sqlite (OSROLL_STORE; postgres is not in this build)', undefined)
+    .option(
+      '--store <store>',
+      'sqlite (default, a file in the data dir) or postgres (OSROLL_STORE)',
+      undefined,
+    )
     .option(
       '--database-url <url>',
       'PostgreSQL URL for --store postgres (OSROLL_DATABASE_URL)',

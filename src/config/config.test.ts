@@ -41,7 +41,7 @@ describe('configuration', () => {
     [{ healthDeadline: '5 minutes' }, /--health-deadline .*ISO-8601/],
     [{ addressRange: '10.1.0.0/16' }, /--address-range .*loopback/],
     [{ tlsCert: '/x.pem' }, /needs both --tls-cert and --tls-key/],
-    [{ store: 'postgres' }, /not available yet/],
+    [{ store: 'postgres' }, /--database-url .*is required with --store postgres/],
   ])('refuses %j with a message that names the flag', (raw, message) => {
     expect(() => loadConfig(raw, {})).toThrow(ConfigError)
     expect(() => loadConfig(raw, {})).toThrow(message)

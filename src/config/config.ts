@@ -73,8 +73,8 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   const store = get('store') ?? DEFAULTS.store
   if (store !== 'sqlite' && store !== 'postgres')
     fail('store', `'${store}' is not one of sqlite, postgres`)
-  if (store === 'postgres')
-    fail('store', "the 'postgres' store is not available yet in this build; use --store sqlite")
+  if (store === 'postgres' && !get('databaseUrl'))
+    fail('databaseUrl', 'is required with --store postgres, e.g. postgres://user@host:5432/osroll')
   const timing = get('timing') ?? DEFAULTS.timing
   if (timing !== 'prompt' && timing !== 'azure')
     fail('timing', `'${timing}' is not one of prompt, azure`)

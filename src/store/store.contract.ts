@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { Store, ScaleSetState } from './store.js'
+import type { ControlStore } from './control-store.js'
 import type { Rollout } from '../core/rollout/types.js'
 import { startRollout } from '../core/rollout/start.js'
 import { fabricModel, spec } from '../../test-support/builders.js'
@@ -141,6 +142,107 @@ export function runStoreContract(
         await store.appendEvents(events)
         expect(await store.listEvents('r1')).toEqual(events)
         expect(await store.listEvents('nope')).toEqual([])
+      }))
+  })
+}
+
+/** The contract of the API's ControlStore (resources, operations, tokens), run on every SQL store. */
+export function runControlStoreContract(
+  name: string,
+  create: () => Promise<{ store: ControlStore; close: () => Promise<void> }>,
+): void {
+  const run = async (fn: (store: ControlStore) => Promise<void>): Promise<void> => {
+    const { store, close } = await create()
+    try {
+      await fn(store)
+    } finally {
+      await close()
+    }
+  }
+  describe(`ControlStore contract: ${name}`, () => {
+    it('lists resources by type, scope and id prefix (with _ and % taken literally)', () =>
+      run(async (store) => {
+        const res = (id: string, type = 't') => ({
+          id,
+          type,
+          subscriptionId: 's',
+          resourceGroup: 'g',
+          name: id.split('/').pop() as string,
+          body: {},
+          etag: 'e',
+          createdAtMs: 1,
+          updatedAtMs: 1,
+        })
+        for (const id of ['/a/x_1/v/1', '/a/x_1/v/2', '/a/xz1/v/3', '/a/x%1/v/4', '/a/x_1/w/5'])
+          await store.putResource(res(id))
+        await store.putResource(res('/a/x_1/v/9', 'other'))
+        expect(
+          (await store.listResources({ type: 't', idPrefix: '/a/x_1/v/' })).map((r) => r.id),
+        ).toEqual(['/a/x_1/v/1', '/a/x_1/v/2'])
+        expect(
+          (await store.listResources({ type: 't', idPrefix: '/A/X%1/' })).map((r) => r.id),
+        ).toEqual(['/a/x%1/v/4'])
+        expect(
+          await store.listResources({ type: 't', subscriptionId: 'S', resourceGroup: 'G' }),
+        ).toHaveLength(5)
+        expect(await store.deleteResource('/a/x_1/v/1')).toBe(true)
+        expect(await store.deleteResource('/a/x_1/v/1')).toBe(false)
+      }))
+
+    it('writes resources with ETag preconditions', () =>
+      run(async (store) => {
+        const r = {
+          id: '/r',
+          type: 't',
+          subscriptionId: 's',
+          resourceGroup: null,
+          name: 'R',
+          body: { a: 1 },
+          etag: 'e1',
+          createdAtMs: 1,
+          updatedAtMs: 1,
+        }
+        await store.putResource(r, null)
+        await expect(store.putResource(r, null)).rejects.toMatchObject({
+          code: 'PreconditionFailed',
+        })
+        await store.putResource({ ...r, etag: 'e2', body: { a: 2 } }, 'e1')
+        await expect(store.putResource({ ...r, etag: 'e3' }, 'e1')).rejects.toMatchObject({
+          code: 'PreconditionFailed',
+        })
+        expect(await store.getResource('/R')).toMatchObject({
+          name: 'R',
+          body: { a: 2 },
+          etag: 'e2',
+        })
+      }))
+
+    it('keeps operations and tokens', () =>
+      run(async (store) => {
+        const op = {
+          id: 'op1',
+          name: 'x',
+          status: 'InProgress' as const,
+          startTimeMs: 1,
+          endTimeMs: null,
+          error: null,
+          tracks: { kind: 'none' as const },
+          resourceId: null,
+        }
+        await store.putOperation(op, 1)
+        await store.putOperation({ ...op, status: 'Succeeded', endTimeMs: 2 }, 2)
+        expect(await store.getOperation('op1')).toMatchObject({ status: 'Succeeded', endTimeMs: 2 })
+        const t = {
+          hash: 'h',
+          role: 'Reader' as const,
+          subscriptions: ['s'],
+          label: 'l',
+          createdAtMs: 5,
+        }
+        await store.putToken(t)
+        expect(await store.getToken('h')).toEqual(t)
+        expect(await store.listTokens()).toEqual([t])
+        expect(await store.getToken('nope')).toBeUndefined()
       }))
   })
 }

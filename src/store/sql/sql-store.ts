@@ -332,11 +332,20 @@ export class SqlStore implements Store, ControlStore, SimStateStore {
     type: string
     subscriptionId?: string
     resourceGroup?: string
+    idPrefix?: string
   }): Promise<readonly StoredResource[]> {
     let query = this.db.selectFrom('resources').selectAll().where('type', '=', q.type.toLowerCase())
     if (q.subscriptionId)
       query = query.where('subscription_id', '=', q.subscriptionId.toLowerCase())
     if (q.resourceGroup) query = query.where('resource_group', '=', q.resourceGroup.toLowerCase())
+    const prefix = q.idPrefix?.toLowerCase()
+    if (prefix && this.dialect === 'sqlite') {
+      // A range uses the primary key index; SQLite compares text bytewise.
+      query = query.where('id', '>=', prefix).where('id', '<', prefix + '\uffff')
+    } else if (prefix) {
+      // PostgreSQL compares text by collation, so a range is not safe: LIKE, '_' '%' escaped.
+      query = query.where('id', 'like', prefix.replace(/[\\%_]/g, (c) => '\\' + c) + '%')
+    }
     const rows = await query.orderBy('id').execute()
     return rows.map(resourceOf)
   }

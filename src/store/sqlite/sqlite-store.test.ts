@@ -2,13 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runStoreContract } from '../store.contract.js'
+import { runControlStoreContract, runStoreContract } from '../store.contract.js'
 import { openSqliteStore } from './open-sqlite.js'
 
-runStoreContract('sqlite', async () => {
+const sqlite = async () => {
   const store = await openSqliteStore(':memory:')
   return { store, close: () => store.close() }
-})
+}
+runStoreContract('sqlite', sqlite)
+runControlStoreContract('sqlite', sqlite)
 
 describe('sqlite store', () => {
   it('keeps state in a file across reopen (migrations are idempotent)', async () => {

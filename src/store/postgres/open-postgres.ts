@@ -1,0 +1,47 @@
+/**
+ * Opens the PostgreSQL store (`--store postgres --database-url …`): a pg Pool through Kysely, in
+ * a schema of its own when asked (tests), with the shared migrations. Kysely's migrator for
+ * PostgreSQL takes `pg_advisory_xact_lock` while it migrates, so several replicas starting at
+ * once apply each migration exactly once.
+ */
+import pg from 'pg'
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import type { Database } from '../sql/schema.js'
+import { SqlStore } from '../sql/sql-store.js'
+import { migrate } from '../sqlite/open-sqlite.js'
+
+export type PostgresOptions = Readonly<{
+  url: string
+  /** A schema to use (created if missing); default `public`. */
+  schema?: string
+  /** Pool size (default 10). */
+  maxConnections?: number
+}>
+
+/**
+ * @example const store = await openPostgresStore({ url: 'postgres://postgres@127.0.0.1:5432/test' })
+ */
+export async function openPostgresStore(o: PostgresOptions): Promise<SqlStore> {
+  const schema = o.schema ?? 'public'
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`not a schema name: ${schema}`)
+  const pool = new pg.Pool({
+    connectionString: o.url,
+    max: o.maxConnections ?? 10,
+    // Every connection of the pool works in the schema; a reconnect gets it again.
+    options: `-c search_path=${schema}`,
+    connectionTimeoutMillis: 10_000,
+  })
+  // A connection the server terminates (restart, failover) is dropped by the pool, not the process.
+  pool.on('error', () => undefined)
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  if (schema !== 'public') {
+    // Replicas starting together may race here; the loser's duplicate-schema error is harmless.
+    await sql`create schema if not exists ${sql.id(schema)}`
+      .execute(db)
+      .catch((err: { code?: string }) => {
+        if (err.code !== '23505' && err.code !== '42P06') throw err
+      })
+  }
+  await migrate(db, 'postgres')
+  return new SqlStore(db, 'postgres')
+}
