@@ -16,6 +16,8 @@ export type PostgresOptions = Readonly<{
   schema?: string
   /** Pool size (default 10). */
   maxConnections?: number
+  /** `application_name` of the connections, as pg_stat_activity shows it (default osroll). */
+  applicationName?: string
 }>
 
 /**
@@ -30,9 +32,15 @@ export async function openPostgresStore(o: PostgresOptions): Promise<SqlStore> {
     // Every connection of the pool works in the schema; a reconnect gets it again.
     options: `-c search_path=${schema}`,
     connectionTimeoutMillis: 10_000,
+    // No query waits forever: a connection that dies mid-query fails it, and the pass is retried.
+    query_timeout: 30_000,
+    application_name: o.applicationName ?? 'osroll',
   })
-  // A connection the server terminates (restart, failover) is dropped by the pool, not the process.
+  // A connection the server terminates (restart, failover) must not crash the process: the pool
+  // drops idle ones itself, but a client checked out at that moment emits 'error' with nobody
+  // listening, so every client gets a listener (its query fails and is retried).
   pool.on('error', () => undefined)
+  pool.on('connect', (client) => client.on('error', () => undefined))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   if (schema !== 'public') {
     // Replicas starting together may race here; the loser's duplicate-schema error is harmless.
