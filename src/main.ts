@@ -16,6 +16,8 @@ import { LocalFabric } from './fabrics/local/local-fabric.js'
 import { importArtifact } from './fabrics/local/artifacts.js'
 import { SqlLocalState } from './store/sql/sql-local-state.js'
 import { Prober } from './health/prober.js'
+import { createMetrics } from './runtime/metrics.js'
+import type { Metrics } from './runtime/metrics.js'
 import { parseSimUri } from './fabrics/sim/sim-behaviour.js'
 import { StoreCatalog } from './services/catalog.js'
 import { Galleries } from './services/galleries.js'
@@ -73,8 +75,15 @@ export async function buildSystem(o: {
   const adminToken = await ensureAdminToken(store, config.dataDir, clock.nowMs())
   let orchestrator: Orchestrator | null = null
   // A health change of an instance wakes its scale set at once (probe keys are `set|instance|disk`).
+  const metrics = createMetrics()
   const onHealthChange = (key: string): void => orchestrator?.enqueue(key.split('|')[0] as string)
-  const { fabric, prepareSource, prober } = makeFabric(config, store, clock, onHealthChange)
+  const { fabric, prepareSource, prober } = makeFabric(
+    config,
+    store,
+    clock,
+    onHealthChange,
+    metrics,
+  )
   const galleries = new Galleries(
     store,
     () => clock.nowMs(),
@@ -102,6 +111,7 @@ export async function buildSystem(o: {
       ids: randomUUID,
       timing: timingOf(config),
       healthDeadlineMs: config.healthDeadlineMs,
+      metrics,
     },
     {
       listKeys: () => store.listScaleSetKeys(),
@@ -124,7 +134,7 @@ export async function buildSystem(o: {
       : config.tls.kind === 'self-signed'
         ? selfSigned(config)
         : null
-  const app = await buildApp({ deps, logger: o.appLogger ?? false, https })
+  const app = await buildApp({ deps, logger: o.appLogger ?? false, https, metrics })
   const start = async (): Promise<void> => {
     if (fabric instanceof LocalFabric) {
       const { adopted, restarted } = await fabric.adopt()
@@ -186,6 +196,7 @@ function makeFabric(
   store: SqlStore,
   clock: Clock,
   onHealthChange: (probeKey: string) => void,
+  metrics: Metrics,
 ): {
   fabric: SimFabric | LocalFabric
   prepareSource: (uri: string) => Promise<string>
@@ -208,7 +219,10 @@ function makeFabric(
     }
   }
   const casDir = join(config.dataDir, 'images')
-  const prober = new Prober({ onChange: onHealthChange })
+  const prober = new Prober({
+    onChange: onHealthChange,
+    onResult: (p, r, s) => metrics.probe(p, r, s),
+  })
   const fabric = new LocalFabric({
     rootDir: join(config.dataDir, 'instances'),
     casDir,

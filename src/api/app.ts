@@ -20,6 +20,7 @@ import { registerServiceFabricRoutes } from './routes/service-fabric.js'
 import { registerIdentityRoutes } from './routes/identity.js'
 import { registerGalleryRoutes } from './routes/galleries.js'
 import type { Logger } from '../runtime/logger.js'
+import type { Metrics } from '../runtime/metrics.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,6 +34,7 @@ export type AppOptions = Readonly<{
   logger?: boolean | object
   https?: { cert: Buffer; key: Buffer } | null
   log?: Logger
+  metrics?: Metrics
 }>
 
 const OPEN_ROUTES = [/^\/healthz$/i, /^\/metadata\/endpoints/i, /^\/adfs\//i]
@@ -90,6 +92,22 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       )
   })
   app.get('/healthz', async () => ({ status: 'ok' }))
+  const metrics = o.metrics
+  if (metrics) {
+    app.addHook('onResponse', async (req, reply) => {
+      metrics.request(
+        req.routeOptions.url ?? 'unmatched',
+        req.method,
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      )
+    })
+    app.get('/metrics', async (_req, reply) =>
+      reply
+        .header('content-type', metrics.registry.contentType)
+        .send(await metrics.registry.metrics()),
+    )
+  }
   registerSubscriptionRoutes(app, o.deps)
   registerImageRoutes(app, o.deps)
   registerNetworkRoutes(app, o.deps)

@@ -9,6 +9,7 @@
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
+import { performance } from 'node:perf_hooks'
 import type { HealthState } from '../core/health/verdict.js'
 
 export type ProbeTarget = Readonly<{
@@ -43,6 +44,8 @@ export type ProberOptions = Readonly<{
   nowMs?: () => number
   /** Called when a target's state changes, so that whoever waits on it need not poll. */
   onChange?: (key: string, state: HealthState) => void
+  /** Called with every probe's result and latency (metrics). */
+  onResult?: (protocol: string, result: string, seconds: number) => void
 }>
 
 export class Prober {
@@ -121,8 +124,10 @@ export class Prober {
         (e.state === 'initializing' ? Math.min(250, e.target.intervalMs) : e.target.intervalMs)
       this.running++
       this.sent++
+      const started = performance.now()
       void this.probe(e.target)
         .then((result) => {
+          this.o.onResult?.(e.target.protocol, result, (performance.now() - started) / 1000)
           if (this.entries.get(key) !== e) return
           const before = e.state
           this.record(e, result)

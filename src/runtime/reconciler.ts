@@ -7,7 +7,7 @@ import { planCapacity } from '../core/scale-set/capacity.js'
 import type { TimingProfile } from '../core/rollout/start.js'
 import { decideTrigger, startRollout } from '../core/rollout/start.js'
 import { planStep } from '../core/rollout/plan.js'
-import type { InstanceObservation, Rollout } from '../core/rollout/types.js'
+import type { InstanceObservation, Rollout, RolloutEvent } from '../core/rollout/types.js'
 import { isPinned } from '../core/image/image-ref.js'
 import type { Fabric, InstanceView } from '../fabrics/fabric.js'
 import type { InstanceRecord, ScaleSetState, Store } from '../store/store.js'
@@ -26,6 +26,10 @@ export type ReconcilerDeps = Readonly<{
   ids: () => string
   timing: TimingProfile
   healthDeadlineMs: number
+  /** Told of every saved decision (metrics.ts); optional. */
+  metrics?: Readonly<{
+    rolloutStep: (before: Rollout | null, after: Rollout, events: readonly RolloutEvent[]) => void
+  }>
 }>
 
 export type PassResult = Readonly<{
@@ -91,6 +95,7 @@ async function step(
   if (next.revision !== rollout.revision) {
     await deps.store.saveRollout(next, rollout.revision)
     await deps.store.appendEvents(plan.events)
+    deps.metrics?.rolloutStep(rollout.revision === 0 ? null : rollout, next, plan.events)
     logDecisions(next, plan.events.length, plan.actions.length, deps.log)
   }
   if (plan.nextInstanceId !== state.nextInstanceId || next.status !== 'RollingForward') {

@@ -328,6 +328,29 @@ describe('§4 rollouts through the API', () => {
     })
   })
 
+  it('GET /metrics (authenticated) counts the rollout, its instances and the API requests', async () => {
+    expect((await call('GET', '/metrics', { token: null, apiVersion: null })).status).toBe(401)
+    const r = await h.sys.app.inject({
+      method: 'GET',
+      url: '/metrics',
+      headers: { authorization: `Bearer ${h.sys.adminToken}` },
+    })
+    expect(r.statusCode).toBe(200)
+    expect(r.headers['content-type']).toContain('text/plain')
+    const text = r.body
+    expect(text).toMatch(
+      /osroll_rollouts_total\{status="Started",kind="OSImage",started_by="Platform"\} 1/,
+    )
+    expect(text).toMatch(
+      /osroll_rollouts_total\{status="Completed",kind="OSImage",started_by="Platform"\} 1/,
+    )
+    expect(text).toMatch(/osroll_instance_upgrades_total\{outcome="succeeded",kind="OSImage"\} 4/)
+    expect(text).toMatch(/osroll_batch_duration_seconds_count \d+/)
+    expect(text).toMatch(
+      /osroll_api_request_duration_seconds_count\{route="\/subscriptions\/:sub\/resourceGroups\/:rg\/providers\/Microsoft.Compute\/virtualMachineScaleSets\/:name",method="PUT",status="201"\} \d+/,
+    )
+  })
+
   it('manual osRollingUpgrade on a broken image: no rollback, Faulted, the operation Failed', async () => {
     await publish('manual', '1.0.0')
     await call('PUT', setPath('m'), {

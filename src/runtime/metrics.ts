@@ -1,0 +1,101 @@
+/**
+ * Prometheus metrics (issue 5, `GET /metrics`): what rollouts do (by status, kind and trigger),
+ * how instances fare (upgraded, failed, rolled back), how long instance upgrades and batches
+ * take, what the prober sees, and how the API answers. One registry per process.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
+
+export type Metrics = ReturnType<typeof createMetrics>
+
+const SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800]
+
+export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry()
+  if (o.defaultMetrics !== false)
+    collectDefaultMetrics({ register: registry, prefix: 'osroll_process_' })
+  const rollouts = new Counter({
+    name: 'osroll_rollouts_total',
+    help: 'Rollouts started and ended, by status (Started, Completed, Faulted, Cancelled), kind and trigger',
+    labelNames: ['status', 'kind', 'started_by'],
+    registers: [registry],
+  })
+  const instances = new Counter({
+    name: 'osroll_instance_upgrades_total',
+    help: 'Instance upgrades by outcome (succeeded, failed, rolled_back, rollback_failed)',
+    labelNames: ['outcome', 'kind'],
+    registers: [registry],
+  })
+  const instanceSeconds = new Histogram({
+    name: 'osroll_instance_upgrade_duration_seconds',
+    help: 'From the reimage decision to healthy (or failed), per instance',
+    labelNames: ['outcome'],
+    buckets: SECONDS,
+    registers: [registry],
+  })
+  const batchSeconds = new Histogram({
+    name: 'osroll_batch_duration_seconds',
+    help: 'From the first reimage of a batch to its last instance settled',
+    buckets: SECONDS,
+    registers: [registry],
+  })
+  const probes = new Counter({
+    name: 'osroll_probe_results_total',
+    help: 'Health probes by protocol and result',
+    labelNames: ['protocol', 'result'],
+    registers: [registry],
+  })
+  const probeSeconds = new Histogram({
+    name: 'osroll_probe_duration_seconds',
+    help: 'Health probe latency',
+    labelNames: ['protocol'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [registry],
+  })
+  const api = new Histogram({
+    name: 'osroll_api_request_duration_seconds',
+    help: 'API requests by route template, method and status',
+    labelNames: ['route', 'method', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [registry],
+  })
+
+  return {
+    registry,
+    /** Records what a saved decision says: a rollout start or end, instance outcomes, batches. */
+    rolloutStep(before: Rollout | null, after: Rollout, events: readonly RolloutEvent[]): void {
+      const labels = { kind: after.kind, started_by: after.startedBy }
+      if (before === null) rollouts.inc({ status: 'Started', ...labels })
+      if (after.status !== 'RollingForward' && before?.status !== after.status)
+        rollouts.inc({ status: after.status, ...labels })
+      for (const e of events) {
+        if (e.instanceId === null) continue
+        const outcome = OUTCOMES[e.to]
+        if (!outcome) continue
+        instances.inc({ outcome, kind: after.kind })
+        const a = after.attempts.find((x) => x.instanceId === e.instanceId)
+        if (a) instanceSeconds.observe({ outcome }, (e.atMs - a.startedAtMs) / 1000)
+      }
+      if (before && after.batchesChecked > before.batchesChecked) {
+        const batch = after.attempts.filter((a) => a.batch === after.batchesChecked)
+        const start = Math.min(...batch.map((a) => a.startedAtMs))
+        const end = Math.max(...batch.map((a) => a.endedAtMs ?? a.startedAtMs))
+        if (batch.length > 0) batchSeconds.observe((end - start) / 1000)
+      }
+    },
+    probe(protocol: string, result: string, seconds: number): void {
+      probes.inc({ protocol, result })
+      probeSeconds.observe({ protocol }, seconds)
+    },
+    request(route: string, method: string, status: number, seconds: number): void {
+      api.observe({ route, method, status: String(status) }, seconds)
+    },
+  }
+}
+
+const OUTCOMES: Record<string, string | undefined> = {
+  Succeeded: 'succeeded',
+  Failed: 'failed',
+  RolledBack: 'rolled_back',
+  RollbackFailed: 'rollback_failed',
+}
