@@ -19,6 +19,7 @@ import { registerSubscriptionRoutes, ensureSubscription } from './routes/subscri
 import { registerServiceFabricRoutes } from './routes/service-fabric.js'
 import { registerIdentityRoutes } from './routes/identity.js'
 import { registerGalleryRoutes } from './routes/galleries.js'
+import { registerEventRoutes } from './routes/events.js'
 import type { Logger } from '../runtime/logger.js'
 import type { Metrics } from '../runtime/metrics.js'
 
@@ -115,6 +116,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   registerServiceFabricRoutes(app, o.deps)
   registerIdentityRoutes(app, o.deps)
   registerGalleryRoutes(app, o.deps)
+  registerEventRoutes(app, o.deps)
   return app
 }
 

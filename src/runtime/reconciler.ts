@@ -96,7 +96,7 @@ async function step(
     await deps.store.saveRollout(next, rollout.revision)
     await deps.store.appendEvents(plan.events)
     deps.metrics?.rolloutStep(rollout.revision === 0 ? null : rollout, next, plan.events)
-    logDecisions(next, plan.events.length, plan.actions.length, deps.log)
+    logDecisions(next, plan.events, deps.log)
   }
   if (plan.nextInstanceId !== state.nextInstanceId || next.status !== 'RollingForward') {
     const ended = next.status !== 'RollingForward'
@@ -298,17 +298,20 @@ export function observe(
   })
 }
 
-function logDecisions(r: Rollout, events: number, actions: number, log: Logger): void {
-  if (events === 0) return
-  log.info(
-    {
-      scaleSet: r.scaleSetKey,
-      rollout: r.id,
-      batch: r.batchCount,
-      status: r.status,
-      events,
-      actions,
-    },
-    r.status === 'RollingForward' ? 'Rollout advanced' : `Rollout ${r.status}`,
-  )
+/** Every state change in the structured log with stable keys, as `/events` streams them. */
+function logDecisions(r: Rollout, events: readonly RolloutEvent[], log: Logger): void {
+  for (const e of events) {
+    log.info(
+      {
+        scaleSet: r.scaleSetKey,
+        rollout: r.id,
+        batch: r.batchCount,
+        instance: e.instanceId,
+        from: e.from,
+        to: e.to,
+        reason: e.reason,
+      },
+      e.instanceId === null ? `Rollout ${e.to}` : `Instance ${e.instanceId} ${e.to}`,
+    )
+  }
 }

@@ -125,6 +125,7 @@ export function runStoreContract(
           {
             atMs: 1,
             rolloutId: 'r1',
+            scaleSetKey: '/a',
             instanceId: '3',
             from: 'Pending',
             to: 'Reimaging',
@@ -133,6 +134,7 @@ export function runStoreContract(
           {
             atMs: 2,
             rolloutId: 'r1',
+            scaleSetKey: '/a',
             instanceId: null,
             from: 'RollingForward',
             to: 'Completed',
@@ -141,6 +143,11 @@ export function runStoreContract(
         ]
         await store.appendEvents(events)
         expect(await store.listEvents('r1')).toEqual(events)
+        const after = await store.listEventsAfter(0, 10)
+        expect(after.map((e) => e.event)).toEqual(events)
+        expect(after[1]!.seq).toBeGreaterThan(after[0]!.seq)
+        expect(await store.listEventsAfter(after[1]!.seq, 10)).toEqual([])
+        expect((await store.listEventsAfter(0, 1)).length).toBe(1)
         expect(await store.listEvents('nope')).toEqual([])
       }))
   })

@@ -66,4 +66,9 @@ export interface Store {
 
   appendEvents(events: readonly RolloutEvent[]): Promise<void>
   listEvents(rolloutId: string): Promise<readonly RolloutEvent[]>
+  /** Events of every set after sequence number `afterSeq`, in order (`/events` streams them). */
+  listEventsAfter(
+    afterSeq: number,
+    limit: number,
+  ): Promise<readonly Readonly<{ seq: number; event: RolloutEvent }>[]>
 }

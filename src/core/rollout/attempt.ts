@@ -40,6 +40,7 @@ export function advanceAttempt(a: Attempt, ctx: AttemptContext): Advanced {
     out.events.push({
       atMs: ctx.nowMs,
       rolloutId: ctx.rollout.id,
+      scaleSetKey: ctx.rollout.scaleSetKey,
       instanceId: a.instanceId,
       from: out.attempt.state,
       to: next.state,

@@ -290,7 +290,15 @@ class Builder {
   }
 
   private event(instanceId: string | null, from: string, to: string, reason: string): void {
-    this.events.push({ atMs: this.nowMs, rolloutId: this.r.id, instanceId, from, to, reason })
+    this.events.push({
+      atMs: this.nowMs,
+      rolloutId: this.r.id,
+      scaleSetKey: this.r.scaleSetKey,
+      instanceId,
+      from,
+      to,
+      reason,
+    })
   }
 
   private done(wakeAtMs: number | null, nextInstanceId = this.s.nextInstanceId): Step {

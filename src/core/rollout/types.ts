@@ -163,6 +163,7 @@ export type NewInstance = Readonly<{
 export type RolloutEvent = Readonly<{
   atMs: number
   rolloutId: string
+  scaleSetKey: string
   instanceId: string | null
   from: string
   to: string

@@ -13,6 +13,7 @@ export class MemoryStore implements Store {
   private readonly rollouts = new Map<string, Rollout>()
   private readonly active = new Map<string, string>()
   private readonly events = new Map<string, RolloutEvent[]>()
+  private readonly log: { seq: number; event: RolloutEvent }[] = []
 
   async listScaleSetKeys(): Promise<readonly string[]> {
     return [...this.sets.keys()]
@@ -108,7 +109,15 @@ export class MemoryStore implements Store {
       let list = this.events.get(e.rolloutId)
       if (!list) this.events.set(e.rolloutId, (list = []))
       list.push(e)
+      this.log.push({ seq: this.log.length + 1, event: e })
     }
+  }
+
+  async listEventsAfter(
+    afterSeq: number,
+    limit: number,
+  ): Promise<readonly { seq: number; event: RolloutEvent }[]> {
+    return this.log.slice(afterSeq, afterSeq + limit)
   }
 
   async listEvents(rolloutId: string): Promise<readonly RolloutEvent[]> {

@@ -214,6 +214,17 @@ export class SqlStore implements Store, ControlStore, SimStateStore {
       .execute()
   }
 
+  async listEventsAfter(
+    afterSeq: number,
+    limit: number,
+  ): Promise<readonly { seq: number; event: RolloutEvent }[]> {
+    const rows = await this.rows<{ seq: number | string; event: string }>(
+      'select seq, event from rollout_events where seq > ? order by seq limit ?',
+      [afterSeq, limit],
+    )
+    return rows.map((r) => ({ seq: Number(r.seq), event: JSON.parse(r.event) as RolloutEvent }))
+  }
+
   async listEvents(rolloutId: string): Promise<readonly RolloutEvent[]> {
     const rows = await this.db
       .selectFrom('rollout_events')
