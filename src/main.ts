@@ -111,6 +111,7 @@ export async function buildSystem(o: {
       ids: randomUUID,
       timing: timingOf(config),
       healthDeadlineMs: config.healthDeadlineMs,
+      history: { retentionMs: config.historyRetentionMs, keepLast: 100 },
       metrics,
     },
     {

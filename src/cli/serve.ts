@@ -69,6 +69,11 @@ export function registerServe(program: Command): void {
       "the local fabric's instance addresses, a /16 of 127/8 (OSROLL_ADDRESS_RANGE, default 127.77.0.0/16)",
       undefined,
     )
+    .option(
+      '--history-retention <duration>',
+      'rollout history kept per set, default P90D; the last 100 are always kept (OSROLL_HISTORY_RETENTION)',
+      undefined,
+    )
     .addHelpText(
       'after',
       '\nExample:\n  osroll serve --fabric sim --port 7280 --data-dir ./.osroll\n',
@@ -90,6 +95,7 @@ export function registerServe(program: Command): void {
         promptJitter: 'promptJitter',
         replicationDelay: 'replicationDelay',
         addressRange: 'addressRange',
+        historyRetention: 'historyRetention',
       }
       for (const [flag, key] of Object.entries(map))
         if (flags[flag] !== undefined) raw[key] = flags[flag]

@@ -13,6 +13,7 @@ describe('configuration', () => {
       healthDeadlineMs: 300_000,
       promptJitterMs: 30_000,
       addressPrefix: '127.77',
+      historyRetentionMs: 90 * 86_400_000,
       tls: { kind: 'none' },
     })
   })

@@ -28,6 +28,8 @@ export type Config = Readonly<{
   replicationDelayMs: number
   /** The /16 of the local fabric's instance addresses, as its first two octets (default 127.77). */
   addressPrefix: string
+  /** Rollout history kept per set: newer than this (at least the last 100 are always kept). */
+  historyRetentionMs: number
 }>
 
 /** Raw values from flags (camelCase) or the environment (`OSROLL_HOST`, `OSROLL_PORT`, …). */
@@ -49,6 +51,7 @@ export const ENV_NAMES = {
   retryAfter: 'OSROLL_RETRY_AFTER',
   replicationDelay: 'OSROLL_REPLICATION_DELAY',
   addressRange: 'OSROLL_ADDRESS_RANGE',
+  historyRetention: 'OSROLL_HISTORY_RETENTION',
 } as const
 
 /** A configuration problem, reported as `--flag (OSROLL_ENV): what is wrong`. */
@@ -79,7 +82,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   if (timing !== 'prompt' && timing !== 'azure')
     fail('timing', `'${timing}' is not one of prompt, azure`)
   const duration = (
-    k: 'healthDeadline' | 'promptJitter' | 'replicationDelay',
+    k: 'healthDeadline' | 'promptJitter' | 'replicationDelay' | 'historyRetention',
     fallback: string,
   ): number => {
     const text = get(k) ?? fallback
@@ -103,6 +106,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     retryAfterSeconds: retryAfter,
     replicationDelayMs: duration('replicationDelay', DEFAULTS.replicationDelay),
     addressPrefix: addressPrefixOf(get('addressRange') ?? DEFAULTS.addressRange, fail),
+    historyRetentionMs: duration('historyRetention', DEFAULTS.historyRetention),
   }
 }
 

@@ -13,6 +13,8 @@ export const DEFAULTS = {
   replicationDelay: 'PT5S',
   /** The local fabric's instance addresses (SPEC §9.1). */
   addressRange: '127.77.0.0/16',
+  /** Rollout history kept per set (SPEC §4.6); the last 100 are kept regardless. */
+  historyRetention: 'P90D',
   /** Retry delay after a non-faulted platform rollout (prompt / azure), docs/decisions.md. */
   promptRetryDelayMs: 10 * 60_000,
 } as const

@@ -217,6 +217,18 @@ describe('reconciler', () => {
     expect(created).toBe(4)
   })
 
+  it('prunes the history beyond the retention when a rollout ends, keeping the last N', async () => {
+    const w = await world({ spec: { capacity: 2 } })
+    const d = { ...w.deps(), history: { retentionMs: 0, keepLast: 1 } }
+    await runFor(w, d, 2000)
+    for (const v of ['1.1.0', '1.2.0', '1.3.0']) {
+      w.catalog.publish(spec().image, v, 'sim:?boot=1', 'westus', w.clock.nowMs())
+      await runFor(w, d, 5000)
+    }
+    const left = await w.store.listRollouts(SET_KEY, { limit: 10 })
+    expect(left.map((r) => r.target.imageVersion)).toEqual(['1.3.0'])
+  })
+
   it('refuses effects for a set after close (shutdown)', async () => {
     const w = await world()
     const d = w.deps()

@@ -26,6 +26,8 @@ export type ReconcilerDeps = Readonly<{
   ids: () => string
   timing: TimingProfile
   healthDeadlineMs: number
+  /** History kept per set (SPEC §4.6): rollouts newer than this, and at least the last N. */
+  history?: Readonly<{ retentionMs: number; keepLast: number }>
   /** Told of every saved decision (metrics.ts); optional. */
   metrics?: Readonly<{
     rolloutStep: (before: Rollout | null, after: Rollout, events: readonly RolloutEvent[]) => void
@@ -123,6 +125,7 @@ async function step(
     { scaleSetKey: state.key, model: state.fabricModel, image: state.spec.image },
     plan.actions,
   )
+  if (next.status !== 'RollingForward') await pruneHistory(state.key, nowMs, deps)
   return { wakeAtMs: plan.wakeAtMs, rollout: next }
 }
 
@@ -296,6 +299,16 @@ export function observe(
       osUpgradeApproved: r?.osUpgradeApproved ?? false,
     }
   })
+}
+
+/** When a rollout ends, its set's history beyond the retention goes (default 90 days, last 100 kept). */
+async function pruneHistory(key: string, nowMs: number, deps: ReconcilerDeps): Promise<void> {
+  const h = deps.history ?? { retentionMs: 90 * 86_400_000, keepLast: 100 }
+  const pruned = await deps.store.pruneRollouts(key, {
+    beforeMs: nowMs - h.retentionMs,
+    keepLast: h.keepLast,
+  })
+  if (pruned > 0) deps.log.info({ scaleSet: key, pruned }, 'Pruned rollout history')
 }
 
 /** Every state change in the structured log with stable keys, as `/events` streams them. */

@@ -109,6 +109,39 @@ export function runStoreContract(
         expect(page2.map((r) => r.id)).toEqual(['r2', 'r1', 'r0'])
       }))
 
+    it('prunes old ended rollouts but keeps the newest ones and the running one', () =>
+      run(async (store) => {
+        for (let i = 0; i < 6; i++) {
+          const r = rollout(`old${i}`, '/a', i * 1000)
+          await store.createRollout(r)
+          await store.saveRollout(
+            { ...r, status: 'Completed', endedAtMs: i * 1000 + 1, revision: 1 },
+            0,
+          )
+          await store.appendEvents([
+            {
+              atMs: i,
+              rolloutId: r.id,
+              scaleSetKey: '/a',
+              instanceId: null,
+              from: 'RollingForward',
+              to: 'Completed',
+              reason: 'x',
+            },
+          ])
+        }
+        await store.createRollout(rollout('running', '/a', 0))
+        expect(await store.pruneRollouts('/a', { beforeMs: 4500, keepLast: 2 })).toBe(4)
+        expect((await store.listRollouts('/a', { limit: 10 })).map((r) => r.id).sort()).toEqual([
+          'old4',
+          'old5',
+          'running',
+        ])
+        expect(await store.listEvents('old0')).toEqual([])
+        expect(await store.listEvents('old5')).toHaveLength(1)
+        expect(await store.pruneRollouts('/a', { beforeMs: 1e12, keepLast: 100 })).toBe(0)
+      }))
+
     it('keeps instance records and rollout events', () =>
       run(async (store) => {
         const rec = {

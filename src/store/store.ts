@@ -64,6 +64,12 @@ export interface Store {
     o: { limit: number; before?: { startedAtMs: number; id: string } },
   ): Promise<readonly Rollout[]>
 
+  /**
+   * Deletes a set's ended rollouts (and their events) that started before `beforeMs`, except the
+   * newest `keepLast`; returns how many went. The running rollout is never deleted.
+   */
+  pruneRollouts(key: string, o: { beforeMs: number; keepLast: number }): Promise<number>
+
   appendEvents(events: readonly RolloutEvent[]): Promise<void>
   listEvents(rolloutId: string): Promise<readonly RolloutEvent[]>
   /** Events of every set after sequence number `afterSeq`, in order (`/events` streams them). */

@@ -104,6 +104,18 @@ export class MemoryStore implements Store {
     return from.slice(0, o.limit)
   }
 
+  async pruneRollouts(key: string, o: { beforeMs: number; keepLast: number }): Promise<number> {
+    const ended = [...this.rollouts.values()]
+      .filter((r) => r.scaleSetKey === key && r.status !== 'RollingForward')
+      .sort((a, b) => b.startedAtMs - a.startedAtMs || (a.id < b.id ? 1 : -1))
+    const doomed = ended.slice(o.keepLast).filter((r) => r.startedAtMs < o.beforeMs)
+    for (const r of doomed) {
+      this.rollouts.delete(r.id)
+      this.events.delete(r.id)
+    }
+    return doomed.length
+  }
+
   async appendEvents(events: readonly RolloutEvent[]): Promise<void> {
     for (const e of events) {
       let list = this.events.get(e.rolloutId)

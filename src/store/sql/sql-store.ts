@@ -204,6 +204,33 @@ export class SqlStore implements Store, ControlStore, SimStateStore {
     return rows.map((r) => JSON.parse(r.document) as Rollout)
   }
 
+  async pruneRollouts(key: string, o: { beforeMs: number; keepLast: number }): Promise<number> {
+    const keep = await this.db
+      .selectFrom('rollouts')
+      .select('id')
+      .where('set_key', '=', key)
+      .where('status', '!=', 'RollingForward')
+      .orderBy('started_at_ms', 'desc')
+      .orderBy('id', 'desc')
+      .limit(o.keepLast)
+      .execute()
+    const kept = keep.map((r) => r.id)
+    return this.db.transaction().execute(async (tx) => {
+      let doomed = tx
+        .selectFrom('rollouts')
+        .select('id')
+        .where('set_key', '=', key)
+        .where('status', '!=', 'RollingForward')
+        .where('started_at_ms', '<', o.beforeMs)
+      if (kept.length > 0) doomed = doomed.where('id', 'not in', kept)
+      const ids = (await doomed.execute()).map((r) => r.id)
+      if (ids.length === 0) return 0
+      await tx.deleteFrom('rollout_events').where('rollout_id', 'in', ids).execute()
+      await tx.deleteFrom('rollouts').where('id', 'in', ids).execute()
+      return ids.length
+    })
+  }
+
   async appendEvents(events: readonly RolloutEvent[]): Promise<void> {
     if (events.length === 0) return
     await this.db
