@@ -6,6 +6,8 @@ import { Command } from 'commander'
 import { createRequire } from 'node:module'
 import { registerServe } from './serve.js'
 import { registerToken } from './token.js'
+import { registerVmss } from './vmss.js'
+import { registerImages } from './images.js'
 
 const require = createRequire(import.meta.url)
 const pkg = require('../../package.json') as { version: string }
@@ -14,8 +16,12 @@ const program = new Command('osroll')
   .description('Self-hosted control plane for VM scale sets with automatic OS image upgrades')
   .version(pkg.version)
   .showHelpAfterError()
+  // Program options (--version) only before a command: `image publish --version 1.2.0` is the image's.
+  .enablePositionalOptions()
 
 registerServe(program)
 registerToken(program)
+registerVmss(program)
+registerImages(program)
 
 await program.parseAsync(process.argv)

@@ -1,0 +1,220 @@
+/**
+ * The `osroll` client commands against a real server (issue 6): every command of this build,
+ * with json/table/tsv output and --query, a rollout waited for with progress lines, and errors
+ * that print the ARM code, the message and a hint — never a stack trace.
+ */
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { apiHarness, waitFor } from '../../test-support/api-harness.js'
+import {
+  armPaths,
+  autoUpgradeSetBody,
+  imageBody,
+  loadBalancerBody,
+} from '../../test-support/arm-fixtures.js'
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+let h: Awaited<ReturnType<typeof apiHarness>>
+let endpoint = ''
+
+function osroll(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', MAIN, ...args],
+      {
+        env: { ...process.env, OSROLL_ENDPOINT: endpoint, OSROLL_TOKEN: h.sys.adminToken },
+        timeout: 60_000,
+      },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    )
+  })
+}
+
+beforeAll(async () => {
+  h = await apiHarness()
+  await h.sys.app.listen({ host: '127.0.0.1', port: 0 })
+  endpoint = `http://127.0.0.1:${(h.sys.app.server.address() as { port: number }).port}`
+  const p = armPaths(h.sub)
+  await h.call('PUT', p.image('1.0.0'), { body: imageBody('sim:?boot=0') })
+  await h.call('PUT', p.lb, { body: loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }) })
+  const manual = autoUpgradeSetBody({ sub: h.sub, capacity: 3, probe: 'tcp' }) as {
+    properties: Record<string, unknown>
+  }
+  manual.properties['upgradePolicy'] = { mode: 'Manual' }
+  await h.call('PUT', p.set('web'), { body: manual })
+  await waitFor(
+    async () =>
+      (await h.call('GET', p.set('web'))).body.properties?.provisioningState === 'Succeeded',
+    'set',
+  )
+})
+afterAll(() => h.close())
+
+describe('osroll client commands', () => {
+  it(
+    'vmss list / show / list-instances with table, tsv and --query',
+    { timeout: 60_000 },
+    async () => {
+      const table = await osroll('vmss', 'list', '-g', 'rg', '-o', 'table')
+      expect(table.code).toBe(0)
+      expect(table.stdout).toMatch(/Name.*Location.*Capacity.*Mode.*ProvisioningState/s)
+      expect(table.stdout).toMatch(/web.*westus.*3.*Manual.*Succeeded/s)
+      const state = await osroll(
+        'vmss',
+        'show',
+        '-g',
+        'rg',
+        '-n',
+        'web',
+        '--query',
+        'properties.provisioningState',
+      )
+      expect(JSON.parse(state.stdout)).toBe('Succeeded')
+      const tsv = await osroll('vmss', 'list-instances', '-g', 'rg', '-n', 'web', '-o', 'tsv')
+      expect(
+        tsv.stdout
+          .trim()
+          .split('\n')
+          .map((l) => l.split('\t').slice(0, 3)),
+      ).toEqual([
+        ['0', 'web_0', '1.0.0'],
+        ['1', 'web_1', '1.0.0'],
+        ['2', 'web_2', '1.0.0'],
+      ])
+      const view = await osroll(
+        'vmss',
+        'get-instance-view',
+        '-g',
+        'rg',
+        '-n',
+        'web',
+        '--instance-id',
+        '1',
+        '--query',
+        'statuses[].code',
+      )
+      expect(JSON.parse(view.stdout)).toEqual(['ProvisioningState/succeeded', 'PowerState/running'])
+    },
+  )
+
+  it(
+    'image publish, vm image list, rolling-upgrade start (waits, with progress), history, scale',
+    { timeout: 90_000 },
+    async () => {
+      const pub = await osroll(
+        'image',
+        'publish',
+        '-l',
+        'westus',
+        '--publisher',
+        'Canonical',
+        '--offer',
+        'UbuntuServer',
+        '--sku',
+        '18.04-LTS',
+        '--version',
+        '1.1.0',
+        '--source',
+        'sim:?boot=0',
+      )
+      expect(pub.code).toBe(0)
+      expect(JSON.parse(pub.stdout).name).toBe('1.1.0')
+      const list = await osroll(
+        'vm',
+        'image',
+        'list',
+        '-l',
+        'westus',
+        '--publisher',
+        'Canonical',
+        '--offer',
+        'UbuntuServer',
+        '--sku',
+        '18.04-LTS',
+        '--all',
+        '--query',
+        '[].urn',
+      )
+      expect(JSON.parse(list.stdout)).toEqual([
+        'Canonical:UbuntuServer:18.04-LTS:1.0.0',
+        'Canonical:UbuntuServer:18.04-LTS:1.1.0',
+      ])
+      const start = await osroll(
+        'vmss',
+        'rolling-upgrade',
+        'start',
+        '-g',
+        'rg',
+        '-n',
+        'web',
+        '--query',
+        'properties.runningStatus.code',
+      )
+      expect(start.code).toBe(0)
+      expect(JSON.parse(start.stdout)).toBe('Completed')
+      expect(start.stderr).toMatch(/rollout: 3 succeeded, 0 failed, 0 in progress, 0 pending/)
+      const history = await osroll(
+        'vmss',
+        'get-os-upgrade-history',
+        '-g',
+        'rg',
+        '-n',
+        'web',
+        '-o',
+        'table',
+      )
+      expect(history.stdout).toMatch(/Completed.*User.*1\.1\.0.*3.*0/s)
+      const latest = await osroll(
+        'vmss',
+        'rolling-upgrade',
+        'get-latest',
+        '-g',
+        'rg',
+        '-n',
+        'web',
+        '--query',
+        'properties.progress.successfulInstanceCount',
+      )
+      expect(JSON.parse(latest.stdout)).toBe(3)
+      const scaled = await osroll(
+        'vmss',
+        'scale',
+        '-g',
+        'rg',
+        '-n',
+        'web',
+        '--new-capacity',
+        '5',
+        '--query',
+        'sku.capacity',
+      )
+      expect(JSON.parse(scaled.stdout)).toBe(5)
+    },
+  )
+
+  it(
+    'errors print the ARM code, the message and a hint, exit 1, and never a stack',
+    { timeout: 60_000 },
+    async () => {
+      const missing = await osroll('vmss', 'show', '-g', 'rg', '-n', 'nope')
+      expect(missing.code).toBe(1)
+      expect(missing.stderr).toMatch(
+        /^osroll: ResourceNotFound: The Resource 'Microsoft.Compute\/virtualMachineScaleSets\/nope'/,
+      )
+      expect(missing.stderr).toMatch(/hint: check -g\/--resource-group and -n\/--name/)
+      expect(missing.stderr).not.toMatch(/\s+at .*\(/)
+      const cancel = await osroll('vmss', 'rolling-upgrade', 'cancel', '-g', 'rg', '-n', 'web')
+      expect(cancel.stderr).toMatch(
+        /OperationNotAllowed: There is no ongoing Rolling Upgrade to cancel/,
+      )
+      const query = await osroll('vmss', 'list', '--query', '[?')
+      expect(query.stderr).toMatch(/--query '\[\?' is not valid JMESPath/)
+      const usage = await osroll('vmss', 'show', '-g', 'rg')
+      expect(usage.code).not.toBe(0)
+      expect(usage.stderr).toMatch(/required option '-n, --name <name>' not specified/)
+    },
+  )
+})
