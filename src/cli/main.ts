@@ -8,6 +8,7 @@ import { registerServe } from './serve.js'
 import { registerToken } from './token.js'
 import { registerVmss } from './vmss.js'
 import { registerImages } from './images.js'
+import { registerNetwork } from './network.js'
 
 const require = createRequire(import.meta.url)
 const pkg = require('../../package.json') as { version: string }
@@ -23,5 +24,6 @@ registerServe(program)
 registerToken(program)
 registerVmss(program)
 registerImages(program)
+registerNetwork(program)
 
 await program.parseAsync(process.argv)

@@ -8,6 +8,9 @@ import type { OsrollClient } from '../client/client.js'
 import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
+import { applySet } from './set-path.js'
+import { readFile } from 'node:fs/promises'
+import { CliError } from './context.js'
 
 type SetOpts = Common & { resourceGroup: string; name: string; noWait?: boolean; wait?: boolean }
 
@@ -151,6 +154,114 @@ export function registerVmss(program: Command): void {
       }),
     )
 
+  named(vmss.command('create').description('create a scale set'))
+    .requiredOption(
+      '--image <urn-or-id>',
+      'Publisher:Offer:Sku:Version (version may be latest), or a gallery image id',
+    )
+    .option('--instance-count <n>', 'instances', '2')
+    .option('-l, --location <region>', 'region', 'westus')
+    .option('--upgrade-policy-mode <mode>', 'Manual, Automatic or Rolling', 'Manual')
+    .option(
+      '--enable-auto-os-upgrade',
+      'automatic OS image upgrades (osroll flag; needs a health probe)',
+    )
+    .option('--lb <name>', 'load balancer of the health probe (same resource group)')
+    .option('--health-probe <name>', 'probe of --lb used as the health source')
+    .option('--zones <zones...>', 'availability zones, e.g. 1 2 3')
+    .option('--data-disk-sizes-gb <sizes...>', 'one empty data disk per size (luns 0, 1, …)')
+    .option('--computer-name-prefix <prefix>', 'computer name prefix (default: the name)')
+    .option('--custom-data <file>', 'custom data (a #! script runs once per new OS disk)')
+    .option('--no-wait', 'return at once')
+    .addHelpText(
+      'after',
+      '\nExample:\n  osroll vmss create -g rg -n web --image Canonical:UbuntuServer:18.04-LTS:latest --instance-count 10 \\\n    --lb lb --health-probe http --upgrade-policy-mode Automatic --enable-auto-os-upgrade\n',
+    )
+    .action((o: SetOpts & CreateOpts) =>
+      run(async () => {
+        const { client, sub } = await connect(o)
+        const body = await createBody(sub, o)
+        const res = await client.request('PUT', setPath(sub, o), body)
+        const op = res.headers.get('azure-asyncoperation')
+        if (op && o.wait !== false) {
+          let last = ''
+          const report = async (): Promise<void> => {
+            const vms = (await client.list(`${setPath(sub, o)}/virtualMachines`)) as {
+              properties: { provisioningState: string }
+            }[]
+            const line = `instances: ${vms.filter((v) => v.properties.provisioningState === 'Succeeded').length}/${body.sku.capacity} provisioned`
+            if (line !== last) console.error(line)
+            last = line
+          }
+          await client.wait(op, report)
+          await report()
+        }
+
+        print((await client.get(setPath(sub, o))).body, o, SET_COLUMNS)
+      }),
+    )
+
+  named(
+    vmss.command('update').description('change a scale set, az-style: --set Path.To.Field=value'),
+  )
+    .requiredOption(
+      '--set <expression...>',
+      'Path=value (case-insensitive path, JSON value), repeatable',
+    )
+    .option('--no-wait', 'return at once')
+    .addHelpText(
+      'after',
+      '\nExample:\n  osroll vmss update -g rg -n web --set upgradePolicy.rollingUpgradePolicy.maxBatchInstancePercent=50\n  (paths start inside properties, as with az; use properties.… or sku.… to be explicit)\n',
+    )
+    .action((o: SetOpts & { set: string[] }) =>
+      run(async () => {
+        const { client, sub } = await connect(o)
+        let doc = (await client.get(setPath(sub, o))).body as Record<string, unknown>
+        for (const expression of o.set) {
+          const top = expression.split(/[.=[]/)[0]?.toLowerCase() ?? ''
+          const rooted = [
+            'properties',
+            'sku',
+            'tags',
+            'zones',
+            'location',
+            'identity',
+            'plan',
+          ].includes(top)
+            ? expression
+            : `properties.${expression}`
+          doc = applySet(doc, rooted)
+        }
+        const res = await client.request('PUT', setPath(sub, o), doc)
+        const op = res.headers.get('azure-asyncoperation')
+        if (op && o.wait !== false) await client.wait(op)
+        print((await client.get(setPath(sub, o))).body, o, SET_COLUMNS)
+      }),
+    )
+
+  named(
+    vmss
+      .command('manual-upgrade')
+      .description('apply the latest model to these instances (upgrade mode Manual)'),
+  )
+    .requiredOption('--instance-ids <ids...>', 'instance ids')
+    .option('--no-wait', 'return at once')
+    .addHelpText(
+      'after',
+      '\nExample:\n  osroll vmss manual-upgrade -g rg -n web --instance-ids 0 1 2\n',
+    )
+    .action((o: SetOpts & { instanceIds: string[] }) =>
+      run(async () => {
+        const { client, sub } = await connect(o)
+        const res = await client.request('POST', `${setPath(sub, o)}/manualupgrade`, {
+          instanceIds: o.instanceIds,
+        })
+        const op = res.headers.get('azure-asyncoperation')
+        if (op && o.wait !== false) await client.wait(op)
+        print(await client.list(`${setPath(sub, o)}/virtualMachines`), o, VM_COLUMNS)
+      }),
+    )
+
   const ru = vmss.command('rolling-upgrade').description('start, cancel and watch OS rollouts')
   named(
     ru
@@ -236,5 +347,78 @@ async function watch(client: OsrollClient, setPath: string, operation: string): 
     await tick()
   } finally {
     bar?.stop()
+  }
+}
+
+type CreateOpts = {
+  image: string
+  instanceCount: string
+  location: string
+  upgradePolicyMode: string
+  enableAutoOsUpgrade?: boolean
+  lb?: string
+  healthProbe?: string
+  zones?: string[]
+  dataDiskSizesGb?: string[]
+  computerNamePrefix?: string
+  customData?: string
+}
+
+/** The ARM body of `vmss create` from its flags. */
+async function createBody(
+  sub: string,
+  o: SetOpts & CreateOpts,
+): Promise<{ sku: { name: string; capacity: number } } & Record<string, unknown>> {
+  const capacity = Number(o.instanceCount)
+  if (!Number.isInteger(capacity) || capacity < 0)
+    throw new CliError(`--instance-count must be a whole number, not '${o.instanceCount}'`)
+  const urn = o.image.split(':')
+  const imageReference = o.image.startsWith('/')
+    ? { id: o.image }
+    : urn.length === 4
+      ? { publisher: urn[0], offer: urn[1], sku: urn[2], version: urn[3] }
+      : (() => {
+          throw new CliError(
+            `--image '${o.image}' must be Publisher:Offer:Sku:Version or a gallery image id`,
+          )
+        })()
+  if ((o.lb === undefined) !== (o.healthProbe === undefined))
+    throw new CliError('--lb and --health-probe go together')
+  const probeId = o.lb
+    ? `/subscriptions/${sub}/resourceGroups/${o.resourceGroup}/providers/Microsoft.Network/loadBalancers/${o.lb}/probes/${o.healthProbe}`
+    : undefined
+  const customData = o.customData ? (await readFile(o.customData)).toString('base64') : undefined
+  return {
+    location: o.location,
+    sku: { name: 'Standard_D2s_v3', capacity },
+    ...(o.zones ? { zones: o.zones } : {}),
+    properties: {
+      upgradePolicy: {
+        mode: o.upgradePolicyMode,
+        ...(o.enableAutoOsUpgrade
+          ? { automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: true } }
+          : {}),
+      },
+      virtualMachineProfile: {
+        osProfile: {
+          computerNamePrefix: o.computerNamePrefix ?? o.name.slice(0, 9),
+          adminUsername: 'osroll',
+          ...(customData ? { customData } : {}),
+        },
+        storageProfile: {
+          imageReference,
+          ...(o.dataDiskSizesGb
+            ? {
+                dataDisks: o.dataDiskSizesGb.map((size, lun) => ({
+                  lun,
+                  diskSizeGB: Number(size),
+                  createOption: 'Empty',
+                })),
+              }
+            : {}),
+        },
+        ...(probeId ? { networkProfile: { healthProbe: { id: probeId } } } : {}),
+      },
+    },
   }
 }

@@ -15,7 +15,7 @@ import type { ValidationFacts } from '../core/scale-set/validate.js'
 import { applyWriteDefaults, normalizeLocation, toScaleSetSpec } from '../core/scale-set/to-spec.js'
 import { fromArmImageReference, isPinned } from '../core/image/image-ref.js'
 import type { ImageReference } from '../core/image/image-ref.js'
-import { isPlainObject } from '../core/scale-set/shape.js'
+import { canonicalCase, isPlainObject } from '../core/scale-set/shape.js'
 import { parseDurationMs } from '../core/duration.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import { DEFAULT_EXTENSIONS_TIME_BUDGET_MS } from '../core/scale-set/spec.js'
@@ -65,7 +65,7 @@ export async function putScaleSet(
       false,
       'The request body must be a JSON object.',
     )
-  const sent = withoutReadOnly(input.body)
+  const sent = withoutReadOnly(canonicalCase(input.body) as Record<string, unknown>)
   const merged = (existing ? mergeArm(existing.body, sent) : sent) as ArmScaleSet
   if (
     existing &&

@@ -196,6 +196,121 @@ describe('osroll client commands', () => {
   )
 
   it(
+    'network lb create, probe create, vmss create, update --set and manual-upgrade',
+    { timeout: 90_000 },
+    async () => {
+      expect((await osroll('network', 'lb', 'create', '-g', 'rg', '-n', 'lb2')).code).toBe(0)
+      const probe = await osroll(
+        'network',
+        'lb',
+        'probe',
+        'create',
+        '-g',
+        'rg',
+        '--lb-name',
+        'lb2',
+        '-n',
+        'http',
+        '--protocol',
+        'Http',
+        '--port',
+        '8080',
+        '--path',
+        '/health',
+        '-o',
+        'tsv',
+      )
+      expect(probe.stdout.trim()).toBe('http\tHttp\t8080\t/health')
+      const created = await osroll(
+        'vmss',
+        'create',
+        '-g',
+        'rg',
+        '-n',
+        'cli',
+        '--image',
+        'Canonical:UbuntuServer:18.04-LTS:latest',
+        '--instance-count',
+        '4',
+        '--lb',
+        'lb2',
+        '--health-probe',
+        'http',
+        '--upgrade-policy-mode',
+        'Manual',
+        '--enable-auto-os-upgrade',
+        '--zones',
+        '1',
+        '2',
+        '--data-disk-sizes-gb',
+        '1',
+      )
+      expect(created.code, created.stderr).toBe(0)
+      expect(JSON.parse(created.stdout)).toMatchObject({
+        name: 'cli',
+        zones: ['1', '2'],
+        properties: {
+          provisioningState: 'Succeeded',
+          upgradePolicy: { automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: true } },
+        },
+      })
+      expect(created.stderr).toMatch(/instances: \d\/4 provisioned/)
+      const updated = await osroll(
+        'vmss',
+        'update',
+        '-g',
+        'rg',
+        '-n',
+        'cli',
+        '--set',
+        'UpgradePolicy.RollingUpgradePolicy.MaxBatchInstancePercent=50',
+        '--query',
+        'properties.upgradePolicy.rollingUpgradePolicy',
+      )
+      expect(updated.code, updated.stderr).toBe(0)
+      expect(JSON.parse(updated.stdout)).toEqual({ maxBatchInstancePercent: 50 })
+      const bad = await osroll(
+        'vmss',
+        'update',
+        '-g',
+        'rg',
+        '-n',
+        'cli',
+        '--set',
+        'upgradePolicy.rollingUpgradePolicy.maxBatchInstancePercent=1',
+      )
+      expect(bad.stderr).toMatch(
+        /InvalidParameter: maxBatchInstancePercent must be an integer between 5 and 100/,
+      )
+      const manual = await osroll(
+        'vmss',
+        'update',
+        '-g',
+        'rg',
+        '-n',
+        'cli',
+        '--set',
+        'virtualMachineProfile.osProfile.customData="IyEvYmluL3NoCg=="',
+      )
+      expect(manual.code, manual.stderr).toBe(0)
+      const upgraded = await osroll(
+        'vmss',
+        'manual-upgrade',
+        '-g',
+        'rg',
+        '-n',
+        'cli',
+        '--instance-ids',
+        '0',
+        '1',
+        '--query',
+        '[].properties.latestModelApplied',
+      )
+      expect(JSON.parse(upgraded.stdout)).toEqual([true, true, false, false])
+    },
+  )
+
+  it(
     'errors print the ARM code, the message and a hint, exit 1, and never a stack',
     { timeout: 60_000 },
     async () => {

@@ -160,3 +160,77 @@ function field(value: unknown, key: string): unknown {
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
+
+/** The member names osroll reads, in their canonical case; `[]` marks a list of such objects. */
+type Names = { readonly [name: string]: Names | true }
+const NAMES: Names = {
+  location: true,
+  tags: true,
+  zones: true,
+  sku: { name: true, tier: true, capacity: true },
+  properties: {
+    orchestrationMode: true,
+    singlePlacementGroup: true,
+    platformFaultDomainCount: true,
+    upgradePolicy: {
+      mode: true,
+      rollingUpgradePolicy: Object.fromEntries(Object.keys(ROLLING.fields).map((k) => [k, true])),
+      automaticOSUpgradePolicy: Object.fromEntries(
+        Object.keys(AUTOMATIC_OS.fields).map((k) => [k, true]),
+      ),
+    },
+    virtualMachineProfile: {
+      osProfile: {
+        computerNamePrefix: true,
+        adminUsername: true,
+        adminPassword: true,
+        customData: true,
+        windowsConfiguration: { enableAutomaticUpdates: true, patchSettings: { patchMode: true } },
+        linuxConfiguration: true,
+      },
+      storageProfile: {
+        imageReference: Object.fromEntries(
+          Object.keys(IMAGE_REFERENCE.fields).map((k) => [k, true]),
+        ),
+        osDisk: true,
+        dataDisks: { '[]': { lun: true, diskSizeGB: true, createOption: true } },
+      },
+      networkProfile: { healthProbe: { id: true }, networkInterfaceConfigurations: true },
+      extensionProfile: {
+        extensionsTimeBudget: true,
+        extensions: {
+          '[]': {
+            name: true,
+            properties: Object.fromEntries(
+              Object.keys(EXTENSION_PROPERTIES.fields).map((k) => [k, true]),
+            ),
+          },
+        },
+      },
+    },
+  },
+}
+
+/**
+ * ARM reads member names without regard to case (`RollingUpgradePolicy` is
+ * `rollingUpgradePolicy`); osroll reads them in one case, so known names are put in their
+ * canonical case first. Unknown members keep theirs.
+ * @example canonicalCase({ Properties: { UpgradePolicy: { Mode: 'Rolling' } } })
+ *   → { properties: { upgradePolicy: { mode: 'Rolling' } } }
+ */
+export function canonicalCase(body: unknown, names: Names = NAMES): unknown {
+  if (Array.isArray(body)) {
+    const item = names['[]']
+    return item && item !== true ? body.map((x) => canonicalCase(x, item)) : body
+  }
+  if (!isPlainObject(body)) return body
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(body)) {
+    const known = Object.keys(names).find(
+      (n) => n.toLowerCase() === key.toLowerCase() && n !== '[]',
+    )
+    const sub = known ? names[known] : undefined
+    out[known ?? key] = sub && sub !== true ? canonicalCase(value, sub) : value
+  }
+  return out
+}

@@ -7,6 +7,7 @@ import type { ArmScaleSet } from './arm-model.js'
 import { MESSAGES, validateScaleSet } from './validate.js'
 import type { ValidationFacts } from './validate.js'
 import { applyWriteDefaults, toScaleSetSpec } from './to-spec.js'
+import { canonicalCase } from './shape.js'
 
 const PROBE =
   '/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/loadBalancers/lb/probes/http'
@@ -458,6 +459,37 @@ describe('§3 validation', () => {
       modelGeneration: 3,
       rollingPolicySet: true,
       rolling: { batchPercentMax: 50, unhealthyPercentMax: 20, pauseBetweenBatchesMs: 30_000 },
+    })
+  })
+
+  it('reads member names without regard to case, as ARM does; unknown members keep their case', () => {
+    const sent = {
+      Location: 'westus',
+      Properties: {
+        UpgradePolicy: { RollingUpgradePolicy: { MAXBATCHINSTANCEPERCENT: 50 } },
+        VirtualMachineProfile: {
+          ExtensionProfile: {
+            Extensions: [
+              { Name: 'h', Properties: { TypeHandlerVersion: '2.0', Settings: { Port: 80 } } },
+            ],
+          },
+        },
+        SomethingElse: { A: 1 },
+      },
+    }
+    expect(canonicalCase(sent)).toEqual({
+      location: 'westus',
+      properties: {
+        upgradePolicy: { rollingUpgradePolicy: { maxBatchInstancePercent: 50 } },
+        virtualMachineProfile: {
+          extensionProfile: {
+            extensions: [
+              { name: 'h', properties: { typeHandlerVersion: '2.0', settings: { Port: 80 } } },
+            ],
+          },
+        },
+        SomethingElse: { A: 1 },
+      },
     })
   })
 })

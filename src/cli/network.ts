@@ -1,0 +1,107 @@
+/** `osroll network lb create` and `osroll network lb probe create` (like az network lb). */
+import type { Command } from 'commander'
+import { common, connect, run } from './context.js'
+import type { Common } from './context.js'
+import { print } from './output.js'
+
+export function registerNetwork(program: Command): void {
+  const lb = program
+    .command('network')
+    .description('load balancers and probes (like az network)')
+    .command('lb')
+    .description('load balancers')
+  const lbPath = (sub: string, rg: string, name: string) =>
+    `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network/loadBalancers/${name}`
+
+  common(lb.command('create').description('create a load balancer'))
+    .requiredOption('-g, --resource-group <name>', 'resource group')
+    .requiredOption('-n, --name <name>', 'load balancer name')
+    .option('-l, --location <region>', 'region', 'westus')
+    .option('--sku <sku>', 'Basic or Standard', 'Standard')
+    .addHelpText('after', '\nExample:\n  osroll network lb create -g rg -n lb\n')
+    .action((o: Common & { resourceGroup: string; name: string; location: string; sku: string }) =>
+      run(async () => {
+        const { client, sub } = await connect(o)
+        const body = { location: o.location, sku: { name: o.sku }, properties: { probes: [] } }
+        print((await client.request('PUT', lbPath(sub, o.resourceGroup, o.name), body)).body, o, [
+          'name',
+          'location',
+          'sku.name',
+        ])
+      }),
+    )
+
+  common(
+    lb
+      .command('probe')
+      .description('health probes')
+      .command('create')
+      .description('add (or replace) a probe'),
+  )
+    .requiredOption('-g, --resource-group <name>', 'resource group')
+    .requiredOption('--lb-name <name>', 'load balancer')
+    .requiredOption('-n, --name <name>', 'probe name')
+    .requiredOption('--protocol <protocol>', 'Http, Https or Tcp')
+    .requiredOption('--port <port>', 'port probed on each instance')
+    .option('--path <path>', 'request path (Http, Https)')
+    .option('--interval <seconds>', 'seconds between probes (at least 5)', '15')
+    .option('--threshold <n>', 'consecutive results that change the state', '1')
+    .addHelpText(
+      'after',
+      '\nExample:\n  osroll network lb probe create -g rg --lb-name lb -n http --protocol Http --port 8080 --path /health\n',
+    )
+    .action(
+      (
+        o: Common & {
+          resourceGroup: string
+          lbName: string
+          name: string
+          protocol: string
+          port: string
+          path?: string
+          interval: string
+          threshold: string
+        },
+      ) =>
+        run(async () => {
+          const { client, sub } = await connect(o)
+          const path = lbPath(sub, o.resourceGroup, o.lbName)
+          const current = (await client.get(path)).body as {
+            location: string
+            sku?: unknown
+            properties: { probes?: { name: string }[] }
+          }
+          const probe = {
+            name: o.name,
+            properties: {
+              protocol: o.protocol,
+              port: Number(o.port),
+              ...(o.path ? { requestPath: o.path } : {}),
+              intervalInSeconds: Number(o.interval),
+              probeThreshold: Number(o.threshold),
+            },
+          }
+          const probes = [
+            ...(current.properties.probes ?? [])
+              .filter((p) => p.name.toLowerCase() !== o.name.toLowerCase())
+              .map(({ name, ...rest }) => ({
+                name,
+                properties: (rest as { properties: unknown }).properties,
+              })),
+            probe,
+          ]
+          const updated = (
+            await client.request('PUT', path, {
+              location: current.location,
+              sku: current.sku,
+              properties: { probes },
+            })
+          ).body as { properties: { probes: { name: string }[] } }
+          print(
+            updated.properties.probes.find((p) => p.name === o.name),
+            o,
+            ['name', 'properties.protocol', 'properties.port', 'properties.requestPath'],
+          )
+        }),
+    )
+}
