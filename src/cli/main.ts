@@ -9,6 +9,7 @@ import { registerToken } from './token.js'
 import { registerVmss } from './vmss.js'
 import { registerImages } from './images.js'
 import { registerNetwork } from './network.js'
+import { registerSig } from './sig.js'
 
 const require = createRequire(import.meta.url)
 const pkg = require('../../package.json') as { version: string }
@@ -25,5 +26,6 @@ registerToken(program)
 registerVmss(program)
 registerImages(program)
 registerNetwork(program)
+registerSig(program)
 
 await program.parseAsync(process.argv)

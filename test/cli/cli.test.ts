@@ -311,6 +311,85 @@ describe('osroll client commands', () => {
   )
 
   it(
+    'sig create, image-definition create, image-version create and show (replication)',
+    { timeout: 60_000 },
+    async () => {
+      expect((await osroll('sig', 'create', '-g', 'rg', '-r', 'gal')).code).toBe(0)
+      const def = await osroll(
+        'sig',
+        'image-definition',
+        'create',
+        '-g',
+        'rg',
+        '-r',
+        'gal',
+        '-i',
+        'web',
+        '--publisher',
+        'me',
+        '--offer',
+        'web',
+        '--sku',
+        '1',
+        '-o',
+        'tsv',
+      )
+      expect(def.stdout.trim()).toBe('web\twestus\tLinux')
+      const ver = await osroll(
+        'sig',
+        'image-version',
+        'create',
+        '-g',
+        'rg',
+        '-r',
+        'gal',
+        '-i',
+        'web',
+        '-e',
+        '1.0.0',
+        '--source',
+        'sim:?boot=0',
+        '--target-regions',
+        'westus',
+        'eastus=exclude',
+      )
+      expect(ver.code, ver.stderr).toBe(0)
+      const show = await osroll(
+        'sig',
+        'image-version',
+        'show',
+        '-g',
+        'rg',
+        '-r',
+        'gal',
+        '-i',
+        'web',
+        '-e',
+        '1.0.0',
+        '--query',
+        'properties.replicationStatus.summary[].region',
+      )
+      expect(JSON.parse(show.stdout)).toEqual(['westus', 'eastus'])
+      const excluded = await osroll(
+        'sig',
+        'image-version',
+        'show',
+        '-g',
+        'rg',
+        '-r',
+        'gal',
+        '-i',
+        'web',
+        '-e',
+        '1.0.0',
+        '--query',
+        'properties.publishingProfile.targetRegions[1].excludeFromLatest',
+      )
+      expect(JSON.parse(excluded.stdout)).toBe(true)
+    },
+  )
+
+  it(
     'errors print the ARM code, the message and a hint, exit 1, and never a stack',
     { timeout: 60_000 },
     async () => {
