@@ -144,3 +144,28 @@ export function platformImagePrefix(
 ): string {
   return `/providers/Microsoft.Compute/locations/${location}/publishers/${publisher}/artifacttypes/vmimage/offers/${offer}/skus/${sku}/versions/`.toLowerCase()
 }
+
+/** A request body that must be a JSON object (ARM: InvalidRequestContent). */
+export function requireObject(body: unknown): Record<string, unknown> {
+  if (!isPlainObject(body))
+    throw new AppError(
+      'InvalidRequestContent',
+      400,
+      false,
+      'The request body must be a JSON object.',
+    )
+  return body
+}
+
+/** The body's required `location` (ARM: LocationRequired). */
+export function requireLocation(b: Record<string, unknown>): string {
+  if (typeof b['location'] !== 'string' || b['location'] === '')
+    throw new AppError(
+      'LocationRequired',
+      400,
+      false,
+      "The 'location' property is required.",
+      'location',
+    )
+  return b['location']
+}

@@ -11,6 +11,7 @@ import { compareVersions } from '../core/image/version.js'
 import { normalizeLocation } from '../core/scale-set/to-spec.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
 import type { ControlStore, StoredResource } from '../store/control-store.js'
+import { requireLocation, requireObject } from '../api/arm.js'
 import type { EligibleVersion } from '../runtime/catalog.js'
 
 export const GALLERY_TYPE = 'Microsoft.Compute/galleries'
@@ -387,27 +388,4 @@ function parseRegions(
       addedAtMs: previous?.addedAtMs ?? now,
     }
   })
-}
-
-function requireObject(body: unknown): Record<string, unknown> {
-  if (!isPlainObject(body))
-    throw new AppError(
-      'InvalidRequestContent',
-      400,
-      false,
-      'The request body must be a JSON object.',
-    )
-  return body
-}
-
-function requireLocation(b: Record<string, unknown>): string {
-  if (typeof b['location'] !== 'string' || b['location'] === '')
-    throw new AppError(
-      'LocationRequired',
-      400,
-      false,
-      "The 'location' property is required.",
-      'location',
-    )
-  return b['location']
 }

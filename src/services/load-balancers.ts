@@ -4,7 +4,15 @@
  */
 import { AppError, Errors } from '../errors.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
-import { LB_TYPE, SCALE_SET_TYPE, loadBalancerId, mergeArm, parseProbeId } from '../api/arm.js'
+import {
+  LB_TYPE,
+  SCALE_SET_TYPE,
+  loadBalancerId,
+  mergeArm,
+  parseProbeId,
+  requireLocation,
+  requireObject,
+} from '../api/arm.js'
 import type { StoredResource } from '../store/control-store.js'
 import type { ServiceDeps } from './deps.js'
 
@@ -15,25 +23,12 @@ export async function putLoadBalancer(
   ref: LbRef,
   body: unknown,
 ): Promise<{ created: boolean; view: Record<string, unknown> }> {
-  if (!isPlainObject(body))
-    throw new AppError(
-      'InvalidRequestContent',
-      400,
-      false,
-      'The request body must be a JSON object.',
-    )
+  const parsed = requireObject(body)
   const id = loadBalancerId(ref.sub, ref.rg, ref.name)
   const existing = await deps.store.getResource(id)
-  const { id: _i, name: _n, type: _t, etag: _e, ...sent } = body
+  const { id: _i, name: _n, type: _t, etag: _e, ...sent } = parsed
   const merged = (existing ? mergeArm(existing.body, sent) : sent) as Record<string, unknown>
-  if (typeof merged['location'] !== 'string' || merged['location'] === '')
-    throw new AppError(
-      'LocationRequired',
-      400,
-      false,
-      "The 'location' property is required.",
-      'location',
-    )
+  requireLocation(merged)
   const sku = (merged['sku'] as { name?: unknown } | undefined)?.name ?? 'Basic'
   if (sku !== 'Basic' && sku !== 'Standard')
     throw Errors.InvalidParameter(

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { AppError, Errors } from '../../errors.js'
 import { isPlainObject } from '../../core/scale-set/shape.js'
 import type { ServiceDeps } from '../../services/deps.js'
+import { requireLocation, requireObject } from '../arm.js'
 
 type Params = { sub: string; rg: string; name: string }
 const TYPE = 'Microsoft.ServiceFabric/clusters'
@@ -16,22 +17,8 @@ export function registerServiceFabricRoutes(app: FastifyInstance, deps: ServiceD
   const idOf = (p: Params) =>
     `/subscriptions/${p.sub}/resourceGroups/${p.rg}/providers/${TYPE}/${p.name}`
   app.put<{ Params: Params }>(PATH, async (req, reply) => {
-    const body = req.body
-    if (!isPlainObject(body))
-      throw new AppError(
-        'InvalidRequestContent',
-        400,
-        false,
-        'The request body must be a JSON object.',
-      )
-    if (typeof body['location'] !== 'string')
-      throw new AppError(
-        'LocationRequired',
-        400,
-        false,
-        "The 'location' property is required.",
-        'location',
-      )
+    const body = requireObject(req.body)
+    requireLocation(body)
     const nodeTypes =
       (isPlainObject(body['properties']) ? body['properties']['nodeTypes'] : undefined) ?? []
     if (!Array.isArray(nodeTypes))

@@ -50,6 +50,6 @@ export async function openPostgresStore(o: PostgresOptions): Promise<SqlStore> {
         if (err.code !== '23505' && err.code !== '42P06') throw err
       })
   }
-  await migrate(db, 'postgres')
+  await migrate(db, 'postgres', schema)
   return new SqlStore(db, 'postgres')
 }

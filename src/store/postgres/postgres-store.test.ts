@@ -14,6 +14,24 @@ const inCi = process.env['CI'] === 'true'
 
 if (!url && inCi) {
   describe('PostgreSQL store', () => {
+    it('migrates a schema while another osroll schema exists in the same database', async () => {
+      const a = `osroll_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`
+      const b = `osroll_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`
+      const first = await openPostgresStore({ url: url as string, schema: a, maxConnections: 2 })
+      try {
+        const second = await openPostgresStore({ url: url as string, schema: b, maxConnections: 2 })
+        expect(await second.listScaleSetKeys()).toEqual([])
+        await second.close()
+      } finally {
+        await first.close()
+        const c = new pg.Client({ connectionString: url })
+        await c.connect()
+        await c.query(`drop schema if exists ${a} cascade`)
+        await c.query(`drop schema if exists ${b} cascade`)
+        await c.end()
+      }
+    })
+
     it('needs OSROLL_TEST_DATABASE_URL in CI', () => {
       expect.fail('OSROLL_TEST_DATABASE_URL is not set: .ci/run sets it to the machine PostgreSQL')
     })

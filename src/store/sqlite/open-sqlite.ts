@@ -25,9 +25,21 @@ export async function openSqliteStore(file: string): Promise<SqlStore> {
   return new SqlStore(db)
 }
 
-export async function migrate(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): Promise<void> {
+/**
+ * Applies the migrations. On PostgreSQL, `schema` names the schema whose migration tables count:
+ * without it Kysely's migrator sees another schema's lock table and skips creating its own.
+ */
+export async function migrate(
+  db: Kysely<Database>,
+  dialect: 'sqlite' | 'postgres',
+  schema?: string,
+): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) }
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest()
+  const { error, results } = await new Migrator({
+    db,
+    provider,
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  }).migrateToLatest()
   const failed = results?.find((r) => r.status === 'Error')
   if (error || failed) {
     throw new Error(`schema migration ${failed?.migrationName ?? ''} failed: ${String(error)}`)
