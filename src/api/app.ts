@@ -20,7 +20,6 @@ import { registerServiceFabricRoutes } from './routes/service-fabric.js'
 import { registerIdentityRoutes } from './routes/identity.js'
 import { registerGalleryRoutes } from './routes/galleries.js'
 import { registerEventRoutes } from './routes/events.js'
-import type { Logger } from '../runtime/logger.js'
 import type { Metrics } from '../runtime/metrics.js'
 
 declare module 'fastify' {
@@ -34,7 +33,6 @@ export type AppOptions = Readonly<{
   /** pino options or false; tests pass false. */
   logger?: boolean | object
   https?: { cert: Buffer; key: Buffer } | null
-  log?: Logger
   metrics?: Metrics
 }>
 

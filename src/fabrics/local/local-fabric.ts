@@ -53,8 +53,6 @@ export const LOCAL_EXTENSION_HANDLERS: ReadonlySet<string> = new Set(
   ].map((s) => s.toLowerCase()),
 )
 
-type Stored = LocalInstance
-
 export class LocalFabric implements Fabric {
   readonly name = 'local'
   readonly extensionHandlers = LOCAL_EXTENSION_HANDLERS
@@ -63,7 +61,7 @@ export class LocalFabric implements Fabric {
   constructor(private readonly o: LocalFabricOptions) {}
 
   async listInstances(scaleSetKey: string, _o?: CallOptions): Promise<readonly InstanceView[]> {
-    const list = (await this.o.state.list(scaleSetKey)) as Stored[]
+    const list = (await this.o.state.list(scaleSetKey)) as LocalInstance[]
     return list.map((i) => this.view(i)).sort((a, b) => Number(a.instanceId) - Number(b.instanceId))
   }
 
@@ -84,7 +82,7 @@ export class LocalFabric implements Fabric {
       }))
       for (const d of dataDisks) await mkdir(join(dir, 'data', `lun${d.lun}`), { recursive: true })
       const disk = this.describeDisk(1, spec.image, model)
-      const record: Stored = {
+      const record: LocalInstance = {
         scaleSetKey: model.scaleSetKey,
         instanceId: spec.instanceId,
         zone: spec.zone,
@@ -141,7 +139,7 @@ export class LocalFabric implements Fabric {
       const dir = this.instanceDir(model.scaleSetKey, i.instanceId)
       if (i.previous) await rm(diskDir(dir, i.previous.n), { recursive: true, force: true })
       const disk = await this.buildDisk(dir, i.disk.n + 1, image, model)
-      const next: Stored = {
+      const next: LocalInstance = {
         ...i,
         previous: i.disk,
         disk,
@@ -167,7 +165,7 @@ export class LocalFabric implements Fabric {
       if (i.process) await stopProcess(i.process, this.grace())
       this.o.prober.remove(probeKey(i))
       const failed = i.disk
-      const next: Stored = {
+      const next: LocalInstance = {
         ...i,
         disk: { ...i.previous, startedAtMs: this.now() },
         previous: null,
@@ -202,7 +200,7 @@ export class LocalFabric implements Fabric {
       // In place: the OS disk stays; extensions are provisioned again with the new model, the new
       // health check applies now, new custom data at the next reimage (SPEC §4.8).
       this.o.prober.remove(probeKey(i))
-      const next: Stored = {
+      const next: LocalInstance = {
         ...i,
         disk: { ...i.disk, modelGeneration: model.modelGeneration, startedAtMs: this.now() },
         healthCheck: model.healthCheck ?? null,
@@ -236,7 +234,7 @@ export class LocalFabric implements Fabric {
   async adopt(): Promise<{ adopted: number; restarted: number }> {
     let adopted = 0
     let restarted = 0
-    for (const i of (await this.o.state.listAll()) as Stored[]) {
+    for (const i of (await this.o.state.listAll()) as LocalInstance[]) {
       if (!i.wantRunning) continue
       if (i.provisioning.state === 'creating') {
         await this.copyDisk(this.instanceDir(i.scaleSetKey, i.instanceId), i.disk) // interrupted creation
@@ -253,7 +251,7 @@ export class LocalFabric implements Fabric {
     return { adopted, restarted }
   }
 
-  private view(i: Stored): InstanceView {
+  private view(i: LocalInstance): InstanceView {
     const alive = i.process !== null && isAlive(i.process)
     const creating = i.provisioning.state === 'creating'
     // Register a target the prober does not know (after a restart, or a new disk); a registered
@@ -287,7 +285,7 @@ export class LocalFabric implements Fabric {
   }
 
   /** Starts `boot` on the instance's current disk and records the process. */
-  private async start(i: Stored): Promise<void> {
+  private async start(i: LocalInstance): Promise<void> {
     const dir = this.instanceDir(i.scaleSetKey, i.instanceId)
     const osDisk = diskDir(dir, i.disk.n)
     const env = this.environment(i, dir)
@@ -308,7 +306,7 @@ export class LocalFabric implements Fabric {
       disk = { ...disk, customDataDone: true }
     }
     const startedAtMs = this.now()
-    let next: Stored
+    let next: LocalInstance
     try {
       const proc = await startProcess({ command: join(osDisk, 'boot'), cwd: osDisk, env, logFile })
       next = { ...i, wantRunning: true, process: proc, disk: { ...disk, startedAtMs } }
@@ -345,7 +343,7 @@ export class LocalFabric implements Fabric {
    * Runs the extensions of the instance's current disk and records the outcome — unless the
    * instance moved on meanwhile (another disk or model), whose own run then decides.
    */
-  private provisionInBackground(i: Stored): void {
+  private provisionInBackground(i: LocalInstance): void {
     const dir = this.instanceDir(i.scaleSetKey, i.instanceId)
     void runExtensions({
       extensions: i.extensions,
@@ -375,7 +373,7 @@ export class LocalFabric implements Fabric {
   }
 
   /** The environment of SPEC §9.1 for `boot`, custom data and extension commands. */
-  private environment(i: Stored, dir: string): Record<string, string> {
+  private environment(i: LocalInstance, dir: string): Record<string, string> {
     const env: Record<string, string> = {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
       HOME: dir,
@@ -434,8 +432,8 @@ export class LocalFabric implements Fabric {
   }
 
   /** The records of these instances, by key (each call is one instance in practice). */
-  private async records(scaleSetKey: string, ids: readonly string[]): Promise<Stored[]> {
-    const out: Stored[] = []
+  private async records(scaleSetKey: string, ids: readonly string[]): Promise<LocalInstance[]> {
+    const out: LocalInstance[] = []
     for (const id of ids) {
       const r = await this.o.state.get(scaleSetKey, id)
       if (r) out.push(r)
