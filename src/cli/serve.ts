@@ -20,7 +20,7 @@ export function registerServe(program: Command): void {
     )
     .option(
       '--fabric <fabric>',
-      'what runs instances: sim (OSROLL_FABRIC; local is not in this build)',
+      'what runs instances: local (default, real processes) or sim (OSROLL_FABRIC)',
       undefined,
     )
     .option(
@@ -109,7 +109,15 @@ export function registerServe(program: Command): void {
         }
         throw err
       }
-      const server = await startServer(config)
+      let server
+      try {
+        server = await startServer(config)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+        console.error(`osroll serve: ${config.host}:${config.port} is already in use`)
+        console.error('hint: stop the other osroll (or program) there, or pass --port')
+        process.exit(1)
+      }
       console.log(
         `osroll is serving ${server.url} (fabric ${config.fabric}, data in ${config.dataDir})`,
       )
