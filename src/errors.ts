@@ -36,4 +36,6 @@ export const Errors = {
   Timeout: defineError('OperationTimedOut', 504, { retryable: true }),
   NotSupported: defineError('NotSupported', 400, { retryable: false }),
   PreconditionFailed: defineError('PreconditionFailed', 412, { retryable: false }),
+  /** A driver's write under a lease that has moved to another replica (lease-store.ts). */
+  LeaseLost: defineError('LeaseLost', 409, { retryable: false }),
 } as const

@@ -5,6 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
 import pino from 'pino'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config/config.js'
@@ -26,6 +27,8 @@ import type { Clock } from './runtime/clock.js'
 import type { Logger } from './runtime/logger.js'
 import { EffectRunner } from './runtime/effect-runner.js'
 import { Orchestrator } from './runtime/orchestrator.js'
+import { LeaseManager } from './runtime/leases.js'
+import { WakeChannel } from './store/postgres/wake-channel.js'
 import { AZURE_TIMING, PROMPT_TIMING } from './core/rollout/start.js'
 import type { TimingProfile } from './core/rollout/start.js'
 import { DEFAULTS } from './config/defaults.js'
@@ -69,13 +72,14 @@ export async function buildSystem(o: {
   log: Logger & pino.Logger
   appLogger?: boolean | object
   activePollMs?: number
+  metrics?: Metrics
 }): Promise<System> {
   const { config, store } = o
   const clock = o.clock ?? new SystemClock()
   const adminToken = await ensureAdminToken(store, config.dataDir, clock.nowMs())
   let orchestrator: Orchestrator | null = null
   // A health change of an instance wakes its scale set at once (probe keys are `set|instance|disk`).
-  const metrics = createMetrics()
+  const metrics = o.metrics ?? createMetrics()
   const onHealthChange = (key: string): void => orchestrator?.enqueue(key.split('|')[0] as string)
   const { fabric, prepareSource, prober } = makeFabric(
     config,
@@ -100,6 +104,35 @@ export async function buildSystem(o: {
     log: o.log,
     onSettled: (key) => orchestrator?.enqueue(key),
   })
+  // Several replicas share a PostgreSQL store: each set is driven under a lease (SPEC §11.2), and
+  // a change made through any replica wakes the one that drives the set.
+  const replicated = config.store === 'postgres'
+  const leases = replicated
+    ? new LeaseManager({
+        store,
+        replicaId: config.replicaId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+        clock,
+        log: o.log,
+        ttlMs: config.leaseTtlMs,
+        listKeys: () => store.listScaleSetKeys(),
+        onAcquired: (key) => {
+          effects.takeFailures(key) // failures seen under an older lease are stale
+          orchestrator?.enqueue(key)
+        },
+        canRelease: (key) => effects.busy(key) === 0,
+        metrics,
+      })
+    : null
+  const wake =
+    replicated && config.databaseUrl
+      ? new WakeChannel({
+          url: config.databaseUrl,
+          schema: config.databaseSchema,
+          db: store.db,
+          log: o.log,
+          onKey: (key) => orchestrator?.enqueue(key),
+        })
+      : null
   orchestrator = new Orchestrator(
     {
       store,
@@ -117,6 +150,7 @@ export async function buildSystem(o: {
     {
       listKeys: () => store.listScaleSetKeys(),
       ...(o.activePollMs ? { activePollMs: o.activePollMs } : {}),
+      ...(leases ? { lease: leases } : {}),
     },
   )
   const deps: ServiceDeps = {
@@ -126,7 +160,10 @@ export async function buildSystem(o: {
     clock,
     ids: randomUUID,
     config,
-    notify: (key) => orchestrator?.enqueue(key),
+    notify: (key) => {
+      orchestrator?.enqueue(key)
+      wake?.notify(key).catch((err: unknown) => o.log.warn({ err }, 'Wake notification failed'))
+    },
   }
   const subscriptionId = await ensureDefaultSubscription(deps)
   const https =
@@ -141,10 +178,18 @@ export async function buildSystem(o: {
       const { adopted, restarted } = await fabric.adopt()
       if (adopted + restarted > 0) o.log.info({ adopted, restarted }, 'Re-adopted instances')
     }
+    if (leases) {
+      await wake?.start()
+      await leases.tick().catch((err: unknown) => o.log.error({ err }, 'Lease round failed'))
+      leases.start()
+      o.log.info({ replica: leases.replicaId, held: leases.heldKeys().length }, 'Replica joined')
+    }
     orchestrator?.start()
   }
   const stop = async (): Promise<void> => {
     await orchestrator?.stop()
+    await leases?.stop()
+    await wake?.close()
     prober?.close()
   }
   return { deps, orchestrator, app, adminToken, subscriptionId, start, stop }
@@ -156,14 +201,21 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
     level: o.quiet ? 'silent' : (process.env['OSROLL_LOG_LEVEL'] ?? 'info'),
     redact: ['req.headers.authorization'],
   })
+  const metrics = createMetrics()
+  const onQuery = (seconds: number, ok: boolean): void => metrics.storeQuery(seconds, ok)
   const store =
     config.store === 'postgres'
-      ? await openPostgresStore({ url: config.databaseUrl as string })
-      : await openSqliteStore(join(config.dataDir, 'osroll.db'))
+      ? await openPostgresStore({
+          url: config.databaseUrl as string,
+          schema: config.databaseSchema,
+          onQuery,
+        })
+      : await openSqliteStore(join(config.dataDir, 'osroll.db'), { onQuery })
   const system = await buildSystem({
     config,
     store,
     log,
+    metrics,
     appLogger: o.quiet ? false : { level: 'warn' },
   })
   const { app, adminToken, subscriptionId } = system
@@ -227,7 +279,7 @@ function makeFabric(
   const fabric = new LocalFabric({
     rootDir: join(config.dataDir, 'instances'),
     casDir,
-    state: new SqlLocalState(store.db),
+    state: new SqlLocalState(store),
     addressPrefix: config.addressPrefix,
     prober,
     nowMs: () => clock.nowMs(),

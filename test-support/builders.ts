@@ -7,6 +7,7 @@ import { DEFAULT_AUTOMATIC_OS_POLICY, DEFAULT_ROLLING_POLICY } from '../src/core
 import type { InstanceObservation } from '../src/core/rollout/types.js'
 import type { FabricModel } from '../src/fabrics/fabric.js'
 import { placeNewInstances } from '../src/core/scale-set/placement.js'
+import type { ScaleSetState } from '../src/store/store.js'
 
 export const SET_KEY =
   '/subscriptions/sub1/resourcegroups/rg/providers/microsoft.compute/virtualmachinescalesets/web'
@@ -89,6 +90,26 @@ export function fabricModel(overrides: Partial<FabricModel> = {}): FabricModel {
     extensions: [],
     healthSource: 'probe',
     extensionsTimeBudgetMs: 5_400_000,
+    ...overrides,
+  }
+}
+
+/** A scale set's stored orchestrator state around `spec` (defaults: just enabled, nothing run). */
+export function scaleSetState(
+  s: ScaleSetSpec = spec(),
+  overrides: Partial<ScaleSetState> = {},
+): ScaleSetState {
+  return {
+    key: s.key,
+    spec: s,
+    fabricModel: fabricModel({ scaleSetKey: s.key }),
+    autoEnabledAtMs: 0,
+    firstSinceEnable: true,
+    nextInstanceId: 0,
+    faultedVersions: [],
+    lastPlatformRollout: null,
+    cancelRequestedAtMs: null,
+    revision: 0,
     ...overrides,
   }
 }

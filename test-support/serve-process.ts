@@ -17,6 +17,8 @@ export type ServeProcess = Readonly<{
   subscriptionId: string
   call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>
   stop: (signal?: NodeJS.Signals) => Promise<void>
+  /** Everything the process printed so far (stdout and stderr). */
+  output: () => string
 }>
 
 export async function startServe(
@@ -78,5 +80,5 @@ export async function startServe(
     child.kill(signal)
     await exited
   }
-  return { child, url, token, subscriptionId, call, stop }
+  return { child, url, token, subscriptionId, call, stop, output: () => out }
 }

@@ -34,6 +34,21 @@ export function registerServe(program: Command): void {
       undefined,
     )
     .option(
+      '--database-schema <name>',
+      "PostgreSQL schema of osroll's tables, default public (OSROLL_DATABASE_SCHEMA)",
+      undefined,
+    )
+    .option(
+      '--replica-id <id>',
+      'name of this replica in leases, default host-pid-random (OSROLL_REPLICA_ID)',
+      undefined,
+    )
+    .option(
+      '--lease-ttl <duration>',
+      "how long a replica's lease on a scale set lasts, default PT10S (OSROLL_LEASE_TTL)",
+      undefined,
+    )
+    .option(
       '--tls-cert <file>',
       'serve HTTPS with this PEM certificate (OSROLL_TLS_CERT)',
       undefined,
@@ -76,7 +91,8 @@ export function registerServe(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExample:\n  osroll serve --fabric sim --port 7280 --data-dir ./.osroll\n',
+      '\nExamples:\n  osroll serve --fabric sim --port 7280 --data-dir ./.osroll\n' +
+        '  osroll serve --store postgres --database-url postgres://osroll@db:5432/osroll  # one of several replicas\n',
     )
     .action(async (flags: Record<string, string | undefined>) => {
       const raw: RawConfig = {}
@@ -87,6 +103,9 @@ export function registerServe(program: Command): void {
         fabric: 'fabric',
         store: 'store',
         databaseUrl: 'databaseUrl',
+        databaseSchema: 'databaseSchema',
+        replicaId: 'replicaId',
+        leaseTtl: 'leaseTtl',
         tlsCert: 'tlsCert',
         tlsKey: 'tlsKey',
         tls: 'tls',

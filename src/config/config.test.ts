@@ -43,6 +43,9 @@ describe('configuration', () => {
     [{ addressRange: '10.1.0.0/16' }, /--address-range .*loopback/],
     [{ tlsCert: '/x.pem' }, /needs both --tls-cert and --tls-key/],
     [{ store: 'postgres' }, /--database-url .*is required with --store postgres/],
+    [{ leaseTtl: 'PT0.5S' }, /--lease-ttl \(OSROLL_LEASE_TTL\): must be from PT1S to PT60S/],
+    [{ databaseSchema: 'Public; drop' }, /--database-schema .*lower-case SQL identifier/],
+    [{ replicaId: 'a b' }, /--replica-id .*letters, digits/],
   ])('refuses %j with a message that names the flag', (raw, message) => {
     expect(() => loadConfig(raw, {})).toThrow(ConfigError)
     expect(() => loadConfig(raw, {})).toThrow(message)

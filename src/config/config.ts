@@ -14,6 +14,15 @@ export type Config = Readonly<{
   fabric: 'sim' | 'local'
   store: 'sqlite' | 'postgres'
   databaseUrl: string | null
+  /** PostgreSQL schema of osroll's tables (default public). */
+  databaseSchema: string
+  /**
+   * This replica's name in leases (PostgreSQL store only); default host-pid-random, so a restarted
+   * process is a new replica.
+   */
+  replicaId: string | null
+  /** How long a replica's lease on a scale set lasts without renewal. */
+  leaseTtlMs: number
   tls: Readonly<
     | { kind: 'none' }
     | { kind: 'files'; certFile: string; keyFile: string }
@@ -42,6 +51,9 @@ export const ENV_NAMES = {
   fabric: 'OSROLL_FABRIC',
   store: 'OSROLL_STORE',
   databaseUrl: 'OSROLL_DATABASE_URL',
+  databaseSchema: 'OSROLL_DATABASE_SCHEMA',
+  replicaId: 'OSROLL_REPLICA_ID',
+  leaseTtl: 'OSROLL_LEASE_TTL',
   tls: 'OSROLL_TLS',
   tlsCert: 'OSROLL_TLS_CERT',
   tlsKey: 'OSROLL_TLS_KEY',
@@ -82,7 +94,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   if (timing !== 'prompt' && timing !== 'azure')
     fail('timing', `'${timing}' is not one of prompt, azure`)
   const duration = (
-    k: 'healthDeadline' | 'promptJitter' | 'replicationDelay' | 'historyRetention',
+    k: 'healthDeadline' | 'promptJitter' | 'replicationDelay' | 'historyRetention' | 'leaseTtl',
     fallback: string,
   ): number => {
     const text = get(k) ?? fallback
@@ -92,6 +104,14 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   const retryAfter = Number(get('retryAfter') ?? DEFAULTS.retryAfterSeconds)
   if (!Number.isInteger(retryAfter) || retryAfter < 1 || retryAfter > 60)
     fail('retryAfter', 'must be whole seconds from 1 to 60')
+  const databaseSchema = get('databaseSchema') ?? 'public'
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema))
+    fail('databaseSchema', `'${databaseSchema}' must be a lower-case SQL identifier`)
+  const replicaId = get('replicaId') ?? null
+  if (replicaId !== null && !/^[A-Za-z0-9._-]{1,100}$/.test(replicaId))
+    fail('replicaId', `'${replicaId}' must be 1–100 letters, digits, '.', '_' or '-'`)
+  const leaseTtlMs = duration('leaseTtl', DEFAULTS.leaseTtl)
+  if (leaseTtlMs < 1000 || leaseTtlMs > 60_000) fail('leaseTtl', 'must be from PT1S to PT60S')
   return {
     host: get('host') ?? DEFAULTS.host,
     port,
@@ -99,6 +119,9 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     fabric: fabric as Config['fabric'],
     store: store as Config['store'],
     databaseUrl: get('databaseUrl') ?? null,
+    databaseSchema,
+    replicaId,
+    leaseTtlMs,
     tls: tlsOf(get('tls'), get('tlsCert'), get('tlsKey'), fail),
     timing: timing as Config['timing'],
     healthDeadlineMs: duration('healthDeadline', DEFAULTS.healthDeadline),

@@ -15,6 +15,8 @@ export const DEFAULTS = {
   addressRange: '127.77.0.0/16',
   /** Rollout history kept per set (SPEC §4.6); the last 100 are kept regardless. */
   historyRetention: 'P90D',
+  /** A replica's lease on a scale set (PostgreSQL store): a dead one's sets move within ~12 s. */
+  leaseTtl: 'PT10S',
   /** Retry delay after a non-faulted platform rollout (prompt / azure), docs/decisions.md. */
   promptRetryDelayMs: 10 * 60_000,
 } as const

@@ -7,6 +7,7 @@
 import type { Action, EffectFailure } from '../core/rollout/types.js'
 import type { ImageReference } from '../core/image/image-ref.js'
 import { AppError } from '../errors.js'
+import { isTransientStoreError } from '../store/transient.js'
 import type { Fabric, FabricModel, ImageArtifact } from '../fabrics/fabric.js'
 import type { Store } from '../store/store.js'
 import type { ImageCatalog } from './catalog.js'
@@ -104,7 +105,16 @@ export class EffectRunner {
         await this.withTimeout(unit.run)
         return
       } catch (err) {
-        const retryable = err instanceof AppError && err.retryable
+        if (err instanceof AppError && err.code === 'LeaseLost') {
+          // Another replica drives the set now; what this one was doing is not a failure of it.
+          this.deps.log.warn(
+            { scaleSet: scaleSetKey, instanceIds: [unit.instanceId], action: unit.type },
+            'Effect fenced off: lease lost',
+          )
+          return
+        }
+        // A store that lost its connection is not the instance's fault: retry it like the fabric.
+        const retryable = (err instanceof AppError && err.retryable) || isTransientStoreError(err)
         const message = err instanceof Error ? err.message : String(err)
         const log = {
           scaleSet: scaleSetKey,

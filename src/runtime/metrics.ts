@@ -3,7 +3,7 @@
  * how instances fare (upgraded, failed, rolled back), how long instance upgrades and batches
  * take, what the prober sees, and how the API answers. One registry per process.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
 
 export type Metrics = ReturnType<typeof createMetrics>
@@ -59,9 +59,50 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers: [registry],
   })
+  const leasesHeld = new Gauge({
+    name: 'osroll_leases_held',
+    help: 'Scale sets this replica drives (holds the lease of)',
+    registers: [registry],
+  })
+  const replicas = new Gauge({
+    name: 'osroll_replicas_live',
+    help: 'Replicas seen alive within the lease time, this one included',
+    registers: [registry],
+  })
+  const leaseAcquired = new Counter({
+    name: 'osroll_lease_acquisitions_total',
+    help: 'Leases this replica took: new (free), released (handed over) or takeover (expired holder)',
+    labelNames: ['kind'],
+    registers: [registry],
+  })
+  const leaseLost = new Counter({
+    name: 'osroll_lease_losses_total',
+    help: 'Leases this replica found taken by another replica when it tried to renew them',
+    registers: [registry],
+  })
+  const storeSeconds = new Histogram({
+    name: 'osroll_store_query_duration_seconds',
+    help: 'Store (SQLite or PostgreSQL) query latency, by outcome',
+    labelNames: ['outcome'],
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  })
 
   return {
     registry,
+    leases(o: { held: number; replicas: number }): void {
+      leasesHeld.set(o.held)
+      replicas.set(o.replicas)
+    },
+    acquired(kind: 'new' | 'takeover' | 'released'): void {
+      leaseAcquired.inc({ kind })
+    },
+    lost(): void {
+      leaseLost.inc()
+    },
+    storeQuery(seconds: number, ok: boolean): void {
+      storeSeconds.observe({ outcome: ok ? 'ok' : 'error' }, seconds)
+    },
     /** Records what a saved decision says: a rollout start or end, instance outcomes, batches. */
     rolloutStep(before: Rollout | null, after: Rollout, events: readonly RolloutEvent[]): void {
       const labels = { kind: after.kind, started_by: after.startedBy }

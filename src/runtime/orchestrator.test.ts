@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../test-support/manual-clock.js'
-import { fabricModel, spec, SET_KEY } from '../../test-support/builders.js'
+import { spec, SET_KEY, scaleSetState } from '../../test-support/builders.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import { MemoryCatalog } from './catalog.js'
 import { SimFabric } from '../fabrics/sim/sim-fabric.js'
@@ -19,21 +19,7 @@ async function setup(o: { failFirst?: number } = {}) {
   const fabric = new SimFabric({ nowMs: () => clock.nowMs() })
   const s = spec({ capacity: 4 })
   catalog.publish(s.image, '1.0.0', 'sim:?boot=1', s.location, 0)
-  await store.putScaleSet(
-    {
-      key: SET_KEY,
-      spec: s,
-      fabricModel: fabricModel(),
-      autoEnabledAtMs: 0,
-      firstSinceEnable: false,
-      nextInstanceId: 0,
-      faultedVersions: [],
-      lastPlatformRollout: null,
-      cancelRequestedAtMs: null,
-      revision: 0,
-    },
-    null,
-  )
+  await store.putScaleSet(scaleSetState(s, { firstSinceEnable: false }), null)
   let orchestrator: Orchestrator | null = null
   const effects = new EffectRunner({
     fabric,

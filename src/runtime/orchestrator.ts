@@ -8,6 +8,8 @@
 import type { Clock } from './clock.js'
 import type { PassResult, ReconcilerDeps } from './reconciler.js'
 import { reconcile } from './reconciler.js'
+import { fenceScope } from '../store/lease-store.js'
+import type { Fence } from '../store/lease-store.js'
 
 export type OrchestratorOptions = Readonly<{
   /** Scale sets reconciled in parallel (default 8). */
@@ -20,6 +22,11 @@ export type OrchestratorOptions = Readonly<{
   listKeys: () => Promise<readonly string[]>
   /** Runs one pass; `reconcile` by default (tests may wrap it). */
   pass?: (key: string, deps: ReconcilerDeps) => Promise<PassResult>
+  /**
+   * With several replicas (leases.ts): a set is reconciled only while this replica holds its
+   * lease, and the pass (with the effects it starts) runs under the lease's fence.
+   */
+  lease?: Readonly<{ fence: (key: string) => Fence | null }>
 }>
 
 export class Orchestrator {
@@ -97,9 +104,17 @@ export class Orchestrator {
 
   private async runPass(key: string): Promise<void> {
     const pass = this.o.pass ?? reconcile
+    let fence: Fence | null = null
+    if (this.o.lease) {
+      fence = this.o.lease.fence(key)
+      // Another replica drives it; the lease manager enqueues it if this one takes it over.
+      if (!fence) return
+    }
     try {
       this.passes++
-      const result = await pass(key, this.deps)
+      const result = fence
+        ? await fenceScope.run(fence, () => pass(key, this.deps))
+        : await pass(key, this.deps)
       this.failures.delete(key)
       const now = this.clock.nowMs()
       const poll =
@@ -107,6 +122,10 @@ export class Orchestrator {
       const next = [result.wakeAtMs, poll].filter((x): x is number => x !== null)
       if (next.length > 0) this.enqueue(key, Math.max(now, Math.min(...next)))
     } catch (err) {
+      if ((err as { code?: string }).code === 'LeaseLost') {
+        this.deps.log.warn({ scaleSet: key, reason: (err as Error).message }, 'Write refused')
+        return
+      }
       const n = (this.failures.get(key) ?? 0) + 1
       this.failures.set(key, n)
       const backoffMs = Math.min(30_000, 500 * 2 ** (n - 1))

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../test-support/manual-clock.js'
-import { fabricModel, spec, SET_KEY } from '../../test-support/builders.js'
+import { spec, SET_KEY, scaleSetState } from '../../test-support/builders.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import { MemoryCatalog } from './catalog.js'
 import { SimFabric } from '../fabrics/sim/sim-fabric.js'
@@ -32,21 +32,7 @@ async function world(o: { spec?: Partial<ScaleSetSpec>; fabric?: (f: SimFabric) 
   const fabric = o.fabric ? o.fabric(sim) : sim
   const s = spec({ capacity: 4, ...o.spec })
   catalog.publish(s.image, '1.0.0', 'sim:?boot=1', s.location, 0)
-  await store.putScaleSet(
-    {
-      key: SET_KEY,
-      spec: s,
-      fabricModel: fabricModel(),
-      autoEnabledAtMs: 0,
-      firstSinceEnable: true,
-      nextInstanceId: 0,
-      faultedVersions: [],
-      lastPlatformRollout: null,
-      cancelRequestedAtMs: null,
-      revision: 0,
-    },
-    null,
-  )
+  await store.putScaleSet(scaleSetState(s, { firstSinceEnable: true }), null)
   let settled = 0
   const deps = (): ReconcilerDeps => ({
     store,

@@ -107,5 +107,21 @@ export function migrations(dialect: SqlDialectName): Record<string, Migration> {
           .execute()
       },
     },
+    '003_leases': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('leases')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('epoch', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at_ms', 'bigint', (c) => c.notNull())
+          .execute()
+        await db.schema
+          .createTable('replicas')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('seen_at_ms', 'bigint', (c) => c.notNull())
+          .execute()
+      },
+    },
   }
 }

@@ -8,7 +8,8 @@ import pg from 'pg'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { Database } from '../sql/schema.js'
 import { SqlStore } from '../sql/sql-store.js'
-import { migrate } from '../sqlite/open-sqlite.js'
+import { migrate, queryLog } from '../sqlite/open-sqlite.js'
+import type { QueryListener } from '../sqlite/open-sqlite.js'
 
 export type PostgresOptions = Readonly<{
   url: string
@@ -18,6 +19,7 @@ export type PostgresOptions = Readonly<{
   maxConnections?: number
   /** `application_name` of the connections, as pg_stat_activity shows it (default osroll). */
   applicationName?: string
+  onQuery?: QueryListener
 }>
 
 /**
@@ -41,7 +43,10 @@ export async function openPostgresStore(o: PostgresOptions): Promise<SqlStore> {
   // listening, so every client gets a listener (its query fails and is retried).
   pool.on('error', () => undefined)
   pool.on('connect', (client) => client.on('error', () => undefined))
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    ...(o.onQuery ? { log: queryLog(o.onQuery) } : {}),
+  })
   if (schema !== 'public') {
     // Replicas starting together may race here; the loser's duplicate-schema error is harmless.
     await sql`create schema if not exists ${sql.id(schema)}`

@@ -6,7 +6,11 @@
 import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { runControlStoreContract, runStoreContract } from '../store.contract.js'
+import {
+  runControlStoreContract,
+  runLeaseStoreContract,
+  runStoreContract,
+} from '../store.contract.js'
 import { openPostgresStore } from './open-postgres.js'
 
 const url = process.env['OSROLL_TEST_DATABASE_URL']
@@ -14,24 +18,6 @@ const inCi = process.env['CI'] === 'true'
 
 if (!url && inCi) {
   describe('PostgreSQL store', () => {
-    it('migrates a schema while another osroll schema exists in the same database', async () => {
-      const a = `osroll_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`
-      const b = `osroll_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`
-      const first = await openPostgresStore({ url: url as string, schema: a, maxConnections: 2 })
-      try {
-        const second = await openPostgresStore({ url: url as string, schema: b, maxConnections: 2 })
-        expect(await second.listScaleSetKeys()).toEqual([])
-        await second.close()
-      } finally {
-        await first.close()
-        const c = new pg.Client({ connectionString: url })
-        await c.connect()
-        await c.query(`drop schema if exists ${a} cascade`)
-        await c.query(`drop schema if exists ${b} cascade`)
-        await c.end()
-      }
-    })
-
     it('needs OSROLL_TEST_DATABASE_URL in CI', () => {
       expect.fail('OSROLL_TEST_DATABASE_URL is not set: .ci/run sets it to the machine PostgreSQL')
     })
@@ -57,8 +43,27 @@ if (!url && inCi) {
   }
   runStoreContract('postgres', open)
   runControlStoreContract('postgres', open)
+  runLeaseStoreContract('postgres', open)
 
   describe('PostgreSQL store', () => {
+    it('migrates a schema while another osroll schema exists in the same database', async () => {
+      const a = `osroll_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`
+      const b = `osroll_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`
+      const first = await openPostgresStore({ url: url, schema: a, maxConnections: 2 })
+      try {
+        const second = await openPostgresStore({ url: url, schema: b, maxConnections: 2 })
+        expect(await second.listScaleSetKeys()).toEqual([])
+        await second.close()
+      } finally {
+        await first.close()
+        const c = new pg.Client({ connectionString: url })
+        await c.connect()
+        await c.query(`drop schema if exists ${a} cascade`)
+        await c.query(`drop schema if exists ${b} cascade`)
+        await c.end()
+      }
+    })
+
     it('applies migrations once when several replicas start at the same time', async () => {
       const schema = `osroll_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`
       const stores = await Promise.all(
@@ -69,7 +74,11 @@ if (!url && inCi) {
         await c.connect()
         const applied = await c.query(`select name from ${schema}.kysely_migration order by name`)
         await c.end()
-        expect(applied.rows.map((r) => r.name)).toEqual(['001_initial', '002_local_instances'])
+        expect(applied.rows.map((r) => r.name)).toEqual([
+          '001_initial',
+          '002_local_instances',
+          '003_leases',
+        ])
       } finally {
         for (const s of stores) await s.close()
         const c = new pg.Client({ connectionString: url })

@@ -38,4 +38,6 @@ export interface Database {
     label: string
     created_at_ms: number
   }
+  leases: { key: string; holder: string; epoch: number; expires_at_ms: number }
+  replicas: { id: string; seen_at_ms: number }
 }

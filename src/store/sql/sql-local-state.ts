@@ -1,10 +1,18 @@
-/** The local fabric's instance records in the SQL store, so a restarted osroll re-adopts them. */
+/**
+ * The local fabric's instance records in the SQL store, so a restarted osroll re-adopts them.
+ * Writes go through the store's `write`, so a driver's are fenced by its lease (lease-store.ts).
+ */
 import type { Kysely } from 'kysely'
 import type { LocalInstance, LocalStateStore } from '../../fabrics/local/local-state.js'
 import type { Database } from './schema.js'
+import type { SqlStore } from './sql-store.js'
 
 export class SqlLocalState implements LocalStateStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>
+
+  constructor(private readonly store: SqlStore) {
+    this.db = store.db
+  }
 
   async list(scaleSetKey: string): Promise<readonly LocalInstance[]> {
     const rows = await this.db
@@ -32,18 +40,22 @@ export class SqlLocalState implements LocalStateStore {
 
   async put(i: LocalInstance): Promise<void> {
     const instance = JSON.stringify(i)
-    await this.db
-      .insertInto('local_instances')
-      .values({ set_key: i.scaleSetKey, instance_id: i.instanceId, instance })
-      .onConflict((oc) => oc.columns(['set_key', 'instance_id']).doUpdateSet({ instance }))
-      .execute()
+    await this.store.write((db) =>
+      db
+        .insertInto('local_instances')
+        .values({ set_key: i.scaleSetKey, instance_id: i.instanceId, instance })
+        .onConflict((oc) => oc.columns(['set_key', 'instance_id']).doUpdateSet({ instance }))
+        .execute(),
+    )
   }
 
   async remove(scaleSetKey: string, instanceId: string): Promise<void> {
-    await this.db
-      .deleteFrom('local_instances')
-      .where('set_key', '=', scaleSetKey)
-      .where('instance_id', '=', instanceId)
-      .execute()
+    await this.store.write((db) =>
+      db
+        .deleteFrom('local_instances')
+        .where('set_key', '=', scaleSetKey)
+        .where('instance_id', '=', instanceId)
+        .execute(),
+    )
   }
 }

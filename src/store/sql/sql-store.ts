@@ -17,8 +17,10 @@ import type {
   TokenRecord,
 } from '../control-store.js'
 import type { Database } from './schema.js'
+import { fenceScope } from '../lease-store.js'
+import type { Fence, LeaseRow, LeaseStore } from '../lease-store.js'
 
-export class SqlStore implements Store, ControlStore, SimStateStore {
+export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore {
   constructor(
     readonly db: Kysely<Database>,
     private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
@@ -37,6 +39,122 @@ export class SqlStore implements Store, ControlStore, SimStateStore {
 
   async close(): Promise<void> {
     await this.db.destroy()
+  }
+
+  /**
+   * Runs a write of the orchestrator: as it is, or — under a fence (lease-store.ts) — in one
+   * transaction that first checks, with the lease row locked against a takeover, that the lease
+   * is still the writer's. Every write of the Store and the sim state goes through here.
+   */
+  async write<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    const fence = fenceScope.getStore()
+    if (!fence) return fn(this.db)
+    return inTransaction(this.db, async (tx) => {
+      await this.assertFence(tx, fence)
+      return fn(tx)
+    })
+  }
+
+  private async assertFence(tx: Kysely<Database>, fence: Fence): Promise<void> {
+    // FOR SHARE: the holder's own writes run side by side, a takeover's UPDATE waits for them.
+    const lock = this.dialect === 'postgres' ? ' for share' : ''
+    const query = `select holder, epoch from leases where key = ${this.dialect === 'postgres' ? '$1' : '?'}${lock}`
+    const { rows } = await tx.executeQuery<{ holder: string; epoch: number | string }>(
+      CompiledQuery.raw(query, [fence.key]),
+    )
+    const row = rows[0]
+    if (!row || row.holder !== fence.holder || Number(row.epoch) !== fence.epoch) {
+      const now = row ? `${row.holder} (epoch ${row.epoch})` : 'nobody'
+      throw Errors.LeaseLost(
+        `The lease of ${fence.key} moved from ${fence.holder} (epoch ${fence.epoch}) to ${now}; this replica no longer drives it.`,
+      )
+    }
+  }
+
+  // --- leases (lease-store.ts) ---
+
+  async heartbeat(replicaId: string, nowMs: number, ttlMs: number): Promise<number> {
+    await this.db
+      .insertInto('replicas')
+      .values({ id: replicaId, seen_at_ms: nowMs })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ seen_at_ms: nowMs }))
+      .execute()
+    // Replicas gone for a day are forgotten.
+    await this.db
+      .deleteFrom('replicas')
+      .where('seen_at_ms', '<', nowMs - 86_400_000)
+      .execute()
+    const row = await this.db
+      .selectFrom('replicas')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('seen_at_ms', '>', nowMs - ttlMs)
+      .executeTakeFirstOrThrow()
+    return Number(row.n)
+  }
+
+  async leaveReplicas(replicaId: string): Promise<void> {
+    await this.db.deleteFrom('replicas').where('id', '=', replicaId).execute()
+  }
+
+  async listLeases(): Promise<readonly LeaseRow[]> {
+    const rows = await this.db.selectFrom('leases').selectAll().orderBy('key').execute()
+    return rows.map(leaseOf)
+  }
+
+  async acquireLease(
+    key: string,
+    holder: string,
+    nowMs: number,
+    ttlMs: number,
+  ): Promise<LeaseRow | null> {
+    const expires = nowMs + ttlMs
+    const row = await this.db
+      .insertInto('leases')
+      .values({ key, holder, epoch: 1, expires_at_ms: expires })
+      .onConflict((oc) =>
+        oc
+          .column('key')
+          .doUpdateSet((eb) => ({
+            holder,
+            epoch: eb(eb.ref('leases.epoch'), '+', 1),
+            expires_at_ms: expires,
+          }))
+          .where('leases.expires_at_ms', '<=', nowMs),
+      )
+      .returningAll()
+      .executeTakeFirst()
+    return row ? leaseOf(row) : null
+  }
+
+  async renewLeases(
+    holder: string,
+    keys: readonly string[],
+    nowMs: number,
+    ttlMs: number,
+  ): Promise<readonly string[]> {
+    if (keys.length === 0) return []
+    const renewed: string[] = []
+    // In chunks: SQLite allows 32,766 parameters, and a short statement holds its locks briefly.
+    for (let i = 0; i < keys.length; i += 500) {
+      const rows = await this.db
+        .updateTable('leases')
+        .set({ expires_at_ms: nowMs + ttlMs })
+        .where('holder', '=', holder)
+        .where('key', 'in', keys.slice(i, i + 500))
+        .returning('key')
+        .execute()
+      renewed.push(...rows.map((r) => r.key))
+    }
+    return renewed
+  }
+
+  async releaseLease(key: string, holder: string): Promise<void> {
+    await this.db
+      .updateTable('leases')
+      .set({ expires_at_ms: 0 })
+      .where('key', '=', key)
+      .where('holder', '=', holder)
+      .execute()
   }
 
   // --- scale sets (orchestrator state) ---
@@ -60,44 +178,46 @@ export class SqlStore implements Store, ControlStore, SimStateStore {
     const revision = (expectedRevision ?? 0) + 1
     const saved = { ...state, revision }
     const doc = JSON.stringify(saved)
-    if (expectedRevision === null) {
-      try {
-        await this.db
-          .insertInto('scale_sets')
-          .values({ key: state.key, state: doc, revision })
-          .execute()
-      } catch (err) {
-        if (isUniqueViolation(err))
-          throw Errors.RevisionConflict(`scale set ${state.key} already exists`)
-        throw err
+    const key = state.key
+    return this.write(async (db) => {
+      if (expectedRevision === null) {
+        try {
+          await db.insertInto('scale_sets').values({ key, state: doc, revision }).execute()
+        } catch (err) {
+          if (isUniqueViolation(err))
+            throw Errors.RevisionConflict(`scale set ${key} already exists`)
+          throw err
+        }
+        return saved
+      }
+      const r = await db
+        .updateTable('scale_sets')
+        .set({ state: doc, revision })
+        .where('key', '=', key)
+        .where('revision', '=', expectedRevision)
+        .executeTakeFirst()
+      if (Number(r.numUpdatedRows) !== 1) {
+        throw Errors.RevisionConflict(
+          `scale set ${key} changed (expected revision ${expectedRevision})`,
+        )
       }
       return saved
-    }
-    const r = await this.db
-      .updateTable('scale_sets')
-      .set({ state: doc, revision })
-      .where('key', '=', state.key)
-      .where('revision', '=', expectedRevision)
-      .executeTakeFirst()
-    if (Number(r.numUpdatedRows) !== 1) {
-      throw Errors.RevisionConflict(
-        `scale set ${state.key} changed (expected revision ${expectedRevision})`,
-      )
-    }
-    return saved
+    })
   }
 
   async deleteScaleSet(key: string): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      await tx.deleteFrom('scale_sets').where('key', '=', key).execute()
-      await tx.deleteFrom('instance_records').where('set_key', '=', key).execute()
-      await tx.deleteFrom('sim_instances').where('set_key', '=', key).execute()
-      await tx
-        .updateTable('rollouts')
-        .set({ active_key: null })
-        .where('active_key', '=', key)
-        .execute()
-    })
+    await this.write((db) =>
+      inTransaction(db, async (tx) => {
+        await tx.deleteFrom('scale_sets').where('key', '=', key).execute()
+        await tx.deleteFrom('instance_records').where('set_key', '=', key).execute()
+        await tx.deleteFrom('sim_instances').where('set_key', '=', key).execute()
+        await tx
+          .updateTable('rollouts')
+          .set({ active_key: null })
+          .where('active_key', '=', key)
+          .execute()
+      }),
+    )
   }
 
   // --- instance records ---
@@ -113,21 +233,23 @@ export class SqlStore implements Store, ControlStore, SimStateStore {
 
   async putInstanceRecords(key: string, records: readonly InstanceRecord[]): Promise<void> {
     if (records.length === 0) return
-    await this.db
-      .insertInto('instance_records')
-      .values(
-        records.map((r) => ({
-          set_key: key,
-          instance_id: r.instanceId,
-          record: JSON.stringify(r),
-        })),
-      )
-      .onConflict((oc) =>
-        oc
-          .columns(['set_key', 'instance_id'])
-          .doUpdateSet((eb) => ({ record: eb.ref('excluded.record') })),
-      )
-      .execute()
+    await this.write((db) =>
+      db
+        .insertInto('instance_records')
+        .values(
+          records.map((r) => ({
+            set_key: key,
+            instance_id: r.instanceId,
+            record: JSON.stringify(r),
+          })),
+        )
+        .onConflict((oc) =>
+          oc
+            .columns(['set_key', 'instance_id'])
+            .doUpdateSet((eb) => ({ record: eb.ref('excluded.record') })),
+        )
+        .execute(),
+    )
   }
 
   // --- rollouts ---
@@ -152,7 +274,7 @@ export class SqlStore implements Store, ControlStore, SimStateStore {
 
   async createRollout(r: Rollout): Promise<void> {
     try {
-      await this.db.insertInto('rollouts').values(rolloutRow(r)).execute()
+      await this.write((db) => db.insertInto('rollouts').values(rolloutRow(r)).execute())
     } catch (err) {
       if (!isUniqueViolation(err)) throw err
       if (await this.getRollout(r.id)) throw Errors.Conflict(`rollout ${r.id} exists`)
@@ -164,17 +286,19 @@ export class SqlStore implements Store, ControlStore, SimStateStore {
 
   async saveRollout(r: Rollout, expectedRevision: number): Promise<void> {
     const row = rolloutRow(r)
-    const result = await this.db
-      .updateTable('rollouts')
-      .set({
-        status: row.status,
-        active_key: row.active_key,
-        revision: row.revision,
-        document: row.document,
-      })
-      .where('id', '=', r.id)
-      .where('revision', '=', expectedRevision)
-      .executeTakeFirst()
+    const result = await this.write((db) =>
+      db
+        .updateTable('rollouts')
+        .set({
+          status: row.status,
+          active_key: row.active_key,
+          revision: row.revision,
+          document: row.document,
+        })
+        .where('id', '=', r.id)
+        .where('revision', '=', expectedRevision)
+        .executeTakeFirst(),
+    )
     if (Number(result.numUpdatedRows) !== 1) {
       throw Errors.RevisionConflict(
         `rollout ${r.id} changed (expected revision ${expectedRevision})`,
@@ -215,30 +339,34 @@ export class SqlStore implements Store, ControlStore, SimStateStore {
       .limit(o.keepLast)
       .execute()
     const kept = keep.map((r) => r.id)
-    return this.db.transaction().execute(async (tx) => {
-      let doomed = tx
-        .selectFrom('rollouts')
-        .select('id')
-        .where('set_key', '=', key)
-        .where('status', '!=', 'RollingForward')
-        .where('started_at_ms', '<', o.beforeMs)
-      if (kept.length > 0) doomed = doomed.where('id', 'not in', kept)
-      const ids = (await doomed.execute()).map((r) => r.id)
-      if (ids.length === 0) return 0
-      await tx.deleteFrom('rollout_events').where('rollout_id', 'in', ids).execute()
-      await tx.deleteFrom('rollouts').where('id', 'in', ids).execute()
-      return ids.length
-    })
+    return this.write((db) =>
+      inTransaction(db, async (tx) => {
+        let doomed = tx
+          .selectFrom('rollouts')
+          .select('id')
+          .where('set_key', '=', key)
+          .where('status', '!=', 'RollingForward')
+          .where('started_at_ms', '<', o.beforeMs)
+        if (kept.length > 0) doomed = doomed.where('id', 'not in', kept)
+        const ids = (await doomed.execute()).map((r) => r.id)
+        if (ids.length === 0) return 0
+        await tx.deleteFrom('rollout_events').where('rollout_id', 'in', ids).execute()
+        await tx.deleteFrom('rollouts').where('id', 'in', ids).execute()
+        return ids.length
+      }),
+    )
   }
 
   async appendEvents(events: readonly RolloutEvent[]): Promise<void> {
     if (events.length === 0) return
-    await this.db
-      .insertInto('rollout_events')
-      .values(
-        events.map((e) => ({ rollout_id: e.rolloutId, at_ms: e.atMs, event: JSON.stringify(e) })),
-      )
-      .execute()
+    await this.write((db) =>
+      db
+        .insertInto('rollout_events')
+        .values(
+          events.map((e) => ({ rollout_id: e.rolloutId, at_ms: e.atMs, event: JSON.stringify(e) })),
+        )
+        .execute(),
+    )
   }
 
   async listEventsAfter(
@@ -283,27 +411,31 @@ export class SqlStore implements Store, ControlStore, SimStateStore {
   }
 
   async put(scaleSetKey: string, instance: SimInstance): Promise<void> {
-    await this.db
-      .insertInto('sim_instances')
-      .values({
-        set_key: scaleSetKey,
-        instance_id: instance.instanceId,
-        instance: JSON.stringify(instance),
-      })
-      .onConflict((oc) =>
-        oc
-          .columns(['set_key', 'instance_id'])
-          .doUpdateSet((eb) => ({ instance: eb.ref('excluded.instance') })),
-      )
-      .execute()
+    await this.write((db) =>
+      db
+        .insertInto('sim_instances')
+        .values({
+          set_key: scaleSetKey,
+          instance_id: instance.instanceId,
+          instance: JSON.stringify(instance),
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(['set_key', 'instance_id'])
+            .doUpdateSet((eb) => ({ instance: eb.ref('excluded.instance') })),
+        )
+        .execute(),
+    )
   }
 
   async remove(scaleSetKey: string, instanceId: string): Promise<void> {
-    await this.db
-      .deleteFrom('sim_instances')
-      .where('set_key', '=', scaleSetKey)
-      .where('instance_id', '=', instanceId)
-      .execute()
+    await this.write((db) =>
+      db
+        .deleteFrom('sim_instances')
+        .where('set_key', '=', scaleSetKey)
+        .where('instance_id', '=', instanceId)
+        .execute(),
+    )
   }
 
   // --- ARM resources ---
@@ -433,6 +565,23 @@ export class SqlStore implements Store, ControlStore, SimStateStore {
     return (await this.db.selectFrom('tokens').selectAll().orderBy('created_at_ms').execute()).map(
       tokenOf,
     )
+  }
+}
+
+/** Runs `fn` in a transaction, or in the one `db` already is. */
+async function inTransaction<T>(
+  db: Kysely<Database>,
+  fn: (tx: Kysely<Database>) => Promise<T>,
+): Promise<T> {
+  return db.isTransaction ? fn(db) : db.transaction().execute(fn)
+}
+
+function leaseOf(row: Database['leases']): LeaseRow {
+  return {
+    key: row.key,
+    holder: row.holder,
+    epoch: Number(row.epoch),
+    expiresAtMs: Number(row.expires_at_ms),
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import Sqlite from 'better-sqlite3'
 import { Kysely, Migrator, SqliteDialect } from 'kysely'
-import type { MigrationProvider, SqliteDatabase } from 'kysely'
+import type { LogEvent, MigrationProvider, SqliteDatabase } from 'kysely'
 import { migrations } from '../migrations/migrations.js'
 import type { Database } from '../sql/schema.js'
 import { SqlStore } from '../sql/sql-store.js'
@@ -12,7 +12,10 @@ import { SqlStore } from '../sql/sql-store.js'
 /**
  * @example const store = await openSqliteStore(':memory:')
  */
-export async function openSqliteStore(file: string): Promise<SqlStore> {
+export async function openSqliteStore(
+  file: string,
+  o: { onQuery?: QueryListener } = {},
+): Promise<SqlStore> {
   const sqlite = new Sqlite(file)
   sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('synchronous = FULL')
@@ -20,9 +23,17 @@ export async function openSqliteStore(file: string): Promise<SqlStore> {
   sqlite.pragma('foreign_keys = ON')
   const db = new Kysely<Database>({
     dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+    ...(o.onQuery ? { log: queryLog(o.onQuery) } : {}),
   })
   await migrate(db, 'sqlite')
   return new SqlStore(db)
+}
+
+/** Told of every query's duration and outcome (the store latency metric). */
+export type QueryListener = (seconds: number, ok: boolean) => void
+
+export function queryLog(onQuery: QueryListener): (e: LogEvent) => void {
+  return (e) => onQuery(e.queryDurationMillis / 1000, e.level === 'query')
 }
 
 /**

@@ -2,7 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runControlStoreContract, runStoreContract } from '../store.contract.js'
+import {
+  runControlStoreContract,
+  runLeaseStoreContract,
+  runStoreContract,
+} from '../store.contract.js'
 import { openSqliteStore } from './open-sqlite.js'
 
 const sqlite = async () => {
@@ -11,6 +15,7 @@ const sqlite = async () => {
 }
 runStoreContract('sqlite', sqlite)
 runControlStoreContract('sqlite', sqlite)
+runLeaseStoreContract('sqlite', sqlite)
 
 describe('sqlite store', () => {
   it('keeps state in a file across reopen (migrations are idempotent)', async () => {
