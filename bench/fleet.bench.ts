@@ -104,7 +104,6 @@ async function rollFleet(store: SqlStore): Promise<FleetRun> {
   const started = performance.now()
   for (let i = 0; i < 200; i++) {
     await round()
-    if (i % 5 !== 4) continue
     const done = await Promise.all(
       keys.map(async (k) => (await store.getActiveRollout(k)) === undefined),
     )

@@ -10,6 +10,7 @@ import { registerVmss } from './vmss.js'
 import { registerImages } from './images.js'
 import { registerNetwork } from './network.js'
 import { registerSig } from './sig.js'
+import { registerDemo } from './demo.js'
 
 const require = createRequire(import.meta.url)
 const pkg = require('../../package.json') as { version: string }
@@ -27,5 +28,6 @@ registerVmss(program)
 registerImages(program)
 registerNetwork(program)
 registerSig(program)
+registerDemo(program)
 
 await program.parseAsync(process.argv)

@@ -28,6 +28,7 @@ const VM_COLUMNS = [
   'properties.latestModelApplied',
   'properties.provisioningState',
 ]
+const NIC_COLUMNS = ['name', 'properties.ipConfigurations.0.properties.privateIPAddress']
 const HISTORY_COLUMNS = [
   'properties.runningStatus.code',
   'properties.runningStatus.startTime',
@@ -82,6 +83,26 @@ export function registerVmss(program: Command): void {
       run(async () => {
         const { client, sub } = await connect(o)
         print(await client.list(`${setPath(sub, o)}/virtualMachines`), o, VM_COLUMNS)
+      }),
+    )
+
+  const nic = vmss.command('nic').description('network interfaces of scale set instances')
+  common(
+    nic
+      .command('list')
+      .description('list the network interfaces of a scale set, with private IP addresses')
+      .requiredOption('-g, --resource-group <name>', 'resource group')
+      .requiredOption('--vmss-name <name>', 'scale set name'),
+  )
+    .addHelpText(
+      'after',
+      "\nExample:\n  osroll vmss nic list -g rg --vmss-name web --query '[].properties.ipConfigurations[0].properties.privateIPAddress' -o tsv\n",
+    )
+    .action((o: Common & { resourceGroup: string; vmssName: string }) =>
+      run(async () => {
+        const { client, sub } = await connect(o)
+        const path = setPath(sub, { ...o, name: o.vmssName })
+        print(await client.list(`${path}/networkInterfaces`), o, NIC_COLUMNS)
       }),
     )
 

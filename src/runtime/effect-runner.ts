@@ -42,7 +42,8 @@ type Unit = Readonly<{
 
 export class EffectRunner {
   private readonly inFlight = new Map<string, Promise<void>>()
-  private readonly inFlightTypes = new Map<string, Action['type']>()
+  /** What runs per set (lane key → action type), so per-set questions need not scan them all. */
+  private readonly bySet = new Map<string, Map<string, Action['type']>>()
   private readonly failures = new Map<string, EffectFailure[]>()
   private readonly closing = new AbortController()
 
@@ -56,10 +57,14 @@ export class EffectRunner {
       const lane = unit.type === 'markPending' || unit.type === 'clearPending' ? 'store' : 'fabric'
       const key = `${ctx.scaleSetKey}|${unit.instanceId}|${lane}`
       if (this.inFlight.has(key)) continue
-      this.inFlightTypes.set(key, unit.type)
+      let types = this.bySet.get(ctx.scaleSetKey)
+      if (!types) this.bySet.set(ctx.scaleSetKey, (types = new Map()))
+      types.set(key, unit.type)
       const p = this.execute(ctx.scaleSetKey, unit).finally(() => {
         this.inFlight.delete(key)
-        this.inFlightTypes.delete(key)
+        const types = this.bySet.get(ctx.scaleSetKey)
+        types?.delete(key)
+        if (types?.size === 0) this.bySet.delete(ctx.scaleSetKey)
         this.deps.onSettled(ctx.scaleSetKey)
       })
       this.inFlight.set(key, p)
@@ -75,9 +80,7 @@ export class EffectRunner {
 
   /** Effects running for a set (used to tell "in flight" from "never started"). */
   busy(scaleSetKey: string): number {
-    let n = 0
-    for (const k of this.inFlight.keys()) if (k.startsWith(`${scaleSetKey}|`)) n++
-    return n
+    return this.bySet.get(scaleSetKey)?.size ?? 0
   }
 
   /** Stops retrying and starts nothing new (shutdown, or a simulated crash). */
@@ -87,8 +90,7 @@ export class EffectRunner {
 
   /** Whether an effect of one of these types is running for the set (e.g. a create). */
   busyWith(scaleSetKey: string, types: readonly Action['type'][]): boolean {
-    for (const [k, t] of this.inFlightTypes)
-      if (k.startsWith(`${scaleSetKey}|`) && types.includes(t)) return true
+    for (const t of this.bySet.get(scaleSetKey)?.values() ?? []) if (types.includes(t)) return true
     return false
   }
 

@@ -95,8 +95,7 @@ async function step(
   )
   const next = plan.rollout
   if (next.revision !== rollout.revision) {
-    await deps.store.saveRollout(next, rollout.revision)
-    await deps.store.appendEvents(plan.events)
+    await deps.store.saveRollout(next, rollout.revision, plan.events)
     deps.metrics?.rolloutStep(rollout.revision === 0 ? null : rollout, next, plan.events)
     logDecisions(next, plan.events, deps.log)
   }

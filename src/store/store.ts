@@ -56,8 +56,15 @@ export interface Store {
   getRollout(id: string): Promise<Rollout | undefined>
   /** Adds a new rollout; fails with `OperationNotAllowed` when the set already has a running one. */
   createRollout(rollout: Rollout): Promise<void>
-  /** Saves a rollout whose stored revision is `expectedRevision`, else `RevisionConflict`. */
-  saveRollout(rollout: Rollout, expectedRevision: number): Promise<void>
+  /**
+   * Saves a rollout whose stored revision is `expectedRevision`, else `RevisionConflict`, with
+   * the events of the decision, atomically (one transaction, one fsync).
+   */
+  saveRollout(
+    rollout: Rollout,
+    expectedRevision: number,
+    events?: readonly RolloutEvent[],
+  ): Promise<void>
   /** Newest first; `before` pages by start time then id. */
   listRollouts(
     key: string,

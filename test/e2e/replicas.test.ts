@@ -33,8 +33,12 @@ type Fleet = {
 }
 let fleet: Fleet | null = null
 
-afterEach(async () => {
+afterEach(async (ctx) => {
   if (!fleet) return
+  // A failure here is rare and timing-dependent: keep what each replica said for the report.
+  if (ctx.task.result?.state === 'fail')
+    for (const [id, r] of fleet.replicas)
+      console.error(`--- replica ${id} (last 4,000 characters) ---\n${r.output().slice(-4000)}`)
   for (const r of fleet.replicas.values()) {
     if (r.child.signalCode === null && r.child.exitCode === null) r.child.kill('SIGCONT')
     await r.stop('SIGKILL')

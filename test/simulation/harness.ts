@@ -14,7 +14,7 @@ import { reconcile, observe } from '../../src/runtime/reconciler.js'
 import type { ReconcilerDeps } from '../../src/runtime/reconciler.js'
 import { silentLogger } from '../../src/runtime/logger.js'
 import { startRollout } from '../../src/core/rollout/start.js'
-import type { Rollout } from '../../src/core/rollout/types.js'
+import type { Rollout, RolloutEvent } from '../../src/core/rollout/types.js'
 import type { InstanceView } from '../../src/fabrics/fabric.js'
 import type { ScaleSetState } from '../../src/store/store.js'
 import { AppError } from '../../src/errors.js'
@@ -34,12 +34,16 @@ export type SimResult = Readonly<{
 
 class FlakyStore extends MemoryStore {
   failNextSave = false
-  override async saveRollout(rollout: Rollout, expectedRevision: number): Promise<void> {
+  override async saveRollout(
+    rollout: Rollout,
+    expectedRevision: number,
+    events: readonly RolloutEvent[] = [],
+  ): Promise<void> {
     if (this.failNextSave) {
       this.failNextSave = false
       throw new AppError('StoreUnavailable', 503, true, 'injected store write failure')
     }
-    return super.saveRollout(rollout, expectedRevision)
+    return super.saveRollout(rollout, expectedRevision, events)
   }
 }
 

@@ -71,7 +71,11 @@ export class MemoryStore implements Store {
     if (rollout.status === 'RollingForward') this.active.set(rollout.scaleSetKey, rollout.id)
   }
 
-  async saveRollout(rollout: Rollout, expectedRevision: number): Promise<void> {
+  async saveRollout(
+    rollout: Rollout,
+    expectedRevision: number,
+    events: readonly RolloutEvent[] = [],
+  ): Promise<void> {
     const current = this.rollouts.get(rollout.id)
     if (!current || current.revision !== expectedRevision) {
       throw Errors.RevisionConflict(
@@ -79,6 +83,7 @@ export class MemoryStore implements Store {
       )
     }
     this.rollouts.set(rollout.id, rollout)
+    await this.appendEvents(events)
     if (
       rollout.status !== 'RollingForward' &&
       this.active.get(rollout.scaleSetKey) === rollout.id

@@ -17,6 +17,7 @@ import type {
   TokenRecord,
 } from '../control-store.js'
 import type { Database } from './schema.js'
+import { GroupCommit } from './group-commit.js'
 import { fenceScope } from '../lease-store.js'
 import type { Fence, LeaseRow, LeaseStore } from '../lease-store.js'
 
@@ -31,10 +32,19 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
    * Written with `?` placeholders; PostgreSQL gets `$1, $2, …`.
    */
   private async rows<R>(text: string, params: readonly unknown[]): Promise<R[]> {
+    return (await this.exec<R>(this.db, text, params)).rows
+  }
+
+  /** Plain SQL on `db` (the store or a transaction): rows and the count of rows it changed. */
+  private async exec<R>(
+    db: Kysely<Database>,
+    text: string,
+    params: readonly unknown[],
+  ): Promise<{ rows: R[]; changed: number }> {
     let n = 0
     const query = this.dialect === 'postgres' ? text.replace(/\?/g, () => `$${++n}`) : text
-    const result = await this.db.executeQuery<R>(CompiledQuery.raw(query, [...params]))
-    return result.rows
+    const result = await db.executeQuery<R>(CompiledQuery.raw(query, [...params]))
+    return { rows: result.rows, changed: Number(result.numAffectedRows ?? 0) }
   }
 
   async close(): Promise<void> {
@@ -255,11 +265,10 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
   // --- rollouts ---
 
   async getActiveRollout(key: string): Promise<Rollout | undefined> {
-    const row = await this.db
-      .selectFrom('rollouts')
-      .select('document')
-      .where('active_key', '=', key)
-      .executeTakeFirst()
+    const [row] = await this.rows<{ document: string }>(
+      'select document from rollouts where active_key = ?',
+      [key],
+    )
     return row ? (JSON.parse(row.document) as Rollout) : undefined
   }
 
@@ -284,26 +293,29 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
     }
   }
 
-  async saveRollout(r: Rollout, expectedRevision: number): Promise<void> {
+  async saveRollout(
+    r: Rollout,
+    expectedRevision: number,
+    events: readonly RolloutEvent[] = [],
+  ): Promise<void> {
     const row = rolloutRow(r)
-    const result = await this.write((db) =>
-      db
-        .updateTable('rollouts')
-        .set({
-          status: row.status,
-          active_key: row.active_key,
-          revision: row.revision,
-          document: row.document,
-        })
-        .where('id', '=', r.id)
-        .where('revision', '=', expectedRevision)
-        .executeTakeFirst(),
-    )
-    if (Number(result.numUpdatedRows) !== 1) {
-      throw Errors.RevisionConflict(
-        `rollout ${r.id} changed (expected revision ${expectedRevision})`,
+    const update = (db: Kysely<Database>) =>
+      this.exec(
+        db,
+        'update rollouts set status = ?, active_key = ?, revision = ?, document = ? where id = ? and revision = ?',
+        [row.status, row.active_key, row.revision, row.document, r.id, expectedRevision],
       )
-    }
+    await this.write((db) =>
+      inTransaction(db, async (tx) => {
+        const { changed } = await update(tx)
+        if (changed !== 1) {
+          throw Errors.RevisionConflict(
+            `rollout ${r.id} changed (expected revision ${expectedRevision})`,
+          )
+        }
+        await this.insertEvents(tx, events)
+      }),
+    )
   }
 
   async listRollouts(
@@ -359,14 +371,17 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
 
   async appendEvents(events: readonly RolloutEvent[]): Promise<void> {
     if (events.length === 0) return
-    await this.write((db) =>
-      db
-        .insertInto('rollout_events')
-        .values(
-          events.map((e) => ({ rollout_id: e.rolloutId, at_ms: e.atMs, event: JSON.stringify(e) })),
-        )
-        .execute(),
-    )
+    await this.write((db) => this.insertEvents(db, events))
+  }
+
+  private async insertEvents(db: Kysely<Database>, events: readonly RolloutEvent[]): Promise<void> {
+    if (events.length === 0) return
+    await db
+      .insertInto('rollout_events')
+      .values(
+        events.map((e) => ({ rollout_id: e.rolloutId, at_ms: e.atMs, event: JSON.stringify(e) })),
+      )
+      .execute()
   }
 
   async listEventsAfter(
@@ -401,32 +416,42 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
   }
 
   async get(scaleSetKey: string, instanceId: string): Promise<SimInstance | undefined> {
-    const row = await this.db
-      .selectFrom('sim_instances')
-      .select('instance')
-      .where('set_key', '=', scaleSetKey)
-      .where('instance_id', '=', instanceId)
-      .executeTakeFirst()
+    const [row] = await this.rows<{ instance: string }>(
+      'select instance from sim_instances where set_key = ? and instance_id = ?',
+      [scaleSetKey, instanceId],
+    )
     return row ? (JSON.parse(row.instance) as SimInstance) : undefined
   }
 
+  /** Group-committed (group-commit.ts): a rollout batch's instances are written together. */
   async put(scaleSetKey: string, instance: SimInstance): Promise<void> {
-    await this.write((db) =>
-      db
-        .insertInto('sim_instances')
-        .values({
-          set_key: scaleSetKey,
-          instance_id: instance.instanceId,
-          instance: JSON.stringify(instance),
-        })
-        .onConflict((oc) =>
-          oc
-            .columns(['set_key', 'instance_id'])
-            .doUpdateSet((eb) => ({ instance: eb.ref('excluded.instance') })),
-        )
-        .execute(),
-    )
+    await this.simPuts.add({
+      set_key: scaleSetKey,
+      instance_id: instance.instanceId,
+      instance: JSON.stringify(instance),
+    })
   }
+
+  private readonly simPuts = new GroupCommit<Database['sim_instances']>((rows) =>
+    this.write((db) =>
+      inTransaction(db, async (tx) => {
+        // The last write of an instance wins; one statement may not update a row twice.
+        const last = new Map(rows.map((r) => [`${r.set_key}\0${r.instance_id}`, r]))
+        const unique = [...last.values()]
+        for (let i = 0; i < unique.length; i += 1000) {
+          await tx
+            .insertInto('sim_instances')
+            .values(unique.slice(i, i + 1000))
+            .onConflict((oc) =>
+              oc
+                .columns(['set_key', 'instance_id'])
+                .doUpdateSet((eb) => ({ instance: eb.ref('excluded.instance') })),
+            )
+            .execute()
+        }
+      }),
+    ),
+  )
 
   async remove(scaleSetKey: string, instanceId: string): Promise<void> {
     await this.write((db) =>
