@@ -5,6 +5,10 @@
  * envelope and never leaks a stack trace.
  */
 import Fastify from 'fastify'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import fastifyStatic from '@fastify/static'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { AppError } from '../errors.js'
@@ -36,7 +40,32 @@ export type AppOptions = Readonly<{
   metrics?: Metrics
 }>
 
-const OPEN_ROUTES = [/^\/healthz$/i, /^\/metadata\/endpoints/i, /^\/adfs\//i]
+// The dashboard's page and assets are public (its data is not): it asks for a token itself.
+const OPEN_ROUTES = [/^\/healthz$/i, /^\/metadata\/endpoints/i, /^\/adfs\//i, /^\/$/, /^\/ui\//i]
+
+/**
+ * The dashboard (issue 7): static files built by Vite into dist/dashboard, `index.html` at `/`
+ * and its assets under `/ui/`. Without a build it says how to make one.
+ */
+async function registerDashboard(app: FastifyInstance): Promise<void> {
+  const root = fileURLToPath(new URL('../../dist/dashboard', import.meta.url))
+  if (!existsSync(join(root, 'index.html'))) {
+    app.get('/', async (_req, reply) =>
+      reply
+        .status(503)
+        .type('text/plain')
+        .send(
+          'The dashboard is not built: run `npm run build` (npm ci does) and restart osroll.\n',
+        ),
+    )
+    return
+  }
+  await app.register(fastifyStatic, { root, prefix: '/ui/', index: false, wildcard: true })
+  const index = readFileSync(join(root, 'index.html'))
+  app.get('/', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(index),
+  )
+}
 
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -91,6 +120,13 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       )
   })
   app.get('/healthz', async () => ({ status: 'ok' }))
+  // Who the caller's token is (the dashboard hides actions a Reader may not take).
+  app.get('/whoami', async (req) => ({
+    role: req.token?.role,
+    subscriptions: req.token?.subscriptions ?? [],
+    label: req.token?.label,
+  }))
+  await registerDashboard(app)
   const metrics = o.metrics
   if (metrics) {
     app.addHook('onResponse', async (req, reply) => {

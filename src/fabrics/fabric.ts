@@ -125,8 +125,8 @@ export interface Fabric {
   /** Drops the kept previous OS disk once the new one is known good. */
   release(scaleSetKey: string, instanceIds: readonly string[], o?: CallOptions): Promise<void>
   /**
-   * The tail (at most `maxBytes`) of an instance's console log, for `bootDiagnostics`; absent on
-   * fabrics without a console (sim).
+   * The tail (at most `maxBytes`) of an instance's console log, for `bootDiagnostics` (the sim
+   * fabric's is a virtual one); absent on fabrics without a console.
    */
   consoleLog?(
     scaleSetKey: string,

@@ -157,9 +157,14 @@ describe('model rollouts and actions', () => {
     expect(entry.properties.progress.successfulInstanceCount).toBe(2)
   })
 
-  it('bootDiagnostics says clearly that the sim fabric has no console', async () => {
+  it("bootDiagnostics gives a sim instance's virtual console; an unknown instance is 404", async () => {
     const r = await call('GET', setPath('man', '/virtualMachines/0/bootDiagnostics'))
-    expect(r).toMatchObject({ status: 400, body: { error: { code: 'NotSupported' } } })
+    expect(r.status).toBe(200)
+    expect(r.body.consoleLog).toMatch(/booting OS disk \S+ from image 1\.0\.0/)
+    expect(r.body.consoleLog).toMatch(/health: \w+/)
+    expect(r.body.bytes).toBe(Buffer.byteLength(r.body.consoleLog))
+    const missing = await call('GET', setPath('man', '/virtualMachines/99/bootDiagnostics'))
+    expect(missing.status).toBe(404)
   })
 
   it('networkInterfaces give each instance its private IP', async () => {

@@ -218,6 +218,34 @@ export class SimFabric implements Fabric {
     }
   }
 
+  /**
+   * A virtual console: what the instance's disks went through, derived from its record (sim
+   * instances have no process, so this is the whole of their "boot log").
+   */
+  async consoleLog(
+    scaleSetKey: string,
+    instanceId: string,
+    maxBytes: number,
+  ): Promise<string | undefined> {
+    const i = await this.state.get(scaleSetKey, instanceId)
+    if (!i) return undefined
+    const at = (ms: number) => new Date(ms).toISOString()
+    const disk = (d: SimInstance['disk']) =>
+      `OS disk ${d.serial} from image ${d.version} (model generation ${d.modelGeneration})`
+    const lines = [
+      ...(i.previous ? [`${at(i.previous.startedAtMs)} booted ${disk(i.previous)}`] : []),
+      `${at(i.disk.startedAtMs)} booting ${disk(i.disk)}`,
+    ]
+    const v = this.view(i, this.o.nowMs())
+    if (v.power === 'running')
+      lines.push(`${at(i.disk.startedAtMs + i.disk.behaviour.bootMs)} running`)
+    if (v.provisioningError) lines.push(v.provisioningError)
+    if (i.stopped) lines.push('stopped')
+    lines.push(`health: ${v.health}`)
+    const text = lines.join('\n') + '\n'
+    return text.length > maxBytes ? text.slice(-maxBytes) : text
+  }
+
   private view(i: SimInstance, now: number): InstanceView {
     const d = i.disk
     const booting = !i.stopped && now < d.startedAtMs + d.behaviour.bootMs
