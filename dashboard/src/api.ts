@@ -35,9 +35,11 @@ export class Api {
   constructor(readonly token: string) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = path.startsWith('/subscriptions')
-      ? `${path}${path.includes('?') ? '&' : '?'}api-version=${API_VERSION}`
-      : path
+    // nextLinks carry their api-version already.
+    const url =
+      path.startsWith('/subscriptions') && !/[?&]api-version=/.test(path)
+        ? `${path}${path.includes('?') ? '&' : '?'}api-version=${API_VERSION}`
+        : path
     const res = await fetch(url, {
       method,
       headers: {

@@ -10,12 +10,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe } from '../../test-support/serve-process.js'
 import type { ServeProcess } from '../../test-support/serve-process.js'
 import { runCommand } from '../../test-support/run-command.js'
+import { CHROMIUM, buildDashboard, launchChromium } from '../../test-support/browser.js'
 import {
   armPaths,
   autoUpgradeSetBody,
@@ -25,7 +25,6 @@ import {
 import { waitFor } from '../../test-support/api-harness.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = join(ROOT, 'test-artifacts')
 const available = existsSync(CHROMIUM)
 const inCi = process.env['CI'] === 'true'
@@ -52,20 +51,7 @@ describe.skipIf(!available && !inCi)('dashboard in Chromium', () => {
       available,
       `${CHROMIUM} is missing: .ci/run installs it (apt-get install chromium)`,
     ).toBe(true)
-    // Build the dashboard from the current sources (Vite takes well under a second).
-    const built = await runCommand(
-      process.execPath,
-      [
-        join(ROOT, 'node_modules/vite/bin/vite.js'),
-        'build',
-        '--config',
-        'dashboard/vite.config.ts',
-        '--logLevel',
-        'warn',
-      ],
-      { cwd: ROOT },
-    )
-    expect(built.code, built.stderr).toBe(0)
+    await buildDashboard() // from the current sources
     mkdirSync(ARTIFACTS, { recursive: true })
     server = await startServe(dir)
     const reader = await runCommand(
@@ -99,10 +85,7 @@ describe.skipIf(!available && !inCi)('dashboard in Chromium', () => {
       'set created',
       30_000,
     )
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    })
+    browser = await launchChromium()
   }, 90_000)
 
   afterAll(async () => {
