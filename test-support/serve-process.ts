@@ -24,6 +24,7 @@ export type ServeProcess = Readonly<{
 export async function startServe(
   dataDir: string,
   args: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
 ): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
@@ -43,7 +44,7 @@ export async function startServe(
     ],
     {
       cwd: ROOT,
-      env: { ...process.env, OSROLL_LOG_LEVEL: 'warn' },
+      env: { ...process.env, OSROLL_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   )

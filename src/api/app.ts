@@ -19,7 +19,11 @@ import { errorBody } from './arm.js'
 import { registerComputeRoutes } from './routes/compute.js'
 import { registerImageRoutes } from './routes/images.js'
 import { registerNetworkRoutes } from './routes/network.js'
-import { registerSubscriptionRoutes, ensureSubscription } from './routes/subscriptions.js'
+import {
+  registerSubscriptionRoutes,
+  ensureSubscription,
+  forgetSubscription,
+} from './routes/subscriptions.js'
 import { registerServiceFabricRoutes } from './routes/service-fabric.js'
 import { registerIdentityRoutes } from './routes/identity.js'
 import { registerGalleryRoutes } from './routes/galleries.js'
@@ -29,6 +33,8 @@ import type { Metrics } from '../runtime/metrics.js'
 declare module 'fastify' {
   interface FastifyRequest {
     token?: TokenRecord
+    /** A subscription this request created by using it first (taken back if it is refused). */
+    createdSubscription?: string
   }
 }
 
@@ -78,6 +84,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     },
     bodyLimit: 4 * 1024 * 1024,
     genReqId: () => randomUUID(),
+    // Errors the router raises before any route (a malformed URL, an over-long segment) get
+    // the same ARM envelope as every other error.
+    frameworkErrors: (err, _req, reply) => {
+      const e = toAppError(err)
+      void (reply as FastifyReply).status(e.status).send(errorBody(e))
+    },
     requestIdHeader: false,
   }) as unknown as FastifyInstance
   const tokens = new TokenCache(o.deps.store, () => o.deps.clock.nowMs())
@@ -99,6 +111,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
         'The api-version query parameter (?api-version=) is required for all requests.',
       )
     }
+  })
+  // A refused request changes nothing: not even the subscription its first use created.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.createdSubscription && reply.statusCode >= 400)
+      await forgetSubscription(o.deps, req.createdSubscription)
+    return payload
   })
   app.setErrorHandler((err, req, reply) => {
     const e = toAppError(err)
@@ -193,6 +211,7 @@ async function checkAuth(
     if (!canUseSubscription(record, sub)) throw subscriptionNotFound(sub)
     const known = await ensureSubscription(deps, sub, record)
     if (!known) throw subscriptionNotFound(sub)
+    if (known === 'created') req.createdSubscription = sub
   }
 }
 
@@ -233,6 +252,13 @@ function toAppError(err: unknown): AppError {
       415,
       false,
       'Send JSON with Content-Type: application/json.',
+    )
+  if (e.code === 'FST_ERR_BAD_URL' || e.code === 'FST_ERR_MAX_PARAM_LENGTH')
+    return new AppError(
+      'InvalidRequestUri',
+      e.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400,
+      false,
+      `The request URI is not valid: ${e.code === 'FST_ERR_BAD_URL' ? 'it holds a malformed percent-encoding' : 'a path segment is too long'}.`,
     )
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
     return new AppError('BadRequest', e.statusCode, false, e.message ?? 'Bad request.')

@@ -16,11 +16,16 @@ const KNOWN = new Set<string>()
 export const TENANT_ID = '0f5c7a36-4d0e-4e55-9a4c-05a0505e0001'
 
 /** True when the subscription exists or the (Owner) caller has just created it by using it. */
+/**
+ * Whether the subscription exists, creating it when an Owner uses it first: `created` then, so
+ * that a request refused later can take it back (`forgetSubscription`) — a refused request
+ * changes nothing.
+ */
 export async function ensureSubscription(
   deps: ServiceDeps,
   sub: string,
   token: TokenRecord,
-): Promise<boolean> {
+): Promise<boolean | 'created'> {
   const key = sub.toLowerCase()
   if (KNOWN.has(key)) return true
   if (await deps.store.getResource(`/subscriptions/${sub}`)) {
@@ -29,7 +34,13 @@ export async function ensureSubscription(
   }
   if (token.role !== 'Owner') return false
   await createSubscription(deps, sub, sub)
-  return true
+  return 'created'
+}
+
+/** Takes back a subscription that a refused request created. */
+export async function forgetSubscription(deps: ServiceDeps, sub: string): Promise<void> {
+  KNOWN.delete(sub.toLowerCase())
+  await deps.store.deleteResource(`/subscriptions/${sub}`)
 }
 
 export async function createSubscription(

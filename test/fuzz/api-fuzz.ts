@@ -1,0 +1,391 @@
+/**
+ * API fuzzing (issue 8): fast-check generates malformed and adversarial requests — wrong types,
+ * huge and deeply nested JSON, unknown members, bad ids, path tricks, header abuse, wrong
+ * api-versions, bad tokens — and sends them to the real Fastify app (in process, sim fabric, the
+ * orchestrator not running so that nothing else changes the store). For each request: never a
+ * 5xx, never a crash, an ARM error envelope on every refusal, and a refused request changes
+ * nothing (a digest of every stored resource, scale set, rollout, operation and token). The
+ * token endpoint (/adfs/…) answers errors as OAuth 2.0 does instead of ARM.
+ */
+import { createHash, randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import pino from 'pino'
+import { sql } from 'kysely'
+import { loadConfig } from '../../src/config/config.js'
+import { buildSystem } from '../../src/main.js'
+import { openSqliteStore } from '../../src/store/sqlite/open-sqlite.js'
+import { createToken } from '../../src/services/tokens.js'
+import {
+  armPaths,
+  autoUpgradeSetBody,
+  imageBody,
+  loadBalancerBody,
+} from '../../test-support/arm-fixtures.js'
+
+export type FuzzResult = Readonly<{ requests: number; violations: readonly string[] }>
+
+type Req = {
+  method: string
+  path: string
+  query: string
+  headers: Record<string, string>
+  body: string | undefined
+}
+
+export async function runApiFuzz(o: { runs: number; seed: number }): Promise<FuzzResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'osroll-fuzz-'))
+  const config = loadConfig({ dataDir: dir, fabric: 'sim', promptJitter: 'PT0S' }, {})
+  const store = await openSqliteStore(':memory:')
+  const sys = await buildSystem({ config, store, log: pino({ level: 'silent' }) })
+  const app = sys.app
+  const violations: string[] = []
+  let requests = 0
+  try {
+    const sub = sys.subscriptionId
+    const p = armPaths(sub)
+    const admin = sys.adminToken
+    const reader = await createToken(store, {
+      role: 'Reader',
+      subscriptions: [],
+      label: 'fuzz-reader',
+      nowMs: 0,
+    })
+    const other = await createToken(store, {
+      role: 'Owner',
+      subscriptions: [randomUUID()],
+      label: 'fuzz-other-sub',
+      nowMs: 0,
+    })
+    // Realistic targets: an image, a load balancer with a probe, a scale set.
+    const seed = async (method: string, url: string, body: unknown) => {
+      const r = await app.inject({
+        method: method as 'PUT',
+        url: `${url}?api-version=2024-07-01`,
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        payload: JSON.stringify(body),
+      })
+      if (r.statusCode >= 300) throw new Error(`fuzz setup ${url}: ${r.statusCode} ${r.body}`)
+    }
+    await seed('PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))
+    await seed('PUT', p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
+    await seed('PUT', p.set(), autoUpgradeSetBody({ sub, capacity: 3, probe: 'tcp' }))
+    const validSet = autoUpgradeSetBody({ sub, capacity: 3, probe: 'tcp' })
+
+    const digest = async (): Promise<string> => {
+      const h = createHash('sha256')
+      for (const q of [
+        sql`select id, etag, body from resources order by id`,
+        sql`select key, revision from scale_sets order by key`,
+        sql`select id, revision from rollouts order by id`,
+        sql`select id, document from operations order by id`,
+        sql`select hash from tokens order by hash`,
+        sql`select set_key, instance_id, record from instance_records order by 1, 2`,
+      ])
+        h.update(JSON.stringify((await q.execute(store.db)).rows))
+      return h.digest('hex')
+    }
+
+    const arb = requestArbitrary({ sub, paths: p, validSet, tokens: { admin, reader, other } })
+    await fc.assert(
+      fc.asyncProperty(arb, async (req) => {
+        requests++
+        const mutating = !['GET', 'HEAD', 'OPTIONS'].includes(req.method)
+        const before = mutating ? await digest() : ''
+        let res
+        try {
+          // /events streams forever by design; every other request must answer within 10 s.
+          if (/^\/events(\?|$)/i.test(req.path)) return true
+          // A URL that light-my-request itself cannot parse never reaches the server.
+          if (!URL.canParse(`${req.path}${req.query}`, 'http://localhost')) return true
+          const answer = app.inject({
+            method: req.method as 'GET',
+            url: `${req.path}${req.query}`,
+            headers: req.headers,
+            ...(req.body !== undefined ? { payload: req.body } : {}),
+          })
+          res = await Promise.race([
+            answer,
+            new Promise<null>((r) => setTimeout(() => r(null), 10_000).unref()),
+          ])
+          if (res === null) {
+            violations.push(`no answer in 10 s: ${describe(req)}`)
+            return true
+          }
+        } catch (err) {
+          violations.push(`crash: ${describe(req)}: ${(err as Error).stack ?? String(err)}`)
+          return true
+        }
+        if (res.statusCode >= 500)
+          violations.push(`${res.statusCode}: ${describe(req)} → ${res.body.slice(0, 300)}`)
+        if (res.statusCode >= 400 && req.method !== 'HEAD') {
+          let ok = false
+          try {
+            const b = JSON.parse(res.body) as {
+              error?: { code?: unknown; message?: unknown } | string
+            }
+            // The token endpoint's own errors are OAuth 2.0's (RFC 6749 §5.2); the rest ARM's.
+            const arm =
+              typeof b.error === 'object' &&
+              typeof b.error.code === 'string' &&
+              typeof b.error.message === 'string'
+            ok = arm || (/\/adfs\//i.test(req.path) && typeof b.error === 'string')
+          } catch {
+            ok = false
+          }
+          if (!ok)
+            violations.push(
+              `no ARM error body: ${res.statusCode} ${describe(req)} → ${res.body.slice(0, 200)}`,
+            )
+        }
+        if (mutating && res.statusCode >= 400 && (await digest()) !== before)
+          violations.push(`refused (${res.statusCode}) but changed the store: ${describe(req)}`)
+        return true
+      }),
+      { numRuns: o.runs, seed: o.seed, endOnFailure: true },
+    )
+  } finally {
+    await sys.app.close()
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return { requests, violations: [...new Set(violations)].slice(0, 50) }
+}
+
+function describe(r: Req): string {
+  const body = r.body === undefined ? '' : ` body=${JSON.stringify(r.body.slice(0, 160))}`
+  return `${r.method} ${r.path.slice(0, 200)}${r.query.slice(0, 100)}${body}`
+}
+
+/** Requests: mostly near-valid (a valid one with one thing broken), some pure noise. */
+function requestArbitrary(c: {
+  sub: string
+  paths: ReturnType<typeof armPaths>
+  validSet: Record<string, unknown>
+  tokens: { admin: string; reader: string; other: string }
+}): fc.Arbitrary<Req> {
+  const { sub, paths } = c
+  const set = paths.set()
+  const targets = [
+    '/subscriptions',
+    `/subscriptions/${sub}`,
+    `/subscriptions/${sub}/locations`,
+    set,
+    paths.set('other'),
+    `${set}/virtualMachines`,
+    `${set}/virtualMachines/0`,
+    `${set}/virtualMachines/0/instanceView`,
+    `${set}/virtualMachines/0/bootDiagnostics`,
+    `${set}/virtualMachines/0/networkInterfaces`,
+    `${set}/networkInterfaces`,
+    `${set}/instanceView`,
+    `${set}/osRollingUpgrade`,
+    `${set}/rollingUpgrades/cancel`,
+    `${set}/rollingUpgrades/latest`,
+    `${set}/osUpgradeHistory`,
+    `${set}/manualupgrade`,
+    `${set}/approveRollingUpgrade`,
+    `${set}/extensionRollingUpgrade`,
+    `${set}/virtualMachines/0/approveRollingUpgrade`,
+    `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets`,
+    `/subscriptions/${sub}/providers/Microsoft.Compute/virtualMachineScaleSets`,
+    paths.image('1.0.0'),
+    paths.image('9.9.9'),
+    paths.image('1.0.0').replace(/\/versions\/.*/, '/versions'),
+    paths.lb,
+    paths.probe('tcp'),
+    `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g`,
+    `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d`,
+    `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d/versions/1.0.0`,
+    `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ServiceFabric/clusters/c`,
+    `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/operations/${randomUUID()}`,
+    '/metrics',
+    '/whoami',
+    '/healthz',
+    '/metadata/endpoints',
+    '/adfs/oauth2/token',
+    '/',
+    '/ui/../../etc/passwd',
+  ]
+  const nasty = fc.constantFrom(
+    '..',
+    '%2e%2e',
+    '%2F',
+    '%00',
+    'a'.repeat(5000),
+    '名前',
+    '<script>',
+    "'; drop table resources; --",
+    '',
+    ' ',
+    '%',
+    '%zz',
+    '~',
+    '$',
+    'web/../web',
+  )
+  const mutatePath = fc
+    .tuple(fc.constantFrom(...targets), fc.nat(), nasty, fc.boolean())
+    .map(([t, i, bad, replace]) => {
+      const parts = t.split('/')
+      const at = 1 + (i % Math.max(1, parts.length - 1))
+      if (replace) parts[at] = bad
+      else parts.splice(at, 0, bad)
+      return parts.join('/')
+    })
+  const path = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...targets) },
+    { weight: 3, arbitrary: mutatePath },
+    { weight: 1, arbitrary: fc.string({ maxLength: 300 }).map((s) => `/${s}`) },
+  )
+  const apiVersion = fc.oneof(
+    fc.constant('?api-version=2024-07-01'),
+    fc.constant(''),
+    fc.constant('?api-version='),
+    fc.constant('?api-version=1999-01-01'),
+    fc.constant('?api-version=2024-07-01&api-version=2019-03-01'),
+    fc.string({ maxLength: 40 }).map((s) => `?api-version=${encodeURIComponent(s)}`),
+    fc
+      .tuple(fc.string({ maxLength: 20 }), fc.string({ maxLength: 200 }))
+      .map(([k, v]) => `?api-version=2024-07-01&${encodeURIComponent(k)}=${encodeURIComponent(v)}`),
+    fc.constantFrom(
+      '?api-version=2024-07-01&$expand=instanceView',
+      '?api-version=2024-07-01&$expand=ReplicationStatus',
+      '?api-version=2024-07-01&$skiptoken=%%%',
+      '?api-version=2024-07-01&$skiptoken=eyJ4IjoxfQ',
+      '?api-version=2024-07-01&$top=-1',
+      '?api-version=2024-07-01&$top=99999999999999999999',
+      '?api-version=2024-07-01&$orderby=name%20desc',
+      '?lastEventId=abc',
+      '?lastEventId=999999999999999999999',
+    ),
+  )
+  const auth = fc.oneof(
+    { weight: 6, arbitrary: fc.constant(`Bearer ${c.tokens.admin}`) },
+    { weight: 2, arbitrary: fc.constant(`Bearer ${c.tokens.reader}`) },
+    { weight: 1, arbitrary: fc.constant(`Bearer ${c.tokens.other}`) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom(
+        '',
+        'Bearer',
+        'Bearer ',
+        'Basic dXNlcjpwYXNz',
+        `bearer ${c.tokens.admin}`,
+        `Bearer ${c.tokens.admin}x`,
+        `Bearer ${'x'.repeat(10_000)}`,
+        'Bearer osr_\u0000',
+      ),
+    },
+    { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
+  )
+  const contentType = fc.constantFrom(
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'application/json; charset=latin1',
+    '',
+  )
+  // Bodies: a valid scale set with one member broken, JSON values of every shape, deep nesting,
+  // huge strings, and bytes that are not JSON at all.
+  const mutatedSet = fc
+    .tuple(
+      fc.array(fc.constantFrom(...setPaths(c.validSet)), { minLength: 1, maxLength: 3 }),
+      fc.jsonValue({ maxDepth: 3 }),
+    )
+    .map(([at, value]) => JSON.stringify(setIn(structuredClone(c.validSet), at, value)))
+  const body = fc.oneof(
+    { weight: 4, arbitrary: mutatedSet },
+    { weight: 3, arbitrary: fc.jsonValue({ maxDepth: 5 }).map((v) => JSON.stringify(v)) },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: 100, max: 100_000 }).map((d) => '['.repeat(d) + ']'.repeat(d)),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 1, max: 6 })
+        .map((n) => JSON.stringify({ location: 'westus', x: 'y'.repeat(10 ** n) })),
+    },
+    { weight: 1, arbitrary: fc.string({ maxLength: 500 }) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '{',
+        'null',
+        '"x"',
+        '[]',
+        '{"__proto__":{"polluted":true}}',
+        '{"constructor":{"prototype":{"x":1}}}',
+        '\u0000',
+        '{"location":"westus","location":"eastus"}',
+      ),
+    },
+  )
+  const extraHeaders = fc.dictionary(
+    fc.constantFrom(
+      'if-match',
+      'if-none-match',
+      'x-ms-correlation-request-id',
+      'last-event-id',
+      'accept',
+      'x-forwarded-for',
+      'content-encoding',
+    ),
+    fc.oneof(
+      fc.string({ maxLength: 100 }),
+      fc.constantFrom('*', '"x"', 'gzip', 'W/"1"', 'a'.repeat(8000)),
+    ),
+    { maxKeys: 3 },
+  )
+  return fc
+    .record({
+      method: fc.oneof(
+        { weight: 8, arbitrary: fc.constantFrom('GET', 'PUT', 'PATCH', 'POST', 'DELETE') },
+        { weight: 1, arbitrary: fc.constantFrom('HEAD', 'OPTIONS') },
+      ),
+      path,
+      query: apiVersion,
+      auth,
+      contentType,
+      extra: extraHeaders,
+      body: fc.option(body, { nil: undefined, freq: 4 }),
+    })
+    .map((r) => ({
+      method: r.method,
+      path: r.path,
+      query: r.path.includes('?') ? '' : r.query,
+      headers: {
+        ...r.extra,
+        ...(r.auth ? { authorization: r.auth } : {}),
+        ...(r.body !== undefined && r.contentType ? { 'content-type': r.contentType } : {}),
+      },
+      // GET and HEAD carry no body in practice; the others do.
+      body: r.method === 'GET' || r.method === 'HEAD' ? undefined : r.body,
+    }))
+}
+
+/** Every member path of a JSON object ('properties.upgradePolicy.mode', …). */
+function setPaths(o: unknown, prefix: string[] = []): string[][] {
+  if (o === null || typeof o !== 'object') return [prefix]
+  const out: string[][] = prefix.length > 0 ? [prefix] : []
+  for (const [k, v] of Object.entries(o)) out.push(...setPaths(v, [...prefix, k]))
+  return out
+}
+
+function setIn(o: Record<string, unknown>, at: string[][], value: unknown): unknown {
+  for (const path of at) {
+    let x: Record<string, unknown> = o
+    for (const k of path.slice(0, -1)) {
+      const next = x[k]
+      if (next === null || typeof next !== 'object') break
+      x = next as Record<string, unknown>
+    }
+    const last = path[path.length - 1]
+    if (last !== undefined) x[last] = structuredClone(value)
+  }
+  return o
+}
