@@ -21,7 +21,8 @@ import { startRollout } from '../src/core/rollout/start.js'
 const json = process.argv.includes('--json')
 const seconds = Number(process.env['OSROLL_BENCH_SECONDS'] ?? 10)
 const dir = mkdtempSync(join(tmpdir(), 'osroll-bench-'))
-const server = await startServe(dir)
+// No rate limit: autocannon sends far more than a client would with one token.
+const server = await startServe(dir, ['--rate-limit', '0'])
 try {
   const sub = server.subscriptionId
   const paths = armPaths(sub)

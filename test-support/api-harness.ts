@@ -29,6 +29,8 @@ export async function apiHarness(
     replicationDelay?: string
     fabric?: 'sim' | 'local'
     store?: SqlStore
+    /** API requests per minute per token (default: the product's default). */
+    rateLimit?: string
   } = {},
 ): Promise<{ sys: System; call: Call; sub: string; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'osroll-api-'))
@@ -39,6 +41,7 @@ export async function apiHarness(
       promptJitter: 'PT0S',
       healthDeadline: o.healthDeadline ?? 'PT2S',
       replicationDelay: o.replicationDelay ?? 'PT0.3S',
+      ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}),
     },
     {},
   )

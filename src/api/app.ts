@@ -9,6 +9,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
+import fastifyRateLimit from '@fastify/rate-limit'
+import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { AppError } from '../errors.js'
@@ -93,6 +95,28 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
   }) as unknown as FastifyInstance
   const tokens = new TokenCache(o.deps.store, () => o.deps.clock.nowMs())
+  const perMinute = o.deps.config.rateLimitPerMinute
+  if (perMinute > 0) {
+    // Per token (hashed; per address without one), before authentication, so that a flood of
+    // bad tokens costs no store lookups. 429 TooManyRequests with Retry-After, as ARM throttles.
+    await app.register(fastifyRateLimit, {
+      global: true,
+      max: perMinute,
+      timeWindow: 60_000,
+      keyGenerator: (req) => {
+        const auth = headerOf(req, 'authorization')
+        return auth ? `t:${createHash('sha256').update(auth).digest('base64url')}` : `ip:${req.ip}`
+      },
+      allowList: (req) => /^\/healthz(\?|$)/.test(req.url),
+      errorResponseBuilder: (_req, ctx) =>
+        new AppError(
+          'TooManyRequests',
+          429,
+          true,
+          `More than ${ctx.max} requests in a minute with this token; retry after ${ctx.after}.`,
+        ),
+    })
+  }
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-ms-request-id', req.id)
     reply.header(

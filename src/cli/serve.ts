@@ -85,6 +85,11 @@ export function registerServe(program: Command): void {
       undefined,
     )
     .option(
+      '--rate-limit <n>',
+      'API requests per minute per token, 0 for none; default 60000 (OSROLL_RATE_LIMIT)',
+      undefined,
+    )
+    .option(
       '--history-retention <duration>',
       'rollout history kept per set, default P90D; the last 100 are always kept (OSROLL_HISTORY_RETENTION)',
       undefined,
@@ -115,6 +120,7 @@ export function registerServe(program: Command): void {
         replicationDelay: 'replicationDelay',
         addressRange: 'addressRange',
         historyRetention: 'historyRetention',
+        rateLimit: 'rateLimit',
       }
       for (const [flag, key] of Object.entries(map))
         if (flags[flag] !== undefined) raw[key] = flags[flag]

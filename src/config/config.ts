@@ -39,6 +39,8 @@ export type Config = Readonly<{
   addressPrefix: string
   /** Rollout history kept per set: newer than this (at least the last 100 are always kept). */
   historyRetentionMs: number
+  /** API requests per minute per token (per address without one); 0: no limit. */
+  rateLimitPerMinute: number
 }>
 
 /** Raw values from flags (camelCase) or the environment (`OSROLL_HOST`, `OSROLL_PORT`, …). */
@@ -64,6 +66,7 @@ export const ENV_NAMES = {
   replicationDelay: 'OSROLL_REPLICATION_DELAY',
   addressRange: 'OSROLL_ADDRESS_RANGE',
   historyRetention: 'OSROLL_HISTORY_RETENTION',
+  rateLimit: 'OSROLL_RATE_LIMIT',
 } as const
 
 /** A configuration problem, reported as `--flag (OSROLL_ENV): what is wrong`. */
@@ -110,6 +113,9 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   const replicaId = get('replicaId') ?? null
   if (replicaId !== null && !/^[A-Za-z0-9._-]{1,100}$/.test(replicaId))
     fail('replicaId', `'${replicaId}' must be 1–100 letters, digits, '.', '_' or '-'`)
+  const rateLimit = Number(get('rateLimit') ?? DEFAULTS.rateLimitPerMinute)
+  if (!Number.isInteger(rateLimit) || rateLimit < 0)
+    fail('rateLimit', 'must be a whole number of requests per minute per token, or 0 for no limit')
   const leaseTtlMs = duration('leaseTtl', DEFAULTS.leaseTtl)
   if (leaseTtlMs < 1000 || leaseTtlMs > 60_000) fail('leaseTtl', 'must be from PT1S to PT60S')
   return {
@@ -130,6 +136,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     replicationDelayMs: duration('replicationDelay', DEFAULTS.replicationDelay),
     addressPrefix: addressPrefixOf(get('addressRange') ?? DEFAULTS.addressRange, fail),
     historyRetentionMs: duration('historyRetention', DEFAULTS.historyRetention),
+    rateLimitPerMinute: rateLimit,
   }
 }
 

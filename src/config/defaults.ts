@@ -17,6 +17,8 @@ export const DEFAULTS = {
   historyRetention: 'P90D',
   /** A replica's lease on a scale set (PostgreSQL store): a dead one's sets move within ~12 s. */
   leaseTtl: 'PT10S',
+  /** API requests per minute per token: 1,000/s sustained, far above any client's need. */
+  rateLimitPerMinute: 60_000,
   /** Retry delay after a non-faulted platform rollout (prompt / azure), docs/decisions.md. */
   promptRetryDelayMs: 10 * 60_000,
 } as const

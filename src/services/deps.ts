@@ -15,7 +15,7 @@ export type ServiceDeps = Readonly<{
   catalog: StoreCatalog
   clock: Clock
   ids: () => string
-  config: Pick<Config, 'healthDeadlineMs' | 'retryAfterSeconds'>
+  config: Pick<Config, 'healthDeadlineMs' | 'retryAfterSeconds' | 'rateLimitPerMinute'>
   /** Wakes the orchestrator for a scale set (after a write that may need action). */
   notify: (scaleSetKey: string) => void
 }>

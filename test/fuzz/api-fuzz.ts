@@ -37,7 +37,11 @@ type Req = {
 
 export async function runApiFuzz(o: { runs: number; seed: number }): Promise<FuzzResult> {
   const dir = mkdtempSync(join(tmpdir(), 'osroll-fuzz-'))
-  const config = loadConfig({ dataDir: dir, fabric: 'sim', promptJitter: 'PT0S' }, {})
+  // No rate limit: one token sends every request (the limit itself is tested in test/api).
+  const config = loadConfig(
+    { dataDir: dir, fabric: 'sim', promptJitter: 'PT0S', rateLimit: '0' },
+    {},
+  )
   const store = await openSqliteStore(':memory:')
   const sys = await buildSystem({ config, store, log: pino({ level: 'silent' }) })
   const app = sys.app
