@@ -10,7 +10,7 @@ import { startServer } from '../main.js'
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('run the API, the orchestrator and (later) the dashboard in one process')
+    .description('run the API, the orchestrator and the dashboard in one process')
     .option('--host <host>', 'address to listen on (OSROLL_HOST)', undefined)
     .option('--port <port>', 'port to listen on, 0 for any (OSROLL_PORT)', undefined)
     .option(
@@ -147,6 +147,9 @@ export function registerServe(program: Command): void {
         `osroll is serving ${server.url} (fabric ${config.fabric}, data in ${config.dataDir})`,
       )
       console.log(`  default subscription: ${server.subscriptionId}`)
+      console.log(
+        `  dashboard: ${server.url}/  (paste the admin token, or open ${server.url}/#token=…)`,
+      )
       if (config.tls.kind === 'self-signed')
         console.log(
           `  TLS: trust ${config.dataDir}/tls/ca.crt (NODE_EXTRA_CA_CERTS for Node, REQUESTS_CA_BUNDLE for az)`,
