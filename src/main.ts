@@ -209,6 +209,8 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
           url: config.databaseUrl as string,
           schema: config.databaseSchema,
           onQuery,
+          // Under the lease time, so a paused replica's open transaction cannot block a takeover.
+          idleInTransactionTimeoutMs: Math.max(500, Math.floor(config.leaseTtlMs / 2)),
         })
       : await openSqliteStore(join(config.dataDir, 'osroll.db'), { onQuery })
   const system = await buildSystem({

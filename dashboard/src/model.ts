@@ -38,7 +38,7 @@ export type Progress = {
 
 export type Latest = {
   properties: {
-    policy?: { maxBatchInstancePercent?: number }
+    policy?: { maxBatchInstancePercent?: number; pauseTimeBetweenBatches?: string }
     runningStatus: { code: string; startTime: string; lastAction?: string }
     progress: Progress
     error?: { code?: string; message?: string }

@@ -203,6 +203,12 @@ function RolloutPanel(p: { latest: Latest | null; capacity: number }) {
           </span>
         )}{' '}
         · started {new Date(l.runningStatus.startTime).toLocaleTimeString()}
+        {l.policy?.pauseTimeBetweenBatches && l.policy.pauseTimeBetweenBatches !== 'PT0S' && (
+          <span> · pause between batches {l.policy.pauseTimeBetweenBatches}</span>
+        )}
+        {l.runningStatus.lastAction && (
+          <span class="muted"> · last action {l.runningStatus.lastAction}</span>
+        )}
       </div>
       <div
         class="bar"

@@ -8,6 +8,7 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
@@ -167,6 +168,53 @@ describe.skipIf(!available && !inCi)('dashboard in Chromium', () => {
       await page.getByRole('alert').waitFor()
       expect(await page.getByRole('alert').textContent()).toContain('not accepted')
       await page.close()
+    },
+  )
+
+  it(
+    'reconnects to a server that restarts, and goes on updating live',
+    { timeout: 90_000 },
+    async () => {
+      // A server of its own on a fixed port, so that the restarted one is at the same address.
+      const port = await new Promise<number>((resolve) => {
+        const probe = createServer().listen(0, '127.0.0.1', () => {
+          const a = probe.address() as { port: number }
+          probe.close(() => resolve(a.port))
+        })
+      })
+      const own = join(dir, 'restart')
+      let other = await startServe(own, ['--port', String(port)])
+      const p = armPaths(other.subscriptionId)
+      await other.call('PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))
+      await other.call('PUT', p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
+      await other.call(
+        'PUT',
+        p.set(),
+        autoUpgradeSetBody({ sub: other.subscriptionId, capacity: 3, probe: 'tcp' }),
+      )
+      // Not the shared console listener: while the server is down the browser logs refused fetches.
+      const page = await browser.newPage()
+      try {
+        await page.goto(`${other.url}/?set=${encodeURIComponent(p.set())}#token=${other.token}`)
+        await expect
+          .poll(() => page.getByTestId('live').textContent(), { timeout: 10_000 })
+          .toBe('live')
+        await other.stop('SIGTERM')
+        await expect
+          .poll(() => page.getByTestId('live').textContent(), { timeout: 10_000 })
+          .toBe('reconnecting…')
+        other = await startServe(own, ['--port', String(port)])
+        await expect
+          .poll(() => page.getByTestId('live').textContent(), { timeout: 20_000 })
+          .toBe('live')
+        await other.call('PUT', p.image('1.1.0'), imageBody('sim:?boot=3'))
+        await expect
+          .poll(() => page.getByTestId('rollout-status').textContent(), { timeout: 15_000 })
+          .toBe('RollingForward')
+      } finally {
+        await page.close()
+        await other.stop('SIGTERM')
+      }
     },
   )
 

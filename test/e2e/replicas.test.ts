@@ -86,14 +86,25 @@ async function rolloutUnderWay(f: Fleet): Promise<{ set: string; driver: string 
   const set = p.set()
   expect((await a.call('PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))).status).toBe(201)
   await a.call('PUT', p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
-  expect(
-    (await a.call('PUT', set, autoUpgradeSetBody({ sub, capacity: 10, probe: 'tcp' }))).status,
-  ).toBe(201)
+  // Created through a; its long-running operation is polled through b until it succeeds.
+  const created = await fetch(`${a.url}${set}?api-version=2024-07-01`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(autoUpgradeSetBody({ sub, capacity: 10, probe: 'tcp' })),
+  })
+  expect(created.status).toBe(201)
+  const operation = new URL(created.headers.get('azure-asyncoperation') as string)
   await waitFor(
-    async () => (await b.call('GET', set)).body.properties?.provisioningState === 'Succeeded',
-    'set created',
+    async () => {
+      const r = await fetch(`${b.url}${operation.pathname}${operation.search}`, {
+        headers: { authorization: `Bearer ${b.token}` },
+      })
+      return r.status === 200 && ((await r.json()) as { status: string }).status === 'Succeeded'
+    },
+    'the create operation, polled on the other replica, succeeded',
     30_000,
   )
+  expect((await b.call('GET', set)).body.properties?.provisioningState).toBe('Succeeded')
   // Published through b: whichever replica drives the set is woken (NOTIFY). Five batches of
   // two, each booting for 2 s.
   expect((await b.call('PUT', p.image('1.1.0'), imageBody('sim:?boot=2'))).status).toBe(201)

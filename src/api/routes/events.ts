@@ -17,7 +17,10 @@ const PAGE = 500
 
 export function registerEventRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   const streams = new Set<ServerResponse>()
-  app.addHook('onClose', async () => {
+  // Before the server stops listening (onClose would be too late: closing waits for every open
+  // connection, and an event stream never ends by itself — SIGTERM would hang while a dashboard
+  // is open).
+  app.addHook('preClose', async () => {
     for (const res of streams) res.end()
   })
   app.get<{ Querystring: Record<string, string | undefined> }>('/events', async (req, reply) => {

@@ -20,6 +20,13 @@ export type PostgresOptions = Readonly<{
   /** `application_name` of the connections, as pg_stat_activity shows it (default osroll). */
   applicationName?: string
   onQuery?: QueryListener
+  /**
+   * The server ends a session left idle inside a transaction for this long (default 5 s). A
+   * replica paused mid-transaction (SIGSTOP, a long GC, a partition) would otherwise hold its
+   * row locks — the lease row's included — for as long as it is paused, and no other replica
+   * could take its sets over. Keep it under the lease time.
+   */
+  idleInTransactionTimeoutMs?: number
 }>
 
 /**
@@ -32,7 +39,7 @@ export async function openPostgresStore(o: PostgresOptions): Promise<SqlStore> {
     connectionString: o.url,
     max: o.maxConnections ?? 10,
     // Every connection of the pool works in the schema; a reconnect gets it again.
-    options: `-c search_path=${schema}`,
+    options: `-c search_path=${schema} -c idle_in_transaction_session_timeout=${Math.round(o.idleInTransactionTimeoutMs ?? 5000)}`,
     connectionTimeoutMillis: 10_000,
     // No query waits forever: a connection that dies mid-query fails it, and the pass is retried.
     query_timeout: 30_000,
