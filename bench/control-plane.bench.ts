@@ -1,6 +1,6 @@
 /**
  * Control-plane benchmarks (issue 8), printed, never asserted, against a real `osroll serve`
- * (sim fabric, SQLite, prompt timing with jitter off):
+ * (the compiled one, `npm run build` first; sim fabric, SQLite, prompt timing, no jitter):
  * - detect_to_first_reimage_ms: a version is published → the first instance is being reimaged
  *   (seen on `/events`, the stream of rollout and instance state changes);
  * - rss_mb_10k_instances: the server's resident memory managing 10 sets × 1,000 sim instances;
@@ -11,10 +11,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import autocannon from 'autocannon'
 import { startServe } from '../test-support/serve-process.js'
 import { waitFor } from '../test-support/api-harness.js'
+import { runCommand } from '../test-support/run-command.js'
 import {
   armPaths,
   autoUpgradeSetBody,
@@ -22,10 +24,14 @@ import {
   loadBalancerBody,
 } from '../test-support/arm-fixtures.js'
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const json = process.argv.includes('--json')
 const SETS = 10
 const dir = mkdtempSync(join(tmpdir(), 'osroll-bench-cp-'))
-const server = await startServe(dir, ['--rate-limit', '0'])
+// The compiled server, as users run it (memory is measured): build it first.
+const built = await runCommand('npm', ['run', 'build', '--silent'], { cwd: ROOT })
+if (built.code !== 0) throw new Error(`npm run build failed:\n${built.stdout}${built.stderr}`)
+const server = await startServe(dir, ['--rate-limit', '0'], {}, 'built')
 const figures: Record<string, number> = {}
 try {
   const sub = server.subscriptionId

@@ -25,13 +25,15 @@ export async function startServe(
   dataDir: string,
   args: readonly string[] = [],
   env: Readonly<Record<string, string>> = {},
+  /** `built`: the compiled `bin/osroll.js` (npm run build), as users run it; else the sources. */
+  entry: 'source' | 'built' = 'source',
 ): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      join(ROOT, 'src/cli/main.ts'),
+      ...(entry === 'built'
+        ? [join(ROOT, 'bin/osroll.js')]
+        : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')]),
       'serve',
       '--port',
       '0',
