@@ -58,7 +58,9 @@ export function advanceAttempt(a: Attempt, ctx: AttemptContext): Advanced {
 function step(a: Attempt, ctx: AttemptContext, actions: Action[]): Attempt {
   if (TERMINAL_ATTEMPT_STATES.has(a.state)) return a
   const obs = ctx.observe(a.instanceId)
-  if (!obs) return { ...a, state: 'Removed', endedAtMs: ctx.nowMs }
+  // Deleted (scale-in) while in the batch: not counted, so no failure either — even one seen
+  // before, while it was being rolled back (seed 11245).
+  if (!obs) return { ...a, state: 'Removed', endedAtMs: ctx.nowMs, failure: null }
   switch (a.state) {
     case 'Reimaging':
     case 'Updating':
