@@ -282,7 +282,9 @@ async function gatherFacts(
   if (healthExt) healthCheck = extensionCheck(healthExt)
   const armRef = model.properties?.virtualMachineProfile?.storageProfile?.imageReference
   const ref = armRef ? fromArmImageReference(armRef) : undefined
-  const location = normalizeLocation(model.location ?? '')
+  // Validation reports a location of the wrong type; here it must only not throw (a 500 the
+  // fuzzer found).
+  const location = normalizeLocation(typeof model.location === 'string' ? model.location : '')
   if (!armRef) {
     imageProblem = problemsError([
       problem(

@@ -159,7 +159,7 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
 }
 
 function describe(r: Req): string {
-  const body = r.body === undefined ? '' : ` body=${JSON.stringify(r.body.slice(0, 160))}`
+  const body = r.body === undefined ? '' : ` body=${JSON.stringify(r.body.slice(0, 1500))}`
   return `${r.method} ${r.path.slice(0, 200)}${r.query.slice(0, 100)}${body}`
 }
 

@@ -30,6 +30,8 @@ const GALLERY_ID =
  *   → { kind: 'gallery', definitionId: '…/images/web', version: 'latest' }
  */
 export function fromArmImageReference(ref: ArmImageReference): ImageReference | undefined {
+  // A client may send anything here (null, a string, an array): not a reference.
+  if (ref === null || typeof ref !== 'object' || Array.isArray(ref)) return undefined
   if (typeof ref.id === 'string' && ref.id !== '') {
     const m = GALLERY_ID.exec(ref.id)
     if (!m) return { kind: 'custom', id: ref.id }
