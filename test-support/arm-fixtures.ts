@@ -63,3 +63,29 @@ export function autoUpgradeSetBody(o: {
     },
   }
 }
+
+type Caller = (
+  method: string,
+  path: string,
+  body?: unknown,
+) => Promise<{ status: number; body: any }>
+
+/**
+ * Publishes 1.0.0 (`sim:?boot=0` unless told), a load balancer with a TCP probe, and an
+ * automatically upgraded set of `capacity` instances behind it, through `call`.
+ */
+export async function createSimFleet(
+  call: Caller,
+  sub: string,
+  o: { capacity: number; name?: string; source?: string },
+): Promise<void> {
+  const p = armPaths(sub)
+  for (const [path, body] of [
+    [p.image('1.0.0'), imageBody(o.source ?? 'sim:?boot=0')],
+    [p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 })],
+    [p.set(o.name), autoUpgradeSetBody({ sub, capacity: o.capacity, probe: 'tcp' })],
+  ] as const) {
+    const r = await call('PUT', path, body)
+    if (r.status >= 300) throw new Error(`PUT ${path}: ${r.status} ${JSON.stringify(r.body)}`)
+  }
+}

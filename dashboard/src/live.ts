@@ -44,7 +44,10 @@ export function useLive(
   return live
 }
 
-/** Numeric, part by part (1.10.0 > 1.9.0). */
+/**
+ * Numeric, part by part (1.10.0 > 1.9.0). Not core's compareVersions: that one throws on
+ * malformed input, and the dashboard compares whatever the API shows (`?` for an unknown one).
+ */
 export function compareVersions(a: string, b: string): number {
   const x = a.split('.').map(Number)
   const y = b.split('.').map(Number)

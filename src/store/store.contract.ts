@@ -14,26 +14,26 @@ import { scaleSetState, spec } from '../../test-support/builders.js'
 
 const setState = (key: string): ScaleSetState => scaleSetState(spec({ key }))
 
+const rollout = (id: string, key: string, startedAtMs: number): Rollout =>
+  startRollout({
+    id,
+    spec: spec({ key }),
+    request: {
+      kind: 'OSImage',
+      startedBy: 'Platform',
+      target: { imageVersion: '1.1.0', modelGeneration: 1 },
+      pace: 'batched',
+      scope: null,
+    },
+    healthDeadlineMs: 300_000,
+    nowMs: startedAtMs,
+  })
+
 export function runStoreContract(
   name: string,
   create: () => Promise<{ store: Store; close: () => Promise<void> }>,
 ): void {
   const state = setState
-
-  const rollout = (id: string, key: string, startedAtMs: number): Rollout =>
-    startRollout({
-      id,
-      spec: spec({ key }),
-      request: {
-        kind: 'OSImage',
-        startedBy: 'Platform',
-        target: { imageVersion: '1.1.0', modelGeneration: 1 },
-        pace: 'batched',
-        scope: null,
-      },
-      healthDeadlineMs: 300_000,
-      nowMs: startedAtMs,
-    })
   const run = async (fn: (store: Store) => Promise<void>): Promise<void> => {
     const { store, close } = await create()
     try {
@@ -335,19 +335,7 @@ export function runLeaseStoreContract(
         const key =
           '/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachineScaleSets/f'
         const saved = await store.putScaleSet(setState(key), null)
-        const r = startRollout({
-          id: 'r1',
-          spec: spec({ key }),
-          request: {
-            kind: 'OSImage',
-            startedBy: 'Platform',
-            target: { imageVersion: '1.1.0', modelGeneration: 1 },
-            pace: 'batched',
-            scope: null,
-          },
-          healthDeadlineMs: 300_000,
-          nowMs: 0,
-        })
+        const r = rollout('r1', key, 0)
         const a = await store.acquireLease(key, 'a', 0, TTL)
         expect(a?.epoch).toBe(1)
         const fenceA = { key, holder: 'a', epoch: 1 }

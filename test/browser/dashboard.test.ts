@@ -17,12 +17,7 @@ import { startServe } from '../../test-support/serve-process.js'
 import type { ServeProcess } from '../../test-support/serve-process.js'
 import { runCommand } from '../../test-support/run-command.js'
 import { CHROMIUM, buildDashboard, launchChromium } from '../../test-support/browser.js'
-import {
-  armPaths,
-  autoUpgradeSetBody,
-  imageBody,
-  loadBalancerBody,
-} from '../../test-support/arm-fixtures.js'
+import { armPaths, createSimFleet, imageBody } from '../../test-support/arm-fixtures.js'
 import { waitFor } from '../../test-support/api-harness.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -73,13 +68,7 @@ describe.skipIf(!available && !inCi)('dashboard in Chromium', () => {
     readerToken = /osr_[A-Za-z0-9_-]+/.exec(reader.stdout)?.[0] ?? ''
     expect(readerToken).not.toBe('')
     const p = armPaths(server.subscriptionId)
-    await server.call('PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))
-    await server.call('PUT', p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
-    await server.call(
-      'PUT',
-      p.set(),
-      autoUpgradeSetBody({ sub: server.subscriptionId, capacity: 10, probe: 'tcp' }),
-    )
+    await createSimFleet(server.call, server.subscriptionId, { capacity: 10 })
     await waitFor(
       async () =>
         (await server.call('GET', p.set())).body.properties?.provisioningState === 'Succeeded',
@@ -185,13 +174,7 @@ describe.skipIf(!available && !inCi)('dashboard in Chromium', () => {
       const own = join(dir, 'restart')
       let other = await startServe(own, ['--port', String(port)])
       const p = armPaths(other.subscriptionId)
-      await other.call('PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))
-      await other.call('PUT', p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
-      await other.call(
-        'PUT',
-        p.set(),
-        autoUpgradeSetBody({ sub: other.subscriptionId, capacity: 3, probe: 'tcp' }),
-      )
+      await createSimFleet(other.call, other.subscriptionId, { capacity: 3 })
       // Not the shared console listener: while the server is down the browser logs refused fetches.
       const page = await browser.newPage()
       try {

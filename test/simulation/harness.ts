@@ -5,6 +5,7 @@
  * interesting instant. A run is a pure function of its scenario: same seed, same transcript.
  */
 import { ManualClock } from '../../test-support/manual-clock.js'
+import { scaleSetState } from '../../test-support/builders.js'
 import { MemoryStore } from '../../src/store/memory/memory-store.js'
 import { MemoryCatalog } from '../../src/runtime/catalog.js'
 import { SimFabric } from '../../src/fabrics/sim/sim-fabric.js'
@@ -55,19 +56,7 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
   const fabric = new SimFabric({ nowMs: () => clock.nowMs(), state: simState, seed: s.seed })
   const key = s.spec.key
   catalog.publish(s.spec.image, s.initial.version, s.initial.uri, s.spec.location, 0)
-  const initial: ScaleSetState = {
-    key,
-    spec: s.spec,
-    fabricModel: s.model,
-    autoEnabledAtMs: 0,
-    firstSinceEnable: true,
-    nextInstanceId: 0,
-    faultedVersions: [],
-    lastPlatformRollout: null,
-    cancelRequestedAtMs: null,
-    revision: 0,
-  }
-  await store.putScaleSet(initial, null)
+  await store.putScaleSet(scaleSetState(s.spec, { fabricModel: s.model }), null)
 
   let ids = 0
   let dirty = true

@@ -68,9 +68,10 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
   private async assertFence(tx: Kysely<Database>, fence: Fence): Promise<void> {
     // FOR SHARE: the holder's own writes run side by side, a takeover's UPDATE waits for them.
     const lock = this.dialect === 'postgres' ? ' for share' : ''
-    const query = `select holder, epoch from leases where key = ${this.dialect === 'postgres' ? '$1' : '?'}${lock}`
-    const { rows } = await tx.executeQuery<{ holder: string; epoch: number | string }>(
-      CompiledQuery.raw(query, [fence.key]),
+    const { rows } = await this.exec<{ holder: string; epoch: number | string }>(
+      tx,
+      `select holder, epoch from leases where key = ?${lock}`,
+      [fence.key],
     )
     const row = rows[0]
     if (!row || row.holder !== fence.holder || Number(row.epoch) !== fence.epoch) {
