@@ -283,6 +283,7 @@ function makeFabric(
     casDir,
     state: new SqlLocalState(store),
     addressPrefix: config.addressPrefix,
+    osDiskMode: config.osDiskMode,
     prober,
     nowMs: () => clock.nowMs(),
   })

@@ -90,6 +90,11 @@ export function registerServe(program: Command): void {
       undefined,
     )
     .option(
+      '--os-disk-mode <mode>',
+      'local fabric OS disks: auto (default: reflink clones, else hard links to a read-only shared copy), reflink, link, copy (OSROLL_OS_DISK_MODE)',
+      undefined,
+    )
+    .option(
       '--history-retention <duration>',
       'rollout history kept per set, default P90D; the last 100 are always kept (OSROLL_HISTORY_RETENTION)',
       undefined,
@@ -121,6 +126,7 @@ export function registerServe(program: Command): void {
         addressRange: 'addressRange',
         historyRetention: 'historyRetention',
         rateLimit: 'rateLimit',
+        osDiskMode: 'osDiskMode',
       }
       for (const [flag, key] of Object.entries(map))
         if (flags[flag] !== undefined) raw[key] = flags[flag]

@@ -46,6 +46,10 @@ describe('configuration', () => {
     [{ leaseTtl: 'PT0.5S' }, /--lease-ttl \(OSROLL_LEASE_TTL\): must be from PT1S to PT60S/],
     [{ databaseSchema: 'Public; drop' }, /--database-schema .*lower-case SQL identifier/],
     [{ replicaId: 'a b' }, /--replica-id .*letters, digits/],
+    [
+      { osDiskMode: 'overlay' },
+      /--os-disk-mode \(OSROLL_OS_DISK_MODE\): 'overlay' is not one of auto, reflink, link, copy/,
+    ],
   ])('refuses %j with a message that names the flag', (raw, message) => {
     expect(() => loadConfig(raw, {})).toThrow(ConfigError)
     expect(() => loadConfig(raw, {})).toThrow(message)

@@ -6,6 +6,7 @@
 import { resolve } from 'node:path'
 import { parseDurationMs } from '../core/duration.js'
 import { DEFAULTS } from './defaults.js'
+import { OS_DISK_MODES, type OsDiskMode } from '../fabrics/local/os-disks.js'
 
 export type Config = Readonly<{
   host: string
@@ -41,6 +42,8 @@ export type Config = Readonly<{
   historyRetentionMs: number
   /** API requests per minute per token (per address without one); 0: no limit. */
   rateLimitPerMinute: number
+  /** How the local fabric builds OS disks: auto (reflink, else hard links), reflink, link, copy. */
+  osDiskMode: OsDiskMode
 }>
 
 /** Raw values from flags (camelCase) or the environment (`OSROLL_HOST`, `OSROLL_PORT`, …). */
@@ -67,6 +70,7 @@ export const ENV_NAMES = {
   addressRange: 'OSROLL_ADDRESS_RANGE',
   historyRetention: 'OSROLL_HISTORY_RETENTION',
   rateLimit: 'OSROLL_RATE_LIMIT',
+  osDiskMode: 'OSROLL_OS_DISK_MODE',
 } as const
 
 /** A configuration problem, reported as `--flag (OSROLL_ENV): what is wrong`. */
@@ -116,6 +120,9 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   const rateLimit = Number(get('rateLimit') ?? DEFAULTS.rateLimitPerMinute)
   if (!Number.isInteger(rateLimit) || rateLimit < 0)
     fail('rateLimit', 'must be a whole number of requests per minute per token, or 0 for no limit')
+  const osDiskMode = get('osDiskMode') ?? DEFAULTS.osDiskMode
+  if (!(OS_DISK_MODES as readonly string[]).includes(osDiskMode))
+    fail('osDiskMode', `'${osDiskMode}' is not one of ${OS_DISK_MODES.join(', ')}`)
   const leaseTtlMs = duration('leaseTtl', DEFAULTS.leaseTtl)
   if (leaseTtlMs < 1000 || leaseTtlMs > 60_000) fail('leaseTtl', 'must be from PT1S to PT60S')
   return {
@@ -137,6 +144,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     addressPrefix: addressPrefixOf(get('addressRange') ?? DEFAULTS.addressRange, fail),
     historyRetentionMs: duration('historyRetention', DEFAULTS.historyRetention),
     rateLimitPerMinute: rateLimit,
+    osDiskMode: osDiskMode as OsDiskMode,
   }
 }
 

@@ -19,6 +19,8 @@ export const DEFAULTS = {
   leaseTtl: 'PT10S',
   /** API requests per minute per token: 1,000/s sustained, far above any client's need. */
   rateLimitPerMinute: 60_000,
+  /** Local fabric OS disks: clones where the filesystem has them, else hard links (os-disks.ts). */
+  osDiskMode: 'auto',
   /** Retry delay after a non-faulted platform rollout (prompt / azure), docs/decisions.md. */
   promptRetryDelayMs: 10 * 60_000,
 } as const

@@ -1,13 +1,12 @@
 /**
  * The `local` fabric (SPEC §9): every instance is a real process started from a real image
- * artifact, with its own loopback address, an OS disk (a private copy of the artifact) that a
+ * artifact, with its own loopback address, an OS disk (built from the artifact, `os-disks.ts`) that a
  * reimage replaces while the previous one is kept until the outcome is known, and data disks
  * (directories) that nothing but deleting the instance removes. Processes outlive the control
  * plane; `adopt()` at start re-adopts them (pid + start time) and restarts those that should run.
  */
 import { createHash } from 'node:crypto'
-import { constants } from 'node:fs'
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { Errors } from '../../errors.js'
@@ -21,7 +20,7 @@ import type {
   InstanceView,
   NewInstanceSpec,
 } from '../fabric.js'
-import { artifactDir } from './artifacts.js'
+import { OsDisks, type OsDiskMode } from './os-disks.js'
 import { runCustomData, runExtensions } from './provisioning.js'
 import type { LocalDisk, LocalInstance, LocalStateStore } from './local-state.js'
 import { isAlive, startProcess, stopProcess } from './processes.js'
@@ -39,6 +38,8 @@ export type LocalFabricOptions = Readonly<{
   addressStart?: number
   stopGraceMs?: number
   nowMs?: () => number
+  /** How OS disks are built from artifacts (default auto: reflink, else hard links). */
+  osDiskMode?: OsDiskMode
 }>
 
 /** Handlers: Custom Script (both publishers), Application Health (probed by osroll), Service Fabric node. */
@@ -58,7 +59,12 @@ export class LocalFabric implements Fabric {
   readonly extensionHandlers = LOCAL_EXTENSION_HANDLERS
   private allocation: Promise<unknown> = Promise.resolve()
 
-  constructor(private readonly o: LocalFabricOptions) {}
+  /** Builds OS disks; `disks.stats` counts what it linked and repaired. */
+  readonly disks: OsDisks
+
+  constructor(private readonly o: LocalFabricOptions) {
+    this.disks = new OsDisks(o.casDir, o.osDiskMode ?? 'auto')
+  }
 
   async listInstances(scaleSetKey: string, _o?: CallOptions): Promise<readonly InstanceView[]> {
     const list = (await this.o.state.list(scaleSetKey)) as LocalInstance[]
@@ -394,7 +400,7 @@ export class LocalFabric implements Fabric {
     return env
   }
 
-  /** A private copy of the artifact: reflinked where the filesystem allows, else copied. */
+  /** A new OS disk from the artifact: cloned, linked or copied (`os-disks.ts`). */
   private async buildDisk(
     dir: string,
     n: number,
@@ -420,15 +426,10 @@ export class LocalFabric implements Fabric {
   }
 
   private async copyDisk(dir: string, disk: LocalDisk): Promise<void> {
-    const source = artifactDir(this.o.casDir, disk.digest)
     const target = diskDir(dir, disk.n)
     await rm(target, { recursive: true, force: true })
     await mkdir(join(dir, 'disks'), { recursive: true })
-    await cp(source, target, {
-      recursive: true,
-      mode: constants.COPYFILE_FICLONE,
-      verbatimSymlinks: true,
-    })
+    await this.disks.build(disk.digest, target)
   }
 
   /** The records of these instances, by key (each call is one instance in practice). */

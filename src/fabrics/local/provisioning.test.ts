@@ -1,7 +1,7 @@
 /**
  * Custom data and extensions on the local fabric (SPEC §7), with real processes and a real HTTP
  * server for fileUris: custom data runs once per new OS disk; Custom Script downloads and runs
- * in dependency order; a 403 on a fileUri fails the extension, its dependents and provisioning.
+ * in dependency order, independent extensions in parallel; a 403 on a fileUri fails the extension, its dependents and provisioning.
  */
 import http from 'node:http'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -219,6 +219,34 @@ describe('local provisioning', () => {
       ],
     })
     expect(onlyOptional.error).toBeNull()
+  })
+
+  it('extensions with no ordering between them run in parallel; a dependent waits for both', async () => {
+    const dir = mkdtempSync(join(root, 'ext-'))
+    // Each of the two waits (up to 10 s) for the other's marker: run one after the other, the
+    // first would time out and fail. The third must see both markers when it starts.
+    const waitFor = (mine: string, other: string) =>
+      `touch ../${mine}.started; i=0; while [ ! -f ../${other}.started ]; do i=$((i+1)); [ $i -gt 200 ] && exit 7; sleep 0.05; done; touch ../${mine}.done`
+    const r = await runExtensions({
+      dir,
+      env: { PATH: process.env['PATH'] ?? '' },
+      budgetMs: 30_000,
+      logFile: join(dir, 'log'),
+      extensions: [
+        script('last', {
+          provisionAfterExtensions: ['left', 'right'],
+          settings: { commandToExecute: 'test -f ../left.done && test -f ../right.done' },
+        }),
+        script('left', { settings: { commandToExecute: waitFor('left', 'right') } }),
+        script('right', { settings: { commandToExecute: waitFor('right', 'left') } }),
+      ],
+    })
+    expect(r.extensions.map((e) => [e.name, e.state])).toEqual([
+      ['last', 'succeeded'],
+      ['left', 'succeeded'],
+      ['right', 'succeeded'],
+    ])
+    expect(r.error).toBeNull()
   })
 
   it('an unreachable fileUri or a command past the time budget fails clearly', async () => {

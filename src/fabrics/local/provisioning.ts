@@ -1,7 +1,7 @@
 /**
  * Provisioning of a new OS disk on the local fabric (SPEC §7): the custom data script (a `#!`
- * first line) runs once before `boot`; then the model's extensions run in an order that respects
- * `provisionAfterExtensions`, sharing `extensionsTimeBudget`. Custom Script downloads its
+ * first line) runs once before `boot`; then the model's extensions run, each after the ones its
+ * `provisionAfterExtensions` names and in parallel otherwise, sharing `extensionsTimeBudget`. Custom Script downloads its
  * `fileUris` (file://, http://, https://) into its own folder and runs `commandToExecute` there;
  * a download that fails (an expired token answering 403, say) fails the extension. Dependents of
  * a failed extension fail with Azure's message; `suppressFailures` keeps a failure from failing
@@ -45,7 +45,11 @@ export async function runCustomData(o: {
     : `The custom data script exited with code ${r.code ?? r.signal}: ${r.output.slice(-OUTPUT_TAIL)}`
 }
 
-/** Runs the extensions; never throws: failures are statuses. */
+/**
+ * Runs the extensions; never throws: failures are statuses. Each starts as soon as the ones it
+ * is provisioned after have finished, so extensions with no ordering between them run in
+ * parallel (SPEC §7 allows it; Azure does it).
+ */
 export async function runExtensions(o: {
   extensions: readonly ExtensionModel[]
   dir: string
@@ -54,44 +58,61 @@ export async function runExtensions(o: {
   logFile: string
 }): Promise<ProvisionResult> {
   const deadline = Date.now() + o.budgetMs
-  const statuses = new Map<string, ExtensionStatus>()
-  let error: string | null = null
-  for (const ext of order(o.extensions)) {
+  const byName = new Map(o.extensions.map((e) => [e.name.toLowerCase(), e]))
+  const running = new Map<string, Promise<ExtensionStatus>>()
+  const provision = (ext: ExtensionModel): Promise<ExtensionStatus> => {
+    const key = ext.name.toLowerCase()
+    let p = running.get(key)
+    if (p) return p
+    p = (async () => {
+      // Dependencies that are not in the model were refused at validation; ignore them here.
+      const deps = ext.provisionAfterExtensions.flatMap((d) => {
+        const e = byName.get(d.toLowerCase())
+        return e ? [e] : []
+      })
+      const after = await Promise.all(deps.map(provision))
+      return runOne(ext, deps, after)
+    })()
+    running.set(key, p)
+    return p
+  }
+  const runOne = async (
+    ext: ExtensionModel,
+    deps: readonly ExtensionModel[],
+    after: readonly ExtensionStatus[],
+  ): Promise<ExtensionStatus> => {
     const type = `${ext.publisher}.${ext.type}`
-    const failedDep = ext.provisionAfterExtensions.find(
-      (d) => statuses.get(d.toLowerCase())?.state === 'failed',
-    )
-    let status: ExtensionStatus
-    if (failedDep) {
-      const dep =
-        o.extensions.find((e) => e.name.toLowerCase() === failedDep.toLowerCase())?.name ??
-        failedDep
-      status = {
+    const failed = after.findIndex((s) => s.state === 'failed')
+    if (failed >= 0)
+      return {
         name: ext.name,
         type,
         state: 'failed',
-        message: `VM Extension '${ext.name}' is marked as failed since it depends upon the VM Extension '${dep}' which has failed.`,
+        message: `VM Extension '${ext.name}' is marked as failed since it depends upon the VM Extension '${deps[failed]?.name}' which has failed.`,
       }
-    } else if (Date.now() >= deadline) {
-      status = {
+    if (Date.now() >= deadline)
+      return {
         name: ext.name,
         type,
         state: 'failed',
         message: `VM Extension '${ext.name}' did not run: the extensions time budget of ${Math.round(o.budgetMs / 1000)} s was spent.`,
       }
-    } else if (CUSTOM_SCRIPT.includes(type.toLowerCase())) {
-      status = await customScript(ext, type, o.dir, o.env, deadline - Date.now(), o.logFile)
-    } else {
-      status = { name: ext.name, type, state: 'succeeded', message: 'Enable succeeded' } // Application Health, Service Fabric node
-    }
-    statuses.set(ext.name.toLowerCase(), status)
-    if (status.state === 'failed' && !ext.suppressFailures && error === null) {
-      error = `VM has reported a failure when processing extension '${ext.name}'. Error message: "${status.message}"`
-    }
+    if (CUSTOM_SCRIPT.includes(type.toLowerCase()))
+      return customScript(ext, type, o.dir, o.env, deadline - Date.now(), o.logFile)
+    return { name: ext.name, type, state: 'succeeded', message: 'Enable succeeded' } // Application Health, Service Fabric node
   }
+  const statuses = await Promise.all(o.extensions.map(provision))
+  // The instance's error names the first failed extension in the model's order.
+  const first = o.extensions.findIndex(
+    (e, i) => statuses[i]?.state === 'failed' && !e.suppressFailures,
+  )
+  const ext = o.extensions[first]
   return {
-    error,
-    extensions: o.extensions.map((e) => statuses.get(e.name.toLowerCase()) as ExtensionStatus),
+    error:
+      ext === undefined
+        ? null
+        : `VM has reported a failure when processing extension '${ext.name}'. Error message: "${statuses[first]?.message}"`,
+    extensions: statuses,
   }
 }
 
@@ -160,24 +181,6 @@ async function download(uri: string, dir: string): Promise<string | null> {
   } catch (err) {
     return (err as Error).message
   }
-}
-
-/** Topological order by provisionAfterExtensions (validated acyclic), stable otherwise. */
-function order(extensions: readonly ExtensionModel[]): ExtensionModel[] {
-  const out: ExtensionModel[] = []
-  const done = new Set<string>()
-  const visit = (e: ExtensionModel): void => {
-    const key = e.name.toLowerCase()
-    if (done.has(key)) return
-    done.add(key)
-    for (const dep of e.provisionAfterExtensions) {
-      const d = extensions.find((x) => x.name.toLowerCase() === dep.toLowerCase())
-      if (d) visit(d)
-    }
-    out.push(e)
-  }
-  extensions.forEach(visit)
-  return out
 }
 
 type RunResult = { code: number | null; signal: string | null; output: string; timedOut: boolean }
