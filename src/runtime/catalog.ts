@@ -18,7 +18,12 @@ export interface ImageCatalog {
     location: string,
     exclude?: ReadonlySet<string>,
   ): Promise<EligibleVersion | null>
-  artifact(image: ImageReference, version: string): Promise<ImageArtifact | undefined>
+  /** The artifact of a version; `location` (the set's region) is looked at first when given. */
+  artifact(
+    image: ImageReference,
+    version: string,
+    location?: string,
+  ): Promise<ImageArtifact | undefined>
   /** When a version not yet eligible becomes so (gallery replication), to wake up then. */
   nextEligibilityAtMs?(image: ImageReference, location: string): Promise<number | null>
 }

@@ -32,6 +32,8 @@ export type EffectContext = Readonly<{
   scaleSetKey: string
   model: FabricModel
   image: ImageReference
+  /** The set's region: where its image versions are looked up first. */
+  location?: string
 }>
 
 type Unit = Readonly<{
@@ -175,7 +177,8 @@ export class EffectRunner {
     const artifacts = new Map<string, Promise<ImageArtifact | undefined>>()
     const artifactOf = async (version: string): Promise<ImageArtifact> => {
       let p = artifacts.get(version)
-      if (!p) artifacts.set(version, (p = this.deps.catalog.artifact(ctx.image, version)))
+      if (!p)
+        artifacts.set(version, (p = this.deps.catalog.artifact(ctx.image, version, ctx.location)))
       const artifact = await p
       if (!artifact) throw new Error(`image version ${version} is not in the catalog`)
       return artifact

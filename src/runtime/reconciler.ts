@@ -121,7 +121,12 @@ async function step(
     )
   }
   deps.effects.run(
-    { scaleSetKey: state.key, model: state.fabricModel, image: state.spec.image },
+    {
+      scaleSetKey: state.key,
+      model: state.fabricModel,
+      image: state.spec.image,
+      location: state.spec.location,
+    },
     plan.actions,
   )
   if (next.status !== 'RollingForward') await pruneHistory(state.key, nowMs, deps)
@@ -214,7 +219,12 @@ async function reconcileCapacity(
     ...(plan.delete.length > 0 ? [{ type: 'delete' as const, instanceIds: plan.delete }] : []),
   ]
   deps.effects.run(
-    { scaleSetKey: state.key, model: state.fabricModel, image: state.spec.image },
+    {
+      scaleSetKey: state.key,
+      model: state.fabricModel,
+      image: state.spec.image,
+      location: state.spec.location,
+    },
     actions,
   )
   return saved
@@ -266,9 +276,15 @@ function releaseKeptDisks(
 ): void {
   const ids = instances.filter((i) => i.previousOsImageVersion !== null).map((i) => i.instanceId)
   if (ids.length === 0) return
-  deps.effects.run({ scaleSetKey: state.key, model: state.fabricModel, image: state.spec.image }, [
-    { type: 'release', instanceIds: ids },
-  ])
+  deps.effects.run(
+    {
+      scaleSetKey: state.key,
+      model: state.fabricModel,
+      image: state.spec.image,
+      location: state.spec.location,
+    },
+    [{ type: 'release', instanceIds: ids }],
+  )
 }
 
 /** Merges the fabric's view with the control plane's records (protection, deferral). */

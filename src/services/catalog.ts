@@ -194,15 +194,15 @@ export class StoreCatalog implements ImageCatalog {
         : undefined
     }
     if (image.kind !== 'platform') return undefined
-    const versions = location
-      ? [
-          await this.get(
-            { location, publisher: image.publisher, offer: image.offer, sku: image.sku },
-            version,
-          ),
-        ]
-      : await this.anyRegion(image, version)
-    const v = versions.find((x) => x !== undefined)
+    // The set's region first (one read); any region where it is not there (a reimage to a
+    // version published elsewhere).
+    const here = location
+      ? await this.get(
+          { location, publisher: image.publisher, offer: image.offer, sku: image.sku },
+          version,
+        )
+      : undefined
+    const v = here ?? (await this.anyRegion(image, version)).find((x) => x !== undefined)
     return v
       ? { version: v.version, label: imageLabel(image, v.version), sourceUri: v.sourceUri }
       : undefined

@@ -432,15 +432,35 @@ export class LocalFabric implements Fabric {
     await this.disks.build(disk.digest, target)
   }
 
-  /** The records of these instances, by key (each call is one instance in practice). */
-  private async records(scaleSetKey: string, ids: readonly string[]): Promise<LocalInstance[]> {
-    const out: LocalInstance[] = []
-    for (const id of ids) {
-      const r = await this.o.state.get(scaleSetKey, id)
-      if (r) out.push(r)
+  /**
+   * The records of these instances. The effect runner calls the fabric once per instance, all of
+   * a batch in the same tick: their reads are gathered into one query, so the batch's instances
+   * are stopped together rather than one store read apart.
+   */
+  private records(scaleSetKey: string, ids: readonly string[]): Promise<LocalInstance[]> {
+    let pending = this.pendingReads.get(scaleSetKey)
+    if (!pending) {
+      const ids = new Set<string>()
+      const read = new Promise<readonly LocalInstance[]>((resolve, reject) =>
+        setImmediate(() => {
+          this.pendingReads.delete(scaleSetKey)
+          this.o.state.getMany(scaleSetKey, [...ids]).then(resolve, reject)
+        }),
+      )
+      pending = { ids, read }
+      this.pendingReads.set(scaleSetKey, pending)
     }
-    return out
+    for (const id of ids) pending.ids.add(id)
+    return pending.read.then((all) => {
+      const byId = new Map(all.map((r) => [r.instanceId, r]))
+      return ids.flatMap((id) => byId.get(id) ?? [])
+    })
   }
+
+  private readonly pendingReads = new Map<
+    string,
+    { ids: Set<string>; read: Promise<readonly LocalInstance[]> }
+  >()
 
   /**
    * The lowest free address of the /16 (x.y.*.0 and x.y.*.255 skipped), one allocation at a

@@ -50,6 +50,8 @@ export interface LocalStateStore {
   list(scaleSetKey: string): Promise<readonly LocalInstance[]>
   listAll(): Promise<readonly LocalInstance[]>
   get(scaleSetKey: string, instanceId: string): Promise<LocalInstance | undefined>
+  /** The records of these instances of one set (missing ones left out), in one read. */
+  getMany(scaleSetKey: string, instanceIds: readonly string[]): Promise<readonly LocalInstance[]>
   put(instance: LocalInstance): Promise<void>
   remove(scaleSetKey: string, instanceId: string): Promise<void>
 }
@@ -64,6 +66,9 @@ export class MemoryLocalState implements LocalStateStore {
   }
   async get(key: string, id: string): Promise<LocalInstance | undefined> {
     return this.map.get(`${key}|${id}`)
+  }
+  async getMany(key: string, ids: readonly string[]): Promise<readonly LocalInstance[]> {
+    return ids.flatMap((id) => this.map.get(`${key}|${id}`) ?? [])
   }
   async put(i: LocalInstance): Promise<void> {
     this.map.set(`${i.scaleSetKey}|${i.instanceId}`, i)

@@ -8,6 +8,13 @@ import { closeSync, openSync, readFileSync, renameSync, statSync } from 'node:fs
 
 export type ProcessRef = Readonly<{ pid: number; startTicks: number }>
 
+/**
+ * The processes this control plane started, until they exit: whether they live is known from
+ * their exit event, without reading /proc (a reconcile pass asks for every instance). Processes
+ * adopted after a restart are not here and are checked in /proc.
+ */
+const children = new Map<number, { startTicks: number; exited: Promise<void> }>()
+
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024
 
 /** Starts `command` detached, stdout/stderr appended to `logFile` (rotated once past 10 MiB). */
@@ -30,9 +37,18 @@ export async function startProcess(o: {
       child.once('spawn', () => resolve())
       child.once('error', reject)
     })
-    child.unref()
     const pid = child.pid as number
-    return { pid, startTicks: startTicksOf(pid) ?? 0 }
+    const exited = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        children.delete(pid)
+        resolve()
+      }),
+    )
+    child.unref()
+    const startTicks = startTicksOf(pid) ?? 0
+    if (child.exitCode === null && child.signalCode === null)
+      children.set(pid, { startTicks, exited })
+    return { pid, startTicks }
   } finally {
     closeSync(fd)
   }
@@ -40,6 +56,7 @@ export async function startProcess(o: {
 
 /** Whether the process still runs and is the one we started. */
 export function isAlive(p: ProcessRef): boolean {
+  if (children.get(p.pid)?.startTicks === p.startTicks) return true
   const stat = readStat(p.pid)
   return (
     stat !== null && stat.state !== 'Z' && stat.state !== 'X' && stat.startTicks === p.startTicks
@@ -50,12 +67,28 @@ export function isAlive(p: ProcessRef): boolean {
 export async function stopProcess(p: ProcessRef, graceMs: number): Promise<void> {
   if (!isAlive(p)) return
   signal(p.pid, 'SIGTERM')
-  const deadline = Date.now() + graceMs
-  while (isAlive(p) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
-  if (isAlive(p)) {
+  if (!(await exitWithin(p, graceMs))) {
     signal(p.pid, 'SIGKILL')
-    for (let i = 0; i < 200 && isAlive(p); i++) await new Promise((r) => setTimeout(r, 10))
+    await exitWithin(p, 2_000)
   }
+}
+
+/** Waits for the process to be gone: its exit event if it is a child, else /proc, polled. */
+async function exitWithin(p: ProcessRef, ms: number): Promise<boolean> {
+  const child = children.get(p.pid)
+  if (child?.startTicks === p.startTicks) {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))
+    const done = await Promise.race([child.exited.then(() => true as const), timeout])
+    clearTimeout(timer)
+    return done
+  }
+  const deadline = Date.now() + ms
+  for (let wait = 2; isAlive(p); wait = Math.min(wait * 2, 25)) {
+    if (Date.now() >= deadline) return false
+    await new Promise((r) => setTimeout(r, wait))
+  }
+  return true
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

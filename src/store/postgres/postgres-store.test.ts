@@ -12,6 +12,8 @@ import {
   runStoreContract,
 } from '../store.contract.js'
 import { openPostgresStore } from './open-postgres.js'
+import { runLocalStateContract } from '../../fabrics/local/local-state.contract.js'
+import { SqlLocalState } from '../sql/sql-local-state.js'
 
 const url = process.env['OSROLL_TEST_DATABASE_URL']
 const inCi = process.env['CI'] === 'true'
@@ -44,6 +46,10 @@ if (!url && inCi) {
   runStoreContract('postgres', open)
   runControlStoreContract('postgres', open)
   runLeaseStoreContract('postgres', open)
+  runLocalStateContract('postgres', async () => {
+    const { store, close } = await open()
+    return { state: new SqlLocalState(store), close }
+  })
 
   describe('PostgreSQL store', () => {
     it('migrates a schema while another osroll schema exists in the same database', async () => {

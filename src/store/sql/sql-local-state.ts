@@ -38,6 +38,17 @@ export class SqlLocalState implements LocalStateStore {
     return row ? (JSON.parse(row.instance) as LocalInstance) : undefined
   }
 
+  async getMany(scaleSetKey: string, ids: readonly string[]): Promise<readonly LocalInstance[]> {
+    if (ids.length === 0) return []
+    const rows = await this.db
+      .selectFrom('local_instances')
+      .select('instance')
+      .where('set_key', '=', scaleSetKey)
+      .where('instance_id', 'in', [...ids])
+      .execute()
+    return rows.map((r) => JSON.parse(r.instance) as LocalInstance)
+  }
+
   async put(i: LocalInstance): Promise<void> {
     const instance = JSON.stringify(i)
     await this.store.write((db) =>

@@ -8,6 +8,8 @@ import {
   runStoreContract,
 } from '../store.contract.js'
 import { openSqliteStore } from './open-sqlite.js'
+import { runLocalStateContract } from '../../fabrics/local/local-state.contract.js'
+import { SqlLocalState } from '../sql/sql-local-state.js'
 
 const sqlite = async () => {
   const store = await openSqliteStore(':memory:')
@@ -16,6 +18,10 @@ const sqlite = async () => {
 runStoreContract('sqlite', sqlite)
 runControlStoreContract('sqlite', sqlite)
 runLeaseStoreContract('sqlite', sqlite)
+runLocalStateContract('sqlite', async () => {
+  const { store, close } = await sqlite()
+  return { state: new SqlLocalState(store), close }
+})
 
 describe('sqlite store', () => {
   it('keeps state in a file across reopen (migrations are idempotent)', async () => {
