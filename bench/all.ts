@@ -13,7 +13,7 @@ const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice(7)
   .split(',')
-const BENCHES = ['engine', 'api', 'local', 'fleet', 'control-plane', 'dashboard'].filter(
+const BENCHES = ['engine', 'api', 'local', 'ansible', 'fleet', 'control-plane', 'dashboard'].filter(
   (b) => !only || only.includes(b),
 )
 const WANTED = [

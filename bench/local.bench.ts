@@ -7,20 +7,8 @@
  * `-- --json` ends with one JSON line.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import Sqlite from 'better-sqlite3'
-import { startServe } from '../test-support/serve-process.js'
-import { sampleImage } from '../test-support/sample-images.js'
-import {
-  armPaths,
-  autoUpgradeSetBody,
-  imageBody,
-  loadBalancerBody,
-} from '../test-support/arm-fixtures.js'
 import { Prober } from '../src/health/prober.js'
-import type { Rollout } from '../src/core/rollout/types.js'
+import { localFleet } from './local-fleet.js'
 
 const json = process.argv.includes('--json')
 const INSTANCES = Number(process.env['OSROLL_BENCH_INSTANCES'] ?? 50)
@@ -59,62 +47,10 @@ async function rolloutOverhead(): Promise<{
   batches: number
   detectMs: number
 }> {
-  const dir = mkdtempSync(join(tmpdir(), 'osroll-bench-local-'))
-  const server = await startServe(join(dir, 'data'), ['--fabric', 'local'])
+  const fleet = await localFleet(INSTANCES)
   try {
-    const sub = server.subscriptionId
-    const paths = armPaths(sub)
-    const set = paths.set()
-    const publish = (v: string) =>
-      server.call(
-        'PUT',
-        paths.image(v),
-        imageBody(sampleImage(join(dir, 'images'), { version: v })),
-      )
-    await publish('1.0.0')
-    await server.call(
-      'PUT',
-      paths.lb,
-      loadBalancerBody({
-        name: 'http',
-        protocol: 'Http',
-        port: 8080,
-        requestPath: '/health',
-        intervalInSeconds: 5,
-      }),
-    )
-    const created = await server.call(
-      'PUT',
-      set,
-      autoUpgradeSetBody({ sub, capacity: INSTANCES, probe: 'http', dataDisk: true }),
-    )
-    if (created.status !== 201) throw new Error(JSON.stringify(created.body))
-    await until(async () => {
-      const vms = (await server.call('GET', `${set}/virtualMachines?$expand=instanceView`)).body
-        .value as { properties: { instanceView: { vmHealth?: { status: { code: string } } } } }[]
-      return (
-        vms.length === INSTANCES &&
-        vms.every((v) => v.properties.instanceView.vmHealth?.status.code === 'HealthState/healthy')
-      )
-    }, 120_000)
-    const publishedAt = Date.now()
-    await publish('1.1.0')
-    await until(
-      async () =>
-        (await server.call('GET', `${set}/osUpgradeHistory`)).body.value?.[0]?.properties
-          .runningStatus.code === 'Completed',
-      300_000,
-    )
-    const db = new Sqlite(join(dir, 'data', 'osroll.db'), { readonly: true })
-    const r = JSON.parse(
-      (
-        db.prepare("select document from rollouts where status = 'Completed'").get() as {
-          document: string
-        }
-      ).document,
-    ) as Rollout
-    db.close()
-    const events = instanceEvents(join(dir, 'data', 'instances'))
+    const { rollout: r, publishedAtMs } = await fleet.rollTo('1.1.0')
+    const events = fleet.events()
     let criticalMs = 0
     let firstSigterm = Infinity
     let previousLastHealthy: number | null = null
@@ -147,37 +83,16 @@ async function rolloutOverhead(): Promise<{
       `  (start → first stop ${firstSigterm - r.startedAtMs} ms; gaps between batches ${gaps.join(', ')} ms;` +
         ` stops staggered within batches by ${staggers.join(', ')} ms; last healthy → end ${(r.endedAtMs as number) - (previousLastHealthy ?? 0)} ms)`,
     )
-    await server.call('DELETE', set)
     return {
       ratio: wallMs / criticalMs,
       wallMs,
       criticalMs,
       batches: r.batchCount,
-      detectMs: Math.round(firstSigterm - publishedAt),
+      detectMs: Math.round(firstSigterm - publishedAtMs),
     }
   } finally {
-    await server.stop()
-    rmSync(dir, { recursive: true, force: true })
+    await fleet.close()
   }
-}
-
-function instanceEvents(
-  root: string,
-): Map<string, { event: string; version: string; atMs: number }[]> {
-  const out = new Map<string, { event: string; version: string; atMs: number }[]>()
-  for (const set of readdirSync(root)) {
-    for (const id of readdirSync(join(root, set))) {
-      const text = readFileSync(join(root, set, id, 'data', 'lun0', 'events'), 'utf8')
-      out.set(
-        id,
-        text
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l)),
-      )
-    }
-  }
-  return out
 }
 
 async function proberThroughput(): Promise<{ perSecond: number; cpu: number }> {
@@ -219,13 +134,5 @@ async function proberThroughput(): Promise<{ perSecond: number; cpu: number }> {
   } finally {
     prober.close()
     server.kill()
-  }
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('benchmark step timed out')
-    await new Promise((r) => setTimeout(r, 100))
   }
 }
