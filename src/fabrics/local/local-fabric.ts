@@ -21,6 +21,7 @@ import type {
   NewInstanceSpec,
 } from '../fabric.js'
 import { OsDisks, type OsDiskMode } from './os-disks.js'
+import { ReadBatcher } from '../../store/read-batcher.js'
 import { runCustomData, runExtensions } from './provisioning.js'
 import type { LocalDisk, LocalInstance, LocalStateStore } from './local-state.js'
 import { isAlive, startProcess, stopProcess } from './processes.js'
@@ -434,33 +435,17 @@ export class LocalFabric implements Fabric {
 
   /**
    * The records of these instances. The effect runner calls the fabric once per instance, all of
-   * a batch in the same tick: their reads are gathered into one query, so the batch's instances
-   * are stopped together rather than one store read apart.
+   * a batch in the same tick: their reads become one query (read-batcher.ts), so the batch's
+   * instances are stopped together rather than one store read apart.
    */
   private records(scaleSetKey: string, ids: readonly string[]): Promise<LocalInstance[]> {
-    let pending = this.pendingReads.get(scaleSetKey)
-    if (!pending) {
-      const ids = new Set<string>()
-      const read = new Promise<readonly LocalInstance[]>((resolve, reject) =>
-        setImmediate(() => {
-          this.pendingReads.delete(scaleSetKey)
-          this.o.state.getMany(scaleSetKey, [...ids]).then(resolve, reject)
-        }),
-      )
-      pending = { ids, read }
-      this.pendingReads.set(scaleSetKey, pending)
-    }
-    for (const id of ids) pending.ids.add(id)
-    return pending.read.then((all) => {
-      const byId = new Map(all.map((r) => [r.instanceId, r]))
-      return ids.flatMap((id) => byId.get(id) ?? [])
-    })
+    return this.reads.getMany(scaleSetKey, ids)
   }
 
-  private readonly pendingReads = new Map<
-    string,
-    { ids: Set<string>; read: Promise<readonly LocalInstance[]> }
-  >()
+  private readonly reads = new ReadBatcher<LocalInstance>(
+    async (key, ids) =>
+      new Map((await this.o.state.getMany(key, ids)).map((r) => [r.instanceId, r])),
+  )
 
   /**
    * The lowest free address of the /16 (x.y.*.0 and x.y.*.255 skipped), one allocation at a

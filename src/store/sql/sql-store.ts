@@ -18,6 +18,7 @@ import type {
 } from '../control-store.js'
 import type { Database } from './schema.js'
 import { GroupCommit } from './group-commit.js'
+import { ReadBatcher } from '../read-batcher.js'
 import { fenceScope } from '../lease-store.js'
 import type { Fence, LeaseRow, LeaseStore } from '../lease-store.js'
 
@@ -416,13 +417,26 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
     return rows.map((r) => JSON.parse(r.instance) as SimInstance)
   }
 
-  async get(scaleSetKey: string, instanceId: string): Promise<SimInstance | undefined> {
-    const [row] = await this.rows<{ instance: string }>(
-      'select instance from sim_instances where set_key = ? and instance_id = ?',
-      [scaleSetKey, instanceId],
-    )
-    return row ? (JSON.parse(row.instance) as SimInstance) : undefined
+  /** Read-batched (read-batcher.ts): a batch's reimages read their instances in one query. */
+  get(scaleSetKey: string, instanceId: string): Promise<SimInstance | undefined> {
+    return this.simReads.get(scaleSetKey, instanceId)
   }
+
+  private readonly simReads = new ReadBatcher<SimInstance>(async (key, ids) => {
+    const found = new Map<string, SimInstance>()
+    for (let i = 0; i < ids.length; i += 1000) {
+      const part = ids.slice(i, i + 1000)
+      const rows = await this.rows<{ instance: string }>(
+        `select instance from sim_instances where set_key = ? and instance_id in (${part.map(() => '?').join(', ')})`,
+        [key, ...part],
+      )
+      for (const r of rows) {
+        const inst = JSON.parse(r.instance) as SimInstance
+        found.set(inst.instanceId, inst)
+      }
+    }
+    return found
+  })
 
   /** Group-committed (group-commit.ts): a rollout batch's instances are written together. */
   async put(scaleSetKey: string, instance: SimInstance): Promise<void> {

@@ -4,7 +4,15 @@
  */
 import Sqlite from 'better-sqlite3'
 import { Kysely, Migrator, SqliteDialect } from 'kysely'
-import type { LogEvent, MigrationProvider, SqliteDatabase } from 'kysely'
+import type {
+  DatabaseConnection,
+  Driver,
+  LogEvent,
+  MigrationProvider,
+  QueryCompiler,
+  SqliteDatabase,
+  TransactionSettings,
+} from 'kysely'
 import { migrations } from '../migrations/migrations.js'
 import type { Database } from '../sql/schema.js'
 import { SqlStore } from '../sql/sql-store.js'
@@ -22,7 +30,7 @@ export async function openSqliteStore(
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+    dialect: new FifoSqliteDialect({ database: withStatementCache(sqlite) }),
     ...(o.onQuery ? { log: queryLog(o.onQuery) } : {}),
   })
   await migrate(db, 'sqlite')
@@ -76,5 +84,84 @@ function withStatementCache(sqlite: Sqlite.Database, size = 500): SqliteDatabase
       cache.set(sql, stmt)
       return stmt as unknown as ReturnType<SqliteDatabase['prepare']>
     },
+  }
+}
+
+/**
+ * Kysely's SQLite driver guards its one connection with a mutex whose every release wakes every
+ * waiter, all but one of which go back to sleep: with hundreds of queries waiting (a fleet's
+ * passes and effects) that was an eighth of the CPU (docs/performance.md). This dialect queues
+ * them first come, first served: each waiter is woken once, when its turn comes.
+ */
+class FifoSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    return new FifoDriver(super.createDriver())
+  }
+}
+
+class FifoDriver implements Driver {
+  private tail: Promise<void> = Promise.resolve()
+  private release: (() => void) | null = null
+
+  constructor(private readonly inner: Driver) {}
+
+  init(): Promise<void> {
+    return this.inner.init()
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const previous = this.tail
+    let release!: () => void
+    this.tail = new Promise<void>((resolve) => (release = resolve))
+    await previous
+    this.release = release
+    return this.inner.acquireConnection() // uncontended now: only the holder of the turn asks
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    await this.inner.releaseConnection(connection)
+    const release = this.release
+    this.release = null
+    release?.()
+  }
+
+  beginTransaction(c: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return this.inner.beginTransaction(c, settings)
+  }
+
+  commitTransaction(c: DatabaseConnection): Promise<void> {
+    return this.inner.commitTransaction(c)
+  }
+
+  rollbackTransaction(c: DatabaseConnection): Promise<void> {
+    return this.inner.rollbackTransaction(c)
+  }
+
+  async savepoint(
+    c: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await this.inner.savepoint?.(c, name, compile)
+  }
+
+  async rollbackToSavepoint(
+    c: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await this.inner.rollbackToSavepoint?.(c, name, compile)
+  }
+
+  async releaseSavepoint(
+    c: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await this.inner.releaseSavepoint?.(c, name, compile)
+  }
+
+  destroy(): Promise<void> {
+    return this.inner.destroy()
   }
 }
