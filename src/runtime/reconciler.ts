@@ -196,6 +196,25 @@ async function reconcileCapacity(
   // Creating or deleting an instance takes time on a real fabric; until it is done the fleet is
   // not what it will be, so plan no further change (else every pass would create more).
   if (deps.effects.busyWith(state.key, ['create', 'delete'])) return state
+  const leftovers =
+    rollout === null && instances.length > state.spec.capacity
+      ? await surgeLeftovers(state.key, instances, deps)
+      : []
+  if (leftovers.length > 0) {
+    // The last rollout swapped these out (or discarded them) and was cut off before deleting
+    // them: delete them, and neither count them nor scale in a member in their place (seed 25624).
+    deps.log.info({ scaleSet: state.key, delete: leftovers }, 'Deleting surged-out instances')
+    deps.effects.run(
+      {
+        scaleSetKey: state.key,
+        model: state.fabricModel,
+        image: state.spec.image,
+        location: state.spec.location,
+      },
+      [{ type: 'delete', instanceIds: leftovers }],
+    )
+    return state
+  }
   const plan = planCapacity({
     spec: state.spec,
     instances,
@@ -228,6 +247,27 @@ async function reconcileCapacity(
     actions,
   )
   return saved
+}
+
+/**
+ * Instances the last (ended) rollout meant to delete that still exist: the old member of a
+ * swapped maxSurge pair, or a discarded replacement. Read only when the fleet is over capacity.
+ */
+async function surgeLeftovers(
+  key: string,
+  instances: readonly InstanceObservation[],
+  deps: ReconcilerDeps,
+): Promise<string[]> {
+  const [last] = await deps.store.listRollouts(key, { limit: 1 })
+  if (!last || last.status === 'RollingForward') return []
+  const present = new Set(instances.map((i) => i.instanceId))
+  const out: string[] = []
+  for (const a of last.attempts) {
+    if (a.method !== 'surge' || a.surgeInstanceId === null || a.state === 'Removed') continue
+    const doomed = a.state === 'Succeeded' ? a.instanceId : a.surgeInstanceId
+    if (present.has(doomed)) out.push(doomed)
+  }
+  return out
 }
 
 /** Saves what the pass saw when it differs from what the state says, for cheap reads. */
