@@ -83,6 +83,33 @@ export function runStoreContract(
         expect((await store.getActiveRollout('/a'))?.id).toBe('r4')
       }))
 
+    it('saves made in the same turn stand or fall each on its own revision, events with them', () =>
+      run(async (store) => {
+        const a = rollout('ra', '/a', 0)
+        const b = rollout('rb', '/b', 0)
+        await store.createRollout(a)
+        await store.createRollout(b)
+        const event = (rolloutId: string, key: string) => ({
+          atMs: 1,
+          rolloutId,
+          scaleSetKey: key,
+          instanceId: '0',
+          from: 'Pending',
+          to: 'Reimaging',
+          reason: 'Batch1',
+        })
+        const [good, stale] = await Promise.allSettled([
+          store.saveRollout({ ...a, batchCount: 1, revision: 1 }, 0, [event('ra', '/a')]),
+          store.saveRollout({ ...b, batchCount: 1, revision: 6 }, 5, [event('rb', '/b')]),
+        ])
+        expect(good.status).toBe('fulfilled')
+        expect(stale).toMatchObject({ status: 'rejected', reason: { code: 'RevisionConflict' } })
+        expect((await store.getActiveRollout('/a'))?.revision).toBe(1)
+        expect((await store.getActiveRollout('/b'))?.revision).toBe(0)
+        expect(await store.listEvents('ra')).toHaveLength(1)
+        expect(await store.listEvents('rb')).toHaveLength(0)
+      }))
+
     it('pages history newest first', () =>
       run(async (store) => {
         for (let i = 0; i < 5; i++) {

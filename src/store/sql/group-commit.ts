@@ -15,8 +15,14 @@ export class GroupCommit<R> {
   private groups = new Map<string, Group<R>>()
   private scheduled = false
 
-  /** `commit` writes the rows of one group in one transaction, under `fence` if given. */
-  constructor(private readonly commit: (rows: readonly R[]) => Promise<void>) {}
+  /**
+   * `commit` writes the rows of one group in one transaction, under `fence` if given. It may
+   * refuse single rows without failing the group (a revision conflict, say): it then returns,
+   * per row, the error of a refused one (or null), and only those callers see an error.
+   */
+  constructor(
+    private readonly commit: (rows: readonly R[]) => Promise<void | readonly (Error | null)[]>,
+  ) {}
 
   add(row: R): Promise<void> {
     const fence = fenceScope.getStore()
@@ -41,7 +47,12 @@ export class GroupCommit<R> {
       const run = () => this.commit(rows)
       const committed = fence ? fenceScope.run(fence, run) : fenceScope.exit(run)
       committed.then(
-        () => jobs.forEach((j) => j.resolve()),
+        (refused) =>
+          jobs.forEach((j, i) => {
+            const err = refused ? refused[i] : null
+            if (err) j.reject(err)
+            else j.resolve()
+          }),
         (err: unknown) => jobs.forEach((j) => j.reject(err)),
       )
     }

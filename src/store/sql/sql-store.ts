@@ -295,30 +295,47 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
     }
   }
 
+  /**
+   * Group-committed (group-commit.ts): the decisions of passes that save in the same turn share
+   * one transaction (one fsync); each is still checked against its own revision, and a caller
+   * returns only once its decision and events are durable (persist-before-act holds).
+   */
   async saveRollout(
     r: Rollout,
     expectedRevision: number,
     events: readonly RolloutEvent[] = [],
   ): Promise<void> {
-    const row = rolloutRow(r)
-    const update = (db: Kysely<Database>) =>
-      this.exec(
-        db,
-        'update rollouts set status = ?, active_key = ?, revision = ?, document = ? where id = ? and revision = ?',
-        [row.status, row.active_key, row.revision, row.document, r.id, expectedRevision],
-      )
-    await this.write((db) =>
-      inTransaction(db, async (tx) => {
-        const { changed } = await update(tx)
-        if (changed !== 1) {
-          throw Errors.RevisionConflict(
-            `rollout ${r.id} changed (expected revision ${expectedRevision})`,
-          )
-        }
-        await this.insertEvents(tx, events)
-      }),
-    )
+    await this.rolloutSaves.add({ row: rolloutRow(r), expectedRevision, events })
   }
+
+  private readonly rolloutSaves = new GroupCommit<RolloutSave>((saves) =>
+    this.write((db) =>
+      inTransaction(db, async (tx) => {
+        const refused: (Error | null)[] = []
+        const events: RolloutEvent[] = []
+        for (const { row, expectedRevision, events: mine } of saves) {
+          const { changed } = await this.exec(
+            tx,
+            'update rollouts set status = ?, active_key = ?, revision = ?, document = ? where id = ? and revision = ?',
+            [row.status, row.active_key, row.revision, row.document, row.id, expectedRevision],
+          )
+          if (changed === 1) {
+            refused.push(null)
+            events.push(...mine)
+          } else {
+            refused.push(
+              Errors.RevisionConflict(
+                `rollout ${row.id} changed (expected revision ${expectedRevision})`,
+              ),
+            )
+          }
+        }
+        for (let i = 0; i < events.length; i += 1000)
+          await this.insertEvents(tx, events.slice(i, i + 1000))
+        return refused
+      }),
+    ),
+  )
 
   async listRollouts(
     key: string,
@@ -624,6 +641,12 @@ function leaseOf(row: Database['leases']): LeaseRow {
     expiresAtMs: Number(row.expires_at_ms),
   }
 }
+
+type RolloutSave = Readonly<{
+  row: Database['rollouts']
+  expectedRevision: number
+  events: readonly RolloutEvent[]
+}>
 
 function rolloutRow(r: Rollout): Database['rollouts'] {
   return {
