@@ -59,6 +59,29 @@ describe('prober (SPEC §6)', () => {
     p.close()
   })
 
+  it('binary mode decides on the status line: a body that never ends does not stall the probe', async () => {
+    const open: http.ServerResponse[] = []
+    const port = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.write('streaming')
+      open.push(res) // never ended
+    })
+    const p = new Prober({ tickMs: 10 })
+    p.set('s', {
+      protocol: 'http',
+      host: '127.0.0.1',
+      port,
+      requestPath: '/',
+      intervalMs: 100,
+      threshold: 1,
+      mode: 'binary',
+      gracePeriodMs: 0,
+    })
+    await until(p, 's', 'healthy', 4000)
+    p.close()
+    open.forEach((r) => r.destroy())
+  })
+
   it('rich mode: Initializing until numberOfProbes identical answers; then the state; TCP probes', async () => {
     const port = await serve((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' })

@@ -199,6 +199,12 @@ export class Prober {
           timeout: timeoutMs,
         },
         (res) => {
+          if (t.mode === 'binary') {
+            // The status decides (the body is not read): decide now, drain for keep-alive.
+            resolve(interpret(t, res.statusCode ?? 0, ''))
+            res.resume()
+            return
+          }
           const chunks: Buffer[] = []
           let size = 0
           res.on('data', (c: Buffer) => {
