@@ -172,7 +172,7 @@ async function maybeStart(
     'Starting rollout',
   )
   let next = state
-  if (rollout.kind === 'OSImage') {
+  if (rollout.kind === 'OSImage' && state.firstSinceEnable) {
     next = await deps.store.putScaleSet({ ...state, firstSinceEnable: false }, state.revision)
   }
   return { type: 'started', rollout, state: next }

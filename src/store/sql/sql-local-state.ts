@@ -1,6 +1,7 @@
 /**
  * The local fabric's instance records in the SQL store, so a restarted osroll re-adopts them.
- * Writes go through the store's `write`, so a driver's are fenced by its lease (lease-store.ts).
+ * Writes are group-committed through the store's `enqueue`, so those of one turn share a
+ * transaction and a driver's are fenced by its lease (lease-store.ts).
  */
 import type { Kysely } from 'kysely'
 import type { LocalInstance, LocalStateStore } from '../../fabrics/local/local-state.js'
@@ -51,22 +52,24 @@ export class SqlLocalState implements LocalStateStore {
 
   async put(i: LocalInstance): Promise<void> {
     const instance = JSON.stringify(i)
-    await this.store.write((db) =>
+    await this.store.enqueue((db) =>
       db
         .insertInto('local_instances')
         .values({ set_key: i.scaleSetKey, instance_id: i.instanceId, instance })
         .onConflict((oc) => oc.columns(['set_key', 'instance_id']).doUpdateSet({ instance }))
-        .execute(),
+        .execute()
+        .then(() => null),
     )
   }
 
   async remove(scaleSetKey: string, instanceId: string): Promise<void> {
-    await this.store.write((db) =>
+    await this.store.enqueue((db) =>
       db
         .deleteFrom('local_instances')
         .where('set_key', '=', scaleSetKey)
         .where('instance_id', '=', instanceId)
-        .execute(),
+        .execute()
+        .then(() => null),
     )
   }
 }

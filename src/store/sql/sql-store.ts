@@ -83,6 +83,68 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
     }
   }
 
+  /**
+   * Group-committed writes (group-commit.ts): the orchestrator's and fabrics' writes made in the
+   * same turn — rollout decisions, scale set states, sim instances, instance records, events —
+   * share one transaction (one fsync on SQLite, one round trip of BEGIN/COMMIT on PostgreSQL),
+   * in the order they were made; each caller returns once its own write is durable. A write may
+   * be refused alone (a revision conflict): it changes nothing and only its caller sees the error,
+   * so writes are conditional statements that do not throw on a conflict (PostgreSQL aborts a
+   * transaction on any error).
+   */
+  enqueue(
+    run: (
+      tx: Kysely<Database>,
+      emit: (events: readonly RolloutEvent[]) => void,
+    ) => Promise<Error | null | void>,
+  ): Promise<void> {
+    return this.writes.add({ type: 'op', run })
+  }
+
+  private readonly writes = new GroupCommit<Write>((jobs) =>
+    this.write((db) =>
+      inTransaction(db, async (tx) => {
+        const refused: (Error | null)[] = []
+        const events: RolloutEvent[] = []
+        const emit = (e: readonly RolloutEvent[]): void => {
+          events.push(...e)
+        }
+        for (let i = 0; i < jobs.length;) {
+          const job = jobs[i] as Write
+          if (job.type === 'op') {
+            refused.push((await job.run(tx, emit)) ?? null)
+            i++
+            continue
+          }
+          // A run of sim instance puts: one multi-row upsert; the last write of an instance wins
+          // (one statement may not update a row twice).
+          const last = new Map<string, Database['sim_instances']>()
+          for (; i < jobs.length; i++) {
+            const j = jobs[i] as Write
+            if (j.type !== 'sim') break
+            last.set(`${j.row.set_key}\0${j.row.instance_id}`, j.row)
+            refused.push(null)
+          }
+          const unique = [...last.values()]
+          for (let k = 0; k < unique.length; k += 1000) {
+            await tx
+              .insertInto('sim_instances')
+              .values(unique.slice(k, k + 1000))
+              .onConflict((oc) =>
+                oc
+                  .columns(['set_key', 'instance_id'])
+                  .doUpdateSet((eb) => ({ instance: eb.ref('excluded.instance') })),
+              )
+              .execute()
+          }
+        }
+        for (let k = 0; k < events.length; k += 1000)
+          await this.insertEvents(tx, events.slice(k, k + 1000))
+        return refused
+      }),
+    ),
+  )
+
   // --- leases (lease-store.ts) ---
 
   async heartbeat(replicaId: string, nowMs: number, ttlMs: number): Promise<number> {
@@ -191,30 +253,27 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
     const saved = { ...state, revision }
     const doc = JSON.stringify(saved)
     const key = state.key
-    return this.write(async (db) => {
+    await this.enqueue(async (tx) => {
       if (expectedRevision === null) {
-        try {
-          await db.insertInto('scale_sets').values({ key, state: doc, revision }).execute()
-        } catch (err) {
-          if (isUniqueViolation(err))
-            throw Errors.RevisionConflict(`scale set ${key} already exists`)
-          throw err
-        }
-        return saved
-      }
-      const r = await db
-        .updateTable('scale_sets')
-        .set({ state: doc, revision })
-        .where('key', '=', key)
-        .where('revision', '=', expectedRevision)
-        .executeTakeFirst()
-      if (Number(r.numUpdatedRows) !== 1) {
-        throw Errors.RevisionConflict(
-          `scale set ${key} changed (expected revision ${expectedRevision})`,
+        const { changed } = await this.exec(
+          tx,
+          'insert into scale_sets (key, state, revision) values (?, ?, ?) on conflict do nothing',
+          [key, doc, revision],
         )
+        return changed === 1 ? null : Errors.RevisionConflict(`scale set ${key} already exists`)
       }
-      return saved
+      const { changed } = await this.exec(
+        tx,
+        'update scale_sets set state = ?, revision = ? where key = ? and revision = ?',
+        [doc, revision, key, expectedRevision],
+      )
+      return changed === 1
+        ? null
+        : Errors.RevisionConflict(
+            `scale set ${key} changed (expected revision ${expectedRevision})`,
+          )
     })
+    return saved
   }
 
   async deleteScaleSet(key: string): Promise<void> {
@@ -245,7 +304,7 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
 
   async putInstanceRecords(key: string, records: readonly InstanceRecord[]): Promise<void> {
     if (records.length === 0) return
-    await this.write((db) =>
+    await this.enqueue((db) =>
       db
         .insertInto('instance_records')
         .values(
@@ -260,7 +319,8 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
             .columns(['set_key', 'instance_id'])
             .doUpdateSet((eb) => ({ record: eb.ref('excluded.record') })),
         )
-        .execute(),
+        .execute()
+        .then(() => null),
     )
   }
 
@@ -284,20 +344,33 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
   }
 
   async createRollout(r: Rollout): Promise<void> {
-    try {
-      await this.write((db) => db.insertInto('rollouts').values(rolloutRow(r)).execute())
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err
-      if (await this.getRollout(r.id)) throw Errors.Conflict(`rollout ${r.id} exists`)
-      throw Errors.OperationNotAllowed(
+    const row = rolloutRow(r)
+    await this.enqueue(async (tx) => {
+      const { changed } = await this.exec(
+        tx,
+        'insert into rollouts (id, set_key, started_at_ms, status, active_key, revision, document) values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing',
+        [
+          row.id,
+          row.set_key,
+          row.started_at_ms,
+          row.status,
+          row.active_key,
+          row.revision,
+          row.document,
+        ],
+      )
+      if (changed === 1) return null
+      const { rows } = await this.exec(tx, 'select id from rollouts where id = ?', [r.id])
+      if (rows.length > 0) return Errors.Conflict(`rollout ${r.id} exists`)
+      return Errors.OperationNotAllowed(
         `Scale set ${r.scaleSetKey} already has a rollout in progress.`,
       )
-    }
+    })
   }
 
   /**
-   * Group-committed (group-commit.ts): the decisions of passes that save in the same turn share
-   * one transaction (one fsync); each is still checked against its own revision, and a caller
+   * Group-committed (`enqueue`): the decisions of passes that save in the same turn share one
+   * transaction (one fsync); each is still checked against its own revision, and a caller
    * returns only once its decision and events are durable (persist-before-act holds).
    */
   async saveRollout(
@@ -305,37 +378,21 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
     expectedRevision: number,
     events: readonly RolloutEvent[] = [],
   ): Promise<void> {
-    await this.rolloutSaves.add({ row: rolloutRow(r), expectedRevision, events })
+    const row = rolloutRow(r)
+    await this.enqueue(async (tx, emit) => {
+      const { changed } = await this.exec(
+        tx,
+        'update rollouts set status = ?, active_key = ?, revision = ?, document = ? where id = ? and revision = ?',
+        [row.status, row.active_key, row.revision, row.document, row.id, expectedRevision],
+      )
+      if (changed !== 1)
+        return Errors.RevisionConflict(
+          `rollout ${row.id} changed (expected revision ${expectedRevision})`,
+        )
+      emit(events)
+      return null
+    })
   }
-
-  private readonly rolloutSaves = new GroupCommit<RolloutSave>((saves) =>
-    this.write((db) =>
-      inTransaction(db, async (tx) => {
-        const refused: (Error | null)[] = []
-        const events: RolloutEvent[] = []
-        for (const { row, expectedRevision, events: mine } of saves) {
-          const { changed } = await this.exec(
-            tx,
-            'update rollouts set status = ?, active_key = ?, revision = ?, document = ? where id = ? and revision = ?',
-            [row.status, row.active_key, row.revision, row.document, row.id, expectedRevision],
-          )
-          if (changed === 1) {
-            refused.push(null)
-            events.push(...mine)
-          } else {
-            refused.push(
-              Errors.RevisionConflict(
-                `rollout ${row.id} changed (expected revision ${expectedRevision})`,
-              ),
-            )
-          }
-        }
-        for (let i = 0; i < events.length; i += 1000)
-          await this.insertEvents(tx, events.slice(i, i + 1000))
-        return refused
-      }),
-    ),
-  )
 
   async listRollouts(
     key: string,
@@ -390,7 +447,10 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
 
   async appendEvents(events: readonly RolloutEvent[]): Promise<void> {
     if (events.length === 0) return
-    await this.write((db) => this.insertEvents(db, events))
+    await this.enqueue((_tx, emit) => {
+      emit(events)
+      return Promise.resolve(null)
+    })
   }
 
   private async insertEvents(db: Kysely<Database>, events: readonly RolloutEvent[]): Promise<void> {
@@ -455,43 +515,26 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
     return found
   })
 
-  /** Group-committed (group-commit.ts): a rollout batch's instances are written together. */
+  /** Group-committed (`enqueue`): a rollout batch's instances are written together. */
   async put(scaleSetKey: string, instance: SimInstance): Promise<void> {
-    await this.simPuts.add({
-      set_key: scaleSetKey,
-      instance_id: instance.instanceId,
-      instance: JSON.stringify(instance),
+    await this.writes.add({
+      type: 'sim',
+      row: {
+        set_key: scaleSetKey,
+        instance_id: instance.instanceId,
+        instance: JSON.stringify(instance),
+      },
     })
   }
 
-  private readonly simPuts = new GroupCommit<Database['sim_instances']>((rows) =>
-    this.write((db) =>
-      inTransaction(db, async (tx) => {
-        // The last write of an instance wins; one statement may not update a row twice.
-        const last = new Map(rows.map((r) => [`${r.set_key}\0${r.instance_id}`, r]))
-        const unique = [...last.values()]
-        for (let i = 0; i < unique.length; i += 1000) {
-          await tx
-            .insertInto('sim_instances')
-            .values(unique.slice(i, i + 1000))
-            .onConflict((oc) =>
-              oc
-                .columns(['set_key', 'instance_id'])
-                .doUpdateSet((eb) => ({ instance: eb.ref('excluded.instance') })),
-            )
-            .execute()
-        }
-      }),
-    ),
-  )
-
   async remove(scaleSetKey: string, instanceId: string): Promise<void> {
-    await this.write((db) =>
+    await this.enqueue((db) =>
       db
         .deleteFrom('sim_instances')
         .where('set_key', '=', scaleSetKey)
         .where('instance_id', '=', instanceId)
-        .execute(),
+        .execute()
+        .then(() => null),
     )
   }
 
@@ -642,11 +685,16 @@ function leaseOf(row: Database['leases']): LeaseRow {
   }
 }
 
-type RolloutSave = Readonly<{
-  row: Database['rollouts']
-  expectedRevision: number
-  events: readonly RolloutEvent[]
-}>
+/** A group-committed write: a statement (or a few) of its own, or a sim instance to upsert. */
+type Write =
+  | {
+      type: 'op'
+      run: (
+        tx: Kysely<Database>,
+        emit: (events: readonly RolloutEvent[]) => void,
+      ) => Promise<Error | null | void>
+    }
+  | { type: 'sim'; row: Database['sim_instances'] }
 
 function rolloutRow(r: Rollout): Database['rollouts'] {
   return {

@@ -29,6 +29,10 @@ export async function openSqliteStore(
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
+  // Checkpoint the WAL every 10,000 pages (~40 MB) instead of 1,000: a rollout rewrites the same
+  // rows (its document, its instances) many times, and each checkpoint writes and fsyncs them
+  // into the database file once more; a fleet rollout's commits took a fifth less time.
+  sqlite.pragma('wal_autocheckpoint = 10000')
   const db = new Kysely<Database>({
     dialect: new FifoSqliteDialect({ database: withStatementCache(sqlite) }),
     ...(o.onQuery ? { log: queryLog(o.onQuery) } : {}),
