@@ -204,6 +204,24 @@ export function runStoreContract(
         expect((await store.listEventsAfter(0, 1)).length).toBe(1)
         expect(await store.listEvents('nope')).toEqual([])
       }))
+
+    it('keeps a large append of events whole and in order', () =>
+      run(async (store) => {
+        const events = Array.from({ length: 1_300 }, (_, i) => ({
+          atMs: i,
+          rolloutId: 'big',
+          scaleSetKey: '/a',
+          instanceId: String(i),
+          from: 'Pending',
+          to: 'Reimaging',
+          reason: 'Batch1',
+        }))
+        await Promise.all([
+          store.appendEvents(events.slice(0, 700)),
+          store.appendEvents(events.slice(700)),
+        ])
+        expect(await store.listEvents('big')).toEqual(events)
+      }))
   })
 }
 

@@ -6,6 +6,7 @@ import { ManualClock } from '../../../test-support/manual-clock.js'
 import { fabricModel } from '../../../test-support/builders.js'
 import type { InstanceView } from '../fabric.js'
 import { MemorySimState } from './sim-state.js'
+import { runSimStateContract } from './sim-state.contract.js'
 
 runFabricContract('sim', async () => {
   const clock = new ManualClock(1_000)
@@ -153,3 +154,5 @@ describe('sim fabric', () => {
     await expect(fabric.release('k', ['0'])).resolves.toBeUndefined()
   })
 })
+
+runSimStateContract('memory', async () => ({ state: new MemorySimState(), close: async () => {} }))

@@ -14,6 +14,7 @@ import {
 import { openPostgresStore } from './open-postgres.js'
 import { runLocalStateContract } from '../../fabrics/local/local-state.contract.js'
 import { SqlLocalState } from '../sql/sql-local-state.js'
+import { runSimStateContract } from '../../fabrics/sim/sim-state.contract.js'
 
 const url = process.env['OSROLL_TEST_DATABASE_URL']
 const inCi = process.env['CI'] === 'true'
@@ -49,6 +50,10 @@ if (!url && inCi) {
   runLocalStateContract('postgres', async () => {
     const { store, close } = await open()
     return { state: new SqlLocalState(store), close }
+  })
+  runSimStateContract('postgres', async () => {
+    const { store, close } = await open()
+    return { state: store, close }
   })
 
   describe('PostgreSQL store', () => {

@@ -125,21 +125,14 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
             last.set(`${j.row.set_key}\0${j.row.instance_id}`, j.row)
             refused.push(null)
           }
-          const unique = [...last.values()]
-          for (let k = 0; k < unique.length; k += 1000) {
-            await tx
-              .insertInto('sim_instances')
-              .values(unique.slice(k, k + 1000))
-              .onConflict((oc) =>
-                oc
-                  .columns(['set_key', 'instance_id'])
-                  .doUpdateSet((eb) => ({ instance: eb.ref('excluded.instance') })),
-              )
-              .execute()
-          }
+          await this.insertRows(
+            tx,
+            'insert into sim_instances (set_key, instance_id, instance) values',
+            'on conflict (set_key, instance_id) do update set instance = excluded.instance',
+            [...last.values()].map((r) => [r.set_key, r.instance_id, r.instance]),
+          )
         }
-        for (let k = 0; k < events.length; k += 1000)
-          await this.insertEvents(tx, events.slice(k, k + 1000))
+        await this.insertEvents(tx, events)
         return refused
       }),
     ),
@@ -454,13 +447,33 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
   }
 
   private async insertEvents(db: Kysely<Database>, events: readonly RolloutEvent[]): Promise<void> {
-    if (events.length === 0) return
-    await db
-      .insertInto('rollout_events')
-      .values(
-        events.map((e) => ({ rollout_id: e.rolloutId, at_ms: e.atMs, event: JSON.stringify(e) })),
-      )
-      .execute()
+    await this.insertRows(
+      db,
+      'insert into rollout_events (rollout_id, at_ms, event) values',
+      '',
+      events.map((e) => [e.rolloutId, e.atMs, JSON.stringify(e)]),
+    )
+  }
+
+  /**
+   * A multi-row insert as plain SQL (the query builder was a twentieth of a fleet rollout's CPU),
+   * in chunks of 512, 256, … 1 rows: a handful of distinct statements, each prepared once
+   * (open-sqlite.ts caches them), whatever the number of rows.
+   */
+  private async insertRows(
+    db: Kysely<Database>,
+    head: string,
+    tail: string,
+    rows: readonly (readonly unknown[])[],
+  ): Promise<void> {
+    for (let i = 0; i < rows.length;) {
+      let n = 512
+      while (n > rows.length - i) n >>= 1
+      const chunk = rows.slice(i, i + n)
+      const one = `(${chunk[0]!.map(() => '?').join(', ')})`
+      await this.exec(db, `${head} ${Array(n).fill(one).join(', ')} ${tail}`, chunk.flat())
+      i += n
+    }
   }
 
   async listEventsAfter(

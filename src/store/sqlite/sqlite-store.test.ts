@@ -10,6 +10,7 @@ import {
 import { openSqliteStore } from './open-sqlite.js'
 import { runLocalStateContract } from '../../fabrics/local/local-state.contract.js'
 import { SqlLocalState } from '../sql/sql-local-state.js'
+import { runSimStateContract } from '../../fabrics/sim/sim-state.contract.js'
 
 const sqlite = async () => {
   const store = await openSqliteStore(':memory:')
@@ -21,6 +22,10 @@ runLeaseStoreContract('sqlite', sqlite)
 runLocalStateContract('sqlite', async () => {
   const { store, close } = await sqlite()
   return { state: new SqlLocalState(store), close }
+})
+runSimStateContract('sqlite', async () => {
+  const { store, close } = await sqlite()
+  return { state: store, close }
 })
 
 describe('sqlite store', () => {
