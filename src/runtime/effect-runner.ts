@@ -36,6 +36,14 @@ export type EffectContext = Readonly<{
   location?: string
 }>
 
+/** A fabric call in flight: what its deadline aborts and rejects. */
+type Call = {
+  controller: AbortController
+  deadline: number
+  timeoutMs: number
+  reject: (err: unknown) => void
+}
+
 type Unit = Readonly<{
   instanceId: string
   type: Action['type']
@@ -148,27 +156,45 @@ export class EffectRunner {
     }
   }
 
+  /**
+   * Runs a fabric call under the per-call timeout. One sweeper timer watches every call's
+   * deadline instead of a timer, an abort listener and a race per call: those were ≈ 3 µs of a
+   * fleet rollout's every effect (docs/performance.md).
+   */
   private async withTimeout(run: (signal: AbortSignal) => Promise<void>): Promise<void> {
     const timeoutMs = this.deps.callTimeoutMs ?? 600_000
     const controller = new AbortController()
-    const timer = setTimeout(
-      () => controller.abort(new Error(`timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    )
-    timer.unref?.()
+    let call!: Call
+    const done = new Promise<void>((resolve, reject) => {
+      call = { controller, deadline: performance.now() + timeoutMs, timeoutMs, reject }
+      run(controller.signal).then(resolve, reject)
+    })
+    this.calls.add(call)
+    this.sweep ??= setInterval(() => this.expire(), Math.min(1000, Math.max(10, timeoutMs / 10)))
+    this.sweep.unref?.()
     try {
-      await Promise.race([
-        run(controller.signal),
-        new Promise<never>((_, reject) =>
-          controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
-            once: true,
-          }),
-        ),
-      ])
+      await done
     } finally {
-      // Only the timer to clear: aborting a finished call would build a DOMException per effect
-      // (5% of a fleet's CPU); the listener above goes with the controller.
-      clearTimeout(timer)
+      // A finished call is not aborted: that would build a DOMException per effect.
+      this.calls.delete(call)
+      if (this.calls.size === 0 && this.sweep) {
+        clearInterval(this.sweep)
+        this.sweep = null
+      }
+    }
+  }
+
+  private readonly calls = new Set<Call>()
+  private sweep: ReturnType<typeof setInterval> | null = null
+
+  private expire(): void {
+    const now = performance.now()
+    for (const call of this.calls) {
+      if (call.deadline > now) continue
+      this.calls.delete(call)
+      const err = new Error(`timed out after ${call.timeoutMs} ms`)
+      call.controller.abort(err)
+      call.reject(err)
     }
   }
 
