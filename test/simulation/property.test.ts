@@ -11,7 +11,7 @@ import { generateScenario } from './generate.js'
 
 const SEEDS = Number(process.env['OSROLL_SIM_SEEDS'] ?? 500)
 /** Seeds that found bugs while the engine was written (see the commit history). */
-const REGRESSIONS = [95, 107, 130, 169, 225, 335, 728, 1802, 2312, 11245, 25624]
+const REGRESSIONS = [95, 107, 130, 169, 225, 335, 728, 1802, 2312, 11245, 25624, 77023]
 
 async function violationsOf(seed: number): Promise<string[]> {
   const r = await runScenario(generateScenario(seed))
