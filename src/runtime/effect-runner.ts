@@ -62,6 +62,10 @@ export class EffectRunner {
   /** Starts the actions that are not already running; returns at once. */
   run(ctx: EffectContext, actions: readonly Action[]): void {
     if (this.closing.signal.aborted) return
+    // The calls started here start together, so their first attempts share one deadline and
+    // one AbortController (creating one per call was ≈ 2 µs each, docs/performance.md).
+    const together = new AbortController()
+    const deadline = performance.now() + this.timeoutMs
     for (const unit of this.units(ctx, actions)) {
       // One fabric call at a time per instance; store-only actions (deferral tags) run beside it.
       const lane = unit.type === 'markPending' || unit.type === 'clearPending' ? 'store' : 'fabric'
@@ -70,7 +74,7 @@ export class EffectRunner {
       let types = this.bySet.get(ctx.scaleSetKey)
       if (!types) this.bySet.set(ctx.scaleSetKey, (types = new Map()))
       types.set(key, unit.type)
-      const p = this.execute(ctx.scaleSetKey, unit).finally(() => {
+      const p = this.execute(ctx.scaleSetKey, unit, together, deadline).finally(() => {
         this.inFlight.delete(key)
         const types = this.bySet.get(ctx.scaleSetKey)
         types?.delete(key)
@@ -109,12 +113,24 @@ export class EffectRunner {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()])
   }
 
-  private async execute(scaleSetKey: string, unit: Unit): Promise<void> {
+  private async execute(
+    scaleSetKey: string,
+    unit: Unit,
+    together: AbortController,
+    deadline: number,
+  ): Promise<void> {
     const retries = this.deps.retries ?? 3
     for (let attempt = 0; ; attempt++) {
       if (this.closing.signal.aborted) return
       try {
-        await this.withTimeout(unit.run)
+        // A retry starts later, on its own deadline.
+        if (attempt === 0) await this.withTimeout(unit.run, together, deadline)
+        else
+          await this.withTimeout(
+            unit.run,
+            new AbortController(),
+            performance.now() + this.timeoutMs,
+          )
         return
       } catch (err) {
         if (err instanceof AppError && err.code === 'LeaseLost') {
@@ -156,17 +172,24 @@ export class EffectRunner {
     }
   }
 
+  private get timeoutMs(): number {
+    return this.deps.callTimeoutMs ?? 600_000
+  }
+
   /**
    * Runs a fabric call under the per-call timeout. One sweeper timer watches every call's
    * deadline instead of a timer, an abort listener and a race per call: those were ≈ 3 µs of a
    * fleet rollout's every effect (docs/performance.md).
    */
-  private async withTimeout(run: (signal: AbortSignal) => Promise<void>): Promise<void> {
-    const timeoutMs = this.deps.callTimeoutMs ?? 600_000
-    const controller = new AbortController()
+  private async withTimeout(
+    run: (signal: AbortSignal) => Promise<void>,
+    controller: AbortController,
+    deadline: number,
+  ): Promise<void> {
+    const timeoutMs = this.timeoutMs
     let call!: Call
     const done = new Promise<void>((resolve, reject) => {
-      call = { controller, deadline: performance.now() + timeoutMs, timeoutMs, reject }
+      call = { controller, deadline, timeoutMs, reject }
       run(controller.signal).then(resolve, reject)
     })
     this.calls.add(call)
@@ -193,7 +216,8 @@ export class EffectRunner {
       if (call.deadline > now) continue
       this.calls.delete(call)
       const err = new Error(`timed out after ${call.timeoutMs} ms`)
-      call.controller.abort(err)
+      // Calls that share a controller share its deadline: the first to expire aborts it for all.
+      if (!call.controller.signal.aborted) call.controller.abort(err)
       call.reject(err)
     }
   }

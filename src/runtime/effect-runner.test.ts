@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest'
+import { spec, SET_KEY } from '../../test-support/builders.js'
+import { MemoryStore } from '../store/memory/memory-store.js'
+import { MemoryCatalog } from './catalog.js'
+import { SimFabric } from '../fabrics/sim/sim-fabric.js'
+import { EffectRunner } from './effect-runner.js'
+import { SystemClock } from './clock.js'
+import { silentLogger } from './logger.js'
+import { Errors } from '../errors.js'
+import type { Fabric } from '../fabrics/fabric.js'
+
+/** A fabric whose reimage hangs for some instances (until aborted) and fails first for others. */
+function fabricWith(o: { hang: string[]; failOnce: string[] }) {
+  const signals = new Map<string, AbortSignal[]>()
+  const failed = new Set<string>()
+  const sim = new SimFabric({ nowMs: () => Date.now() })
+  const fabric = Object.assign(Object.create(sim) as Fabric, {
+    reimage: async (
+      _m: unknown,
+      ids: readonly string[],
+      _i: unknown,
+      c?: { signal?: AbortSignal },
+    ) => {
+      const id = ids[0] as string
+      signals.set(id, [...(signals.get(id) ?? []), c!.signal!])
+      if (o.failOnce.includes(id) && !failed.has(id)) {
+        failed.add(id)
+        throw Errors.FabricUnavailable('try again')
+      }
+      if (o.hang.includes(id)) await new Promise<void>(() => {})
+    },
+  })
+  return { fabric, signals }
+}
+
+describe('effect runner', () => {
+  it('times out only the calls that hang, aborting their signal; a retry gets a fresh one', async () => {
+    const { fabric, signals } = fabricWith({ hang: ['0'], failOnce: ['2'] })
+    const catalog = new MemoryCatalog()
+    const s = spec()
+    catalog.publish(s.image, '1.1.0', 'sim:?boot=0', s.location, 0)
+    const runner = new EffectRunner({
+      fabric,
+      store: new MemoryStore(),
+      catalog,
+      clock: new SystemClock(),
+      log: silentLogger,
+      onSettled: () => undefined,
+      callTimeoutMs: 100,
+      retries: 1,
+    })
+    runner.run(
+      {
+        scaleSetKey: SET_KEY,
+        model: { scaleSetKey: SET_KEY } as never,
+        image: s.image,
+        location: s.location,
+      },
+      [
+        {
+          type: 'reimage',
+          instanceIds: ['0', '1', '2'],
+          imageVersion: '1.1.0',
+          modelGeneration: 1,
+        },
+      ],
+    )
+    await runner.idle()
+    expect(runner.takeFailures(SET_KEY)).toEqual([
+      { instanceId: '0', action: 'reimage', message: 'timed out after 100 ms' },
+    ])
+    expect(signals.get('0')![0]!.aborted).toBe(true)
+    expect(String(signals.get('0')![0]!.reason)).toContain('timed out after 100 ms')
+    // Instance 2's first call failed (retryable) and was retried after 250 ms on a signal of its
+    // own: the first calls' deadline had passed, the retry's had not.
+    expect(signals.get('2')).toHaveLength(2)
+    expect(signals.get('2')![1]).not.toBe(signals.get('2')![0])
+    expect(signals.get('2')![1]!.aborted).toBe(false)
+    expect(signals.get('1')).toHaveLength(1)
+  })
+})
