@@ -25,14 +25,18 @@ export async function openSqliteStore(
   o: { onQuery?: QueryListener } = {},
 ): Promise<SqlStore> {
   const sqlite = new Sqlite(file)
+  // 8 KiB pages for a new database (an existing one keeps its own): a rollout document of a
+  // 100-instance set spans half as many overflow pages, and a fleet rollout's commits write
+  // fewer pages; bench:fleet on 100,000 instances, A/B on one machine: +10%.
+  sqlite.pragma('page_size = 8192')
   sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
-  // Checkpoint the WAL every 10,000 pages (~40 MB) instead of 1,000: a rollout rewrites the same
+  // Checkpoint the WAL every 5,000 pages (~40 MB) instead of 1,000: a rollout rewrites the same
   // rows (its document, its instances) many times, and each checkpoint writes and fsyncs them
   // into the database file once more; a fleet rollout's commits took a fifth less time.
-  sqlite.pragma('wal_autocheckpoint = 10000')
+  sqlite.pragma('wal_autocheckpoint = 5000')
   const db = new Kysely<Database>({
     dialect: new FifoSqliteDialect({ database: withStatementCache(sqlite) }),
     ...(o.onQuery ? { log: queryLog(o.onQuery) } : {}),

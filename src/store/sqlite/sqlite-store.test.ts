@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { CompiledQuery } from 'kysely'
 import {
   runControlStoreContract,
   runLeaseStoreContract,
@@ -29,6 +30,21 @@ runSimStateContract('sqlite', async () => {
 })
 
 describe('sqlite store', () => {
+  it('creates a new database with 8 KiB pages in WAL mode', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'osroll-sqlite-'))
+    try {
+      const store = await openSqliteStore(join(dir, 'osroll.db'))
+      const pragma = async (name: string) =>
+        (await store.db.executeQuery(CompiledQuery.raw(`pragma ${name}`))).rows[0]
+      expect(await pragma('page_size')).toEqual({ page_size: 8192 })
+      expect(await pragma('journal_mode')).toEqual({ journal_mode: 'wal' })
+      expect(await pragma('synchronous')).toEqual({ synchronous: 2 }) // FULL
+      await store.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('keeps state in a file across reopen (migrations are idempotent)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'osroll-sqlite-'))
     try {
