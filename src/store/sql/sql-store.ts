@@ -269,19 +269,19 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
     return saved
   }
 
+  /** Queued like the other writes (`enqueue`): those made before it in the same turn land first. */
   async deleteScaleSet(key: string): Promise<void> {
-    await this.write((db) =>
-      inTransaction(db, async (tx) => {
-        await tx.deleteFrom('scale_sets').where('key', '=', key).execute()
-        await tx.deleteFrom('instance_records').where('set_key', '=', key).execute()
-        await tx.deleteFrom('sim_instances').where('set_key', '=', key).execute()
-        await tx
-          .updateTable('rollouts')
-          .set({ active_key: null })
-          .where('active_key', '=', key)
-          .execute()
-      }),
-    )
+    await this.enqueue(async (tx) => {
+      await tx.deleteFrom('scale_sets').where('key', '=', key).execute()
+      await tx.deleteFrom('instance_records').where('set_key', '=', key).execute()
+      await tx.deleteFrom('sim_instances').where('set_key', '=', key).execute()
+      await tx
+        .updateTable('rollouts')
+        .set({ active_key: null })
+        .where('active_key', '=', key)
+        .execute()
+      return null
+    })
   }
 
   // --- instance records ---

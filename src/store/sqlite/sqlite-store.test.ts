@@ -11,7 +11,8 @@ import {
 import { openSqliteStore } from './open-sqlite.js'
 import { runLocalStateContract } from '../../fabrics/local/local-state.contract.js'
 import { SqlLocalState } from '../sql/sql-local-state.js'
-import { runSimStateContract } from '../../fabrics/sim/sim-state.contract.js'
+import { runSimStateContract, simInstance } from '../../fabrics/sim/sim-state.contract.js'
+import { scaleSetState, spec } from '../../../test-support/builders.js'
 
 const sqlite = async () => {
   const store = await openSqliteStore(':memory:')
@@ -30,6 +31,26 @@ runSimStateContract('sqlite', async () => {
 })
 
 describe('sqlite store', () => {
+  it('commits the writes of one turn in the order they were made, a deletion included', async () => {
+    const { store, close } = await sqlite()
+    try {
+      await store.putScaleSet(scaleSetState(spec({ key: '/s' })), null)
+      // One turn: a pass writes an instance and its set's state, then the set is deleted.
+      const writes = [
+        store.put('/s', simInstance('0')),
+        store.putScaleSet(scaleSetState(spec({ key: '/s' })), 1),
+        store.deleteScaleSet('/s'),
+        store.put('/t', simInstance('0')),
+      ]
+      await Promise.all(writes)
+      expect(await store.getScaleSet('/s')).toBeUndefined()
+      expect(await store.list('/s')).toEqual([])
+      expect(await store.list('/t')).toHaveLength(1)
+    } finally {
+      await close()
+    }
+  })
+
   it('creates a new database with 8 KiB pages in WAL mode', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'osroll-sqlite-'))
     try {
