@@ -1,6 +1,7 @@
 import http from 'node:http'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Prober, interpret } from './prober.js'
+import type { ProbeTarget } from './prober.js'
 
 const servers: http.Server[] = []
 afterAll(() => servers.forEach((s) => s.close()))
@@ -11,6 +12,19 @@ async function serve(handler: http.RequestListener): Promise<number> {
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
   return (s.address() as { port: number }).port
 }
+
+/** An HTTP binary probe of 127.0.0.1:`port` every 100 ms, threshold 1, changed by `o`. */
+const target = (port: number, o: Partial<ProbeTarget> = {}): ProbeTarget => ({
+  protocol: 'http',
+  host: '127.0.0.1',
+  port,
+  requestPath: '/',
+  intervalMs: 100,
+  threshold: 1,
+  mode: 'binary',
+  gracePeriodMs: 0,
+  ...o,
+})
 
 async function until(p: Prober, key: string, state: string, ms = 5000): Promise<number> {
   const t0 = Date.now()
@@ -40,16 +54,7 @@ describe('prober (SPEC §6)', () => {
       res.end()
     })
     const p = new Prober({ tickMs: 10 })
-    p.set('a', {
-      protocol: 'http',
-      host: '127.0.0.1',
-      port,
-      requestPath: '/',
-      intervalMs: 200,
-      threshold: 2,
-      mode: 'binary',
-      gracePeriodMs: 0,
-    })
+    p.set('a', target(port, { intervalMs: 200, threshold: 2 }))
     expect(p.state('a')).toBe('initializing')
     expect(await until(p, 'a', 'healthy')).toBeLessThan(2000)
     ok = false
@@ -67,16 +72,7 @@ describe('prober (SPEC §6)', () => {
       open.push(res) // never ended
     })
     const p = new Prober({ tickMs: 10 })
-    p.set('s', {
-      protocol: 'http',
-      host: '127.0.0.1',
-      port,
-      requestPath: '/',
-      intervalMs: 100,
-      threshold: 1,
-      mode: 'binary',
-      gracePeriodMs: 0,
-    })
+    p.set('s', target(port))
     await until(p, 's', 'healthy', 4000)
     p.close()
     open.forEach((r) => r.destroy())
@@ -88,38 +84,14 @@ describe('prober (SPEC §6)', () => {
       res.end('{"ApplicationHealthState":"Unhealthy"}')
     })
     const p = new Prober({ tickMs: 10 })
-    p.set('r', {
-      protocol: 'http',
-      host: '127.0.0.1',
-      port,
-      requestPath: '/health',
-      intervalMs: 100,
-      threshold: 3,
-      mode: 'rich',
-      gracePeriodMs: 60_000,
-    })
+    p.set(
+      'r',
+      target(port, { requestPath: '/health', threshold: 3, mode: 'rich', gracePeriodMs: 60_000 }),
+    )
     await until(p, 'r', 'unhealthy')
-    p.set('t', {
-      protocol: 'tcp',
-      host: '127.0.0.1',
-      port,
-      requestPath: '/',
-      intervalMs: 100,
-      threshold: 1,
-      mode: 'binary',
-      gracePeriodMs: 0,
-    })
+    p.set('t', target(port, { protocol: 'tcp' }))
     await until(p, 't', 'healthy')
-    p.set('closed', {
-      protocol: 'tcp',
-      host: '127.0.0.1',
-      port: 9,
-      requestPath: '/',
-      intervalMs: 100,
-      threshold: 1,
-      mode: 'binary',
-      gracePeriodMs: 0,
-    })
+    p.set('closed', target(9, { protocol: 'tcp' }))
     await until(p, 'closed', 'unhealthy')
     p.close()
   })
@@ -130,16 +102,7 @@ describe('prober (SPEC §6)', () => {
       res.end('{"ApplicationHealthState":"Sleepy"}') // never a valid state
     })
     const p = new Prober({ tickMs: 10 })
-    p.set('g', {
-      protocol: 'http',
-      host: '127.0.0.1',
-      port,
-      requestPath: '/',
-      intervalMs: 50,
-      threshold: 24,
-      mode: 'rich',
-      gracePeriodMs: 300,
-    })
+    p.set('g', target(port, { intervalMs: 50, threshold: 24, mode: 'rich', gracePeriodMs: 300 }))
     await until(p, 'g', 'unknown')
     p.close()
   })

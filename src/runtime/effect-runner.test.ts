@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { spec, SET_KEY } from '../../test-support/builders.js'
+import { fabricModel, spec, SET_KEY } from '../../test-support/builders.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import { MemoryCatalog } from './catalog.js'
 import { SimFabric } from '../fabrics/sim/sim-fabric.js'
@@ -52,7 +52,7 @@ describe('effect runner', () => {
     runner.run(
       {
         scaleSetKey: SET_KEY,
-        model: { scaleSetKey: SET_KEY } as never,
+        model: fabricModel(),
         image: s.image,
         location: s.location,
       },

@@ -37,12 +37,7 @@ export type EffectContext = Readonly<{
 }>
 
 /** A fabric call in flight: what its deadline aborts and rejects. */
-type Call = {
-  controller: AbortController
-  deadline: number
-  timeoutMs: number
-  reject: (err: unknown) => void
-}
+type Call = { controller: AbortController; deadline: number; reject: (err: unknown) => void }
 
 type Unit = Readonly<{
   instanceId: string
@@ -61,7 +56,7 @@ export class EffectRunner {
 
   /** Starts the actions that are not already running; returns at once. */
   run(ctx: EffectContext, actions: readonly Action[]): void {
-    if (this.closing.signal.aborted) return
+    if (this.closing.signal.aborted || actions.length === 0) return
     // The calls started here start together, so their first attempts share one deadline and
     // one AbortController (creating one per call was ≈ 2 µs each, docs/performance.md).
     const together = new AbortController()
@@ -186,15 +181,19 @@ export class EffectRunner {
     controller: AbortController,
     deadline: number,
   ): Promise<void> {
-    const timeoutMs = this.timeoutMs
     let call!: Call
     const done = new Promise<void>((resolve, reject) => {
-      call = { controller, deadline, timeoutMs, reject }
+      call = { controller, deadline, reject }
       run(controller.signal).then(resolve, reject)
     })
     this.calls.add(call)
-    this.sweep ??= setInterval(() => this.expire(), Math.min(1000, Math.max(10, timeoutMs / 10)))
-    this.sweep.unref?.()
+    if (!this.sweep) {
+      this.sweep = setInterval(
+        () => this.expire(),
+        Math.min(1000, Math.max(10, this.timeoutMs / 10)),
+      )
+      this.sweep.unref()
+    }
     try {
       await done
     } finally {
@@ -215,7 +214,7 @@ export class EffectRunner {
     for (const call of this.calls) {
       if (call.deadline > now) continue
       this.calls.delete(call)
-      const err = new Error(`timed out after ${call.timeoutMs} ms`)
+      const err = new Error(`timed out after ${this.timeoutMs} ms`)
       // Calls that share a controller share its deadline: the first to expire aborts it for all.
       if (!call.controller.signal.aborted) call.controller.abort(err)
       call.reject(err)

@@ -92,12 +92,7 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
    * so writes are conditional statements that do not throw on a conflict (PostgreSQL aborts a
    * transaction on any error).
    */
-  enqueue(
-    run: (
-      tx: Kysely<Database>,
-      emit: (events: readonly RolloutEvent[]) => void,
-    ) => Promise<Error | null | void>,
-  ): Promise<void> {
+  enqueue(run: WriteOp): Promise<void> {
     return this.writes.add({ type: 'op', run })
   }
 
@@ -698,16 +693,17 @@ function leaseOf(row: Database['leases']): LeaseRow {
   }
 }
 
-/** A group-committed write: a statement (or a few) of its own, or a sim instance to upsert. */
-type Write =
-  | {
-      type: 'op'
-      run: (
-        tx: Kysely<Database>,
-        emit: (events: readonly RolloutEvent[]) => void,
-      ) => Promise<Error | null | void>
-    }
-  | { type: 'sim'; row: Database['sim_instances'] }
+/**
+ * A queued write's statements, run in the group's transaction; it resolves to the Error that
+ * refuses it alone (changing nothing), else to nothing. `emit` adds events, inserted at the end.
+ */
+type WriteOp = (
+  tx: Kysely<Database>,
+  emit: (events: readonly RolloutEvent[]) => void,
+) => Promise<Error | null | void>
+
+/** A group-committed write: statements of its own, or a sim instance to upsert with others. */
+type Write = { type: 'op'; run: WriteOp } | { type: 'sim'; row: Database['sim_instances'] }
 
 function rolloutRow(r: Rollout): Database['rollouts'] {
   return {
