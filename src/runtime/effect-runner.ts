@@ -36,6 +36,9 @@ export type EffectContext = Readonly<{
   location?: string
 }>
 
+/** Catalog lookups by image version (`prefetch`). */
+export type Artifacts = Map<string, Promise<ImageArtifact | undefined>>
+
 /** A fabric call in flight: what its deadline aborts and rejects. */
 type Call = { controller: AbortController; deadline: number; reject: (err: unknown) => void }
 
@@ -54,14 +57,37 @@ export class EffectRunner {
 
   constructor(private readonly deps: EffectRunnerDeps) {}
 
+  /**
+   * Starts the catalog lookups that `run` will need for these actions, so that they overlap the
+   * save of the decision (persist-before-act allows reads); hand the result to `run`.
+   */
+  prefetch(ctx: EffectContext, actions: readonly Action[]): Artifacts {
+    const artifacts: Artifacts = new Map()
+    for (const a of actions) {
+      const versions =
+        a.type === 'reimage'
+          ? [a.imageVersion]
+          : a.type === 'create'
+            ? a.instances.map((n) => n.imageVersion)
+            : []
+      for (const v of versions) {
+        if (artifacts.has(v)) continue
+        const p = this.deps.catalog.artifact(ctx.image, v, ctx.location)
+        p.catch(() => undefined) // seen by whoever awaits it; unused if the save fails
+        artifacts.set(v, p)
+      }
+    }
+    return artifacts
+  }
+
   /** Starts the actions that are not already running; returns at once. */
-  run(ctx: EffectContext, actions: readonly Action[]): void {
+  run(ctx: EffectContext, actions: readonly Action[], prefetched?: Artifacts): void {
     if (this.closing.signal.aborted || actions.length === 0) return
     // The calls started here start together, so their first attempts share one deadline and
     // one AbortController (creating one per call was ≈ 2 µs each, docs/performance.md).
     const together = new AbortController()
     const deadline = performance.now() + this.timeoutMs
-    for (const unit of this.units(ctx, actions)) {
+    for (const unit of this.units(ctx, actions, prefetched ?? new Map())) {
       // One fabric call at a time per instance; store-only actions (deferral tags) run beside it.
       const lane = unit.type === 'markPending' || unit.type === 'clearPending' ? 'store' : 'fabric'
       const key = `${ctx.scaleSetKey}|${unit.instanceId}|${lane}`
@@ -221,10 +247,9 @@ export class EffectRunner {
     }
   }
 
-  private units(ctx: EffectContext, actions: readonly Action[]): Unit[] {
+  private units(ctx: EffectContext, actions: readonly Action[], artifacts: Artifacts): Unit[] {
     // One catalog lookup per version for the whole plan, not one per instance: a batch's
     // reimages then reach the fabric together (docs/performance.md).
-    const artifacts = new Map<string, Promise<ImageArtifact | undefined>>()
     const artifactOf = async (version: string): Promise<ImageArtifact> => {
       let p = artifacts.get(version)
       if (!p)

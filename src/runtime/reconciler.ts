@@ -46,41 +46,40 @@ export type PassResult = Readonly<{
  * @example await reconcile('/subscriptions/s/…/web', deps) → { wakeAtMs: 1_700_000_300_000, rollout }
  */
 export async function reconcile(key: string, deps: ReconcilerDeps): Promise<PassResult> {
-  let state = await deps.store.getScaleSet(key)
-  if (!state) return { wakeAtMs: null, rollout: null }
-  const [views, records] = await Promise.all([
+  // All reads at once (one round trip each, overlapped; wasted only if the set is gone).
+  const [stored, views, records, active] = await Promise.all([
+    deps.store.getScaleSet(key),
     deps.fabric.listInstances(key),
     deps.store.listInstanceRecords(key),
+    deps.store.getActiveRollout(key),
   ])
+  if (!stored) return { wakeAtMs: null, rollout: null }
   const instances = observe(views, records)
-  let rollout = (await deps.store.getActiveRollout(key)) ?? null
-  state = await reconcileCapacity(state, instances, rollout, deps)
-  let triggerWake: number | null = null
-  if (rollout === null) {
-    const started = await maybeStart(state, instances, deps)
-    if (started.type === 'wait') triggerWake = started.wakeAtMs
-    const eligibleAt = await deps.catalog.nextEligibilityAtMs?.(
-      state.spec.image,
-      state.spec.location,
-    )
-    if (eligibleAt !== undefined && eligibleAt !== null)
-      triggerWake = Math.min(triggerWake ?? eligibleAt, eligibleAt)
-    if (started.type !== 'started') {
-      releaseKeptDisks(state, instances, deps)
-      return { wakeAtMs: triggerWake, rollout: null }
-    }
-    rollout = started.rollout
-    state = started.state
-  }
-  return step(state, instances, rollout, deps)
+  const rollout = active ?? null
+  const state = await reconcileCapacity(stored, instances, rollout, deps)
+  if (rollout !== null) return step(state, instances, rollout, deps, null)
+  const started = await maybeStart(state, instances, deps)
+  if (started.type === 'started') return step(state, instances, started.rollout, deps, started)
+  let triggerWake = started.type === 'wait' ? started.wakeAtMs : null
+  const eligibleAt = await deps.catalog.nextEligibilityAtMs?.(state.spec.image, state.spec.location)
+  if (eligibleAt !== undefined && eligibleAt !== null)
+    triggerWake = Math.min(triggerWake ?? eligibleAt, eligibleAt)
+  releaseKeptDisks(state, instances, deps)
+  return { wakeAtMs: triggerWake, rollout: null }
 }
 
+/**
+ * Plans and saves one decision of `rollout`, then starts its effects. A rollout this pass just
+ * started (`started`) is not stored yet: it is created with its first decision in one write.
+ */
 async function step(
-  state: ScaleSetState,
+  stateBefore: ScaleSetState,
   instances: readonly InstanceObservation[],
   rollout: Rollout,
   deps: ReconcilerDeps,
+  started: Started | null,
 ): Promise<PassResult> {
+  let state = stateBefore
   const nowMs = deps.clock.nowMs()
   const plan = planStep(
     {
@@ -94,7 +93,32 @@ async function step(
     nowMs,
   )
   const next = plan.rollout
-  if (next.revision !== rollout.revision) {
+  const ctx = {
+    scaleSetKey: state.key,
+    model: state.fabricModel,
+    image: state.spec.image,
+    location: state.spec.location,
+  }
+  const artifacts = deps.effects.prefetch(ctx, plan.actions)
+  if (started) {
+    // One transaction: the rollout, its first decision and events, and (only if the rollout was
+    // created) the set's first-since-enable flag cleared.
+    const [, flagged] = await Promise.all([
+      deps.store.createRollout(next, plan.events),
+      started.clearFirstSinceEnable
+        ? deps.store.putScaleSet({ ...state, firstSinceEnable: false }, state.revision, {
+            onlyWithRollout: next.id,
+          })
+        : null,
+    ])
+    if (flagged) state = flagged
+    deps.log.info(
+      { scaleSet: state.key, rollout: next.id, kind: next.kind, target: next.target },
+      'Starting rollout',
+    )
+    deps.metrics?.rolloutStep(null, next, plan.events)
+    logDecisions(next, plan.events, deps.log)
+  } else if (next.revision !== rollout.revision) {
     await deps.store.saveRollout(next, rollout.revision, plan.events)
     deps.metrics?.rolloutStep(rollout.revision === 0 ? null : rollout, next, plan.events)
     logDecisions(next, plan.events, deps.log)
@@ -120,23 +144,15 @@ async function step(
       state.revision,
     )
   }
-  deps.effects.run(
-    {
-      scaleSetKey: state.key,
-      model: state.fabricModel,
-      image: state.spec.image,
-      location: state.spec.location,
-    },
-    plan.actions,
-  )
+  deps.effects.run(ctx, plan.actions, artifacts)
   if (next.status !== 'RollingForward') await pruneHistory(state.key, nowMs, deps)
   return { wakeAtMs: plan.wakeAtMs, rollout: next }
 }
 
-type StartResult =
-  | { type: 'started'; rollout: Rollout; state: ScaleSetState }
-  | { type: 'wait'; wakeAtMs: number }
-  | { type: 'none' }
+/** A rollout decided by this pass, not stored yet. */
+type Started = Readonly<{ type: 'started'; rollout: Rollout; clearFirstSinceEnable: boolean }>
+
+type StartResult = Started | { type: 'wait'; wakeAtMs: number } | { type: 'none' }
 
 async function maybeStart(
   state: ScaleSetState,
@@ -166,16 +182,11 @@ async function maybeStart(
     healthDeadlineMs: deps.healthDeadlineMs,
     nowMs,
   })
-  await deps.store.createRollout(rollout)
-  deps.log.info(
-    { scaleSet: state.key, rollout: rollout.id, kind: rollout.kind, target: rollout.target },
-    'Starting rollout',
-  )
-  let next = state
-  if (rollout.kind === 'OSImage' && state.firstSinceEnable) {
-    next = await deps.store.putScaleSet({ ...state, firstSinceEnable: false }, state.revision)
+  return {
+    type: 'started',
+    rollout,
+    clearFirstSinceEnable: rollout.kind === 'OSImage' && state.firstSinceEnable,
   }
-  return { type: 'started', rollout, state: next }
 }
 
 /** Scale out/in toward `capacity`; instances a maxSurge rollout manages are left to it. */

@@ -110,6 +110,46 @@ export function runStoreContract(
         expect(await store.listEvents('rb')).toHaveLength(0)
       }))
 
+    it('creates a rollout with its first events, and a set write made beside it lands only with it', () =>
+      run(async (store) => {
+        const set = await store.putScaleSet(state('/a'), null)
+        const first = { ...rollout('r1', '/a', 0), batchCount: 1, revision: 1 }
+        const event = {
+          atMs: 1,
+          rolloutId: 'r1',
+          scaleSetKey: '/a',
+          instanceId: '0',
+          from: 'Pending',
+          to: 'Reimaging',
+          reason: 'Batch1',
+        }
+        // Made in the same turn, as the reconciler does: both land.
+        const [, flagged] = await Promise.all([
+          store.createRollout(first, [event]),
+          store.putScaleSet({ ...set, firstSinceEnable: false }, set.revision, {
+            onlyWithRollout: 'r1',
+          }),
+        ])
+        expect(flagged.revision).toBe(2)
+        expect(await store.getActiveRollout('/a')).toEqual(first)
+        expect(await store.listEvents('r1')).toEqual([event])
+        expect((await store.getScaleSet('/a'))?.firstSinceEnable).toBe(false)
+        // The set already runs r1: r2 is refused, and the set write beside it with it.
+        const [created, put] = await Promise.allSettled([
+          store.createRollout(rollout('r2', '/a', 1), [{ ...event, rolloutId: 'r2' }]),
+          store.putScaleSet({ ...flagged, nextInstanceId: 7 }, flagged.revision, {
+            onlyWithRollout: 'r2',
+          }),
+        ])
+        expect(created).toMatchObject({
+          status: 'rejected',
+          reason: { code: 'OperationNotAllowed' },
+        })
+        expect(put).toMatchObject({ status: 'rejected', reason: { code: 'RevisionConflict' } })
+        expect(await store.getScaleSet('/a')).toEqual(flagged)
+        expect(await store.listEvents('r2')).toEqual([])
+      }))
+
     it('pages history newest first', () =>
       run(async (store) => {
         for (let i = 0; i < 5; i++) {

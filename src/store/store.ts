@@ -45,8 +45,16 @@ export type InstanceRecord = Readonly<{
 export interface Store {
   listScaleSetKeys(): Promise<readonly string[]>
   getScaleSet(key: string): Promise<ScaleSetState | undefined>
-  /** Writes the set; `expectedRevision` null means create. Returns it with the new revision. */
-  putScaleSet(state: ScaleSetState, expectedRevision: number | null): Promise<ScaleSetState>
+  /**
+   * Writes the set; `expectedRevision` null means create. Returns it with the new revision. With
+   * `onlyWithRollout`, the write is also refused (`RevisionConflict`) unless that rollout exists:
+   * made in the same turn as its `createRollout`, it lands only if the rollout was created.
+   */
+  putScaleSet(
+    state: ScaleSetState,
+    expectedRevision: number | null,
+    o?: Readonly<{ onlyWithRollout?: string }>,
+  ): Promise<ScaleSetState>
   deleteScaleSet(key: string): Promise<void>
 
   listInstanceRecords(key: string): Promise<readonly InstanceRecord[]>
@@ -54,8 +62,11 @@ export interface Store {
 
   getActiveRollout(key: string): Promise<Rollout | undefined>
   getRollout(id: string): Promise<Rollout | undefined>
-  /** Adds a new rollout; fails with `OperationNotAllowed` when the set already has a running one. */
-  createRollout(rollout: Rollout): Promise<void>
+  /**
+   * Adds a new rollout with the events of its first decision, atomically; fails with
+   * `OperationNotAllowed` when the set already has a running one.
+   */
+  createRollout(rollout: Rollout, events?: readonly RolloutEvent[]): Promise<void>
   /**
    * Saves a rollout whose stored revision is `expectedRevision`, else `RevisionConflict`, with
    * the events of the decision, atomically (one transaction, one fsync).

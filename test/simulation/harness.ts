@@ -46,6 +46,19 @@ class FlakyStore extends MemoryStore {
     }
     return super.saveRollout(rollout, expectedRevision, events)
   }
+
+  override async createRollout(rollout: Rollout, events: readonly RolloutEvent[] = []) {
+    if (this.failNextSave) {
+      this.failNextSave = false
+      throw new AppError('StoreUnavailable', 503, true, 'injected store write failure')
+    }
+    return super.createRollout(rollout, events)
+  }
+
+  /** A user's rollout, as the API creates it: not one of the engine's writes that faults hit. */
+  createUserRollout(rollout: Rollout): Promise<void> {
+    return super.createRollout(rollout)
+  }
 }
 
 export async function runScenario(s: Scenario): Promise<SimResult> {
@@ -277,7 +290,7 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
       healthDeadlineMs: s.healthDeadlineMs,
       nowMs: clock.nowMs(),
     })
-    await store.createRollout(rollout)
+    await store.createUserRollout(rollout)
   }
 }
 

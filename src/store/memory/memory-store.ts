@@ -23,12 +23,19 @@ export class MemoryStore implements Store {
     return this.sets.get(key)
   }
 
-  async putScaleSet(state: ScaleSetState, expectedRevision: number | null): Promise<ScaleSetState> {
+  async putScaleSet(
+    state: ScaleSetState,
+    expectedRevision: number | null,
+    o: Readonly<{ onlyWithRollout?: string }> = {},
+  ): Promise<ScaleSetState> {
     const current = this.sets.get(state.key)
     if ((current?.revision ?? null) !== expectedRevision) {
       throw Errors.RevisionConflict(
         `scale set ${state.key} changed (revision ${current?.revision ?? 'none'}, expected ${expectedRevision ?? 'none'})`,
       )
+    }
+    if (o.onlyWithRollout !== undefined && !this.rollouts.has(o.onlyWithRollout)) {
+      throw Errors.RevisionConflict(`rollout ${o.onlyWithRollout} was not created`)
     }
     const saved = { ...state, revision: (expectedRevision ?? 0) + 1 }
     this.sets.set(state.key, saved)
@@ -60,7 +67,7 @@ export class MemoryStore implements Store {
     return this.rollouts.get(id)
   }
 
-  async createRollout(rollout: Rollout): Promise<void> {
+  async createRollout(rollout: Rollout, events: readonly RolloutEvent[] = []): Promise<void> {
     if (this.active.has(rollout.scaleSetKey)) {
       throw Errors.OperationNotAllowed(
         `Scale set ${rollout.scaleSetKey} already has a rollout in progress.`,
@@ -69,6 +76,7 @@ export class MemoryStore implements Store {
     if (this.rollouts.has(rollout.id)) throw Errors.Conflict(`rollout ${rollout.id} exists`)
     this.rollouts.set(rollout.id, rollout)
     if (rollout.status === 'RollingForward') this.active.set(rollout.scaleSetKey, rollout.id)
+    await this.appendEvents(events)
   }
 
   async saveRollout(

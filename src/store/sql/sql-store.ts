@@ -236,7 +236,11 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
       : undefined
   }
 
-  async putScaleSet(state: ScaleSetState, expectedRevision: number | null): Promise<ScaleSetState> {
+  async putScaleSet(
+    state: ScaleSetState,
+    expectedRevision: number | null,
+    o: Readonly<{ onlyWithRollout?: string }> = {},
+  ): Promise<ScaleSetState> {
     const revision = (expectedRevision ?? 0) + 1
     const saved = { ...state, revision }
     const doc = JSON.stringify(saved)
@@ -250,15 +254,22 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
         )
         return changed === 1 ? null : Errors.RevisionConflict(`scale set ${key} already exists`)
       }
+      const withRollout = o.onlyWithRollout
       const { changed } = await this.exec(
         tx,
-        'update scale_sets set state = ?, revision = ? where key = ? and revision = ?',
-        [doc, revision, key, expectedRevision],
+        withRollout === undefined
+          ? 'update scale_sets set state = ?, revision = ? where key = ? and revision = ?'
+          : 'update scale_sets set state = ?, revision = ? where key = ? and revision = ? and exists (select 1 from rollouts where id = ?)',
+        withRollout === undefined
+          ? [doc, revision, key, expectedRevision]
+          : [doc, revision, key, expectedRevision, withRollout],
       )
       return changed === 1
         ? null
         : Errors.RevisionConflict(
-            `scale set ${key} changed (expected revision ${expectedRevision})`,
+            withRollout === undefined
+              ? `scale set ${key} changed (expected revision ${expectedRevision})`
+              : `scale set ${key} changed (expected revision ${expectedRevision}), or rollout ${withRollout} was not created`,
           )
     })
     return saved
@@ -331,9 +342,9 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
     return row ? (JSON.parse(row.document) as Rollout) : undefined
   }
 
-  async createRollout(r: Rollout): Promise<void> {
+  async createRollout(r: Rollout, events: readonly RolloutEvent[] = []): Promise<void> {
     const row = rolloutRow(r)
-    await this.enqueue(async (tx) => {
+    await this.enqueue(async (tx, emit) => {
       const { changed } = await this.exec(
         tx,
         'insert into rollouts (id, set_key, started_at_ms, status, active_key, revision, document) values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing',
@@ -347,7 +358,10 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
           row.document,
         ],
       )
-      if (changed === 1) return null
+      if (changed === 1) {
+        emit(events)
+        return null
+      }
       const { rows } = await this.exec(tx, 'select id from rollouts where id = ?', [r.id])
       if (rows.length > 0) return Errors.Conflict(`rollout ${r.id} exists`)
       return Errors.OperationNotAllowed(
