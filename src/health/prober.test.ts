@@ -106,4 +106,55 @@ describe('prober (SPEC §6)', () => {
     await until(p, 'g', 'unknown')
     p.close()
   })
+
+  it('tells the changes of one round together: a fast answer waits for the rest of its round', async () => {
+    let slowAnsweredAt = 0
+    const port = await serve((req, res) => {
+      const answer = () => {
+        res.writeHead(200)
+        res.end()
+      }
+      if (req.url === '/slow') {
+        setTimeout(() => {
+          slowAnsweredAt = Date.now()
+          answer()
+        }, 150)
+      } else answer()
+    })
+    const told = new Map<string, number>()
+    const p = new Prober({ tickMs: 10, coalesceMs: 5000, onChange: (k) => told.set(k, Date.now()) })
+    p.set('fast', target(port, { requestPath: '/fast', intervalMs: 1000 }))
+    p.set('slow', target(port, { requestPath: '/slow', intervalMs: 1000 }))
+    await until(p, 'slow', 'healthy')
+    await until(p, 'fast', 'healthy')
+    await new Promise((r) => setTimeout(r, 20))
+    expect([...told.keys()].sort()).toEqual(['fast', 'slow'])
+    // The fast target was healthy ~150 ms earlier, but told only once its round was answered.
+    expect(told.get('fast')).toBeGreaterThanOrEqual(slowAnsweredAt)
+    p.close()
+  })
+
+  it('a round that does not answer holds its changes back at most coalesceMs', async () => {
+    const hanging: http.ServerResponse[] = []
+    const port = await serve((req, res) => {
+      if (req.url === '/hang') hanging.push(res)
+      else {
+        res.writeHead(200)
+        res.end()
+      }
+    })
+    const told = new Map<string, number>()
+    const p = new Prober({ tickMs: 10, coalesceMs: 100, onChange: (k) => told.set(k, Date.now()) })
+    const t0 = Date.now()
+    p.set('fast', target(port, { requestPath: '/fast', intervalMs: 5000 }))
+    p.set('hang', target(port, { requestPath: '/hang', intervalMs: 5000 }))
+    await until(p, 'fast', 'healthy')
+    while (!told.has('fast')) await new Promise((r) => setTimeout(r, 10))
+    // Told after the cap, long before the hanging probe's timeout (4,950 ms).
+    expect((told.get('fast') as number) - t0).toBeGreaterThanOrEqual(100)
+    expect((told.get('fast') as number) - t0).toBeLessThan(3000)
+    expect(told.has('hang')).toBe(false)
+    p.close()
+    hanging.forEach((r) => r.destroy())
+  })
 })

@@ -27,6 +27,8 @@ export type ProbeTarget = Readonly<{
 }>
 
 type Result = 'healthy' | 'unhealthy' | 'unknown'
+/** The probes one tick sent, and the keys whose state they changed, not told yet. */
+type Round = { outstanding: number; changes: [string, Entry][]; timer: NodeJS.Timeout | null }
 type Entry = {
   target: ProbeTarget
   state: HealthState
@@ -42,8 +44,12 @@ export type ProberOptions = Readonly<{
   concurrency?: number
   tickMs?: number
   nowMs?: () => number
-  /** Called when a target's state changes, so that whoever waits on it need not poll. */
+  /**
+   * Called when a target's state changes, so that whoever waits on it need not poll; the changes
+   * of one round of probes together, at most `coalesceMs` (default 10) after the first.
+   */
   onChange?: (key: string, state: HealthState) => void
+  coalesceMs?: number
   /** Called with every probe's result and latency (metrics). */
   onResult?: (protocol: string, result: string, seconds: number) => void
 }>
@@ -113,6 +119,7 @@ export class Prober {
   private tick(): void {
     const now = this.now()
     const limit = this.o.concurrency ?? 256
+    const round: Round = { outstanding: 0, changes: [], timer: null }
     for (const [key, e] of this.entries) {
       if (this.running >= limit) return
       if (e.inFlight || e.dueAtMs > now) continue
@@ -124,6 +131,7 @@ export class Prober {
         (e.state === 'initializing' ? Math.min(250, e.target.intervalMs) : e.target.intervalMs)
       this.running++
       this.sent++
+      round.outstanding++
       const started = performance.now()
       void this.probe(e.target)
         .then((result) => {
@@ -131,13 +139,35 @@ export class Prober {
           if (this.entries.get(key) !== e) return
           const before = e.state
           this.record(e, result)
-          if (e.state !== before) this.o.onChange?.(key, e.state)
+          if (e.state !== before) round.changes.push([key, e])
         })
         .finally(() => {
           e.inFlight = false
           this.running--
+          this.settle(round)
         })
     }
+  }
+
+  /**
+   * The changes of one round (the probes one tick sent) are told together once the round is
+   * answered, or `coalesceMs` after its first change: the instances of a batch, probed together,
+   * then wake whoever waits on them once rather than once each (docs/performance.md).
+   */
+  private settle(round: Round): void {
+    round.outstanding--
+    if (round.outstanding === 0) this.tell(round)
+    else if (round.changes.length > 0 && round.timer === null)
+      round.timer = setTimeout(() => this.tell(round), this.o.coalesceMs ?? 10)
+  }
+
+  private tell(round: Round): void {
+    if (round.timer !== null) clearTimeout(round.timer)
+    round.timer = null
+    const changes = round.changes
+    round.changes = []
+    // A target removed or replaced meanwhile is no longer this change's.
+    for (const [key, e] of changes) if (this.entries.get(key) === e) this.o.onChange?.(key, e.state)
   }
 
   private record(e: Entry, result: Result): void {
