@@ -79,18 +79,18 @@ export async function localFleet(instances: number): Promise<LocalFleet> {
   const rollTo = async (version: string) => {
     const publishedAtMs = Date.now()
     await publish(version)
-    await until(
-      async () =>
-        (await server.call('GET', `${set}/osUpgradeHistory`)).body.value?.[0]?.properties
-          .runningStatus.code === 'Completed',
-      300_000,
-    )
+    // Watched in the database (read-only, another process) rather than through the API: polling
+    // GETs would compete with the control plane whose overhead is being measured.
     const db = new Sqlite(join(dir, 'data', 'osroll.db'), { readonly: true })
     try {
-      const row = db.prepare("select document from rollouts where status = 'Completed'").get() as {
-        document: string
-      }
-      return { rollout: JSON.parse(row.document) as Rollout, publishedAtMs }
+      const latest = db.prepare('select document from rollouts order by started_at_ms desc limit 1')
+      let rollout: Rollout | undefined
+      await until(async () => {
+        const row = latest.get() as { document: string } | undefined
+        rollout = row ? (JSON.parse(row.document) as Rollout) : undefined
+        return rollout?.target.imageVersion === version && rollout.status === 'Completed'
+      }, 300_000)
+      return { rollout: rollout as Rollout, publishedAtMs }
     } finally {
       db.close()
     }
