@@ -56,6 +56,7 @@ async function rolloutOverhead(): Promise<{
     let previousLastHealthy: number | null = null
     const gaps: number[] = []
     const staggers: number[] = []
+    let lateSlowest = 0
     for (let b = 1; b <= r.batchCount; b++) {
       let slowest = 0
       let firstStop = Infinity
@@ -74,14 +75,20 @@ async function rolloutOverhead(): Promise<{
         lastHealthy = Math.max(lastHealthy, healthy)
       }
       criticalMs += slowest
+      // The batch lasted longer than its slowest instance when that one was stopped late.
+      lateSlowest += lastHealthy - firstStop - slowest
       staggers.push(lastStop - firstStop)
       if (previousLastHealthy !== null) gaps.push(firstStop - previousLastHealthy)
       previousLastHealthy = lastHealthy
     }
     const wallMs = (r.endedAtMs as number) - r.startedAtMs
+    const startMs = firstSigterm - r.startedAtMs
+    const endMs = (r.endedAtMs as number) - (previousLastHealthy ?? 0)
+    const gapsMs = gaps.reduce((a, b) => a + b, 0)
     console.log(
-      `  (start → first stop ${firstSigterm - r.startedAtMs} ms; gaps between batches ${gaps.join(', ')} ms;` +
-        ` stops staggered within batches by ${staggers.join(', ')} ms; last healthy → end ${(r.endedAtMs as number) - (previousLastHealthy ?? 0)} ms)`,
+      `  (overhead ${wallMs - criticalMs} ms = start → first stop ${startMs} + gaps between batches ${gapsMs}` +
+        ` (${gaps.join(', ')}) + slowest instances stopped late ${lateSlowest} + last healthy → end ${endMs};` +
+        ` stops staggered within batches by ${staggers.join(', ')} ms)`,
     )
     return {
       ratio: wallMs / criticalMs,
