@@ -24,8 +24,13 @@ export type LocalFleet = Readonly<{
   set: string
   /** Publishes a version of the sample image; returns its source directory. */
   publish: (version: string) => Promise<string>
-  /** Publishes `version` and waits for its automatic rollout to complete; the stored rollout. */
-  rollTo: (version: string) => Promise<{ rollout: Rollout; publishedAtMs: number }>
+  /**
+   * Publishes `version` and waits for its automatic rollout to complete: the stored rollout, and
+   * the longest stall of osroll's event loop meanwhile (from its metrics).
+   */
+  rollTo: (
+    version: string,
+  ) => Promise<{ rollout: Rollout; publishedAtMs: number; loopStallMs: number }>
   /** Each instance's own timeline (started, firstHealthy, sigterm), from its data disk. */
   events: () => Map<string, InstanceEvent[]>
   close: () => Promise<void>
@@ -76,7 +81,16 @@ export async function localFleet(instances: number): Promise<LocalFleet> {
     rmSync(dir, { recursive: true, force: true })
     throw err
   }
+  // osroll's longest event-loop delay since the previous scrape (prom-client resets it).
+  const loopStallMs = async (): Promise<number> => {
+    const res = await fetch(`${server.url}/metrics`, {
+      headers: { authorization: `Bearer ${server.token}` },
+    })
+    const m = /^osroll_process_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(await res.text())
+    return m ? Number(m[1]) * 1000 : NaN
+  }
   const rollTo = async (version: string) => {
+    await loopStallMs()
     const publishedAtMs = Date.now()
     await publish(version)
     // Watched in the database (read-only, another process) rather than through the API: polling
@@ -90,7 +104,7 @@ export async function localFleet(instances: number): Promise<LocalFleet> {
         rollout = row ? (JSON.parse(row.document) as Rollout) : undefined
         return rollout?.target.imageVersion === version && rollout.status === 'Completed'
       }, 300_000)
-      return { rollout: rollout as Rollout, publishedAtMs }
+      return { rollout: rollout as Rollout, publishedAtMs, loopStallMs: await loopStallMs() }
     } finally {
       db.close()
     }

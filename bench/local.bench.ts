@@ -22,6 +22,11 @@ const rows: [string, string, string][] = [
   ],
   ['publish → first reimage (prompt timing, no jitter)', `${rollout.detectMs} ms`, '< 1,000 ms'],
   [
+    "osroll's longest event-loop stall during that rollout",
+    `${rollout.loopStallMs.toFixed(0)} ms`,
+    '',
+  ],
+  [
     'prober against 2,000 endpoints (500 ms interval)',
     `${Math.round(prober.perSecond).toLocaleString('en-US')} probes/s, ${(prober.cpu * 100).toFixed(0)}% of one core`,
     '≥ 2,000/s, < 100%',
@@ -35,6 +40,7 @@ if (json)
     JSON.stringify({
       'local.overhead_ratio': Number(rollout.ratio.toFixed(4)),
       detect_to_first_reimage_ms: rollout.detectMs,
+      'local.loop_stall_ms': Math.round(rollout.loopStallMs),
       'prober.probes_per_s': Math.round(prober.perSecond),
       'prober.cpu_fraction': Number(prober.cpu.toFixed(3)),
     }),
@@ -46,10 +52,11 @@ async function rolloutOverhead(): Promise<{
   criticalMs: number
   batches: number
   detectMs: number
+  loopStallMs: number
 }> {
   const fleet = await localFleet(INSTANCES)
   try {
-    const { rollout: r, publishedAtMs } = await fleet.rollTo('1.1.0')
+    const { rollout: r, publishedAtMs, loopStallMs } = await fleet.rollTo('1.1.0')
     const events = fleet.events()
     let criticalMs = 0
     let firstSigterm = Infinity
@@ -96,6 +103,7 @@ async function rolloutOverhead(): Promise<{
       criticalMs,
       batches: r.batchCount,
       detectMs: Math.round(firstSigterm - publishedAtMs),
+      loopStallMs,
     }
   } finally {
     await fleet.close()
