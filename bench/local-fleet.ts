@@ -82,7 +82,7 @@ export async function localFleet(instances: number): Promise<LocalFleet> {
     throw err
   }
   // osroll's longest event-loop delay since the previous scrape (prom-client resets it).
-  const loopStallMs = async (): Promise<number> => {
+  const scrapeLoopStallMs = async (): Promise<number> => {
     const res = await fetch(`${server.url}/metrics`, {
       headers: { authorization: `Bearer ${server.token}` },
     })
@@ -90,7 +90,7 @@ export async function localFleet(instances: number): Promise<LocalFleet> {
     return m ? Number(m[1]) * 1000 : NaN
   }
   const rollTo = async (version: string) => {
-    await loopStallMs()
+    await scrapeLoopStallMs()
     const publishedAtMs = Date.now()
     await publish(version)
     // Watched in the database (read-only, another process) rather than through the API: polling
@@ -104,7 +104,7 @@ export async function localFleet(instances: number): Promise<LocalFleet> {
         rollout = row ? (JSON.parse(row.document) as Rollout) : undefined
         return rollout?.target.imageVersion === version && rollout.status === 'Completed'
       }, 300_000)
-      return { rollout: rollout as Rollout, publishedAtMs, loopStallMs: await loopStallMs() }
+      return { rollout: rollout as Rollout, publishedAtMs, loopStallMs: await scrapeLoopStallMs() }
     } finally {
       db.close()
     }

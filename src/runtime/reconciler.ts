@@ -116,11 +116,12 @@ async function step(
       { scaleSet: state.key, rollout: next.id, kind: next.kind, target: next.target },
       'Starting rollout',
     )
-    deps.metrics?.rolloutStep(null, next, plan.events)
-    logDecisions(next, plan.events, deps.log)
   } else if (next.revision !== rollout.revision) {
     await deps.store.saveRollout(next, rollout.revision, plan.events)
-    deps.metrics?.rolloutStep(rollout.revision === 0 ? null : rollout, next, plan.events)
+  }
+  if (started || next.revision !== rollout.revision) {
+    const before = started || rollout.revision === 0 ? null : rollout
+    deps.metrics?.rolloutStep(before, next, plan.events)
     logDecisions(next, plan.events, deps.log)
   }
   if (plan.nextInstanceId !== state.nextInstanceId || next.status !== 'RollingForward') {

@@ -40,19 +40,19 @@ class FlakyStore extends MemoryStore {
     expectedRevision: number,
     events: readonly RolloutEvent[] = [],
   ): Promise<void> {
-    if (this.failNextSave) {
-      this.failNextSave = false
-      throw new AppError('StoreUnavailable', 503, true, 'injected store write failure')
-    }
+    this.failIfInjected()
     return super.saveRollout(rollout, expectedRevision, events)
   }
 
   override async createRollout(rollout: Rollout, events: readonly RolloutEvent[] = []) {
-    if (this.failNextSave) {
-      this.failNextSave = false
-      throw new AppError('StoreUnavailable', 503, true, 'injected store write failure')
-    }
+    this.failIfInjected()
     return super.createRollout(rollout, events)
+  }
+
+  private failIfInjected(): void {
+    if (!this.failNextSave) return
+    this.failNextSave = false
+    throw new AppError('StoreUnavailable', 503, true, 'injected store write failure')
   }
 
   /** A user's rollout, as the API creates it: not one of the engine's writes that faults hit. */

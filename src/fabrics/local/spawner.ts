@@ -1,7 +1,7 @@
 /**
  * Starts instance processes from a worker thread. Node's `spawn()` blocks the thread that calls
- * it until the child has exec'd — 2–20 ms per process on a loaded two-core machine
- * (docs/performance.md) — and on the main thread a batch of ten reimages stalled the API, the
+ * it until the child has exec'd — 1–60 ms per process (about 10 typically) on a loaded two-core
+ * machine (docs/performance.md) — and on the main thread a batch of ten reimages stalled the API, the
  * prober and the engine for tens of milliseconds. The worker spawns one process at a time and
  * reports each one's pid, then its exit, back to the main thread.
  */

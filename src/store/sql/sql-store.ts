@@ -255,21 +255,18 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
         return changed === 1 ? null : Errors.RevisionConflict(`scale set ${key} already exists`)
       }
       const withRollout = o.onlyWithRollout
+      const guarded = withRollout !== undefined
       const { changed } = await this.exec(
         tx,
-        withRollout === undefined
-          ? 'update scale_sets set state = ?, revision = ? where key = ? and revision = ?'
-          : 'update scale_sets set state = ?, revision = ? where key = ? and revision = ? and exists (select 1 from rollouts where id = ?)',
-        withRollout === undefined
-          ? [doc, revision, key, expectedRevision]
-          : [doc, revision, key, expectedRevision, withRollout],
+        'update scale_sets set state = ?, revision = ? where key = ? and revision = ?' +
+          (guarded ? ' and exists (select 1 from rollouts where id = ?)' : ''),
+        [doc, revision, key, expectedRevision, ...(guarded ? [withRollout] : [])],
       )
       return changed === 1
         ? null
         : Errors.RevisionConflict(
-            withRollout === undefined
-              ? `scale set ${key} changed (expected revision ${expectedRevision})`
-              : `scale set ${key} changed (expected revision ${expectedRevision}), or rollout ${withRollout} was not created`,
+            `scale set ${key} changed (expected revision ${expectedRevision})` +
+              (guarded ? `, or rollout ${withRollout} was not created` : ''),
           )
     })
     return saved
