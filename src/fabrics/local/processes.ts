@@ -3,8 +3,8 @@
  * VMs), identified by pid *and* start time so a recycled pid is never mistaken for an instance,
  * stopped with SIGTERM to the whole process group and SIGKILL after a grace period.
  */
-import { readFileSync, renameSync, statSync } from 'node:fs'
-import { Spawner } from './spawner.js'
+import { spawn } from 'node:child_process'
+import { closeSync, openSync, readFileSync, renameSync, statSync } from 'node:fs'
 
 export type ProcessRef = Readonly<{ pid: number; startTicks: number }>
 
@@ -17,9 +17,6 @@ const children = new Map<number, { startTicks: number; exited: Promise<void> }>(
 
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024
 
-/** Spawns from a worker thread, so that starting a batch never blocks the event loop. */
-const spawner = new Spawner(() => children.clear())
-
 /** Starts `command` detached, stdout/stderr appended to `logFile` (rotated once past 10 MiB). */
 export async function startProcess(o: {
   command: string
@@ -28,16 +25,33 @@ export async function startProcess(o: {
   logFile: string
 }): Promise<ProcessRef> {
   rotate(o.logFile)
-  const { pid, exited } = await spawner.spawn(o)
-  const startTicks = startTicksOf(pid) ?? 0
-  // Tracked until its exit is told; one that is already gone is found in /proc instead.
-  if (startTicks !== 0) {
-    children.set(pid, { startTicks, exited })
-    void exited.then(() => {
-      if (children.get(pid)?.exited === exited) children.delete(pid)
+  const fd = openSync(o.logFile, 'a')
+  try {
+    const child = spawn(o.command, [], {
+      cwd: o.cwd,
+      env: o.env,
+      detached: true,
+      stdio: ['ignore', fd, fd],
     })
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve())
+      child.once('error', reject)
+    })
+    const pid = child.pid as number
+    const exited = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        children.delete(pid)
+        resolve()
+      }),
+    )
+    child.unref()
+    const startTicks = startTicksOf(pid) ?? 0
+    if (child.exitCode === null && child.signalCode === null)
+      children.set(pid, { startTicks, exited })
+    return { pid, startTicks }
+  } finally {
+    closeSync(fd)
   }
-  return { pid, startTicks }
 }
 
 /** Whether the process still runs and is the one we started. */
