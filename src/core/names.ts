@@ -23,6 +23,7 @@ export type NameKind =
   | 'serviceFabricCluster'
   | 'extension'
   | 'networkConfiguration'
+  | 'computerNamePrefix'
   | 'imageSegment'
   | 'imageVersion'
 
@@ -108,6 +109,15 @@ const RULES: Readonly<Record<NameKind, Rule>> = {
     max: 80,
     pattern: ALNUM_EDGES,
     rule: NETWORK_RULE,
+  },
+  computerNamePrefix: {
+    what: 'computerNamePrefix',
+    // Azure's Linux limit and characters, plus underscores and any last character: `osroll vmss
+    // create` derives the prefix from the first 9 characters of the set's name.
+    max: 58,
+    pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+    rule: "letters, digits, underscores, periods and hyphens, starting with a letter or digit, without '..'",
+    extra: (name) => !name.includes('..'),
   },
   imageSegment: {
     what: 'platform image publisher, offer or sku',

@@ -128,11 +128,18 @@ describe('resource names follow ARM rules (finding 15)', () => {
     }
     const badSub = `/subscriptions/bad..sub./resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb`
     expect((await call('PUT', badSub, { body: lbBody() })).body.error.code).toBe(
-      'InvalidResourceName',
+      'InvalidSubscriptionId',
     )
-    expect(
-      (await call('GET', '/subscriptions')).body.value.map((s: any) => s.subscriptionId),
-    ).not.toContain('bad..sub.')
+    // An Owner's first use creates a subscription: never one with a malformed id, even on GET.
+    for (const id of ['bad..sub.', '%3Cscript%3E', 'a%0Ab', 'x%E2%80%AEy']) {
+      const r = await call(
+        'GET',
+        `/subscriptions/${id}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers`,
+      )
+      expect(r).toMatchObject({ status: 400, body: { error: { code: 'InvalidSubscriptionId' } } })
+    }
+    const subs = (await call('GET', '/subscriptions')).body.value.map((s: any) => s.subscriptionId)
+    expect(subs.filter((s: string) => !/^[A-Za-z0-9-]+$/.test(s))).toEqual([])
   })
 
   it('accepts names that ARM accepts for each type', async () => {
@@ -263,6 +270,15 @@ describe('names inside a scale set model (finding 15)', () => {
     expect(
       (await call('PUT', setPath('nic'), { body: setBody(nic('nic-1', 'ipconfig1')) })).status,
     ).toBe(201)
+    const os = (prefix: string) => setBody({ osProfile: { computerNamePrefix: prefix } })
+    e = await refused(
+      () => call('PUT', setPath('cn'), { body: os('../x') }),
+      400,
+      'InvalidResourceName',
+    )
+    expect(e.target).toMatch(/osProfile\.computerNamePrefix$/)
+    await refused(() => call('PUT', setPath('cn'), { body: os('a/b') }), 400, 'InvalidResourceName')
+    expect((await call('PUT', setPath('cn'), { body: os('web_1-') })).status).toBe(201)
     const body = setBody()
     ;(body.properties.virtualMachineProfile.storageProfile.imageReference as any).publisher = '../x'
     e = await refused(() => call('PUT', setPath('img'), { body }), 400, 'InvalidResourceName')

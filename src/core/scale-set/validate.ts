@@ -97,7 +97,7 @@ export function apiVersionAtLeast(apiVersion: string, minimum: string): boolean 
 
 /**
  * Names inside the model (issue 15), by ARM's rules: extensions, network interface and IP
- * configurations, and a platform image's publisher, offer, sku and version. A missing
+ * configurations, computerNamePrefix, and a platform image's publisher, offer, sku and version. A missing
  * extension name is checkExtensions' to report.
  */
 function checkModelNames(model: ArmScaleSet): Problem[] {
@@ -122,6 +122,9 @@ function checkModelNames(model: ArmScaleSet): Problem[] {
         ])
     })
   })
+  const prefix = vmp?.osProfile?.computerNamePrefix
+  if (prefix !== undefined)
+    names.push(['computerNamePrefix', prefix, `${P_VMP}.osProfile.computerNamePrefix`])
   const ref = vmp?.storageProfile?.imageReference
   if (isPlainObject(ref) && ref['id'] === undefined) {
     for (const k of ['publisher', 'offer', 'sku'] as const)
