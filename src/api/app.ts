@@ -18,6 +18,7 @@ import type { TokenRecord } from '../store/control-store.js'
 import type { ServiceDeps } from '../services/deps.js'
 import { TokenCache, canUseSubscription, roleAllows } from '../services/tokens.js'
 import { errorBody } from './arm.js'
+import { registerLimitedJsonParser } from './json-body.js'
 import { registerComputeRoutes } from './routes/compute.js'
 import { registerImageRoutes } from './routes/images.js'
 import { registerNetworkRoutes } from './routes/network.js'
@@ -94,6 +95,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     },
     requestIdHeader: false,
   }) as unknown as FastifyInstance
+  registerLimitedJsonParser(app) // nesting depth and string length limits (issue 15)
   const tokens = new TokenCache(o.deps.store, () => o.deps.clock.nowMs())
   const perMinute = o.deps.config.rateLimitPerMinute
   if (perMinute > 0) {

@@ -74,8 +74,9 @@ export function withoutReadOnly(body: Record<string, unknown>): Record<string, u
 }
 
 /**
- * Write-only members never leave osroll (SPEC §2.1): `adminPassword` and every extension's
- * `protectedSettings` are removed from what a GET returns.
+ * Write-only members never leave osroll (SPEC §2.1): `adminPassword`, `customData` (Azure
+ * never returns it either: issue 15) and every extension's `protectedSettings` are removed from
+ * what a GET, a list, a PUT or a PATCH returns. They stay stored and in use.
  */
 export function withoutSecrets(body: Record<string, unknown>): Record<string, unknown> {
   // Copies only along the paths it edits (a deep clone was 5% of a GET's CPU).
@@ -85,7 +86,7 @@ export function withoutSecrets(body: Record<string, unknown>): Record<string, un
   const os = vmp['osProfile'] as Record<string, unknown> | undefined
   const ext = vmp['extensionProfile'] as Record<string, unknown> | undefined
   const exts = (ext?.['extensions'] ?? []) as Record<string, unknown>[]
-  const { adminPassword: _password, ...safeOs } = os ?? {}
+  const { adminPassword: _password, customData: _customData, ...safeOs } = os ?? {}
   const newVmp: Record<string, unknown> = { ...vmp, ...(os ? { osProfile: safeOs } : {}) }
   if (ext) {
     newVmp['extensionProfile'] = {

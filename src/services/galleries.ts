@@ -13,6 +13,9 @@ import { isPlainObject } from '../core/scale-set/shape.js'
 import type { ControlStore, StoredResource } from '../store/control-store.js'
 import { requireLocation, requireObject } from '../api/arm.js'
 import type { EligibleVersion } from '../runtime/catalog.js'
+import type { NameKind } from '../core/names.js'
+import { requireLinkedAccess, requireNames, requireTags } from './guards.js'
+import type { Caller } from './guards.js'
 
 export const GALLERY_TYPE = 'Microsoft.Compute/galleries'
 export const GALLERY_IMAGE_TYPE = 'Microsoft.Compute/galleries/images'
@@ -53,8 +56,9 @@ export class Galleries {
   async putGallery(
     ref: GalleryRef,
     body: unknown,
+    caller?: Caller,
   ): Promise<{ created: boolean; view: Record<string, unknown> }> {
-    const b = requireObject(body)
+    const b = checkWrite(galleryNames(ref), body, ref.sub, caller, GALLERY_TYPE, galleryId(ref))
     const location = requireLocation(b)
     return this.put(galleryId(ref), GALLERY_TYPE, ref, ref.gallery, {
       ...b,
@@ -69,9 +73,11 @@ export class Galleries {
   async putImageDefinition(
     ref: ImageDefRef,
     body: unknown,
+    caller?: Caller,
   ): Promise<{ created: boolean; view: Record<string, unknown> }> {
+    const names = [...galleryNames(ref), ['galleryImage', ref.image, 'name'] as const]
+    const b = checkWrite(names, body, ref.sub, caller, GALLERY_IMAGE_TYPE, imageDefId(ref))
     await this.require(galleryId(ref), 'gallery', ref.gallery)
-    const b = requireObject(body)
     const location = requireLocation(b)
     const p = isPlainObject(b['properties']) ? b['properties'] : {}
     if (p['osType'] !== 'Linux' && p['osType'] !== 'Windows')
@@ -108,7 +114,15 @@ export class Galleries {
     ref: ImageDefRef,
     version: string,
     body: unknown,
+    caller?: Caller,
   ): Promise<{ created: boolean; view: Record<string, unknown> }> {
+    const names = [
+      ...galleryNames(ref),
+      ['galleryImage', ref.image, 'imageName'] as const,
+      ['galleryImageVersion', version, 'name'] as const,
+    ]
+    const id = `${imageDefId(ref)}/versions/${version}`
+    checkWrite(names, body, ref.sub, caller, GALLERY_VERSION_TYPE, id)
     const def = await this.require(imageDefId(ref), 'image definition', ref.image)
     if (!isVersion(version))
       throw Errors.InvalidParameter(
@@ -122,7 +136,6 @@ export class Galleries {
     const uri = (
       p['storageProfile'] as { osDiskImage?: { source?: { uri?: unknown } } } | undefined
     )?.osDiskImage?.source?.uri
-    const id = `${imageDefId(ref)}/versions/${version}`
     const existing = await this.store.getResource(id)
     const oldUri = existing
       ? (
@@ -319,6 +332,30 @@ export class Galleries {
     if (!r) throw Errors.ResourceNotFound(`The ${what} '${name}' was not found.`)
     return r
   }
+}
+
+function galleryNames(ref: GalleryRef): (readonly [NameKind, unknown, string])[] {
+  return [
+    ['subscription', ref.sub, 'subscriptionId'],
+    ['resourceGroup', ref.rg, 'resourceGroupName'],
+    ['gallery', ref.gallery, 'galleryName'],
+  ]
+}
+
+/** Names, the body an object, its tags, and its links: what every gallery write checks first. */
+function checkWrite(
+  names: readonly (readonly [NameKind, unknown, string])[],
+  body: unknown,
+  own: string,
+  caller: Caller | undefined,
+  type: string,
+  scope: string,
+): Record<string, unknown> {
+  requireNames(names)
+  const b = requireObject(body)
+  requireTags(b)
+  requireLinkedAccess(b, { own, caller, action: `${type}/write`, scope })
+  return b
 }
 
 /** When version `v` became (or becomes) eligible in `location`; null when it never is. */

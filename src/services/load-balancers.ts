@@ -15,6 +15,9 @@ import {
 } from '../api/arm.js'
 import type { StoredResource } from '../store/control-store.js'
 import type { ServiceDeps } from './deps.js'
+import type { NameKind } from '../core/names.js'
+import { requireLinkedAccess, requireNames, requireTags } from './guards.js'
+import type { Caller } from './guards.js'
 
 export type LbRef = Readonly<{ sub: string; rg: string; name: string }>
 
@@ -22,12 +25,21 @@ export async function putLoadBalancer(
   deps: ServiceDeps,
   ref: LbRef,
   body: unknown,
+  caller?: Caller,
 ): Promise<{ created: boolean; view: Record<string, unknown> }> {
+  requireNames([
+    ['subscription', ref.sub, 'subscriptionId'],
+    ['resourceGroup', ref.rg, 'resourceGroupName'],
+    ['loadBalancer', ref.name, 'name'],
+  ])
   const parsed = requireObject(body)
+  requireTags(parsed)
   const id = loadBalancerId(ref.sub, ref.rg, ref.name)
   const existing = await deps.store.getResource(id)
   const { id: _i, name: _n, type: _t, etag: _e, ...sent } = parsed
   const merged = (existing ? mergeArm(existing.body, sent) : sent) as Record<string, unknown>
+  requireNames(childNames(merged['properties']))
+  requireLinkedAccess(merged, { own: ref.sub, caller, action: `${LB_TYPE}/write`, scope: id })
   requireLocation(merged)
   const sku = (merged['sku'] as { name?: unknown } | undefined)?.name ?? 'Basic'
   if (sku !== 'Basic' && sku !== 'Standard')
@@ -94,6 +106,30 @@ export async function deleteLoadBalancer(deps: ServiceDeps, ref: LbRef): Promise
   if (!existing) return false
   await refuseRemovingUsedProbes(deps, id, existing, [])
   return deps.store.deleteResource(id)
+}
+
+const CHILDREN = [
+  'probes',
+  'backendAddressPools',
+  'frontendIPConfigurations',
+  'loadBalancingRules',
+  'inboundNatRules',
+  'inboundNatPools',
+  'outboundRules',
+] as const
+
+/** The names of a load balancer's child resources (probes, pools, frontends, rules). */
+function childNames(props: unknown): [NameKind, unknown, string][] {
+  if (!isPlainObject(props)) return []
+  return CHILDREN.flatMap((kind) => {
+    const list = props[kind]
+    if (!Array.isArray(list)) return []
+    return list.flatMap((c: unknown, i): [NameKind, unknown, string][] =>
+      isPlainObject(c) && c['name'] !== undefined
+        ? [['loadBalancerChild', c['name'], `properties.${kind}[${i}].name`]]
+        : [],
+    )
+  })
 }
 
 function validateProbes(value: unknown): Record<string, unknown>[] {

@@ -34,6 +34,9 @@ import {
 } from '../api/arm.js'
 import type { ServiceDeps } from './deps.js'
 import { problem } from '../core/problem.js'
+import { isServiceFabricClusterId } from '../core/references.js'
+import { requireLinkedAccess, requireNames, requireTags } from './guards.js'
+import type { Caller } from './guards.js'
 
 export type ScaleSetRef = Readonly<{ sub: string; rg: string; name: string }>
 
@@ -45,6 +48,8 @@ export type PutInput = Readonly<{
   ifNoneMatch?: string
   /** PATCH: the set must exist. */
   patch?: boolean
+  /** Who writes: a model may link only to subscriptions it may read (own one if absent). */
+  caller?: Caller
 }>
 
 export type ScaleSetView = Record<string, unknown>
@@ -53,6 +58,11 @@ export async function putScaleSet(
   deps: ServiceDeps,
   input: PutInput,
 ): Promise<{ created: boolean; view: ScaleSetView; key: string }> {
+  requireNames([
+    ['subscription', input.ref.sub, 'subscriptionId'],
+    ['resourceGroup', input.ref.rg, 'resourceGroupName'],
+    ['scaleSet', input.ref.name, 'name'],
+  ])
   const id = scaleSetId(input.ref.sub, input.ref.rg, input.ref.name)
   const key = id.toLowerCase()
   const existing = await deps.store.getResource(id)
@@ -66,7 +76,14 @@ export async function putScaleSet(
       'The request body must be a JSON object.',
     )
   const sent = withoutReadOnly(canonicalCase(input.body) as Record<string, unknown>)
+  requireTags(sent)
   const merged = (existing ? mergeArm(existing.body, sent) : sent) as ArmScaleSet
+  requireLinkedAccess(merged, {
+    own: input.ref.sub,
+    caller: input.caller,
+    action: `${SCALE_SET_TYPE}/write`,
+    scope: id,
+  })
   if (
     existing &&
     typeof sent['location'] === 'string' &&
@@ -310,7 +327,8 @@ async function gatherFacts(
   }
   const sf = serviceFabricExtension(model)
   const endpoint = sf?.properties?.settings?.['clusterEndpoint']
-  if (typeof endpoint === 'string') {
+  // Only a Service Fabric cluster's id is looked up (it was any resource id: issue 15).
+  if (typeof endpoint === 'string' && isServiceFabricClusterId(endpoint)) {
     const cluster = await deps.store.getResource(endpoint)
     const nodeTypeRef = String(sf?.properties?.settings?.['nodeTypeRef'] ?? '').toLowerCase()
     const nodeTypes =

@@ -12,6 +12,7 @@ import {
   requireScaleSet,
 } from '../../services/scale-sets.js'
 import type { ScaleSetRef } from '../../services/scale-sets.js'
+import { callerOf } from '../../services/guards.js'
 import {
   bootDiagnostics,
   getInstance,
@@ -56,6 +57,7 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
         body: req.body,
         apiVersion: apiVersionOf(req) as string,
         patch,
+        caller: callerOf(req.token),
         ...(headerOf(req, 'if-match') !== undefined
           ? { ifMatch: headerOf(req, 'if-match') as string }
           : {}),

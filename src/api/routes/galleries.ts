@@ -10,6 +10,7 @@ import {
   imageDefId,
 } from '../../services/galleries.js'
 import type { ImageDefRef } from '../../services/galleries.js'
+import { callerOf } from '../../services/guards.js'
 
 type G = { sub: string; rg: string; gallery: string }
 type I = G & { image: string }
@@ -33,7 +34,7 @@ export function registerGalleryRoutes(app: FastifyInstance, deps: ServiceDeps): 
   })
 
   app.put<{ Params: G }>(GALLERY, async (req, reply) => {
-    const r = await g.putGallery(req.params, req.body)
+    const r = await g.putGallery(req.params, req.body, callerOf(req.token))
     return reply.status(status(r.created)).send(r.view)
   })
   app.get<{ Params: G }>(GALLERY, async (req) =>
@@ -44,7 +45,7 @@ export function registerGalleryRoutes(app: FastifyInstance, deps: ServiceDeps): 
   )
 
   app.put<{ Params: I }>(`${GALLERY}/images/:image`, async (req, reply) => {
-    const r = await g.putImageDefinition(imageRef(req.params), req.body)
+    const r = await g.putImageDefinition(imageRef(req.params), req.body, callerOf(req.token))
     return reply.status(status(r.created)).send(r.view)
   })
   app.get<{ Params: I }>(`${GALLERY}/images/:image`, async (req) =>
@@ -57,7 +58,12 @@ export function registerGalleryRoutes(app: FastifyInstance, deps: ServiceDeps): 
   )
 
   const putVersion = async (req: FastifyRequest<{ Params: V }>, reply: FastifyReply) => {
-    const r = await g.putVersion(imageRef(req.params), req.params.version, req.body)
+    const r = await g.putVersion(
+      imageRef(req.params),
+      req.params.version,
+      req.body,
+      callerOf(req.token),
+    )
     await notifyAll() // a new version, new regions or excludeFromLatest can change what is latest
     return reply.status(status(r.created)).send(r.view)
   }

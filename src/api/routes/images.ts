@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Errors } from '../../errors.js'
+import { requireNames } from '../../services/guards.js'
 import { compareVersions } from '../../core/image/version.js'
 import { normalizeLocation } from '../../core/scale-set/to-spec.js'
 import type { ServiceDeps } from '../../services/deps.js'
@@ -43,6 +44,11 @@ export function registerImageRoutes(app: FastifyInstance, deps: ServiceDeps): vo
 
   app.put<{ Params: VersionParams }>(`${SKU}/versions/:version`, async (req, reply) => {
     const p = req.params
+    requireNames([
+      ['imageSegment', p.pub, 'publisherName'],
+      ['imageSegment', p.offer, 'offer'],
+      ['imageSegment', p.sku, 'skus'],
+    ])
     const { created, image } = await deps.catalog.publish({
       key: keyOf(p),
       version: p.version,

@@ -8,6 +8,7 @@ import {
   putLoadBalancer,
 } from '../../services/load-balancers.js'
 import { LB_TYPE } from '../arm.js'
+import { callerOf } from '../../services/guards.js'
 
 type LbParams = { sub: string; rg: string; lb: string }
 const LB = '/subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.Network/loadBalancers'
@@ -15,7 +16,12 @@ const LB = '/subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.Network/l
 export function registerNetworkRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   const ref = (p: LbParams) => ({ sub: p.sub, rg: p.rg, name: p.lb })
   app.put<{ Params: LbParams }>(`${LB}/:lb`, async (req, reply) => {
-    const { created, view } = await putLoadBalancer(deps, ref(req.params), req.body)
+    const { created, view } = await putLoadBalancer(
+      deps,
+      ref(req.params),
+      req.body,
+      callerOf(req.token),
+    )
     return reply.status(created ? 201 : 200).send(view)
   })
   app.get<{ Params: LbParams }>(`${LB}/:lb`, async (req) => getLoadBalancer(deps, ref(req.params)))

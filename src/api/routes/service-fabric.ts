@@ -7,6 +7,7 @@ import { AppError, Errors } from '../../errors.js'
 import { isPlainObject } from '../../core/scale-set/shape.js'
 import type { ServiceDeps } from '../../services/deps.js'
 import { requireLocation, requireObject } from '../arm.js'
+import { callerOf, requireLinkedAccess, requireNames, requireTags } from '../../services/guards.js'
 
 type Params = { sub: string; rg: string; name: string }
 const TYPE = 'Microsoft.ServiceFabric/clusters'
@@ -17,8 +18,20 @@ export function registerServiceFabricRoutes(app: FastifyInstance, deps: ServiceD
   const idOf = (p: Params) =>
     `/subscriptions/${p.sub}/resourceGroups/${p.rg}/providers/${TYPE}/${p.name}`
   app.put<{ Params: Params }>(PATH, async (req, reply) => {
+    requireNames([
+      ['subscription', req.params.sub, 'subscriptionId'],
+      ['resourceGroup', req.params.rg, 'resourceGroupName'],
+      ['serviceFabricCluster', req.params.name, 'name'],
+    ])
     const body = requireObject(req.body)
+    requireTags(body)
     requireLocation(body)
+    requireLinkedAccess(body, {
+      own: req.params.sub,
+      caller: callerOf(req.token),
+      action: `${TYPE}/write`,
+      scope: idOf(req.params),
+    })
     const nodeTypes =
       (isPlainObject(body['properties']) ? body['properties']['nodeTypes'] : undefined) ?? []
     if (!Array.isArray(nodeTypes))

@@ -3,7 +3,8 @@
  * a caller sees only the subscriptions its token may use.
  */
 import type { FastifyInstance } from 'fastify'
-import { Errors } from '../../errors.js'
+import { AppError, Errors } from '../../errors.js'
+import { nameMessage } from '../../core/names.js'
 import { SUBSCRIPTION_TYPE } from '../arm.js'
 import type { ServiceDeps } from '../../services/deps.js'
 import type { TokenRecord } from '../../store/control-store.js'
@@ -33,6 +34,9 @@ export async function ensureSubscription(
     return true
   }
   if (token.role !== 'Owner') return false
+  // A subscription id becomes part of every resource id: only well-formed ones (issue 15).
+  const bad = nameMessage('subscription', decodeURIComponentSafe(sub))
+  if (bad) throw new AppError('InvalidSubscriptionId', 400, false, bad, 'subscriptionId')
   await createSubscription(deps, sub, sub)
   return 'created'
 }
@@ -95,4 +99,12 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: ServiceDe
       metadata: { regionType: 'Physical' },
     })),
   }))
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
 }

@@ -10,7 +10,9 @@ import { parseDurationMs } from '../duration.js'
 import { fromArmImageReference, isLatest } from '../image/image-ref.js'
 import type { ArmExtension, ArmScaleSet } from './arm-model.js'
 import { isApplicationHealthExtension, isServiceFabricExtension } from './arm-model.js'
-import { checkShapes } from './shape.js'
+import { checkShapes, isPlainObject } from './shape.js'
+import { nameProblem } from '../names.js'
+import type { NameKind } from '../names.js'
 
 export type ValidationFacts = Readonly<{
   /** The request's `api-version`, e.g. `2024-07-01` (a `-preview` suffix is allowed). */
@@ -60,6 +62,7 @@ export function validateScaleSet(model: ArmScaleSet, facts: ValidationFacts): Pr
   const shape = checkShapes(model)
   if (shape.length > 0) return shape
   return [
+    ...checkModelNames(model),
     ...checkBasics(model),
     ...checkRollingPolicy(model),
     ...checkHealthProbe(model, facts),
@@ -90,6 +93,47 @@ export function extensionsOf(model: ArmScaleSet): readonly ArmExtension[] {
 /** `YYYY-MM-DD[-preview]` ≥ `minimum`; dates compare as strings. */
 export function apiVersionAtLeast(apiVersion: string, minimum: string): boolean {
   return apiVersion.slice(0, 10) >= minimum
+}
+
+/**
+ * Names inside the model (issue 15), by ARM's rules: extensions, network interface and IP
+ * configurations, computerNamePrefix, and a platform image's publisher, offer, sku and version. A missing
+ * extension name is checkExtensions' to report.
+ */
+function checkModelNames(model: ArmScaleSet): Problem[] {
+  const vmp = model.properties?.virtualMachineProfile
+  const names: [NameKind, unknown, string][] = []
+  extensionsOf(model).forEach((ext, i) => {
+    if (ext.name !== undefined && ext.name !== '')
+      names.push(['extension', ext.name, `${P_EXT}[${i}].name`])
+  })
+  const nics = vmp?.networkProfile?.networkInterfaceConfigurations
+  ;(Array.isArray(nics) ? nics : []).forEach((nic: unknown, i) => {
+    const at = `${P_VMP}.networkProfile.networkInterfaceConfigurations[${i}]`
+    if (!isPlainObject(nic)) return
+    names.push(['networkConfiguration', nic['name'], `${at}.name`])
+    const ips = isPlainObject(nic['properties']) ? nic['properties']['ipConfigurations'] : []
+    ;(Array.isArray(ips) ? ips : []).forEach((ip: unknown, j) => {
+      if (isPlainObject(ip))
+        names.push([
+          'networkConfiguration',
+          ip['name'],
+          `${at}.properties.ipConfigurations[${j}].name`,
+        ])
+    })
+  })
+  const prefix = vmp?.osProfile?.computerNamePrefix
+  if (prefix !== undefined)
+    names.push(['computerNamePrefix', prefix, `${P_VMP}.osProfile.computerNamePrefix`])
+  const ref = vmp?.storageProfile?.imageReference
+  if (isPlainObject(ref) && ref['id'] === undefined) {
+    for (const k of ['publisher', 'offer', 'sku'] as const)
+      if (ref[k] !== undefined)
+        names.push(['imageSegment', ref[k], `${P_VMP}.storageProfile.imageReference.${k}`])
+    if (ref['version'] !== undefined)
+      names.push(['imageVersion', ref['version'], `${P_VMP}.storageProfile.imageReference.version`])
+  }
+  return names.flatMap(([kind, name, target]) => nameProblem(kind, name, target) ?? [])
 }
 
 function checkBasics(model: ArmScaleSet): Problem[] {
