@@ -34,6 +34,7 @@ import {
 } from '../api/arm.js'
 import type { ServiceDeps } from './deps.js'
 import { problem } from '../core/problem.js'
+import { capacityOf, checkInstanceQuota } from './quotas.js'
 
 export type ScaleSetRef = Readonly<{ sub: string; rg: string; name: string }>
 
@@ -78,6 +79,12 @@ export async function putScaleSet(
   const problems = validateScaleSet(merged, facts.facts)
   if (problems.length > 0) throw problemsError(problems)
   if (facts.imageProblem) throw facts.imageProblem
+  await checkInstanceQuota(deps, {
+    sub: input.ref.sub,
+    id,
+    capacity: merged.sku?.capacity ?? 0,
+    previous: capacityOf(existing?.body),
+  })
   const now = deps.clock.nowMs()
   const model = applyWriteDefaults(merged, facts.facts.image?.os) as ArmScaleSet &
     Record<string, unknown>
