@@ -28,6 +28,8 @@ import type { Logger } from './runtime/logger.js'
 import { EffectRunner } from './runtime/effect-runner.js'
 import { Orchestrator } from './runtime/orchestrator.js'
 import { LeaseManager } from './runtime/leases.js'
+import { RetentionSweeper } from './runtime/retention.js'
+import { refreshOperation } from './services/operations.js'
 import { WakeChannel } from './store/postgres/wake-channel.js'
 import { AZURE_TIMING, PROMPT_TIMING } from './core/rollout/start.js'
 import type { TimingProfile } from './core/rollout/start.js'
@@ -52,6 +54,7 @@ export type Server = Readonly<{
 export type System = Readonly<{
   deps: ServiceDeps
   orchestrator: Orchestrator
+  retention: RetentionSweeper
   app: FastifyInstance
   adminToken: string
   subscriptionId: string
@@ -165,6 +168,13 @@ export async function buildSystem(o: {
       wake?.notify(key).catch((err: unknown) => o.log.warn({ err }, 'Wake notification failed'))
     },
   }
+  const retention = new RetentionSweeper({
+    store,
+    clock,
+    log: o.log,
+    operationRetentionMs: config.operationRetentionMs,
+    refreshOperation: (id) => refreshOperation(deps, id),
+  })
   const subscriptionId = await ensureDefaultSubscription(deps)
   const https =
     config.tls.kind === 'files'
@@ -185,14 +195,16 @@ export async function buildSystem(o: {
       o.log.info({ replica: leases.replicaId, held: leases.heldKeys().length }, 'Replica joined')
     }
     orchestrator?.start()
+    retention.start()
   }
   const stop = async (): Promise<void> => {
+    await retention.stop()
     await orchestrator?.stop()
     await leases?.stop()
     await wake?.close()
     prober?.close()
   }
-  return { deps, orchestrator, app, adminToken, subscriptionId, start, stop }
+  return { deps, orchestrator, retention, app, adminToken, subscriptionId, start, stop }
 }
 
 export async function startServer(config: Config, o: { quiet?: boolean } = {}): Promise<Server> {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { loadConfig } from '../src/config/config.js'
+import type { RawConfig } from '../src/config/config.js'
 import { openSqliteStore } from '../src/store/sqlite/open-sqlite.js'
 import type { SqlStore } from '../src/store/sql/sql-store.js'
 import { buildSystem } from '../src/main.js'
@@ -31,6 +32,8 @@ export async function apiHarness(
     store?: SqlStore
     /** API requests per minute per token (default: the product's default). */
     rateLimit?: string
+    /** Any other option, as `osroll serve` flags (camelCase). */
+    config?: RawConfig
   } = {},
 ): Promise<{ sys: System; call: Call; sub: string; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'osroll-api-'))
@@ -42,6 +45,7 @@ export async function apiHarness(
       healthDeadline: o.healthDeadline ?? 'PT2S',
       replicationDelay: o.replicationDelay ?? 'PT0.3S',
       ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}),
+      ...o.config,
     },
     {},
   )

@@ -78,7 +78,9 @@ export class Api {
 
   /**
    * Streams `/events` (filtered by `query`), calling `onEvent` for each and `onState` when the
-   * connection opens or drops; resumes from the last event id. Returns a function that stops it.
+   * connection opens or drops. The first connection starts from now (a snapshot first); a
+   * reconnection resumes after the last id seen (`Last-Event-ID`), so nothing is replayed twice
+   * and nothing is missed. Returns a function that stops it.
    */
   events(
     query: string,
@@ -129,18 +131,33 @@ export class Api {
   }
 }
 
-export type StreamEvent = {
-  id: string
-  kind: string
-  data: {
-    scaleSetKey: string
-    instanceId: string | null
-    from: string
-    to: string
-    reason: string
-    rolloutId: string
-  }
-}
+/**
+ * A frame of `/events`: a rollout or instance change, or the `snapshot` a stream opened without
+ * a position starts with (its id is where the stream starts; for one scale set it carries the
+ * running rollout's instance states).
+ */
+export type StreamEvent =
+  | {
+      id: string
+      kind: 'rollout' | 'instance'
+      data: {
+        scaleSetKey: string
+        instanceId: string | null
+        from: string
+        to: string
+        reason: string
+        rolloutId: string
+      }
+    }
+  | {
+      id: string
+      kind: 'snapshot'
+      data: {
+        position: number
+        scaleSetKey: string | null
+        rollout: { rolloutId: string; status: string; instances: Record<string, string> } | null
+      }
+    }
 
 function parseFrame(frame: string): StreamEvent | null {
   let id = ''
@@ -151,9 +168,9 @@ function parseFrame(frame: string): StreamEvent | null {
     else if (line.startsWith('event: ')) kind = line.slice(7)
     else if (line.startsWith('data: ')) data += line.slice(6)
   }
-  if (!data) return null
+  if (!data || (kind !== 'rollout' && kind !== 'instance' && kind !== 'snapshot')) return null
   try {
-    return { id, kind, data: JSON.parse(data) as StreamEvent['data'] }
+    return { id, kind, data: JSON.parse(data) } as StreamEvent
   } catch {
     return null
   }

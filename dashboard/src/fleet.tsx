@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks'
 import type { Api } from './api.js'
 import { compareVersions, useLive } from './live.js'
 import type { ArmSet, Latest } from './model.js'
-import { healthSource, imageOf, progressText } from './model.js'
+import { healthSource, imageOf, progressText, subscriptionHeading } from './model.js'
 
 type Row = { set: ArmSet; latest: Latest | null; newest: string | null }
 type Sub = { subscriptionId: string; displayName: string; rows: Row[] }
@@ -59,9 +59,7 @@ export function FleetView(p: { api: Api; onOpen: (id: string) => void }) {
       {subs === null && <p class="muted">Loading…</p>}
       {subs?.map((s) => (
         <div key={s.subscriptionId} class="sub">
-          <h2>
-            {s.displayName} <span class="muted mono">{s.subscriptionId}</span>
-          </h2>
+          <SubscriptionTitle sub={s} />
           {s.rows.length === 0 ? (
             <p class="muted">No scale sets yet.</p>
           ) : (
@@ -111,6 +109,16 @@ export function FleetView(p: { api: Api; onOpen: (id: string) => void }) {
         </div>
       ))}
     </section>
+  )
+}
+
+function SubscriptionTitle(p: { sub: { subscriptionId: string; displayName: string } }) {
+  const { title, id } = subscriptionHeading(p.sub)
+  return (
+    <h2 data-testid="subscription">
+      {id === null ? <span class="mono">{title}</span> : title}
+      {id !== null && <span class="muted mono"> {id}</span>}
+    </h2>
   )
 }
 

@@ -141,3 +141,16 @@ export const CELL_LABEL: Record<CellState, string> = {
   upgrading: 'upgrading',
   rolledBack: 'rolled back',
 }
+
+/**
+ * A subscription's heading: its display name with the id beside it, or the id alone when it has
+ * no display name of its own (the API then gives the id as the display name).
+ */
+export function subscriptionHeading(s: { subscriptionId: string; displayName?: string }): {
+  title: string
+  id: string | null
+} {
+  const name = s.displayName?.trim()
+  if (!name || name === s.subscriptionId) return { title: s.subscriptionId, id: null }
+  return { title: name, id: s.subscriptionId }
+}

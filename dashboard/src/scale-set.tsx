@@ -53,6 +53,12 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
   }
   const onEvent = (e: StreamEvent) => {
     const le = lastEvents.current
+    if (e.kind === 'snapshot') {
+      // Where the stream starts: the running rollout's instance states so far.
+      le.rolloutId = e.data.rollout?.rolloutId ?? null
+      le.byInstance = new Map(Object.entries(e.data.rollout?.instances ?? {}))
+      return
+    }
     if (le.rolloutId !== e.data.rolloutId) {
       le.rolloutId = e.data.rolloutId
       le.byInstance = new Map()

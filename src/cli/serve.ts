@@ -99,6 +99,21 @@ export function registerServe(program: Command): void {
       'rollout history kept per set, default P90D; the last 100 are always kept (OSROLL_HISTORY_RETENTION)',
       undefined,
     )
+    .option(
+      '--max-instances-per-subscription <n>',
+      'instances (capacity of all scale sets) per subscription, 0 for none; default 10000 (OSROLL_MAX_INSTANCES_PER_SUBSCRIPTION)',
+      undefined,
+    )
+    .option(
+      '--max-event-streams-per-token <n>',
+      'concurrent /events streams per token, 0 for none; default 16 (OSROLL_MAX_EVENT_STREAMS_PER_TOKEN)',
+      undefined,
+    )
+    .option(
+      '--operation-retention <duration>',
+      'how long an ended operation stays readable, default P1D (OSROLL_OPERATION_RETENTION)',
+      undefined,
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  osroll serve --fabric sim --port 7280 --data-dir ./.osroll\n' +
@@ -127,6 +142,9 @@ export function registerServe(program: Command): void {
         historyRetention: 'historyRetention',
         rateLimit: 'rateLimit',
         osDiskMode: 'osDiskMode',
+        maxInstancesPerSubscription: 'maxInstancesPerSubscription',
+        maxEventStreamsPerToken: 'maxEventStreamsPerToken',
+        operationRetention: 'operationRetention',
       }
       for (const [flag, key] of Object.entries(map))
         if (flags[flag] !== undefined) raw[key] = flags[flag]

@@ -44,6 +44,12 @@ export type Config = Readonly<{
   rateLimitPerMinute: number
   /** How the local fabric builds OS disks: auto (reflink, else hard links), reflink, link, copy. */
   osDiskMode: OsDiskMode
+  /** Instances (the capacity of all scale sets) a subscription may have; 0: no limit. */
+  maxInstancesPerSubscription: number
+  /** Concurrent `/events` streams per token (per process); 0: no limit. */
+  maxEventStreamsPerToken: number
+  /** How long an ended long-running operation stays readable before the sweep deletes it. */
+  operationRetentionMs: number
 }>
 
 /** Raw values from flags (camelCase) or the environment (`OSROLL_HOST`, `OSROLL_PORT`, …). */
@@ -71,6 +77,9 @@ export const ENV_NAMES = {
   historyRetention: 'OSROLL_HISTORY_RETENTION',
   rateLimit: 'OSROLL_RATE_LIMIT',
   osDiskMode: 'OSROLL_OS_DISK_MODE',
+  maxInstancesPerSubscription: 'OSROLL_MAX_INSTANCES_PER_SUBSCRIPTION',
+  maxEventStreamsPerToken: 'OSROLL_MAX_EVENT_STREAMS_PER_TOKEN',
+  operationRetention: 'OSROLL_OPERATION_RETENTION',
 } as const
 
 /** A configuration problem, reported as `--flag (OSROLL_ENV): what is wrong`. */
@@ -101,7 +110,13 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   if (timing !== 'prompt' && timing !== 'azure')
     fail('timing', `'${timing}' is not one of prompt, azure`)
   const duration = (
-    k: 'healthDeadline' | 'promptJitter' | 'replicationDelay' | 'historyRetention' | 'leaseTtl',
+    k:
+      | 'healthDeadline'
+      | 'promptJitter'
+      | 'replicationDelay'
+      | 'historyRetention'
+      | 'leaseTtl'
+      | 'operationRetention',
     fallback: string,
   ): number => {
     const text = get(k) ?? fallback
@@ -123,6 +138,15 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   const osDiskMode = get('osDiskMode') ?? DEFAULTS.osDiskMode
   if (!(OS_DISK_MODES as readonly string[]).includes(osDiskMode))
     fail('osDiskMode', `'${osDiskMode}' is not one of ${OS_DISK_MODES.join(', ')}`)
+  const count = (k: 'maxInstancesPerSubscription' | 'maxEventStreamsPerToken', d: number) => {
+    const n = Number(get(k) ?? d)
+    return Number.isInteger(n) && n >= 0 && n <= 1e9
+      ? n
+      : fail(k, `'${get(k)}' must be a whole number from 0 (no limit) to 1000000000`)
+  }
+  const operationRetentionMs = duration('operationRetention', DEFAULTS.operationRetention)
+  if (operationRetentionMs < 60_000)
+    fail('operationRetention', 'must be at least PT1M (clients poll operations after the call)')
   const leaseTtlMs = duration('leaseTtl', DEFAULTS.leaseTtl)
   if (leaseTtlMs < 1000 || leaseTtlMs > 60_000) fail('leaseTtl', 'must be from PT1S to PT60S')
   return {
@@ -145,6 +169,12 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     historyRetentionMs: duration('historyRetention', DEFAULTS.historyRetention),
     rateLimitPerMinute: rateLimit,
     osDiskMode: osDiskMode as OsDiskMode,
+    maxInstancesPerSubscription: count(
+      'maxInstancesPerSubscription',
+      DEFAULTS.maxInstancesPerSubscription,
+    ),
+    maxEventStreamsPerToken: count('maxEventStreamsPerToken', DEFAULTS.maxEventStreamsPerToken),
+    operationRetentionMs,
   }
 }
 

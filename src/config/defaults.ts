@@ -21,6 +21,12 @@ export const DEFAULTS = {
   rateLimitPerMinute: 60_000,
   /** Local fabric OS disks: clones where the filesystem has them, else hard links (os-disks.ts). */
   osDiskMode: 'auto',
+  /** Instances per subscription (Azure's default regional vCPU quotas are of this order). */
+  maxInstancesPerSubscription: 10_000,
+  /** `/events` streams per token: a few dashboards' tabs and a CLI or two. */
+  maxEventStreamsPerToken: 16,
+  /** Ended operations stay readable a day (clients poll them within minutes). */
+  operationRetention: 'P1D',
   /** Retry delay after a non-faulted platform rollout (prompt / azure), docs/decisions.md. */
   promptRetryDelayMs: 10 * 60_000,
 } as const

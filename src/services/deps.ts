@@ -15,7 +15,14 @@ export type ServiceDeps = Readonly<{
   catalog: StoreCatalog
   clock: Clock
   ids: () => string
-  config: Pick<Config, 'healthDeadlineMs' | 'retryAfterSeconds' | 'rateLimitPerMinute'>
+  config: Pick<
+    Config,
+    | 'healthDeadlineMs'
+    | 'retryAfterSeconds'
+    | 'rateLimitPerMinute'
+    | 'maxInstancesPerSubscription'
+    | 'maxEventStreamsPerToken'
+  >
   /** Wakes the orchestrator for a scale set (after a write that may need action). */
   notify: (scaleSetKey: string) => void
 }>

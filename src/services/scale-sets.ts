@@ -37,6 +37,7 @@ import { problem } from '../core/problem.js'
 import { isServiceFabricClusterId } from '../core/references.js'
 import { requireLinkedAccess, requireNames, requireTags } from './guards.js'
 import type { Caller } from './guards.js'
+import { capacityOf, checkInstanceQuota } from './quotas.js'
 
 export type ScaleSetRef = Readonly<{ sub: string; rg: string; name: string }>
 
@@ -95,6 +96,12 @@ export async function putScaleSet(
   const problems = validateScaleSet(merged, facts.facts)
   if (problems.length > 0) throw problemsError(problems)
   if (facts.imageProblem) throw facts.imageProblem
+  await checkInstanceQuota(deps, {
+    sub: input.ref.sub,
+    id,
+    capacity: merged.sku?.capacity ?? 0,
+    previous: capacityOf(existing?.body),
+  })
   const now = deps.clock.nowMs()
   const model = applyWriteDefaults(merged, facts.facts.image?.os) as ArmScaleSet &
     Record<string, unknown>

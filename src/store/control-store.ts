@@ -64,7 +64,12 @@ export interface ControlStore {
   }): Promise<readonly StoredResource[]>
 
   getOperation(id: string): Promise<OperationRecord | undefined>
+  /** Writes an operation; `nowMs` is when it was last written or checked. */
   putOperation(op: OperationRecord, nowMs: number): Promise<void>
+  /** Up to `limit` in-progress operations last written before `beforeMs`, oldest first. */
+  listStaleOperations(beforeMs: number, limit: number): Promise<readonly OperationRecord[]>
+  /** Deletes up to `limit` operations that ended before `beforeMs`; returns how many went. */
+  deleteEndedOperations(beforeMs: number, limit: number): Promise<number>
 
   getToken(hash: string): Promise<TokenRecord | undefined>
   putToken(token: TokenRecord): Promise<void>

@@ -8,11 +8,21 @@ import type { Store, ScaleSetState } from './store.js'
 import type { ControlStore } from './control-store.js'
 import type { LeaseStore } from './lease-store.js'
 import { fenceScope } from './lease-store.js'
-import type { Rollout } from '../core/rollout/types.js'
+import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
 import { startRollout } from '../core/rollout/start.js'
 import { scaleSetState, spec } from '../../test-support/builders.js'
 
 const setState = (key: string): ScaleSetState => scaleSetState(spec({ key }))
+
+const event = (rolloutId: string, scaleSetKey: string, to: string): RolloutEvent => ({
+  atMs: 1,
+  rolloutId,
+  scaleSetKey,
+  instanceId: null,
+  from: 'Pending',
+  to,
+  reason: 'test',
+})
 
 const rollout = (id: string, key: string, startedAtMs: number): Rollout =>
   startRollout({
@@ -203,6 +213,51 @@ export function runStoreContract(
         expect(await store.pruneRollouts('/a', { beforeMs: 1e12, keepLast: 100 })).toBe(0)
       }))
 
+    it('deletes a set with all its rollouts and events; its name starts again with no history', () =>
+      run(async (store) => {
+        await store.putScaleSet(state('/a'), null)
+        await store.putScaleSet(state('/b'), null)
+        const ended = rollout('a1', '/a', 1)
+        await store.createRollout(ended, [event('a1', '/a', 'RollingForward')])
+        await store.saveRollout({ ...ended, status: 'Completed', endedAtMs: 2, revision: 1 }, 0)
+        await store.createRollout(rollout('b1', '/b', 1), [event('b1', '/b', 'RollingForward')])
+        await store.createRollout(rollout('a2', '/a', 3), [event('a2', '/a', 'RollingForward')])
+        const before = await store.lastEventSeq()
+        expect(before).toBe((await store.listEventsAfter(0, 10)).at(-1)?.seq)
+        await store.deleteScaleSet('/a')
+        expect(await store.listRollouts('/a', { limit: 10 })).toEqual([])
+        expect(await store.getRollout('a2')).toBeUndefined()
+        expect(await store.listEvents('a1')).toEqual([])
+        expect((await store.listEventsAfter(0, 10)).map((e) => e.event.rolloutId)).toEqual(['b1'])
+        // The same name again: no history, and new events come after every seq ever handed out
+        // (a stream that saw the deleted ones must not skip these).
+        await store.putScaleSet(state('/a'), null)
+        expect(await store.getActiveRollout('/a')).toBeUndefined()
+        await store.createRollout(rollout('a3', '/a', 4), [event('a3', '/a', 'RollingForward')])
+        const after = await store.listEventsAfter(before, 10)
+        expect(after.map((e) => e.event.rolloutId)).toEqual(['a3'])
+        expect(await store.lastEventSeq()).toBe(after[0]!.seq)
+        expect((await store.listRollouts('/b', { limit: 10 })).map((r) => r.id)).toEqual(['b1'])
+      }))
+
+    it('prunes rollouts whose set no longer exists, up to a limit', () =>
+      run(async (store) => {
+        expect(await store.lastEventSeq()).toBe(0)
+        await store.putScaleSet(state('/kept'), null)
+        await store.createRollout(rollout('k', '/kept', 1), [event('k', '/kept', 'x')])
+        for (const id of ['o1', 'o2', 'o3'])
+          await store.createRollout(rollout(id, `/gone-${id}`, 1), [event(id, `/gone-${id}`, 'x')])
+        expect(await store.pruneOrphanRollouts(2)).toBe(2)
+        expect(await store.pruneOrphanRollouts(2)).toBe(1)
+        expect(await store.pruneOrphanRollouts(2)).toBe(0)
+        for (const id of ['o1', 'o2', 'o3']) {
+          expect(await store.getRollout(id)).toBeUndefined()
+          expect(await store.getActiveRollout(`/gone-${id}`)).toBeUndefined()
+        }
+        expect((await store.listEventsAfter(0, 10)).map((e) => e.event.rolloutId)).toEqual(['k'])
+        expect(await store.getRollout('k')).toBeDefined()
+      }))
+
     it('keeps instance records and rollout events', () =>
       run(async (store) => {
         const rec = {
@@ -334,6 +389,44 @@ export function runControlStoreContract(
           body: { a: 2 },
           etag: 'e2',
         })
+      }))
+
+    it('lists stale in-progress operations and deletes ended ones, up to a limit', () =>
+      run(async (store) => {
+        const op = (id: string, endTimeMs: number | null) => ({
+          id,
+          name: 'x',
+          status: endTimeMs === null ? ('InProgress' as const) : ('Succeeded' as const),
+          startTimeMs: 1,
+          endTimeMs,
+          error: null,
+          tracks: { kind: 'none' as const },
+          resourceId: null,
+        })
+        await store.putOperation(op('running-old', null), 10)
+        await store.putOperation(op('running-new', null), 500)
+        await store.putOperation(op('ended-1', 20), 20)
+        await store.putOperation(op('ended-2', 30), 30)
+        await store.putOperation(op('ended-3', 40), 40)
+        await store.putOperation(op('ended-new', 600), 600)
+        expect((await store.listStaleOperations(100, 10)).map((o) => o.id)).toEqual(['running-old'])
+        expect(await store.deleteEndedOperations(100, 2)).toBe(2)
+        expect(await store.deleteEndedOperations(100, 2)).toBe(1)
+        expect(await store.deleteEndedOperations(100, 2)).toBe(0)
+        for (const id of ['ended-1', 'ended-2', 'ended-3'])
+          expect(await store.getOperation(id)).toBeUndefined()
+        for (const id of ['running-old', 'running-new', 'ended-new'])
+          expect(await store.getOperation(id)).toBeDefined()
+        // Checked again and still running: written with the new time, it is no longer stale.
+        await store.putOperation(op('running-old', null), 700)
+        expect(await store.listStaleOperations(600, 10)).toEqual([
+          expect.objectContaining({ id: 'running-new' }),
+        ])
+        // Ended: deleted once it is older than the cutoff, whatever its start.
+        await store.putOperation(op('running-new', 800), 800)
+        expect(await store.deleteEndedOperations(800, 10)).toBe(1)
+        expect(await store.getOperation('ended-new')).toBeUndefined()
+        expect(await store.getOperation('running-new')).toBeDefined()
       }))
 
     it('keeps operations and tokens', () =>

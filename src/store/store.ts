@@ -55,6 +55,10 @@ export interface Store {
     expectedRevision: number | null,
     o?: Readonly<{ onlyWithRollout?: string }>,
   ): Promise<ScaleSetState>
+  /**
+   * Deletes the set's state, instance records, and all its rollouts with their events (the
+   * running one included): a set created again under the same name starts with no history.
+   */
   deleteScaleSet(key: string): Promise<void>
 
   listInstanceRecords(key: string): Promise<readonly InstanceRecord[]>
@@ -88,6 +92,12 @@ export interface Store {
    */
   pruneRollouts(key: string, o: { beforeMs: number; keepLast: number }): Promise<number>
 
+  /**
+   * Deletes up to `limit` rollouts (with their events) whose set no longer exists: ones a pass
+   * created while the set was being deleted. Returns how many went.
+   */
+  pruneOrphanRollouts(limit: number): Promise<number>
+
   appendEvents(events: readonly RolloutEvent[]): Promise<void>
   listEvents(rolloutId: string): Promise<readonly RolloutEvent[]>
   /** Events of every set after sequence number `afterSeq`, in order (`/events` streams them). */
@@ -95,4 +105,6 @@ export interface Store {
     afterSeq: number,
     limit: number,
   ): Promise<readonly Readonly<{ seq: number; event: RolloutEvent }>[]>
+  /** The sequence number of the newest event (0 when there is none): where "now" is. */
+  lastEventSeq(): Promise<number>
 }

@@ -1,7 +1,8 @@
 /**
- * `GET /events` (issue 5): server-sent events of rollout and instance changes, on a real socket:
- * the stream shows a rollout as it happens, resumes after Last-Event-ID, filters by scale set and
- * shows nothing of subscriptions the token may not use.
+ * `GET /events` (issues 5 and 16): server-sent events of rollout and instance changes, on a real
+ * socket: the stream starts from now with a snapshot, shows a rollout as it happens, resumes after
+ * Last-Event-ID or `?since=`, filters by scale set and shows nothing of subscriptions the token
+ * may not use.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiHarness, waitFor } from '../../test-support/api-harness.js'
@@ -26,8 +27,16 @@ afterAll(() => h.close())
 type Sse = {
   id: number
   event: string
-  data: { scaleSetKey: string; instanceId: string | null; to: string }
+  data: {
+    scaleSetKey: string
+    instanceId: string | null
+    to: string
+    position?: number
+    rollout?: { rolloutId: string; status: string; instances: Record<string, string> } | null
+  }
 }
+
+const changes = (all: Sse[]) => all.filter((e) => e.event !== 'snapshot')
 
 /** Reads events until `until` holds or `ms` passes, then closes the stream. */
 async function read(
@@ -45,13 +54,17 @@ async function read(
   const out: Sse[] = []
   let buffer = ''
   const deadline = Date.now() + ms
+  // A read outlives a timeout that wins the race: it is awaited again, so no chunk is dropped.
+  let pending: ReturnType<typeof reader.read> | null = null
   try {
     while (!until(out) && Date.now() < deadline) {
+      pending ??= reader.read()
       const chunk = await Promise.race([
-        reader.read(),
+        pending,
         new Promise<null>((r) => setTimeout(() => r(null), 500)),
       ])
       if (chunk === null) continue
+      pending = null
       if (chunk.done) break
       buffer += decoder.decode(chunk.value, { stream: true })
       let end: number
@@ -102,7 +115,11 @@ describe('GET /events', () => {
       )
       await new Promise((r) => setTimeout(r, 300))
       await h.call('PUT', p.image('1.1.0'), { body: imageBody('sim:?boot=0') })
-      const events = await streaming
+      const all = await streaming
+      // From now: a snapshot first, then only what happened after it.
+      expect(all[0]).toMatchObject({ event: 'snapshot', data: { rollout: null } })
+      const events = changes(all)
+      expect(events.every((e) => e.id > all[0]!.id)).toBe(true)
       expect(
         events
           .filter((e) => e.event === 'instance' && e.data.to === 'Succeeded')
@@ -125,10 +142,26 @@ describe('GET /events', () => {
       expect(resumed.map((e) => e.id)).toEqual(
         events.filter((e) => e.id > middle.id).map((e) => e.id),
       )
+      // ?since= does the same (no snapshot: the client has a position); Last-Event-ID wins.
+      const since = await read(
+        `/events?since=${middle.id}`,
+        auth,
+        (all) => all.length >= resumed.length,
+        3000,
+      )
+      expect(since.map((e) => e.id)).toEqual(resumed.map((e) => e.id))
+      const both = await read(
+        `/events?since=0`,
+        { ...auth, 'last-event-id': String(middle.id) },
+        (all) => all.length >= resumed.length,
+        3000,
+      )
+      expect(both.map((e) => e.id)).toEqual(resumed.map((e) => e.id))
 
+      // The filters, over the whole log (since=0).
       expect(
         await read(
-          '/events?scaleSet=/subscriptions/x/resourcegroups/rg/providers/microsoft.compute/virtualmachinescalesets/none',
+          '/events?since=0&scaleSet=/subscriptions/x/resourcegroups/rg/providers/microsoft.compute/virtualmachinescalesets/none',
           auth,
           () => false,
           1500,
@@ -141,13 +174,71 @@ describe('GET /events', () => {
         nowMs: 0,
       })
       expect(
-        await read('/events', { authorization: `Bearer ${elsewhere}` }, () => false, 1500),
+        await read('/events?since=0', { authorization: `Bearer ${elsewhere}` }, () => false, 1500),
       ).toEqual([])
+      // Nor does its snapshot show the running rollout of a set it may not see.
+      const [snap] = await read(
+        `/events?scaleSet=${encodeURIComponent(p.set())}`,
+        { authorization: `Bearer ${elsewhere}` },
+        (all) => all.length > 0,
+        1500,
+      )
+      expect(snap).toMatchObject({ event: 'snapshot', data: { rollout: null } })
       expect((await fetch(`${base}/events`)).status).toBe(401)
-      expect(
-        (await fetch(`${base}/events`, { headers: { ...auth, 'last-event-id': 'yesterday' } }))
-          .status,
-      ).toBe(400)
+      for (const [path, headers, target] of [
+        ['/events', { 'last-event-id': 'yesterday' }, 'Last-Event-ID'],
+        ['/events?since=-1', {}, 'since'],
+        ['/events?since=1e3', {}, 'since'],
+      ] as const) {
+        const res = await fetch(`${base}${path}`, { headers: { ...auth, ...headers } })
+        expect(res.status).toBe(400)
+        expect(await res.json()).toMatchObject({ error: { code: 'InvalidParameter', target } })
+      }
+    },
+  )
+
+  it(
+    "a new stream of one set starts with its running rollout's instance states, then follows it",
+    { timeout: 40_000 },
+    async () => {
+      const p = armPaths(h.sub)
+      const auth = { authorization: `Bearer ${h.sys.adminToken}` }
+      // Slow instances: the rollout is still running when the stream opens.
+      await h.call('PUT', p.image('1.2.0'), { body: imageBody('sim:?boot=1') })
+      const key = p.set().toLowerCase()
+      const seen = await waitFor(async () => {
+        const r = await h.sys.deps.store.getActiveRollout(key)
+        if (!r) return undefined
+        const events = await h.sys.deps.store.listEvents(r.id)
+        return events.some((e) => e.instanceId !== null) ? { r, events } : undefined
+      }, 'running rollout with instance events')
+      const all = await read(
+        `/events?scaleSet=${encodeURIComponent(p.set())}`,
+        auth,
+        (all) => changes(all).length >= 2,
+      )
+      const snap = all[0] as Sse
+      expect(snap.event).toBe('snapshot')
+      expect(snap.data.position).toBe(snap.id)
+      expect(snap.data.rollout).toMatchObject({
+        rolloutId: seen.r.id,
+        status: 'RollingForward',
+      })
+      // Each instance's latest state as of the snapshot: at least what was seen before it.
+      const instances = snap.data.rollout!.instances
+      for (const e of seen.events)
+        if (e.instanceId !== null) expect(instances).toHaveProperty(e.instanceId)
+      const later = changes(all)
+      expect(later.length).toBeGreaterThanOrEqual(2)
+      expect(later.every((e) => e.id > snap.id && e.data.scaleSetKey === key)).toBe(true)
+      // Nothing the snapshot already covers is sent again.
+      const stored = await h.sys.deps.store.listEventsAfter(0, 10_000)
+      expect(later.map((e) => e.id)).toEqual(
+        stored
+          .filter((e) => e.seq > snap.id && e.event.scaleSetKey === key)
+          .slice(0, later.length)
+          .map((e) => e.seq),
+      )
     },
   )
 })

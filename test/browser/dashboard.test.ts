@@ -17,7 +17,12 @@ import { startServe } from '../../test-support/serve-process.js'
 import type { ServeProcess } from '../../test-support/serve-process.js'
 import { runCommand } from '../../test-support/run-command.js'
 import { CHROMIUM, buildDashboard, launchChromium } from '../../test-support/browser.js'
-import { armPaths, createSimFleet, imageBody } from '../../test-support/arm-fixtures.js'
+import {
+  armPaths,
+  createSimFleet,
+  imageBody,
+  loadBalancerBody,
+} from '../../test-support/arm-fixtures.js'
 import { waitFor } from '../../test-support/api-harness.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -197,6 +202,32 @@ describe.skipIf(!available && !inCi)('dashboard in Chromium', () => {
       } finally {
         await page.close()
         await other.stop('SIGTERM')
+      }
+    },
+  )
+
+  it(
+    'shows a subscription without a display name by its id, once',
+    { timeout: 30_000 },
+    async () => {
+      // An Owner's first use of a subscription creates it, with no display name of its own.
+      const sub = '5c0b5e55-0000-4000-8000-00000000abcd'
+      const lb = await server.call(
+        'PUT',
+        armPaths(sub).lb,
+        loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }),
+      )
+      expect(lb.status).toBeLessThan(300)
+      const page = await open(server.token)
+      try {
+        const heading = page.getByTestId('subscription').filter({ hasText: sub })
+        await heading.waitFor()
+        expect((await heading.textContent())?.trim()).toBe(sub)
+        // One with a display name shows both: the default subscription.
+        const named = page.getByTestId('subscription').filter({ hasText: server.subscriptionId })
+        expect((await named.textContent())?.trim()).toBe(`default ${server.subscriptionId}`)
+      } finally {
+        await page.close()
       }
     },
   )

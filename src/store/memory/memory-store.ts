@@ -13,7 +13,9 @@ export class MemoryStore implements Store {
   private readonly rollouts = new Map<string, Rollout>()
   private readonly active = new Map<string, string>()
   private readonly events = new Map<string, RolloutEvent[]>()
-  private readonly log: { seq: number; event: RolloutEvent }[] = []
+  /** Every event in sequence order; deletions keep the order, so it stays sorted by `seq`. */
+  private log: { seq: number; event: RolloutEvent }[] = []
+  private seq = 0
 
   async listScaleSetKeys(): Promise<readonly string[]> {
     return [...this.sets.keys()]
@@ -46,6 +48,18 @@ export class MemoryStore implements Store {
     this.sets.delete(key)
     this.instances.delete(key)
     this.active.delete(key)
+    this.forget([...this.rollouts.values()].filter((r) => r.scaleSetKey === key))
+  }
+
+  /** Deletes rollouts with their events (from the log too). */
+  private forget(doomed: readonly Rollout[]): void {
+    if (doomed.length === 0) return
+    const ids = new Set(doomed.map((r) => r.id))
+    for (const id of ids) {
+      this.rollouts.delete(id)
+      this.events.delete(id)
+    }
+    this.log = this.log.filter((e) => !ids.has(e.event.rolloutId))
   }
 
   async listInstanceRecords(key: string): Promise<readonly InstanceRecord[]> {
@@ -122,10 +136,17 @@ export class MemoryStore implements Store {
       .filter((r) => r.scaleSetKey === key && r.status !== 'RollingForward')
       .sort((a, b) => b.startedAtMs - a.startedAtMs || (a.id < b.id ? 1 : -1))
     const doomed = ended.slice(o.keepLast).filter((r) => r.startedAtMs < o.beforeMs)
-    for (const r of doomed) {
-      this.rollouts.delete(r.id)
-      this.events.delete(r.id)
-    }
+    this.forget(doomed)
+    return doomed.length
+  }
+
+  async pruneOrphanRollouts(limit: number): Promise<number> {
+    const doomed = [...this.rollouts.values()]
+      .filter((r) => !this.sets.has(r.scaleSetKey))
+      .slice(0, limit)
+    for (const r of doomed)
+      if (this.active.get(r.scaleSetKey) === r.id) this.active.delete(r.scaleSetKey)
+    this.forget(doomed)
     return doomed.length
   }
 
@@ -134,7 +155,7 @@ export class MemoryStore implements Store {
       let list = this.events.get(e.rolloutId)
       if (!list) this.events.set(e.rolloutId, (list = []))
       list.push(e)
-      this.log.push({ seq: this.log.length + 1, event: e })
+      this.log.push({ seq: ++this.seq, event: e })
     }
   }
 
@@ -142,7 +163,19 @@ export class MemoryStore implements Store {
     afterSeq: number,
     limit: number,
   ): Promise<readonly { seq: number; event: RolloutEvent }[]> {
-    return this.log.slice(afterSeq, afterSeq + limit)
+    // The first entry after `afterSeq` (binary search: the log is sorted by seq).
+    let lo = 0
+    let hi = this.log.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((this.log[mid] as { seq: number }).seq <= afterSeq) lo = mid + 1
+      else hi = mid
+    }
+    return this.log.slice(lo, lo + limit)
+  }
+
+  async lastEventSeq(): Promise<number> {
+    return this.log.at(-1)?.seq ?? 0
   }
 
   async listEvents(rolloutId: string): Promise<readonly RolloutEvent[]> {

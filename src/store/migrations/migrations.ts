@@ -3,6 +3,7 @@
  * start. Only portable types: text, integer/bigint and JSON kept as text. Never edit a shipped
  * migration: add the next one.
  */
+import { sql } from 'kysely'
 import type { Kysely, Migration } from 'kysely'
 
 export type SqlDialectName = 'sqlite' | 'postgres'
@@ -120,6 +121,50 @@ export function migrations(dialect: SqlDialectName): Record<string, Migration> {
           .createTable('replicas')
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('seen_at_ms', 'bigint', (c) => c.notNull())
+          .execute()
+      },
+    },
+    '004_retention': {
+      // Operation retention (docs/operations.md § Quotas and retention): when an operation
+      // ended, null while in progress; the index serves both the sweep of ended operations and
+      // the re-check of stale in-progress ones.
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('operations').addColumn('ended_at_ms', 'bigint').execute()
+        // Operations stored before: documents are written by JSON.stringify, so the status
+        // appears exactly as `"status":"InProgress"` while in progress.
+        await sql`update operations set ended_at_ms = updated_at_ms where document not like ${'%"status":"InProgress"%'}`.execute(
+          db,
+        )
+        await db.schema
+          .createIndex('operations_retention')
+          .on('operations')
+          .columns(['ended_at_ms', 'updated_at_ms'])
+          .execute()
+      },
+    },
+    '005_event_seq_autoincrement': {
+      // A deleted set's events go with it (store.ts deleteScaleSet), possibly the newest rows:
+      // SQLite would then hand their seq out again (a plain INTEGER PRIMARY KEY is max + 1) and
+      // a stream that saw them would skip the new events. AUTOINCREMENT never reuses one.
+      // PostgreSQL's identity never does either.
+      async up(db: Kysely<unknown>): Promise<void> {
+        if (dialect !== 'sqlite') return
+        await db.schema
+          .createTable('rollout_events_new')
+          .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('rollout_id', 'text', (c) => c.notNull())
+          .addColumn('at_ms', 'bigint', (c) => c.notNull())
+          .addColumn('event', 'text', (c) => c.notNull())
+          .execute()
+        await sql`insert into rollout_events_new (seq, rollout_id, at_ms, event) select seq, rollout_id, at_ms, event from rollout_events`.execute(
+          db,
+        )
+        await db.schema.dropTable('rollout_events').execute()
+        await sql`alter table rollout_events_new rename to rollout_events`.execute(db)
+        await db.schema
+          .createIndex('rollout_events_rollout')
+          .on('rollout_events')
+          .columns(['rollout_id', 'seq'])
           .execute()
       },
     },

@@ -89,6 +89,8 @@ if (!url && inCi) {
           '001_initial',
           '002_local_instances',
           '003_leases',
+          '004_retention',
+          '005_event_seq_autoincrement',
         ])
       } finally {
         for (const s of stores) await s.close()

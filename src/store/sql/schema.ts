@@ -30,7 +30,7 @@ export interface Database {
     created_at_ms: number
     updated_at_ms: number
   }
-  operations: { id: string; document: string; updated_at_ms: number }
+  operations: { id: string; document: string; updated_at_ms: number; ended_at_ms: number | null }
   tokens: {
     hash: string
     role: string

@@ -278,13 +278,31 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
       await tx.deleteFrom('scale_sets').where('key', '=', key).execute()
       await tx.deleteFrom('instance_records').where('set_key', '=', key).execute()
       await tx.deleteFrom('sim_instances').where('set_key', '=', key).execute()
-      await tx
-        .updateTable('rollouts')
-        .set({ active_key: null })
-        .where('active_key', '=', key)
-        .execute()
+      await this.exec(
+        tx,
+        'delete from rollout_events where rollout_id in (select id from rollouts where set_key = ?)',
+        [key],
+      )
+      await this.exec(tx, 'delete from rollouts where set_key = ?', [key])
       return null
     })
+  }
+
+  async pruneOrphanRollouts(limit: number): Promise<number> {
+    return this.write((db) =>
+      inTransaction(db, async (tx) => {
+        const { rows } = await this.exec<{ id: string }>(
+          tx,
+          'select id from rollouts where not exists (select 1 from scale_sets where scale_sets.key = rollouts.set_key) limit ?',
+          [limit],
+        )
+        const ids = rows.map((r) => r.id)
+        if (ids.length === 0) return 0
+        await tx.deleteFrom('rollout_events').where('rollout_id', 'in', ids).execute()
+        await tx.deleteFrom('rollouts').where('id', 'in', ids).execute()
+        return ids.length
+      }),
+    )
   }
 
   // --- instance records ---
@@ -493,6 +511,14 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
     return rows.map((r) => ({ seq: Number(r.seq), event: JSON.parse(r.event) as RolloutEvent }))
   }
 
+  async lastEventSeq(): Promise<number> {
+    const [row] = await this.rows<{ seq: number | string | null }>(
+      'select max(seq) as seq from rollout_events',
+      [],
+    )
+    return Number(row?.seq ?? 0)
+  }
+
   async listEvents(rolloutId: string): Promise<readonly RolloutEvent[]> {
     const rows = await this.db
       .selectFrom('rollout_events')
@@ -652,11 +678,32 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
 
   async putOperation(op: OperationRecord, nowMs: number): Promise<void> {
     const document = JSON.stringify(op)
+    // When it ended, for retention (null while in progress).
+    const ended = op.status === 'InProgress' ? null : (op.endTimeMs ?? nowMs)
     await this.db
       .insertInto('operations')
-      .values({ id: op.id, document, updated_at_ms: nowMs })
-      .onConflict((oc) => oc.column('id').doUpdateSet({ document, updated_at_ms: nowMs }))
+      .values({ id: op.id, document, updated_at_ms: nowMs, ended_at_ms: ended })
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({ document, updated_at_ms: nowMs, ended_at_ms: ended }),
+      )
       .execute()
+  }
+
+  async listStaleOperations(beforeMs: number, limit: number): Promise<readonly OperationRecord[]> {
+    const rows = await this.rows<{ document: string }>(
+      'select document from operations where ended_at_ms is null and updated_at_ms < ? order by updated_at_ms limit ?',
+      [beforeMs, limit],
+    )
+    return rows.map((r) => JSON.parse(r.document) as OperationRecord)
+  }
+
+  async deleteEndedOperations(beforeMs: number, limit: number): Promise<number> {
+    const { changed } = await this.exec(
+      this.db,
+      'delete from operations where id in (select id from operations where ended_at_ms < ? limit ?)',
+      [beforeMs, limit],
+    )
+    return changed
   }
 
   // --- tokens ---
