@@ -6,6 +6,7 @@ import type { Command } from 'commander'
 import { ConfigError, loadConfig } from '../config/config.js'
 import type { RawConfig } from '../config/config.js'
 import { startServer } from '../main.js'
+import { DataDirError } from '../config/data-dir.js'
 
 export function registerServe(program: Command): void {
   program
@@ -144,6 +145,10 @@ export function registerServe(program: Command): void {
       try {
         server = await startServer(config)
       } catch (err) {
+        if (err instanceof DataDirError) {
+          console.error(`osroll serve: ${err.message}`)
+          process.exit(2)
+        }
         if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
         console.error(`osroll serve: ${config.host}:${config.port} is already in use`)
         console.error('hint: stop the other osroll (or program) there, or pass --port')
