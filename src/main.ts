@@ -40,6 +40,7 @@ import { SUBSCRIPTION_TYPE } from './api/arm.js'
 import { Errors } from './errors.js'
 import { ensureSelfSignedTls } from './tls/self-signed.js'
 import { assertPrivateFile, secureDataDir } from './config/data-dir.js'
+import { loadSecretsKey } from './store/secrets.js'
 
 export type Server = Readonly<{
   url: string
@@ -213,6 +214,13 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
           idleInTransactionTimeoutMs: Math.max(500, Math.floor(config.leaseTtlMs / 2)),
         })
       : await openSqliteStore(join(config.dataDir, 'osroll.db'), { onQuery })
+  try {
+    const keyFile = config.secretsKeyFile ?? join(config.dataDir, 'secrets.key')
+    await store.useSecrets(loadSecretsKey(keyFile, config.secretsKeyFile === null))
+  } catch (err) {
+    await store.close()
+    throw err
+  }
   const system = await buildSystem({
     config,
     store,

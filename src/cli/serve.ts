@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from '../config/config.js'
 import type { RawConfig } from '../config/config.js'
 import { startServer } from '../main.js'
 import { DataDirError } from '../config/data-dir.js'
+import { SecretsKeyError } from '../store/secrets.js'
 
 export function registerServe(program: Command): void {
   program
@@ -100,6 +101,11 @@ export function registerServe(program: Command): void {
       'rollout history kept per set, default P90D; the last 100 are always kept (OSROLL_HISTORY_RETENTION)',
       undefined,
     )
+    .option(
+      '--secrets-key-file <file>',
+      'AES-256 key (32 bytes, mode 0600) sealing secrets in the store; default {data-dir}/secrets.key, made at first start (OSROLL_SECRETS_KEY_FILE)',
+      undefined,
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  osroll serve --fabric sim --port 7280 --data-dir ./.osroll\n' +
@@ -128,6 +134,7 @@ export function registerServe(program: Command): void {
         historyRetention: 'historyRetention',
         rateLimit: 'rateLimit',
         osDiskMode: 'osDiskMode',
+        secretsKeyFile: 'secretsKeyFile',
       }
       for (const [flag, key] of Object.entries(map))
         if (flags[flag] !== undefined) raw[key] = flags[flag]
@@ -145,7 +152,7 @@ export function registerServe(program: Command): void {
       try {
         server = await startServer(config)
       } catch (err) {
-        if (err instanceof DataDirError) {
+        if (err instanceof DataDirError || err instanceof SecretsKeyError) {
           console.error(`osroll serve: ${err.message}`)
           process.exit(2)
         }

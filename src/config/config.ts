@@ -44,6 +44,8 @@ export type Config = Readonly<{
   rateLimitPerMinute: number
   /** How the local fabric builds OS disks: auto (reflink, else hard links), reflink, link, copy. */
   osDiskMode: OsDiskMode
+  /** The key secrets are sealed with in the store; null: `{data-dir}/secrets.key`, made at first start. */
+  secretsKeyFile: string | null
 }>
 
 /** Raw values from flags (camelCase) or the environment (`OSROLL_HOST`, `OSROLL_PORT`, …). */
@@ -71,6 +73,7 @@ export const ENV_NAMES = {
   historyRetention: 'OSROLL_HISTORY_RETENTION',
   rateLimit: 'OSROLL_RATE_LIMIT',
   osDiskMode: 'OSROLL_OS_DISK_MODE',
+  secretsKeyFile: 'OSROLL_SECRETS_KEY_FILE',
 } as const
 
 /** A configuration problem, reported as `--flag (OSROLL_ENV): what is wrong`. */
@@ -145,6 +148,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     historyRetentionMs: duration('historyRetention', DEFAULTS.historyRetention),
     rateLimitPerMinute: rateLimit,
     osDiskMode: osDiskMode as OsDiskMode,
+    secretsKeyFile: get('secretsKeyFile') ? resolve(get('secretsKeyFile') as string) : null,
   }
 }
 

@@ -89,6 +89,7 @@ if (!url && inCi) {
           '001_initial',
           '002_local_instances',
           '003_leases',
+          '004_settings',
         ])
       } finally {
         for (const s of stores) await s.close()
