@@ -2,7 +2,7 @@
  * The composition root (STYLE R17): config → store → fabric → catalog → runtime → API. The only
  * place that knows every concrete class; everything else takes its dependencies as values.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
@@ -41,6 +41,8 @@ import { createSubscription } from './api/routes/subscriptions.js'
 import { SUBSCRIPTION_TYPE } from './api/arm.js'
 import { Errors } from './errors.js'
 import { ensureSelfSignedTls } from './tls/self-signed.js'
+import { assertPrivateFile, secureDataDir } from './config/data-dir.js'
+import { loadSecretsKey } from './store/secrets.js'
 
 export type Server = Readonly<{
   url: string
@@ -176,12 +178,7 @@ export async function buildSystem(o: {
     refreshOperation: (id) => refreshOperation(deps, id),
   })
   const subscriptionId = await ensureDefaultSubscription(deps)
-  const https =
-    config.tls.kind === 'files'
-      ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
-      : config.tls.kind === 'self-signed'
-        ? selfSigned(config)
-        : null
+  const https = tlsMaterial(config)
   const app = await buildApp({ deps, logger: o.appLogger ?? false, https, metrics })
   const start = async (): Promise<void> => {
     if (fabric instanceof LocalFabric) {
@@ -208,11 +205,15 @@ export async function buildSystem(o: {
 }
 
 export async function startServer(config: Config, o: { quiet?: boolean } = {}): Promise<Server> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
   const log = pino({
     level: o.quiet ? 'silent' : (process.env['OSROLL_LOG_LEVEL'] ?? 'info'),
     redact: ['req.headers.authorization'],
   })
+  for (const warning of secureDataDir(config.dataDir)) log.warn(warning)
+  if (config.tls.kind === 'none' && !isLoopbackHost(config.host))
+    log.warn(
+      `Serving plain HTTP on ${config.host}: tokens and secrets cross the network in clear text; use --tls-cert/--tls-key or --tls self-signed`,
+    )
   const metrics = createMetrics()
   const onQuery = (seconds: number, ok: boolean): void => metrics.storeQuery(seconds, ok)
   const store =
@@ -225,6 +226,13 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
           idleInTransactionTimeoutMs: Math.max(500, Math.floor(config.leaseTtlMs / 2)),
         })
       : await openSqliteStore(join(config.dataDir, 'osroll.db'), { onQuery })
+  try {
+    const keyFile = config.secretsKeyFile ?? join(config.dataDir, 'secrets.key')
+    await store.useSecrets(loadSecretsKey(keyFile, config.secretsKeyFile === null))
+  } catch (err) {
+    await store.close()
+    throw err
+  }
   const system = await buildSystem({
     config,
     store,
@@ -304,6 +312,19 @@ function makeFabric(
     prepareSource: async (uri) => `cas:${await importArtifact(uri, casDir)}`,
     prober,
   }
+}
+
+/** The HTTPS key and certificate, or null for plain HTTP; a group/other-readable key is refused. */
+function tlsMaterial(config: Config): { cert: Buffer; key: Buffer } | null {
+  if (config.tls.kind === 'self-signed') return selfSigned(config)
+  if (config.tls.kind === 'none') return null
+  assertPrivateFile(config.tls.keyFile, '--tls-key')
+  return { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
+}
+
+/** Whether `host` is a loopback address or name (plain HTTP there stays on this machine). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1'
 }
 
 function selfSigned(config: Config): { cert: Buffer; key: Buffer } {

@@ -6,6 +6,8 @@ import type { Command } from 'commander'
 import { ConfigError, loadConfig } from '../config/config.js'
 import type { RawConfig } from '../config/config.js'
 import { startServer } from '../main.js'
+import { DataDirError } from '../config/data-dir.js'
+import { SecretsKeyError } from '../store/secrets.js'
 
 export function registerServe(program: Command): void {
   program
@@ -114,6 +116,11 @@ export function registerServe(program: Command): void {
       'how long an ended operation stays readable, default P1D (OSROLL_OPERATION_RETENTION)',
       undefined,
     )
+    .option(
+      '--secrets-key-file <file>',
+      'AES-256 key (32 bytes, mode 0600) sealing secrets in the store; default {data-dir}/secrets.key, made at first start (OSROLL_SECRETS_KEY_FILE)',
+      undefined,
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  osroll serve --fabric sim --port 7280 --data-dir ./.osroll\n' +
@@ -145,6 +152,7 @@ export function registerServe(program: Command): void {
         maxInstancesPerSubscription: 'maxInstancesPerSubscription',
         maxEventStreamsPerToken: 'maxEventStreamsPerToken',
         operationRetention: 'operationRetention',
+        secretsKeyFile: 'secretsKeyFile',
       }
       for (const [flag, key] of Object.entries(map))
         if (flags[flag] !== undefined) raw[key] = flags[flag]
@@ -162,6 +170,10 @@ export function registerServe(program: Command): void {
       try {
         server = await startServer(config)
       } catch (err) {
+        if (err instanceof DataDirError || err instanceof SecretsKeyError) {
+          console.error(`osroll serve: ${err.message}`)
+          process.exit(2)
+        }
         if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
         console.error(`osroll serve: ${config.host}:${config.port} is already in use`)
         console.error('hint: stop the other osroll (or program) there, or pass --port')

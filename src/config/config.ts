@@ -50,6 +50,8 @@ export type Config = Readonly<{
   maxEventStreamsPerToken: number
   /** How long an ended long-running operation stays readable before the sweep deletes it. */
   operationRetentionMs: number
+  /** The key secrets are sealed with in the store; null: `{data-dir}/secrets.key`, made at first start. */
+  secretsKeyFile: string | null
 }>
 
 /** Raw values from flags (camelCase) or the environment (`OSROLL_HOST`, `OSROLL_PORT`, …). */
@@ -80,6 +82,7 @@ export const ENV_NAMES = {
   maxInstancesPerSubscription: 'OSROLL_MAX_INSTANCES_PER_SUBSCRIPTION',
   maxEventStreamsPerToken: 'OSROLL_MAX_EVENT_STREAMS_PER_TOKEN',
   operationRetention: 'OSROLL_OPERATION_RETENTION',
+  secretsKeyFile: 'OSROLL_SECRETS_KEY_FILE',
 } as const
 
 /** A configuration problem, reported as `--flag (OSROLL_ENV): what is wrong`. */
@@ -175,6 +178,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     ),
     maxEventStreamsPerToken: count('maxEventStreamsPerToken', DEFAULTS.maxEventStreamsPerToken),
     operationRetentionMs,
+    secretsKeyFile: get('secretsKeyFile') ? resolve(get('secretsKeyFile') as string) : null,
   }
 }
 

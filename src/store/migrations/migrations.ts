@@ -168,5 +168,15 @@ export function migrations(dialect: SqlDialectName): Record<string, Migration> {
           .execute()
       },
     },
+    '006_settings': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Installation-wide values, such as the secrets key's check value (store/secrets.ts).
+        await db.schema
+          .createTable('settings')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute()
+      },
+    },
   }
 }

@@ -91,6 +91,7 @@ if (!url && inCi) {
           '003_leases',
           '004_retention',
           '005_event_seq_autoincrement',
+          '006_settings',
         ])
       } finally {
         for (const s of stores) await s.close()

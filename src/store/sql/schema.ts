@@ -40,4 +40,5 @@ export interface Database {
   }
   leases: { key: string; holder: string; epoch: number; expires_at_ms: number }
   replicas: { id: string; seen_at_ms: number }
+  settings: { name: string; value: string }
 }

@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely'
 import type { LocalInstance, LocalStateStore } from '../../fabrics/local/local-state.js'
 import type { Database } from './schema.js'
+import { LOCAL_INSTANCE_SECRETS, openAt, sealAt } from '../secrets.js'
 import type { SqlStore } from './sql-store.js'
 
 export class SqlLocalState implements LocalStateStore {
@@ -15,18 +16,22 @@ export class SqlLocalState implements LocalStateStore {
     this.db = store.db
   }
 
+  private parse(text: string): LocalInstance {
+    return openAt(JSON.parse(text), LOCAL_INSTANCE_SECRETS, this.store.secrets) as LocalInstance
+  }
+
   async list(scaleSetKey: string): Promise<readonly LocalInstance[]> {
     const rows = await this.db
       .selectFrom('local_instances')
       .select('instance')
       .where('set_key', '=', scaleSetKey)
       .execute()
-    return rows.map((r) => JSON.parse(r.instance) as LocalInstance)
+    return rows.map((r) => this.parse(r.instance))
   }
 
   async listAll(): Promise<readonly LocalInstance[]> {
     const rows = await this.db.selectFrom('local_instances').select('instance').execute()
-    return rows.map((r) => JSON.parse(r.instance) as LocalInstance)
+    return rows.map((r) => this.parse(r.instance))
   }
 
   async get(scaleSetKey: string, instanceId: string): Promise<LocalInstance | undefined> {
@@ -36,7 +41,7 @@ export class SqlLocalState implements LocalStateStore {
       .where('set_key', '=', scaleSetKey)
       .where('instance_id', '=', instanceId)
       .executeTakeFirst()
-    return row ? (JSON.parse(row.instance) as LocalInstance) : undefined
+    return row ? this.parse(row.instance) : undefined
   }
 
   async getMany(scaleSetKey: string, ids: readonly string[]): Promise<readonly LocalInstance[]> {
@@ -47,11 +52,11 @@ export class SqlLocalState implements LocalStateStore {
       .where('set_key', '=', scaleSetKey)
       .where('instance_id', 'in', [...ids])
       .execute()
-    return rows.map((r) => JSON.parse(r.instance) as LocalInstance)
+    return rows.map((r) => this.parse(r.instance))
   }
 
   async put(i: LocalInstance): Promise<void> {
-    const instance = JSON.stringify(i)
+    const instance = JSON.stringify(sealAt(i, LOCAL_INSTANCE_SECRETS, this.store.secrets))
     await this.store.enqueue((db) =>
       db
         .insertInto('local_instances')

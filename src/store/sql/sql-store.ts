@@ -21,12 +21,39 @@ import { GroupCommit } from './group-commit.js'
 import { ReadBatcher } from '../read-batcher.js'
 import { fenceScope } from '../lease-store.js'
 import type { Fence, LeaseRow, LeaseStore } from '../lease-store.js'
+import { RESOURCE_SECRETS, SCALE_SET_SECRETS, SecretsKeyError, openAt, sealAt } from '../secrets.js'
+import type { SecretBox } from '../secrets.js'
 
 export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore {
   constructor(
     readonly db: Kysely<Database>,
     private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
   ) {}
+
+  /** Seals secret members on write and opens them on read (secrets.ts); null: kept as given. */
+  secrets: SecretBox | null = null
+
+  /**
+   * Uses `box` from now on, after checking it is the key this database's secrets are sealed
+   * with: the first key used is recorded (as a check value) and any other one is refused.
+   */
+  async useSecrets(box: SecretBox): Promise<void> {
+    const check = box.keyCheck()
+    await this.exec(
+      this.db,
+      "insert into settings (name, value) values ('secrets_key_check', ?) on conflict do nothing",
+      [check],
+    )
+    const [row] = await this.rows<{ value: string }>(
+      "select value from settings where name = 'secrets_key_check'",
+      [],
+    )
+    if (row?.value !== check)
+      throw new SecretsKeyError(
+        `the secrets key ${box.source} is not the key this database's secrets were sealed with; every replica must use the same key file (copy it from the first one)`,
+      )
+    this.secrets = box
+  }
 
   /**
    * A hot read as plain SQL: skips the query builder (a third of a GET's CPU, docs/performance.md).
@@ -232,7 +259,10 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
       [key],
     )
     return row
-      ? { ...(JSON.parse(row.state) as ScaleSetState), revision: Number(row.revision) }
+      ? {
+          ...(openAt(JSON.parse(row.state), SCALE_SET_SECRETS, this.secrets) as ScaleSetState),
+          revision: Number(row.revision),
+        }
       : undefined
   }
 
@@ -243,7 +273,7 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
   ): Promise<ScaleSetState> {
     const revision = (expectedRevision ?? 0) + 1
     const saved = { ...state, revision }
-    const doc = JSON.stringify(saved)
+    const doc = JSON.stringify(sealAt(saved, SCALE_SET_SECRETS, this.secrets))
     const key = state.key
     await this.enqueue(async (tx) => {
       if (expectedRevision === null) {
@@ -589,7 +619,7 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
     const [row] = await this.rows<Database['resources']>('select * from resources where id = ?', [
       id.toLowerCase(),
     ])
-    return row ? resourceOf(row) : undefined
+    return row ? resourceOf(row, this.secrets) : undefined
   }
 
   async putResource(r: StoredResource, expectedEtag?: string | null): Promise<void> {
@@ -599,7 +629,7 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
       subscription_id: r.subscriptionId.toLowerCase(),
       resource_group: r.resourceGroup?.toLowerCase() ?? null,
       name: r.name,
-      body: JSON.stringify(r.body),
+      body: JSON.stringify(sealAt(r.body, RESOURCE_SECRETS, this.secrets)),
       etag: r.etag,
       created_at_ms: r.createdAtMs,
       updated_at_ms: r.updatedAtMs,
@@ -662,7 +692,7 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
       query = query.where('id', 'like', prefix.replace(/[\\%_]/g, (c) => '\\' + c) + '%')
     }
     const rows = await query.orderBy('id').execute()
-    return rows.map(resourceOf)
+    return rows.map((r) => resourceOf(r, this.secrets))
   }
 
   // --- operations ---
@@ -775,14 +805,14 @@ function rolloutRow(r: Rollout): Database['rollouts'] {
   }
 }
 
-function resourceOf(row: Database['resources']): StoredResource {
+function resourceOf(row: Database['resources'], box: SecretBox | null): StoredResource {
   return {
     id: row.id,
     type: row.type,
     subscriptionId: row.subscription_id,
     resourceGroup: row.resource_group,
     name: row.name,
-    body: JSON.parse(row.body) as Record<string, unknown>,
+    body: openAt(JSON.parse(row.body), RESOURCE_SECRETS, box) as Record<string, unknown>,
     etag: row.etag,
     createdAtMs: Number(row.created_at_ms),
     updatedAtMs: Number(row.updated_at_ms),

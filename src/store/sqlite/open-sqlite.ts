@@ -2,6 +2,7 @@
  * Opens the embedded store: a SQLite file in the data dir, in WAL mode with synchronous=FULL so
  * that a decision saved before its action survives a crash, and the migrations applied.
  */
+import { closeSync, openSync } from 'node:fs'
 import Sqlite from 'better-sqlite3'
 import { Kysely, Migrator, SqliteDialect } from 'kysely'
 import type {
@@ -24,6 +25,8 @@ export async function openSqliteStore(
   file: string,
   o: { onQuery?: QueryListener } = {},
 ): Promise<SqlStore> {
+  // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database's mode.
+  if (file !== ':memory:' && file !== '') closeSync(openSync(file, 'a', 0o600))
   const sqlite = new Sqlite(file)
   // 8 KiB pages for a new database (an existing one keeps its own): a rollout document of a
   // 100-instance set spans half as many overflow pages, and a fleet rollout's commits write
