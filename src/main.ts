@@ -304,6 +304,9 @@ function makeFabric(
     state: new SqlLocalState(store),
     addressPrefix: config.addressPrefix,
     osDiskMode: config.osDiskMode,
+    sandbox: config.instanceSandbox,
+    instanceUidBase: config.instanceUidBase,
+    downloads: config.fileUris,
     prober,
     nowMs: () => clock.nowMs(),
   })

@@ -4,10 +4,11 @@
  */
 import type { Command } from 'commander'
 import { ConfigError, loadConfig } from '../config/config.js'
-import type { RawConfig } from '../config/config.js'
+import type { Config, RawConfig } from '../config/config.js'
 import { startServer } from '../main.js'
 import { DataDirError } from '../config/data-dir.js'
 import { SecretsKeyError } from '../store/secrets.js'
+import { resolveSandbox } from '../fabrics/local/sandbox.js'
 
 export function registerServe(program: Command): void {
   program
@@ -97,6 +98,31 @@ export function registerServe(program: Command): void {
       undefined,
     )
     .option(
+      '--instance-sandbox <mode>',
+      'where local instances run: auto (default: bubblewrap when it works, else none with a warning), bwrap, none (OSROLL_INSTANCE_SANDBOX)',
+      undefined,
+    )
+    .option(
+      '--instance-uid-base <uid>',
+      'first uid of local instances when osroll runs as root, default 2000000000 (OSROLL_INSTANCE_UID_BASE)',
+      undefined,
+    )
+    .option(
+      '--file-uri-roots <dirs>',
+      'directories (colon-separated) Custom Script file:// fileUris may read; default none (OSROLL_FILE_URI_ROOTS)',
+      undefined,
+    )
+    .option(
+      '--file-uri-max-bytes <n>',
+      'largest fileUris download, default 268435456 (OSROLL_FILE_URI_MAX_BYTES)',
+      undefined,
+    )
+    .option(
+      '--file-uri-allow-local <bool>',
+      'true: fileUris may reach loopback and link-local addresses; default false (OSROLL_FILE_URI_ALLOW_LOCAL)',
+      undefined,
+    )
+    .option(
       '--history-retention <duration>',
       'rollout history kept per set, default P90D; the last 100 are always kept (OSROLL_HISTORY_RETENTION)',
       undefined,
@@ -153,6 +179,11 @@ export function registerServe(program: Command): void {
         maxEventStreamsPerToken: 'maxEventStreamsPerToken',
         operationRetention: 'operationRetention',
         secretsKeyFile: 'secretsKeyFile',
+        instanceSandbox: 'instanceSandbox',
+        instanceUidBase: 'instanceUidBase',
+        fileUriRoots: 'fileUriRoots',
+        fileUriMaxBytes: 'fileUriMaxBytes',
+        fileUriAllowLocal: 'fileUriAllowLocal',
       }
       for (const [flag, key] of Object.entries(map))
         if (flags[flag] !== undefined) raw[key] = flags[flag]
@@ -166,6 +197,7 @@ export function registerServe(program: Command): void {
         }
         throw err
       }
+      const sandbox = await sandboxLine(config)
       let server
       try {
         server = await startServer(config)
@@ -183,6 +215,7 @@ export function registerServe(program: Command): void {
         `osroll is serving ${server.url} (fabric ${config.fabric}, data in ${config.dataDir})`,
       )
       console.log(`  default subscription: ${server.subscriptionId}`)
+      if (sandbox) console.log(sandbox)
       console.log(
         `  dashboard: ${server.url}/  (paste the admin token, or open ${server.url}/#token=…)`,
       )
@@ -201,4 +234,28 @@ export function registerServe(program: Command): void {
       process.once('SIGTERM', () => void stop('SIGTERM'))
       process.once('SIGINT', () => void stop('SIGINT'))
     })
+}
+
+/**
+ * The local fabric's sandbox, probed before start (the fabric then uses the same result): the
+ * start line that says it, a loud warning on stderr when instances run unsandboxed, or exit 2
+ * when `--instance-sandbox bwrap` cannot work here.
+ */
+async function sandboxLine(config: Config): Promise<string | null> {
+  if (config.fabric !== 'local') return null
+  const s = await resolveSandbox(config.instanceSandbox, config.instanceUidBase).catch(
+    (err: unknown) => {
+      console.error(`osroll serve: ${(err as Error).message}`)
+      return process.exit(2)
+    },
+  )
+  if (s.kind === 'bwrap')
+    return `  instances: sandboxed (bubblewrap${s.perInstanceUid ? `, uids from ${s.uidBase}` : ''})`
+  console.error(
+    `osroll serve: WARNING: local instances are NOT sandboxed (${s.reason}): boot files, custom ` +
+      `data and Custom Script commands run as osroll's own user and can read its token, ` +
+      `database and TLS keys (docs/security.md). Install bubblewrap, or run only trusted images ` +
+      `and let only trusted users write scale sets.`,
+  )
+  return `  instances: NOT sandboxed (${s.reason})`
 }

@@ -7,6 +7,8 @@ import { resolve } from 'node:path'
 import { parseDurationMs } from '../core/duration.js'
 import { DEFAULTS } from './defaults.js'
 import { OS_DISK_MODES, type OsDiskMode } from '../fabrics/local/os-disks.js'
+import { SANDBOX_MODES, type SandboxMode } from '../fabrics/local/sandbox.js'
+import type { DownloadPolicy } from '../fabrics/local/fetch-files.js'
 
 export type Config = Readonly<{
   host: string
@@ -52,6 +54,12 @@ export type Config = Readonly<{
   operationRetentionMs: number
   /** The key secrets are sealed with in the store; null: `{data-dir}/secrets.key`, made at first start. */
   secretsKeyFile: string | null
+  /** Where local instances run: auto (bubblewrap when it works, else none, loudly), bwrap, none. */
+  instanceSandbox: SandboxMode
+  /** First uid of local instances when osroll runs as root (sandbox.ts `instanceUid`). */
+  instanceUidBase: number
+  /** What Custom Script fileUris may reach: file:// roots, a size cap, loopback/link-local. */
+  fileUris: DownloadPolicy
 }>
 
 /** Raw values from flags (camelCase) or the environment (`OSROLL_HOST`, `OSROLL_PORT`, …). */
@@ -83,6 +91,11 @@ export const ENV_NAMES = {
   maxEventStreamsPerToken: 'OSROLL_MAX_EVENT_STREAMS_PER_TOKEN',
   operationRetention: 'OSROLL_OPERATION_RETENTION',
   secretsKeyFile: 'OSROLL_SECRETS_KEY_FILE',
+  instanceSandbox: 'OSROLL_INSTANCE_SANDBOX',
+  instanceUidBase: 'OSROLL_INSTANCE_UID_BASE',
+  fileUriRoots: 'OSROLL_FILE_URI_ROOTS',
+  fileUriMaxBytes: 'OSROLL_FILE_URI_MAX_BYTES',
+  fileUriAllowLocal: 'OSROLL_FILE_URI_ALLOW_LOCAL',
 } as const
 
 /** A configuration problem, reported as `--flag (OSROLL_ENV): what is wrong`. */
@@ -179,6 +192,38 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     maxEventStreamsPerToken: count('maxEventStreamsPerToken', DEFAULTS.maxEventStreamsPerToken),
     operationRetentionMs,
     secretsKeyFile: get('secretsKeyFile') ? resolve(get('secretsKeyFile') as string) : null,
+    ...instancesOf(get, fail),
+  }
+}
+
+/** The local fabric's sandbox and fileUris options. */
+function instancesOf(
+  get: (k: keyof typeof ENV_NAMES) => string | undefined,
+  fail: (k: keyof typeof ENV_NAMES, msg: string) => never,
+): Pick<Config, 'instanceSandbox' | 'instanceUidBase' | 'fileUris'> {
+  const sandbox = get('instanceSandbox') ?? DEFAULTS.instanceSandbox
+  if (!(SANDBOX_MODES as readonly string[]).includes(sandbox))
+    fail('instanceSandbox', `'${sandbox}' is not one of ${SANDBOX_MODES.join(', ')}`)
+  const uidBase = Number(get('instanceUidBase') ?? DEFAULTS.instanceUidBase)
+  if (!Number.isInteger(uidBase) || uidBase < 1000 || uidBase > 4_278_190_000)
+    fail('instanceUidBase', 'must be a whole number from 1000 to 4278190000 (2^32 - 2^24 - 2)')
+  const maxBytes = Number(get('fileUriMaxBytes') ?? DEFAULTS.fileUriMaxBytes)
+  if (!Number.isInteger(maxBytes) || maxBytes < 1)
+    fail('fileUriMaxBytes', 'must be a whole number of bytes, e.g. 268435456 (256 MiB)')
+  const allowLocal = get('fileUriAllowLocal') ?? 'false'
+  if (allowLocal !== 'true' && allowLocal !== 'false')
+    fail('fileUriAllowLocal', `'${allowLocal}' is not one of true, false`)
+  const roots = (get('fileUriRoots') ?? '').split(':').filter((r) => r !== '')
+  for (const r of roots)
+    if (!r.startsWith('/')) fail('fileUriRoots', `'${r}' must be an absolute directory`)
+  return {
+    instanceSandbox: sandbox as SandboxMode,
+    instanceUidBase: uidBase,
+    fileUris: {
+      fileRoots: roots.map((r) => resolve(r)),
+      maxBytes,
+      allowLocal: allowLocal === 'true',
+    },
   }
 }
 

@@ -27,6 +27,12 @@ export const DEFAULTS = {
   maxEventStreamsPerToken: 16,
   /** Ended operations stay readable a day (clients poll them within minutes). */
   operationRetention: 'P1D',
+  /** Local instances in bubblewrap when it works here, else unsandboxed with a warning. */
+  instanceSandbox: 'auto',
+  /** First uid of local instances under root: far above real users and subuid ranges. */
+  instanceUidBase: 2_000_000_000,
+  /** Largest Custom Script fileUris download: 256 MiB. */
+  fileUriMaxBytes: 256 * 1024 * 1024,
   /** Retry delay after a non-faulted platform rollout (prompt / azure), docs/decisions.md. */
   promptRetryDelayMs: 10 * 60_000,
 } as const

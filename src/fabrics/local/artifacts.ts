@@ -2,8 +2,11 @@
  * Image artifacts of the local fabric (SPEC §9.1): a `file:///abs/dir`, or a `.tar`/`.tar.gz`
  * file, holding an executable `boot` at its root. On publish the artifact is copied into a
  * content-addressed store in the data dir, so later changes to the source never change a
- * published version. Archives are extracted safely: no absolute paths, no `..`, no links, no
- * device files, and limits on entries and bytes.
+ * published version. Archives are extracted safely: no absolute paths, no `..`, no device
+ * files, no entry written through a link, hard links only to files of the archive, limits on
+ * entries and bytes. Symbolic links are kept only when they stay inside the artifact once
+ * resolved against the imported tree itself, link by link (`a/b/q -> ../..` then
+ * `up2 -> a/b/q/../..` leaves it, though each looks harmless as text); absolute ones are refused.
  */
 import { createHash } from 'node:crypto'
 import { constants, existsSync } from 'node:fs'
@@ -19,7 +22,7 @@ import {
   rm,
   stat,
 } from 'node:fs/promises'
-import { join, relative, resolve, sep } from 'node:path'
+import { join, posix, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tar from 'tar'
 import { AppError } from '../../errors.js'
@@ -49,6 +52,7 @@ export async function importArtifact(
     if (info.isDirectory()) await copyTree(source, staging, limits)
     else if (/\.(tar|tar\.gz|tgz)$/i.test(source)) await extractTar(source, staging, limits)
     else throw bad(`The image artifact '${uri}' must be a directory or a .tar/.tar.gz file.`)
+    await checkLinks(staging)
     await checkBoot(staging, uri)
     const digest = `sha256-${await treeDigest(staging)}`
     const final = join(casDir, digest)
@@ -91,11 +95,9 @@ async function copyTree(source: string, dest: string, limits: ArtifactLimits): P
       const s = await lstat(path)
       if (++entries > limits.maxEntries)
         throw bad(`The artifact has more than ${limits.maxEntries} entries.`)
-      if (s.isSymbolicLink()) {
-        const target = resolve(dir, await readlink(path))
-        if (!isInside(source, target))
-          throw bad(`The artifact's link '${relative(source, path)}' points outside it.`)
-      } else if (s.isDirectory()) await walk(path)
+      if (s.isSymbolicLink())
+        continue // resolved against the copy (checkLinks)
+      else if (s.isDirectory()) await walk(path)
       else if (s.isFile()) {
         bytes += s.size
         if (bytes > limits.maxBytes)
@@ -111,8 +113,8 @@ async function copyTree(source: string, dest: string, limits: ArtifactLimits): P
 }
 
 async function extractTar(file: string, dest: string, limits: ArtifactLimits): Promise<void> {
-  let entries = 0
-  let bytes = 0
+  const seen = { entries: 0, bytes: 0, files: new Set<string>(), links: new Set<string>() }
+  const paths: string[] = []
   let problem: AppError | null = null
   // Pass 1: inspect every entry and refuse unsafe archives outright (not silently strip them).
   await tar
@@ -120,37 +122,120 @@ async function extractTar(file: string, dest: string, limits: ArtifactLimits): P
       file,
       onReadEntry: (e) => {
         if (problem) return
-        entries++
-        bytes += e.size ?? 0
-        const path = e.path
-        if (path.startsWith('/') || /^[A-Za-z]:/.test(path))
-          problem = bad(`The archive holds an absolute path: '${path}'.`)
-        else if (path.split(/[\\/]/).includes('..'))
-          problem = bad(`The archive holds a path that climbs out: '${path}'.`)
-        else if (e.type === 'SymbolicLink' || e.type === 'Link') {
-          const target = e.linkpath ?? ''
-          const base = e.type === 'Link' ? '.' : join(path, '..')
-          if (target.startsWith('/') || !isInside(resolve('/x'), resolve('/x', base, target)))
-            problem = bad(`The archive's link '${path}' points outside it ('${target}').`)
-        } else if (
-          !['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link'].includes(
-            e.type,
-          )
-        )
-          problem = bad(
-            `The archive holds '${path}' of type ${e.type}, which an image cannot contain.`,
-          )
-        if (!problem && entries > limits.maxEntries)
-          problem = bad(`The archive has more than ${limits.maxEntries} entries.`)
-        if (!problem && bytes > limits.maxBytes)
-          problem = bad(`The archive unpacks to more than ${limits.maxBytes} bytes.`)
+        paths.push(entryPath(e.path))
+        problem = entryProblem(e, seen, limits)
       },
     })
     .catch((err: unknown) => {
       throw bad(`The archive cannot be read: ${(err as Error).message}`)
     })
+  problem ??= throughLink(paths, seen.links)
   if (problem) throw problem
   await tar.extract({ file, cwd: dest, strict: true, preservePaths: false, noChmod: false })
+}
+
+type Seen = { entries: number; bytes: number; files: Set<string>; links: Set<string> }
+
+/** Why one archive entry is refused, or null; records what it is in `seen`. */
+function entryProblem(
+  e: { path: string; type: string; size?: number; linkpath?: string },
+  seen: Seen,
+  limits: ArtifactLimits,
+): AppError | null {
+  seen.entries++
+  seen.bytes += e.size ?? 0
+  const path = e.path
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path))
+    return bad(`The archive holds an absolute path: '${path}'.`)
+  if (path.split(/[\\/]/).includes('..'))
+    return bad(`The archive holds a path that climbs out: '${path}'.`)
+  const target = e.linkpath ?? ''
+  if (e.type === 'SymbolicLink') {
+    if (target.startsWith('/'))
+      return bad(`The archive's link '${path}' points outside it ('${target}').`)
+    seen.links.add(entryPath(path))
+  } else if (e.type === 'Link') {
+    // A hard link names a file by path from the archive's root: one this archive holds already.
+    if (!seen.files.has(entryPath(target)))
+      return bad(`The archive's hard link '${path}' points outside it ('${target}').`)
+  } else if (['File', 'OldFile', 'ContiguousFile'].includes(e.type)) seen.files.add(entryPath(path))
+  else if (e.type !== 'Directory')
+    return bad(`The archive holds '${path}' of type ${e.type}, which an image cannot contain.`)
+  if (seen.entries > limits.maxEntries)
+    return bad(`The archive has more than ${limits.maxEntries} entries.`)
+  if (seen.bytes > limits.maxBytes)
+    return bad(`The archive unpacks to more than ${limits.maxBytes} bytes.`)
+  return null
+}
+
+/** An entry below a symbolic link of the archive would be written through it: refused. */
+function throughLink(paths: readonly string[], links: ReadonlySet<string>): AppError | null {
+  for (const path of paths) {
+    const parts = path.split('/')
+    for (let n = 1; n < parts.length; n++) {
+      const prefix = parts.slice(0, n).join('/')
+      if (links.has(prefix))
+        return bad(`The archive's entry '${path}' lies below its link '${prefix}'.`)
+    }
+  }
+  return null
+}
+
+/** `./a//b/` → `a/b`. */
+function entryPath(path: string): string {
+  return posix
+    .normalize(path.replace(/\\/g, '/'))
+    .replace(/^(\.\/)+/, '')
+    .replace(/\/+$/, '')
+}
+
+/**
+ * Every symbolic link of the imported tree, resolved against the tree itself one component at
+ * a time (links followed as the kernel would, up to 40): one that leaves it, is absolute or
+ * loops is refused. A missing component resolves as text: nothing outside exists to follow.
+ */
+async function checkLinks(root: string): Promise<void> {
+  const walk = async (rel: string[]): Promise<void> => {
+    for (const name of await readdir(join(root, ...rel))) {
+      const path = [...rel, name]
+      const s = await lstat(join(root, ...path))
+      if (s.isDirectory()) await walk(path)
+      else if (s.isSymbolicLink()) {
+        const target = await readlink(join(root, ...path))
+        if ((await resolveInside(root, rel, target)) === null)
+          throw bad(`The artifact's link '${path.join('/')}' points outside it ('${target}').`)
+      }
+    }
+  }
+  await walk([])
+}
+
+/** Where `target`, read in the folder `from`, leads inside `root` (its components), or null. */
+async function resolveInside(
+  root: string,
+  from: readonly string[],
+  target: string,
+): Promise<string[] | null> {
+  if (target.startsWith('/')) return null
+  const at = [...from]
+  const todo = target.split('/')
+  for (let hops = 0; todo.length > 0;) {
+    const part = todo.shift() as string
+    if (part === '' || part === '.') continue
+    if (part === '..') {
+      if (at.pop() === undefined) return null
+      continue
+    }
+    at.push(part)
+    const s = await lstat(join(root, ...at)).catch(() => null)
+    if (!s?.isSymbolicLink()) continue
+    if (++hops > 40) return null
+    const next = await readlink(join(root, ...at))
+    if (next.startsWith('/')) return null
+    at.pop()
+    todo.unshift(...next.split('/'))
+  }
+  return at
 }
 
 async function checkBoot(dir: string, uri: string): Promise<void> {
@@ -185,11 +270,6 @@ async function treeDigest(root: string): Promise<string> {
   }
   await walk(root)
   return h.digest('hex')
-}
-
-function isInside(root: string, target: string): boolean {
-  const r = relative(root, target)
-  return r === '' || (!r.startsWith('..') && !r.startsWith(sep) && !/^[A-Za-z]:/.test(r))
 }
 
 function bad(message: string): AppError {

@@ -22,9 +22,19 @@ import type {
 } from '../fabric.js'
 import { OsDisks, type OsDiskMode } from './os-disks.js'
 import { ReadBatcher } from '../../store/read-batcher.js'
-import { runCustomData, runExtensions } from './provisioning.js'
+import { runCustomData, runExtensions, type InstanceJail } from './provisioning.js'
 import type { LocalDisk, LocalInstance, LocalStateStore } from './local-state.js'
 import { isAlive, startProcess, stopProcess } from './processes.js'
+import type { DownloadPolicy } from './fetch-files.js'
+import {
+  ensureOwnedBy,
+  giveTo,
+  instanceUid,
+  resolveSandbox,
+  sandboxed,
+  type Sandbox,
+  type SandboxMode,
+} from './sandbox.js'
 
 export type LocalFabricOptions = Readonly<{
   /** Where instance directories live (`{data-dir}/instances`). */
@@ -41,6 +51,12 @@ export type LocalFabricOptions = Readonly<{
   nowMs?: () => number
   /** How OS disks are built from artifacts (default auto: reflink, else hard links). */
   osDiskMode?: OsDiskMode
+  /** Where instance commands run (sandbox.ts): default auto, bubblewrap when it works here. */
+  sandbox?: SandboxMode
+  /** First uid of instances when osroll runs as root (sandbox.ts `instanceUid`). */
+  instanceUidBase?: number
+  /** What Custom Script fileUris may reach (fetch-files.ts); default: no file://, no loopback. */
+  downloads?: DownloadPolicy
 }>
 
 /** Handlers: Custom Script (both publishers), Application Health (probed by osroll), Service Fabric node. */
@@ -292,14 +308,14 @@ export class LocalFabric implements Fabric {
   }
 
   /** Starts `boot` on the instance's current disk and records the process. */
-  private async start(i: LocalInstance): Promise<void> {
-    const dir = this.instanceDir(i.scaleSetKey, i.instanceId)
+  private async start(instance: LocalInstance): Promise<void> {
+    const dir = this.instanceDir(instance.scaleSetKey, instance.instanceId)
+    const { uid, jail } = await this.jailOf(instance, dir)
+    const i: LocalInstance = { ...instance, uid }
     const osDisk = diskDir(dir, i.disk.n)
     const env = this.environment(i, dir)
     const logFile = join(dir, 'logs', 'console.log')
-    await mkdir(join(dir, 'logs'), { recursive: true })
-    if (i.customData)
-      await writeFile(join(dir, 'customdata'), Buffer.from(i.customData, 'base64'), { mode: 0o600 })
+    await this.prepareFolders(i, dir, osDisk)
     let disk = i.disk
     let customDataError: string | null = null
     if (i.customData && !disk.customDataDone) {
@@ -309,13 +325,15 @@ export class LocalFabric implements Fabric {
         env,
         timeoutMs: i.extensionsTimeBudgetMs,
         logFile,
+        jail,
       })
       disk = { ...disk, customDataDone: true }
     }
     const startedAtMs = this.now()
     let next: LocalInstance
     try {
-      const proc = await startProcess({ command: join(osDisk, 'boot'), cwd: osDisk, env, logFile })
+      const boot = jail.wrap(join(osDisk, 'boot'), [], osDisk, { reportPid: true })
+      const proc = await startProcess({ ...boot, env, logFile })
       next = { ...i, wantRunning: true, process: proc, disk: { ...disk, startedAtMs } }
     } catch (err) {
       const message = `The instance could not be started from image ${i.disk.label}: ${(err as Error).message}`
@@ -352,13 +370,18 @@ export class LocalFabric implements Fabric {
    */
   private provisionInBackground(i: LocalInstance): void {
     const dir = this.instanceDir(i.scaleSetKey, i.instanceId)
-    void runExtensions({
-      extensions: i.extensions,
-      dir,
-      env: this.environment(i, dir),
-      budgetMs: i.extensionsTimeBudgetMs,
-      logFile: join(dir, 'logs', 'console.log'),
-    })
+    void this.jailOf(i, dir)
+      .then(({ jail }) =>
+        runExtensions({
+          extensions: i.extensions,
+          dir,
+          env: this.environment(i, dir),
+          budgetMs: i.extensionsTimeBudgetMs,
+          logFile: join(dir, 'logs', 'console.log'),
+          jail,
+          ...(this.o.downloads ? { downloads: this.o.downloads } : {}),
+        }),
+      )
       .then(async (result) => {
         const current = (await this.records(i.scaleSetKey, [i.instanceId]))[0]
         if (
@@ -379,11 +402,58 @@ export class LocalFabric implements Fabric {
       .catch(() => undefined)
   }
 
+  /**
+   * The instance's sandbox and uid (kept from its record once it has one), and the jail its
+   * commands run in: only its own folder, as its uid.
+   */
+  private async jailOf(
+    i: LocalInstance,
+    dir: string,
+  ): Promise<{ uid: number | null; jail: InstanceJail }> {
+    const sandbox = await this.sandbox()
+    const uid =
+      sandbox.kind === 'bwrap' && sandbox.perInstanceUid
+        ? (i.uid ?? instanceUid(sandbox, i.privateIp))
+        : null
+    const jail: InstanceJail = {
+      wrap: (command, args, cwd, o = {}) =>
+        sandboxed(sandbox, { command, args, cwd, instanceDir: dir, uid, ...o }),
+      give: (path) => giveTo(uid, path),
+    }
+    return { uid, jail }
+  }
+
+  private sandbox(): Promise<Sandbox> {
+    return resolveSandbox(this.o.sandbox ?? 'auto', this.o.instanceUidBase)
+  }
+
+  /**
+   * The folders an instance writes, its own (its uid's); the rest of its folder stays osroll's,
+   * so nothing the instance does can turn a path osroll opens (logs, custom data) into a link.
+   */
+  private async prepareFolders(i: LocalInstance, dir: string, osDisk: string): Promise<void> {
+    const uid = i.uid ?? null
+    await mkdir(join(dir, 'logs'), { recursive: true })
+    await mkdir(join(dir, 'home'), { recursive: true })
+    await giveTo(uid, join(dir, 'home'))
+    for (const d of i.dataDisks) {
+      const path = join(dir, 'data', `lun${d.lun}`)
+      await mkdir(path, { recursive: true })
+      await ensureOwnedBy(uid, path)
+    }
+    await ensureOwnedBy(uid, osDisk)
+    if (i.customData) {
+      const file = join(dir, 'customdata')
+      await writeFile(file, Buffer.from(i.customData, 'base64'), { mode: 0o600 })
+      await giveTo(uid, file)
+    }
+  }
+
   /** The environment of SPEC §9.1 for `boot`, custom data and extension commands. */
   private environment(i: LocalInstance, dir: string): Record<string, string> {
     const env: Record<string, string> = {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-      HOME: dir,
+      HOME: join(dir, 'home'),
       OSROLL_INSTANCE_ID: i.instanceId,
       OSROLL_COMPUTER_NAME: i.computerName,
       OSROLL_PRIVATE_IP: i.privateIp,

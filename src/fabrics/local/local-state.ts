@@ -44,6 +44,8 @@ export type LocalInstance = Readonly<{
   healthCheck: HealthCheck | null
   /** The model's custom data (base64), given to each new OS disk. */
   customData: string | null
+  /** The instance's own uid in its sandbox (sandbox.ts); null or absent: osroll's own. */
+  uid?: number | null
 }>
 
 export interface LocalStateStore {

@@ -3,7 +3,8 @@
  * VMs), identified by pid *and* start time so a recycled pid is never mistaken for an instance,
  * stopped with SIGTERM to the whole process group and SIGKILL after a grace period.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
+import type { Readable } from 'node:stream'
 import { closeSync, openSync, readFileSync, renameSync, statSync } from 'node:fs'
 
 export type ProcessRef = Readonly<{ pid: number; startTicks: number }>
@@ -17,27 +18,33 @@ const children = new Map<number, { startTicks: number; exited: Promise<void> }>(
 
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024
 
-/** Starts `command` detached, stdout/stderr appended to `logFile` (rotated once past 10 MiB). */
+/**
+ * Starts `command` detached, stdout/stderr appended to `logFile` (rotated once past 10 MiB).
+ * With `reportsPid` (a sandbox, sandbox.ts) the command tells on fd 3 the pid of the process
+ * whose death ends the instance (the sandbox's pid 1), and that pid is the one recorded.
+ */
 export async function startProcess(o: {
   command: string
+  args?: readonly string[]
   cwd: string
   env: Record<string, string>
   logFile: string
+  reportsPid?: boolean
 }): Promise<ProcessRef> {
   rotate(o.logFile)
   const fd = openSync(o.logFile, 'a')
   try {
-    const child = spawn(o.command, [], {
+    const child = spawn(o.command, o.args ?? [], {
       cwd: o.cwd,
       env: o.env,
       detached: true,
-      stdio: ['ignore', fd, fd],
+      stdio: o.reportsPid ? ['ignore', fd, fd, 'pipe'] : ['ignore', fd, fd],
     })
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve())
       child.once('error', reject)
     })
-    const pid = child.pid as number
+    const pid = o.reportsPid ? await reportedPid(child) : (child.pid as number)
     const exited = new Promise<void>((resolve) =>
       child.once('exit', () => {
         children.delete(pid)
@@ -92,8 +99,12 @@ async function exitWithin(p: ProcessRef, ms: number): Promise<boolean> {
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
+  // The whole group: boot may have started children, and a sandbox's pid 1 is in the group of
+  // the bubblewrap that started it (the instance's session), not in a group of its own.
+  const group = readStat(pid)?.group ?? pid
   try {
-    process.kill(-pid, sig) // the whole group: boot may have started children
+    if (group <= 1 || group === process.pid) throw new Error('not an instance group')
+    process.kill(-group, sig)
   } catch {
     try {
       process.kill(pid, sig)
@@ -107,11 +118,35 @@ function startTicksOf(pid: number): number | null {
   return readStat(pid)?.startTicks ?? null
 }
 
-function readStat(pid: number): { state: string; startTicks: number } | null {
+/** The pid a sandbox reports on fd 3 (`{"child-pid": 1234, …}`), within 10 s; read to its end. */
+async function reportedPid(child: ChildProcess): Promise<number> {
+  const info = child.stdio[3] as Readable
+  let text = ''
+  const pid = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the sandbox did not report its pid')), 10_000)
+    info.on('data', (d: Buffer) => {
+      text += d.toString()
+      const m = /"child-pid"\s*:\s*(\d+)/.exec(text)
+      if (m) {
+        clearTimeout(timer)
+        resolve(Number(m[1]))
+      }
+    })
+    info.on('end', () => {
+      clearTimeout(timer)
+      reject(new Error(`the sandbox did not start (exit ${child.exitCode ?? child.signalCode})`))
+    })
+  })
+  // Never closed early: bubblewrap writes the rest (namespaces) and only then lets the
+  // sandbox start; a closed pipe would kill it with SIGPIPE halfway.
+  return pid
+}
+
+function readStat(pid: number): { state: string; startTicks: number; group: number } | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const rest = text.slice(text.lastIndexOf(')') + 2).split(' ') // fields from 3 on
-    return { state: rest[0] as string, startTicks: Number(rest[19]) }
+    return { state: rest[0] as string, startTicks: Number(rest[19]), group: Number(rest[2]) }
   } catch {
     return null
   }

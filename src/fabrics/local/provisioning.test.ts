@@ -16,6 +16,10 @@ import { Prober } from '../../health/prober.js'
 import { fabricModel } from '../../../test-support/builders.js'
 import { importedSample } from '../../../test-support/sample-images.js'
 import { runExtensions } from './provisioning.js'
+import { DEFAULT_DOWNLOAD_POLICY } from './fetch-files.js'
+
+/** These tests' file server is on loopback, which fileUris may reach only when allowed. */
+const downloads = { ...DEFAULT_DOWNLOAD_POLICY, allowLocal: true }
 
 const root = mkdtempSync(join(tmpdir(), 'osroll-prov-'))
 const prober = new Prober({ tickMs: 20 })
@@ -81,6 +85,7 @@ describe('local provisioning', () => {
         prober,
         addressStart: 50_000,
         stopGraceMs: 2000,
+        downloads,
       })
       const v1 = await importedSample(join(root, 'src'), join(root, 'cas'), { version: '1.0.0' })
       const v2 = await importedSample(join(root, 'src'), join(root, 'cas'), { version: '1.1.0' })
@@ -148,6 +153,7 @@ describe('local provisioning', () => {
         prober,
         addressStart: 50_100,
         stopGraceMs: 2000,
+        downloads,
       })
       const v1 = await importedSample(join(root, 'src'), join(root, 'cas'), { version: '1.0.0' })
       const model = fabricModel({
@@ -184,6 +190,7 @@ describe('local provisioning', () => {
       env: { PATH: process.env['PATH'] ?? '' },
       budgetMs: 10_000,
       logFile: join(dir, 'log'),
+      downloads,
       extensions: [
         script('fetch', {
           settings: {
@@ -258,6 +265,7 @@ describe('local provisioning', () => {
       env: { PATH: process.env['PATH'] ?? '' },
       budgetMs: 1_000,
       logFile: join(dir, 'log'),
+      downloads: { ...downloads, fileRoots: [dir] },
       extensions: [
         script('missing', {
           settings: { fileUris: ['http://127.0.0.1:9/nothing.sh'], commandToExecute: 'true' },

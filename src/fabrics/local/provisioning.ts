@@ -5,13 +5,35 @@
  * `fileUris` (file://, http://, https://) into its own folder and runs `commandToExecute` there;
  * a download that fails (an expired token answering 403, say) fails the extension. Dependents of
  * a failed extension fail with Azure's message; `suppressFailures` keeps a failure from failing
- * the instance.
+ * the instance. Everything runs in the instance's sandbox (`InstanceJail`, sandbox.ts), downloads
+ * included (fetch-files.ts); credentials of fileUris (user-info, query) never reach a message or
+ * a log.
  */
 import { spawn } from 'node:child_process'
-import { appendFile, chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
-import { basename, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { appendFile, chmod, lstat, mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { ExtensionModel, ExtensionStatus } from '../fabric.js'
+import { DEFAULT_DOWNLOAD_POLICY, FETCH_PROGRAM, type DownloadPolicy } from './fetch-files.js'
+import type { SandboxedCommand } from './sandbox.js'
+
+/** Where an instance's commands run: its sandbox, as its uid (local-fabric.ts makes one). */
+export type InstanceJail = Readonly<{
+  /** The argv running `command` in the sandbox; `readOnly` host paths shown as they are. */
+  wrap: (
+    command: string,
+    args: readonly string[],
+    cwd: string,
+    o?: { readOnly?: readonly string[]; reportPid?: boolean },
+  ) => SandboxedCommand
+  /** Gives a folder osroll just made to the instance, so what runs there may write in it. */
+  give: (path: string) => Promise<void>
+}>
+
+/** No sandbox: commands run as osroll (`--instance-sandbox none`, and direct calls in tests). */
+export const UNJAILED: InstanceJail = {
+  wrap: (command, args, cwd) => ({ command, args, cwd, reportsPid: false }),
+  give: async () => undefined,
+}
 
 export type ProvisionResult = Readonly<{
   error: string | null
@@ -32,11 +54,12 @@ export async function runCustomData(o: {
   env: Record<string, string>
   timeoutMs: number
   logFile: string
+  jail?: InstanceJail
 }): Promise<string | null> {
   const text = await readFile(o.file, 'utf8').catch(() => '')
   if (!text.startsWith('#!')) return null // plain data: only handed to the instance
   await chmod(o.file, 0o700)
-  const r = await run(o.file, [], o.cwd, o.env, o.timeoutMs)
+  const r = await run((o.jail ?? UNJAILED).wrap(o.file, [], o.cwd), o.env, o.timeoutMs)
   await appendLog(o.logFile, `[osroll] custom data exited ${r.code ?? r.signal}\n${r.output}`)
   if (r.timedOut)
     return `The custom data script did not finish within ${Math.round(o.timeoutMs / 1000)} s.`
@@ -56,7 +79,16 @@ export async function runExtensions(o: {
   env: Record<string, string>
   budgetMs: number
   logFile: string
+  jail?: InstanceJail
+  downloads?: DownloadPolicy
 }): Promise<ProvisionResult> {
+  const where: Where = {
+    root: o.dir,
+    env: o.env,
+    logFile: o.logFile,
+    jail: o.jail ?? UNJAILED,
+    policy: o.downloads ?? DEFAULT_DOWNLOAD_POLICY,
+  }
   const deadline = Date.now() + o.budgetMs
   const byName = new Map(o.extensions.map((e) => [e.name.toLowerCase(), e]))
   const running = new Map<string, Promise<ExtensionStatus>>()
@@ -98,7 +130,7 @@ export async function runExtensions(o: {
         message: `VM Extension '${ext.name}' did not run: the extensions time budget of ${Math.round(o.budgetMs / 1000)} s was spent.`,
       }
     if (CUSTOM_SCRIPT.includes(type.toLowerCase()))
-      return customScript(ext, type, o.dir, o.env, deadline - Date.now(), o.logFile)
+      return customScript(ext, type, where, deadline - Date.now())
     return { name: ext.name, type, state: 'succeeded', message: 'Enable succeeded' } // Application Health, Service Fabric node
   }
   const statuses = await Promise.all(o.extensions.map(provision))
@@ -116,85 +148,130 @@ export async function runExtensions(o: {
   }
 }
 
+type Where = Readonly<{
+  root: string
+  env: Record<string, string>
+  logFile: string
+  jail: InstanceJail
+  policy: DownloadPolicy
+}>
+
 async function customScript(
   ext: ExtensionModel,
   type: string,
-  root: string,
-  env: Record<string, string>,
+  at: Where,
   timeoutMs: number,
-  logFile: string,
 ): Promise<ExtensionStatus> {
   const settings = { ...ext.settings, ...ext.protectedSettings } as {
     fileUris?: unknown
     commandToExecute?: unknown
   }
-  const fail = (message: string): ExtensionStatus => ({
+  const uris = Array.isArray(settings.fileUris) ? settings.fileUris.map(String) : []
+  const scrub = scrubber(uris)
+  const status = (state: 'succeeded' | 'failed', message: string): ExtensionStatus => ({
     name: ext.name,
     type,
-    state: 'failed',
-    message,
+    state,
+    message: scrub(message),
   })
-  const dir = join(root, 'extensions', ext.name)
-  await mkdir(dir, { recursive: true })
-  const uris = Array.isArray(settings.fileUris) ? settings.fileUris.map(String) : []
-  for (const uri of uris) {
-    const problem = await download(uri, dir)
-    if (problem) return fail(`Failed to download file '${redact(uri)}': ${problem}`)
-  }
+  const folder = folderName(ext.name)
+  if (folder === null)
+    return status(
+      'failed',
+      `The extension name '${ext.name}' cannot name its folder: it must not be empty, '.' or '..', nor hold '/', '\\' or control characters.`,
+    )
+  const dir = await extensionFolder(at, folder)
+  const problem = await download(uris, dir, at, timeoutMs)
+  if (problem)
+    return status(
+      'failed',
+      `Failed to download file '${redact(uris[problem.index] ?? '')}': ${problem.error}`,
+    )
   if (typeof settings.commandToExecute !== 'string' || settings.commandToExecute === '')
-    return fail('commandToExecute is required.')
-  const r = await run('/bin/sh', ['-c', settings.commandToExecute], dir, env, timeoutMs)
+    return status('failed', 'commandToExecute is required.')
+  const r = await run(
+    at.jail.wrap('/bin/sh', ['-c', settings.commandToExecute], dir),
+    at.env,
+    timeoutMs,
+  )
   await appendLog(
-    logFile,
-    `[osroll] extension ${ext.name} exited ${r.code ?? r.signal}\n${r.output}`,
+    at.logFile,
+    scrub(`[osroll] extension ${ext.name} exited ${r.code ?? r.signal}\n${r.output}`),
   )
   if (r.timedOut)
-    return fail(`The command did not finish within ${Math.round(timeoutMs / 1000)} s.`)
+    return status('failed', `The command did not finish within ${Math.round(timeoutMs / 1000)} s.`)
   if (r.code !== 0)
-    return fail(
+    return status(
+      'failed',
       `The command exited with code ${r.code ?? r.signal}: ${r.output.slice(-OUTPUT_TAIL)}`,
     )
-  return {
-    name: ext.name,
-    type,
-    state: 'succeeded',
-    message: `Enable succeeded: ${r.output.slice(-OUTPUT_TAIL)}`,
-  }
+  return status('succeeded', `Enable succeeded: ${r.output.slice(-OUTPUT_TAIL)}`)
 }
 
-/** Downloads one file into `dir`; returns why it failed, or null. */
-async function download(uri: string, dir: string): Promise<string | null> {
+/**
+ * The extension's folder name: its name when that is one plain path component, else null (never
+ * joined into a path). `../../tmp/x` → null; `install-web.v2` → itself.
+ */
+export function folderName(name: string): string | null {
+  // eslint-disable-next-line no-control-regex
+  if (name === '' || name === '.' || name === '..' || /[/\\\x00-\x1f\x7f]/.test(name)) return null
+  return Buffer.byteLength(name) <= 200 ? name : null
+}
+
+/** `{root}/extensions/{folder}`, made by osroll (its parent stays osroll's), given to the instance. */
+async function extensionFolder(at: Where, folder: string): Promise<string> {
+  const parent = join(at.root, 'extensions')
+  await mkdir(parent, { recursive: true })
+  const dir = join(parent, folder)
+  const made = await mkdir(dir).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err
+      return false
+    },
+  )
+  if (!made && !(await lstat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`)
+  await at.jail.give(dir) // again each time: a folder made before the sandbox was osroll's
+  return dir
+}
+
+/** Downloads the files into `dir` in the sandbox (fetch-files.ts); which failed and why, or null. */
+async function download(
+  uris: readonly string[],
+  dir: string,
+  at: Where,
+  timeoutMs: number,
+): Promise<{ index: number; error: string } | null> {
+  if (uris.length === 0) return null
+  const job = { uris, dir, timeoutMs: Math.min(DOWNLOAD_TIMEOUT_MS, timeoutMs), policy: at.policy }
+  const command = at.jail.wrap(process.execPath, ['-e', FETCH_PROGRAM, JSON.stringify(job)], dir, {
+    readOnly: at.policy.fileRoots,
+  })
+  const r = await run(command, at.env, timeoutMs)
+  if (r.code === 0) return null
+  const last = r.output.trim().split('\n').pop() ?? ''
   try {
-    const url = new URL(uri)
-    const name = basename(decodeURIComponent(url.pathname)) || 'download'
-    if (url.protocol === 'file:') {
-      await copyFile(fileURLToPath(url), join(dir, name))
-      return null
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      return `the scheme '${url.protocol}' is not one of file, http, https`
-    const res = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) })
-    if (!res.ok)
-      return `the server answered HTTP ${res.status}${res.status === 403 ? ' (an expired or wrong token?)' : ''}`
-    await writeFile(join(dir, name), Buffer.from(await res.arrayBuffer()))
-    return null
-  } catch (err) {
-    return (err as Error).message
+    const told = JSON.parse(last) as { index: number; error: string }
+    if (typeof told.index === 'number' && typeof told.error === 'string') return told
+  } catch {
+    /* not the program's answer: it did not run to its end */
   }
+  const why = r.timedOut
+    ? `not done within ${Math.round(timeoutMs / 1000)} s`
+    : r.output.slice(-OUTPUT_TAIL)
+  return { index: 0, error: `the download did not complete (${why.trim()})` }
 }
 
 type RunResult = { code: number | null; signal: string | null; output: string; timedOut: boolean }
 
 function run(
-  command: string,
-  args: string[],
-  cwd: string,
+  c: SandboxedCommand,
   env: Record<string, string>,
   timeoutMs: number,
 ): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, {
-      cwd,
+    const child = spawn(c.command, c.args, {
+      cwd: c.cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -228,9 +305,56 @@ function run(
   })
 }
 
-/** Secrets hide in query strings (SAS tokens): never echo them. */
-function redact(uri: string): string {
-  return uri.replace(/\?.*$/, '?…')
+/**
+ * A fileUri fit to show: user-info and query (SAS tokens) replaced.
+ * @example redact('https://u:p@h/x.sh?sig=abc') → 'https://***@h/x.sh?***'
+ */
+export function redact(uri: string): string {
+  try {
+    const url = new URL(uri)
+    const auth = url.username || url.password ? '***@' : ''
+    const query = url.search ? '?***' : ''
+    return `${url.protocol}//${auth}${url.host}${url.pathname}${query}`
+  } catch {
+    return uri.replace(/\/\/[^/]*@/, '//***@').replace(/\?.*$/, '?***')
+  }
+}
+
+/**
+ * Removes every credential of these fileUris from a text (an error of the HTTP client, a
+ * command's output): the whole URIs, their passwords and user names, queries and query values.
+ */
+export function scrubber(uris: readonly string[]): (text: string) => string {
+  const secrets = new Set<string>()
+  for (const uri of uris) {
+    secrets.add(uri)
+    try {
+      const url = new URL(uri)
+      for (const s of [url.href, url.search.slice(1), url.password, url.username])
+        if (s.length >= 3) secrets.add(s)
+      for (const [, v] of url.searchParams) if (v.length >= 3) secrets.add(v)
+      for (const s of [url.password, url.username, url.search.slice(1)])
+        if (s.length >= 3) secrets.add(decoded(s))
+    } catch {
+      const q = uri.indexOf('?')
+      if (q >= 0) secrets.add(uri.slice(q + 1))
+    }
+  }
+  const list = [...secrets].sort((a, b) => b.length - a.length)
+  return (text) => {
+    let out = text
+    for (const uri of uris) out = out.split(uri).join(redact(uri))
+    for (const s of list) out = out.split(s).join('***')
+    return out
+  }
+}
+
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
 }
 
 async function appendLog(file: string, text: string): Promise<void> {
