@@ -8,10 +8,12 @@
  * the instance.
  */
 import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { appendFile, chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ExtensionModel, ExtensionStatus } from '../fabric.js'
+import { crashPoint, MARK_SPAWN } from './processes.js'
 
 export type ProvisionResult = Readonly<{
   error: string | null
@@ -193,12 +195,15 @@ function run(
   timeoutMs: number,
 ): Promise<RunResult> {
   return new Promise((resolve) => {
+    // Its own spawn id, named by no record: a command that outlives this control plane (the
+    // marker's root is in `env`) is an orphan the next start stops (orphans.ts).
     const child = spawn(command, args, {
       cwd,
-      env,
+      env: { ...env, [MARK_SPAWN]: randomUUID() },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     })
+    child.once('spawn', () => crashPoint('command-spawned'))
     let output = ''
     const add = (d: Buffer) => {
       output = (output + d.toString()).slice(-64 * 1024)
