@@ -184,6 +184,8 @@ export async function buildSystem(o: {
     if (fabric instanceof LocalFabric) {
       const { adopted, restarted } = await fabric.adopt()
       if (adopted + restarted > 0) o.log.info({ adopted, restarted }, 'Re-adopted instances')
+      const orphans = (await fabric.ready()).map((p) => ({ pid: p.pid, spawn: p.spawnId }))
+      if (orphans.length > 0) o.log.warn({ orphans }, 'Stopped instance processes no record named')
     }
     if (leases) {
       await wake?.start()

@@ -5,8 +5,9 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { findMarked, stopProcess, type MarkedProcess } from '../src/fabrics/local/processes.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -84,4 +85,23 @@ export async function startServe(
     await exited
   }
   return { child, url, token, subscriptionId, call, stop, output: () => out }
+}
+
+/**
+ * The instance processes (boot, custom data, extension commands and their children) started by
+ * any osroll whose data dir is `dir` or under it: found by the marker they carry (processes.ts).
+ */
+export function instanceProcesses(dir: string): MarkedProcess[] {
+  const top = resolve(dir)
+  return findMarked((root) => root === top || root.startsWith(`${top}/`))
+}
+
+/**
+ * Stops every instance process of `dir` (by pid and start time, its group first); returns those
+ * it found. Tests and campaigns call it in a `finally`, after stopping `osroll serve`.
+ */
+export async function stopInstanceProcesses(dir: string): Promise<MarkedProcess[]> {
+  const found = instanceProcesses(dir)
+  await Promise.all(found.map((p) => stopProcess(p, 2_000)))
+  return found
 }

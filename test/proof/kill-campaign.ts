@@ -3,13 +3,19 @@
  * SIGKILLed at a random point of each of K rollouts and started again on the same data dir.
  * Each time: the instances keep serving while it is down, the rollout resumes and completes,
  * and the stored outcome is exact — one history entry per version, every instance upgraded
- * exactly once per rollout (no lost and no duplicated upgrade), every instance on the version.
+ * exactly once per rollout (no lost and no duplicated upgrade), every instance on the version,
+ * and each instance runs as exactly one process, the one its record names (issue 16: no orphan).
+ * Whatever happens, the campaign stops every instance process of its data dir before it returns.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Sqlite from 'better-sqlite3'
-import { startServe } from '../../test-support/serve-process.js'
+import {
+  instanceProcesses,
+  startServe,
+  stopInstanceProcesses,
+} from '../../test-support/serve-process.js'
 import type { ServeProcess } from '../../test-support/serve-process.js'
 import { sampleImage } from '../../test-support/sample-images.js'
 import { waitFor } from '../../test-support/api-harness.js'
@@ -83,7 +89,12 @@ export async function runKillCampaign(o: {
       },
       'the first instances healthy',
       60_000,
-    )
+    ).catch(async (err: unknown) => {
+      const vms = (await server.call('GET', `${p.set()}/virtualMachines?$expand=instanceView`)).body
+        .value as any[] | undefined
+      const why = (vms ?? []).map((v) => JSON.stringify(v.properties.instanceView?.statuses))
+      throw new Error(`${(err as Error).message}; instances: ${why.join('; ')}`)
+    })
     const nics = (await server.call('GET', `${p.set()}/networkInterfaces`)).body.value as any[]
     const instances = nics.map((n) => ({
       id: /\/virtualMachines\/([^/]+)\//.exec(n.id as string)?.[1] as string,
@@ -128,6 +139,7 @@ export async function runKillCampaign(o: {
         continue
       }
       violations.push(...checkOutcome(join(dir, 'data'), k, version))
+      violations.push(...checkProcesses(join(dir, 'data'), k))
       const vms = (await server.call('GET', `${p.set()}/virtualMachines`)).body.value as any[]
       const off = vms.filter(
         (v) => v.properties.storageProfile.imageReference.exactVersion !== version,
@@ -142,8 +154,14 @@ export async function runKillCampaign(o: {
       'set deleted',
       60_000,
     ).catch(() => undefined)
+    const left = instanceProcesses(dir)
+    if (left.length > 0)
+      violations.push(
+        `after the set was deleted, ${left.length} instance process(es) still ran: pids ${left.map((l) => l.pid).join(', ')}`,
+      )
   } finally {
     await server.stop('SIGTERM')
+    await stopInstanceProcesses(dir)
     rmSync(dir, { recursive: true, force: true })
   }
   return { kills, violations }
@@ -185,6 +203,40 @@ function checkOutcome(dataDir: string, k: number, version: string): string[] {
   } finally {
     db.close()
   }
+}
+
+/**
+ * Every instance process of the data dir is the spawn its instance's record names, and every
+ * record's spawn runs: one process tree per instance, no orphan beside it.
+ */
+function checkProcesses(dataDir: string, k: number): string[] {
+  const db = new Sqlite(join(dataDir, 'osroll.db'), { readonly: true })
+  let recorded: Map<string, string>
+  try {
+    const rows = db.prepare('select instance_id, instance from local_instances').all() as {
+      instance_id: string
+      instance: string
+    }[]
+    recorded = new Map(
+      rows.map((r) => [
+        (JSON.parse(r.instance) as { process: { spawnId?: string } | null }).process?.spawnId ?? '',
+        r.instance_id,
+      ]),
+    )
+  } finally {
+    db.close()
+  }
+  const running = instanceProcesses(dataDir)
+  const out: string[] = []
+  const orphans = running.filter((p) => !recorded.has(p.spawnId))
+  if (orphans.length > 0)
+    out.push(
+      `kill ${k}: ${orphans.length} instance process(es) no record names: pids ${orphans.map((o) => o.pid).join(', ')}`,
+    )
+  const spawns = new Set(running.map((p) => p.spawnId))
+  const dead = [...recorded].filter(([spawn]) => !spawns.has(spawn)).map(([, id]) => id)
+  if (dead.length > 0) out.push(`kill ${k}: instances ${dead.join(', ')} have no process running`)
+  return out
 }
 
 /** Instances whose attempt in the running rollout had not ended when osroll was killed. */

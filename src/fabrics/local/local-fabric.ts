@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { Errors } from '../../errors.js'
 import { computerName } from '../../core/scale-set/placement.js'
@@ -24,7 +24,6 @@ import { OsDisks, type OsDiskMode } from './os-disks.js'
 import { ReadBatcher } from '../../store/read-batcher.js'
 import { runCustomData, runExtensions, type InstanceJail } from './provisioning.js'
 import type { LocalDisk, LocalInstance, LocalStateStore } from './local-state.js'
-import { isAlive, startProcess, stopProcess } from './processes.js'
 import type { DownloadPolicy } from './fetch-files.js'
 import {
   ensureOwnedBy,
@@ -35,6 +34,17 @@ import {
   type Sandbox,
   type SandboxMode,
 } from './sandbox.js'
+import {
+  crashPoint,
+  isAlive,
+  MARK_ROOT,
+  MARK_SPAWN,
+  startProcess,
+  stopProcess,
+  type MarkedProcess,
+} from './processes.js'
+import { addressTaken } from './listeners.js'
+import { stopOrphans } from './orphans.js'
 
 export type LocalFabricOptions = Readonly<{
   /** Where instance directories live (`{data-dir}/instances`). */
@@ -78,9 +88,24 @@ export class LocalFabric implements Fabric {
 
   /** Builds OS disks; `disks.stats` counts what it linked and repaired. */
   readonly disks: OsDisks
+  private readonly rootDir: string
+  private sweep: Promise<readonly MarkedProcess[]> | null = null
 
   constructor(private readonly o: LocalFabricOptions) {
     this.disks = new OsDisks(o.casDir, o.osDiskMode ?? 'auto')
+    this.rootDir = resolve(o.rootDir)
+  }
+
+  /**
+   * Stops the instance processes of this fabric's dir that no record names (`orphans.ts`), once,
+   * before the first address is handed out or process started; resolves to those it stopped.
+   */
+  ready(): Promise<readonly MarkedProcess[]> {
+    return (this.sweep ??= stopOrphans({
+      rootDir: this.rootDir,
+      state: this.o.state,
+      graceMs: this.grace(),
+    }))
   }
 
   async listInstances(scaleSetKey: string, _o?: CallOptions): Promise<readonly InstanceView[]> {
@@ -255,6 +280,7 @@ export class LocalFabric implements Fabric {
 
   /** At start: re-adopt live instances, restart dead ones that should run. */
   async adopt(): Promise<{ adopted: number; restarted: number }> {
+    await this.ready()
     let adopted = 0
     let restarted = 0
     for (const i of (await this.o.state.listAll()) as LocalInstance[]) {
@@ -307,9 +333,18 @@ export class LocalFabric implements Fabric {
     }
   }
 
-  /** Starts `boot` on the instance's current disk and records the process. */
+  /**
+   * Starts `boot` on the instance's current disk and records the process: the address checked
+   * free first, custom data run once per disk, the intent recorded before the spawn.
+   */
   private async start(instance: LocalInstance): Promise<void> {
+    await this.ready()
     const dir = this.instanceDir(instance.scaleSetKey, instance.instanceId)
+    const taken = addressTaken(
+      instance.privateIp,
+      instance.healthCheck ? [instance.healthCheck.port] : [],
+    )
+    if (taken !== null) return this.fail(instance, instance.disk, taken)
     const { uid, jail } = await this.jailOf(instance, dir)
     const i: LocalInstance = { ...instance, uid }
     const osDisk = diskDir(dir, i.disk.n)
@@ -329,22 +364,26 @@ export class LocalFabric implements Fabric {
       })
       disk = { ...disk, customDataDone: true }
     }
+    const spawnId = randomUUID()
+    const intent = { spawnId, osDisk: disk.n, privateIp: i.privateIp, atMs: this.now() }
+    await this.o.state.put({ ...i, process: null, spawning: intent })
     const startedAtMs = this.now()
     let next: LocalInstance
     try {
       const boot = jail.wrap(join(osDisk, 'boot'), [], osDisk, { reportPid: true })
-      const proc = await startProcess({ ...boot, env, logFile })
-      next = { ...i, wantRunning: true, process: proc, disk: { ...disk, startedAtMs } }
-    } catch (err) {
-      const message = `The instance could not be started from image ${i.disk.label}: ${(err as Error).message}`
+      const proc = await startProcess({ ...boot, env: { ...env, [MARK_SPAWN]: spawnId }, logFile })
+      crashPoint('boot-spawned')
+      const recorded = { ...proc, spawnId }
       next = {
         ...i,
         wantRunning: true,
-        process: null,
+        process: recorded,
+        spawning: null,
         disk: { ...disk, startedAtMs },
-        provisioning: { state: 'failed', error: message, extensions: [] },
       }
-      await this.o.state.put(next)
+    } catch (err) {
+      const message = `The instance could not be started from image ${i.disk.label}: ${(err as Error).message}`
+      await this.fail(i, { ...disk, startedAtMs }, message)
       return
     }
     if (customDataError !== null) {
@@ -352,16 +391,22 @@ export class LocalFabric implements Fabric {
       await this.o.state.put(next)
       return
     }
-    next = {
-      ...next,
-      provisioning: {
-        state: next.extensions.length > 0 ? 'updating' : 'succeeded',
-        error: null,
-        extensions: [],
-      },
-    }
+    const state = next.extensions.length > 0 ? 'updating' : 'succeeded'
+    next = { ...next, provisioning: { state, error: null, extensions: [] } }
     await this.o.state.put(next)
     if (next.extensions.length > 0) this.provisionInBackground(next)
+  }
+
+  /** Records that the instance's process could not be started, and why. */
+  private async fail(i: LocalInstance, disk: LocalDisk, error: string): Promise<void> {
+    await this.o.state.put({
+      ...i,
+      wantRunning: true,
+      process: null,
+      spawning: null,
+      disk,
+      provisioning: { state: 'failed', error, extensions: [] },
+    })
   }
 
   /**
@@ -370,7 +415,8 @@ export class LocalFabric implements Fabric {
    */
   private provisionInBackground(i: LocalInstance): void {
     const dir = this.instanceDir(i.scaleSetKey, i.instanceId)
-    void this.jailOf(i, dir)
+    void this.ready()
+      .then(() => this.jailOf(i, dir))
       .then(({ jail }) =>
         runExtensions({
           extensions: i.extensions,
@@ -454,6 +500,8 @@ export class LocalFabric implements Fabric {
     const env: Record<string, string> = {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
       HOME: join(dir, 'home'),
+      // The marker (orphans.ts); each spawn adds its own MARK_SPAWN.
+      [MARK_ROOT]: this.rootDir,
       OSROLL_INSTANCE_ID: i.instanceId,
       OSROLL_COMPUTER_NAME: i.computerName,
       OSROLL_PRIVATE_IP: i.privateIp,
@@ -524,6 +572,7 @@ export class LocalFabric implements Fabric {
    */
   private allocateAddress(): Promise<string> {
     const next = this.allocation.then(async () => {
+      await this.ready() // no address before the orphans that might hold it are stopped
       const used = new Set([
         ...(await this.o.state.listAll()).map((i) => i.privateIp),
         ...this.reserved,

@@ -27,8 +27,17 @@ export type LocalInstance = Readonly<{
   computerName: string
   disk: LocalDisk
   previous: LocalDisk | null
-  /** The running process: pid and its start time in clock ticks (/proc/<pid>/stat field 22). */
-  process: Readonly<{ pid: number; startTicks: number }> | null
+  /**
+   * The running process: pid and its start time in clock ticks (/proc/<pid>/stat field 22), and
+   * the spawn id its environment carries (`processes.ts` MARK_SPAWN; absent in older records).
+   */
+  process: Readonly<{ pid: number; startTicks: number; spawnId?: string }> | null
+  /**
+   * A boot process about to start, recorded before the spawn (issue 16): which disk and address,
+   * and the spawn id the process will carry. Cleared when its pid is recorded. A crash in between
+   * leaves a process no record names; the next start stops it before handing out any address.
+   */
+  spawning?: Readonly<{ spawnId: string; osDisk: number; privateIp: string; atMs: number }> | null
   wantRunning: boolean
   /** Provisioning of the current disk: custom data, then extensions (running in the background). */
   provisioning: Readonly<{

@@ -5,9 +5,67 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { Readable } from 'node:stream'
-import { closeSync, openSync, readFileSync, renameSync, statSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs'
 
 export type ProcessRef = Readonly<{ pid: number; startTicks: number }>
+
+/**
+ * The marker every process osroll starts for an instance carries in its environment (boot, custom
+ * data, extension commands, and whatever they start, which inherit it): the instances dir of the
+ * control plane that started it, and the id of that one spawn. At start a control plane stops
+ * every process marked with its own dir whose spawn no record names (`findMarked`).
+ */
+export const MARK_ROOT = 'OSROLL_FABRIC_ROOT'
+export const MARK_SPAWN = 'OSROLL_SPAWN_ID'
+
+export type MarkedProcess = Readonly<{
+  pid: number
+  startTicks: number
+  /** Its process group: the pid of the spawn's leader unless it left the group. */
+  pgid: number
+  root: string
+  spawnId: string
+}>
+
+/**
+ * Every live process whose environment carries the marker with a root `accept` takes, read from
+ * /proc/<pid>/environ (the environment it was started with: a process cannot take the marker off
+ * what it started with, nor, unprivileged, read or fake another user's).
+ */
+export function findMarked(accept: (root: string) => boolean): MarkedProcess[] {
+  const out: MarkedProcess[] = []
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name)
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue
+    const mark = markerOf(pid)
+    if (mark === null || !accept(mark.root)) continue
+    const stat = readStat(pid)
+    if (stat === null || stat.state === 'Z' || stat.state === 'X') continue
+    out.push({ pid, startTicks: stat.startTicks, pgid: stat.pgid, ...mark })
+  }
+  return out
+}
+
+function markerOf(pid: number): { root: string; spawnId: string } | null {
+  let vars: string[]
+  try {
+    vars = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
+  } catch {
+    return null // gone, or not ours to read
+  }
+  const get = (name: string) => vars.find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1)
+  const root = get(MARK_ROOT)
+  const spawnId = get(MARK_SPAWN)
+  return root !== undefined && spawnId !== undefined ? { root, spawnId } : null
+}
+
+/**
+ * A test hook (never set in production): `OSROLL_TEST_CRASH_AT=<point>` makes this process
+ * SIGKILL itself at that point, as a crash or an operator's kill -9 would land there.
+ */
+export function crashPoint(point: 'boot-spawned' | 'command-spawned'): void {
+  if (process.env['OSROLL_TEST_CRASH_AT'] === point) process.kill(process.pid, 'SIGKILL')
+}
 
 /**
  * The processes this control plane started, until they exit: whether they live is known from
@@ -101,7 +159,7 @@ async function exitWithin(p: ProcessRef, ms: number): Promise<boolean> {
 function signal(pid: number, sig: NodeJS.Signals): void {
   // The whole group: boot may have started children, and a sandbox's pid 1 is in the group of
   // the bubblewrap that started it (the instance's session), not in a group of its own.
-  const group = readStat(pid)?.group ?? pid
+  const group = readStat(pid)?.pgid ?? pid
   try {
     if (group <= 1 || group === process.pid) throw new Error('not an instance group')
     process.kill(-group, sig)
@@ -142,11 +200,11 @@ async function reportedPid(child: ChildProcess): Promise<number> {
   return pid
 }
 
-function readStat(pid: number): { state: string; startTicks: number; group: number } | null {
+function readStat(pid: number): { state: string; startTicks: number; pgid: number } | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const rest = text.slice(text.lastIndexOf(')') + 2).split(' ') // fields from 3 on
-    return { state: rest[0] as string, startTicks: Number(rest[19]), group: Number(rest[2]) }
+    return { state: rest[0] as string, startTicks: Number(rest[19]), pgid: Number(rest[2]) }
   } catch {
     return null
   }

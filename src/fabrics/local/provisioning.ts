@@ -10,11 +10,13 @@
  * a log.
  */
 import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { appendFile, chmod, lstat, mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ExtensionModel, ExtensionStatus } from '../fabric.js'
 import { DEFAULT_DOWNLOAD_POLICY, FETCH_PROGRAM, type DownloadPolicy } from './fetch-files.js'
 import type { SandboxedCommand } from './sandbox.js'
+import { crashPoint, MARK_SPAWN } from './processes.js'
 
 /** Where an instance's commands run: its sandbox, as its uid (local-fabric.ts makes one). */
 export type InstanceJail = Readonly<{
@@ -270,12 +272,15 @@ function run(
   timeoutMs: number,
 ): Promise<RunResult> {
   return new Promise((resolve) => {
+    // Its own spawn id, named by no record: a command that outlives this control plane (the
+    // marker's root is in `env`) is an orphan the next start stops (orphans.ts).
     const child = spawn(c.command, c.args, {
       cwd: c.cwd,
-      env,
+      env: { ...env, [MARK_SPAWN]: randomUUID() },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     })
+    child.once('spawn', () => crashPoint('command-spawned'))
     let output = ''
     const add = (d: Buffer) => {
       output = (output + d.toString()).slice(-64 * 1024)
