@@ -6,7 +6,9 @@
  * address was handed out), every instance runs exactly once — the spawn its record names — and
  * the rollout completes.
  */
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -52,9 +54,16 @@ async function crashAndRestart(
   const dir = mkdtempSync(join(tmpdir(), `osroll-orphans-${point}-`))
   const data = join(dir, 'data')
   const args = ['--fabric', 'local', '--health-deadline', 'PT30S', '--address-range', range]
-  // The custom data command sleeps while the flag exists: long enough to be found as an orphan.
-  const flag = join(dir, 'slow')
-  const script = `#!/bin/sh\nif [ -e '${flag}' ]; then sleep 60; fi\nexit 0\n`
+  // The custom data command sleeps while the test's flag listener answers: long enough to be
+  // found as an orphan. A listener, not a file: a sandboxed command sees only its own folder,
+  // but shares the host's network.
+  const flag = createServer()
+  await new Promise<void>((r) => flag.listen(0, '127.0.0.1', r))
+  const flagPort = (flag.address() as AddressInfo).port
+  let flagUp = false
+  flag.on('connection', (c) => c.end(flagUp ? '1' : '0'))
+  const probe = `require('net').connect(${flagPort},'127.0.0.1').on('data',(d)=>process.exit(String(d)[0]==='1'?0:1)).on('error',()=>process.exit(1)).on('end',()=>process.exit(1))`
+  const script = `#!/bin/sh\nif /usr/bin/node -e "${probe}"; then sleep 60; fi\nexit 0\n`
   let server: ServeProcess | null = null
   try {
     server = await startServe(data, args)
@@ -94,12 +103,12 @@ async function crashAndRestart(
     await server.stop('SIGTERM')
 
     // The crash: at the first spawn of the rollout to 1.1.0.
-    if (point === 'command-spawned') writeFileSync(flag, '')
+    if (point === 'command-spawned') flagUp = true
     server = await startServe(data, args, { OSROLL_TEST_CRASH_AT: point })
     await publish('1.1.0')
     const crashed = server.child
     await waitFor(async () => crashed.signalCode === 'SIGKILL', 'the crash point', 60_000)
-    if (point === 'command-spawned') unlinkSync(flag)
+    if (point === 'command-spawned') flagUp = false
     const named = new Set(records(data).flatMap((r) => r.process?.spawnId ?? []))
     const orphans = instanceProcesses(data).filter((o) => !named.has(o.spawnId))
     expect(orphans.length, 'a process no record names outlived the crash').toBeGreaterThan(0)
@@ -134,6 +143,7 @@ async function crashAndRestart(
   } finally {
     await server?.stop('SIGTERM')
     await stopInstanceProcesses(dir)
+    flag.close()
     rmSync(dir, { recursive: true, force: true })
   }
 }
