@@ -6,8 +6,8 @@
  * history entry, every instance given exactly one new OS disk, never more than a batch (2 of 10)
  * in flight at once. Skipped outside CI without OSROLL_TEST_DATABASE_URL.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -55,6 +55,11 @@ async function startFleet(): Promise<Fleet> {
   await admin.connect()
   const f: Fleet = { schema, dirs: [], replicas: new Map(), admin }
   fleet = f
+  // Replicas share one secrets key (docs/operations.md, Secrets at rest).
+  const keyDir = mkdtempSync(join(tmpdir(), 'osroll-replica-key-'))
+  f.dirs.push(keyDir)
+  const keyFile = join(keyDir, 'secrets.key')
+  writeFileSync(keyFile, randomBytes(32), { mode: 0o600 })
   // One after the other: the first creates the schema and the default subscription.
   for (const id of ['a', 'b']) {
     const dir = mkdtempSync(join(tmpdir(), `osroll-replica-${id}-`))
@@ -70,6 +75,8 @@ async function startFleet(): Promise<Fleet> {
       id,
       '--lease-ttl',
       `PT${TTL_S}S`,
+      '--secrets-key-file',
+      keyFile,
     ])
     f.replicas.set(id, r)
   }
