@@ -6,7 +6,7 @@
  * address was handed out), every instance runs exactly once — the spawn its record names — and
  * the rollout completes.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -108,7 +108,20 @@ async function crashAndRestart(
     await publish('1.1.0')
     const crashed = server.child
     await waitFor(async () => crashed.signalCode === 'SIGKILL', 'the crash point', 60_000)
-    if (point === 'command-spawned') flagUp = false
+    if (point === 'command-spawned') {
+      // The orphan must have reached its sleep before the flag goes down (a loaded machine may
+      // still be starting its sandbox).
+      const command = (pid: number) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        } catch {
+          return '' // gone
+        }
+      }
+      const sleeping = () => instanceProcesses(data).some((o) => command(o.pid).startsWith('sleep'))
+      await waitFor(async () => sleeping(), 'the orphaned command asleep', 30_000)
+      flagUp = false
+    }
     const named = new Set(records(data).flatMap((r) => r.process?.spawnId ?? []))
     const orphans = instanceProcesses(data).filter((o) => !named.has(o.spawnId))
     expect(orphans.length, 'a process no record names outlived the crash').toBeGreaterThan(0)
