@@ -36,7 +36,7 @@ import type { TimingProfile } from './core/rollout/start.js'
 import { DEFAULTS } from './config/defaults.js'
 import type { ServiceDeps } from './services/deps.js'
 import { buildApp } from './api/app.js'
-import { createToken, hashToken } from './services/tokens.js'
+import { OPERATOR, createToken, hashToken } from './services/tokens.js'
 import { createSubscription } from './api/routes/subscriptions.js'
 import { SUBSCRIPTION_TYPE } from './api/arm.js'
 import { Errors } from './errors.js'
@@ -348,15 +348,16 @@ function timingOf(config: Config): TimingProfile {
   }
 }
 
-/** The data dir's admin token (mode 0600), created on first start; an Owner of everything. */
+/** The data dir's admin token (mode 0600), created on first start; an Operator (above subscriptions). */
 async function ensureAdminToken(store: SqlStore, dataDir: string, nowMs: number): Promise<string> {
   const file = join(dataDir, 'token')
   if (existsSync(file)) {
     const token = readFileSync(file, 'utf8').trim()
-    if (!(await store.getToken(hashToken(token)))) {
+    // A data dir from before the Operator role holds an Owner admin token: it becomes one.
+    if ((await store.getToken(hashToken(token)))?.role !== OPERATOR) {
       await store.putToken({
         hash: hashToken(token),
-        role: 'Owner',
+        role: OPERATOR,
         subscriptions: [],
         label: 'admin',
         createdAtMs: nowMs,
@@ -365,7 +366,7 @@ async function ensureAdminToken(store: SqlStore, dataDir: string, nowMs: number)
     return token
   }
   const token = await createToken(store, {
-    role: 'Owner',
+    role: OPERATOR,
     subscriptions: [],
     label: 'admin',
     nowMs,

@@ -9,24 +9,21 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
-import fastifyRateLimit from '@fastify/rate-limit'
-import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { AppError } from '../errors.js'
 import type { TokenRecord } from '../store/control-store.js'
 import type { ServiceDeps } from '../services/deps.js'
-import { TokenCache, canUseSubscription, roleAllows } from '../services/tokens.js'
+import { TokenCache } from '../services/tokens.js'
+import { checkRoute, guardRequest } from './guard.js'
+import type { Guard } from './guard.js'
+import { Throttle } from './throttle.js'
 import { errorBody } from './arm.js'
 import { registerLimitedJsonParser } from './json-body.js'
 import { registerComputeRoutes } from './routes/compute.js'
 import { registerImageRoutes } from './routes/images.js'
 import { registerNetworkRoutes } from './routes/network.js'
-import {
-  registerSubscriptionRoutes,
-  ensureSubscription,
-  forgetSubscription,
-} from './routes/subscriptions.js'
+import { registerSubscriptionRoutes, forgetSubscription } from './routes/subscriptions.js'
 import { registerServiceFabricRoutes } from './routes/service-fabric.js'
 import { registerIdentityRoutes } from './routes/identity.js'
 import { registerGalleryRoutes } from './routes/galleries.js'
@@ -49,14 +46,43 @@ export type AppOptions = Readonly<{
   metrics?: Metrics
 }>
 
-// The dashboard's page and assets are public (its data is not): it asks for a token itself.
-const OPEN_ROUTES = [/^\/healthz$/i, /^\/metadata\/endpoints/i, /^\/adfs\//i, /^\/$/, /^\/ui\//i]
+/** What a page of the dashboard may load: its own scripts, styles and API, nothing inline or framed. */
+export const DASHBOARD_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
 
 /**
  * The dashboard (issue 7): static files built by Vite into dist/dashboard, `index.html` at `/`
- * and its assets under `/ui/`. Without a build it says how to make one.
+ * and its assets under `/ui/`. Without a build it says how to make one. Its page and assets are
+ * public (its data is not: it asks for a token itself); every response of them carries a CSP,
+ * `X-Frame-Options: DENY` and `Referrer-Policy: no-referrer`.
  */
 async function registerDashboard(app: FastifyInstance): Promise<void> {
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', (r) => {
+      r.config = { ...r.config, open: true }
+    })
+    scope.addHook('onSend', async (_req, reply, payload) => {
+      void reply
+        .header('Content-Security-Policy', DASHBOARD_CSP)
+        .header('X-Frame-Options', 'DENY')
+        .header('Referrer-Policy', 'no-referrer')
+        .header('X-Content-Type-Options', 'nosniff')
+      return payload
+    })
+    await dashboardRoutes(scope)
+  })
+}
+
+async function dashboardRoutes(app: FastifyInstance): Promise<void> {
   const root = fileURLToPath(new URL('../../dist/dashboard', import.meta.url))
   if (!existsSync(join(root, 'index.html'))) {
     app.get('/', async (_req, reply) =>
@@ -96,48 +122,20 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
   }) as unknown as FastifyInstance
   registerLimitedJsonParser(app) // nesting depth and string length limits (issue 15)
-  const tokens = new TokenCache(o.deps.store, () => o.deps.clock.nowMs())
   const perMinute = o.deps.config.rateLimitPerMinute
-  if (perMinute > 0) {
-    // Per token (hashed; per address without one), before authentication, so that a flood of
-    // bad tokens costs no store lookups. 429 TooManyRequests with Retry-After, as ARM throttles.
-    await app.register(fastifyRateLimit, {
-      global: true,
-      max: perMinute,
-      timeWindow: 60_000,
-      keyGenerator: (req) => {
-        const auth = headerOf(req, 'authorization')
-        return auth ? `t:${createHash('sha256').update(auth).digest('base64url')}` : `ip:${req.ip}`
-      },
-      allowList: (req) => /^\/healthz(\?|$)/.test(req.url),
-      errorResponseBuilder: (_req, ctx) =>
-        new AppError(
-          'TooManyRequests',
-          429,
-          true,
-          `More than ${ctx.max} requests in a minute with this token; retry after ${ctx.after}.`,
-        ),
-    })
+  const guard: Guard = {
+    tokens: new TokenCache(o.deps.store, () => o.deps.clock.nowMs()),
+    throttle: perMinute > 0 ? new Throttle(perMinute, () => o.deps.clock.nowMs()) : undefined,
   }
+  app.addHook('onRoute', checkRoute)
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-ms-request-id', req.id)
     reply.header(
       'x-ms-correlation-request-id',
       headerOf(req, 'x-ms-correlation-request-id') ?? req.id,
     )
-    const path = (req.url.split('?')[0] as string).replace(/\/{2,}/g, '/') // az asks for //metadata/endpoints
-    if (OPEN_ROUTES.some((r) => r.test(path))) return
-    await checkAuth(o.deps, tokens, req, reply, path)
-    if (reply.sent) return
-    if (path.toLowerCase().startsWith('/subscriptions') && !apiVersionOf(req)) {
-      throw new AppError(
-        'MissingApiVersionParameter',
-        400,
-        false,
-        'The api-version query parameter (?api-version=) is required for all requests.',
-      )
-    }
   })
+  app.addHook('onRequest', guardRequest(o.deps, guard))
   // A refused request changes nothing: not even the subscription its first use created.
   app.addHook('onSend', async (req, reply, payload) => {
     if (req.createdSubscription && reply.statusCode >= 400)
@@ -163,7 +161,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
         ),
       )
   })
-  app.get('/healthz', async () => ({ status: 'ok' }))
+  app.get('/healthz', { config: { open: true, unlimited: true } }, async () => ({ status: 'ok' }))
   // Who the caller's token is (the dashboard hides actions a Reader may not take).
   app.get('/whoami', async (req) => ({
     role: req.token?.role,
@@ -192,62 +190,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   registerNetworkRoutes(app, o.deps)
   registerComputeRoutes(app, o.deps)
   registerServiceFabricRoutes(app, o.deps)
-  registerIdentityRoutes(app, o.deps)
+  registerIdentityRoutes(app, o.deps, guard)
   registerGalleryRoutes(app, o.deps)
   registerEventRoutes(app, o.deps)
   return app
-}
-
-async function checkAuth(
-  deps: ServiceDeps,
-  tokens: TokenCache,
-  req: FastifyRequest,
-  reply: FastifyReply,
-  path: string,
-): Promise<void> {
-  const header = headerOf(req, 'authorization')
-  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined
-  const record = token ? await tokens.authenticate(token) : undefined
-  if (!record) {
-    reply.header(
-      'WWW-Authenticate',
-      'Bearer authorization_uri="/adfs/oauth2/authorize", error="invalid_token"',
-    )
-    throw new AppError(
-      'AuthenticationFailed',
-      401,
-      false,
-      token
-        ? 'The access token is invalid.'
-        : "Authentication failed. The 'Authorization' header is missing.",
-    )
-  }
-  req.token = record
-  const catalogWrite = /\/artifacttypes\/vmimage\//i.test(path)
-  if (!roleAllows(record.role, req.method, catalogWrite)) {
-    throw new AppError(
-      'AuthorizationFailed',
-      403,
-      false,
-      `The token with role '${record.role}' does not have authorization to perform action '${req.method} ${path}'.`,
-    )
-  }
-  const sub = /^\/subscriptions\/([^/?]+)/i.exec(path)?.[1]
-  if (sub) {
-    if (!canUseSubscription(record, sub)) throw subscriptionNotFound(sub)
-    const known = await ensureSubscription(deps, sub, record)
-    if (!known) throw subscriptionNotFound(sub)
-    if (known === 'created') req.createdSubscription = sub
-  }
-}
-
-function subscriptionNotFound(sub: string): AppError {
-  return new AppError(
-    'SubscriptionNotFound',
-    404,
-    false,
-    `The subscription '${sub}' could not be found.`,
-  )
 }
 
 function toAppError(err: unknown): AppError {

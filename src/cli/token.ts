@@ -1,12 +1,13 @@
 /**
  * `osroll token create`: issues an API token in the local data dir's store (shown once, stored
- * hashed), with a role and optionally limited to subscriptions (SPEC §8.1).
+ * hashed), with a role and optionally limited to subscriptions (SPEC §8.1). An Operator token is
+ * above subscriptions (it publishes platform images) and so is never limited to any.
  */
 import type { Command } from 'commander'
 import { join, resolve } from 'node:path'
 import { existsSync } from 'node:fs'
 import { openSqliteStore } from '../store/sqlite/open-sqlite.js'
-import { createToken, ROLES } from '../services/tokens.js'
+import { OPERATOR, createToken, ROLES } from '../services/tokens.js'
 import type { Role } from '../services/tokens.js'
 import { DEFAULTS } from '../config/defaults.js'
 
@@ -15,7 +16,10 @@ export function registerToken(program: Command): void {
   token
     .command('create')
     .description('issue a token; it is printed once and stored only as a hash')
-    .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+    .requiredOption(
+      '--role <role>',
+      `one of ${ROLES.join(', ')} (Operator: above subscriptions, publishes platform images)`,
+    )
     .option('--subscription <id...>', 'limit the token to these subscriptions (default: all)')
     .option('--label <text>', 'a note to recognise the token by', 'cli')
     .option(
@@ -29,6 +33,12 @@ export function registerToken(program: Command): void {
         if (!ROLES.includes(o.role as Role)) {
           console.error(
             `osroll token create: --role must be one of ${ROLES.join(', ')}, not '${o.role}'`,
+          )
+          process.exit(2)
+        }
+        if (o.role === OPERATOR && (o.subscription ?? []).length > 0) {
+          console.error(
+            'osroll token create: an Operator token is above subscriptions; drop --subscription, or issue an Owner token for those subscriptions',
           )
           process.exit(2)
         }

@@ -7,8 +7,10 @@ import type { OperationRecord, OperationStatus } from '../store/control-store.js
 import type { ServiceDeps } from './deps.js'
 import { Errors } from '../errors.js'
 
+/** Records an operation started by a request under subscription `sub` (only it reads it). */
 export async function createOperation(
   deps: ServiceDeps,
+  sub: string,
   name: string,
   tracks: OperationRecord['tracks'],
   resourceId: string | null = null,
@@ -23,9 +25,25 @@ export async function createOperation(
     error: null,
     tracks,
     resourceId,
+    subscription: sub.toLowerCase(),
   }
   await deps.store.putOperation(op, now)
   return op
+}
+
+/**
+ * The operation as a request under subscription `sub` sees it: under any subscription but the
+ * one that started it, it does not exist (404, as for any resource).
+ */
+export async function readOperation(
+  deps: ServiceDeps,
+  sub: string,
+  id: string,
+): Promise<OperationRecord> {
+  const op = await deps.store.getOperation(id)
+  if (!op || op.subscription !== sub.toLowerCase())
+    throw Errors.NotFound(`Operation ${id} was not found in subscription ${sub}.`)
+  return refreshOperation(deps, id)
 }
 
 /** The operation's current status, refreshed from what it tracks and saved once final. */

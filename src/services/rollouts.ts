@@ -42,7 +42,7 @@ export async function startOsRollout(
     throw Errors.OperationNotAllowed(
       'No image version is available for this scale set in its location.',
     )
-  return startUserRollout(deps, state, 'osRollingUpgrade', {
+  return startUserRollout(deps, ref.sub, state, 'osRollingUpgrade', {
     kind: 'OSImage',
     startedBy: 'User',
     target: { imageVersion: latest.version, modelGeneration: state.spec.modelGeneration },
@@ -61,7 +61,10 @@ export async function cancelRollout(deps: ServiceDeps, ref: ScaleSetRef): Promis
     cancelRequestedAtMs: s.cancelRequestedAtMs ?? deps.clock.nowMs(),
   }))
   deps.notify(state.key)
-  return createOperation(deps, 'cancelRollingUpgrade', { kind: 'rolloutEnd', rolloutId: active.id })
+  return createOperation(deps, ref.sub, 'cancelRollingUpgrade', {
+    kind: 'rolloutEnd',
+    rolloutId: active.id,
+  })
 }
 
 /** GET rollingUpgrades/latest: the most recent rollout of any kind. */
@@ -237,7 +240,7 @@ export async function manualUpgrade(
     throw Errors.OperationNotAllowed(
       'A rolling upgrade is in progress on this Virtual Machine Scale Set; wait for it to finish or cancel it.',
     )
-  return startUserRollout(deps, state, 'manualUpgrade', {
+  return startUserRollout(deps, ref.sub, state, 'manualUpgrade', {
     kind: 'Model',
     startedBy: 'User',
     target: modelTarget(state.spec),
@@ -287,7 +290,7 @@ export async function approveRollingUpgrade(
     }),
   )
   deps.notify(state.key)
-  return createOperation(deps, 'approveRollingUpgrade', { kind: 'none' })
+  return createOperation(deps, ref.sub, 'approveRollingUpgrade', { kind: 'none' })
 }
 
 /**
@@ -318,7 +321,7 @@ export async function extensionRollingUpgrade(
         fabricModel: { ...s.fabricModel, modelGeneration: generation },
       }),
   )
-  return startUserRollout(deps, updated, 'extensionRollingUpgrade', {
+  return startUserRollout(deps, ref.sub, updated, 'extensionRollingUpgrade', {
     kind: 'Model',
     startedBy: 'User',
     target: { imageVersion: null, modelGeneration: generation },
@@ -330,6 +333,7 @@ export async function extensionRollingUpgrade(
 /** Creates a User rollout (one per set: the store refuses a second) and its operation. */
 async function startUserRollout(
   deps: ServiceDeps,
+  sub: string,
   state: ScaleSetState,
   operation: string,
   request: StartRequest,
@@ -343,7 +347,7 @@ async function startUserRollout(
   })
   await deps.store.createRollout(rollout)
   deps.notify(state.key)
-  return createOperation(deps, operation, { kind: 'rollout', rolloutId: rollout.id })
+  return createOperation(deps, sub, operation, { kind: 'rollout', rolloutId: rollout.id })
 }
 
 function instanceIdsOf(body: unknown, required: boolean): string[] | undefined {

@@ -1,14 +1,18 @@
 /**
- * API tokens (SPEC §8): random bearer tokens, stored only as SHA-256 hashes, each with a role
- * (Reader: GET only; Contributor: everything but the image catalog; Owner: everything) and
- * optionally limited to subscriptions. The data dir's admin token is an Owner of everything.
+ * API tokens (SPEC §8): random bearer tokens, stored only as SHA-256 hashes, each with a role and
+ * optionally limited to subscriptions. Reader: GET only; Contributor: everything in its
+ * subscriptions but creating them; Owner: everything in its subscriptions; Operator: above
+ * subscriptions (never limited to any), everything, and the only role that publishes or deletes
+ * platform images, which belong to no subscription. The data dir's admin token is an Operator.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { ControlStore, TokenRecord } from '../store/control-store.js'
 import { Errors } from '../errors.js'
 
 export type Role = TokenRecord['role']
-export const ROLES: readonly Role[] = ['Reader', 'Contributor', 'Owner']
+export const ROLES: readonly Role[] = ['Reader', 'Contributor', 'Owner', 'Operator']
+/** The role above subscriptions: the data dir's admin token has it. */
+export const OPERATOR: Role = 'Operator'
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex')
@@ -21,6 +25,11 @@ export async function createToken(
 ): Promise<string> {
   if (!ROLES.includes(o.role))
     throw Errors.InvalidParameter(`Role '${o.role}' is not one of ${ROLES.join(', ')}.`, 'role')
+  if (o.role === OPERATOR && o.subscriptions.length > 0)
+    throw Errors.InvalidParameter(
+      'An Operator token is above subscriptions and cannot be limited to some; issue an Owner token for those subscriptions instead.',
+      'subscriptions',
+    )
   const token = `osr_${randomBytes(24).toString('base64url')}`
   await store.putToken({
     hash: hashToken(token),
@@ -62,12 +71,15 @@ export class TokenCache {
   }
 }
 
-/** The token's record, or undefined when unknown (uncached: the token endpoint uses it). */
-export async function authenticate(
-  store: ControlStore,
-  token: string,
-): Promise<TokenRecord | undefined> {
-  return store.getToken(hashToken(token))
+/** The token of an `Authorization: Bearer <token>` header (scheme in any case, spaces trimmed). */
+export function bearerToken(header: string | undefined): string | undefined {
+  const m = header === undefined ? null : /^\s*bearer\s+(\S+)\s*$/i.exec(header)
+  return m?.[1]
+}
+
+/** Whether the token is an Operator: the role, and (whatever a store row says) no subscription limit. */
+export function isOperator(t: TokenRecord): boolean {
+  return t.role === OPERATOR && t.subscriptions.length === 0
 }
 
 /** Whether a token may use a subscription. */
@@ -75,9 +87,12 @@ export function canUseSubscription(t: TokenRecord, sub: string): boolean {
   return t.subscriptions.length === 0 || t.subscriptions.includes(sub.toLowerCase())
 }
 
-/** Whether a role may make this call: Reader only reads; only an Owner changes the image catalog. */
-export function roleAllows(role: Role, method: string, catalogWrite: boolean): boolean {
+/**
+ * Whether a token may make this call: a Reader only reads; only an Operator writes the platform
+ * image catalog (`catalogWrite`: the matched route says so).
+ */
+export function roleAllows(t: TokenRecord, method: string, catalogWrite: boolean): boolean {
+  if (catalogWrite) return isOperator(t)
   if (method === 'GET' || method === 'HEAD') return true
-  if (role === 'Reader') return false
-  return !catalogWrite || role === 'Owner'
+  return t.role !== 'Reader'
 }

@@ -38,11 +38,13 @@ export type OperationRecord = Readonly<{
   >
   /** The resource a PUT/PATCH/DELETE operation returns at its Location, if any. */
   resourceId: string | null
+  /** The subscription whose request started it; only that one reads it (absent on older records). */
+  subscription?: string
 }>
 
 export type TokenRecord = Readonly<{
   hash: string
-  role: 'Reader' | 'Contributor' | 'Owner'
+  role: 'Reader' | 'Contributor' | 'Owner' | 'Operator'
   /** Subscriptions the token may use; empty means all. */
   subscriptions: readonly string[]
   label: string
@@ -72,6 +74,7 @@ export interface ControlStore {
   deleteEndedOperations(beforeMs: number, limit: number): Promise<number>
 
   getToken(hash: string): Promise<TokenRecord | undefined>
+  /** Writes a token; one already stored under the hash gets this role, scope and label. */
   putToken(token: TokenRecord): Promise<void>
   listTokens(): Promise<readonly TokenRecord[]>
 }

@@ -31,7 +31,7 @@ import {
   osUpgradeHistory,
   startOsRollout,
 } from '../../services/rollouts.js'
-import { createOperation, refreshOperation } from '../../services/operations.js'
+import { createOperation, readOperation } from '../../services/operations.js'
 import { accepted, withAsyncOperation } from '../lro.js'
 import { apiVersionOf, headerOf } from '../app.js'
 import { normalizeLocation } from '../../core/scale-set/to-spec.js'
@@ -67,6 +67,7 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
       })
       const op = await createOperation(
         deps,
+        req.params.sub,
         patch ? 'updateScaleSet' : 'putScaleSet',
         { kind: 'scaleSet', scaleSetKey: key },
         key,
@@ -94,7 +95,7 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
     const location = await locationOf(req.params).catch(() => null)
     if (location === null) return reply.status(204).send()
     await deleteScaleSet(deps, ref(req.params))
-    const op = await createOperation(deps, 'deleteScaleSet', { kind: 'none' })
+    const op = await createOperation(deps, req.params.sub, 'deleteScaleSet', { kind: 'none' })
     return accepted(req, reply, req.params.sub, location, op, retry)
   })
   app.get<{ Params: { sub: string; rg: string } }>(SETS, async (req) => ({
@@ -179,7 +180,7 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
   }>(
     '/subscriptions/:sub/providers/Microsoft.Compute/locations/:loc/operations/:opId',
     async (req, reply) => {
-      const op = await refreshOperation(deps, req.params.opId)
+      const op = await readOperation(deps, req.params.sub, req.params.opId)
       if (req.query['monitor'] === 'true') {
         if (op.status === 'InProgress')
           return reply

@@ -2,14 +2,17 @@
  * Identity endpoints shaped like AD FS (SPEC §8.1), the one authority MSAL and `az` accept
  * without asking the internet: discovery, a client-credentials token endpoint whose
  * `client_secret` must be an osroll token (the access token carries the same scope), and
- * `/metadata/endpoints` describing osroll as a cloud.
+ * `/metadata/endpoints` describing osroll as a cloud. All are open (no bearer token) but rate
+ * limited per client address; a wrong `client_secret` counts as a failed login (guard.ts backoff).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../../errors.js'
 import type { ServiceDeps } from '../../services/deps.js'
-import { authenticate } from '../../services/tokens.js'
+import type { Guard } from '../guard.js'
+import { tooManyRequests } from '../guard.js'
 
-export function registerIdentityRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+export function registerIdentityRoutes(app: FastifyInstance, _deps: ServiceDeps, g: Guard): void {
+  const open = { config: { open: true } }
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'string' },
@@ -29,9 +32,9 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: ServiceDeps):
     token_endpoint_auth_methods_supported: ['client_secret_post'],
     grant_types_supported: ['client_credentials'],
   })
-  app.get('/adfs/.well-known/openid-configuration', discovery)
-  app.get('/adfs/v2.0/.well-known/openid-configuration', discovery)
-  app.post('/adfs/oauth2/token', async (req, reply) => {
+  app.get('/adfs/.well-known/openid-configuration', open, discovery)
+  app.get('/adfs/v2.0/.well-known/openid-configuration', open, discovery)
+  app.post('/adfs/oauth2/token', open, async (req, reply) => {
     const form = (req.body ?? {}) as Record<string, string>
     if (form['grant_type'] !== 'client_credentials') {
       return reply.status(400).send({
@@ -39,8 +42,13 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: ServiceDeps):
         error_description: 'osroll issues tokens for grant_type=client_credentials only.',
       })
     }
+    // A locked-out address learns nothing about its guess: it is refused before the lookup.
+    const locked = g.throttle?.lockedOut(req.ip)
+    if (locked) throw tooManyRequests(reply, locked)
     const secret = form['client_secret']
-    const token = secret ? await authenticate(deps.store, secret) : undefined
+    const token =
+      typeof secret === 'string' && secret !== '' ? await g.tokens.authenticate(secret) : undefined
+    if (secret && !token) g.throttle?.failed(req.ip)
     if (!secret || !token)
       return reply.status(401).send({
         error: 'invalid_client',
@@ -54,7 +62,7 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: ServiceDeps):
       resource: form['resource'] ?? 'https://management.core.windows.net/',
     }
   })
-  app.get('/metadata/endpoints', async (req) => ({
+  app.get('/metadata/endpoints', open, async (req) => ({
     galleryEndpoint: '',
     graphEndpoint: 'https://graph.windows.net/',
     portalEndpoint: `${base(req)}/`,
@@ -67,7 +75,7 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: ServiceDeps):
     name: 'osroll',
     resourceManager: `${base(req)}/`,
   }))
-  app.get('/adfs/oauth2/authorize', async () => {
+  app.get('/adfs/oauth2/authorize', open, async () => {
     throw new AppError(
       'NotSupported',
       400,

@@ -42,7 +42,9 @@ export function registerImageRoutes(app: FastifyInstance, deps: ServiceDeps): vo
     },
   })
 
-  app.put<{ Params: VersionParams }>(`${SKU}/versions/:version`, async (req, reply) => {
+  // Writes of the catalog, which belongs to no subscription: Operator tokens only (guard.ts).
+  const catalog = { config: { catalog: true } }
+  app.put<{ Params: VersionParams }>(`${SKU}/versions/:version`, catalog, async (req, reply) => {
     const p = req.params
     requireNames([
       ['imageSegment', p.pub, 'publisherName'],
@@ -63,14 +65,14 @@ export function registerImageRoutes(app: FastifyInstance, deps: ServiceDeps): vo
     if (!v) throw imageNotFound(req.params)
     return full(req.params, v)
   })
-  app.delete<{ Params: VersionParams }>(`${SKU}/versions/:version`, async (req, reply) => {
+  app.delete<{ Params: VersionParams }>(`${SKU}/versions/:version`, catalog, async (req, reply) => {
     const p = req.params
     const v = await deps.catalog.get(keyOf(p), p.version)
     if (!v) return reply.status(204).send()
-    const user = await instanceUsing(deps, p)
-    if (user)
+    const users = await instancesUsing(deps, p)
+    if (users.here.length > 0 || users.elsewhere > 0)
       throw Errors.Conflict(
-        `Image version ${p.version} is in use by instance ${user}; it cannot be deleted.`,
+        `Image version ${p.version} is in use by ${inUse(users)}; it cannot be deleted.`,
       )
     await deps.catalog.delete(keyOf(p), p.version)
     return reply.status(200).send()
@@ -125,8 +127,26 @@ function imageNotFound(p: VersionParams): Error {
   )
 }
 
-/** An instance (set/id) whose OS disk or kept previous disk is this version, if any. */
-async function instanceUsing(deps: ServiceDeps, p: VersionParams): Promise<string | undefined> {
+type Users = { here: string[]; elsewhere: number }
+
+/** "instance web/0 and 2 instances in other subscriptions": names only the URL's subscription's. */
+function inUse(u: Users): string {
+  const here =
+    u.here.length > 0
+      ? `instance ${u.here.slice(0, 3).join(', ')}${u.here.length > 3 ? ` and ${u.here.length - 3} more` : ''}`
+      : ''
+  const there =
+    u.elsewhere > 0
+      ? `${u.elsewhere} instance${u.elsewhere === 1 ? '' : 's'} in other subscriptions`
+      : ''
+  return [here, there].filter((x) => x !== '').join(' and ')
+}
+
+/**
+ * The instances whose OS disk or kept previous disk is this version: named (set/id) in the
+ * subscription of the request's URL, only counted in the others (whose names it may not learn).
+ */
+async function instancesUsing(deps: ServiceDeps, p: VersionParams): Promise<Users> {
   const line = imageLineKey({
     kind: 'platform',
     publisher: p.pub,
@@ -134,6 +154,7 @@ async function instanceUsing(deps: ServiceDeps, p: VersionParams): Promise<strin
     sku: p.sku,
     version: p.version,
   })
+  const users: Users = { here: [], elsewhere: 0 }
   for (const r of await deps.store.listResources({ type: SCALE_SET_TYPE })) {
     const state = await deps.store.getScaleSet(r.id)
     if (
@@ -142,10 +163,12 @@ async function instanceUsing(deps: ServiceDeps, p: VersionParams): Promise<strin
       state.spec.location !== normalizeLocation(p.loc)
     )
       continue
-    const v = (await deps.fabric.listInstances(state.key)).find(
+    const using = (await deps.fabric.listInstances(state.key)).filter(
       (i) => i.osImageVersion === p.version || i.previousOsImageVersion === p.version,
     )
-    if (v) return `${r.name}/${v.instanceId}`
+    if (r.subscriptionId.toLowerCase() === p.sub.toLowerCase())
+      users.here.push(...using.map((v) => `${r.name}/${v.instanceId}`))
+    else users.elsewhere += using.length
   }
-  return undefined
+  return users
 }

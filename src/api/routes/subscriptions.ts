@@ -1,6 +1,6 @@
 /**
- * Subscriptions and locations (SPEC §8.1): a subscription exists once an Owner token has used it;
- * a caller sees only the subscriptions its token may use.
+ * Subscriptions and locations (SPEC §8.1): a subscription exists once an Owner (or Operator)
+ * token has used it; a caller sees only the subscriptions its token may use.
  */
 import type { FastifyInstance } from 'fastify'
 import { AppError, Errors } from '../../errors.js'
@@ -16,11 +16,10 @@ const KNOWN = new Set<string>()
 
 export const TENANT_ID = '0f5c7a36-4d0e-4e55-9a4c-05a0505e0001'
 
-/** True when the subscription exists or the (Owner) caller has just created it by using it. */
 /**
- * Whether the subscription exists, creating it when an Owner uses it first: `created` then, so
- * that a request refused later can take it back (`forgetSubscription`) — a refused request
- * changes nothing.
+ * Whether the subscription exists, creating it when an Owner or Operator uses it first: `created`
+ * then, so that a request refused later can take it back (`forgetSubscription`) — a refused
+ * request changes nothing.
  */
 export async function ensureSubscription(
   deps: ServiceDeps,
@@ -33,7 +32,7 @@ export async function ensureSubscription(
     KNOWN.add(key)
     return true
   }
-  if (token.role !== 'Owner') return false
+  if (token.role !== 'Owner' && token.role !== 'Operator') return false
   // A subscription id becomes part of every resource id: only well-formed ones (issue 15).
   const bad = nameMessage('subscription', decodeURIComponentSafe(sub))
   if (bad) throw new AppError('InvalidSubscriptionId', 400, false, bad, 'subscriptionId')

@@ -753,7 +753,14 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
         label: t.label,
         created_at_ms: t.createdAtMs,
       })
-      .onConflict((oc) => oc.column('hash').doNothing())
+      // The same token again replaces its role, scope and label (the admin token is promoted so).
+      .onConflict((oc) =>
+        oc.column('hash').doUpdateSet({
+          role: t.role,
+          subscriptions: JSON.stringify(t.subscriptions),
+          label: t.label,
+        }),
+      )
       .execute()
   }
 
