@@ -28,7 +28,7 @@ const publish = (version: string, health: 'healthy' | 'unhealthy' = 'healthy') =
   })
 
 beforeAll(async () => {
-  h = await apiHarness({ fabric: 'local', healthDeadline: 'PT4S' })
+  h = await apiHarness({ fabric: 'local', healthDeadline: 'PT10S' })
   call = h.call
   sub = h.sub
 })

@@ -36,6 +36,7 @@ import {
 } from './sandbox.js'
 import {
   crashPoint,
+  findMarked,
   isAlive,
   MARK_ROOT,
   MARK_SPAWN,
@@ -43,7 +44,7 @@ import {
   stopProcess,
   type MarkedProcess,
 } from './processes.js'
-import { addressTaken } from './listeners.js'
+import { addressTaken, listenersOn } from './listeners.js'
 import { stopOrphans } from './orphans.js'
 
 export type LocalFabricOptions = Readonly<{
@@ -166,6 +167,7 @@ export class LocalFabric implements Fabric {
     for (const i of await this.records(scaleSetKey, ids)) {
       await this.o.state.put({ ...i, wantRunning: false })
       if (i.process) await stopProcess(i.process, this.grace())
+      await this.stopSpawn(i)
       this.o.prober.remove(probeKey(i))
       await rm(this.instanceDir(scaleSetKey, i.instanceId), { recursive: true, force: true })
       await this.o.state.remove(scaleSetKey, i.instanceId)
@@ -340,10 +342,7 @@ export class LocalFabric implements Fabric {
   private async start(instance: LocalInstance): Promise<void> {
     await this.ready()
     const dir = this.instanceDir(instance.scaleSetKey, instance.instanceId)
-    const taken = addressTaken(
-      instance.privateIp,
-      instance.healthCheck ? [instance.healthCheck.port] : [],
-    )
+    const taken = await this.addressInUse(instance)
     if (taken !== null) return this.fail(instance, instance.disk, taken)
     const { uid, jail } = await this.jailOf(instance, dir)
     const i: LocalInstance = { ...instance, uid }
@@ -395,6 +394,33 @@ export class LocalFabric implements Fabric {
     next = { ...next, provisioning: { state, error: null, extensions: [] } }
     await this.o.state.put(next)
     if (next.extensions.length > 0) this.provisionInBackground(next)
+  }
+
+  /**
+   * Stops whatever still carries the instance's spawn marker (orphans.ts): the recorded process
+   * is a sandbox's pid 1, and a wrapper or child of it must not outlive a deleted instance
+   * either (a sandbox stopped while it was still starting leaves its bubblewrap parent).
+   */
+  private async stopSpawn(i: LocalInstance): Promise<void> {
+    const ids = new Set([i.process?.spawnId, i.spawning?.spawnId].filter((x) => x !== undefined))
+    if (ids.size === 0) return
+    const left = findMarked((root) => root === this.rootDir).filter((p) => ids.has(p.spawnId))
+    await Promise.all(left.map((p) => stopProcess(p, this.grace())))
+  }
+
+  /**
+   * Why the instance's address is taken, or null. A listener no process holds any more is a
+   * socket of a process that is exiting (the one just stopped): waited for, up to 2 s.
+   */
+  private async addressInUse(i: LocalInstance): Promise<string | null> {
+    const ports = i.healthCheck ? [i.healthCheck.port] : []
+    for (let n = 0; n < 40; n++) {
+      const held = listenersOn(i.privateIp, ports)
+      if (held.length === 0) return null
+      if (held.some((l) => l.holder !== null)) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    return addressTaken(i.privateIp, ports)
   }
 
   /** Records that the instance's process could not be started, and why. */
