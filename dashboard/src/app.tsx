@@ -7,7 +7,7 @@ import { Api, ApiError, initialToken, saveToken } from './api.js'
 import { FleetView } from './fleet.js'
 import { ScaleSetView } from './scale-set.js'
 
-type Who = { role: 'Reader' | 'Contributor' | 'Owner'; label?: string }
+type Who = { role: 'Reader' | 'Contributor' | 'Owner' | 'Operator'; label?: string }
 
 export function App() {
   const [token, setToken] = useState<string | null>(() => initialToken())
