@@ -9,9 +9,10 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { AppError } from '../errors.js'
+import { headerOf } from './request.js'
 import type { TokenRecord } from '../store/control-store.js'
 import type { ServiceDeps } from '../services/deps.js'
 import { TokenCache } from '../services/tokens.js'
@@ -240,15 +241,4 @@ function toAppError(err: unknown): AppError {
     false,
     'The server encountered an internal error; the request id identifies it in the server log.',
   )
-}
-
-export function headerOf(req: FastifyRequest, name: string): string | undefined {
-  const v = req.headers[name]
-  return Array.isArray(v) ? v[0] : v
-}
-
-export function apiVersionOf(req: FastifyRequest): string | undefined {
-  const q = req.query as Record<string, unknown>
-  const v = q['api-version']
-  return typeof v === 'string' && v !== '' ? v : undefined
 }

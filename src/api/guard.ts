@@ -19,6 +19,7 @@ import { bearerToken, canUseSubscription, roleAllows } from '../services/tokens.
 import type { TokenRecord } from '../store/control-store.js'
 import { ensureSubscription } from './routes/subscriptions.js'
 import type { Refusal, Throttle } from './throttle.js'
+import { apiVersionOf, headerOf } from './request.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -47,7 +48,7 @@ export function guardRequest(deps: ServiceDeps, g: Guard) {
     const config = req.routeOptions.config
     const rawPath = req.url.split('?')[0] as string
     if (g.throttle && !config?.unlimited) {
-      const token = config?.open ? undefined : bearerToken(headerValue(req, 'authorization'))
+      const token = config?.open ? undefined : bearerToken(headerOf(req, 'authorization'))
       const refused = g.throttle.take(req.ip, token)
       if (refused) throw tooManyRequests(reply, refused)
     }
@@ -66,7 +67,7 @@ export function guardRequest(deps: ServiceDeps, g: Guard) {
     req.token = record
     await authorize(deps, req, record)
     const template = req.routeOptions.url ?? ''
-    if (template.toLowerCase().startsWith('/subscriptions') && !hasApiVersion(req))
+    if (template.toLowerCase().startsWith('/subscriptions') && !apiVersionOf(req))
       throw new AppError(
         'MissingApiVersionParameter',
         400,
@@ -106,7 +107,7 @@ async function authenticate(
   req: FastifyRequest,
   reply: FastifyReply,
 ): Promise<TokenRecord> {
-  const header = headerValue(req, 'authorization')
+  const header = headerOf(req, 'authorization')
   const token = bearerToken(header)
   const record = token ? await g.tokens.authenticate(token) : undefined
   if (record) return record
@@ -165,14 +166,4 @@ function subscriptionNotFound(sub: string): AppError {
 export function tooManyRequests(reply: FastifyReply, r: Refusal): AppError {
   reply.header('Retry-After', String(r.retryAfterSeconds))
   return new AppError('TooManyRequests', 429, true, r.message)
-}
-
-function headerValue(req: FastifyRequest, name: string): string | undefined {
-  const v = req.headers[name]
-  return Array.isArray(v) ? v[0] : v
-}
-
-function hasApiVersion(req: FastifyRequest): boolean {
-  const v = (req.query as Record<string, unknown>)['api-version']
-  return typeof v === 'string' && v !== ''
 }

@@ -5,7 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { OperationRecord } from '../store/control-store.js'
-import { apiVersionOf } from './app.js'
+import { apiVersionOf } from './request.js'
 
 export function operationUrl(
   req: FastifyRequest,

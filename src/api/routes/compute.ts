@@ -33,7 +33,7 @@ import {
 } from '../../services/rollouts.js'
 import { createOperation, readOperation } from '../../services/operations.js'
 import { accepted, withAsyncOperation } from '../lro.js'
-import { apiVersionOf, headerOf } from '../app.js'
+import { apiVersionOf, headerOf } from '../request.js'
 import { normalizeLocation } from '../../core/scale-set/to-spec.js'
 
 type SetParams = { sub: string; rg: string; name: string }

@@ -13,7 +13,7 @@ import { AppError } from '../../errors.js'
 import type { ServiceDeps } from '../../services/deps.js'
 import { canUseSubscription } from '../../services/tokens.js'
 import type { TokenRecord } from '../../store/control-store.js'
-import { headerOf } from '../app.js'
+import { headerOf } from '../request.js'
 import { EventHub, hubEvent, subscriptionOf } from './event-hub.js'
 import type { HubEvent } from './event-hub.js'
 
