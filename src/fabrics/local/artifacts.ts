@@ -41,6 +41,9 @@ export async function importArtifact(
   uri: string,
   casDir: string,
   limits: ArtifactLimits = DEFAULT_LIMITS,
+  /** What makes the artifact bootable: the local fabric's executable `boot` (the default), or
+   * another fabric's check (the qemu fabric reads its manifest), run on the imported tree. */
+  check: (dir: string, uri: string) => Promise<void> = checkBoot,
 ): Promise<string> {
   const source = sourcePath(uri)
   const info = await stat(source).catch(() => {
@@ -53,7 +56,7 @@ export async function importArtifact(
     else if (/\.(tar|tar\.gz|tgz)$/i.test(source)) await extractTar(source, staging, limits)
     else throw bad(`The image artifact '${uri}' must be a directory or a .tar/.tar.gz file.`)
     await checkLinks(staging)
-    await checkBoot(staging, uri)
+    await check(staging, uri)
     const digest = `sha256-${await treeDigest(staging)}`
     const final = join(casDir, digest)
     if (existsSync(final)) await rm(staging, { recursive: true, force: true })

@@ -1,0 +1,218 @@
+/**
+ * The qemu fabric on real QEMU VMs (TCG here): the shared Fabric contract, then what only VMs
+ * show — a data disk that survives reimage and rollback (the guest counts its boots there),
+ * custom data once per OS disk, a kernel that cannot boot quoted from the console, bad
+ * artifacts refused. Skipped, saying why, where QEMU or the Debian kernel package is missing.
+ */
+import { execFileSync } from 'node:child_process'
+import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Prober } from '../../health/prober.js'
+import { fabricModel } from '../../../test-support/builders.js'
+import { runFabricContract } from '../fabric.contract.js'
+import type { ImageArtifact, InstanceView } from '../fabric.js'
+import { findMarked } from '../local/processes.js'
+import { QemuFabric, QEMU_TOOLS } from './qemu-fabric.js'
+import { MemoryQemuState } from './qemu-state.js'
+import { buildSampleImage } from './sample-image.js'
+import { findTool } from './tools.js'
+
+const work = mkdtempSync(join(tmpdir(), 'osroll-qemu-'))
+const CACHE = join(tmpdir(), 'osroll-kernel-cache')
+const missing = [...QEMU_TOOLS, 'apt-get', 'busybox', 'debugfs'].filter((t) => !findTool(t))
+const cleanups: (() => Promise<void>)[] = []
+afterAll(async () => {
+  for (const c of cleanups) await c()
+  rmSync(work, { recursive: true, force: true })
+})
+
+const built = new Map<string, string>()
+/** Builds (once per test file) a sample version and returns its file:// URI. */
+async function sample(version: string, health: 'healthy' | 'unhealthy' = 'healthy') {
+  const key = `${version}-${health}`
+  if (!built.has(key)) {
+    const out = join(work, 'src', key)
+    await buildSampleImage({ version, health, outDir: out, cacheDir: CACHE })
+    built.set(key, pathToFileURL(out).href)
+  }
+  return built.get(key) as string
+}
+
+let slice = 0
+async function harness() {
+  const root = join(work, `h${slice}`)
+  const prober = new Prober({ tickMs: 50 })
+  const fabric = new QemuFabric({
+    rootDir: join(root, 'vms'),
+    casDir: join(work, 'images'),
+    state: new MemoryQemuState(),
+    prober,
+    addressStart: 41_000 + 64 * slice++,
+    stopGraceMs: 3000,
+  })
+  const model = fabricModel({
+    healthSource: 'probe',
+    healthCheck: {
+      protocol: 'http',
+      port: 8080,
+      requestPath: '/health',
+      intervalMs: 250,
+      threshold: 1,
+      mode: 'binary',
+      gracePeriodMs: 0,
+    },
+  })
+  const artifact = async (version: string, health?: 'unhealthy'): Promise<ImageArtifact> => ({
+    version,
+    label: `sample:${version}`,
+    sourceUri: await fabric.prepareSource(await sample(version, health)),
+  })
+  const images = {
+    v1: await artifact('1.0.0'),
+    v2: await artifact('1.1.0'),
+    broken: await artifact('1.2.0', 'unhealthy'),
+  }
+  const until = async (check: (v: readonly InstanceView[]) => boolean, what: string) => {
+    const end = Date.now() + 60_000
+    while (Date.now() < end) {
+      const views = await fabric.listInstances(model.scaleSetKey)
+      if (check(views)) return views
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(
+      `qemu fabric never reached: ${what}; last: ${JSON.stringify(await fabric.listInstances(model.scaleSetKey))}`,
+    )
+  }
+  const close = async () => {
+    const views = await fabric.listInstances(model.scaleSetKey)
+    await fabric.deleteInstances(
+      model.scaleSetKey,
+      views.map((v) => v.instanceId),
+    )
+    prober.close()
+  }
+  cleanups.push(close)
+  return { fabric, model, images, until, close, root }
+}
+
+async function answer(ip: string): Promise<string> {
+  const r = await fetch(`http://${ip}:8080/`, { signal: AbortSignal.timeout(3000) })
+  return r.text()
+}
+
+describe.skipIf(missing.length > 0)(`qemu fabric (needs ${QEMU_TOOLS.join(', ')})`, () => {
+  beforeAll(async () => {
+    await mkdir(CACHE, { recursive: true })
+  }, 120_000)
+
+  runFabricContract('qemu', () => harness())
+
+  it(
+    'keeps the data disk and the address across reimage and rollback; custom data once per OS disk',
+    { timeout: 180_000 },
+    async () => {
+      const h = await harness()
+      const script = '#!/bin/sh\necho "custom data ran" >> /data/0/custom-data-runs\n'
+      const model = { ...h.model, customData: Buffer.from(script).toString('base64') }
+      const ok = (v?: InstanceView) => v?.health === 'healthy' && v.provisioning === 'succeeded'
+      await h.fabric.createInstances(model, [
+        { instanceId: '0', zone: null, updateDomain: 0, faultDomain: 0, image: h.images.v1 },
+      ])
+      const [first] = await h.until((vs) => ok(vs[0]), 'healthy on 1.0.0')
+      expect(await answer(first!.privateIp)).toMatch(/runs image 1\.0\.0; boot 1/)
+      await h.fabric.reimage(model, ['0'], h.images.v2)
+      const [second] = await h.until(
+        (vs) => ok(vs[0]) && vs[0]!.osImageVersion === '1.1.0',
+        'healthy on 1.1.0',
+      )
+      expect(second!.privateIp).toBe(first!.privateIp)
+      expect(second!.dataDisks).toEqual(first!.dataDisks)
+      expect(await answer(second!.privateIp)).toMatch(/runs image 1\.1\.0; boot 2/)
+      await h.fabric.restore(model.scaleSetKey, ['0'])
+      const [back] = await h.until(
+        (vs) => ok(vs[0]) && vs[0]!.osImageVersion === '1.0.0',
+        'back on 1.0.0',
+      )
+      // The restored disk ran its custom data already: two runs in all, boot 3 on data disk 0.
+      expect(await answer(back!.privateIp)).toMatch(/runs image 1\.0\.0; boot 3/)
+      const log = await h.fabric.consoleLog(model.scaleSetKey, '0', 4096)
+      expect(log).toContain('osroll-guest: ready on port 8080, boot 3')
+      expect(log?.match(/custom data exited 0/g)?.length).toBe(2)
+      await h.close()
+      expect(findMarked((root) => root.startsWith(work))).toEqual([])
+    },
+  )
+
+  it(
+    'a VM that cannot boot fails provisioning quoting its console',
+    { timeout: 120_000 },
+    async () => {
+      const h = await harness()
+      // A disk that is not ext4: the initramfs says so on the console and powers off.
+      const out = join(work, 'src', 'no-fs')
+      await mkdir(out, { recursive: true })
+      const good = new URL(await sample('1.0.0')).pathname
+      for (const f of ['vmlinuz', 'initrd.img', 'manifest.json'])
+        copyFileSync(join(good, f), join(out, f))
+      execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(out, 'disk.qcow2'), '64M'])
+      const bad: ImageArtifact = {
+        version: '9.9.9',
+        label: 'sample:9.9.9',
+        sourceUri: await h.fabric.prepareSource(pathToFileURL(out).href),
+      }
+      await h.fabric.createInstances(h.model, [
+        { instanceId: '0', zone: null, updateDomain: 0, faultDomain: 0, image: bad },
+      ])
+      const [v] = await h.until((vs) => vs[0]?.provisioning === 'failed', 'provisioning failed')
+      expect(v!.provisioningError).toContain('The virtual machine stopped on image sample:9.9.9')
+      expect(v!.provisioningError).toContain('holds no ext4 file system')
+      await h.close()
+    },
+  )
+
+  it('refuses artifacts that cannot boot, saying why', { timeout: 60_000 }, async () => {
+    const h = await harness()
+    const dir = (name: string) => {
+      const d = join(work, 'bad', name)
+      rmSync(d, { recursive: true, force: true })
+      return d
+    }
+    const noManifest = dir('no-manifest')
+    await mkdir(noManifest, { recursive: true })
+    writeFileSync(join(noManifest, 'vmlinuz'), 'x')
+    await expect(h.fabric.prepareSource(pathToFileURL(noManifest).href)).rejects.toThrow(
+      /no manifest\.json/,
+    )
+    const good = new URL(await sample('1.0.0')).pathname
+    const noKernel = dir('no-kernel')
+    cpSync(good, noKernel, { recursive: true })
+    rmSync(join(noKernel, 'vmlinuz'))
+    await expect(h.fabric.prepareSource(pathToFileURL(noKernel).href)).rejects.toThrow(
+      /kernel 'vmlinuz' \(manifest\.json\) is missing/,
+    )
+    const corrupt = dir('corrupt')
+    cpSync(good, corrupt, { recursive: true })
+    writeFileSync(join(corrupt, 'disk.qcow2'), 'QFI\xfb this is not a qcow2 image')
+    await expect(h.fabric.prepareSource(pathToFileURL(corrupt).href)).rejects.toThrow(
+      /disk cannot be read as qcow2/,
+    )
+    const unknown = dir('unknown-format')
+    cpSync(good, unknown, { recursive: true })
+    writeFileSync(join(unknown, 'manifest.json'), JSON.stringify({ format: 'ovf/2' }))
+    await expect(h.fabric.prepareSource(pathToFileURL(unknown).href)).rejects.toThrow(
+      /format "ovf\/2" is unknown/,
+    )
+    expect(existsSync(join(work, 'images'))).toBe(true)
+    await h.close()
+  })
+})
+
+describe.skipIf(missing.length === 0)('qemu fabric without its tools', () => {
+  it('says which Debian packages to install', () => {
+    expect(() => new QemuFabric({} as never)).toThrow(/apt-get install/)
+  })
+})

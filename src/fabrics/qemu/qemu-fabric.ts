@@ -1,0 +1,529 @@
+/**
+ * The `qemu` fabric (issue 19): every instance is a QEMU virtual machine booting a Linux kernel
+ * from a real OS disk. The OS disk is a qcow2 overlay on the image version's read-only base; a
+ * reimage boots a new overlay on the target's base and keeps the previous overlay until the
+ * outcome is known (restore boots it again, release deletes it). Data disks are qcow2 block
+ * devices with stable serials that nothing but deleting the instance touches. Custom data reaches
+ * the guest cloud-init's way, as a NoCloud seed whose instance-id changes with each OS disk.
+ * Each VM's guest ports are forwarded from its own loopback address (QEMU user networking, no
+ * root), where the health prober and load-balancer probes reach it like any instance.
+ *
+ * VMs outlive the control plane: a QEMU process is started detached with the instance marker
+ * (`local/processes.ts`), its intent recorded before the spawn, its pid and start time after;
+ * `adopt()` at start stops any marked QEMU no record names, re-adopts the live ones and restarts
+ * the dead ones that should run.
+ */
+import { createHash, randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { chmod, mkdir, readFile, readdir, rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { computerName } from '../../core/scale-set/placement.js'
+import { Errors } from '../../errors.js'
+import type {
+  CallOptions,
+  Fabric,
+  FabricModel,
+  HealthProber,
+  ImageArtifact,
+  InstanceView,
+  NewInstanceSpec,
+} from '../fabric.js'
+import { artifactDir, importArtifact } from '../local/artifacts.js'
+import { addressTaken, listenersOn } from '../local/listeners.js'
+import {
+  crashPoint,
+  findMarked,
+  isAlive,
+  MARK_ROOT,
+  MARK_SPAWN,
+  stopProcess,
+} from '../local/processes.js'
+import { buildSeed, createDataDisk, createOverlay } from './disks.js'
+import { readManifest, type QemuManifest } from './manifest.js'
+import type { QemuDisk, QemuInstance, QemuStateStore } from './qemu-state.js'
+import { requireTools } from './tools.js'
+import { CONSOLE_LOG, hostTscKhz, startVm, stopVm, type Accel } from './vm.js'
+
+export type QemuFabricOptions = Readonly<{
+  /** Where VM directories live (`{data-dir}/vms`). */
+  rootDir: string
+  /** The content-addressed artifact store (`{data-dir}/images`). */
+  casDir: string
+  state: QemuStateStore
+  prober: HealthProber
+  addressPrefix?: string
+  addressStart?: number
+  memoryMb?: number
+  vcpus?: number
+  /** Data disk size; the model has no sizes yet. Default 256 MiB. */
+  dataDiskMb?: number
+  accel?: Accel
+  /** How long a guest gets to power off before QMP quit. Default 5 s. */
+  stopGraceMs?: number
+  nowMs?: () => number
+}>
+
+/** Application Health is probed by osroll from the host, as on `local`; no Custom Script yet. */
+export const QEMU_EXTENSION_HANDLERS: ReadonlySet<string> = new Set(
+  [
+    'Microsoft.ManagedServices.ApplicationHealthLinux',
+    'Microsoft.ManagedServices.ApplicationHealthWindows',
+  ].map((s) => s.toLowerCase()),
+)
+
+export const QEMU_TOOLS = ['qemu-system-x86_64', 'qemu-img', 'genisoimage', 'mke2fs']
+
+export class QemuFabric implements Fabric {
+  readonly name = 'qemu'
+  readonly extensionHandlers = QEMU_EXTENSION_HANDLERS
+  private readonly rootDir: string
+  private readonly tscKhz = hostTscKhz()
+  private allocation: Promise<unknown> = Promise.resolve()
+  private readonly reserved = new Set<string>()
+  private sweep: Promise<number> | null = null
+
+  constructor(private readonly o: QemuFabricOptions) {
+    requireTools(QEMU_TOOLS)
+    this.rootDir = resolve(o.rootDir)
+  }
+
+  /**
+   * Imports an image version's artifact (publish): it must hold a manifest whose kernel, initrd
+   * and disk exist and whose disk qemu-img reads; its files become a read-only base.
+   * @example await fabric.prepareSource('file:///srv/images/web-1.1.0') → 'cas:sha256-…'
+   */
+  async prepareSource(uri: string): Promise<string> {
+    const digest = await importArtifact(uri, this.o.casDir, undefined, async (dir) => {
+      await readManifest(dir)
+    })
+    const dir = artifactDir(this.o.casDir, digest)
+    for (const f of await readdir(dir)) await chmod(join(dir, f), 0o444)
+    return `cas:${digest}`
+  }
+
+  /** Stops the VMs of this fabric's dir that no record names, once, before anything starts. */
+  ready(): Promise<number> {
+    return (this.sweep ??= this.stopOrphans())
+  }
+
+  async listInstances(scaleSetKey: string, _o?: CallOptions): Promise<readonly InstanceView[]> {
+    const out: InstanceView[] = []
+    for (let i of await this.o.state.list(scaleSetKey)) {
+      i = await this.noticeDeath(i)
+      out.push(this.view(i))
+    }
+    return out.sort((a, b) => Number(a.instanceId) - Number(b.instanceId))
+  }
+
+  async createInstances(
+    model: FabricModel,
+    specs: readonly NewInstanceSpec[],
+    o?: CallOptions,
+  ): Promise<void> {
+    checkSignal(o)
+    const existing = new Set((await this.o.state.list(model.scaleSetKey)).map((i) => i.instanceId))
+    for (const spec of specs) {
+      if (existing.has(spec.instanceId)) continue
+      const privateIp = await this.allocateAddress()
+      const record: QemuInstance = {
+        scaleSetKey: model.scaleSetKey,
+        instanceId: spec.instanceId,
+        vmId: randomUUID(),
+        zone: spec.zone,
+        updateDomain: spec.updateDomain,
+        faultDomain: spec.faultDomain,
+        privateIp,
+        computerName: computerName(model.computerNamePrefix, spec.instanceId),
+        disk: this.describeDisk(1, spec.image, model),
+        previous: null,
+        process: null,
+        spawning: null,
+        wantRunning: true,
+        provisioning: { state: 'creating', error: null },
+        dataDisks: model.dataDiskLuns.map((lun) => ({
+          lun,
+          diskId: `lun${lun}-${randomUUID().slice(0, 8)}`,
+        })),
+        healthCheck: model.healthCheck ?? null,
+        customData: model.customData,
+      }
+      // Recorded before any disk is made: the orchestrator sees it at once, and a crash now
+      // leaves it to adopt().
+      await this.o.state.put(record)
+      await this.makeDisks(record)
+      await this.start(record)
+    }
+  }
+
+  async deleteInstances(
+    scaleSetKey: string,
+    ids: readonly string[],
+    o?: CallOptions,
+  ): Promise<void> {
+    checkSignal(o)
+    for (const i of await this.o.state.getMany(scaleSetKey, ids)) {
+      await this.o.state.put({ ...i, wantRunning: false })
+      await this.stopInstance(i)
+      await rm(this.dirOf(i), { recursive: true, force: true })
+      await this.o.state.remove(scaleSetKey, i.instanceId)
+      this.reserved.delete(i.privateIp)
+    }
+  }
+
+  async reimage(
+    model: FabricModel,
+    ids: readonly string[],
+    image: ImageArtifact,
+    o?: CallOptions,
+  ): Promise<void> {
+    checkSignal(o)
+    for (const i of await this.o.state.getMany(model.scaleSetKey, ids)) {
+      if (i.disk.version === image.version && i.previous !== null) continue // already done
+      await this.stopInstance(i)
+      if (i.previous) await rm(this.osDiskPath(i, i.previous.n), { force: true })
+      const disk = this.describeDisk(i.disk.n + 1, image, model)
+      const next: QemuInstance = {
+        ...i,
+        previous: i.disk,
+        disk,
+        process: null,
+        provisioning: { state: 'updating', error: null },
+        healthCheck: model.healthCheck ?? null,
+        customData: model.customData,
+      }
+      await this.o.state.put(next)
+      await this.makeOsDisk(next)
+      await this.start(next)
+    }
+  }
+
+  async restore(scaleSetKey: string, ids: readonly string[], o?: CallOptions): Promise<void> {
+    checkSignal(o)
+    for (const i of await this.o.state.getMany(scaleSetKey, ids)) {
+      if (i.previous === null) {
+        if (!i.process || !isAlive(i.process)) await this.start({ ...i, wantRunning: true })
+        continue
+      }
+      await this.stopInstance(i)
+      const failed = i.disk
+      const next: QemuInstance = {
+        ...i,
+        disk: { ...i.previous, startedAtMs: this.now() },
+        previous: null,
+        process: null,
+        provisioning: { state: 'updating', error: null },
+      }
+      await this.o.state.put(next)
+      await rm(this.osDiskPath(i, failed.n), { force: true })
+      await this.makeSeed(next)
+      await this.start(next)
+    }
+  }
+
+  async release(scaleSetKey: string, ids: readonly string[], o?: CallOptions): Promise<void> {
+    checkSignal(o)
+    for (const i of await this.o.state.getMany(scaleSetKey, ids)) {
+      if (i.previous === null) continue
+      await this.o.state.put({ ...i, previous: null })
+      await rm(this.osDiskPath(i, i.previous.n), { force: true })
+    }
+  }
+
+  async update(model: FabricModel, ids: readonly string[], o?: CallOptions): Promise<void> {
+    checkSignal(o)
+    for (const i of await this.o.state.getMany(model.scaleSetKey, ids)) {
+      if (i.disk.modelGeneration >= model.modelGeneration) continue
+      // In place: the OS disk and the VM stay; the new health check applies now, new custom
+      // data with the next OS disk.
+      this.o.prober.remove(probeKey(i))
+      await this.o.state.put({
+        ...i,
+        disk: { ...i.disk, modelGeneration: model.modelGeneration, startedAtMs: this.now() },
+        healthCheck: model.healthCheck ?? null,
+        customData: model.customData,
+      })
+    }
+  }
+
+  async consoleLog(
+    scaleSetKey: string,
+    instanceId: string,
+    maxBytes: number,
+  ): Promise<string | undefined> {
+    const [i] = await this.o.state.getMany(scaleSetKey, [instanceId])
+    if (!i) return undefined
+    return tail(join(this.dirOf(i), CONSOLE_LOG), maxBytes)
+  }
+
+  /** At start: stop orphans, re-adopt live VMs, restart the dead ones that should run. */
+  async adopt(): Promise<{ adopted: number; restarted: number }> {
+    await this.ready()
+    let adopted = 0
+    let restarted = 0
+    for (const i of await this.o.state.listAll()) {
+      if (!i.wantRunning) continue
+      if (i.process && isAlive(i.process)) {
+        adopted++
+        continue
+      }
+      if (i.provisioning.state === 'creating') await this.makeDisks(i)
+      else if (!existsSync(this.osDiskPath(i, i.disk.n))) await this.makeOsDisk(i)
+      await this.start(i)
+      restarted++
+    }
+    return { adopted, restarted }
+  }
+
+  private view(i: QemuInstance): InstanceView {
+    const alive = i.process !== null && isAlive(i.process)
+    const creating = i.provisioning.state === 'creating'
+    if (alive && i.healthCheck && this.o.prober.state(probeKey(i)) === undefined)
+      this.o.prober.set(probeKey(i), { ...i.healthCheck, host: i.privateIp })
+    const health = creating
+      ? 'initializing'
+      : !alive
+        ? 'unhealthy'
+        : i.healthCheck
+          ? (this.o.prober.state(probeKey(i)) ?? 'initializing')
+          : 'healthy'
+    return {
+      instanceId: i.instanceId,
+      zone: i.zone,
+      updateDomain: i.updateDomain,
+      faultDomain: i.faultDomain,
+      osImageVersion: i.disk.version,
+      previousOsImageVersion: i.previous?.version ?? null,
+      modelGeneration: i.disk.modelGeneration,
+      power: alive ? 'running' : creating ? 'starting' : 'stopped',
+      provisioning: i.provisioning.state,
+      provisioningError: i.provisioning.error,
+      health,
+      bootedAtMs: i.disk.startedAtMs,
+      privateIp: i.privateIp,
+      dataDisks: i.dataDisks,
+      extensions: [],
+    }
+  }
+
+  /**
+   * A VM that should run and whose QEMU has exited (a kernel panic with `panic=-1` and
+   * `-no-reboot`, a guest that powered itself off, a crash) fails its provisioning, quoting the
+   * console's last lines.
+   */
+  private async noticeDeath(i: QemuInstance): Promise<QemuInstance> {
+    if (!i.wantRunning || i.process === null || isAlive(i.process)) return i
+    if (i.provisioning.state === 'failed') return i
+    const console = (await tail(join(this.dirOf(i), CONSOLE_LOG), 2048)) ?? ''
+    const last = console.trimEnd().split('\n').slice(-5).join('\n')
+    const error =
+      `The virtual machine stopped on image ${i.disk.label}.` +
+      (last ? ` Its console's last lines:\n${last}` : ' Its console is empty.')
+    const next: QemuInstance = { ...i, provisioning: { state: 'failed', error } }
+    await this.o.state.put(next)
+    return next
+  }
+
+  /** Starts QEMU on the instance's current disk: address checked free, intent recorded first. */
+  private async start(instance: QemuInstance): Promise<void> {
+    await this.ready()
+    const manifest = await this.manifestOf(instance.disk)
+    const ports = this.portsOf(instance, manifest)
+    const taken = await this.addressInUse(instance.privateIp, ports)
+    if (taken !== null) return this.fail(instance, taken)
+    const dir = this.dirOf(instance)
+    const spawnId = randomUUID()
+    await this.o.state.put({
+      ...instance,
+      process: null,
+      spawning: { spawnId, osDisk: instance.disk.n, atMs: this.now() },
+    })
+    const base = artifactDir(this.o.casDir, instance.disk.digest)
+    const startedAtMs = this.now()
+    try {
+      const proc = await startVm(
+        {
+          dir,
+          kernel: join(base, manifest.kernel),
+          ...(manifest.initrd ? { initrd: join(base, manifest.initrd) } : {}),
+          cmdline: manifest.cmdline,
+          osDisk: this.osDiskPath(instance, instance.disk.n),
+          seed: join(dir, 'seed.iso'),
+          dataDisks: instance.dataDisks.map((d) => ({
+            lun: d.lun,
+            path: this.dataDiskPath(instance, d.lun),
+          })),
+          memoryMb: this.o.memoryMb ?? 256,
+          vcpus: this.o.vcpus ?? 1,
+          accel: this.o.accel ?? 'tcg',
+          hostAddress: instance.privateIp,
+          ports,
+          ...(this.tscKhz ? { tscKhz: this.tscKhz } : {}),
+        },
+        {
+          PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+          [MARK_ROOT]: this.rootDir,
+          [MARK_SPAWN]: spawnId,
+          OSROLL_INSTANCE_ID: instance.instanceId,
+        },
+      )
+      crashPoint('boot-spawned')
+      await this.o.state.put({
+        ...instance,
+        wantRunning: true,
+        process: { ...proc, spawnId },
+        spawning: null,
+        disk: { ...instance.disk, startedAtMs },
+        provisioning: { state: 'succeeded', error: null },
+      })
+    } catch (err) {
+      await this.fail(
+        instance,
+        `The virtual machine could not be started from image ${instance.disk.label}: ${(err as Error).message}`,
+      )
+    }
+  }
+
+  private async fail(i: QemuInstance, error: string): Promise<void> {
+    await this.o.state.put({
+      ...i,
+      wantRunning: true,
+      process: null,
+      spawning: null,
+      provisioning: { state: 'failed', error },
+    })
+  }
+
+  /** Powers the VM off (QMP), then stops whatever still carries its spawn marker. */
+  private async stopInstance(i: QemuInstance): Promise<void> {
+    this.o.prober.remove(probeKey(i))
+    if (i.process) await stopVm(i.process, this.dirOf(i), this.o.stopGraceMs ?? 5000)
+    const ids = new Set([i.process?.spawnId, i.spawning?.spawnId].filter((x) => x !== undefined))
+    if (ids.size === 0) return
+    const left = findMarked((root) => root === this.rootDir).filter((p) => ids.has(p.spawnId))
+    await Promise.all(left.map((p) => stopProcess(p, 1000)))
+  }
+
+  private async stopOrphans(): Promise<number> {
+    const named = new Set<string>()
+    for (const i of await this.o.state.listAll())
+      if (i.process && isAlive(i.process)) named.add(i.process.spawnId)
+    const orphans = findMarked((root) => root === this.rootDir).filter((p) => !named.has(p.spawnId))
+    await Promise.all(orphans.map((p) => stopProcess(p, 1000)))
+    return orphans.length
+  }
+
+  /** Why the address is taken (naming the holder when /proc tells), or null. */
+  private async addressInUse(ip: string, ports: readonly number[]): Promise<string | null> {
+    for (let n = 0; n < 40; n++) {
+      const held = listenersOn(ip, ports)
+      if (held.length === 0) return null
+      if (held.some((l) => l.holder !== null)) break
+      await new Promise((r) => setTimeout(r, 50)) // a stopped VM's socket going away
+    }
+    return addressTaken(ip, ports)
+  }
+
+  /** The guest ports forwarded: the manifest's, and the health check's. */
+  private portsOf(i: QemuInstance, m: QemuManifest): number[] {
+    return [...new Set([...m.ports, ...(i.healthCheck ? [i.healthCheck.port] : [])])].sort(
+      (a, b) => a - b,
+    )
+  }
+
+  private manifestOf(disk: QemuDisk): Promise<QemuManifest> {
+    return readManifest(artifactDir(this.o.casDir, disk.digest))
+  }
+
+  private async makeDisks(i: QemuInstance): Promise<void> {
+    await mkdir(join(this.dirOf(i), 'disks'), { recursive: true })
+    for (const d of i.dataDisks) {
+      const path = this.dataDiskPath(i, d.lun)
+      if (!existsSync(path)) await createDataDisk(path, this.o.dataDiskMb ?? 256, `lun${d.lun}`)
+    }
+    await this.makeOsDisk(i)
+  }
+
+  private async makeOsDisk(i: QemuInstance): Promise<void> {
+    const m = await this.manifestOf(i.disk)
+    const base = join(artifactDir(this.o.casDir, i.disk.digest), m.disk.path)
+    await mkdir(join(this.dirOf(i), 'disks'), { recursive: true })
+    await createOverlay(base, m.disk.format, this.osDiskPath(i, i.disk.n))
+    await this.makeSeed(i)
+  }
+
+  /** The seed of the current OS disk: its instance-id is the vmId and the disk's number. */
+  private async makeSeed(i: QemuInstance): Promise<void> {
+    await buildSeed(join(this.dirOf(i), 'seed.iso'), {
+      instanceId: `${i.vmId}-os${i.disk.n}`,
+      hostname: i.computerName,
+      osrollInstanceId: i.instanceId,
+      userData: i.customData ? Buffer.from(i.customData, 'base64') : null,
+    })
+  }
+
+  private describeDisk(n: number, image: ImageArtifact, model: FabricModel): QemuDisk {
+    if (!image.sourceUri.startsWith('cas:'))
+      throw Errors.InvalidParameter(
+        `The image ${image.label} was not published for the qemu fabric (source ${image.sourceUri}).`,
+      )
+    return {
+      n,
+      digest: image.sourceUri.slice(4),
+      version: image.version,
+      label: image.label,
+      modelGeneration: model.modelGeneration,
+      startedAtMs: this.now(),
+    }
+  }
+
+  private allocateAddress(): Promise<string> {
+    const next = this.allocation.then(async () => {
+      await this.ready()
+      const used = new Set([
+        ...(await this.o.state.listAll()).map((i) => i.privateIp),
+        ...this.reserved,
+      ])
+      const prefix = this.o.addressPrefix ?? '127.77'
+      for (let n = this.o.addressStart ?? 1; n < 65_536; n++) {
+        const ip = `${prefix}.${n >> 8}.${n & 255}`
+        if ((n & 255) === 0 || (n & 255) === 255 || used.has(ip)) continue
+        this.reserved.add(ip)
+        return ip
+      }
+      throw Errors.FabricOperationFailed(`No free address left in ${prefix}.0.0/16.`)
+    })
+    this.allocation = next.catch(() => undefined)
+    return next
+  }
+
+  private dirOf(i: Pick<QemuInstance, 'scaleSetKey' | 'instanceId'>): string {
+    const set = createHash('sha256').update(i.scaleSetKey).digest('hex').slice(0, 16)
+    return join(this.rootDir, set, i.instanceId)
+  }
+
+  private osDiskPath(i: QemuInstance, n: number): string {
+    return join(this.dirOf(i), 'disks', `os-${n}.qcow2`)
+  }
+
+  private dataDiskPath(i: QemuInstance, lun: number): string {
+    return join(this.dirOf(i), 'disks', `data-${lun}.qcow2`)
+  }
+
+  private now(): number {
+    return this.o.nowMs?.() ?? Date.now()
+  }
+}
+
+async function tail(file: string, maxBytes: number): Promise<string | undefined> {
+  const b = await readFile(file).catch(() => null)
+  if (!b) return undefined
+  return b.subarray(Math.max(0, b.length - maxBytes)).toString('utf8')
+}
+
+function probeKey(i: Pick<QemuInstance, 'scaleSetKey' | 'instanceId' | 'disk'>): string {
+  return `${i.scaleSetKey}|${i.instanceId}|${i.disk.n}`
+}
+
+function checkSignal(o?: CallOptions): void {
+  if (o?.signal?.aborted) throw Errors.Timeout('qemu fabric call aborted')
+}
