@@ -179,7 +179,12 @@ function checkOutcome(dataDir: string, k: number, version: string): string[] {
     }[]
     const out: string[] = []
     if (rows.length !== k) out.push(`kill ${k}: ${rows.length} rollouts stored, expected ${k}`)
-    const notDone = rows.filter((r) => r.status !== 'Completed')
+    // Only this kill's rollout: an earlier one that did not complete was reported at its kill.
+    const mine = rows.filter((r) => {
+      const d = JSON.parse(r.document) as { target: { imageVersion: string } }
+      return d.target.imageVersion === version
+    })
+    const notDone = mine.filter((r) => r.status !== 'Completed')
     if (notDone.length > 0)
       out.push(
         `kill ${k}: ${notDone.length} rollout(s) ended ${notDone.map((r) => r.status).join(', ')}`,
