@@ -17,7 +17,7 @@ import { runFabricContract } from '../fabric.contract.js'
 import type { ImageArtifact, InstanceView } from '../fabric.js'
 import { findMarked } from '../local/processes.js'
 import { QemuFabric, QEMU_TOOLS } from './qemu-fabric.js'
-import { MemoryQemuState } from './qemu-state.js'
+import { FileQemuState, MemoryQemuState } from './qemu-state.js'
 import { buildSampleImage } from './sample-image.js'
 import { findTool } from './tools.js'
 
@@ -144,6 +144,63 @@ describe.skipIf(missing.length > 0)(`qemu fabric (needs ${QEMU_TOOLS.join(', ')}
       expect(log?.match(/custom data exited 0/g)?.length).toBe(2)
       await h.close()
       expect(findMarked((root) => root.startsWith(work))).toEqual([])
+    },
+  )
+
+  it(
+    'a restarted control plane re-adopts live VMs and stops a VM no record names before restarting it',
+    { timeout: 180_000 },
+    async () => {
+      const root = join(work, 'adopt')
+      const prober = new Prober({ tickMs: 50 })
+      const make = () =>
+        new QemuFabric({
+          rootDir: join(root, 'vms'),
+          casDir: join(work, 'images'),
+          state: new FileQemuState(join(root, 'vms')),
+          prober,
+          addressStart: 42_000,
+          stopGraceMs: 3000,
+        })
+      const h = await harness()
+      const model = h.model
+      const a = make()
+      const ok = (v?: InstanceView) => v?.health === 'healthy' && v.provisioning === 'succeeded'
+      const until = async (f: QemuFabric, check: (v?: InstanceView) => boolean) => {
+        for (let n = 0; n < 600; n++) {
+          const [v] = await f.listInstances(model.scaleSetKey)
+          if (check(v)) return v!
+          await new Promise((r) => setTimeout(r, 100))
+        }
+        throw new Error('never reached')
+      }
+      const marked = () => findMarked((r) => r === join(root, 'vms'))
+      try {
+        await a.createInstances(model, [
+          { instanceId: '0', zone: null, updateDomain: 0, faultDomain: 0, image: h.images.v1 },
+        ])
+        const v = await until(a, ok)
+        // The control plane goes away; another one starts on the same data dir.
+        const b = make()
+        expect(await b.adopt()).toEqual({ adopted: 1, restarted: 0 })
+        expect(await answer(v.privateIp)).toMatch(/boot 1/)
+        expect(marked()).toHaveLength(1)
+        // A crash between the spawn and its record: the VM runs, no record names it.
+        const state = new FileQemuState(join(root, 'vms'))
+        const [rec] = await state.getMany(model.scaleSetKey, ['0'])
+        await state.put({ ...rec!, process: null, spawning: null })
+        const c = make()
+        expect(await c.adopt()).toEqual({ adopted: 0, restarted: 1 })
+        await until(c, ok)
+        expect(await answer(v.privateIp)).toMatch(/runs image 1\.0\.0; boot 2/)
+        expect(marked()).toHaveLength(1)
+        await c.deleteInstances(model.scaleSetKey, ['0'])
+        expect(marked()).toEqual([])
+      } finally {
+        await make().deleteInstances(model.scaleSetKey, ['0'])
+        prober.close()
+        await h.close()
+      }
     },
   )
 

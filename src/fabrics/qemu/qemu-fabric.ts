@@ -13,7 +13,7 @@
  * `adopt()` at start stops any marked QEMU no record names, re-adopts the live ones and restarts
  * the dead ones that should run.
  */
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, readFile, readdir, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -40,7 +40,7 @@ import {
 } from '../local/processes.js'
 import { buildSeed, createDataDisk, createOverlay } from './disks.js'
 import { readManifest, type QemuManifest } from './manifest.js'
-import type { QemuDisk, QemuInstance, QemuStateStore } from './qemu-state.js'
+import { vmDir, type QemuDisk, type QemuInstance, type QemuStateStore } from './qemu-state.js'
 import { requireTools } from './tools.js'
 import { CONSOLE_LOG, hostTscKhz, startVm, stopVm, type Accel } from './vm.js'
 
@@ -497,8 +497,7 @@ export class QemuFabric implements Fabric {
   }
 
   private dirOf(i: Pick<QemuInstance, 'scaleSetKey' | 'instanceId'>): string {
-    const set = createHash('sha256').update(i.scaleSetKey).digest('hex').slice(0, 16)
-    return join(this.rootDir, set, i.instanceId)
+    return vmDir(this.rootDir, i.scaleSetKey, i.instanceId)
   }
 
   private osDiskPath(i: QemuInstance, n: number): string {

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto'
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { HealthCheck } from '../fabric.js'
 
 /**
@@ -67,4 +70,65 @@ export class MemoryQemuState implements QemuStateStore {
   async remove(key: string, id: string): Promise<void> {
     this.map.delete(`${key}|${id}`)
   }
+}
+
+/**
+ * The records kept beside the VMs they describe: `{vm dir}/record.json`, written to a temporary
+ * file, synced and renamed over, so that a crash leaves the old record or the new one, never a
+ * torn one. Like a hypervisor's own domain files, they live on the host that runs the VMs.
+ */
+export class FileQemuState implements QemuStateStore {
+  constructor(private readonly rootDir: string) {}
+
+  async list(key: string): Promise<readonly QemuInstance[]> {
+    return (await this.listAll()).filter((i) => i.scaleSetKey === key)
+  }
+
+  async listAll(): Promise<readonly QemuInstance[]> {
+    const out: QemuInstance[] = []
+    for (const set of await readdir(this.rootDir).catch(() => [] as string[]))
+      for (const id of await readdir(join(this.rootDir, set)).catch(() => [] as string[])) {
+        const r = await this.read(join(this.rootDir, set, id))
+        if (r) out.push(r)
+      }
+    return out
+  }
+
+  async getMany(key: string, ids: readonly string[]): Promise<readonly QemuInstance[]> {
+    const out: QemuInstance[] = []
+    for (const id of ids) {
+      const r = await this.read(vmDir(this.rootDir, key, id))
+      if (r && r.scaleSetKey === key) out.push(r)
+    }
+    return out
+  }
+
+  async put(i: QemuInstance): Promise<void> {
+    const dir = vmDir(this.rootDir, i.scaleSetKey, i.instanceId)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const tmp = join(dir, 'record.json.tmp')
+    const fh = await open(tmp, 'w', 0o600)
+    try {
+      await fh.writeFile(JSON.stringify(i))
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, join(dir, 'record.json'))
+  }
+
+  async remove(key: string, id: string): Promise<void> {
+    await rm(join(vmDir(this.rootDir, key, id), 'record.json'), { force: true })
+  }
+
+  private async read(dir: string): Promise<QemuInstance | null> {
+    const text = await readFile(join(dir, 'record.json'), 'utf8').catch(() => null)
+    return text === null ? null : (JSON.parse(text) as QemuInstance)
+  }
+}
+
+/** A VM's directory: `{root}/{first 16 hex of sha256(set key)}/{instance id}`. */
+export function vmDir(rootDir: string, scaleSetKey: string, instanceId: string): string {
+  const set = createHash('sha256').update(scaleSetKey).digest('hex').slice(0, 16)
+  return join(rootDir, set, instanceId)
 }
