@@ -13,11 +13,20 @@ const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice(7)
   .split(',')
-const BENCHES = ['engine', 'api', 'local', 'ansible', 'fleet', 'control-plane', 'dashboard'].filter(
-  (b) => !only || only.includes(b),
-)
+const BENCHES = [
+  'engine',
+  'api',
+  'local',
+  'qemu',
+  'ansible',
+  'fleet',
+  'control-plane',
+  'dashboard',
+].filter((b) => !only || only.includes(b))
 const WANTED = [
   'local.overhead_ratio',
+  'qemu.overhead_ratio',
+  'qemu.reimage_over_cold_boot',
   'sim.sqlite.instance_upgrades_per_s',
   'sim.postgres.instance_upgrades_per_s',
   'detect_to_first_reimage_ms',
