@@ -326,6 +326,8 @@ export class QemuFabric implements Fabric {
   /** Starts QEMU on the instance's current disk: address checked free, intent recorded first. */
   private async start(instance: QemuInstance): Promise<void> {
     await this.ready()
+    // A health state known from an earlier process on this disk says nothing about this one.
+    this.o.prober.remove(probeKey(instance))
     const manifest = await this.manifestOf(instance.disk)
     const ports = this.portsOf(instance, manifest)
     const taken = await this.addressInUse(instance.privateIp, ports)
