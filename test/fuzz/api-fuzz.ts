@@ -17,6 +17,7 @@
  * nothing: an admin read-back of the target (resource or collection) is the same before and after.
  */
 import { createHash, randomUUID } from 'node:crypto'
+import http from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -142,6 +143,8 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
       return h.digest('hex')
     }
 
+    let base: Promise<string> | undefined
+    const listening = () => (base ??= app.listen({ host: '127.0.0.1', port: 0 }))
     const readBack = async (path: string): Promise<string> => {
       const r = await app.inject({
         method: 'GET',
@@ -167,12 +170,17 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
           if (/^\/events(\?|$)/i.test(req.path)) return true
           // A URL that light-my-request itself cannot parse never reaches the server.
           if (!URL.canParse(`${req.path}${req.query}`, 'http://localhost')) return true
-          const answer = app.inject({
-            method: req.method as 'GET',
-            url: `${req.path}${req.query}`,
-            headers: req.headers,
-            ...(req.body !== undefined ? { payload: req.body } : {}),
-          })
+          // app.inject resolves `.` and `..` segments before the server sees them; an
+          // authorization-oracle request that has them goes over a real socket, as sent.
+          const answer =
+            req.authz && DOT_SEGMENT.test(req.path)
+              ? overHttp(await listening(), req)
+              : app.inject({
+                  method: req.method as 'GET',
+                  url: `${req.path}${req.query}`,
+                  headers: req.headers,
+                  ...(req.body !== undefined ? { payload: req.body } : {}),
+                })
           res = await Promise.race([
             answer,
             new Promise<null>((r) => setTimeout(() => r(null), 10_000).unref()),
@@ -242,6 +250,40 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
     authzViolations,
     violations: [...new Set(violations)].slice(0, 50),
   }
+}
+
+const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/
+
+/** Sends `r` over HTTP with its path exactly as written (no dot-segment resolution). */
+function overHttp(base: string, r: Req): Promise<{ statusCode: number; body: string }> {
+  const { hostname, port } = new URL(base)
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: hostname,
+        port,
+        method: r.method,
+        path: `${r.path}${r.query}`,
+        // One connection a request: an answer sent before its body was read leaves no bytes
+        // behind for the next request to be parsed from.
+        agent: false,
+        headers: {
+          ...r.headers,
+          connection: 'close',
+          ...(r.body !== undefined ? { 'content-length': String(Buffer.byteLength(r.body)) } : {}),
+        },
+      },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => (body += d))
+        res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, body }))
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end(r.body)
+  })
 }
 
 /** Subscription B of the authorization oracle: no token but the Operators' may touch it. */
