@@ -2,10 +2,10 @@
  * The composition root (STYLE R17): config → store → fabric → catalog → runtime → API. The only
  * place that knows every concrete class; everything else takes its dependencies as values.
  */
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
-import { hostname } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import pino from 'pino'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config/config.js'
@@ -14,7 +14,7 @@ import { openPostgresStore } from './store/postgres/open-postgres.js'
 import type { SqlStore } from './store/sql/sql-store.js'
 import { SimFabric } from './fabrics/sim/sim-fabric.js'
 import { LocalFabric } from './fabrics/local/local-fabric.js'
-import { importArtifact } from './fabrics/local/artifacts.js'
+import { confineImageSource, importArtifact } from './fabrics/local/artifacts.js'
 import { SqlLocalState } from './store/sql/sql-local-state.js'
 import { Prober } from './health/prober.js'
 import { createMetrics } from './runtime/metrics.js'
@@ -314,8 +314,22 @@ function makeFabric(
   })
   return {
     fabric,
-    prepareSource: async (uri) => `cas:${await importArtifact(uri, casDir)}`,
+    prepareSource: async (uri) =>
+      `cas:${await importArtifact(confineImageSource(uri, { roots: imageSourceRoots(config), dataDir: config.dataDir }), casDir)}`,
     prober,
+  }
+}
+
+/** Where file:// image sources may come from: `--image-source-roots`, else the temp dir and `{data-dir}/sources`. */
+function imageSourceRoots(config: Config): readonly string[] {
+  return config.imageSourceRoots ?? [realpathOr(tmpdir()), join(config.dataDir, 'sources')]
+}
+
+function realpathOr(d: string): string {
+  try {
+    return realpathSync(d)
+  } catch {
+    return d
   }
 }
 

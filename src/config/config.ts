@@ -60,6 +60,11 @@ export type Config = Readonly<{
   instanceUidBase: number
   /** What Custom Script fileUris may reach: file:// roots, a size cap, loopback/link-local. */
   fileUris: DownloadPolicy
+  /**
+   * Directories file:// image sources (platform image publish, gallery image versions) may be
+   * read from; null: the defaults, the system temp dir and `{data-dir}/sources`.
+   */
+  imageSourceRoots: readonly string[] | null
 }>
 
 /** Raw values from flags (camelCase) or the environment (`OSROLL_HOST`, `OSROLL_PORT`, …). */
@@ -96,6 +101,7 @@ export const ENV_NAMES = {
   fileUriRoots: 'OSROLL_FILE_URI_ROOTS',
   fileUriMaxBytes: 'OSROLL_FILE_URI_MAX_BYTES',
   fileUriAllowLocal: 'OSROLL_FILE_URI_ALLOW_LOCAL',
+  imageSourceRoots: 'OSROLL_IMAGE_SOURCE_ROOTS',
 } as const
 
 /** A configuration problem, reported as `--flag (OSROLL_ENV): what is wrong`. */
@@ -200,7 +206,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
 function instancesOf(
   get: (k: keyof typeof ENV_NAMES) => string | undefined,
   fail: (k: keyof typeof ENV_NAMES, msg: string) => never,
-): Pick<Config, 'instanceSandbox' | 'instanceUidBase' | 'fileUris'> {
+): Pick<Config, 'instanceSandbox' | 'instanceUidBase' | 'fileUris' | 'imageSourceRoots'> {
   const sandbox = get('instanceSandbox') ?? DEFAULTS.instanceSandbox
   if (!(SANDBOX_MODES as readonly string[]).includes(sandbox))
     fail('instanceSandbox', `'${sandbox}' is not one of ${SANDBOX_MODES.join(', ')}`)
@@ -216,7 +222,13 @@ function instancesOf(
   const roots = (get('fileUriRoots') ?? '').split(':').filter((r) => r !== '')
   for (const r of roots)
     if (!r.startsWith('/')) fail('fileUriRoots', `'${r}' must be an absolute directory`)
+  const imageRoots = get('imageSourceRoots')
+  const imageSourceRoots =
+    imageRoots === undefined ? null : imageRoots.split(':').filter((r) => r !== '')
+  for (const r of imageSourceRoots ?? [])
+    if (!r.startsWith('/')) fail('imageSourceRoots', `'${r}' must be an absolute directory`)
   return {
+    imageSourceRoots: imageSourceRoots?.map((r) => resolve(r)) ?? null,
     instanceSandbox: sandbox as SandboxMode,
     instanceUidBase: uidBase,
     fileUris: {

@@ -6,8 +6,18 @@
  * 5xx, never a crash, an ARM error envelope on every refusal, and a refused request changes
  * nothing (a digest of every stored resource, scale set, rollout, operation and token). The
  * token endpoint (/adfs/…) answers errors as OAuth 2.0 does instead of ARM.
+ *
+ * Authorization oracle (issue 15): a share of the requests are valid routes of known targets,
+ * spelled with URL mutations (one letter percent-encoded, double encoding, `/SUBSCRIPTIONS/`, an
+ * encoded slash, trailing dots, `//`, `/./`, `/x/../`), sent with tokens of every role and scope
+ * (Reader, Contributor and Owner of subscription A, an Operator, the admin token). The generator
+ * knows what each request really targets, so it knows whether the token may touch it: another
+ * subscription's resources, a platform image publish or delete without the Operator role, or a
+ * write with a Reader token must not get a 2xx (nor any answer below 400), and must change
+ * nothing: an admin read-back of the target (resource or collection) is the same before and after.
  */
 import { createHash, randomUUID } from 'node:crypto'
+import http from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -25,7 +35,16 @@ import {
   loadBalancerBody,
 } from '../../test-support/arm-fixtures.js'
 
-export type FuzzResult = Readonly<{ requests: number; violations: readonly string[] }>
+export type FuzzResult = Readonly<{
+  requests: number
+  /** Requests the authorization oracle judged (a mutated valid route with a known target). */
+  authzRequests: number
+  /** How many of those the token may not touch (each must be refused and change nothing). */
+  forbidden: number
+  /** Authorization violations among `violations`: a forbidden request answered or obeyed. */
+  authzViolations: number
+  violations: readonly string[]
+}>
 
 type Req = {
   method: string
@@ -33,6 +52,19 @@ type Req = {
   query: string
   headers: Record<string, string>
   body: string | undefined
+  /** Set on authorization-oracle requests: whether the token may touch the target, and how to read it back. */
+  authz?: { forbidden: string | undefined; readback: string }
+}
+
+/** The tokens the fuzzer sends: admin (Operator), an Operator, and three scoped to subscription A. */
+type Tokens = {
+  admin: string
+  reader: string
+  other: string
+  operator: string
+  readerA: string
+  contributorA: string
+  ownerA: string
 }
 
 export async function runApiFuzz(o: { runs: number; seed: number }): Promise<FuzzResult> {
@@ -47,6 +79,9 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
   const app = sys.app
   const violations: string[] = []
   let requests = 0
+  let authzRequests = 0
+  let forbidden = 0
+  let authzViolations = 0
   try {
     const sub = sys.subscriptionId
     const p = armPaths(sub)
@@ -63,6 +98,19 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
       label: 'fuzz-other-sub',
       nowMs: 0,
     })
+    const mk = (role: 'Reader' | 'Contributor' | 'Owner' | 'Operator', subs: string[]) =>
+      createToken(store, { role, subscriptions: subs, label: `fuzz-${role}`, nowMs: 0 })
+    const tokens: Tokens = {
+      admin,
+      reader,
+      other,
+      operator: await mk('Operator', []),
+      readerA: await mk('Reader', [sub]),
+      contributorA: await mk('Contributor', [sub]),
+      ownerA: await mk('Owner', [sub]),
+    }
+    // Subscription B: another tenant, with a load balancer and a scale set of its own.
+    const subB = OTHER_SUB
     // Realistic targets: an image, a load balancer with a probe, a scale set.
     const seed = async (method: string, url: string, body: unknown) => {
       const r = await app.inject({
@@ -76,6 +124,9 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
     await seed('PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))
     await seed('PUT', p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
     await seed('PUT', p.set(), autoUpgradeSetBody({ sub, capacity: 3, probe: 'tcp' }))
+    const pB = armPaths(subB)
+    await seed('PUT', pB.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
+    await seed('PUT', pB.set(), autoUpgradeSetBody({ sub: subB, capacity: 1, probe: 'tcp' }))
     const validSet = autoUpgradeSetBody({ sub, capacity: 3, probe: 'tcp' })
 
     const digest = async (): Promise<string> => {
@@ -92,24 +143,44 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
       return h.digest('hex')
     }
 
-    const arb = requestArbitrary({ sub, paths: p, validSet, tokens: { admin, reader, other } })
+    let base: Promise<string> | undefined
+    const listening = () => (base ??= app.listen({ host: '127.0.0.1', port: 0 }))
+    const readBack = async (path: string): Promise<string> => {
+      const r = await app.inject({
+        method: 'GET',
+        url: `${path}?api-version=2024-07-01`,
+        headers: { authorization: `Bearer ${admin}` },
+      })
+      return `${r.statusCode} ${r.body}`
+    }
+
+    const arb = fc.oneof(
+      { weight: 2, arbitrary: requestArbitrary({ sub, paths: p, validSet, tokens }) },
+      { weight: 1, arbitrary: authzArbitrary({ sub, subB, tokens }) },
+    )
     await fc.assert(
       fc.asyncProperty(arb, async (req) => {
         requests++
         const mutating = !['GET', 'HEAD', 'OPTIONS'].includes(req.method)
         const before = mutating ? await digest() : ''
+        const readBefore = req.authz?.forbidden ? await readBack(req.authz.readback) : ''
         let res
         try {
           // /events streams forever by design; every other request must answer within 10 s.
           if (/^\/events(\?|$)/i.test(req.path)) return true
           // A URL that light-my-request itself cannot parse never reaches the server.
           if (!URL.canParse(`${req.path}${req.query}`, 'http://localhost')) return true
-          const answer = app.inject({
-            method: req.method as 'GET',
-            url: `${req.path}${req.query}`,
-            headers: req.headers,
-            ...(req.body !== undefined ? { payload: req.body } : {}),
-          })
+          // app.inject resolves `.` and `..` segments before the server sees them; an
+          // authorization-oracle request that has them goes over a real socket, as sent.
+          const answer =
+            req.authz && DOT_SEGMENT.test(req.path)
+              ? overHttp(await listening(), req)
+              : app.inject({
+                  method: req.method as 'GET',
+                  url: `${req.path}${req.query}`,
+                  headers: req.headers,
+                  ...(req.body !== undefined ? { payload: req.body } : {}),
+                })
           res = await Promise.race([
             answer,
             new Promise<null>((r) => setTimeout(() => r(null), 10_000).unref()),
@@ -146,6 +217,23 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
         }
         if (mutating && res.statusCode >= 400 && (await digest()) !== before)
           violations.push(`refused (${res.statusCode}) but changed the store: ${describe(req)}`)
+        if (req.authz) {
+          authzRequests++
+          const why = req.authz.forbidden
+          if (why) {
+            forbidden++
+            const found: string[] = []
+            if (res.statusCode < 400)
+              found.push(`authz: ${why}, yet ${res.statusCode}: ${describe(req)}`)
+            const readAfter = await readBack(req.authz.readback)
+            if (readAfter !== readBefore)
+              found.push(
+                `authz: ${why}, yet ${req.authz.readback} changed (${res.statusCode}): ${describe(req)}`,
+              )
+            authzViolations += found.length
+            violations.push(...found)
+          }
+        }
         return true
       }),
       { numRuns: o.runs, seed: o.seed, endOnFailure: true },
@@ -155,7 +243,214 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
     await store.close()
     rmSync(dir, { recursive: true, force: true })
   }
-  return { requests, violations: [...new Set(violations)].slice(0, 50) }
+  return {
+    requests,
+    authzRequests,
+    forbidden,
+    authzViolations,
+    violations: [...new Set(violations)].slice(0, 50),
+  }
+}
+
+const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/
+
+/** Sends `r` over HTTP with its path exactly as written (no dot-segment resolution). */
+function overHttp(base: string, r: Req): Promise<{ statusCode: number; body: string }> {
+  const { hostname, port } = new URL(base)
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: hostname,
+        port,
+        method: r.method,
+        path: `${r.path}${r.query}`,
+        // One connection a request: an answer sent before its body was read leaves no bytes
+        // behind for the next request to be parsed from.
+        agent: false,
+        headers: {
+          ...r.headers,
+          connection: 'close',
+          ...(r.body !== undefined ? { 'content-length': String(Buffer.byteLength(r.body)) } : {}),
+        },
+      },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => (body += d))
+        res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, body }))
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end(r.body)
+  })
+}
+
+/** Subscription B of the authorization oracle: no token but the Operators' may touch it. */
+const OTHER_SUB = '11111111-2222-3333-4444-555555555555'
+
+export type UrlMutation =
+  | 'none'
+  | 'encodeLetter'
+  | 'doubleEncode'
+  | 'upperCase'
+  | 'encodedSlash'
+  | 'trailingDot'
+  | 'doubleSlash'
+  | 'dotSegment'
+  | 'dotDotSegment'
+
+export const URL_MUTATIONS: readonly UrlMutation[] = [
+  'none',
+  'encodeLetter',
+  'doubleEncode',
+  'upperCase',
+  'encodedSlash',
+  'trailingDot',
+  'doubleSlash',
+  'dotSegment',
+  'dotDotSegment',
+]
+
+/**
+ * One URL mutation of a valid path, at the `i`-th place it can apply (modulo their number): the
+ * spellings the audit of issue 15 used to get past an authorization check on the raw URL. `own`
+ * is the segment a dot-dot mutation climbs out of (the token's own subscription: `/subscriptions/A/../B`).
+ * @example mutateUrl('/subscriptions/B/x', 'encodeLetter', 0) → '/%73ubscriptions/B/x'
+ */
+export function mutateUrl(path: string, kind: UrlMutation, i: number, own = 'x'): string {
+  const hex = (c: string, upper: boolean) => {
+    const h = c.charCodeAt(0).toString(16).padStart(2, '0')
+    return upper ? h.toUpperCase() : h
+  }
+  const letters = [...path].flatMap((c, at) => (/[A-Za-z]/.test(c) ? [at] : []))
+  const at = <T>(xs: readonly T[]): T | undefined => xs[i % Math.max(1, xs.length)]
+  const segments = path.split('/')
+  const segment = 1 + (i % Math.max(1, segments.length - 1))
+  const withSegments = (f: (s: string[]) => void) => {
+    const s = [...segments]
+    f(s)
+    return s.join('/')
+  }
+  switch (kind) {
+    case 'none':
+      return path
+    case 'encodeLetter':
+    case 'doubleEncode': {
+      const l = at(letters)
+      if (l === undefined) return path
+      const enc = `${kind === 'doubleEncode' ? '%25' : '%'}${hex(path[l] as string, i % 2 === 0)}`
+      return path.slice(0, l) + enc + path.slice(l + 1)
+    }
+    case 'upperCase':
+      return i % 2 === 0
+        ? path.replace('/subscriptions/', '/SUBSCRIPTIONS/')
+        : withSegments((s) => (s[segment] = (s[segment] ?? '').toUpperCase()))
+    case 'encodedSlash':
+      return withSegments((s) => {
+        if (segment < s.length - 1)
+          s.splice(segment, 2, `${s[segment]}%${i % 2 ? '2f' : '2F'}${s[segment + 1]}`)
+      })
+    case 'trailingDot':
+      return withSegments((s) => (s[segment] = `${s[segment] ?? ''}.`))
+    case 'doubleSlash':
+      return withSegments((s) => s.splice(segment, 0, ''))
+    case 'dotSegment':
+      return withSegments((s) => s.splice(segment, 0, '.'))
+    case 'dotDotSegment':
+      return withSegments((s) => s.splice(segment, 0, i % 3 === 0 ? own : 'x', '..'))
+  }
+}
+
+/**
+ * Authorization-oracle requests: a valid route of a known target, mutated by one or two URL
+ * mutations, with a token of some role and scope. Whether the token may touch the target is
+ * decided here from the target (never from the answer): another subscription, the platform
+ * catalog written without the Operator role, a write with a Reader token.
+ */
+function authzArbitrary(c: { sub: string; subB: string; tokens: Tokens }): fc.Arbitrary<Req> {
+  type Target = {
+    sub: 'A' | 'B'
+    path: string
+    readback: string
+    catalog: boolean
+    body: () => unknown
+  }
+  const targets: Target[] = []
+  for (const [which, id] of [
+    ['A', c.sub],
+    ['B', c.subB],
+  ] as const) {
+    const p = armPaths(id)
+    const set = p.set()
+    const lbBody = () => ({
+      ...loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }),
+      tags: { fuzz: 'changed' },
+    })
+    const setBody = () => ({
+      ...autoUpgradeSetBody({ sub: id, capacity: 2, probe: 'tcp' }),
+      tags: { fuzz: 'changed' },
+    })
+    const versions = p.image('1.0.0').replace(/\/versions\/.*/, '/versions')
+    const t = (path: string, readback: string, body: () => unknown, catalog = false) =>
+      targets.push({ sub: which, path, readback, catalog, body })
+    t(p.lb, p.lb, lbBody)
+    t(p.probe('tcp'), p.lb, lbBody)
+    t(set, set, setBody)
+    t(`${set}/virtualMachines`, set, () => undefined)
+    t(`${set}/virtualMachines/0`, `${set}/virtualMachines`, () => undefined)
+    t(`${set}/manualupgrade`, set, () => ({ instanceIds: ['0'] }))
+    t(`${set}/osRollingUpgrade`, set, () => undefined)
+    t(`${set}/rollingUpgrades/cancel`, set, () => undefined)
+    t(`${set}/approveRollingUpgrade`, set, () => ({ instanceIds: ['0'] }))
+    t(`${set}/extensionRollingUpgrade`, set, () => undefined)
+    t(p.image('9.9.9'), versions, () => imageBody('sim:?boot=0'), true)
+    t(p.image('1.0.0'), versions, () => imageBody('sim:?boot=0'), true)
+  }
+  const roles = [
+    'admin',
+    'operator',
+    'readerA',
+    'contributorA',
+    'ownerA',
+  ] as const satisfies readonly (keyof Tokens)[]
+  return fc
+    .record({
+      target: fc.constantFrom(...targets),
+      method: fc.constantFrom('GET', 'PUT', 'PATCH', 'POST', 'DELETE'),
+      role: fc.constantFrom(...roles),
+      mutations: fc.array(fc.tuple(fc.constantFrom(...URL_MUTATIONS), fc.nat()), {
+        minLength: 1,
+        maxLength: 2,
+      }),
+    })
+    .map(({ target, method, role, mutations }) => {
+      let path = target.path
+      for (const [kind, i] of mutations) path = mutateUrl(path, kind, i, c.sub)
+      const write = method !== 'GET'
+      const operator = role === 'admin' || role === 'operator'
+      const forbidden = operator
+        ? undefined
+        : target.sub === 'B'
+          ? `a token of ${role} (subscription A only) targets subscription B`
+          : target.catalog && write
+            ? `${role} writes the platform catalog`
+            : write && role === 'readerA'
+              ? 'a Reader token writes'
+              : undefined
+      const body = write ? target.body() : undefined
+      return {
+        method,
+        path,
+        query: '?api-version=2024-07-01',
+        headers: {
+          authorization: `Bearer ${c.tokens[role]}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        authz: { forbidden, readback: target.readback },
+      }
+    })
 }
 
 function describe(r: Req): string {
@@ -168,7 +463,7 @@ function requestArbitrary(c: {
   sub: string
   paths: ReturnType<typeof armPaths>
   validSet: Record<string, unknown>
-  tokens: { admin: string; reader: string; other: string }
+  tokens: Tokens
 }): fc.Arbitrary<Req> {
   const { sub, paths } = c
   const set = paths.set()

@@ -45,6 +45,9 @@ if (o.fuzz > 0) {
   console.log(
     `API fuzzing: ${r.requests} requests, ${r.violations.length} violations (${elapsed()})`,
   )
+  console.log(
+    `  authorization oracle: ${r.authzRequests} mutated routes judged, ${r.forbidden} forbidden to their token, ${r.authzViolations} authorization violations`,
+  )
   violations += r.violations.length
 }
 

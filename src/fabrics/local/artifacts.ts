@@ -9,7 +9,7 @@
  * `up2 -> a/b/q/../..` leaves it, though each looks harmless as text); absolute ones are refused.
  */
 import { createHash } from 'node:crypto'
-import { constants, existsSync } from 'node:fs'
+import { constants, existsSync, realpathSync } from 'node:fs'
 import {
   cp,
   lstat,
@@ -23,7 +23,7 @@ import {
   stat,
 } from 'node:fs/promises'
 import { join, posix, relative, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import * as tar from 'tar'
 import { AppError } from '../../errors.js'
 
@@ -66,6 +66,49 @@ export async function importArtifact(
     await rm(staging, { recursive: true, force: true })
     throw err
   }
+}
+
+/**
+ * Confines a file:// image source to the operator's `--image-source-roots` and keeps it out of
+ * the data dir (its token, database, keys and instances; only `{data-dir}/sources` may be a
+ * root). Symbolic links are resolved first and the resolved path is what gets imported, so a
+ * link planted under a root cannot lead out of it. Returns the URI to import.
+ * @example confineImageSource('file:///tmp/web-1', { roots: ['/tmp'], dataDir: '/var/lib/osroll' }) → 'file:///tmp/web-1'
+ */
+export function confineImageSource(
+  uri: string,
+  o: { roots: readonly string[]; dataDir: string },
+): string {
+  const source = sourcePath(uri)
+  let real: string
+  try {
+    real = realpathSync(source)
+  } catch {
+    throw bad(`The image artifact '${uri}' does not exist or cannot be read.`)
+  }
+  const real0 = (d: string) => {
+    try {
+      return realpathSync(d)
+    } catch {
+      return d
+    }
+  }
+  const within = (dir: string) => {
+    const r = relative(real0(dir), real)
+    return r === '' || (!r.startsWith('..') && !r.startsWith(sep) && !/^[a-zA-Z]:/.test(r))
+  }
+  const sources = join(o.dataDir, 'sources')
+  if (within(o.dataDir) && !within(sources))
+    throw bad(
+      `The image artifact '${uri}' is inside osroll's data dir, which holds its token, database and keys; publish from a directory outside it.`,
+    )
+  if (!o.roots.some((root) => within(root)))
+    throw bad(
+      o.roots.length === 0
+        ? `The image artifact '${uri}' is refused: this server reads file:// image sources from no directory (--image-source-roots is empty).`
+        : `The image artifact '${uri}' is not under one of the directories this server reads image sources from (--image-source-roots: ${o.roots.join(':')}).`,
+    )
+  return pathToFileURL(real).href
 }
 
 /** Where an imported artifact lives. */

@@ -126,6 +126,11 @@ function get(url, hops) {
     const host = url.hostname.replace(/^\[|\]$/g, '')
     if (net.isIP(host)) refuseLocal(host)
     const lib = url.protocol === 'https:' ? https : http
+    let cleanup = () => {}
+    const fail = (err) => {
+      cleanup()
+      reject(err)
+    }
     const req = lib.get(url, { lookup, timeout: job.timeoutMs }, (res) => {
       const status = res.statusCode || 0
       if (status >= 300 && status < 400 && res.headers.location) {
@@ -143,19 +148,25 @@ function get(url, hops) {
       }
       const file = path.join(job.dir, fileName(url))
       fs.rmSync(file, { force: true })
-      const out = fs.createWriteStream(file, { flags: 'wx' })
+      // Opened here, synchronously, so that a refused or broken download (over the cap, cut
+      // off, timed out) removes its partial file for certain: see fail.
+      const out = fs.createWriteStream(file, { fd: fs.openSync(file, 'wx') })
+      cleanup = () => {
+        out.destroy()
+        fs.rmSync(file, { force: true })
+      }
       let bytes = 0
       res.on('data', (chunk) => {
         bytes += chunk.length
         if (bytes > policy.maxBytes) res.destroy(tooBig())
       })
-      res.on('error', reject)
-      out.on('error', reject)
+      res.on('error', fail)
+      out.on('error', fail)
       out.on('finish', resolve)
       res.pipe(out)
     })
     req.on('timeout', () => req.destroy(new Refused('no answer within ' + Math.round(job.timeoutMs / 1000) + ' s')))
-    req.on('error', reject)
+    req.on('error', fail)
   })
 }
 
