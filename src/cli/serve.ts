@@ -113,6 +113,11 @@ export function registerServe(program: Command): void {
       undefined,
     )
     .option(
+      '--image-source-roots <dirs>',
+      'directories (colon-separated) file:// image sources may be read from; default the temp dir and {data-dir}/sources; empty: none (OSROLL_IMAGE_SOURCE_ROOTS)',
+      undefined,
+    )
+    .option(
       '--file-uri-max-bytes <n>',
       'largest fileUris download, default 268435456 (OSROLL_FILE_URI_MAX_BYTES)',
       undefined,
@@ -184,6 +189,7 @@ export function registerServe(program: Command): void {
         fileUriRoots: 'fileUriRoots',
         fileUriMaxBytes: 'fileUriMaxBytes',
         fileUriAllowLocal: 'fileUriAllowLocal',
+        imageSourceRoots: 'imageSourceRoots',
       }
       for (const [flag, key] of Object.entries(map))
         if (flags[flag] !== undefined) raw[key] = flags[flag]
