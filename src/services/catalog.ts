@@ -13,7 +13,7 @@ import { isPlainObject } from '../core/scale-set/shape.js'
 import type { ImageArtifact } from '../fabrics/fabric.js'
 import type { EligibleVersion, ImageCatalog } from '../runtime/catalog.js'
 import type { ControlStore, StoredResource } from '../store/control-store.js'
-import { PLATFORM_IMAGE_TYPE, platformImagePrefix } from '../api/arm.js'
+import { PLATFORM_IMAGE_TYPE, platformImagePrefix } from '../arm/arm.js'
 import { AUTO_UPGRADE_SKUS } from '../config/defaults.js'
 import type { Galleries } from './galleries.js'
 

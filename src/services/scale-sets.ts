@@ -31,7 +31,7 @@ import {
   scaleSetId,
   withoutReadOnly,
   withoutSecrets,
-} from '../api/arm.js'
+} from '../arm/arm.js'
 import type { ServiceDeps } from './deps.js'
 import { problem } from '../core/problem.js'
 import { isServiceFabricClusterId } from '../core/references.js'

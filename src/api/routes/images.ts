@@ -9,7 +9,7 @@ import { compareVersions } from '../../core/image/version.js'
 import { normalizeLocation } from '../../core/scale-set/to-spec.js'
 import type { ServiceDeps } from '../../services/deps.js'
 import type { PlatformImageKey, PlatformImageVersion } from '../../services/catalog.js'
-import { SCALE_SET_TYPE } from '../arm.js'
+import { SCALE_SET_TYPE } from '../../arm/arm.js'
 import { imageLineKey } from '../../core/image/image-ref.js'
 
 type VersionParams = {

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import { AppError, Errors } from '../../errors.js'
 import { nameMessage } from '../../core/names.js'
-import { SUBSCRIPTION_TYPE } from '../arm.js'
+import { SUBSCRIPTION_TYPE } from '../../arm/arm.js'
 import type { ServiceDeps } from '../../services/deps.js'
 import type { TokenRecord } from '../../store/control-store.js'
 import { canUseSubscription } from '../../services/tokens.js'
