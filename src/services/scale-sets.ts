@@ -19,7 +19,7 @@ import { canonicalCase, isPlainObject } from '../core/scale-set/shape.js'
 import { parseDurationMs } from '../core/duration.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import { DEFAULT_EXTENSIONS_TIME_BUDGET_MS } from '../core/scale-set/spec.js'
-import type { ExtensionModel, FabricModel, HealthCheck } from '../fabrics/fabric.js'
+import type { ExtensionModel, FabricModel, HealthCheck } from '../fabrics/types/fabric.js'
 import type { ScaleSetState } from '../store/store.js'
 import type { StoredResource } from '../store/control-store.js'
 import {

@@ -8,7 +8,7 @@ import { CompiledQuery } from 'kysely'
 import type { Kysely } from 'kysely'
 import { Errors } from '../../errors.js'
 import type { Rollout, RolloutEvent } from '../../core/rollout/types.js'
-import type { SimInstance, SimStateStore } from '../../fabrics/sim/sim-state.js'
+import type { SimInstance, SimStateStore } from '../../fabrics/types/sim-state.js'
 import type { InstanceRecord, ScaleSetState, Store } from '../store.js'
 import type {
   ControlStore,
