@@ -21,7 +21,7 @@ import type {
   NewInstanceSpec,
 } from '../types/fabric.js'
 import { OsDisks } from './os-disks.js'
-import { ReadBatcher } from '../../store/read-batcher.js'
+import { ReadBatcher } from '../../util/read-batcher.js'
 import { runCustomData, runExtensions, type InstanceJail } from './provisioning.js'
 import type { LocalDisk, LocalInstance, LocalStateStore } from '../types/local-state.js'
 import type { DownloadPolicy, OsDiskMode, SandboxMode } from '../types/local-options.js'
