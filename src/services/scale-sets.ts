@@ -151,7 +151,8 @@ export async function putScaleSet(
     now,
   )
   deps.notify(key)
-  return { created: !existing, view: await scaleSetView(deps, resource), key }
+  const view = await scaleSetView(deps, resource, existing ? 'Updating' : 'Creating')
+  return { created: !existing, view, key }
 }
 
 export async function getScaleSet(deps: ServiceDeps, ref: ScaleSetRef): Promise<ScaleSetView> {
@@ -223,7 +224,15 @@ export async function modelExactVersion(
   return latest?.version ?? null
 }
 
-async function scaleSetView(deps: ServiceDeps, r: StoredResource): Promise<ScaleSetView> {
+/**
+ * The scale set as ARM shows it. `written`: the answer to the PUT or PATCH that just wrote it,
+ * never `Succeeded` (the write is still to be rolled out): Azure answers `Creating` or `Updating`.
+ */
+async function scaleSetView(
+  deps: ServiceDeps,
+  r: StoredResource,
+  written?: 'Creating' | 'Updating',
+): Promise<ScaleSetView> {
   const body = withoutSecrets(r.body as Record<string, unknown>)
   const key = r.id.toLowerCase()
   const state = await deps.store.getScaleSet(key)
@@ -234,7 +243,7 @@ async function scaleSetView(deps: ServiceDeps, r: StoredResource): Promise<Scale
   const settled =
     observed !== undefined && observed.settled && observed.instanceCount === state?.spec.capacity
   const provisioningState = settled
-    ? 'Succeeded'
+    ? (written ?? 'Succeeded')
     : r.createdAtMs === r.updatedAtMs
       ? 'Creating'
       : 'Updating'
