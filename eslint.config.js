@@ -1,7 +1,131 @@
 // Lint: typescript-eslint's recommended rules, plus the layering of docs/architecture.md:
-// src/core is pure (no node:*, no clock, no timers, no randomness, no imports from outside core).
+// src/core is pure (no node:*, no clock, no timers, no randomness, no imports from outside core),
+// and every layer imports only the layers below it that it is allowed to (§ Layers).
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
+
+// An import path into each layer, by its segments ('../../store/sql/x.js' is into store).
+// `fabrics` is the fabric implementations; `fabrics/types` (what a fabric is and keeps) is below.
+const into = {
+  main: String.raw`^(\.\./)+main\.js$`,
+  cli: String.raw`^(\.\./)+cli/`,
+  api: String.raw`^(\.\./)+api/`,
+  services: String.raw`^(\.\./)+services/`,
+  runtime: String.raw`^(\.\./)+runtime/`,
+  health: String.raw`^(\.\./)+health/`,
+  store: String.raw`^(\.\./)+store/`,
+  fabrics: String.raw`^(\.\./)+fabrics/(?!types/)`,
+  'fabric-types': String.raw`^(\.\./)+fabrics/types/`,
+  config: String.raw`^(\.\./)+config/`,
+  arm: String.raw`^(\.\./)+arm/`,
+  client: String.raw`^(\.\./)+client/`,
+  tls: String.raw`^(\.\./)+tls/`,
+  util: String.raw`^(\.\./)+util/`,
+  errors: String.raw`^(\.\./)+errors\.js$`,
+  core: String.raw`^(\.\./)+core/`,
+}
+
+// Each layer, top to bottom, and what it may import besides itself. The same table is in
+// test/architecture/imports.test.ts, which checks the whole graph (and that it has no circle).
+const layers = [
+  {
+    layer: 'cli',
+    files: ['src/cli/**/*.ts'],
+    // The CLI talks to a server only through the client; `serve` and `demo` start one (main).
+    imports: ['client', 'main', 'config', 'services', 'store', 'fabrics', 'fabric-types', 'core'],
+  },
+  {
+    layer: 'api',
+    files: ['src/api/**/*.ts'],
+    imports: ['services', 'runtime', 'store', 'fabric-types', 'config', 'arm', 'errors', 'core'],
+  },
+  {
+    layer: 'services',
+    files: ['src/services/**/*.ts'],
+    imports: ['runtime', 'store', 'fabric-types', 'config', 'arm', 'util', 'errors', 'core'],
+  },
+  {
+    layer: 'runtime',
+    files: ['src/runtime/**/*.ts'],
+    imports: ['store', 'fabric-types', 'util', 'errors', 'core'],
+  },
+  { layer: 'health', files: ['src/health/**/*.ts'], imports: ['fabric-types', 'core'] },
+  {
+    layer: 'store',
+    files: ['src/store/**/*.ts'],
+    imports: ['fabric-types', 'util', 'errors', 'core'],
+    // One backend never imports its sibling: what both need is in store/sql/.
+    also: [
+      {
+        files: ['src/store/postgres/**/*.ts'],
+        regex: String.raw`(^|/)sqlite/`,
+        message: 'postgres/ imports no sqlite/',
+      },
+      {
+        files: ['src/store/sqlite/**/*.ts'],
+        regex: String.raw`(^|/)postgres/`,
+        message: 'sqlite/ imports no postgres/',
+      },
+    ],
+  },
+  {
+    layer: 'fabrics',
+    files: ['src/fabrics/**/*.ts'],
+    imports: ['fabric-types', 'util', 'errors', 'core'],
+    // A fabric is one folder: it never imports another fabric.
+    also: [
+      {
+        files: ['src/fabrics/sim/**/*.ts'],
+        regex: String.raw`^\.\./local/`,
+        message: 'a fabric imports no other fabric',
+      },
+      {
+        files: ['src/fabrics/local/**/*.ts'],
+        regex: String.raw`^\.\./sim/`,
+        message: 'a fabric imports no other fabric',
+      },
+    ],
+  },
+  {
+    layer: 'fabric-types',
+    files: ['src/fabrics/types/**/*.ts'],
+    imports: ['core'],
+    // Nothing of fabrics/ outside types/ either (those paths do not say `fabrics/`).
+    also: [
+      {
+        files: ['src/fabrics/types/**/*.ts'],
+        regex: String.raw`^\.\./(?!\.\./core/)`,
+        message: 'fabrics/types imports only core',
+      },
+    ],
+  },
+  { layer: 'config', files: ['src/config/**/*.ts'], imports: ['fabric-types', 'core'] },
+  { layer: 'arm', files: ['src/arm/**/*.ts'], imports: ['errors', 'core'] },
+  { layer: 'client', files: ['src/client/**/*.ts'], imports: [] },
+  { layer: 'tls', files: ['src/tls/**/*.ts'], imports: [] },
+  { layer: 'util', files: ['src/util/**/*.ts'], imports: [] },
+  { layer: 'errors', files: ['src/errors.ts'], imports: [] },
+]
+
+/** The no-restricted-imports blocks of one layer: every other layer it does not import. */
+function layerRules({ layer, files, imports, also = [] }) {
+  const forbidden = Object.keys(into).filter((l) => l !== layer && !imports.includes(l))
+  const patterns = forbidden.map((l) => ({
+    regex: into[l],
+    message: `${layer} imports no ${l} (docs/architecture.md § Layers)`,
+  }))
+  const rule = (extra) => ({
+    'no-restricted-imports': ['error', { patterns: [...patterns, ...extra] }],
+  })
+  return [
+    { files, ignores: ['**/*.test.ts', '**/*.contract.ts'], rules: rule([]) },
+    ...also.map((a) => ({
+      files: a.files,
+      ignores: ['**/*.test.ts', '**/*.contract.ts'],
+      rules: rule([{ regex: a.regex, message: `${a.message} (docs/architecture.md § Layers)` }]),
+    })),
+  ]
+}
 
 const impureGlobals = [
   { name: 'setTimeout', message: 'core is pure: return wakeAtMs instead of scheduling' },
@@ -32,6 +156,7 @@ export default tseslint.config(
     files: ['bin/**/*.js'],
     languageOptions: { globals: { console: 'readonly', process: 'readonly' } },
   },
+  ...layers.flatMap(layerRules),
   {
     files: ['src/core/**/*.ts'],
     rules: {

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Sqlite from 'better-sqlite3'
-import type { LocalInstance } from '../src/fabrics/local/local-state.js'
+import type { LocalInstance } from '../src/fabrics/types/local-state.js'
 import { sampleImage } from '../test-support/sample-images.js'
 import { localFleet } from './local-fleet.js'
 

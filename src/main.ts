@@ -37,8 +37,7 @@ import { DEFAULTS } from './config/defaults.js'
 import type { ServiceDeps } from './services/deps.js'
 import { buildApp } from './api/app.js'
 import { OPERATOR, createToken, hashToken } from './services/tokens.js'
-import { createSubscription } from './api/routes/subscriptions.js'
-import { SUBSCRIPTION_TYPE } from './api/arm.js'
+import { ensureDefaultSubscription } from './services/subscriptions.js'
 import { Errors } from './errors.js'
 import { ensureSelfSignedTls } from './tls/self-signed.js'
 import { assertPrivateFile, secureDataDir } from './config/data-dir.js'
@@ -388,13 +387,4 @@ async function ensureAdminToken(store: SqlStore, dataDir: string, nowMs: number)
   writeFileSync(file, token + '\n', { mode: 0o600 })
   chmodSync(file, 0o600)
   return token
-}
-
-async function ensureDefaultSubscription(deps: ServiceDeps): Promise<string> {
-  const existing = await deps.store.listResources({ type: SUBSCRIPTION_TYPE })
-  const first = [...existing].sort((a, b) => a.createdAtMs - b.createdAtMs)[0]
-  if (first) return first.name
-  const id = randomUUID()
-  await createSubscription(deps, id, 'default')
-  return id
 }

@@ -5,7 +5,7 @@
 import type { ScaleSetSpec } from '../src/core/scale-set/spec.js'
 import { DEFAULT_AUTOMATIC_OS_POLICY, DEFAULT_ROLLING_POLICY } from '../src/core/scale-set/spec.js'
 import type { InstanceObservation } from '../src/core/rollout/types.js'
-import type { FabricModel } from '../src/fabrics/fabric.js'
+import type { FabricModel } from '../src/fabrics/types/fabric.js'
 import { placeNewInstances } from '../src/core/scale-set/placement.js'
 import type { ScaleSetState } from '../src/store/store.js'
 

@@ -17,7 +17,7 @@ import type { ServiceDeps } from '../services/deps.js'
 import type { TokenCache } from '../services/tokens.js'
 import { bearerToken, canUseSubscription, roleAllows } from '../services/tokens.js'
 import type { TokenRecord } from '../store/control-store.js'
-import { ensureSubscription } from './routes/subscriptions.js'
+import { ensureSubscription } from '../services/subscriptions.js'
 import type { Refusal, Throttle } from './throttle.js'
 import { apiVersionOf, headerOf } from './request.js'
 

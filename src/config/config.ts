@@ -6,9 +6,8 @@
 import { resolve } from 'node:path'
 import { parseDurationMs } from '../core/duration.js'
 import { DEFAULTS } from './defaults.js'
-import { OS_DISK_MODES, type OsDiskMode } from '../fabrics/local/os-disks.js'
-import { SANDBOX_MODES, type SandboxMode } from '../fabrics/local/sandbox.js'
-import type { DownloadPolicy } from '../fabrics/local/fetch-files.js'
+import { OS_DISK_MODES, SANDBOX_MODES } from '../fabrics/types/local-options.js'
+import type { DownloadPolicy, OsDiskMode, SandboxMode } from '../fabrics/types/local-options.js'
 
 export type Config = Readonly<{
   host: string

@@ -5,7 +5,7 @@
  * that says how to build images and how time passes for it.
  */
 import { describe, expect, it } from 'vitest'
-import type { Fabric, FabricModel, ImageArtifact, InstanceView } from './fabric.js'
+import type { Fabric, FabricModel, ImageArtifact, InstanceView } from './types/fabric.js'
 
 export type FabricHarness = Readonly<{
   fabric: Fabric

@@ -7,7 +7,7 @@
 import { imageLineKey } from '../core/image/image-ref.js'
 import type { ImageReference } from '../core/image/image-ref.js'
 import { compareVersions } from '../core/image/version.js'
-import type { ImageArtifact } from '../fabrics/fabric.js'
+import type { ImageArtifact } from '../fabrics/types/fabric.js'
 
 export type EligibleVersion = Readonly<{ version: string; eligibleAtMs: number }>
 

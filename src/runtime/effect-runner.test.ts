@@ -7,7 +7,7 @@ import { EffectRunner } from './effect-runner.js'
 import { SystemClock } from './clock.js'
 import { silentLogger } from './logger.js'
 import { Errors } from '../errors.js'
-import type { Fabric } from '../fabrics/fabric.js'
+import type { Fabric } from '../fabrics/types/fabric.js'
 
 /** A fabric whose reimage hangs for some instances (until aborted) and fails first for others. */
 function fabricWith(o: { hang: string[]; failOnce: string[] }) {

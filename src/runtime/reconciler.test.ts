@@ -14,7 +14,7 @@ import { reconcile } from './reconciler.js'
 import type { ReconcilerDeps } from './reconciler.js'
 import { silentLogger } from './logger.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
-import type { Fabric } from '../fabrics/fabric.js'
+import type { Fabric } from '../fabrics/types/fabric.js'
 
 const NO_DELAY = {
   firstDelayMinMs: 0,

@@ -3,7 +3,7 @@
  * catalog, the clock, id generation, configuration, and a way to wake the orchestrator.
  */
 import type { Clock } from '../runtime/clock.js'
-import type { Fabric } from '../fabrics/fabric.js'
+import type { Fabric } from '../fabrics/types/fabric.js'
 import type { Store } from '../store/store.js'
 import type { ControlStore } from '../store/control-store.js'
 import type { StoreCatalog } from './catalog.js'

@@ -8,7 +8,7 @@ import { firstNameProblem, quoteName } from '../core/names.js'
 import type { NameKind } from '../core/names.js'
 import { tagsProblem } from '../core/tags.js'
 import { linkedIds } from '../core/references.js'
-import { problemsError } from '../api/arm.js'
+import { problemsError } from '../arm/arm.js'
 import type { TokenRecord } from '../store/control-store.js'
 import { canUseSubscription } from './tokens.js'
 

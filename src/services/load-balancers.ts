@@ -12,7 +12,7 @@ import {
   parseProbeId,
   requireLocation,
   requireObject,
-} from '../api/arm.js'
+} from '../arm/arm.js'
 import type { StoredResource } from '../store/control-store.js'
 import type { ServiceDeps } from './deps.js'
 import type { NameKind } from '../core/names.js'

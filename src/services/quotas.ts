@@ -4,7 +4,7 @@
  * of all the subscription's sets would go over `--max-instances-per-subscription`.
  */
 import { Errors } from '../errors.js'
-import { SCALE_SET_TYPE } from '../api/arm.js'
+import { SCALE_SET_TYPE } from '../arm/arm.js'
 import type { StoredResource } from '../store/control-store.js'
 import type { ServiceDeps } from './deps.js'
 

@@ -19,7 +19,7 @@ import { canonicalCase, isPlainObject } from '../core/scale-set/shape.js'
 import { parseDurationMs } from '../core/duration.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import { DEFAULT_EXTENSIONS_TIME_BUDGET_MS } from '../core/scale-set/spec.js'
-import type { ExtensionModel, FabricModel, HealthCheck } from '../fabrics/fabric.js'
+import type { ExtensionModel, FabricModel, HealthCheck } from '../fabrics/types/fabric.js'
 import type { ScaleSetState } from '../store/store.js'
 import type { StoredResource } from '../store/control-store.js'
 import {
@@ -31,7 +31,7 @@ import {
   scaleSetId,
   withoutReadOnly,
   withoutSecrets,
-} from '../api/arm.js'
+} from '../arm/arm.js'
 import type { ServiceDeps } from './deps.js'
 import { problem } from '../core/problem.js'
 import { isServiceFabricClusterId } from '../core/references.js'
@@ -151,7 +151,8 @@ export async function putScaleSet(
     now,
   )
   deps.notify(key)
-  return { created: !existing, view: await scaleSetView(deps, resource), key }
+  const view = await scaleSetView(deps, resource, existing ? 'Updating' : 'Creating')
+  return { created: !existing, view, key }
 }
 
 export async function getScaleSet(deps: ServiceDeps, ref: ScaleSetRef): Promise<ScaleSetView> {
@@ -223,7 +224,15 @@ export async function modelExactVersion(
   return latest?.version ?? null
 }
 
-async function scaleSetView(deps: ServiceDeps, r: StoredResource): Promise<ScaleSetView> {
+/**
+ * The scale set as ARM shows it. `written`: the answer to the PUT or PATCH that just wrote it,
+ * never `Succeeded` (the write is still to be rolled out): Azure answers `Creating` or `Updating`.
+ */
+async function scaleSetView(
+  deps: ServiceDeps,
+  r: StoredResource,
+  written?: 'Creating' | 'Updating',
+): Promise<ScaleSetView> {
   const body = withoutSecrets(r.body as Record<string, unknown>)
   const key = r.id.toLowerCase()
   const state = await deps.store.getScaleSet(key)
@@ -234,7 +243,7 @@ async function scaleSetView(deps: ServiceDeps, r: StoredResource): Promise<Scale
   const settled =
     observed !== undefined && observed.settled && observed.instanceCount === state?.spec.capacity
   const provisioningState = settled
-    ? 'Succeeded'
+    ? (written ?? 'Succeeded')
     : r.createdAtMs === r.updatedAtMs
       ? 'Creating'
       : 'Updating'

@@ -5,7 +5,7 @@
  */
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
-import type { FabricModel } from '../fabrics/fabric.js'
+import type { FabricModel } from '../fabrics/types/fabric.js'
 
 /** The orchestrator's view of one scale set: its spec plus the facts it decides on. */
 export type ScaleSetState = Readonly<{

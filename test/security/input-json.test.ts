@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiHarness } from '../../test-support/api-harness.js'
 import type { Call } from '../../test-support/api-harness.js'
 import { jsonLimitProblem } from '../../src/api/json-body.js'
-import { scaleSetId } from '../../src/api/arm.js'
+import { scaleSetId } from '../../src/arm/arm.js'
 
 let h: Awaited<ReturnType<typeof apiHarness>>
 let call: Call

@@ -5,7 +5,7 @@
  */
 import type { ScaleSetSpec } from '../../src/core/scale-set/spec.js'
 import type { TimingProfile } from '../../src/core/rollout/start.js'
-import type { FabricModel } from '../../src/fabrics/fabric.js'
+import type { FabricModel } from '../../src/fabrics/types/fabric.js'
 
 export type Fault = Readonly<
   | { kind: 'publish'; version: string; uri: string }

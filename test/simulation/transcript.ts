@@ -7,7 +7,7 @@ import { verdict } from '../../src/core/health/verdict.js'
 import { compareVersions } from '../../src/core/image/version.js'
 import { progressOf, rollbackInfoOf } from '../../src/core/rollout/progress.js'
 import type { Rollout } from '../../src/core/rollout/types.js'
-import type { InstanceView } from '../../src/fabrics/fabric.js'
+import type { InstanceView } from '../../src/fabrics/types/fabric.js'
 import type { Fault, Scenario } from './scenario.js'
 
 export class Transcript {

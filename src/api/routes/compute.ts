@@ -73,17 +73,10 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
         key,
       )
       withAsyncOperation(req, reply, req.params.sub, String(view['location']), op, retry)
-      const props = view['properties'] as Record<string, unknown>
-      const state =
-        props['provisioningState'] === 'Succeeded'
-          ? created
-            ? 'Creating'
-            : 'Updating'
-          : props['provisioningState']
       return reply
         .status(created ? 201 : 200)
         .header('ETag', String(view['etag']))
-        .send({ ...view, properties: { ...props, provisioningState: state } })
+        .send(view)
     }
   app.put<{ Params: SetParams }>(SET, write(false))
   app.patch<{ Params: SetParams }>(SET, write(true))

@@ -1,6 +1,6 @@
 /** Galleries, image definitions and versions (SPEC §2.3), with `$expand=ReplicationStatus`. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { mergeArm } from '../arm.js'
+import { mergeArm } from '../../arm/arm.js'
 import type { ServiceDeps } from '../../services/deps.js'
 import {
   GALLERY_IMAGE_TYPE,

@@ -9,8 +9,7 @@ import { compareVersions } from '../../core/image/version.js'
 import { normalizeLocation } from '../../core/scale-set/to-spec.js'
 import type { ServiceDeps } from '../../services/deps.js'
 import type { PlatformImageKey, PlatformImageVersion } from '../../services/catalog.js'
-import { SCALE_SET_TYPE } from '../arm.js'
-import { imageLineKey } from '../../core/image/image-ref.js'
+import { deletePlatformImage, publishPlatformImage } from '../../services/platform-images.js'
 
 type VersionParams = {
   sub: string
@@ -51,13 +50,12 @@ export function registerImageRoutes(app: FastifyInstance, deps: ServiceDeps): vo
       ['imageSegment', p.offer, 'offer'],
       ['imageSegment', p.sku, 'skus'],
     ])
-    const { created, image } = await deps.catalog.publish({
+    const { created, image } = await publishPlatformImage(deps, {
       key: keyOf(p),
       version: p.version,
       body: req.body,
       nowMs: deps.clock.nowMs(),
     })
-    for (const key of await deps.store.listScaleSetKeys()) deps.notify(key)
     return reply.status(created ? 201 : 200).send(full(p, image))
   })
   app.get<{ Params: VersionParams }>(`${SKU}/versions/:version`, async (req) => {
@@ -67,15 +65,12 @@ export function registerImageRoutes(app: FastifyInstance, deps: ServiceDeps): vo
   })
   app.delete<{ Params: VersionParams }>(`${SKU}/versions/:version`, catalog, async (req, reply) => {
     const p = req.params
-    const v = await deps.catalog.get(keyOf(p), p.version)
-    if (!v) return reply.status(204).send()
-    const users = await instancesUsing(deps, p)
-    if (users.here.length > 0 || users.elsewhere > 0)
-      throw Errors.Conflict(
-        `Image version ${p.version} is in use by ${inUse(users)}; it cannot be deleted.`,
-      )
-    await deps.catalog.delete(keyOf(p), p.version)
-    return reply.status(200).send()
+    const deleted = await deletePlatformImage(deps, {
+      sub: p.sub,
+      key: keyOf(p),
+      version: p.version,
+    })
+    return reply.status(deleted ? 200 : 204).send()
   })
   app.get<{ Params: Omit<VersionParams, 'version'>; Querystring: Record<string, string> }>(
     `${SKU}/versions`,
@@ -125,50 +120,4 @@ function imageNotFound(p: VersionParams): Error {
   return Errors.NotFound(
     `Artifact: VMImage was not found: ${p.pub}:${p.offer}:${p.sku}:${p.version} in location ${p.loc}.`,
   )
-}
-
-type Users = { here: string[]; elsewhere: number }
-
-/** "instance web/0 and 2 instances in other subscriptions": names only the URL's subscription's. */
-function inUse(u: Users): string {
-  const here =
-    u.here.length > 0
-      ? `instance ${u.here.slice(0, 3).join(', ')}${u.here.length > 3 ? ` and ${u.here.length - 3} more` : ''}`
-      : ''
-  const there =
-    u.elsewhere > 0
-      ? `${u.elsewhere} instance${u.elsewhere === 1 ? '' : 's'} in other subscriptions`
-      : ''
-  return [here, there].filter((x) => x !== '').join(' and ')
-}
-
-/**
- * The instances whose OS disk or kept previous disk is this version: named (set/id) in the
- * subscription of the request's URL, only counted in the others (whose names it may not learn).
- */
-async function instancesUsing(deps: ServiceDeps, p: VersionParams): Promise<Users> {
-  const line = imageLineKey({
-    kind: 'platform',
-    publisher: p.pub,
-    offer: p.offer,
-    sku: p.sku,
-    version: p.version,
-  })
-  const users: Users = { here: [], elsewhere: 0 }
-  for (const r of await deps.store.listResources({ type: SCALE_SET_TYPE })) {
-    const state = await deps.store.getScaleSet(r.id)
-    if (
-      !state ||
-      imageLineKey(state.spec.image) !== line ||
-      state.spec.location !== normalizeLocation(p.loc)
-    )
-      continue
-    const using = (await deps.fabric.listInstances(state.key)).filter(
-      (i) => i.osImageVersion === p.version || i.previousOsImageVersion === p.version,
-    )
-    if (r.subscriptionId.toLowerCase() === p.sub.toLowerCase())
-      users.here.push(...using.map((v) => `${r.name}/${v.instanceId}`))
-    else users.elsewhere += using.length
-  }
-  return users
 }

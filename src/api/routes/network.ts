@@ -7,7 +7,7 @@ import {
   getProbe,
   putLoadBalancer,
 } from '../../services/load-balancers.js'
-import { LB_TYPE } from '../arm.js'
+import { LB_TYPE } from '../../arm/arm.js'
 import { callerOf } from '../../services/guards.js'
 
 type LbParams = { sub: string; rg: string; lb: string }

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { AppError, Errors } from '../../errors.js'
 import { isPlainObject } from '../../core/scale-set/shape.js'
 import type { ServiceDeps } from '../../services/deps.js'
-import { requireLocation, requireObject } from '../arm.js'
+import { requireLocation, requireObject } from '../../arm/arm.js'
 import { callerOf, requireLinkedAccess, requireNames, requireTags } from '../../services/guards.js'
 
 type Params = { sub: string; rg: string; name: string }

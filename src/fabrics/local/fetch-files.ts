@@ -5,16 +5,7 @@
  * link-local and unspecified addresses (after DNS resolution and on every redirect) unless
  * `--file-uri-allow-local`, and anything over `--file-uri-max-bytes`.
  */
-
-/** What a download may reach, set by the operator (config.ts). */
-export type DownloadPolicy = Readonly<{
-  /** Directories `file://` fileUris may read from; none: `file://` is refused. */
-  fileRoots: readonly string[]
-  /** Bytes a single download may hold. */
-  maxBytes: number
-  /** Whether loopback, link-local and unspecified addresses may be fetched. */
-  allowLocal: boolean
-}>
+import type { DownloadPolicy } from '../types/local-options.js'
 
 export const DEFAULT_DOWNLOAD_POLICY: DownloadPolicy = {
   fileRoots: [],

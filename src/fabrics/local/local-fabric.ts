@@ -19,12 +19,12 @@ import type {
   ImageArtifact,
   InstanceView,
   NewInstanceSpec,
-} from '../fabric.js'
-import { OsDisks, type OsDiskMode } from './os-disks.js'
-import { ReadBatcher } from '../../store/read-batcher.js'
+} from '../types/fabric.js'
+import { OsDisks } from './os-disks.js'
+import { ReadBatcher } from '../../util/read-batcher.js'
 import { runCustomData, runExtensions, type InstanceJail } from './provisioning.js'
-import type { LocalDisk, LocalInstance, LocalStateStore } from './local-state.js'
-import type { DownloadPolicy } from './fetch-files.js'
+import type { LocalDisk, LocalInstance, LocalStateStore } from '../types/local-state.js'
+import type { DownloadPolicy, OsDiskMode, SandboxMode } from '../types/local-options.js'
 import {
   ensureOwnedBy,
   giveTo,
@@ -32,7 +32,6 @@ import {
   resolveSandbox,
   sandboxed,
   type Sandbox,
-  type SandboxMode,
 } from './sandbox.js'
 import {
   crashPoint,

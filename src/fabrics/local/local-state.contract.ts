@@ -4,7 +4,7 @@
  * implementations run this same suite.
  */
 import { describe, expect, it } from 'vitest'
-import type { LocalInstance, LocalStateStore } from './local-state.js'
+import type { LocalInstance, LocalStateStore } from '../types/local-state.js'
 
 export function record(scaleSetKey: string, instanceId: string, pid = 100): LocalInstance {
   const disk = {

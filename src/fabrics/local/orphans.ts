@@ -9,7 +9,7 @@
  * time, never by name. A recorded process that is a wrapper (a sandbox) names its whole spawn:
  * the instance inside carries the same spawn id.
  */
-import type { LocalStateStore } from './local-state.js'
+import type { LocalStateStore } from '../types/local-state.js'
 import { findMarked, isAlive, stopProcess, type MarkedProcess } from './processes.js'
 
 export async function stopOrphans(o: {

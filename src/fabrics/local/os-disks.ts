@@ -35,9 +35,7 @@ import {
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { artifactDir } from './artifacts.js'
-
-export type OsDiskMode = 'auto' | 'reflink' | 'link' | 'copy'
-export const OS_DISK_MODES: readonly OsDiskMode[] = ['auto', 'reflink', 'link', 'copy']
+import type { OsDiskMode } from '../types/local-options.js'
 
 /** A shared file as recorded when it was made: what a change in place would alter. */
 type Stamp = readonly [size: number, mtimeMs: number]

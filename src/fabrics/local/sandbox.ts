@@ -12,9 +12,7 @@ import { existsSync, lstatSync, readlinkSync } from 'node:fs'
 import { lchown, lstat, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-
-export type SandboxMode = 'auto' | 'bwrap' | 'none'
-export const SANDBOX_MODES: readonly SandboxMode[] = ['auto', 'bwrap', 'none']
+import type { SandboxMode } from '../types/local-options.js'
 
 /** The sandbox in effect: `auto` resolved by probing bubblewrap once. */
 export type Sandbox = Readonly<

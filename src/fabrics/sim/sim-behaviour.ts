@@ -4,12 +4,7 @@
  * probability that a disk never becomes healthy); `extfail` names an extension that fails.
  */
 import { Errors } from '../../errors.js'
-
-export type SimHealth = Readonly<
-  { kind: 'healthy' } | { kind: 'unhealthy' } | { kind: 'flaky'; p: number }
->
-
-export type SimBehaviour = Readonly<{ bootMs: number; health: SimHealth; extfail: string | null }>
+import type { SimBehaviour, SimHealth } from '../types/sim-state.js'
 
 /**
  * @example parseSimUri('sim:?boot=2&health=flaky:0.25') → { bootMs: 2000, health: { kind: 'flaky', p: 0.25 }, extfail: null }

@@ -4,7 +4,7 @@ import { SimFabric } from './sim-fabric.js'
 import { diskIsBad, parseSimUri } from './sim-behaviour.js'
 import { ManualClock } from '../../../test-support/manual-clock.js'
 import { fabricModel } from '../../../test-support/builders.js'
-import type { InstanceView } from '../fabric.js'
+import type { InstanceView } from '../types/fabric.js'
 import { MemorySimState } from './sim-state.js'
 import { runSimStateContract } from './sim-state.contract.js'
 

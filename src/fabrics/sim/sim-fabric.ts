@@ -13,9 +13,9 @@ import type {
   ImageArtifact,
   InstanceView,
   NewInstanceSpec,
-} from '../fabric.js'
+} from '../types/fabric.js'
 import { diskIsBad, parseSimUri } from './sim-behaviour.js'
-import type { SimDisk, SimInstance, SimStateStore } from './sim-state.js'
+import type { SimDisk, SimInstance, SimStateStore } from '../types/sim-state.js'
 import { MemorySimState } from './sim-state.js'
 
 export type SimFabricOptions = Readonly<{

@@ -4,7 +4,7 @@
  * (a fleet's batch) all land. The memory, SQLite and PostgreSQL implementations run this suite.
  */
 import { describe, expect, it } from 'vitest'
-import type { SimInstance, SimStateStore } from './sim-state.js'
+import type { SimInstance, SimStateStore } from '../types/sim-state.js'
 import { parseSimUri } from './sim-behaviour.js'
 
 export function simInstance(instanceId: string, version = '1.0.0'): SimInstance {

@@ -8,8 +8,8 @@ import pg from 'pg'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { Database } from '../sql/schema.js'
 import { SqlStore } from '../sql/sql-store.js'
-import { migrate, queryLog } from '../sqlite/open-sqlite.js'
-import type { QueryListener } from '../sqlite/open-sqlite.js'
+import { migrate, queryLog } from '../sql/open-database.js'
+import type { QueryListener } from '../sql/open-database.js'
 
 export type PostgresOptions = Readonly<{
   url: string

@@ -7,8 +7,10 @@
 import pg from 'pg'
 import { sql } from 'kysely'
 import type { Kysely } from 'kysely'
-import type { Logger } from '../../runtime/logger.js'
 import type { Database } from '../sql/schema.js'
+
+/** Where the channel tells of a lost connection: the runtime's logger fits (main.ts passes it). */
+export type WakeChannelLog = Readonly<{ warn(obj: object, msg?: string): void }>
 
 export class WakeChannel {
   private client: pg.Client | null = null
@@ -22,7 +24,7 @@ export class WakeChannel {
       schema: string
       /** The store's database, for sending. */
       db: Kysely<Database>
-      log: Logger
+      log: WakeChannelLog
       onKey: (key: string) => void
     }>,
   ) {}

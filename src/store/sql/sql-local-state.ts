@@ -4,7 +4,7 @@
  * transaction and a driver's are fenced by its lease (lease-store.ts).
  */
 import type { Kysely } from 'kysely'
-import type { LocalInstance, LocalStateStore } from '../../fabrics/local/local-state.js'
+import type { LocalInstance, LocalStateStore } from '../../fabrics/types/local-state.js'
 import type { Database } from './schema.js'
 import { LOCAL_INSTANCE_SECRETS, openAt, sealAt } from '../secrets.js'
 import type { SqlStore } from './sql-store.js'

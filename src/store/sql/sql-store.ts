@@ -8,7 +8,7 @@ import { CompiledQuery } from 'kysely'
 import type { Kysely } from 'kysely'
 import { Errors } from '../../errors.js'
 import type { Rollout, RolloutEvent } from '../../core/rollout/types.js'
-import type { SimInstance, SimStateStore } from '../../fabrics/sim/sim-state.js'
+import type { SimInstance, SimStateStore } from '../../fabrics/types/sim-state.js'
 import type { InstanceRecord, ScaleSetState, Store } from '../store.js'
 import type {
   ControlStore,
@@ -18,7 +18,7 @@ import type {
 } from '../control-store.js'
 import type { Database } from './schema.js'
 import { GroupCommit } from './group-commit.js'
-import { ReadBatcher } from '../read-batcher.js'
+import { ReadBatcher } from '../../util/read-batcher.js'
 import { fenceScope } from '../lease-store.js'
 import type { Fence, LeaseRow, LeaseStore } from '../lease-store.js'
 import { RESOURCE_SECRETS, SCALE_SET_SECRETS, SecretsKeyError, openAt, sealAt } from '../secrets.js'

@@ -4,18 +4,16 @@
  */
 import { closeSync, openSync } from 'node:fs'
 import Sqlite from 'better-sqlite3'
-import { Kysely, Migrator, SqliteDialect } from 'kysely'
+import { Kysely, SqliteDialect } from 'kysely'
 import type {
   DatabaseConnection,
   Driver,
-  LogEvent,
-  MigrationProvider,
   QueryCompiler,
   SqliteDatabase,
   TransactionSettings,
 } from 'kysely'
-import { migrations } from '../migrations/migrations.js'
 import type { Database } from '../sql/schema.js'
+import { migrate, queryLog, type QueryListener } from '../sql/open-database.js'
 import { SqlStore } from '../sql/sql-store.js'
 
 /**
@@ -46,34 +44,6 @@ export async function openSqliteStore(
   })
   await migrate(db, 'sqlite')
   return new SqlStore(db)
-}
-
-/** Told of every query's duration and outcome (the store latency metric). */
-export type QueryListener = (seconds: number, ok: boolean) => void
-
-export function queryLog(onQuery: QueryListener): (e: LogEvent) => void {
-  return (e) => onQuery(e.queryDurationMillis / 1000, e.level === 'query')
-}
-
-/**
- * Applies the migrations. On PostgreSQL, `schema` names the schema whose migration tables count:
- * without it Kysely's migrator sees another schema's lock table and skips creating its own.
- */
-export async function migrate(
-  db: Kysely<Database>,
-  dialect: 'sqlite' | 'postgres',
-  schema?: string,
-): Promise<void> {
-  const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) }
-  const { error, results } = await new Migrator({
-    db,
-    provider,
-    ...(schema ? { migrationTableSchema: schema } : {}),
-  }).migrateToLatest()
-  const failed = results?.find((r) => r.status === 'Error')
-  if (error || failed) {
-    throw new Error(`schema migration ${failed?.migrationName ?? ''} failed: ${String(error)}`)
-  }
 }
 
 /**

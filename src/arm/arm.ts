@@ -1,6 +1,7 @@
 /**
- * ARM plumbing shared by every route: resource ids, the error envelope (SPEC §3: `{error: {code,
- * message, target, details}}`), Compute's PUT merge, and read-only members.
+ * ARM plumbing, below the services and the routes that both use it: resource ids, the error
+ * envelope (SPEC §3: `{error: {code, message, target, details}}`), Compute's PUT merge,
+ * read-only and write-only members, and the body checks every resource shares.
  */
 import { AppError } from '../errors.js'
 import type { Problem } from '../core/problem.js'

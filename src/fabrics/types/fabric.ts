@@ -1,10 +1,10 @@
 /**
  * The narrow interface every fabric implements (STYLE R7): the verbs the orchestrator needs to
  * run instances, each idempotent and cancellable through `CallOptions.signal`. A fabric reports
- * what it observes; it never decides. `fabric.contract.ts` is the suite every fabric passes.
+ * what it observes; it never decides. `fabrics/fabric.contract.ts` is the suite every fabric passes.
  */
-import type { HealthState, PowerState, ProvisioningState } from '../core/health/verdict.js'
-import type { HealthSource } from '../core/scale-set/spec.js'
+import type { HealthState, PowerState, ProvisioningState } from '../../core/health/verdict.js'
+import type { HealthSource } from '../../core/scale-set/spec.js'
 
 export type CallOptions = Readonly<{ signal?: AbortSignal }>
 
