@@ -76,13 +76,24 @@ const layers = [
     also: [
       {
         files: ['src/fabrics/sim/**/*.ts'],
-        regex: String.raw`^\.\./local/`,
+        regex: String.raw`^\.\./(local|qemu)/`,
         message: 'a fabric imports no other fabric',
       },
       {
         files: ['src/fabrics/local/**/*.ts'],
-        regex: String.raw`^\.\./sim/`,
+        regex: String.raw`^\.\./(sim|qemu)/`,
         message: 'a fabric imports no other fabric',
+      },
+      {
+        files: ['src/fabrics/qemu/**/*.ts'],
+        regex: String.raw`^\.\./(sim|local)/`,
+        message: 'a fabric imports no other fabric (shared host code lives in fabrics/host/)',
+      },
+      {
+        // What fabrics that run things on this host share: processes, listeners, artifacts.
+        files: ['src/fabrics/host/**/*.ts'],
+        regex: String.raw`^\.\./(sim|local|qemu)/`,
+        message: 'fabrics/host is shared by the fabrics and imports none of them',
       },
     ],
   },

@@ -16,8 +16,8 @@ import { Prober } from '../src/health/prober.js'
 import { QemuFabric } from '../src/fabrics/qemu/qemu-fabric.js'
 import { MemoryQemuState } from '../src/fabrics/qemu/qemu-state.js'
 import { buildSampleImage } from '../src/fabrics/qemu/sample-image.js'
-import type { FabricModel, ImageArtifact, InstanceView } from '../src/fabrics/fabric.js'
-import { findMarked } from '../src/fabrics/local/processes.js'
+import type { FabricModel, ImageArtifact, InstanceView } from '../src/fabrics/types/fabric.js'
+import { findMarked } from '../src/fabrics/host/processes.js'
 
 const json = process.argv.includes('--json')
 const VMS = Number(process.env['OSROLL_BENCH_VMS'] ?? 10)

@@ -5,7 +5,7 @@
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { importArtifact } from '../src/fabrics/local/artifacts.js'
+import { importArtifact } from '../src/fabrics/host/artifacts.js'
 import type { ImageArtifact } from '../src/fabrics/types/fabric.js'
 
 export const SAMPLE_WEB = fileURLToPath(new URL('../examples/images/web', import.meta.url))

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { findMarked, stopProcess, type MarkedProcess } from '../src/fabrics/local/processes.js'
+import { findMarked, stopProcess, type MarkedProcess } from '../src/fabrics/host/processes.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 

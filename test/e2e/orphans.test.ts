@@ -27,7 +27,7 @@ import {
   imageBody,
   loadBalancerBody,
 } from '../../test-support/arm-fixtures.js'
-import { isAlive } from '../../src/fabrics/local/processes.js'
+import { isAlive } from '../../src/fabrics/host/processes.js'
 
 const CAPACITY = 2
 

@@ -13,9 +13,9 @@ import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ExtensionModel } from '../../src/fabrics/fabric.js'
+import type { ExtensionModel } from '../../src/fabrics/types/fabric.js'
 import { runExtensions } from '../../src/fabrics/local/provisioning.js'
-import type { DownloadPolicy } from '../../src/fabrics/local/fetch-files.js'
+import type { DownloadPolicy } from '../../src/fabrics/types/local-options.js'
 import { BWRAP } from '../../src/fabrics/local/sandbox.js'
 
 const root = mkdtempSync(join(tmpdir(), 'osroll-downloads-'))

@@ -42,8 +42,8 @@ import {
   startProcess,
   stopProcess,
   type MarkedProcess,
-} from './processes.js'
-import { addressTaken, listenersOn } from './listeners.js'
+} from '../host/processes.js'
+import { addressTaken, listenersOn } from '../host/listeners.js'
 import { stopOrphans } from './orphans.js'
 
 export type LocalFabricOptions = Readonly<{

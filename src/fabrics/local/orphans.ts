@@ -10,7 +10,7 @@
  * the instance inside carries the same spawn id.
  */
 import type { LocalStateStore } from '../types/local-state.js'
-import { findMarked, isAlive, stopProcess, type MarkedProcess } from './processes.js'
+import { findMarked, isAlive, stopProcess, type MarkedProcess } from '../host/processes.js'
 
 export async function stopOrphans(o: {
   rootDir: string

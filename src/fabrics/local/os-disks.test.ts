@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { importArtifact, artifactDir } from './artifacts.js'
+import { importArtifact, artifactDir } from '../host/artifacts.js'
 import { OsDisks } from './os-disks.js'
 
 const root = mkdtempSync(join(tmpdir(), 'osroll-disks-'))

@@ -34,7 +34,7 @@ import {
 } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
-import { artifactDir } from './artifacts.js'
+import { artifactDir } from '../host/artifacts.js'
 import type { OsDiskMode } from '../types/local-options.js'
 
 /** A shared file as recorded when it was made: what a change in place would alter. */

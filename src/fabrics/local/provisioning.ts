@@ -17,7 +17,7 @@ import type { ExtensionModel, ExtensionStatus } from '../types/fabric.js'
 import { DEFAULT_DOWNLOAD_POLICY, FETCH_PROGRAM } from './fetch-files.js'
 import type { DownloadPolicy } from '../types/local-options.js'
 import type { SandboxedCommand } from './sandbox.js'
-import { crashPoint, MARK_SPAWN } from './processes.js'
+import { crashPoint, MARK_SPAWN } from '../host/processes.js'
 
 /** Where an instance's commands run: its sandbox, as its uid (local-fabric.ts makes one). */
 export type InstanceJail = Readonly<{

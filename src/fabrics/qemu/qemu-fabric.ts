@@ -9,7 +9,7 @@
  * root), where the health prober and load-balancer probes reach it like any instance.
  *
  * VMs outlive the control plane: a QEMU process is started detached with the instance marker
- * (`local/processes.ts`), its intent recorded before the spawn, its pid and start time after;
+ * (`host/processes.ts`), its intent recorded before the spawn, its pid and start time after;
  * `adopt()` at start stops any marked QEMU no record names, re-adopts the live ones and restarts
  * the dead ones that should run.
  */
@@ -27,9 +27,9 @@ import type {
   ImageArtifact,
   InstanceView,
   NewInstanceSpec,
-} from '../fabric.js'
-import { artifactDir, importArtifact } from '../local/artifacts.js'
-import { addressTaken, listenersOn } from '../local/listeners.js'
+} from '../types/fabric.js'
+import { artifactDir, importArtifact } from '../host/artifacts.js'
+import { addressTaken, listenersOn } from '../host/listeners.js'
 import {
   crashPoint,
   findMarked,
@@ -37,7 +37,7 @@ import {
   MARK_ROOT,
   MARK_SPAWN,
   stopProcess,
-} from '../local/processes.js'
+} from '../host/processes.js'
 import { buildSeed, createDataDisk, createOverlay } from './disks.js'
 import { readManifest, type QemuManifest } from './manifest.js'
 import { vmDir, type QemuDisk, type QemuInstance, type QemuStateStore } from './qemu-state.js'

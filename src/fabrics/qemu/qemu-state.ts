@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { HealthCheck } from '../fabric.js'
+import type { HealthCheck } from '../types/fabric.js'
 
 /**
  * What the qemu fabric remembers of its VMs: the OS disks (qcow2 overlays, numbered), the QEMU

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { isAlive, startProcess, stopProcess, type ProcessRef } from '../local/processes.js'
+import { isAlive, startProcess, stopProcess, type ProcessRef } from '../host/processes.js'
 import { QmpClient } from './qmp.js'
 
 export type Accel = 'kvm' | 'tcg'
