@@ -21,6 +21,7 @@ import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import { DEFAULT_EXTENSIONS_TIME_BUDGET_MS } from '../core/scale-set/spec.js'
 import type { ExtensionModel, FabricModel, HealthCheck } from '../fabrics/fabric.js'
 import type { ScaleSetState } from '../store/store.js'
+import { modelVersion } from '../runtime/catalog.js'
 import type { StoredResource } from '../store/control-store.js'
 import {
   SCALE_SET_TYPE,
@@ -207,22 +208,6 @@ export function notFound(ref: ScaleSetRef): AppError {
   )
 }
 
-/** The version the model resolves to now (`exactVersion`), as new instances get it. */
-export async function modelExactVersion(
-  deps: ServiceDeps,
-  state: ScaleSetState,
-): Promise<string | null> {
-  const image = state.spec.image
-  if (image.kind === 'custom') return null
-  if (isPinned(image)) return image.version
-  const latest = await deps.catalog.latestEligible(
-    image,
-    state.spec.location,
-    new Set(state.faultedVersions),
-  )
-  return latest?.version ?? null
-}
-
 async function scaleSetView(deps: ServiceDeps, r: StoredResource): Promise<ScaleSetView> {
   const body = withoutSecrets(r.body as Record<string, unknown>)
   const key = r.id.toLowerCase()
@@ -264,7 +249,7 @@ async function observeNow(
   return {
     instanceCount: views.length,
     settled: views.every((v) => v.provisioning !== 'creating'),
-    exactVersion: await modelExactVersion(deps, state),
+    exactVersion: await modelVersion(deps.catalog, state),
   }
 }
 
