@@ -4,7 +4,7 @@
  * catalog (platform images, galleries with replication) implements it in the store;
  * `MemoryCatalog` serves tests and the simulator.
  */
-import { imageLineKey } from '../core/image/image-ref.js'
+import { imageLineKey, isPinned } from '../core/image/image-ref.js'
 import type { ImageReference } from '../core/image/image-ref.js'
 import { compareVersions } from '../core/image/version.js'
 import type { ImageArtifact } from '../fabrics/types/fabric.js'
@@ -71,4 +71,24 @@ export class MemoryCatalog implements ImageCatalog {
   async artifact(image: ImageReference, version: string): Promise<ImageArtifact | undefined> {
     return this.lines.get(imageLineKey(image))?.get(version)?.artifact
   }
+}
+
+/**
+ * The version new instances get (the model's `exactVersion`): the pinned one, or the latest
+ * eligible version that has not faulted a platform rollout of this set — osroll does not build
+ * new instances from an image it has just seen fail (Azure would; see docs/decisions.md). The
+ * reconciler and the scale-set view both ask this.
+ */
+export async function modelVersion(
+  catalog: Pick<ImageCatalog, 'latestEligible'>,
+  state: Readonly<{
+    spec: Readonly<{ image: ImageReference; location: string }>
+    faultedVersions: readonly string[]
+  }>,
+): Promise<string | null> {
+  const { image, location } = state.spec
+  if (image.kind === 'custom') return null
+  if (isPinned(image)) return image.version
+  const latest = await catalog.latestEligible(image, location, new Set(state.faultedVersions))
+  return latest?.version ?? null
 }

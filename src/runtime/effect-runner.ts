@@ -86,7 +86,7 @@ export class EffectRunner {
     // The calls started here start together, so their first attempts share one deadline and
     // one AbortController (creating one per call was ≈ 2 µs each, docs/performance.md).
     const together = new AbortController()
-    const deadline = performance.now() + this.timeoutMs
+    const deadline = this.deps.clock.nowMs() + this.timeoutMs
     for (const unit of this.units(ctx, actions, prefetched ?? new Map())) {
       // One fabric call at a time per instance; store-only actions (deferral tags) run beside it.
       const lane = unit.type === 'markPending' || unit.type === 'clearPending' ? 'store' : 'fabric'
@@ -150,7 +150,7 @@ export class EffectRunner {
           await this.withTimeout(
             unit.run,
             new AbortController(),
-            performance.now() + this.timeoutMs,
+            this.deps.clock.nowMs() + this.timeoutMs,
           )
         return
       } catch (err) {
@@ -198,9 +198,10 @@ export class EffectRunner {
   }
 
   /**
-   * Runs a fabric call under the per-call timeout. One sweeper timer watches every call's
-   * deadline instead of a timer, an abort listener and a race per call: those were ≈ 3 µs of a
-   * fleet rollout's every effect (docs/performance.md).
+   * Runs a fabric call under the per-call timeout. One sleeper on the injected clock watches the
+   * earliest deadline instead of a timer, an abort listener and a race per call: those were
+   * ≈ 3 µs of a fleet rollout's every effect (docs/performance.md). The deadlines are the clock's
+   * time, so a manual clock (tests, the simulator) decides when a call times out.
    */
   private async withTimeout(
     run: (signal: AbortSignal) => Promise<void>,
@@ -213,38 +214,56 @@ export class EffectRunner {
       run(controller.signal).then(resolve, reject)
     })
     this.calls.add(call)
-    if (!this.sweep) {
-      this.sweep = setInterval(
-        () => this.expire(),
-        Math.min(1000, Math.max(10, this.timeoutMs / 10)),
-      )
-      this.sweep.unref()
-    }
+    this.armSweep(deadline)
     try {
       await done
     } finally {
       // A finished call is not aborted: that would build a DOMException per effect.
       this.calls.delete(call)
-      if (this.calls.size === 0 && this.sweep) {
-        clearInterval(this.sweep)
-        this.sweep = null
-      }
+      if (this.calls.size === 0) this.disarmSweep()
     }
   }
 
   private readonly calls = new Set<Call>()
-  private sweep: ReturnType<typeof setInterval> | null = null
+  /** The sleeper that fires at the earliest deadline of `calls` (or none). */
+  private sweep: { atMs: number; stop: AbortController } | null = null
+
+  private armSweep(deadline: number): void {
+    if (this.sweep && this.sweep.atMs <= deadline) return
+    this.disarmSweep()
+    const sweep = { atMs: deadline, stop: new AbortController() }
+    this.sweep = sweep
+    this.deps.clock.sleepUntil(deadline, sweep.stop.signal).then(
+      () => {
+        if (this.sweep !== sweep) return
+        this.sweep = null
+        this.expire()
+      },
+      () => undefined,
+    )
+  }
+
+  private disarmSweep(): void {
+    if (!this.sweep) return
+    this.sweep.stop.abort()
+    this.sweep = null
+  }
 
   private expire(): void {
-    const now = performance.now()
+    const now = this.deps.clock.nowMs()
+    let next = Infinity
     for (const call of this.calls) {
-      if (call.deadline > now) continue
+      if (call.deadline > now) {
+        next = Math.min(next, call.deadline)
+        continue
+      }
       this.calls.delete(call)
       const err = new Error(`timed out after ${this.timeoutMs} ms`)
       // Calls that share a controller share its deadline: the first to expire aborts it for all.
       if (!call.controller.signal.aborted) call.controller.abort(err)
       call.reject(err)
     }
+    if (next !== Infinity) this.armSweep(next)
   }
 
   private units(ctx: EffectContext, actions: readonly Action[], artifacts: Artifacts): Unit[] {

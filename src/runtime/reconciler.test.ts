@@ -145,6 +145,10 @@ describe('reconciler', () => {
     await runFor(w, d, 2000)
     w.catalog.publish(spec().image, '1.1.0', 'sim:?boot=1', 'westus', w.clock.nowMs())
     await reconcile(SET_KEY, d)
+    await Promise.resolve()
+    // The call's deadline is the injected clock's time: nothing times out until it moves.
+    expect(d.effects.busy(SET_KEY)).toBe(1)
+    w.clock.advanceBy(200)
     await d.effects.idle()
     const failures = d.effects.takeFailures(SET_KEY)
     expect(failures).toEqual([

@@ -8,10 +8,9 @@ import type { TimingProfile } from '../core/rollout/start.js'
 import { decideTrigger, startRollout } from '../core/rollout/start.js'
 import { planStep } from '../core/rollout/plan.js'
 import type { InstanceObservation, Rollout, RolloutEvent } from '../core/rollout/types.js'
-import { isPinned } from '../core/image/image-ref.js'
 import type { Fabric, InstanceView } from '../fabrics/types/fabric.js'
 import type { InstanceRecord, ScaleSetState, Store } from '../store/store.js'
-import type { ImageCatalog } from './catalog.js'
+import { modelVersion, type ImageCatalog } from './catalog.js'
 import type { Clock } from './clock.js'
 import type { EffectRunner } from './effect-runner.js'
 import type { Logger } from './logger.js'
@@ -204,7 +203,7 @@ async function reconcileCapacity(
     if (a.method !== 'surge' || a.surgeInstanceId === null) continue
     managed.add(a.state === 'Succeeded' ? a.instanceId : a.surgeInstanceId)
   }
-  const exactVersion = await modelVersion(state, deps)
+  const exactVersion = await modelVersion(deps.catalog, state)
   // Creating or deleting an instance takes time on a real fabric; until it is done the fleet is
   // not what it will be, so plan no further change (else every pass would create more).
   if (deps.effects.busyWith(state.key, ['create', 'delete'])) return state
@@ -305,19 +304,6 @@ async function recordObserved(
     return state
   }
   return deps.store.putScaleSet({ ...state, observed }, state.revision)
-}
-
-/**
- * The version new instances get (the model's `exactVersion`): the pinned one, or the latest
- * eligible version that has not faulted a platform rollout of this set — osroll does not build
- * new instances from an image it has just seen fail (Azure would; see docs/decisions.md).
- */
-async function modelVersion(state: ScaleSetState, deps: ReconcilerDeps): Promise<string | null> {
-  const { image, location } = state.spec
-  if (image.kind === 'custom') return null
-  if (isPinned(image)) return image.version
-  const latest = await deps.catalog.latestEligible(image, location, new Set(state.faultedVersions))
-  return latest?.version ?? null
 }
 
 /** With no rollout running, a kept previous OS disk is garbage from an interrupted clean-up. */

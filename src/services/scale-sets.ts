@@ -21,6 +21,7 @@ import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import { DEFAULT_EXTENSIONS_TIME_BUDGET_MS } from '../core/scale-set/spec.js'
 import type { ExtensionModel, FabricModel, HealthCheck } from '../fabrics/types/fabric.js'
 import type { ScaleSetState } from '../store/store.js'
+import { modelVersion } from '../runtime/catalog.js'
 import type { StoredResource } from '../store/control-store.js'
 import {
   SCALE_SET_TYPE,
@@ -208,22 +209,6 @@ export function notFound(ref: ScaleSetRef): AppError {
   )
 }
 
-/** The version the model resolves to now (`exactVersion`), as new instances get it. */
-export async function modelExactVersion(
-  deps: ServiceDeps,
-  state: ScaleSetState,
-): Promise<string | null> {
-  const image = state.spec.image
-  if (image.kind === 'custom') return null
-  if (isPinned(image)) return image.version
-  const latest = await deps.catalog.latestEligible(
-    image,
-    state.spec.location,
-    new Set(state.faultedVersions),
-  )
-  return latest?.version ?? null
-}
-
 /**
  * The scale set as ARM shows it. `written`: the answer to the PUT or PATCH that just wrote it,
  * never `Succeeded` (the write is still to be rolled out): Azure answers `Creating` or `Updating`.
@@ -273,7 +258,7 @@ async function observeNow(
   return {
     instanceCount: views.length,
     settled: views.every((v) => v.provisioning !== 'creating'),
-    exactVersion: await modelExactVersion(deps, state),
+    exactVersion: await modelVersion(deps.catalog, state),
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Golden transcripts of the canonical scenarios (issue 2): the engine's behaviour, readable.
  * `UPDATE_GOLDEN=1 npx vitest run test/simulation/golden.test.ts` rewrites them after a
- * deliberate change; review the diff like code.
+ * deliberate change (or writes a new scenario's); without it a missing golden file fails. Review
+ * the diff like code.
  */
 import { describe, expect, it } from 'vitest'
 import { readFileSync, writeFileSync, existsSync } from 'node:fs'
@@ -18,7 +19,9 @@ describe('canonical scenarios (golden transcripts)', () => {
       expect(r.violations).toEqual([])
       const text = r.transcript.join('\n') + '\n'
       const file = `${dir}${s.name}.log`
-      if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) writeFileSync(file, text)
+      if (process.env['UPDATE_GOLDEN'] === '1') writeFileSync(file, text)
+      else if (!existsSync(file))
+        throw new Error(`golden file ${file} is missing: run with UPDATE_GOLDEN=1 to write it`)
       expect(text).toBe(readFileSync(file, 'utf8'))
     })
   }

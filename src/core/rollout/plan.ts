@@ -75,12 +75,12 @@ export function planStep(s: Snapshot, nowMs: number): Step {
     events.push(...adv.events)
     return adv.attempt
   })
-  const b = new Builder({ ...r0, attempts }, s, byId, nowMs, actions, events)
+  const b = new StepDecider({ ...r0, attempts }, s, byId, nowMs, actions, events)
   return b.decide()
 }
 
-/** Holds the step's working state; every method returns the finished Step. */
-class Builder {
+/** Decides a rollout's next step from its working state; every method returns the finished Step. */
+class StepDecider {
   constructor(
     private r: Rollout,
     private readonly s: Snapshot,
