@@ -201,16 +201,19 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err
   const e = err as { statusCode?: number; code?: string; message?: string }
+  const empty = e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
   if (
     e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
     e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
     (e.statusCode === 400 && e instanceof SyntaxError)
   ) {
     return new AppError(
-      'InvalidRequestFormat',
+      'InvalidRequestContent',
       400,
       false,
-      `The request body is not valid JSON: ${e.message ?? ''}`.trim(),
+      empty
+        ? 'The request content was invalid and could not be deserialized: the body is empty.'
+        : `The request content was invalid and could not be deserialized: ${e.message ?? ''}`.trim(),
     )
   }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')

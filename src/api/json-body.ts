@@ -65,7 +65,142 @@ export function registerLimitedJsonParser(app: FastifyInstance): void {
         done(new AppError('InvalidRequestContent', 400, false, why), undefined)
         return
       }
-      parse(req, text, done)
+      // Azure accepts a POST action (osRollingUpgrade, rollingUpgrades/cancel, …) with a JSON
+      // content type and no body at all.
+      if (req.method === 'POST' && text.trim() === '') {
+        done(null, undefined)
+        return
+      }
+      parse(req, text, (err, value) => {
+        // a refused __proto__ member is valid JSON: that error stays Fastify's
+        if (err && text.trim() !== '' && jsonSyntaxPosition(text))
+          done(invalidJsonError(text), undefined)
+        else done(err, value)
+      })
     },
+  )
+}
+
+/**
+ * Where parsing `text` as JSON stops, or undefined when it is valid JSON: the character offset
+ * and its 1-based line and column. Called only after {@link jsonLimitProblem} (nesting is at
+ * most 64 deep, so the recursion is bounded).
+ * @example jsonSyntaxPosition('{"a": }') → { position: 6, line: 1, column: 7 }
+ */
+export function jsonSyntaxPosition(
+  text: string,
+): { position: number; line: number; column: number } | undefined {
+  let i = 0
+  const ws = (): void => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++
+  }
+  const fail = (): never => {
+    throw new Error('stop')
+  }
+  const lit = (word: string): void => {
+    if (text.startsWith(word, i)) i += word.length
+    else fail()
+  }
+  const str = (): void => {
+    if (text[i] !== '"') fail()
+    for (i++; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      if (c === QUOTE) {
+        i++
+        return
+      }
+      if (c < 0x20) fail()
+      if (c === BACKSLASH) {
+        const e = text[i + 1]
+        if (e === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
+            i++
+            fail()
+          }
+          i += 5
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++
+        else {
+          i++
+          fail()
+        }
+      }
+    }
+    fail()
+  }
+  const num = (): void => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400))
+    if (!m || m[0] === '-' || m[0].length === 0) fail()
+    i += m![0].length
+  }
+  const value = (): void => {
+    ws()
+    const c = text[i]
+    if (c === '{') {
+      i++
+      ws()
+      if (text[i] === '}') {
+        i++
+        return
+      }
+      for (;;) {
+        ws()
+        str()
+        ws()
+        if (text[i] !== ':') fail()
+        i++
+        value()
+        ws()
+        if (text[i] === ',') i++
+        else if (text[i] === '}') {
+          i++
+          return
+        } else fail()
+      }
+    } else if (c === '[') {
+      i++
+      ws()
+      if (text[i] === ']') {
+        i++
+        return
+      }
+      for (;;) {
+        value()
+        ws()
+        if (text[i] === ',') i++
+        else if (text[i] === ']') {
+          i++
+          return
+        } else fail()
+      }
+    } else if (c === '"') str()
+    else if (c === 't') lit('true')
+    else if (c === 'f') lit('false')
+    else if (c === 'n') lit('null')
+    else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) num()
+    else fail()
+  }
+  try {
+    value()
+    ws()
+    if (i === text.length) return undefined
+  } catch {
+    // i is where parsing stopped
+  }
+  const before = text.slice(0, i)
+  const line = before.split('\n').length
+  return { position: i, line, column: i - (before.lastIndexOf('\n') + 1) + 1 }
+}
+
+/** The 400 `InvalidRequestContent` for a body that is not JSON, naming where parsing stopped. */
+export function invalidJsonError(text: string, detail?: string): AppError {
+  const at = jsonSyntaxPosition(text)
+  const where = at
+    ? `parsing stopped at character ${at.position} (line ${at.line}, column ${at.column})`
+    : (detail ?? 'it could not be parsed')
+  return new AppError(
+    'InvalidRequestContent',
+    400,
+    false,
+    `The request content was invalid and could not be deserialized: ${where}.`,
   )
 }

@@ -147,7 +147,8 @@ describe('§8 common behaviour', () => {
       (await call('GET', `/subscriptions/${sub}/providers/Microsoft.Nope/things`)).body.error.code,
     ).toBe('NotFound')
     const bad = await call('PUT', setPath('web'), { body: '{"location": "westus",' })
-    expect(bad).toMatchObject({ status: 400, body: { error: { code: 'InvalidRequestFormat' } } })
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: 'InvalidRequestContent' } } })
+    expect(bad.body.error.message).toMatch(/character 22 \(line 1, column 23\)/)
     expect(JSON.stringify(bad.body)).not.toMatch(/at .*\.js/)
     expect((await call('GET', '/healthz', { token: null, apiVersion: null })).body).toEqual({
       status: 'ok',
@@ -402,6 +403,17 @@ describe('§4 rollouts through the API', () => {
     expect(r).toMatchObject({ status: 409, body: { error: { code: 'OperationNotAllowed' } } })
     expect(r.body.error.message).toContain('imageReference.version set to latest')
     expect((await call('POST', setPath('pinned', '/rollingUpgrades/cancel'))).status).toBe(409)
+    // a JSON content type with an empty body is accepted on POST actions, as Azure does
+    const json = { headers: { 'content-type': 'application/json' } }
+    expect((await call('POST', setPath('pinned', '/osRollingUpgrade'), json)).body.error.code).toBe(
+      'OperationNotAllowed',
+    )
+    expect((await call('POST', setPath('pinned', '/rollingUpgrades/cancel'), json)).status).toBe(
+      409,
+    )
+    // an empty PUT body is still refused
+    const empty = await call('PUT', setPath('pinned'), json)
+    expect(empty).toMatchObject({ status: 400, body: { error: { code: 'InvalidRequestContent' } } })
     expect((await call('GET', setPath('pinned', '/rollingUpgrades/latest'))).status).toBe(404)
   })
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiHarness } from '../../test-support/api-harness.js'
 import type { Call } from '../../test-support/api-harness.js'
-import { jsonLimitProblem } from '../../src/api/json-body.js'
+import { jsonLimitProblem, jsonSyntaxPosition } from '../../src/api/json-body.js'
 import { scaleSetId } from '../../src/arm/arm.js'
 
 let h: Awaited<ReturnType<typeof apiHarness>>
@@ -116,7 +116,7 @@ describe('JSON nesting and string limits at parse time (finding 13)', () => {
     expect(proto.status).toBe(400)
     expect(({} as Record<string, unknown>)['p']).toBeUndefined()
     expect((await call('PUT', setPath('bad'), { body: '{"location":' })).body.error.code).toBe(
-      'InvalidRequestFormat',
+      'InvalidRequestContent',
     )
   })
 })
@@ -190,5 +190,20 @@ describe('customData is write-only (finding 11)', () => {
     expect((await h.sys.deps.store.getScaleSet(id.toLowerCase()))?.fabricModel.customData).toBe(
       data,
     )
+  })
+})
+
+describe('where JSON parsing stops', () => {
+  it('names the character, line and column, and nothing for valid JSON', () => {
+    expect(jsonSyntaxPosition('{"a": [1, 2], "b": {"c": "d\\n"}}')).toBeUndefined()
+    expect(jsonSyntaxPosition('{"a": }')).toEqual({ position: 6, line: 1, column: 7 })
+    expect(jsonSyntaxPosition('{\n  "a": 1,\n  "b" 2\n}')).toEqual({
+      position: 18,
+      line: 3,
+      column: 7,
+    })
+    expect(jsonSyntaxPosition('[1, 2')).toEqual({ position: 5, line: 1, column: 6 })
+    expect(jsonSyntaxPosition('{"a": 1} x')).toEqual({ position: 9, line: 1, column: 10 })
+    expect(jsonSyntaxPosition('"\\q"')).toEqual({ position: 2, line: 1, column: 3 })
   })
 })
