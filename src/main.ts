@@ -321,7 +321,9 @@ function makeFabric(
 
 /** Where file:// image sources may come from: `--image-source-roots`, else the temp dir and `{data-dir}/sources`. */
 function imageSourceRoots(config: Config): readonly string[] {
-  return config.imageSourceRoots ?? [realpathOr(tmpdir()), join(config.dataDir, 'sources')]
+  // The temp dir and /tmp (the README's quick start writes there even when TMPDIR points elsewhere).
+  const temp = [...new Set([realpathOr(tmpdir()), realpathOr('/tmp')])]
+  return config.imageSourceRoots ?? [...temp, join(config.dataDir, 'sources')]
 }
 
 function realpathOr(d: string): string {

@@ -114,7 +114,7 @@ export function registerServe(program: Command): void {
     )
     .option(
       '--image-source-roots <dirs>',
-      'directories (colon-separated) file:// image sources may be read from; default the temp dir and {data-dir}/sources; empty: none (OSROLL_IMAGE_SOURCE_ROOTS)',
+      'directories (colon-separated) file:// image sources may be read from; default the temp dir, /tmp and {data-dir}/sources; empty: none (OSROLL_IMAGE_SOURCE_ROOTS)',
       undefined,
     )
     .option(
