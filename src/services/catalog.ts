@@ -4,6 +4,7 @@
  * and the artifact a fabric boots. Gallery images are not in this build: a gallery reference is
  * answered as not found by the scale set service.
  */
+import { canonicalEnums, PLATFORM_IMAGE_ENUMS } from '../core/enums.js'
 import { AppError, Errors } from '../errors.js'
 import type { ImageReference } from '../core/image/image-ref.js'
 import { imageLabel } from '../core/image/image-ref.js'
@@ -63,7 +64,7 @@ export class StoreCatalog implements ImageCatalog {
         `Version '${version}' is not a Major.Minor.Build version.`,
         'version',
       )
-    const props = parsePublishBody(input.body)
+    const props = parsePublishBody(canonicalEnums(input.body, PLATFORM_IMAGE_ENUMS))
     const artifact = await this.prepareSource(props.sourceUri)
     const id =
       platformImagePrefix(key.location, key.publisher, key.offer, key.sku) + version.toLowerCase()

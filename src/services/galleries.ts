@@ -5,6 +5,7 @@
  * in the background and every replica agrees. A version is eligible in R when it targets R, its
  * replication to R is Completed, and it is excluded from latest neither for the version nor for R.
  */
+import { canonicalEnums, IMAGE_DEFINITION_ENUMS, IMAGE_VERSION_ENUMS } from '../core/enums.js'
 import { AppError, Errors } from '../errors.js'
 import { isVersion } from '../core/image/version.js'
 import { compareVersions } from '../core/image/version.js'
@@ -76,7 +77,10 @@ export class Galleries {
     caller?: Caller,
   ): Promise<{ created: boolean; view: Record<string, unknown> }> {
     const names = [...galleryNames(ref), ['galleryImage', ref.image, 'name'] as const]
-    const b = checkWrite(names, body, ref.sub, caller, GALLERY_IMAGE_TYPE, imageDefId(ref))
+    const b = canonicalEnums(
+      checkWrite(names, body, ref.sub, caller, GALLERY_IMAGE_TYPE, imageDefId(ref)),
+      IMAGE_DEFINITION_ENUMS,
+    ) as Record<string, unknown>
     await this.require(galleryId(ref), 'gallery', ref.gallery)
     const location = requireLocation(b)
     const p = isPlainObject(b['properties']) ? b['properties'] : {}
@@ -129,7 +133,7 @@ export class Galleries {
         `Gallery image version name '${version}' must be Major.Minor.Patch.`,
         'name',
       )
-    const b = requireObject(body)
+    const b = canonicalEnums(requireObject(body), IMAGE_VERSION_ENUMS) as Record<string, unknown>
     const location = normalizeLocation(requireLocation(b))
     const p = isPlainObject(b['properties']) ? b['properties'] : {}
     const pp = isPlainObject(p['publishingProfile']) ? p['publishingProfile'] : {}

@@ -2,6 +2,7 @@
  * Load balancers and their probes (SPEC §2.4): stored as resources; probes are validated;
  * deleting a load balancer whose probe a scale set uses is refused.
  */
+import { canonicalEnums, LOAD_BALANCER_ENUMS } from '../core/enums.js'
 import { AppError, Errors } from '../errors.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
 import {
@@ -32,7 +33,7 @@ export async function putLoadBalancer(
     ['resourceGroup', ref.rg, 'resourceGroupName'],
     ['loadBalancer', ref.name, 'name'],
   ])
-  const parsed = requireObject(body)
+  const parsed = canonicalEnums(requireObject(body), LOAD_BALANCER_ENUMS) as Record<string, unknown>
   requireTags(parsed)
   const id = loadBalancerId(ref.sub, ref.rg, ref.name)
   const existing = await deps.store.getResource(id)
@@ -67,7 +68,7 @@ export async function putLoadBalancer(
     body: {
       ...merged,
       id: existing?.body['id'] ?? id,
-      sku: { name: sku },
+      sku: { ...(merged['sku'] as object | undefined), name: sku },
       properties: { ...(merged['properties'] as object), probes, provisioningState: 'Succeeded' },
     },
     etag: `W/"${deps.ids()}"`,

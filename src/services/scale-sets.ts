@@ -3,6 +3,7 @@
  * preconditions, validation against the catalog and the probe, model generations, the
  * orchestrator's state, delete, and the ARM views of sets and their instances.
  */
+import { canonicalEnums, SCALE_SET_ENUMS } from '../core/enums.js'
 import { AppError, Errors } from '../errors.js'
 import type { ArmExtension, ArmScaleSet } from '../core/scale-set/arm-model.js'
 import { isApplicationHealthExtension } from '../core/scale-set/arm-model.js'
@@ -77,7 +78,9 @@ export async function putScaleSet(
       false,
       'The request body must be a JSON object.',
     )
-  const sent = withoutReadOnly(canonicalCase(input.body) as Record<string, unknown>)
+  const sent = withoutReadOnly(
+    canonicalEnums(canonicalCase(input.body), SCALE_SET_ENUMS) as Record<string, unknown>,
+  )
   requireTags(sent)
   const merged = (existing ? mergeArm(existing.body, sent) : sent) as ArmScaleSet
   requireLinkedAccess(merged, {
