@@ -2,7 +2,8 @@
  * Load balancers and their probes (SPEC §2.4): stored as resources; probes are validated;
  * deleting a load balancer whose probe a scale set uses is refused.
  */
-import { AppError, Errors } from '../errors.js'
+import { Errors } from '../errors.js'
+import type { AppError } from '../errors.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
 import {
   LB_TYPE,
@@ -135,13 +136,7 @@ function childNames(props: unknown): [NameKind, unknown, string][] {
 function validateProbes(value: unknown): Record<string, unknown>[] {
   if (value === undefined) return []
   if (!Array.isArray(value))
-    throw new AppError(
-      'InvalidRequestContent',
-      400,
-      false,
-      'properties.probes must be an array.',
-      'properties.probes',
-    )
+    throw Errors.InvalidRequestContent('properties.probes must be an array.', 'properties.probes')
   const names = new Set<string>()
   return value.map((p: unknown, i) => {
     const target = `properties.probes[${i}]`
@@ -219,10 +214,7 @@ async function refuseRemovingUsedProbes(
       kept.has(p.probe.toLowerCase())
     )
       continue
-    throw new AppError(
-      'CannotRemoveProbeUsedByVMSS',
-      400,
-      false,
+    throw Errors.CannotRemoveProbeUsedByVMSS(
       `Probe ${probeId} cannot be removed: it is used as the health probe of virtual machine scale set ${s.name}.`,
       'properties.probes',
     )
