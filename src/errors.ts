@@ -38,4 +38,31 @@ export const Errors = {
   PreconditionFailed: defineError('PreconditionFailed', 412, { retryable: false }),
   /** A driver's write under a lease that has moved to another replica (lease-store.ts). */
   LeaseLost: defineError('LeaseLost', 409, { retryable: false }),
+  /** The request body is not the JSON the operation takes (shape, type, parse failure). */
+  InvalidRequestContent: defineError('InvalidRequestContent', 400, { retryable: false }),
+  InvalidRequestUri: defineError('InvalidRequestUri', 400, { retryable: false }),
+  /** A path segment longer than the router accepts: ARM's InvalidRequestUri, status 414. */
+  RequestUriTooLong: defineError('InvalidRequestUri', 414, { retryable: false }),
+  MissingApiVersionParameter: defineError('MissingApiVersionParameter', 400, {
+    retryable: false,
+  }),
+  RequestEntityTooLarge: defineError('RequestEntityTooLarge', 413, { retryable: false }),
+  UnsupportedMediaType: defineError('UnsupportedMediaType', 415, { retryable: false }),
+  AuthenticationFailed: defineError('AuthenticationFailed', 401, { retryable: false }),
+  AuthorizationFailed: defineError('AuthorizationFailed', 403, { retryable: false }),
+  LinkedAuthorizationFailed: defineError('LinkedAuthorizationFailed', 403, { retryable: false }),
+  /** A rate limit or a per-token cap refused the request; retry after it clears. */
+  TooManyRequests: defineError('TooManyRequests', 429, { retryable: true }),
+  SubscriptionNotFound: defineError('SubscriptionNotFound', 404, { retryable: false }),
+  InvalidSubscriptionId: defineError('InvalidSubscriptionId', 400, { retryable: false }),
+  LocationRequired: defineError('LocationRequired', 400, { retryable: false }),
+  GalleryImageNotFound: defineError('GalleryImageNotFound', 404, { retryable: false }),
+  PlatformImageNotFound: defineError('PlatformImageNotFound', 404, { retryable: false }),
+  CannotRemoveProbeUsedByVMSS: defineError('CannotRemoveProbeUsedByVMSS', 400, {
+    retryable: false,
+  }),
+  InternalServerError: defineError('InternalServerError', 500, { retryable: false }),
+  /** Another 4xx the HTTP layer (Fastify) raised, passed on with its own status. */
+  BadRequest: (status: number, message: string): AppError =>
+    new AppError('BadRequest', status, false, message),
 } as const

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { randomUUID } from 'node:crypto'
-import { AppError } from '../errors.js'
+import { AppError, Errors } from '../errors.js'
 import { headerOf } from './request.js'
 import type { TokenRecord } from '../store/control-store.js'
 import type { ServiceDeps } from '../services/deps.js'
@@ -154,10 +154,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       .status(404)
       .send(
         errorBody(
-          new AppError(
-            'NotFound',
-            404,
-            false,
+          Errors.NotFound(
             `osroll has no route ${req.method} ${req.url.split('?')[0]}; see docs/api.md for the routes it serves.`,
           ),
         ),
@@ -207,42 +204,25 @@ function toAppError(err: unknown): AppError {
     e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
     (e.statusCode === 400 && e instanceof SyntaxError)
   ) {
-    return new AppError(
-      'InvalidRequestContent',
-      400,
-      false,
+    return Errors.InvalidRequestContent(
       empty
         ? 'The request content was invalid and could not be deserialized: the body is empty.'
         : `The request content was invalid and could not be deserialized: ${e.message ?? ''}`.trim(),
     )
   }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-    return new AppError(
-      'RequestEntityTooLarge',
-      413,
-      false,
-      'The request body is larger than 4 MiB.',
-    )
+    return Errors.RequestEntityTooLarge('The request body is larger than 4 MiB.')
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-    return new AppError(
-      'UnsupportedMediaType',
-      415,
-      false,
-      'Send JSON with Content-Type: application/json.',
+    return Errors.UnsupportedMediaType('Send JSON with Content-Type: application/json.')
+  if (e.code === 'FST_ERR_BAD_URL')
+    return Errors.InvalidRequestUri(
+      'The request URI is not valid: it holds a malformed percent-encoding.',
     )
-  if (e.code === 'FST_ERR_BAD_URL' || e.code === 'FST_ERR_MAX_PARAM_LENGTH')
-    return new AppError(
-      'InvalidRequestUri',
-      e.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400,
-      false,
-      `The request URI is not valid: ${e.code === 'FST_ERR_BAD_URL' ? 'it holds a malformed percent-encoding' : 'a path segment is too long'}.`,
-    )
+  if (e.code === 'FST_ERR_MAX_PARAM_LENGTH')
+    return Errors.RequestUriTooLong('The request URI is not valid: a path segment is too long.')
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
-    return new AppError('BadRequest', e.statusCode, false, e.message ?? 'Bad request.')
-  return new AppError(
-    'InternalServerError',
-    500,
-    false,
+    return Errors.BadRequest(e.statusCode, e.message ?? 'Bad request.')
+  return Errors.InternalServerError(
     'The server encountered an internal error; the request id identifies it in the server log.',
   )
 }

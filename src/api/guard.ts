@@ -12,7 +12,8 @@
  * `checkRoute` refuses to register one that does not, so none escapes the subscription check.
  */
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
-import { AppError } from '../errors.js'
+import { Errors } from '../errors.js'
+import type { AppError } from '../errors.js'
 import type { ServiceDeps } from '../services/deps.js'
 import type { TokenCache } from '../services/tokens.js'
 import { bearerToken, canUseSubscription, roleAllows } from '../services/tokens.js'
@@ -54,10 +55,7 @@ export function guardRequest(deps: ServiceDeps, g: Guard) {
     }
     const problem = pathProblem(rawPath)
     if (problem)
-      throw new AppError(
-        'InvalidRequestUri',
-        400,
-        false,
+      throw Errors.InvalidRequestUri(
         `The request URI is not valid: ${problem}. Encode each path segment once, and send no '.' or '..' segments.`,
       )
     if (config?.open) return
@@ -68,10 +66,7 @@ export function guardRequest(deps: ServiceDeps, g: Guard) {
     await authorize(deps, req, record)
     const template = req.routeOptions.url ?? ''
     if (template.toLowerCase().startsWith('/subscriptions') && !apiVersionOf(req))
-      throw new AppError(
-        'MissingApiVersionParameter',
-        400,
-        false,
+      throw Errors.MissingApiVersionParameter(
         'The api-version query parameter (?api-version=) is required for all requests.',
       )
   }
@@ -116,10 +111,7 @@ async function authenticate(
     'WWW-Authenticate',
     'Bearer authorization_uri="/adfs/oauth2/authorize", error="invalid_token"',
   )
-  throw new AppError(
-    'AuthenticationFailed',
-    401,
-    false,
+  throw Errors.AuthenticationFailed(
     token
       ? 'The access token is invalid.'
       : header === undefined
@@ -137,10 +129,7 @@ async function authorize(
   const template = req.routeOptions.url
   const catalog = req.routeOptions.config?.catalog === true
   if (!roleAllows(record, req.method, catalog)) {
-    throw new AppError(
-      'AuthorizationFailed',
-      403,
-      false,
+    throw Errors.AuthorizationFailed(
       catalog
         ? `Publishing or deleting platform images needs an Operator token (the platform catalog belongs to no subscription); this token's role is '${record.role}'.`
         : `The token with role '${record.role}' does not have authorization to perform action '${req.method} ${template ?? req.url.split('?')[0]}'.`,
@@ -155,15 +144,10 @@ async function authorize(
 }
 
 function subscriptionNotFound(sub: string): AppError {
-  return new AppError(
-    'SubscriptionNotFound',
-    404,
-    false,
-    `The subscription '${sub}' could not be found.`,
-  )
+  return Errors.SubscriptionNotFound(`The subscription '${sub}' could not be found.`)
 }
 
 export function tooManyRequests(reply: FastifyReply, r: Refusal): AppError {
   reply.header('Retry-After', String(r.retryAfterSeconds))
-  return new AppError('TooManyRequests', 429, true, r.message)
+  return Errors.TooManyRequests(r.message)
 }

@@ -10,7 +10,8 @@
  * characters per string (customData is at most 64 KiB decoded, about 87,400 base64 characters).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { AppError } from '../errors.js'
+import { Errors } from '../errors.js'
+import type { AppError } from '../errors.js'
 
 export const JSON_LIMITS = { maxDepth: 64, maxStringLength: 256 * 1024 } as const
 
@@ -62,7 +63,7 @@ export function registerLimitedJsonParser(app: FastifyInstance): void {
       const text = typeof body === 'string' ? body : body.toString('utf8')
       const why = jsonLimitProblem(text)
       if (why) {
-        done(new AppError('InvalidRequestContent', 400, false, why), undefined)
+        done(Errors.InvalidRequestContent(why), undefined)
         return
       }
       // Azure accepts a POST action (osRollingUpgrade, rollingUpgrades/cancel, …) with a JSON
@@ -197,10 +198,7 @@ export function invalidJsonError(text: string, detail?: string): AppError {
   const where = at
     ? `parsing stopped at character ${at.position} (line ${at.line}, column ${at.column})`
     : (detail ?? 'it could not be parsed')
-  return new AppError(
-    'InvalidRequestContent',
-    400,
-    false,
+  return Errors.InvalidRequestContent(
     `The request content was invalid and could not be deserialized: ${where}.`,
   )
 }

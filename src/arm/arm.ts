@@ -3,7 +3,7 @@
  * envelope (SPEC §3: `{error: {code, message, target, details}}`), Compute's PUT merge,
  * read-only and write-only members, and the body checks every resource shares.
  */
-import { AppError } from '../errors.js'
+import { AppError, Errors } from '../errors.js'
 import type { Problem } from '../core/problem.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
 
@@ -150,24 +150,13 @@ export function platformImagePrefix(
 /** A request body that must be a JSON object (ARM: InvalidRequestContent). */
 export function requireObject(body: unknown): Record<string, unknown> {
   if (!isPlainObject(body))
-    throw new AppError(
-      'InvalidRequestContent',
-      400,
-      false,
-      'The request body must be a JSON object.',
-    )
+    throw Errors.InvalidRequestContent('The request body must be a JSON object.')
   return body
 }
 
 /** The body's required `location` (ARM: LocationRequired). */
 export function requireLocation(b: Record<string, unknown>): string {
   if (typeof b['location'] !== 'string' || b['location'] === '')
-    throw new AppError(
-      'LocationRequired',
-      400,
-      false,
-      "The 'location' property is required.",
-      'location',
-    )
+    throw Errors.LocationRequired("The 'location' property is required.", 'location')
   return b['location']
 }

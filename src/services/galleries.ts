@@ -6,7 +6,7 @@
  * replication to R is Completed, and it is excluded from latest neither for the version nor for R.
  */
 import { canonicalEnums, IMAGE_DEFINITION_ENUMS, IMAGE_VERSION_ENUMS } from '../core/enums.js'
-import { AppError, Errors } from '../errors.js'
+import { Errors } from '../errors.js'
 import { isVersion } from '../core/image/version.js'
 import { compareVersions } from '../core/image/version.js'
 import { normalizeLocation } from '../core/scale-set/to-spec.js'
@@ -397,10 +397,7 @@ function parseRegions(
 ): Region[] {
   const list = value === undefined ? [{ name: location }] : value
   if (!Array.isArray(list))
-    throw new AppError(
-      'InvalidRequestContent',
-      400,
-      false,
+    throw Errors.InvalidRequestContent(
       'targetRegions must be an array.',
       'properties.publishingProfile.targetRegions',
     )

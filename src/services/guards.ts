@@ -3,7 +3,7 @@
  * limits, and linked authorization — a body may refer to another subscription's resource only
  * when the caller's token may read that subscription.
  */
-import { AppError } from '../errors.js'
+import { Errors } from '../errors.js'
 import { firstNameProblem, quoteName } from '../core/names.js'
 import type { NameKind } from '../core/names.js'
 import { tagsProblem } from '../core/tags.js'
@@ -49,10 +49,7 @@ export function requireLinkedAccess(
   for (const link of linkedIds(body)) {
     const sub = link.subscription.toLowerCase()
     if (sub === own || (o.caller?.canRead(sub) ?? false)) continue
-    throw new AppError(
-      'LinkedAuthorizationFailed',
-      403,
-      false,
+    throw Errors.LinkedAuthorizationFailed(
       `The token may perform action '${o.action}' on scope ${quoteName(o.scope, 300)}; however, it does not have permission to read the linked scope ${quoteName(link.id, 300)} (at ${quoteName(link.path, 200)}), or the linked scope is invalid.`,
       link.path.slice(0, 300),
     )

@@ -4,7 +4,7 @@
  * (update/fault domain, provisioning and power statuses, extensions, vmHealth); protection PUT;
  * and the set's instance view summary.
  */
-import { AppError, Errors } from '../errors.js'
+import { Errors } from '../errors.js'
 import { toArmImageReference } from '../core/image/image-ref.js'
 import { computerName } from '../core/scale-set/placement.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
@@ -77,10 +77,7 @@ export async function putInstanceProtection(
       )
     for (const [k, val] of Object.entries(policy)) {
       if (k !== 'protectFromScaleIn' && k !== 'protectFromScaleSetActions') {
-        throw new AppError(
-          'InvalidRequestContent',
-          400,
-          false,
+        throw Errors.InvalidRequestContent(
           `Could not find member '${k}' on object of type 'VirtualMachineScaleSetVMProtectionPolicy'. Path 'properties.protectionPolicy.${k}'.`,
           `properties.protectionPolicy.${k}`,
         )
@@ -290,10 +287,7 @@ export async function bootDiagnostics(
 ): Promise<Record<string, unknown>> {
   const { state } = await requireScaleSet(deps, ref)
   if (!deps.fabric.consoleLog) {
-    throw new AppError(
-      'NotSupported',
-      400,
-      false,
+    throw Errors.NotSupported(
       `The '${deps.fabric.name}' fabric has no instance console; bootDiagnostics needs the local fabric.`,
     )
   }

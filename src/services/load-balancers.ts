@@ -3,7 +3,8 @@
  * deleting a load balancer whose probe a scale set uses is refused.
  */
 import { canonicalEnums, LOAD_BALANCER_ENUMS } from '../core/enums.js'
-import { AppError, Errors } from '../errors.js'
+import { Errors } from '../errors.js'
+import type { AppError } from '../errors.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
 import {
   LB_TYPE,
@@ -136,13 +137,7 @@ function childNames(props: unknown): [NameKind, unknown, string][] {
 function validateProbes(value: unknown): Record<string, unknown>[] {
   if (value === undefined) return []
   if (!Array.isArray(value))
-    throw new AppError(
-      'InvalidRequestContent',
-      400,
-      false,
-      'properties.probes must be an array.',
-      'properties.probes',
-    )
+    throw Errors.InvalidRequestContent('properties.probes must be an array.', 'properties.probes')
   const names = new Set<string>()
   return value.map((p: unknown, i) => {
     const target = `properties.probes[${i}]`
@@ -220,10 +215,7 @@ async function refuseRemovingUsedProbes(
       kept.has(p.probe.toLowerCase())
     )
       continue
-    throw new AppError(
-      'CannotRemoveProbeUsedByVMSS',
-      400,
-      false,
+    throw Errors.CannotRemoveProbeUsedByVMSS(
       `Probe ${probeId} cannot be removed: it is used as the health probe of virtual machine scale set ${s.name}.`,
       'properties.probes',
     )

@@ -190,13 +190,7 @@ function decodeToken(token: string): { startedAtMs: number; id: string } {
     if (typeof startedAtMs !== 'number' || typeof id !== 'string') throw new Error('shape')
     return { startedAtMs, id }
   } catch {
-    throw new AppError(
-      'InvalidParameter',
-      400,
-      false,
-      'The $skiptoken is not one osroll issued.',
-      '$skiptoken',
-    )
+    throw Errors.InvalidParameter('The $skiptoken is not one osroll issued.', '$skiptoken')
   }
 }
 
@@ -362,13 +356,7 @@ function instanceIdsOf(body: unknown, required: boolean): string[] | undefined {
     return undefined
   }
   if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string'))
-    throw new AppError(
-      'InvalidRequestContent',
-      400,
-      false,
-      'instanceIds must be an array of strings.',
-      'instanceIds',
-    )
+    throw Errors.InvalidRequestContent('instanceIds must be an array of strings.', 'instanceIds')
   if (required && ids.length === 0)
     throw Errors.InvalidParameter('instanceIds must name at least one instance.', 'instanceIds')
   return ids as string[]

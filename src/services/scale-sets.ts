@@ -72,12 +72,7 @@ export async function putScaleSet(
   if (!existing && input.patch) throw notFound(input.ref)
   checkPreconditions(existing, input.ifMatch, input.ifNoneMatch)
   if (!isPlainObject(input.body))
-    throw new AppError(
-      'InvalidRequestContent',
-      400,
-      false,
-      'The request body must be a JSON object.',
-    )
+    throw Errors.InvalidRequestContent('The request body must be a JSON object.')
   const sent = withoutReadOnly(
     canonicalEnums(canonicalCase(input.body), SCALE_SET_ENUMS) as Record<string, unknown>,
   )
@@ -363,10 +358,7 @@ async function checkImage(
         : (await galleries.latestEligible(ref.definitionId, location)) !== null
     if (!found || !os) {
       const what = isPinned(ref) ? `${ref.definitionId}/versions/${ref.version}` : ref.definitionId
-      return new AppError(
-        'GalleryImageNotFound',
-        404,
-        false,
+      return Errors.GalleryImageNotFound(
         `The gallery image '${what}' is not available in location '${location}' (no such image, or no version replicated there and included in latest).`,
         target,
       )
@@ -375,10 +367,7 @@ async function checkImage(
     return null
   }
   if (ref.kind === 'custom') {
-    return new AppError(
-      'InvalidParameter',
-      400,
-      false,
+    return Errors.InvalidParameter(
       `Image '${ref.id}' is not supported: osroll boots platform images (and, later, gallery images).`,
       target,
     )
@@ -389,10 +378,7 @@ async function checkImage(
     ? versions.find((v) => v.version === ref.version)
     : versions[versions.length - 1]
   if (!wanted) {
-    return new AppError(
-      'PlatformImageNotFound',
-      404,
-      false,
+    return Errors.PlatformImageNotFound(
       `The platform image '${ref.publisher}:${ref.offer}:${ref.sku}:${ref.version}' is not available. Verify that all fields in the storage profile are correct. For more details about storage profile information, please refer to https://aka.ms/storageprofile`,
       target,
     )

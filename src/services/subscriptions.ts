@@ -3,7 +3,7 @@
  * main.ts makes the default one at first start. They are never deleted, except to take back one
  * that a refused request created.
  */
-import { AppError } from '../errors.js'
+import { Errors } from '../errors.js'
 import { nameMessage } from '../core/names.js'
 import { SUBSCRIPTION_TYPE } from '../arm/arm.js'
 import type { TokenRecord } from '../store/control-store.js'
@@ -31,7 +31,7 @@ export async function ensureSubscription(
   if (token.role !== 'Owner' && token.role !== 'Operator') return false
   // A subscription id becomes part of every resource id: only well-formed ones (issue 15).
   const bad = nameMessage('subscription', decodeURIComponentSafe(sub))
-  if (bad) throw new AppError('InvalidSubscriptionId', 400, false, bad, 'subscriptionId')
+  if (bad) throw Errors.InvalidSubscriptionId(bad, 'subscriptionId')
   await createSubscription(deps, sub, sub)
   return 'created'
 }

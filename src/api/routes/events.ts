@@ -9,7 +9,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
-import { AppError } from '../../errors.js'
+import { Errors } from '../../errors.js'
 import type { ServiceDeps } from '../../services/deps.js'
 import { canUseSubscription } from '../../services/tokens.js'
 import type { TokenRecord } from '../../store/control-store.js'
@@ -42,7 +42,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: ServiceDeps): vo
   })
   app.get<{ Querystring: Record<string, string | undefined> }>('/events', async (req, reply) => {
     const token = req.token
-    if (!token) throw new AppError('AuthenticationFailed', 401, false, 'A token is required.')
+    if (!token) throw Errors.AuthenticationFailed('A token is required.')
     const from = positionOf(req)
     const release = takeStreamSlot(perToken, token, deps.config.maxEventStreamsPerToken)
     let released = false
@@ -90,10 +90,7 @@ function positionOf(req: FastifyRequest<{ Querystring: Record<string, string | u
         : ['lastEventId', req.query['lastEventId']]
   if (value === undefined) return null
   if (!/^\d{1,15}$/.test(value))
-    throw new AppError(
-      'InvalidParameter',
-      400,
-      false,
+    throw Errors.InvalidParameter(
       `${name} '${value}' is not an event position: use the id of an event (a whole number), or omit it to start from now.`,
       name,
     )
@@ -104,10 +101,7 @@ function positionOf(req: FastifyRequest<{ Querystring: Record<string, string | u
 function takeStreamSlot(perToken: Map<string, number>, token: TokenRecord, max: number) {
   const held = perToken.get(token.hash) ?? 0
   if (max > 0 && held >= max)
-    throw new AppError(
-      'TooManyRequests',
-      429,
-      true,
+    throw Errors.TooManyRequests(
       `This token already has ${held} open event streams, the most a token may hold (--max-event-streams-per-token ${max}); close one, or use another token.`,
     )
   perToken.set(token.hash, held + 1)

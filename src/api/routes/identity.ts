@@ -6,7 +6,7 @@
  * limited per client address; a wrong `client_secret` counts as a failed login (guard.ts backoff).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { AppError } from '../../errors.js'
+import { Errors } from '../../errors.js'
 import type { ServiceDeps } from '../../services/deps.js'
 import type { Guard } from '../guard.js'
 import { tooManyRequests } from '../guard.js'
@@ -76,10 +76,7 @@ export function registerIdentityRoutes(app: FastifyInstance, _deps: ServiceDeps,
     resourceManager: `${base(req)}/`,
   }))
   app.get('/adfs/oauth2/authorize', open, async () => {
-    throw new AppError(
-      'NotSupported',
-      400,
-      false,
+    throw Errors.NotSupported(
       'osroll supports the client-credentials flow only: log in with a service principal whose secret is an osroll token.',
     )
   })

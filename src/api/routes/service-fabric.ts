@@ -3,7 +3,7 @@
  * durability, which scale set validation checks against. There is no Service Fabric runtime.
  */
 import type { FastifyInstance } from 'fastify'
-import { AppError, Errors } from '../../errors.js'
+import { Errors } from '../../errors.js'
 import { isPlainObject } from '../../core/scale-set/shape.js'
 import type { ServiceDeps } from '../../services/deps.js'
 import { requireLocation, requireObject } from '../../arm/arm.js'
@@ -35,10 +35,7 @@ export function registerServiceFabricRoutes(app: FastifyInstance, deps: ServiceD
     const nodeTypes =
       (isPlainObject(body['properties']) ? body['properties']['nodeTypes'] : undefined) ?? []
     if (!Array.isArray(nodeTypes))
-      throw new AppError(
-        'InvalidRequestContent',
-        400,
-        false,
+      throw Errors.InvalidRequestContent(
         'properties.nodeTypes must be an array.',
         'properties.nodeTypes',
       )

@@ -25,7 +25,8 @@ import {
 import { join, posix, relative, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import * as tar from 'tar'
-import { AppError } from '../../errors.js'
+import { Errors } from '../../errors.js'
+import type { AppError } from '../../errors.js'
 
 export type ArtifactLimits = Readonly<{ maxBytes: number; maxEntries: number }>
 export const DEFAULT_LIMITS: ArtifactLimits = { maxBytes: 1024 * 1024 * 1024, maxEntries: 100_000 }
@@ -319,5 +320,5 @@ async function treeDigest(root: string): Promise<string> {
 }
 
 function bad(message: string): AppError {
-  return new AppError('InvalidParameter', 400, false, message, TARGET)
+  return Errors.InvalidParameter(message, TARGET)
 }
