@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { Option } from 'commander'
 import type { Command } from 'commander'
 import { ApiError, OsrollClient } from '../client/client.js'
 import { DEFAULTS } from '../config/defaults.js'
@@ -37,7 +38,11 @@ export function common(c: Command): Command {
       '--subscription <id>',
       "subscription to use (default: the first the token sees, i.e. the server's default)",
     )
-    .option('-o, --output <format>', 'json (default), table or tsv', 'json')
+    .addOption(
+      new Option('-o, --output <format>', 'output format (osroll has no YAML output)')
+        .choices(['json', 'jsonc', 'table', 'tsv', 'none'])
+        .default('json'),
+    )
     .option('--query <jmespath>', 'JMESPath query applied to the result, e.g. "[].name"')
 }
 

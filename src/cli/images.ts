@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
+import { enumOption } from './args.js'
 
 type ImageOpts = Common & { location: string; publisher: string; offer: string; sku: string }
 
@@ -23,7 +24,7 @@ export function registerImages(program: Command): void {
       '--source <uri>',
       'file:///dir, file:///image.tar.gz, or sim:?boot=2 on the sim fabric',
     )
-    .option('--os <type>', 'Linux or Windows', 'Linux')
+    .addOption(enumOption('--os <type>', 'operating system', ['Linux', 'Windows'], 'Linux'))
     .addHelpText(
       'after',
       '\nExample:\n  osroll image publish -l westus --publisher Canonical --offer UbuntuServer --sku 18.04-LTS --version 1.1.0 --source file:///srv/images/web-1.1.0\n',

@@ -3,6 +3,34 @@ import type { Command } from 'commander'
 import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
+import { agree, enumOption, isResourceId, parseResourceId, required } from './args.js'
+
+/** `--lb-name` with `-g`, or a load balancer's full id (which also names the subscription). */
+function lbOf(o: Common & { resourceGroup?: string; lbName: string }): {
+  subscription?: string
+  resourceGroup: string
+  name: string
+} {
+  if (!isResourceId(o.lbName))
+    return {
+      subscription: o.subscription,
+      resourceGroup: required(
+        o.resourceGroup,
+        'the following arguments are required: -g/--resource-group (or a load balancer id in --lb-name)',
+      ),
+      name: o.lbName,
+    }
+  const id = parseResourceId(o.lbName, '--lb-name', ['Microsoft.Network/loadBalancers'])
+  const idFlag = '--lb-name'
+  return {
+    subscription: agree(o.subscription, id.subscription, { flag: '--subscription', idFlag }),
+    resourceGroup: agree(o.resourceGroup, id.resourceGroup, {
+      flag: '-g/--resource-group',
+      idFlag,
+    }),
+    name: id.names[0] as string,
+  }
+}
 
 export function registerNetwork(program: Command): void {
   const lb = program
@@ -17,7 +45,7 @@ export function registerNetwork(program: Command): void {
     .requiredOption('-g, --resource-group <name>', 'resource group')
     .requiredOption('-n, --name <name>', 'load balancer name')
     .option('-l, --location <region>', 'region', 'westus')
-    .option('--sku <sku>', 'Basic or Standard', 'Standard')
+    .addOption(enumOption('--sku <sku>', 'load balancer SKU', ['Basic', 'Standard'], 'Standard'))
     .addHelpText('after', '\nExample:\n  osroll network lb create -g rg -n lb\n')
     .action((o: Common & { resourceGroup: string; name: string; location: string; sku: string }) =>
       run(async () => {
@@ -38,10 +66,16 @@ export function registerNetwork(program: Command): void {
       .command('create')
       .description('add (or replace) a probe'),
   )
-    .requiredOption('-g, --resource-group <name>', 'resource group')
-    .requiredOption('--lb-name <name>', 'load balancer')
+    .option('-g, --resource-group <name>', 'resource group (not needed with a load balancer id)')
+    .requiredOption('--lb-name <name-or-id>', 'load balancer: a name, or its full id')
     .requiredOption('-n, --name <name>', 'probe name')
-    .requiredOption('--protocol <protocol>', 'Http, Https or Tcp')
+    .addOption(
+      enumOption('--protocol <protocol>', 'probe protocol', [
+        'Http',
+        'Https',
+        'Tcp',
+      ]).makeOptionMandatory(),
+    )
     .requiredOption('--port <port>', 'port probed on each instance')
     .option('--path <path>', 'request path (Http, Https)')
     .option('--interval <seconds>', 'seconds between probes (at least 5)', '15')
@@ -53,7 +87,7 @@ export function registerNetwork(program: Command): void {
     .action(
       (
         o: Common & {
-          resourceGroup: string
+          resourceGroup?: string
           lbName: string
           name: string
           protocol: string
@@ -64,8 +98,9 @@ export function registerNetwork(program: Command): void {
         },
       ) =>
         run(async () => {
-          const { client, sub } = await connect(o)
-          const path = lbPath(sub, o.resourceGroup, o.lbName)
+          const lb = lbOf(o)
+          const { client, sub } = await connect({ ...o, subscription: lb.subscription })
+          const path = lbPath(sub, lb.resourceGroup, lb.name)
           const current = (await client.get(path)).body as {
             location: string
             sku?: unknown

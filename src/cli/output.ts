@@ -1,6 +1,7 @@
 /**
- * Printing results like `az`: `--query` (JMESPath) first, then `--output json` (default),
- * `table` (columns from the rows' scalar fields, or the command's preferred columns) or `tsv`.
+ * Printing results like `az`: `--query` (JMESPath) first, then `--output json` (default; `jsonc`
+ * is the same, without colour), `table` (columns from the rows' scalar fields, or the command's
+ * preferred columns), `tsv`, or `none` (nothing: the exit code says how it went).
  */
 import jmespath from 'jmespath'
 import Table from 'cli-table3'
@@ -20,7 +21,8 @@ export function print(
     }
   }
   const format = o.output ?? 'json'
-  if (format === 'json') return void console.log(JSON.stringify(v, null, 2))
+  if (format === 'none') return
+  if (format === 'json' || format === 'jsonc') return void console.log(JSON.stringify(v, null, 2))
   const rows = Array.isArray(v) ? v : [v]
   if (format === 'tsv') {
     for (const row of rows)
@@ -43,7 +45,7 @@ export function print(
     console.log(table.toString())
     return
   }
-  throw new CliError(`--output '${format}' is not one of json, table, tsv.`)
+  throw new CliError(`--output '${format}' is not one of json, jsonc, table, tsv, none.`)
 }
 
 /** The row's scalar cells: the named columns (dotted paths) or its own scalar members. */

@@ -6,6 +6,7 @@ import type { Command } from 'commander'
 import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
+import { enumOption } from './args.js'
 
 type GalleryOpts = Common & { resourceGroup: string; galleryName: string; location: string }
 
@@ -45,8 +46,13 @@ export function registerSig(program: Command): void {
     .requiredOption('--publisher <name>', 'identifier publisher')
     .requiredOption('--offer <name>', 'identifier offer')
     .requiredOption('--sku <name>', 'identifier sku')
-    .option('--os-type <type>', 'Linux or Windows', 'Linux')
-    .option('--os-state <state>', 'Generalized or Specialized', 'Generalized')
+    .addOption(enumOption('--os-type <type>', 'operating system', ['Linux', 'Windows'], 'Linux'))
+    .addOption(
+      enumOption('--os-state <state>', 'OS state', ['Generalized', 'Specialized'], 'Generalized'),
+    )
+    .addOption(
+      enumOption('--hyper-v-generation <generation>', 'hypervisor generation', ['V1', 'V2'], 'V1'),
+    )
     .addHelpText(
       'after',
       '\nExample:\n  osroll sig image-definition create -g rg -r gallery -i web --publisher me --offer web --sku 1\n',
@@ -60,6 +66,7 @@ export function registerSig(program: Command): void {
           sku: string
           osType: string
           osState: string
+          hyperVGeneration: string
         },
       ) =>
         run(async () => {
@@ -69,6 +76,7 @@ export function registerSig(program: Command): void {
             properties: {
               osType: o.osType,
               osState: o.osState,
+              hyperVGeneration: o.hyperVGeneration,
               identifier: { publisher: o.publisher, offer: o.offer, sku: o.sku },
             },
           }

@@ -11,8 +11,47 @@ import { print } from './output.js'
 import { applySet } from './set-path.js'
 import { readFile } from 'node:fs/promises'
 import { CliError } from './context.js'
+import { agree, enumOption, flagOption, isResourceId, parseResourceId, required } from './args.js'
+
+const SET_TYPE = 'Microsoft.Compute/virtualMachineScaleSets'
 
 type SetOpts = Common & { resourceGroup: string; name: string; noWait?: boolean; wait?: boolean }
+type GivenSet = Omit<SetOpts, 'resourceGroup' | 'name'> & {
+  resourceGroup?: string
+  name?: string
+  ids?: string[]
+}
+
+/**
+ * The scale set a command addresses: -g and -n, or --ids (which also names the subscription).
+ * Arguments given beside --ids must agree with it.
+ */
+export function resolveSet<T extends GivenSet>(o: T): T & SetOpts {
+  if (o.ids === undefined)
+    return {
+      ...o,
+      resourceGroup: required(
+        o.resourceGroup,
+        'the following arguments are required: -g/--resource-group, -n/--name (or --ids)',
+      ),
+      name: required(o.name, 'the following arguments are required: -n/--name (or --ids)'),
+    }
+  if (o.ids.length !== 1)
+    throw new CliError(
+      `--ids takes one scale set id here, not ${o.ids.length}; run the command once per scale set.`,
+    )
+  const id = parseResourceId(o.ids[0] as string, '--ids', [SET_TYPE])
+  const idFlag = '--ids'
+  return {
+    ...o,
+    subscription: agree(o.subscription, id.subscription, { flag: '--subscription', idFlag }),
+    resourceGroup: agree(o.resourceGroup, id.resourceGroup, {
+      flag: '-g/--resource-group',
+      idFlag,
+    }),
+    name: agree(o.name, id.names[0] as string, { flag: '-n/--name', idFlag }),
+  }
+}
 
 const SET_COLUMNS = [
   'name',
@@ -45,8 +84,9 @@ export function registerVmss(program: Command): void {
     `/subscriptions/${sub}/resourceGroups/${o.resourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/${o.name}`
   const named = (c: Command) =>
     common(c)
-      .requiredOption('-g, --resource-group <name>', 'resource group')
-      .requiredOption('-n, --name <name>', 'scale set name')
+      .option('-g, --resource-group <name>', 'resource group (or --ids)')
+      .option('-n, --name <name>', 'scale set name (or --ids)')
+      .option('--ids <id...>', "the scale set's full resource id, instead of -g and -n")
 
   common(
     vmss
@@ -70,8 +110,9 @@ export function registerVmss(program: Command): void {
       'after',
       '\nExample:\n  osroll vmss show -g rg -n web --query properties.provisioningState\n',
     )
-    .action((o: SetOpts) =>
+    .action((given: GivenSet) =>
       run(async () => {
+        const o = resolveSet(given)
         const { client, sub } = await connect(o)
         print((await client.get(setPath(sub, o))).body, o, SET_COLUMNS)
       }),
@@ -79,8 +120,9 @@ export function registerVmss(program: Command): void {
 
   named(vmss.command('list-instances').description('list the instances of a scale set'))
     .addHelpText('after', '\nExample:\n  osroll vmss list-instances -g rg -n web -o table\n')
-    .action((o: SetOpts) =>
+    .action((given: GivenSet) =>
       run(async () => {
+        const o = resolveSet(given)
         const { client, sub } = await connect(o)
         print(await client.list(`${setPath(sub, o)}/virtualMachines`), o, VM_COLUMNS)
       }),
@@ -116,8 +158,9 @@ export function registerVmss(program: Command): void {
       'after',
       '\nExample:\n  osroll vmss get-instance-view -g rg -n web --instance-id 3\n',
     )
-    .action((o: SetOpts & { instanceId?: string }) =>
+    .action((given: GivenSet & { instanceId?: string }) =>
       run(async () => {
+        const o = resolveSet(given)
         const { client, sub } = await connect(o)
         const path = o.instanceId
           ? `${setPath(sub, o)}/virtualMachines/${o.instanceId}/instanceView`
@@ -131,8 +174,9 @@ export function registerVmss(program: Command): void {
       'after',
       '\nExample:\n  osroll vmss get-os-upgrade-history -g rg -n web -o table\n',
     )
-    .action((o: SetOpts) =>
+    .action((given: GivenSet) =>
       run(async () => {
+        const o = resolveSet(given)
         const { client, sub } = await connect(o)
         print(await client.list(`${setPath(sub, o)}/osUpgradeHistory`), o, HISTORY_COLUMNS)
       }),
@@ -146,8 +190,9 @@ export function registerVmss(program: Command): void {
       .option('--no-wait', 'return at once'),
   )
     .addHelpText('after', '\nExample:\n  osroll vmss scale -g rg -n web --new-capacity 12\n')
-    .action((o: SetOpts & { newCapacity: string }) =>
+    .action((given: GivenSet & { newCapacity: string }) =>
       run(async () => {
+        const o = resolveSet(given)
         const capacity = Number(o.newCapacity)
         if (!Number.isInteger(capacity) || capacity < 0)
           throw new Error(`--new-capacity must be a whole number, not '${o.newCapacity}'`)
@@ -166,8 +211,9 @@ export function registerVmss(program: Command): void {
       .option('--no-wait', 'return at once'),
   )
     .addHelpText('after', '\nExample:\n  osroll vmss delete -g rg -n web\n')
-    .action((o: SetOpts) =>
+    .action((given: GivenSet) =>
       run(async () => {
+        const o = resolveSet(given)
         const { client, sub } = await connect(o)
         const res = await client.request('DELETE', setPath(sub, o))
         const op = res.headers.get('azure-asyncoperation')
@@ -175,20 +221,37 @@ export function registerVmss(program: Command): void {
       }),
     )
 
-  named(vmss.command('create').description('create a scale set'))
+  common(vmss.command('create').description('create a scale set'))
+    .requiredOption('-g, --resource-group <name>', 'resource group')
+    .requiredOption('-n, --name <name>', 'scale set name')
     .requiredOption(
       '--image <urn-or-id>',
       'Publisher:Offer:Sku:Version (version may be latest), or a gallery image id',
     )
     .option('--instance-count <n>', 'instances', '2')
     .option('-l, --location <region>', 'region', 'westus')
-    .option('--upgrade-policy-mode <mode>', 'Manual, Automatic or Rolling', 'Manual')
-    .option(
-      '--enable-auto-os-upgrade',
-      'automatic OS image upgrades (osroll flag; needs a health probe)',
+    .addOption(
+      enumOption(
+        '--upgrade-policy-mode <mode>',
+        'upgrade policy mode',
+        ['Automatic', 'Manual', 'Rolling'],
+        'Manual',
+      ),
     )
-    .option('--lb <name>', 'load balancer of the health probe (same resource group)')
-    .option('--health-probe <name>', 'probe of --lb used as the health source')
+    .addOption(
+      flagOption(
+        '--enable-auto-os-upgrade [bool]',
+        'automatic OS image upgrades (true when given alone; needs a health probe)',
+      ),
+    )
+    .option(
+      '--lb <name-or-id>',
+      'load balancer of the health probe: a name (same resource group) or an id',
+    )
+    .option(
+      '--health-probe <name-or-id>',
+      'the health probe: a probe name of --lb, or a full probe id',
+    )
     .option('--zones <zones...>', 'availability zones, e.g. 1 2 3')
     .option('--data-disk-sizes-gb <sizes...>', 'one empty data disk per size (luns 0, 1, …)')
     .option('--computer-name-prefix <prefix>', 'computer name prefix (default: the name)')
@@ -234,8 +297,9 @@ export function registerVmss(program: Command): void {
       'after',
       '\nExample:\n  osroll vmss update -g rg -n web --set upgradePolicy.rollingUpgradePolicy.maxBatchInstancePercent=50\n  (paths start inside properties, as with az; use properties.… or sku.… to be explicit)\n',
     )
-    .action((o: SetOpts & { set: string[] }) =>
+    .action((given: GivenSet & { set: string[] }) =>
       run(async () => {
+        const o = resolveSet(given)
         const { client, sub } = await connect(o)
         let doc = (await client.get(setPath(sub, o))).body as Record<string, unknown>
         for (const expression of o.set) {
@@ -271,8 +335,9 @@ export function registerVmss(program: Command): void {
       'after',
       '\nExample:\n  osroll vmss manual-upgrade -g rg -n web --instance-ids 0 1 2\n',
     )
-    .action((o: SetOpts & { instanceIds: string[] }) =>
+    .action((given: GivenSet & { instanceIds: string[] }) =>
       run(async () => {
+        const o = resolveSet(given)
         const { client, sub } = await connect(o)
         const res = await client.request('POST', `${setPath(sub, o)}/manualupgrade`, {
           instanceIds: o.instanceIds,
@@ -291,8 +356,9 @@ export function registerVmss(program: Command): void {
       .option('--no-wait', 'return at once'),
   )
     .addHelpText('after', '\nExample:\n  osroll vmss rolling-upgrade start -g rg -n web\n')
-    .action((o: SetOpts) =>
+    .action((given: GivenSet) =>
       run(async () => {
+        const o = resolveSet(given)
         const { client, sub } = await connect(o)
         const res = await client.request('POST', `${setPath(sub, o)}/osRollingUpgrade`)
         const op = res.headers.get('azure-asyncoperation')
@@ -307,8 +373,9 @@ export function registerVmss(program: Command): void {
       .option('--no-wait', 'return at once'),
   )
     .addHelpText('after', '\nExample:\n  osroll vmss rolling-upgrade cancel -g rg -n web\n')
-    .action((o: SetOpts) =>
+    .action((given: GivenSet) =>
       run(async () => {
+        const o = resolveSet(given)
         const { client, sub } = await connect(o)
         const res = await client.request('POST', `${setPath(sub, o)}/rollingUpgrades/cancel`)
         const op = res.headers.get('azure-asyncoperation')
@@ -321,8 +388,9 @@ export function registerVmss(program: Command): void {
       'after',
       '\nExample:\n  osroll vmss rolling-upgrade get-latest -g rg -n web --query properties.progress\n',
     )
-    .action((o: SetOpts) =>
+    .action((given: GivenSet) =>
       run(async () => {
+        const o = resolveSet(given)
         const { client, sub } = await connect(o)
         print((await client.get(`${setPath(sub, o)}/rollingUpgrades/latest`)).body, o)
       }),
@@ -393,21 +461,8 @@ async function createBody(
   const capacity = Number(o.instanceCount)
   if (!Number.isInteger(capacity) || capacity < 0)
     throw new CliError(`--instance-count must be a whole number, not '${o.instanceCount}'`)
-  const urn = o.image.split(':')
-  const imageReference = o.image.startsWith('/')
-    ? { id: o.image }
-    : urn.length === 4
-      ? { publisher: urn[0], offer: urn[1], sku: urn[2], version: urn[3] }
-      : (() => {
-          throw new CliError(
-            `--image '${o.image}' must be Publisher:Offer:Sku:Version or a gallery image id`,
-          )
-        })()
-  if ((o.lb === undefined) !== (o.healthProbe === undefined))
-    throw new CliError('--lb and --health-probe go together')
-  const probeId = o.lb
-    ? `/subscriptions/${sub}/resourceGroups/${o.resourceGroup}/providers/Microsoft.Network/loadBalancers/${o.lb}/probes/${o.healthProbe}`
-    : undefined
+  const imageReference = imageOf(o.image)
+  const probeId = probeOf(sub, o)
   const customData = o.customData ? (await readFile(o.customData)).toString('base64') : undefined
   return {
     location: o.location,
@@ -416,8 +471,8 @@ async function createBody(
     properties: {
       upgradePolicy: {
         mode: o.upgradePolicyMode,
-        ...(o.enableAutoOsUpgrade
-          ? { automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: true } }
+        ...(o.enableAutoOsUpgrade !== undefined
+          ? { automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: o.enableAutoOsUpgrade } }
           : {}),
       },
       virtualMachineProfile: {
@@ -442,4 +497,62 @@ async function createBody(
       },
     },
   }
+}
+
+const GALLERY_IMAGE = 'Microsoft.Compute/galleries/images'
+const IMAGE_TYPES = [GALLERY_IMAGE, `${GALLERY_IMAGE}/versions`, 'Microsoft.Compute/images']
+
+/** `--image`: Publisher:Offer:Sku:Version, or the id of a gallery image, image version or image. */
+function imageOf(image: string): Record<string, string> {
+  if (isResourceId(image)) {
+    parseResourceId(image, '--image', IMAGE_TYPES)
+    return { id: image }
+  }
+  const urn = image.split(':')
+  if (urn.length === 4 && urn.every((part) => part !== ''))
+    return { publisher: urn[0], offer: urn[1], sku: urn[2], version: urn[3] } as Record<
+      string,
+      string
+    >
+  throw new CliError(
+    `--image '${image}' must be Publisher:Offer:Sku:Version (version may be latest) or a gallery image id; osroll has no image aliases such as Ubuntu2204.`,
+    '`osroll vm image list` shows the URNs osroll has',
+  )
+}
+
+const LB = 'Microsoft.Network/loadBalancers'
+
+/**
+ * The health probe's id from `--lb` and `--health-probe`, each a name or a full id. A probe id
+ * needs no --lb; given both, the load balancer they name must be the same.
+ */
+function probeOf(sub: string, o: SetOpts & CreateOpts): string | undefined {
+  if (o.healthProbe === undefined) {
+    if (o.lb !== undefined)
+      throw new CliError(
+        '--lb needs --health-probe: osroll uses the load balancer only for its health probe.',
+      )
+    return undefined
+  }
+  const lbId =
+    o.lb === undefined
+      ? undefined
+      : isResourceId(o.lb)
+        ? (parseResourceId(o.lb, '--lb', [LB]), o.lb.replace(/\/+$/, ''))
+        : `/subscriptions/${sub}/resourceGroups/${o.resourceGroup}/providers/${LB}/${o.lb}`
+  if (!isResourceId(o.healthProbe)) {
+    if (lbId === undefined)
+      throw new CliError(
+        `--health-probe '${o.healthProbe}' is a probe name: add --lb, or pass the probe's full id.`,
+      )
+    return `${lbId}/probes/${o.healthProbe}`
+  }
+  const probe = parseResourceId(o.healthProbe, '--health-probe', [`${LB}/probes`])
+  const probeLb = o.healthProbe.slice(0, o.healthProbe.toLowerCase().lastIndexOf('/probes/'))
+  if (lbId !== undefined && lbId.toLowerCase() !== probeLb.toLowerCase())
+    throw new CliError(
+      `--lb '${o.lb}' does not match --health-probe, whose load balancer is '${probeLb}'.`,
+      'drop --lb (the probe id says it all), or make the two agree',
+    )
+  return `${probeLb}/probes/${probe.names[1] as string}`
 }

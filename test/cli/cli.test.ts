@@ -3,10 +3,9 @@
  * with json/table/tsv output and --query, a rollout waited for with progress lines, and errors
  * that print the ARM code, the message and a hint — never a stack trace.
  */
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiHarness, waitFor } from '../../test-support/api-harness.js'
+import { cliRunner } from '../../test-support/cli-runner.js'
 import {
   armPaths,
   autoUpgradeSetBody,
@@ -14,24 +13,9 @@ import {
   loadBalancerBody,
 } from '../../test-support/arm-fixtures.js'
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 let h: Awaited<ReturnType<typeof apiHarness>>
 let endpoint = ''
-
-function osroll(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', MAIN, ...args],
-      {
-        env: { ...process.env, OSROLL_ENDPOINT: endpoint, OSROLL_TOKEN: h.sys.adminToken },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    )
-  })
-}
+const osroll = cliRunner(() => ({ endpoint, token: h.sys.adminToken }))
 
 beforeAll(async () => {
   h = await apiHarness()
@@ -408,7 +392,7 @@ describe('osroll client commands', () => {
       expect(query.stderr).toMatch(/--query '\[\?' is not valid JMESPath/)
       const usage = await osroll('vmss', 'show', '-g', 'rg')
       expect(usage.code).not.toBe(0)
-      expect(usage.stderr).toMatch(/required option '-n, --name <name>' not specified/)
+      expect(usage.stderr).toContain('the following arguments are required: -n/--name (or --ids)')
     },
   )
 })
