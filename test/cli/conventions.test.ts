@@ -56,7 +56,9 @@ describe('az conventions in the osroll CLI', () => {
         ),
       )
       expect(set.properties.upgradePolicy.mode).toBe('Rolling')
-    expect(set.properties.upgradePolicy.automaticOSUpgradePolicy.enableAutomaticOSUpgrade).toBe(true)
+      expect(set.properties.upgradePolicy.automaticOSUpgradePolicy.enableAutomaticOSUpgrade).toBe(
+        true,
+      )
       json(await run('sig create -g rg -r gal'))
       const def = json(
         await run(
@@ -154,6 +156,38 @@ describe('az conventions in the osroll CLI', () => {
       expect(lbMismatch.stderr).toContain("-g/--resource-group 'other' does not match --lb-name")
     },
   )
+
+  it('every vmss command that addresses one set takes --ids', { timeout: 120_000 }, async () => {
+    const api2 = setId.replace(/web$/, 'api2')
+    expect(
+      json(
+        await run(`vmss get-instance-view --ids ${setId} --instance-id 0 --query statuses[0].code`),
+      ),
+    ).toMatch(/ProvisioningState/)
+    expect(json(await run(`vmss get-os-upgrade-history --ids ${setId}`))).toEqual([])
+    expect(
+      json(
+        await run(
+          `vmss update --ids ${setId} --set upgradePolicy.rollingUpgradePolicy.maxBatchInstancePercent=50 --query properties.upgradePolicy.rollingUpgradePolicy.maxBatchInstancePercent`,
+        ),
+      ),
+    ).toBe(50)
+    expect((await run(`vmss manual-upgrade --ids ${setId} --instance-ids 0 -o none`)).code).toBe(0)
+    const started = await run(
+      `vmss rolling-upgrade start --ids ${api2} --query properties.runningStatus.code`,
+    )
+    expect(json(started)).toBe('Completed')
+    expect(
+      json(
+        await run(
+          `vmss rolling-upgrade get-latest --ids ${api2} --query properties.runningStatus.code`,
+        ),
+      ),
+    ).toBe('Completed')
+    expect((await run(`vmss rolling-upgrade cancel --ids ${api2} -o none`)).code).not.toBe(0)
+    expect((await run(`vmss delete --ids ${api2}`)).code).toBe(0)
+    expect((await h.call('GET', api2)).status).toBe(404)
+  })
 
   it(
     '-o none prints nothing and exits 0; an unknown format is refused before the command runs',
