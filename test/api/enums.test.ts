@@ -66,7 +66,12 @@ describe('enum values in the API', () => {
     expect(lbBack.sku).toEqual({ name: 'Standard', tier: 'Regional' })
     expect(lbBack.properties.probes.map((x: any) => x.properties.protocol)).toEqual(['Http', 'Tcp'])
 
-    const body = autoUpgradeSetBody({ sub: h.sub, capacity: 1, probe: 'tcp', dataDisk: true }) as any
+    const body = autoUpgradeSetBody({
+      sub: h.sub,
+      capacity: 1,
+      probe: 'tcp',
+      dataDisk: true,
+    }) as any
     body.properties.upgradePolicy.mode = 'automatic'
     body.properties.orchestrationMode = 'UNIFORM'
     body.properties.virtualMachineProfile.storageProfile.dataDisks[0].createOption = 'empty'
