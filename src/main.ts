@@ -14,6 +14,11 @@ import { openPostgresStore } from './store/postgres/open-postgres.js'
 import type { SqlStore } from './store/sql/sql-store.js'
 import { SimFabric } from './fabrics/sim/sim-fabric.js'
 import { LocalFabric } from './fabrics/local/local-fabric.js'
+import { QEMU_TOOLS, QemuFabric } from './fabrics/qemu/qemu-fabric.js'
+import { FileQemuState } from './fabrics/qemu/qemu-state.js'
+import { chooseAccel } from './fabrics/qemu/accel.js'
+import type { AccelDecision } from './fabrics/qemu/accel.js'
+import { requireTools } from './fabrics/qemu/tools.js'
 import { confineImageSource, importArtifact } from './fabrics/host/artifacts.js'
 import { SqlLocalState } from './store/sql/sql-local-state.js'
 import { Prober } from './health/prober.js'
@@ -47,6 +52,8 @@ export type Server = Readonly<{
   url: string
   adminToken: string
   subscriptionId: string
+  /** The qemu fabric's accelerator and why it was chosen; null on other fabrics. */
+  accel: AccelDecision | null
   app: FastifyInstance
   store: SqlStore
   close: () => Promise<void>
@@ -59,6 +66,8 @@ export type System = Readonly<{
   app: FastifyInstance
   adminToken: string
   subscriptionId: string
+  /** The qemu fabric's accelerator and why it was chosen; null on other fabrics. */
+  accel: AccelDecision | null
   /** Re-adopts instances (local fabric), then runs the orchestrator. */
   start: () => Promise<void>
   /** Stops the orchestrator and the prober; instances keep running. */
@@ -85,7 +94,7 @@ export async function buildSystem(o: {
   // A health change of an instance wakes its scale set at once (probe keys are `set|instance|disk`).
   const metrics = o.metrics ?? createMetrics()
   const onHealthChange = (key: string): void => orchestrator?.enqueue(key.split('|')[0] as string)
-  const { fabric, prepareSource, prober } = makeFabric(
+  const { fabric, prepareSource, prober, accel } = await makeFabric(
     config,
     store,
     clock,
@@ -186,6 +195,12 @@ export async function buildSystem(o: {
       const orphans = (await fabric.ready()).map((p) => ({ pid: p.pid, spawn: p.spawnId }))
       if (orphans.length > 0) o.log.warn({ orphans }, 'Stopped instance processes no record named')
     }
+    if (fabric instanceof QemuFabric) {
+      const { adopted, restarted } = await fabric.adopt()
+      if (adopted + restarted > 0) o.log.info({ adopted, restarted }, 'Re-adopted VMs')
+      const orphans = await fabric.ready()
+      if (orphans > 0) o.log.warn({ orphans }, 'Stopped VMs no record named')
+    }
     if (leases) {
       await wake?.start()
       await leases.tick().catch((err: unknown) => o.log.error({ err }, 'Lease round failed'))
@@ -202,7 +217,7 @@ export async function buildSystem(o: {
     await wake?.close()
     prober?.close()
   }
-  return { deps, orchestrator, retention, app, adminToken, subscriptionId, start, stop }
+  return { deps, orchestrator, retention, app, adminToken, subscriptionId, accel, start, stop }
 }
 
 export async function startServer(config: Config, o: { quiet?: boolean } = {}): Promise<Server> {
@@ -241,7 +256,7 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
     metrics,
     appLogger: o.quiet ? false : { level: 'warn' },
   })
-  const { app, adminToken, subscriptionId } = system
+  const { app, adminToken, subscriptionId, accel } = system
   await app.listen({ host: config.host, port: config.port })
   await system.start()
   const address = app.server.address()
@@ -249,7 +264,7 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
   const scheme = config.tls.kind === 'none' ? 'http' : 'https'
   const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   log.info(
-    { url, dataDir: config.dataDir, fabric: config.fabric, subscriptionId },
+    { url, dataDir: config.dataDir, fabric: config.fabric, accel: accel?.accel, subscriptionId },
     'osroll serving',
   )
   let closing: Promise<void> | null = null
@@ -259,7 +274,7 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
       await system.stop()
       await store.close()
     })())
-  return { url, adminToken, subscriptionId, app, store, close }
+  return { url, adminToken, subscriptionId, accel, app, store, close }
 }
 
 /**
@@ -267,17 +282,18 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
  * `{data-dir}/images`) or `sim` (virtual instances kept in the store), with what publishing a
  * source means for it.
  */
-function makeFabric(
+async function makeFabric(
   config: Config,
   store: SqlStore,
   clock: Clock,
   onHealthChange: (probeKey: string) => void,
   metrics: Metrics,
-): {
-  fabric: SimFabric | LocalFabric
+): Promise<{
+  fabric: SimFabric | LocalFabric | QemuFabric
   prepareSource: (uri: string) => Promise<string>
   prober: Prober | null
-} {
+  accel: AccelDecision | null
+}> {
   if (config.fabric === 'sim') {
     const prepareSource = async (uri: string): Promise<string> => {
       if (!uri.startsWith('sim:'))
@@ -292,6 +308,7 @@ function makeFabric(
       fabric: new SimFabric({ nowMs: () => clock.nowMs(), state: store }),
       prepareSource,
       prober: null,
+      accel: null,
     }
   }
   const casDir = join(config.dataDir, 'images')
@@ -299,6 +316,22 @@ function makeFabric(
     onChange: onHealthChange,
     onResult: (p, r, s) => metrics.probe(p, r, s),
   })
+  const confine = (uri: string): string =>
+    confineImageSource(uri, { roots: imageSourceRoots(config), dataDir: config.dataDir })
+  if (config.fabric === 'qemu') {
+    requireTools(QEMU_TOOLS)
+    const accel = await chooseAccel(config.qemuAccel)
+    const fabric = new QemuFabric({
+      rootDir: join(config.dataDir, 'vms'),
+      casDir,
+      state: new FileQemuState(join(config.dataDir, 'vms')),
+      prober,
+      addressPrefix: config.addressPrefix,
+      accel: accel.accel,
+      nowMs: () => clock.nowMs(),
+    })
+    return { fabric, prepareSource: (uri) => fabric.prepareSource(confine(uri)), prober, accel }
+  }
   const fabric = new LocalFabric({
     rootDir: join(config.dataDir, 'instances'),
     casDir,
@@ -313,9 +346,9 @@ function makeFabric(
   })
   return {
     fabric,
-    prepareSource: async (uri) =>
-      `cas:${await importArtifact(confineImageSource(uri, { roots: imageSourceRoots(config), dataDir: config.dataDir }), casDir)}`,
+    prepareSource: async (uri) => `cas:${await importArtifact(confine(uri), casDir)}`,
     prober,
+    accel: null,
   }
 }
 

@@ -2,6 +2,7 @@
  * `osroll serve`: the API and the orchestrator in one process (SPEC §11.1). Every flag also has
  * an `OSROLL_*` environment variable; SIGTERM and SIGINT shut down gracefully.
  */
+import { AppError } from '../errors.js'
 import type { Command } from 'commander'
 import { ConfigError, loadConfig } from '../config/config.js'
 import type { Config, RawConfig } from '../config/config.js'
@@ -23,7 +24,12 @@ export function registerServe(program: Command): void {
     )
     .option(
       '--fabric <fabric>',
-      'what runs instances: local (default, real processes) or sim (OSROLL_FABRIC)',
+      'what runs instances: local (default, real processes), qemu (real VMs) or sim (OSROLL_FABRIC)',
+      undefined,
+    )
+    .option(
+      '--qemu-accel <accel>',
+      'qemu fabric: auto (default: KVM when measured faster than TCG), kvm or tcg (OSROLL_QEMU_ACCEL)',
       undefined,
     )
     .option(
@@ -164,6 +170,7 @@ export function registerServe(program: Command): void {
         port: 'port',
         dataDir: 'dataDir',
         fabric: 'fabric',
+        qemuAccel: 'qemuAccel',
         store: 'store',
         databaseUrl: 'databaseUrl',
         databaseSchema: 'databaseSchema',
@@ -208,7 +215,11 @@ export function registerServe(program: Command): void {
       try {
         server = await startServer(config)
       } catch (err) {
-        if (err instanceof DataDirError || err instanceof SecretsKeyError) {
+        if (
+          err instanceof DataDirError ||
+          err instanceof SecretsKeyError ||
+          (err instanceof AppError && err.code === 'FabricUnavailable')
+        ) {
           console.error(`osroll serve: ${err.message}`)
           process.exit(2)
         }
@@ -218,7 +229,7 @@ export function registerServe(program: Command): void {
         process.exit(1)
       }
       console.log(
-        `osroll is serving ${server.url} (fabric ${config.fabric}, data in ${config.dataDir})`,
+        `osroll is serving ${server.url} (fabric ${config.fabric}${server.accel ? `, VMs under ${server.accel.accel.toUpperCase()}: ${server.accel.reason}` : ''}, data in ${config.dataDir})`,
       )
       console.log(`  default subscription: ${server.subscriptionId}`)
       if (sandbox) console.log(sandbox)

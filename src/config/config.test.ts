@@ -38,7 +38,8 @@ describe('configuration', () => {
 
   it.each([
     [{ port: 'eighty' }, /--port \(OSROLL_PORT\): 'eighty' is not a port number/],
-    [{ fabric: 'qemu' }, /--fabric .*'qemu' is not one of local, sim/],
+    [{ fabric: 'xen' }, /--fabric .*'xen' is not one of local, sim, qemu/],
+    [{ qemuAccel: 'hvf' }, /--qemu-accel .*'hvf' is not one of auto, kvm, tcg/],
     [{ healthDeadline: '5 minutes' }, /--health-deadline .*ISO-8601/],
     [{ addressRange: '10.1.0.0/16' }, /--address-range .*loopback/],
     [{ tlsCert: '/x.pem' }, /needs both --tls-cert and --tls-key/],

@@ -6,6 +6,8 @@
 import { resolve } from 'node:path'
 import { parseDurationMs } from '../core/duration.js'
 import { DEFAULTS } from './defaults.js'
+import { QEMU_ACCELS } from '../fabrics/types/qemu-options.js'
+import type { AccelChoice } from '../fabrics/types/qemu-options.js'
 import { OS_DISK_MODES, SANDBOX_MODES } from '../fabrics/types/local-options.js'
 import type { DownloadPolicy, OsDiskMode, SandboxMode } from '../fabrics/types/local-options.js'
 
@@ -13,7 +15,9 @@ export type Config = Readonly<{
   host: string
   port: number
   dataDir: string
-  fabric: 'sim' | 'local'
+  fabric: 'sim' | 'local' | 'qemu'
+  /** The qemu fabric's accelerator: auto (KVM when measured faster than TCG), kvm, tcg. */
+  qemuAccel: AccelChoice
   store: 'sqlite' | 'postgres'
   databaseUrl: string | null
   /** PostgreSQL schema of osroll's tables (default public). */
@@ -74,6 +78,7 @@ export const ENV_NAMES = {
   port: 'OSROLL_PORT',
   dataDir: 'OSROLL_DATA_DIR',
   fabric: 'OSROLL_FABRIC',
+  qemuAccel: 'OSROLL_QEMU_ACCEL',
   store: 'OSROLL_STORE',
   databaseUrl: 'OSROLL_DATABASE_URL',
   databaseSchema: 'OSROLL_DATABASE_SCHEMA',
@@ -121,7 +126,11 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     fail('port', `'${get('port')}' is not a port number`)
   const fabric = get('fabric') ?? DEFAULTS.fabric
-  if (fabric !== 'sim' && fabric !== 'local') fail('fabric', `'${fabric}' is not one of local, sim`)
+  if (fabric !== 'sim' && fabric !== 'local' && fabric !== 'qemu')
+    fail('fabric', `'${fabric}' is not one of local, sim, qemu`)
+  const qemuAccel = get('qemuAccel') ?? DEFAULTS.qemuAccel
+  if (!(QEMU_ACCELS as readonly string[]).includes(qemuAccel))
+    fail('qemuAccel', `'${qemuAccel}' is not one of ${QEMU_ACCELS.join(', ')}`)
   const store = get('store') ?? DEFAULTS.store
   if (store !== 'sqlite' && store !== 'postgres')
     fail('store', `'${store}' is not one of sqlite, postgres`)
@@ -175,6 +184,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     port,
     dataDir: resolve(get('dataDir') ?? DEFAULTS.dataDir),
     fabric: fabric as Config['fabric'],
+    qemuAccel: qemuAccel as AccelChoice,
     store: store as Config['store'],
     databaseUrl: get('databaseUrl') ?? null,
     databaseSchema,

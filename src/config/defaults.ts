@@ -4,6 +4,8 @@ export const DEFAULTS = {
   port: 7280,
   dataDir: './.osroll',
   fabric: 'local',
+  /** The qemu fabric's accelerator: KVM only where it measures faster than TCG (accel.ts). */
+  qemuAccel: 'auto',
   store: 'sqlite',
   timing: 'prompt',
   /** Azure's fixed per-instance health wait (SPEC §4.4). */
