@@ -187,7 +187,13 @@ export async function buildSystem(o: {
   })
   const subscriptionId = await ensureDefaultSubscription(deps)
   const https = tlsMaterial(config)
-  const app = await buildApp({ deps, logger: o.appLogger ?? false, https, metrics })
+  const app = await buildApp({
+    deps,
+    logger: o.appLogger ?? false,
+    accessLog: o.log,
+    https,
+    metrics,
+  })
   const start = async (): Promise<void> => {
     if (fabric instanceof LocalFabric) {
       const { adopted, restarted } = await fabric.adopt()
@@ -222,7 +228,7 @@ export async function buildSystem(o: {
 
 export async function startServer(config: Config, o: { quiet?: boolean } = {}): Promise<Server> {
   const log = pino({
-    level: o.quiet ? 'silent' : (process.env['OSROLL_LOG_LEVEL'] ?? 'info'),
+    level: o.quiet ? 'silent' : config.logLevel,
     redact: ['req.headers.authorization'],
   })
   for (const warning of secureDataDir(config.dataDir)) log.warn(warning)

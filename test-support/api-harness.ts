@@ -34,6 +34,8 @@ export async function apiHarness(
     rateLimit?: string
     /** Any other option, as `osroll serve` flags (camelCase). */
     config?: RawConfig
+    /** The process log (and access log); default silent. */
+    log?: pino.Logger
   } = {},
 ): Promise<{ sys: System; call: Call; sub: string; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'osroll-api-'))
@@ -50,7 +52,8 @@ export async function apiHarness(
     {},
   )
   const store = o.store ?? (await openSqliteStore(':memory:'))
-  const sys = await buildSystem({ config, store, log: pino({ level: 'silent' }), activePollMs: 20 })
+  const log = o.log ?? pino({ level: 'silent' })
+  const sys = await buildSystem({ config, store, log, activePollMs: 20 })
   await sys.start()
   const call: Call = async (method, path, opts = {}) => {
     const version = opts.apiVersion === undefined ? '2024-07-01' : opts.apiVersion

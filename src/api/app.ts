@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { AppError, Errors } from '../errors.js'
 import { headerOf } from './request.js'
@@ -31,6 +31,7 @@ import { registerIdentityRoutes } from './routes/identity.js'
 import { registerGalleryRoutes } from './routes/galleries.js'
 import { registerEventRoutes } from './routes/events.js'
 import type { Metrics } from '../runtime/metrics.js'
+import type { Logger } from '../runtime/logger.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -46,6 +47,8 @@ export type AppOptions = Readonly<{
   logger?: boolean | object
   https?: { cert: Buffer; key: Buffer } | null
   metrics?: Metrics
+  /** Where one `info` line per answered request goes (`accessLogHook`); none without it. */
+  accessLog?: Logger
 }>
 
 /** What a page of the dashboard may load: its own scripts, styles and API, nothing inline or framed. */
@@ -167,6 +170,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     subscriptions: req.token?.subscriptions ?? [],
     label: req.token?.label,
   }))
+  if (o.accessLog) app.addHook('onResponse', accessLogHook(o.accessLog))
   await registerDashboard(app)
   const metrics = o.metrics
   if (metrics) {
@@ -193,6 +197,34 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   registerGalleryRoutes(app, o.deps)
   registerEventRoutes(app, o.deps)
   return app
+}
+
+/**
+ * One structured line per answered request, for operators (docs/operations.md § Access log):
+ * the route template rather than the path (no ids or query strings, so lines group by route),
+ * and the caller as its token's role and label: never the token, nor its hash.
+ *
+ * @example
+ * { "msg": "request", "requestId": "5b0e…", "client": "127.0.0.1", "method": "GET",
+ *   "route": "/subscriptions/:sub", "status": 200, "durationMs": 1.7, "role": "Owner",
+ *   "tokenLabel": "ci" }
+ */
+function accessLogHook(log: Logger) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    log.info(
+      {
+        requestId: req.id,
+        client: req.ip,
+        method: req.method,
+        route: req.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        role: req.token?.role ?? null,
+        tokenLabel: req.token?.label ?? null,
+      },
+      'request',
+    )
+  }
 }
 
 function toAppError(err: unknown): AppError {

@@ -1,7 +1,9 @@
 /**
  * Long-running operation responses (SPEC §5): PUT/PATCH answer with `Azure-AsyncOperation`
  * only; POST actions and DELETE answer 202 with `Azure-AsyncOperation`, `Location` and
- * `Retry-After`. URLs are absolute, on osroll's own base URL.
+ * `Retry-After`. URLs are absolute, on osroll's own base URL. Every answer about an unfinished
+ * operation carries a `Retry-After` sized to it (`retryAfterSecondsOf`), so Azure SDKs poll at
+ * that pace instead of their 30 s default.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { OperationRecord } from '../store/control-store.js'
@@ -48,4 +50,31 @@ export function withAsyncOperation(
   return reply
     .header('Azure-AsyncOperation', operationUrl(req, sub, location, op))
     .header('Retry-After', String(retryAfterSeconds))
+}
+
+/** Longest `Retry-After` per kind of operation: rollouts run for minutes, provisioning for less. */
+const RETRY_AFTER_MAX_SECONDS: Readonly<Record<OperationRecord['tracks']['kind'], number>> = {
+  rollout: 10,
+  rolloutEnd: 10,
+  scaleSet: 5,
+  none: 1,
+}
+
+/**
+ * Seconds a poller should wait before asking about `op` again: `baseSeconds` (the configured
+ * `retryAfter`, 1 by default) for its first 20 s, then a tenth of its age, capped by its kind
+ * (10 s for rollouts and cancels, 5 s for scale set provisioning). A poller thus sees a fast
+ * operation end within a second, and a long rollout costs a request every 10 s, not every 1 s.
+ * With base 1: age 0–19 s → 1; 45 s → 4; a rollout at 2 min → 10; a scale set at 2 min → 5.
+ *
+ * @example retryAfterSecondsOf(op, op.startTimeMs + 45_000, 1) // → 4
+ */
+export function retryAfterSecondsOf(
+  op: OperationRecord,
+  nowMs: number,
+  baseSeconds: number,
+): number {
+  const ageSeconds = Math.max(0, Math.floor((nowMs - op.startTimeMs) / 1000))
+  const grown = Math.min(RETRY_AFTER_MAX_SECONDS[op.tracks.kind], Math.floor(ageSeconds / 10))
+  return Math.max(1, Math.ceil(baseSeconds), grown)
 }

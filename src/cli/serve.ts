@@ -154,6 +154,11 @@ export function registerServe(program: Command): void {
       undefined,
     )
     .option(
+      '--log-level <level>',
+      'fatal, error, warn, info (default: with one access line per request), debug, trace or silent (OSROLL_LOG_LEVEL)',
+      undefined,
+    )
+    .option(
       '--secrets-key-file <file>',
       'AES-256 key (32 bytes, mode 0600) sealing secrets in the store; default {data-dir}/secrets.key, made at first start (OSROLL_SECRETS_KEY_FILE)',
       undefined,
@@ -191,6 +196,7 @@ export function registerServe(program: Command): void {
         maxEventStreamsPerToken: 'maxEventStreamsPerToken',
         operationRetention: 'operationRetention',
         secretsKeyFile: 'secretsKeyFile',
+        logLevel: 'logLevel',
         instanceSandbox: 'instanceSandbox',
         instanceUidBase: 'instanceUidBase',
         fileUriRoots: 'fileUriRoots',

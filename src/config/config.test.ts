@@ -36,6 +36,12 @@ describe('configuration', () => {
     })
   })
 
+  it('--log-level overrides OSROLL_LOG_LEVEL, whose default is info', () => {
+    expect(loadConfig({}, {}).logLevel).toBe('info')
+    expect(loadConfig({}, { OSROLL_LOG_LEVEL: 'warn' }).logLevel).toBe('warn')
+    expect(loadConfig({ logLevel: 'debug' }, { OSROLL_LOG_LEVEL: 'warn' }).logLevel).toBe('debug')
+  })
+
   it.each([
     [{ port: 'eighty' }, /--port \(OSROLL_PORT\): 'eighty' is not a port number/],
     [{ fabric: 'xen' }, /--fabric .*'xen' is not one of local, sim, qemu/],
@@ -47,6 +53,10 @@ describe('configuration', () => {
     [{ leaseTtl: 'PT0.5S' }, /--lease-ttl \(OSROLL_LEASE_TTL\): must be from PT1S to PT60S/],
     [{ databaseSchema: 'Public; drop' }, /--database-schema .*lower-case SQL identifier/],
     [{ replicaId: 'a b' }, /--replica-id .*letters, digits/],
+    [
+      { logLevel: 'bogus' },
+      /--log-level \(OSROLL_LOG_LEVEL\): 'bogus' is not one of fatal, error, warn, info, debug, trace, silent/,
+    ],
     [
       { osDiskMode: 'overlay' },
       /--os-disk-mode \(OSROLL_OS_DISK_MODE\): 'overlay' is not one of auto, reflink, link, copy/,

@@ -11,6 +11,10 @@ import type { AccelChoice } from '../fabrics/types/qemu-options.js'
 import { OS_DISK_MODES, SANDBOX_MODES } from '../fabrics/types/local-options.js'
 import type { DownloadPolicy, OsDiskMode, SandboxMode } from '../fabrics/types/local-options.js'
 
+/** pino's levels, most severe first; `silent` logs nothing. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
 export type Config = Readonly<{
   host: string
   port: number
@@ -39,6 +43,8 @@ export type Config = Readonly<{
   /** Jitter of prompt timing; 0 turns it off (benchmarks). */
   promptJitterMs: number
   retryAfterSeconds: number
+  /** Level of the process log (access lines are `info`). */
+  logLevel: LogLevel
   /** Delay of gallery replication to each target region. */
   replicationDelayMs: number
   /** The /16 of the local fabric's instance addresses, as its first two octets (default 127.77). */
@@ -91,6 +97,7 @@ export const ENV_NAMES = {
   healthDeadline: 'OSROLL_HEALTH_DEADLINE',
   promptJitter: 'OSROLL_PROMPT_JITTER',
   retryAfter: 'OSROLL_RETRY_AFTER',
+  logLevel: 'OSROLL_LOG_LEVEL',
   replicationDelay: 'OSROLL_REPLICATION_DELAY',
   addressRange: 'OSROLL_ADDRESS_RANGE',
   historyRetention: 'OSROLL_HISTORY_RETENTION',
@@ -156,6 +163,9 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   const retryAfter = Number(get('retryAfter') ?? DEFAULTS.retryAfterSeconds)
   if (!Number.isInteger(retryAfter) || retryAfter < 1 || retryAfter > 60)
     fail('retryAfter', 'must be whole seconds from 1 to 60')
+  const logLevel = get('logLevel') ?? DEFAULTS.logLevel
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    fail('logLevel', `'${logLevel}' is not one of ${LOG_LEVELS.join(', ')}`)
   const databaseSchema = get('databaseSchema') ?? 'public'
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema))
     fail('databaseSchema', `'${databaseSchema}' must be a lower-case SQL identifier`)
@@ -195,6 +205,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     healthDeadlineMs: duration('healthDeadline', DEFAULTS.healthDeadline),
     promptJitterMs: duration('promptJitter', DEFAULTS.promptJitter),
     retryAfterSeconds: retryAfter,
+    logLevel: logLevel as LogLevel,
     replicationDelayMs: duration('replicationDelay', DEFAULTS.replicationDelay),
     addressPrefix: addressPrefixOf(get('addressRange') ?? DEFAULTS.addressRange, fail),
     historyRetentionMs: duration('historyRetention', DEFAULTS.historyRetention),

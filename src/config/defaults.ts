@@ -12,6 +12,8 @@ export const DEFAULTS = {
   healthDeadline: 'PT5M',
   promptJitter: 'PT30S',
   retryAfterSeconds: 1,
+  /** pino level of the process log; `info` includes one access line per request. */
+  logLevel: 'info',
   replicationDelay: 'PT5S',
   /** The local fabric's instance addresses (SPEC §9.1). */
   addressRange: '127.77.0.0/16',

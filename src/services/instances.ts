@@ -4,6 +4,7 @@
  * (update/fault domain, provisioning and power statuses, extensions, vmHealth); protection PUT;
  * and the set's instance view summary.
  */
+import { createHash } from 'node:crypto'
 import { Errors } from '../errors.js'
 import { toArmImageReference } from '../core/image/image-ref.js'
 import { computerName } from '../core/scale-set/placement.js'
@@ -158,6 +159,7 @@ function vmView(
     ...(v.zone !== null ? { zones: [v.zone] } : {}),
     ...(r?.osUpgradePending ? { tags: { 'Platform.PendingOSUpgrade': 'true' } } : {}),
     properties: {
+      vmId: vmIdOf(String(props(resource)['uniqueId'] ?? state.key), v.instanceId),
       latestModelApplied: v.modelGeneration >= state.spec.modelGeneration,
       provisioningState: capital(v.provisioning),
       osProfile: { computerName: computerName(state.fabricModel.computerNamePrefix, v.instanceId) },
@@ -173,6 +175,35 @@ function vmView(
       ...(expand ? { instanceView: instanceViewOf(state, v, r) } : {}),
     },
   }
+}
+
+/** The stored body's `properties`, or nothing. */
+function props(resource: StoredResource): Record<string, unknown> {
+  const p = resource.body['properties']
+  return isPlainObject(p) ? p : {}
+}
+
+/** The RFC 4122 namespace of osroll's derived ids (a fixed random UUID; never change it). */
+const VM_ID_NAMESPACE = Buffer.from('5f0c1d2e8b7a4c39a6e1d4f2b3c5a798', 'hex')
+
+/**
+ * An instance's `vmId`: a UUID v5 (SHA-1, RFC 4122 §4.3) of the scale set's `uniqueId` and the
+ * instance id. It is derived, not stored: the same on every read, reimage, restart and
+ * replica without a schema change, and different per instance, because instance ids are never
+ * reused within a set and a set deleted and created again gets a new `uniqueId`.
+ *
+ * @example vmIdOf('0f8fad5b-d9cb-469f-a165-70867728950e', '3') // 'xxxxxxxx-xxxx-5xxx-yxxx-…'
+ */
+export function vmIdOf(scaleSetUniqueId: string, instanceId: string): string {
+  const hash = createHash('sha1')
+    .update(VM_ID_NAMESPACE)
+    .update(`${scaleSetUniqueId}/${instanceId}`)
+    .digest()
+    .subarray(0, 16)
+  hash[6] = (hash[6]! & 0x0f) | 0x50 // version 5
+  hash[8] = (hash[8]! & 0x3f) | 0x80 // RFC 4122 variant
+  const h = hash.toString('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
 }
 
 function instanceViewOf(

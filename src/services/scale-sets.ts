@@ -368,7 +368,7 @@ async function checkImage(
   }
   if (ref.kind === 'custom') {
     return Errors.InvalidParameter(
-      `Image '${ref.id}' is not supported: osroll boots platform images (and, later, gallery images).`,
+      `Image '${ref.id}' is not supported: osroll boots platform images (publisher, offer, sku, version) and Azure Compute Gallery images (an id '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/galleries/{gallery}/images/{image}', optionally '/versions/{version}'); managed images, VHDs and shared or community gallery ids are not.`,
       target,
     )
   }

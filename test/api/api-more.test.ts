@@ -113,6 +113,41 @@ describe('model rollouts and actions', () => {
     ])
   })
 
+  it('properties.vmId is a GUID per instance, stable across reads and a reimage', async () => {
+    const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+    await call('PUT', setPath('vmid'), { body: model({ capacity: 2 }) })
+    await ready('vmid')
+    const ids = async () =>
+      ((await call('GET', setPath('vmid', '/virtualMachines'))).body.value as any[]).map(
+        (v) => v.properties.vmId as string,
+      )
+    const first = await ids()
+    expect(first).toHaveLength(2)
+    for (const id of first) expect(id).toMatch(GUID)
+    expect(new Set(first).size).toBe(2)
+    expect(await ids()).toEqual(first)
+    expect((await call('GET', setPath('vmid', '/virtualMachines/0'))).body.properties.vmId).toBe(
+      first[0],
+    )
+    // A reimage onto a new model (manualupgrade) keeps each instance's vmId.
+    const changed = model({ capacity: 2 })
+    ;(changed.properties.virtualMachineProfile as Record<string, unknown>)['osProfile'] = {
+      customData: Buffer.from('#!/bin/sh\necho vmid\n').toString('base64'),
+    }
+    await call('PUT', setPath('vmid'), { body: changed })
+    const r = await call('POST', setPath('vmid', '/manualupgrade'), {
+      body: { instanceIds: ['0', '1'] },
+    })
+    expect((await opDone(r)).status).toBe('Succeeded')
+    const after = (await call('GET', setPath('vmid', '/virtualMachines'))).body.value as any[]
+    expect(after.every((v) => v.properties.latestModelApplied)).toBe(true)
+    expect(after.map((v) => v.properties.vmId)).toEqual(first)
+    // Another set's instance 0 has another vmId.
+    const other = (await call('GET', setPath('man', '/virtualMachines/0'))).body.properties.vmId
+    expect(other).toMatch(GUID)
+    expect(first).not.toContain(other)
+  })
+
   it('extensionRollingUpgrade re-provisions every instance in batches', async () => {
     const r = await call('POST', setPath('man', '/extensionRollingUpgrade'))
     expect(r.status).toBe(202)

@@ -181,4 +181,28 @@ describe('galleries', () => {
     )
     expect(r).toMatchObject({ status: 404, body: { error: { code: 'GalleryImageNotFound' } } })
   })
+
+  it('a managed image id is refused with a message naming what is supported: platform and gallery images', async () => {
+    const managed = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/images/golden`
+    const r = await call(
+      'PUT',
+      `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/managed`,
+      {
+        body: {
+          location: 'westus',
+          sku: { capacity: 1 },
+          properties: {
+            virtualMachineProfile: { storageProfile: { imageReference: { id: managed } } },
+          },
+        },
+      },
+    )
+    expect(r.status).toBe(400)
+    expect(r.body.error.code).toBe('InvalidParameter')
+    const message = r.body.error.message as string
+    expect(message).toContain(managed)
+    expect(message).toMatch(/platform images .* and Azure Compute Gallery images/)
+    expect(message).toContain('/providers/Microsoft.Compute/galleries/{gallery}/images/{image}')
+    expect(message).not.toMatch(/later/)
+  })
 })

@@ -23,4 +23,11 @@ describe('osroll serve', () => {
     await expect(second).rejects.toThrow(/exited 1:[\s\S]*127\.0\.0\.1:\d+ is already in use/)
     await expect(second).rejects.not.toThrow(/at Server\.|EADDRINUSE/)
   })
+
+  it('refuses --log-level bogus, naming the levels, and exits 2', { timeout: 60_000 }, async () => {
+    const bad = startServe(join(dir, 'c'), ['--log-level', 'bogus'])
+    await expect(bad).rejects.toThrow(
+      /exited 2:[\s\S]*--log-level \(OSROLL_LOG_LEVEL\): 'bogus' is not one of fatal, error, warn, info, debug, trace, silent/,
+    )
+  })
 })

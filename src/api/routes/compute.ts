@@ -32,7 +32,7 @@ import {
   startOsRollout,
 } from '../../services/rollouts.js'
 import { createOperation, readOperation } from '../../services/operations.js'
-import { accepted, withAsyncOperation } from '../lro.js'
+import { accepted, retryAfterSecondsOf, withAsyncOperation } from '../lro.js'
 import { apiVersionOf, headerOf } from '../request.js'
 import { normalizeLocation } from '../../core/scale-set/to-spec.js'
 
@@ -174,12 +174,13 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
     '/subscriptions/:sub/providers/Microsoft.Compute/locations/:loc/operations/:opId',
     async (req, reply) => {
       const op = await readOperation(deps, req.params.sub, req.params.opId)
+      if (op.status === 'InProgress')
+        reply.header('Retry-After', String(retryAfterSecondsOf(op, deps.clock.nowMs(), retry)))
       if (req.query['monitor'] === 'true') {
         if (op.status === 'InProgress')
           return reply
             .status(202)
             .header('Location', `${req.protocol}://${req.headers.host}${req.url}`)
-            .header('Retry-After', String(retry))
             .send()
         return reply.status(200).send(op.error ? { error: op.error } : '')
       }
