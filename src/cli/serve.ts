@@ -2,7 +2,6 @@
  * `osroll serve`: the API and the orchestrator in one process (SPEC §11.1). Every flag also has
  * an `OSROLL_*` environment variable; SIGTERM and SIGINT shut down gracefully.
  */
-import { AppError } from '../errors.js'
 import type { Command } from 'commander'
 import { ConfigError, loadConfig } from '../config/config.js'
 import type { Config, RawConfig } from '../config/config.js'
@@ -224,9 +223,10 @@ export function registerServe(program: Command): void {
         if (
           err instanceof DataDirError ||
           err instanceof SecretsKeyError ||
-          (err instanceof AppError && err.code === 'FabricUnavailable')
+          // the fabric cannot run here (qemu tools missing): main's AppError, by its code
+          (err as { code?: unknown }).code === 'FabricUnavailable'
         ) {
-          console.error(`osroll serve: ${err.message}`)
+          console.error(`osroll serve: ${(err as Error).message}`)
           process.exit(2)
         }
         if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
