@@ -28,7 +28,7 @@ export async function apiHarness(
   o: {
     healthDeadline?: string
     replicationDelay?: string
-    fabric?: 'sim' | 'local'
+    fabric?: 'sim' | 'local' | 'qemu'
     store?: SqlStore
     /** API requests per minute per token (default: the product's default). */
     rateLimit?: string
@@ -37,7 +37,13 @@ export async function apiHarness(
     /** The process log (and access log); default silent. */
     log?: pino.Logger
   } = {},
-): Promise<{ sys: System; call: Call; sub: string; close: () => Promise<void> }> {
+): Promise<{
+  sys: System
+  call: Call
+  sub: string
+  dataDir: string
+  close: () => Promise<void>
+}> {
   const dir = mkdtempSync(join(tmpdir(), 'osroll-api-'))
   const config = loadConfig(
     {
@@ -84,6 +90,7 @@ export async function apiHarness(
     sys,
     call,
     sub: sys.subscriptionId,
+    dataDir: dir,
     close: async () => {
       await sys.stop()
       await sys.app.close()

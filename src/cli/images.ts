@@ -1,9 +1,19 @@
-/** `osroll image publish` (osroll's) and `osroll vm image list` (like az). */
+/**
+ * `osroll image publish` and `osroll image sample` (osroll's), and `osroll vm image list` (like az).
+ */
 import type { Command } from 'commander'
 import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
+import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { buildSampleImage, manifestDigests } from '../fabrics/qemu/sample-image.js'
 import { print } from './output.js'
+import { CliError } from './context.js'
 import { enumOption } from './args.js'
+
+const LOCAL_SAMPLE = fileURLToPath(new URL('../../examples/images/web', import.meta.url))
 
 type ImageOpts = Common & { location: string; publisher: string; offer: string; sku: string }
 
@@ -42,6 +52,73 @@ export function registerImages(program: Command): void {
           'properties.source.uri',
         ])
       }),
+    )
+
+  image
+    .command('sample')
+    .description('build a sample image version to publish (examples/images)')
+    .addOption(
+      enumOption('--fabric <fabric>', 'the fabric it is for', [
+        'local',
+        'qemu',
+      ]).makeOptionMandatory(),
+    )
+    .requiredOption('--version <x.y.z>', 'the version the image reports')
+    .addOption(
+      enumOption('--health <health>', 'its health answer', ['healthy', 'unhealthy'], 'healthy'),
+    )
+    .requiredOption('--out <dir>', 'where to write it (must not exist, or be empty)')
+    .option('--port <port>', 'the port it serves / and /health on', '8080')
+    .option(
+      '--cache-dir <dir>',
+      'qemu: where the downloaded Debian cloud kernel is kept between builds (default ~/.cache/osroll)',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  osroll image sample --fabric qemu --version 1.1.0 --out /tmp/vm-1.1.0\n  osroll image publish -l westus --publisher Canonical --offer UbuntuServer --sku 18.04-LTS --version 1.1.0 --source file:///tmp/vm-1.1.0\n',
+    )
+    .action(
+      (o: {
+        fabric: 'local' | 'qemu'
+        version: string
+        health: 'healthy' | 'unhealthy'
+        out: string
+        port: string
+        cacheDir?: string
+      }) =>
+        run(async () => {
+          const port = Number(o.port)
+          if (!Number.isInteger(port) || port < 1 || port > 65535)
+            throw new CliError(`--port must be a port number from 1 to 65535, not '${o.port}'`)
+          const out = resolve(o.out)
+          if (existsSync(out) && readdirSync(out).length > 0)
+            throw new CliError(`--out '${o.out}' is not empty; choose a new directory`)
+          if (o.fabric === 'local') {
+            cpSync(LOCAL_SAMPLE, out, { recursive: true })
+            writeFileSync(
+              join(out, 'image.json'),
+              `${JSON.stringify({ version: o.version, health: o.health, port })}\n`,
+            )
+          } else {
+            const cacheDir = resolve(o.cacheDir ?? join(homedir(), '.cache', 'osroll'))
+            try {
+              await buildSampleImage({
+                version: o.version,
+                health: o.health,
+                port,
+                outDir: out,
+                cacheDir,
+                onProgress: (step) => console.error(`sample: ${step}`),
+              })
+            } catch (err) {
+              rmSync(out, { recursive: true, force: true })
+              throw err
+            }
+            for (const [file, digest] of Object.entries(await manifestDigests(out)))
+              console.error(`  ${file}  ${digest}`)
+          }
+          console.log(pathToFileURL(out).href)
+        }),
     )
 
   const vm = program.command('vm').description('virtual machine images (like az vm)')

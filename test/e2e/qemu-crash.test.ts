@@ -1,0 +1,136 @@
+/**
+ * SIGKILL of `osroll serve` in the middle of a rollout on real QEMU VMs (issue 19): the VMs keep
+ * running and answering while osroll is down (they are detached, like VMs), the restarted
+ * server adopts them, the rollout resumes and completes once, and no VM runs twice or is
+ * reimaged twice (each guest counts its boots on its data disk: boot 2 means one reimage).
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { startServe } from '../../test-support/serve-process.js'
+import type { ServeProcess } from '../../test-support/serve-process.js'
+import { waitFor } from '../../test-support/api-harness.js'
+import { armPaths, autoUpgradeSetBody, loadBalancerBody } from '../../test-support/arm-fixtures.js'
+import { QEMU_MISSING, killQemuOf, qemuProcessesOf, qemuSample } from '../../test-support/qemu.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'osroll-qemu-crash-'))
+const work = mkdtempSync(join(tmpdir(), 'osroll-qemu-crash-src-'))
+let server: ServeProcess | null = null
+const ARGS = ['--fabric', 'qemu', '--qemu-accel', 'tcg', '--health-deadline', 'PT60S']
+
+afterAll(async () => {
+  try {
+    await server?.stop('SIGKILL')
+  } finally {
+    killQemuOf(dir)
+    rmSync(dir, { recursive: true, force: true })
+    rmSync(work, { recursive: true, force: true })
+  }
+})
+
+describe.skipIf(QEMU_MISSING.length > 0)(
+  `SIGKILL mid-rollout on the qemu fabric${QEMU_MISSING.length > 0 ? ` (skipped: ${QEMU_MISSING.join(', ')} missing)` : ''}`,
+  () => {
+    it(
+      'VMs keep answering while osroll is down; the rollout resumes and completes once',
+      { timeout: 900_000 },
+      async () => {
+        server = await startServe(dir, ARGS)
+        const sub = server.subscriptionId
+        const p = armPaths(sub)
+        const publish = async (version: string) => {
+          const uri = await qemuSample(work, version)
+          const r = await server!.call('PUT', p.image(version), {
+            location: 'westus',
+            properties: { source: { uri } },
+          })
+          expect(r.status, JSON.stringify(r.body)).toBe(201)
+        }
+        await publish('1.0.0')
+        await server.call(
+          'PUT',
+          p.lb,
+          loadBalancerBody({
+            name: 'http',
+            protocol: 'Http',
+            port: 8080,
+            requestPath: '/health',
+            intervalInSeconds: 5,
+          }),
+        )
+        const created = await server.call(
+          'PUT',
+          p.set(),
+          autoUpgradeSetBody({ sub, capacity: 4, probe: 'http', dataDisk: true }),
+        )
+        expect(created.status, JSON.stringify(created.body)).toBe(201)
+        const healthyAll = async () => {
+          const vms = (await server!.call('GET', `${p.set()}/virtualMachines?$expand=instanceView`))
+            .body.value as any[]
+          return (
+            vms?.length === 4 &&
+            vms.every(
+              (v) => v.properties.instanceView.vmHealth.status.code === 'HealthState/healthy',
+            )
+          )
+        }
+        await waitFor(healthyAll, 'four healthy VMs', 180_000)
+        const ips = (
+          (await server.call('GET', `${p.set()}/networkInterfaces`)).body.value as any[]
+        ).map((n) => n.properties.ipConfigurations[0].properties.privateIPAddress as string)
+        const answer = async (ip: string) => {
+          try {
+            const res = await fetch(`http://${ip}:8080/`, { signal: AbortSignal.timeout(3000) })
+            return await res.text()
+          } catch {
+            return null
+          }
+        }
+
+        await publish('1.1.0')
+        await waitFor(
+          async () => {
+            const latest = await server!.call('GET', `${p.set()}/rollingUpgrades/latest`)
+            return (
+              latest.status === 200 &&
+              latest.body.properties.runningStatus.code === 'RollingForward' &&
+              latest.body.properties.progress.successfulInstanceCount >= 1
+            )
+          },
+          'rollout under way',
+          360_000,
+        )
+        await server.stop('SIGKILL')
+        // osroll is down: the VMs are not its children and keep serving (batches are of one VM,
+        // so at most one is between disks).
+        const whileDown = await Promise.all(ips.map(answer))
+        expect(whileDown.filter((a) => a !== null).length).toBeGreaterThanOrEqual(3)
+
+        server = await startServe(dir, ARGS)
+        const entries = await waitFor(
+          async () => {
+            const h = await server!.call('GET', `${p.set()}/osUpgradeHistory`)
+            return h.body.value?.[0]?.properties.runningStatus.code === 'Completed' && h.body.value
+          },
+          'rollout completed after restart',
+          360_000,
+        )
+        expect(entries).toHaveLength(1)
+        expect(entries[0].properties.progress).toMatchObject({
+          successfulInstanceCount: 4,
+          failedInstanceCount: 0,
+        })
+        const after = await Promise.all(ips.map(answer))
+        expect(
+          after.every((a) => a?.includes('runs image 1.1.0; boot 2')),
+          JSON.stringify(after),
+        ).toBe(true)
+        // one QEMU process per VM: none was started twice
+        expect(qemuProcessesOf(dir)).toHaveLength(4)
+        expect((await server.call('DELETE', p.set())).status).toBeLessThan(300)
+        await waitFor(async () => qemuProcessesOf(dir).length === 0, 'VMs deleted', 60_000)
+      },
+    )
+  },
+)
