@@ -3,6 +3,10 @@
  * any casing, shown back in the canonical casing; resource arguments that take a name or a full
  * id, where a full id needs no companion and a mismatch is an error naming both; `-o none`.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiHarness } from '../../test-support/api-harness.js'
 import { cliRunner } from '../../test-support/cli-runner.js'
@@ -187,6 +191,24 @@ describe('az conventions in the osroll CLI', () => {
     expect((await run(`vmss rolling-upgrade cancel --ids ${api2} -o none`)).code).not.toBe(0)
     expect((await run(`vmss delete --ids ${api2}`)).code).toBe(0)
     expect((await h.call('GET', api2)).status).toBe(404)
+  })
+
+  it('image sample --fabric local writes a sample version; a non-empty --out is refused', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'osroll-sample-')), 'v2')
+    const made = await run(
+      `image sample --fabric LOCAL --version 2.0.0 --health unhealthy --out ${out}`,
+    )
+    expect(made.code, made.stderr).toBe(0)
+    expect(made.stdout.trim()).toBe(pathToFileURL(out).href)
+    expect(JSON.parse(readFileSync(join(out, 'image.json'), 'utf8'))).toEqual({
+      version: '2.0.0',
+      health: 'unhealthy',
+      port: 8080,
+    })
+    const again = await run(`image sample --fabric local --version 2.0.1 --out ${out}`)
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain('is not empty')
+    rmSync(dirname(out), { recursive: true, force: true })
   })
 
   it(
