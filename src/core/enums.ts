@@ -27,23 +27,35 @@ export function canonicalEnum(value: unknown, allowed: readonly string[]): unkno
  *   → { properties: { upgradePolicy: { mode: 'Rolling' } } }
  */
 export function canonicalEnums(body: unknown, rules: readonly EnumRule[]): unknown {
-  return rules.reduce((b, [path, allowed]) => rewrite(b, steps(path), allowed), body)
+  return rules.reduce(
+    (b, [path, allowed]) => rewriteAt(b, path, (v) => canonicalEnum(v, allowed)),
+    body,
+  )
+}
+
+/**
+ * `body` with the member at `path` (`a.b[].c`; `[]` walks every array item) replaced by
+ * `f(value)` wherever it is present. Member names match without case; the body is copied, never
+ * changed. Shared by the enum and the scalar rules (`coerce.ts`).
+ * @example rewriteAt({ A: [{ b: 1 }, { c: 2 }] }, 'a[].b', (v) => Number(v) + 1)
+ *   → { A: [{ b: 2 }, { c: 2 }] }
+ */
+export function rewriteAt(body: unknown, path: string, f: (value: unknown) => unknown): unknown {
+  return rewrite(body, steps(path), f)
 }
 
 function steps(path: string): string[] {
   return path.split('.').flatMap((s) => (s.endsWith('[]') ? [s.slice(0, -2), '[]'] : [s]))
 }
 
-function rewrite(node: unknown, rest: readonly string[], allowed: readonly string[]): unknown {
+function rewrite(node: unknown, rest: readonly string[], f: (value: unknown) => unknown): unknown {
   const [head, ...tail] = rest
-  if (head === undefined) return canonicalEnum(node, allowed)
-  if (head === '[]') {
-    return Array.isArray(node) ? node.map((x) => rewrite(x, tail, allowed)) : node
-  }
+  if (head === undefined) return f(node)
+  if (head === '[]') return Array.isArray(node) ? node.map((x) => rewrite(x, tail, f)) : node
   if (!isPlainObject(node)) return node
   const key = Object.keys(node).find((k) => k.toLowerCase() === head.toLowerCase())
   if (key === undefined) return node
-  return { ...node, [key]: rewrite(node[key], tail, allowed) }
+  return { ...node, [key]: rewrite(node[key], tail, f) }
 }
 
 const STORAGE_ACCOUNT_TYPES = [

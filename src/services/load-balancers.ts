@@ -3,6 +3,7 @@
  * deleting a load balancer whose probe a scale set uses is refused.
  */
 import { canonicalEnums, LOAD_BALANCER_ENUMS } from '../core/enums.js'
+import { coerceScalars, LOAD_BALANCER_SCALARS } from '../core/coerce.js'
 import { Errors } from '../errors.js'
 import type { AppError } from '../errors.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
@@ -34,7 +35,10 @@ export async function putLoadBalancer(
     ['resourceGroup', ref.rg, 'resourceGroupName'],
     ['loadBalancer', ref.name, 'name'],
   ])
-  const parsed = canonicalEnums(requireObject(body), LOAD_BALANCER_ENUMS) as Record<string, unknown>
+  const parsed = coerceScalars(
+    canonicalEnums(requireObject(body), LOAD_BALANCER_ENUMS),
+    LOAD_BALANCER_SCALARS,
+  ) as Record<string, unknown>
   requireTags(parsed)
   const id = loadBalancerId(ref.sub, ref.rg, ref.name)
   const existing = await deps.store.getResource(id)

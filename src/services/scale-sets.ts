@@ -4,6 +4,7 @@
  * orchestrator's state, delete, and the ARM views of sets and their instances.
  */
 import { canonicalEnums, SCALE_SET_ENUMS } from '../core/enums.js'
+import { coerceScalars, SCALE_SET_SCALARS } from '../core/coerce.js'
 import { AppError, Errors } from '../errors.js'
 import type { ArmExtension, ArmScaleSet } from '../core/scale-set/arm-model.js'
 import { isApplicationHealthExtension } from '../core/scale-set/arm-model.js'
@@ -74,7 +75,10 @@ export async function putScaleSet(
   if (!isPlainObject(input.body))
     throw Errors.InvalidRequestContent('The request body must be a JSON object.')
   const sent = withoutReadOnly(
-    canonicalEnums(canonicalCase(input.body), SCALE_SET_ENUMS) as Record<string, unknown>,
+    coerceScalars(
+      canonicalEnums(canonicalCase(input.body), SCALE_SET_ENUMS),
+      SCALE_SET_SCALARS,
+    ) as Record<string, unknown>,
   )
   requireTags(sent)
   const merged = (existing ? mergeArm(existing.body, sent) : sent) as ArmScaleSet
