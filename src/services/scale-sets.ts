@@ -409,7 +409,9 @@ async function saveState(
       spec,
       fabricModel,
       autoEnabledAtMs: enabling ? now : (current?.autoEnabledAtMs ?? now),
-      firstSinceEnable: enabling ? true : (current?.firstSinceEnable ?? true),
+      // The seed's 0–3 h first-rollout delay is one time per scale set: switching automatic
+      // upgrades off and on again does not bring it back (issue 18, gap 5).
+      firstSinceEnable: current?.firstSinceEnable ?? true,
       nextInstanceId: current?.nextInstanceId ?? 0,
       faultedVersions: current?.faultedVersions ?? [],
       lastPlatformRollout: current?.lastPlatformRollout ?? null,

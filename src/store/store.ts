@@ -14,7 +14,7 @@ export type ScaleSetState = Readonly<{
   fabricModel: FabricModel
   /** When automatic OS upgrades were last switched on (ms). */
   autoEnabledAtMs: number
-  /** No platform OS rollout has started since they were switched on. */
+  /** No platform OS rollout has ever started on this set (the first delay is one time per set). */
   firstSinceEnable: boolean
   /** Next instance id; ids are never reused. */
   nextInstanceId: number

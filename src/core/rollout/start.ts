@@ -50,7 +50,7 @@ export type TriggerInput = Readonly<{
   latest: Readonly<{ version: string; eligibleAtMs: number }> | null
   /** When automatic OS upgrades were last enabled on this set. */
   autoEnabledAtMs: number
-  /** No platform OS rollout has started since automatic upgrades were enabled. */
+  /** No platform OS rollout has ever started on this set: the first delay is one time per set. */
   firstSinceEnable: boolean
   /** Versions whose platform rollout ended Faulted: never retried automatically. */
   faultedVersions: ReadonlySet<string>
