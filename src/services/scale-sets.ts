@@ -413,8 +413,12 @@ async function saveState(
       // upgrades off and on again does not bring it back (issue 18, gap 5).
       firstSinceEnable: current?.firstSinceEnable ?? true,
       nextInstanceId: current?.nextInstanceId ?? 0,
-      faultedVersions: current?.faultedVersions ?? [],
-      lastPlatformRollout: current?.lastPlatformRollout ?? null,
+      // The seed's recovery path: fix the cause (an expired SAS token, say), then re-enable
+      // automatic upgrades. Switching them on again releases the versions that faulted for one
+      // new automatic attempt each, without the retry delay; otherwise a faulted version is
+      // never retried automatically (docs/rollouts.md R1.3, issue 18 gap 4).
+      faultedVersions: enabling ? [] : (current?.faultedVersions ?? []),
+      lastPlatformRollout: enabling ? null : (current?.lastPlatformRollout ?? null),
       ...(current?.observed ? { observed: current.observed } : {}),
       cancelRequestedAtMs: current?.cancelRequestedAtMs ?? null,
       revision: current?.revision ?? 0,
