@@ -203,6 +203,16 @@ describe('§3 validation', () => {
       { code: 'InvalidParameter' },
     ],
     [
+      'Service Fabric: no load-balancer health probe (the seed: probes are not supported)',
+      body({ extensions: [sfExt('Silver')] }),
+      {},
+      {
+        code: 'InvalidParameter',
+        target: 'properties.virtualMachineProfile.networkProfile.healthProbe',
+        message: MESSAGES.serviceFabricProbe,
+      },
+    ],
+    [
       'Service Fabric: typeHandlerVersion ≥ 1.1',
       body({ probe: null, extensions: [sfExt('Silver', '1.0')] }),
       {},

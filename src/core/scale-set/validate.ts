@@ -36,6 +36,9 @@ export const MESSAGES = {
     "virtualMachineScaleSets with Automatic OS Upgrade enabled must use Platform or Gallery Image with version set to 'latest'.",
   skuUnsupported:
     'Automatic OS Upgrade cannot be enabled on virtualMachineScaleSets configured with a Platform Image.',
+  /** The seed: "Application health probes are not supported with Service Fabric scale sets." */
+  serviceFabricProbe:
+    'Application health probes are not supported for Service Fabric scale sets: remove properties.virtualMachineProfile.networkProfile.healthProbe (Service Fabric gates upgrades on its own health).',
   noHealthAuto:
     'Automatic OS Upgrade is not supported for this Virtual Machine Scale Set because a health probe or health extension was not specified.',
   noHealthRolling:
@@ -379,6 +382,8 @@ function checkAutomaticOSUpgrade(model: ArmScaleSet, facts: ValidationFacts): Pr
     )
   }
   if (sf) out.push(...checkServiceFabric(sf, facts))
+  if (sf && health.probe)
+    out.push(problem(`${P_VMP}.networkProfile.healthProbe`, MESSAGES.serviceFabricProbe))
   if (model.properties?.orchestrationMode === 'Flexible') {
     if (!health.extension)
       out.push(
