@@ -43,7 +43,7 @@ import {
   stopProcess,
   type MarkedProcess,
 } from '../host/processes.js'
-import { addressTaken, listenersOn } from '../host/listeners.js'
+import { AddressPool, addressInUse } from '../host/addresses.js'
 import { stopOrphans } from './orphans.js'
 
 export type LocalFabricOptions = Readonly<{
@@ -84,16 +84,22 @@ export const LOCAL_EXTENSION_HANDLERS: ReadonlySet<string> = new Set(
 export class LocalFabric implements Fabric {
   readonly name = 'local'
   readonly extensionHandlers = LOCAL_EXTENSION_HANDLERS
-  private allocation: Promise<unknown> = Promise.resolve()
 
   /** Builds OS disks; `disks.stats` counts what it linked and repaired. */
   readonly disks: OsDisks
   private readonly rootDir: string
+  private readonly addresses: AddressPool
   private sweep: Promise<readonly MarkedProcess[]> | null = null
 
   constructor(private readonly o: LocalFabricOptions) {
     this.disks = new OsDisks(o.casDir, o.osDiskMode ?? 'auto')
     this.rootDir = resolve(o.rootDir)
+    this.addresses = new AddressPool({
+      prefix: o.addressPrefix,
+      start: o.addressStart,
+      ready: () => this.ready(),
+      inUse: async () => (await o.state.listAll()).map((i) => i.privateIp),
+    })
   }
 
   /**
@@ -122,7 +128,7 @@ export class LocalFabric implements Fabric {
     const existing = new Set((await this.o.state.list(model.scaleSetKey)).map((i) => i.instanceId))
     for (const spec of specs) {
       if (existing.has(spec.instanceId)) continue
-      const privateIp = await this.allocateAddress()
+      const privateIp = await this.addresses.allocate()
       const dir = this.instanceDir(model.scaleSetKey, spec.instanceId)
       const dataDisks = model.dataDiskLuns.map((lun) => ({
         lun,
@@ -170,7 +176,7 @@ export class LocalFabric implements Fabric {
       this.o.prober.remove(probeKey(i))
       await rm(this.instanceDir(scaleSetKey, i.instanceId), { recursive: true, force: true })
       await this.o.state.remove(scaleSetKey, i.instanceId)
-      this.reserved.delete(i.privateIp)
+      this.addresses.release(i.privateIp)
     }
   }
 
@@ -341,7 +347,10 @@ export class LocalFabric implements Fabric {
   private async start(instance: LocalInstance): Promise<void> {
     await this.ready()
     const dir = this.instanceDir(instance.scaleSetKey, instance.instanceId)
-    const taken = await this.addressInUse(instance)
+    const taken = await addressInUse(
+      instance.privateIp,
+      instance.healthCheck ? [instance.healthCheck.port] : [],
+    )
     if (taken !== null) return this.fail(instance, instance.disk, taken)
     const { uid, jail } = await this.jailOf(instance, dir)
     const i: LocalInstance = { ...instance, uid }
@@ -406,22 +415,6 @@ export class LocalFabric implements Fabric {
     const left = findMarked((root) => root === this.rootDir).filter((p) => ids.has(p.spawnId))
     await Promise.all(left.map((p) => stopProcess(p, this.grace())))
   }
-
-  /**
-   * Why the instance's address is taken, or null. A listener no process holds any more is a
-   * socket of a process that is exiting (the one just stopped): waited for, up to 2 s.
-   */
-  private async addressInUse(i: LocalInstance): Promise<string | null> {
-    const ports = i.healthCheck ? [i.healthCheck.port] : []
-    for (let n = 0; n < 40; n++) {
-      const held = listenersOn(i.privateIp, ports)
-      if (held.length === 0) return null
-      if (held.some((l) => l.holder !== null)) break
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    return addressTaken(i.privateIp, ports)
-  }
-
   /** Records that the instance's process could not be started, and why. */
   private async fail(i: LocalInstance, disk: LocalDisk, error: string): Promise<void> {
     await this.o.state.put({
@@ -589,34 +582,6 @@ export class LocalFabric implements Fabric {
     async (key, ids) =>
       new Map((await this.o.state.getMany(key, ids)).map((r) => [r.instanceId, r])),
   )
-
-  /**
-   * The lowest free address of the /16 (x.y.*.0 and x.y.*.255 skipped), one allocation at a
-   * time; an address stays reserved in memory until the fabric deletes its instance, so two
-   * creations in flight never share one.
-   */
-  private allocateAddress(): Promise<string> {
-    const next = this.allocation.then(async () => {
-      await this.ready() // no address before the orphans that might hold it are stopped
-      const used = new Set([
-        ...(await this.o.state.listAll()).map((i) => i.privateIp),
-        ...this.reserved,
-      ])
-      const prefix = this.o.addressPrefix ?? '127.77'
-      for (let n = this.o.addressStart ?? 1; n < 65_536; n++) {
-        const ip = `${prefix}.${n >> 8}.${n & 255}`
-        if ((n & 255) === 0 || (n & 255) === 255 || used.has(ip)) continue
-        this.reserved.add(ip)
-        return ip
-      }
-      throw Errors.FabricOperationFailed(`No free address left in ${prefix}.0.0/16.`)
-    })
-    this.allocation = next.catch(() => undefined)
-    return next
-  }
-
-  private readonly reserved = new Set<string>()
-
   private instanceDir(scaleSetKey: string, instanceId: string): string {
     const set = createHash('sha256').update(scaleSetKey).digest('hex').slice(0, 16)
     return join(this.o.rootDir, set, instanceId)

@@ -29,7 +29,7 @@ import type {
   NewInstanceSpec,
 } from '../types/fabric.js'
 import { artifactDir, importArtifact } from '../host/artifacts.js'
-import { addressTaken, listenersOn } from '../host/listeners.js'
+import { AddressPool, addressInUse } from '../host/addresses.js'
 import {
   crashPoint,
   findMarked,
@@ -77,14 +77,19 @@ export class QemuFabric implements Fabric {
   readonly name = 'qemu'
   readonly extensionHandlers = QEMU_EXTENSION_HANDLERS
   private readonly rootDir: string
+  private readonly addresses: AddressPool
   private readonly tscKhz = hostTscKhz()
-  private allocation: Promise<unknown> = Promise.resolve()
-  private readonly reserved = new Set<string>()
   private sweep: Promise<number> | null = null
 
   constructor(private readonly o: QemuFabricOptions) {
     requireTools(QEMU_TOOLS)
     this.rootDir = resolve(o.rootDir)
+    this.addresses = new AddressPool({
+      prefix: o.addressPrefix,
+      start: o.addressStart,
+      ready: () => this.ready(),
+      inUse: async () => (await o.state.listAll()).map((i) => i.privateIp),
+    })
   }
 
   /**
@@ -124,7 +129,7 @@ export class QemuFabric implements Fabric {
     const existing = new Set((await this.o.state.list(model.scaleSetKey)).map((i) => i.instanceId))
     for (const spec of specs) {
       if (existing.has(spec.instanceId)) continue
-      const privateIp = await this.allocateAddress()
+      const privateIp = await this.addresses.allocate()
       const record: QemuInstance = {
         scaleSetKey: model.scaleSetKey,
         instanceId: spec.instanceId,
@@ -166,7 +171,7 @@ export class QemuFabric implements Fabric {
       await this.stopInstance(i)
       await rm(this.dirOf(i), { recursive: true, force: true })
       await this.o.state.remove(scaleSetKey, i.instanceId)
-      this.reserved.delete(i.privateIp)
+      this.addresses.release(i.privateIp)
     }
   }
 
@@ -330,7 +335,7 @@ export class QemuFabric implements Fabric {
     this.o.prober.remove(probeKey(instance))
     const manifest = await this.manifestOf(instance.disk)
     const ports = this.portsOf(instance, manifest)
-    const taken = await this.addressInUse(instance.privateIp, ports)
+    const taken = await addressInUse(instance.privateIp, ports)
     if (taken !== null) return this.fail(instance, taken)
     const dir = this.dirOf(instance)
     const spawnId = randomUUID()
@@ -414,17 +419,6 @@ export class QemuFabric implements Fabric {
     return orphans.length
   }
 
-  /** Why the address is taken (naming the holder when /proc tells), or null. */
-  private async addressInUse(ip: string, ports: readonly number[]): Promise<string | null> {
-    for (let n = 0; n < 40; n++) {
-      const held = listenersOn(ip, ports)
-      if (held.length === 0) return null
-      if (held.some((l) => l.holder !== null)) break
-      await new Promise((r) => setTimeout(r, 50)) // a stopped VM's socket going away
-    }
-    return addressTaken(ip, ports)
-  }
-
   /** The guest ports forwarded: the manifest's, and the health check's. */
   private portsOf(i: QemuInstance, m: QemuManifest): number[] {
     return [...new Set([...m.ports, ...(i.healthCheck ? [i.healthCheck.port] : [])])].sort(
@@ -476,26 +470,6 @@ export class QemuFabric implements Fabric {
       modelGeneration: model.modelGeneration,
       startedAtMs: this.now(),
     }
-  }
-
-  private allocateAddress(): Promise<string> {
-    const next = this.allocation.then(async () => {
-      await this.ready()
-      const used = new Set([
-        ...(await this.o.state.listAll()).map((i) => i.privateIp),
-        ...this.reserved,
-      ])
-      const prefix = this.o.addressPrefix ?? '127.77'
-      for (let n = this.o.addressStart ?? 1; n < 65_536; n++) {
-        const ip = `${prefix}.${n >> 8}.${n & 255}`
-        if ((n & 255) === 0 || (n & 255) === 255 || used.has(ip)) continue
-        this.reserved.add(ip)
-        return ip
-      }
-      throw Errors.FabricOperationFailed(`No free address left in ${prefix}.0.0/16.`)
-    })
-    this.allocation = next.catch(() => undefined)
-    return next
   }
 
   private dirOf(i: Pick<QemuInstance, 'scaleSetKey' | 'instanceId'>): string {
