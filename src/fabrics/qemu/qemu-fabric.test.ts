@@ -5,6 +5,7 @@
  * artifacts refused. Skipped, saying why, where QEMU or the Debian kernel package is missing.
  */
 import { execFileSync } from 'node:child_process'
+import { createServer } from 'node:http'
 import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -45,13 +46,14 @@ async function sample(version: string, health: 'healthy' | 'unhealthy' = 'health
 let slice = 0
 async function harness() {
   const root = join(work, `h${slice}`)
+  const addressStart = 41_000 + 64 * slice++
   const prober = new Prober({ tickMs: 50 })
   const fabric = new QemuFabric({
     rootDir: join(root, 'vms'),
     casDir: join(work, 'images'),
     state: new MemoryQemuState(),
     prober,
-    addressStart: 41_000 + 64 * slice++,
+    addressStart,
     stopGraceMs: 3000,
   })
   const model = fabricModel({
@@ -96,7 +98,7 @@ async function harness() {
     prober.close()
   }
   cleanups.push(close)
-  return { fabric, model, images, until, close, root }
+  return { fabric, model, images, until, close, root, addressStart }
 }
 
 async function answer(ip: string): Promise<string> {
@@ -228,6 +230,31 @@ describe.skipIf(missing.length > 0)(`qemu fabric (needs ${QEMU_TOOLS.join(', ')}
       expect(v!.provisioningError).toContain('The virtual machine stopped on image sample:9.9.9')
       expect(v!.provisioningError).toContain('holds no ext4 file system')
       await h.close()
+    },
+  )
+
+  it(
+    'an address whose port another program holds fails provisioning, naming the address and the holder',
+    { timeout: 60_000 },
+    async () => {
+      const h = await harness()
+      const n = h.addressStart
+      const ip = `127.77.${n >> 8}.${n & 255}` // the first address this fabric hands out
+      const squatter = createServer((_req, res) => res.end('not a VM'))
+      await new Promise<void>((r) => squatter.listen(8080, ip, r))
+      try {
+        await h.fabric.createInstances(h.model, [
+          { instanceId: '0', zone: null, updateDomain: 0, faultDomain: 0, image: h.images.v1 },
+        ])
+        const [v] = await h.until((vs) => vs[0]?.provisioning === 'failed', 'provisioning failed')
+        expect(v!.privateIp).toBe(ip)
+        expect(v!.provisioningError).toContain(`its address ${ip} is already in use`)
+        expect(v!.provisioningError).toContain(`held by pid ${process.pid}`)
+        expect(await (await fetch(`http://${ip}:8080/`)).text()).toBe('not a VM')
+      } finally {
+        await new Promise((r) => squatter.close(r))
+        await h.close()
+      }
     },
   )
 
