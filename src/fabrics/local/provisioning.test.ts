@@ -228,6 +228,28 @@ describe('local provisioning', () => {
     expect(onlyOptional.error).toBeNull()
   })
 
+  it('the error names the root-cause extension, not a dependent listed before it (issue 18, gap 8)', async () => {
+    const dir = mkdtempSync(join(root, 'ext-'))
+    const r = await runExtensions({
+      dir,
+      env: { PATH: process.env['PATH'] ?? '' },
+      budgetMs: 10_000,
+      logFile: join(dir, 'log'),
+      extensions: [
+        script('app', {
+          provisionAfterExtensions: ['setup'],
+          settings: { commandToExecute: 'true' },
+        }),
+        script('setup', { settings: { commandToExecute: 'exit 7' } }),
+      ],
+    })
+    expect(r.extensions.map((e) => [e.name, e.state])).toEqual([
+      ['app', 'failed'],
+      ['setup', 'failed'],
+    ])
+    expect(r.error).toContain("VM has reported a failure when processing extension 'setup'")
+  })
+
   it('extensions with no ordering between them run in parallel; a dependent waits for both', async () => {
     const dir = mkdtempSync(join(root, 'ext-'))
     // Each of the two waits (up to 10 s) for the other's marker: run one after the other, the

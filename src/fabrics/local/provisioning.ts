@@ -95,6 +95,8 @@ export async function runExtensions(o: {
   const deadline = Date.now() + o.budgetMs
   const byName = new Map(o.extensions.map((e) => [e.name.toLowerCase(), e]))
   const running = new Map<string, Promise<ExtensionStatus>>()
+  /** Extensions marked failed only because one they depend upon failed. */
+  const dependents = new Set<string>()
   const provision = (ext: ExtensionModel): Promise<ExtensionStatus> => {
     const key = ext.name.toLowerCase()
     let p = running.get(key)
@@ -118,13 +120,15 @@ export async function runExtensions(o: {
   ): Promise<ExtensionStatus> => {
     const type = `${ext.publisher}.${ext.type}`
     const failed = after.findIndex((s) => s.state === 'failed')
-    if (failed >= 0)
+    if (failed >= 0) {
+      dependents.add(ext.name.toLowerCase())
       return {
         name: ext.name,
         type,
         state: 'failed',
         message: `VM Extension '${ext.name}' is marked as failed since it depends upon the VM Extension '${deps[failed]?.name}' which has failed.`,
       }
+    }
     if (Date.now() >= deadline)
       return {
         name: ext.name,
@@ -137,10 +141,14 @@ export async function runExtensions(o: {
     return { name: ext.name, type, state: 'succeeded', message: 'Enable succeeded' } // Application Health, Service Fabric node
   }
   const statuses = await Promise.all(o.extensions.map(provision))
-  // The instance's error names the first failed extension in the model's order.
-  const first = o.extensions.findIndex(
-    (e, i) => statuses[i]?.state === 'failed' && !e.suppressFailures,
+  // The instance's error names the root cause: the first extension in the model's order that
+  // failed on its own, before any that failed only because it depends upon a failed one.
+  const counts = (e: ExtensionModel, i: number) =>
+    statuses[i]?.state === 'failed' && !e.suppressFailures
+  const root = o.extensions.findIndex(
+    (e, i) => counts(e, i) && !dependents.has(e.name.toLowerCase()),
   )
+  const first = root >= 0 ? root : o.extensions.findIndex(counts)
   const ext = o.extensions[first]
   return {
     error:
