@@ -285,8 +285,9 @@ export async function startServer(config: Config, o: { quiet?: boolean } = {}): 
 
 /**
  * The fabric of `--fabric`: `local` (real processes, artifacts imported into
- * `{data-dir}/images`) or `sim` (virtual instances kept in the store), with what publishing a
- * source means for it.
+ * `{data-dir}/images`), `qemu` (real VMs, records in `{data-dir}/vms`, the accelerator chosen by
+ * `--qemu-accel`) or `sim` (virtual instances kept in the store), with what publishing a source
+ * means for it.
  */
 async function makeFabric(
   config: Config,
@@ -317,6 +318,8 @@ async function makeFabric(
       accel: null,
     }
   }
+  // Missing QEMU tools are named (with their Debian packages) before anything is started.
+  if (config.fabric === 'qemu') requireTools(QEMU_TOOLS)
   const casDir = join(config.dataDir, 'images')
   const prober = new Prober({
     onChange: onHealthChange,
@@ -325,7 +328,6 @@ async function makeFabric(
   const confine = (uri: string): string =>
     confineImageSource(uri, { roots: imageSourceRoots(config), dataDir: config.dataDir })
   if (config.fabric === 'qemu') {
-    requireTools(QEMU_TOOLS)
     const accel = await chooseAccel(config.qemuAccel)
     const fabric = new QemuFabric({
       rootDir: join(config.dataDir, 'vms'),
