@@ -8,16 +8,16 @@ export const DEFAULTS = {
   qemuAccel: 'auto',
   store: 'sqlite',
   timing: 'prompt',
-  /** Azure's fixed per-instance health wait (SPEC §4.4). */
+  /** Azure's fixed per-instance health wait (docs/rollouts.md R4). */
   healthDeadline: 'PT5M',
   promptJitter: 'PT30S',
   retryAfterSeconds: 1,
   /** pino level of the process log; `info` includes one access line per request. */
   logLevel: 'info',
   replicationDelay: 'PT5S',
-  /** The local fabric's instance addresses (SPEC §9.1). */
+  /** The local fabric's instance addresses (docs/architecture.md § Local images and their environment). */
   addressRange: '127.77.0.0/16',
-  /** Rollout history kept per set (SPEC §4.6); the last 100 are kept regardless. */
+  /** Rollout history kept per set (docs/rollouts.md R9); the last 100 are kept regardless. */
   historyRetention: 'P90D',
   /** A replica's lease on a scale set (PostgreSQL store): a dead one's sets move within ~12 s. */
   leaseTtl: 'PT10S',

@@ -35,7 +35,7 @@ async function until(p: Prober, key: string, state: string, ms = 5000): Promise<
   return Date.now() - t0
 }
 
-describe('prober (SPEC §6)', () => {
+describe('prober (docs/rollouts.md R5)', () => {
   it('interprets binary and rich answers', () => {
     expect(interpret({ mode: 'binary' }, 200, '')).toBe('healthy')
     expect(interpret({ mode: 'binary' }, 503, '')).toBe('unhealthy')

@@ -1,5 +1,5 @@
 /**
- * The health prober (SPEC §6): probes every registered target on its interval from one
+ * The health prober (docs/rollouts.md R5): probes every registered target on its interval from one
  * scheduler (no timer per target), with keep-alive agents, bounded concurrency and a timeout
  * below the interval. A load-balancer probe flips its state after `threshold` consecutive results
  * of the other kind; the Application Health extension 2.x reads `ApplicationHealthState` from a

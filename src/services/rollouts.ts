@@ -1,5 +1,5 @@
 /**
- * Rollout use cases (SPEC §4.1, §4.6): start an OS rollout by hand (`osRollingUpgrade`), cancel
+ * Rollout use cases (docs/rollouts.md R1, R9): start an OS rollout by hand (`osRollingUpgrade`), cancel
  * the running one, the latest rollout's status and the paged OS upgrade history, in ARM shapes.
  */
 import { AppError, Errors } from '../errors.js'
@@ -213,7 +213,7 @@ async function updateState(
 }
 
 /**
- * POST manualupgrade (SPEC §4.8): applies the latest model to the named instances at once
+ * POST manualupgrade (docs/rollouts.md R7): applies the latest model to the named instances at once
  * (upgrade mode Manual), as a User model rollout scoped to them.
  */
 export async function manualUpgrade(
@@ -244,7 +244,7 @@ export async function manualUpgrade(
 }
 
 /**
- * POST approveRollingUpgrade (SPEC §4.7), on the set (`instanceIds`, all pending ones when
+ * POST approveRollingUpgrade (docs/rollouts.md R6), on the set (`instanceIds`, all pending ones when
  * omitted) or on one instance: approved instances join the deferred rollout's next batches.
  */
 export async function approveRollingUpgrade(

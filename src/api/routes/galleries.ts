@@ -1,4 +1,4 @@
-/** Galleries, image definitions and versions (SPEC §2.3), with `$expand=ReplicationStatus`. */
+/** Galleries, image definitions and versions (docs/api.md § Images and galleries), with `$expand=ReplicationStatus`. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { mergeArm } from '../../arm/arm.js'
 import type { ServiceDeps } from '../../services/deps.js'

@@ -1,4 +1,4 @@
-/** Load balancers and probes (SPEC §2.4). */
+/** Load balancers and probes (docs/api.md § Load balancers and probes). */
 import type { FastifyInstance } from 'fastify'
 import type { ServiceDeps } from '../../services/deps.js'
 import {

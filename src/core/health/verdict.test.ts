@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { verdict } from './verdict.js'
 import type { HealthInputs } from './verdict.js'
 
-describe('health verdict (SPEC §6)', () => {
+describe('health verdict (docs/rollouts.md R5)', () => {
   it.each<[HealthInputs, string]>([
     [{ power: 'running', provisioning: 'succeeded', health: 'healthy' }, 'healthy'],
     // every extension must have provisioned

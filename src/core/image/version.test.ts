@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { compareVersions, isVersion, maxVersion, sortVersions } from './version.js'
 
-describe('image versions (SPEC §1: numeric, part by part, never as strings)', () => {
+describe('image versions (docs/decisions.md § Versions: numeric, part by part, never as strings)', () => {
   it.each([
     ['1.10.0', '1.9.0', 1],
     ['1.9.0', '1.10.0', -1],

@@ -1,5 +1,5 @@
 /**
- * SPEC §4.3–§4.8, sentence by sentence, over the pure `planStep`: each test builds a fleet,
+ * docs/rollouts.md R3–R7, sentence by sentence, over the pure `planStep`: each test builds a fleet,
  * starts a rollout and checks the decision (actions, attempt states, counts), with worked numbers.
  */
 import { describe, expect, it } from 'vitest'

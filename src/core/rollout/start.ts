@@ -1,5 +1,5 @@
 /**
- * Starting rollouts (SPEC §4.1, §4.8, §11.3): `decideTrigger` says whether the platform should
+ * Starting rollouts (docs/rollouts.md R1, R7): `decideTrigger` says whether the platform should
  * start one now, later (`wakeAtMs`), or not at all; `startRollout` builds it. The delays come
  * from the timing profile; the per-set jitter is a hash of the set and the target, so it is the
  * same after a restart and needs no randomness.

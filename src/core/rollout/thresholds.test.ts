@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { batchSize, exceedsPercent, wholePercent } from './thresholds.js'
 
-describe('batch size: max(1, floor(N × p / 100)) (SPEC §4.3)', () => {
+describe('batch size: max(1, floor(N × p / 100)) (docs/rollouts.md R3)', () => {
   it.each([
     [10, 20, 2],
     [3, 20, 1],
@@ -17,7 +17,7 @@ describe('batch size: max(1, floor(N × p / 100)) (SPEC §4.3)', () => {
   })
 })
 
-describe('thresholds are strict "more than", in integers (SPEC §4.2)', () => {
+describe('thresholds are strict "more than", in integers (docs/rollouts.md R2)', () => {
   it.each([
     [2, 10, 20, false], // 10 instances at 20%: 2 unhealthy is allowed…
     [3, 10, 20, true], // …3 stops

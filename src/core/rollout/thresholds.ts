@@ -1,5 +1,5 @@
 /**
- * The arithmetic of SPEC §4.2–§4.3, in integers so that no rounding ever decides a rollout.
+ * The arithmetic of docs/rollouts.md R2–R3, in integers so that no rounding ever decides a rollout.
  */
 
 /**

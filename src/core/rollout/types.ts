@@ -1,5 +1,5 @@
 /**
- * Rollouts: one run of the batch algorithm (SPEC §4) that moves instances to a target image
+ * Rollouts: one run of the batch algorithm (docs/rollouts.md R3) that moves instances to a target image
  * version and/or model generation. Everything here is plain, immutable data that the store
  * persists as is; `plan.ts` computes the next rollout from the previous one and a snapshot.
  */
@@ -28,7 +28,7 @@ export type InstanceObservation = Readonly<{
   health: HealthState
   /** When the current OS disk was started (or the model last applied in place). */
   bootedAtMs: number
-  /** Deferral (SPEC §4.7): tagged `Platform.PendingOSUpgrade`, and whether approved. */
+  /** Deferral (docs/rollouts.md R6): tagged `Platform.PendingOSUpgrade`, and whether approved. */
   osUpgradePending: boolean
   osUpgradeApproved: boolean
 }>

@@ -1,5 +1,5 @@
 /**
- * The ARM shape of a scale set, as far as osroll models it (SPEC §2.1). Members not listed here
+ * The ARM shape of a scale set, as far as osroll models it (docs/api.md § Scale set shape). Members not listed here
  * are stored and returned verbatim by the API; the ones listed are validated by `validate.ts`
  * and normalised into a `ScaleSetSpec` by `to-spec.ts`.
  */

@@ -1,5 +1,5 @@
 /**
- * The policy in force for one rollout (SPEC §4.2): the thresholds come from
+ * The policy in force for one rollout (docs/rollouts.md R2): the thresholds come from
  * `rollingUpgradePolicy` when automatic OS upgrades opt into it (`useRollingUpgradePolicy`) or
  * when a manual/model rollout runs on a set that has one; otherwise from the defaults.
  */
@@ -24,7 +24,7 @@ export function policyInForce(
       ? spec.automaticOS.useRollingUpgradePolicy
       : spec.rollingPolicySet
   if (!useSetPolicy) return { ...DEFAULT_ROLLING_POLICY, maxSurge: false }
-  // maxSurge is Uniform-only (SPEC §3): a Flexible set never surges.
+  // maxSurge is Uniform-only (docs/api.md § Validation): a Flexible set never surges.
   return {
     ...spec.rolling,
     maxSurge: spec.rolling.maxSurge && spec.orchestrationMode === 'Uniform',

@@ -1,6 +1,6 @@
 /**
  * The normalised scale set the engine reads: ARM members translated once, with defaults applied
- * and durations in milliseconds (SPEC §2.1 defaults: 20 / 20 / 20 / PT0S).
+ * and durations in milliseconds (docs/rollouts.md R2 defaults: 20 / 20 / 20 / PT0S).
  */
 import type { ImageReference } from '../image/image-ref.js'
 
@@ -37,7 +37,7 @@ export type ScaleSetSpec = Readonly<{
   mode: UpgradeMode
   /** The rolling policy as written, defaults filled in. */
   rolling: RollingPolicy
-  /** Whether the client set `rollingUpgradePolicy` at all (SPEC §4.2). */
+  /** Whether the client set `rollingUpgradePolicy` at all (docs/rollouts.md R2). */
   rollingPolicySet: boolean
   automaticOS: AutomaticOSUpgradePolicy
   image: ImageReference

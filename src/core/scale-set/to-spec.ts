@@ -85,7 +85,7 @@ export function normalizeLocation(location: string): string {
 
 /**
  * The defaults Azure fills in on write: with automatic OS upgrades on a Windows image,
- * `enableAutomaticUpdates` omitted becomes false (SPEC §3).
+ * `enableAutomaticUpdates` omitted becomes false (docs/api.md § Validation).
  */
 export function applyWriteDefaults(
   model: ArmScaleSet,

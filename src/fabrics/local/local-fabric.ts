@@ -1,5 +1,5 @@
 /**
- * The `local` fabric (SPEC §9): every instance is a real process started from a real image
+ * The `local` fabric (docs/architecture.md § The local fabric): every instance is a real process started from a real image
  * artifact, with its own loopback address, an OS disk (built from the artifact, `os-disks.ts`) that a
  * reimage replaces while the previous one is kept until the outcome is known, and data disks
  * (directories) that nothing but deleting the instance removes. Processes outlive the control
@@ -253,7 +253,7 @@ export class LocalFabric implements Fabric {
     for (const i of await this.records(model.scaleSetKey, ids)) {
       if (i.disk.modelGeneration >= model.modelGeneration) continue
       // In place: the OS disk stays; extensions are provisioned again with the new model, the new
-      // health check applies now, new custom data at the next reimage (SPEC §4.8).
+      // health check applies now, new custom data at the next reimage (docs/rollouts.md R7).
       this.o.prober.remove(probeKey(i))
       const next: LocalInstance = {
         ...i,
@@ -513,7 +513,7 @@ export class LocalFabric implements Fabric {
     }
   }
 
-  /** The environment of SPEC §9.1 for `boot`, custom data and extension commands. */
+  /** The environment (docs/architecture.md § Local images and their environment) for `boot`, custom data and extension commands. */
   private environment(i: LocalInstance, dir: string): Record<string, string> {
     const env: Record<string, string> = {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',

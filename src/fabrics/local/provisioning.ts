@@ -1,5 +1,5 @@
 /**
- * Provisioning of a new OS disk on the local fabric (SPEC §7): the custom data script (a `#!`
+ * Provisioning of a new OS disk on the local fabric (docs/rollouts.md R8): the custom data script (a `#!`
  * first line) runs once before `boot`; then the model's extensions run, each after the ones its
  * `provisionAfterExtensions` names and in parallel otherwise, sharing `extensionsTimeBudget`. Custom Script downloads its
  * `fileUris` (file://, http://, https://) into its own folder and runs `commandToExecute` there;
@@ -74,7 +74,7 @@ export async function runCustomData(o: {
 /**
  * Runs the extensions; never throws: failures are statuses. Each starts as soon as the ones it
  * is provisioned after have finished, so extensions with no ordering between them run in
- * parallel (SPEC §7 allows it; Azure does it).
+ * parallel (docs/rollouts.md R8 allows it; Azure does it).
  */
 export async function runExtensions(o: {
   extensions: readonly ExtensionModel[]

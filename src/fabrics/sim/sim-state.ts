@@ -1,7 +1,7 @@
 /**
  * Where the sim fabric keeps its virtual instances. The records hold timestamps, not timers, so
  * the state is derived at read time and survives a restart of the control plane when kept in the
- * store (SPEC §10). `MemorySimState` is the in-process implementation.
+ * store (docs/architecture.md § The sim fabric). `MemorySimState` is the in-process implementation.
  */
 import type { SimInstance, SimStateStore } from '../types/sim-state.js'
 
