@@ -117,7 +117,8 @@ export async function buildSystem(o: {
     log: o.log,
     onSettled: (key) => orchestrator?.enqueue(key),
   })
-  // Several replicas share a PostgreSQL store: each set is driven under a lease (docs/architecture.md § Several replicas), and
+  // Several replicas share a PostgreSQL store: each set is driven under a lease
+  // (docs/architecture.md § Several replicas), and
   // a change made through any replica wakes the one that drives the set.
   const replicated = config.store === 'postgres'
   const leases = replicated

@@ -1,5 +1,6 @@
 /**
- * The HTTP API (docs/api.md § Long-running operations, § Behaviour of every route): Fastify with ARM's case-insensitive paths, request ids on every
+ * The HTTP API (docs/api.md § Long-running operations, § Behaviour of every route): Fastify with
+ * ARM's case-insensitive paths, request ids on every
  * response, `api-version` required on ARM routes, bearer-token authentication with roles and
  * subscription scopes, and one error mapper (STYLE R12) that turns every failure into the ARM
  * envelope and never leaks a stack trace.

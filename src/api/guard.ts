@@ -1,5 +1,6 @@
 /**
- * What every request passes before its handler (docs/api.md § Behaviour of every route, docs/security.md), in this order:
+ * What every request passes before its handler (docs/api.md § Behaviour of every route,
+ * docs/security.md), in this order:
  * request limits (throttle.ts), a canonical path, authentication with failed-login backoff,
  * authorization and `api-version`. Fastify routes before `onRequest` hooks run, so authorization
  * reads exactly what the router matched — the route's template, its `config` flags and its

@@ -1,5 +1,6 @@
 /**
- * Long-running operation responses (docs/api.md § Long-running operations): PUT/PATCH answer with `Azure-AsyncOperation`
+ * Long-running operation responses (docs/api.md § Long-running operations): PUT/PATCH answer with
+ * `Azure-AsyncOperation`
  * only; POST actions and DELETE answer 202 with `Azure-AsyncOperation`, `Location` and
  * `Retry-After`. URLs are absolute, on osroll's own base URL. Every answer about an unfinished
  * operation carries a `Retry-After` sized to it (`retryAfterSecondsOf`), so Azure SDKs poll at

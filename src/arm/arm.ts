@@ -1,6 +1,7 @@
 /**
  * ARM plumbing, below the services and the routes that both use it: resource ids, the error
- * envelope (docs/api.md § Validation: `{error: {code, message, target, details}}`), Compute's PUT merge,
+ * envelope (docs/api.md § Validation: `{error: {code, message, target, details}}`), Compute's PUT
+ * merge,
  * read-only and write-only members, and the body checks every resource shares.
  */
 import { AppError, Errors } from '../errors.js'
@@ -45,7 +46,8 @@ export function errorBody(e: AppError): ArmErrorBody {
 }
 
 /**
- * Compute's merge on PUT (docs/api.md § Differences from Azure, and why): members absent from the body keep their stored values,
+ * Compute's merge on PUT (docs/api.md § Differences from Azure, and why): members absent from the
+ * body keep their stored values,
  * members present replace them; objects merge member by member, arrays and scalars replace.
  * @example mergeArm({ a: { b: 1, c: 2 }, l: [1] }, { a: { b: 3 }, l: [] }) → { a: { b: 3, c: 2 }, l: [] }
  */
@@ -75,7 +77,8 @@ export function withoutReadOnly(body: Record<string, unknown>): Record<string, u
 }
 
 /**
- * Write-only members never leave osroll (docs/api.md § Scale set shape): `adminPassword`, `customData` (Azure
+ * Write-only members never leave osroll (docs/api.md § Scale set shape): `adminPassword`,
+ * `customData` (Azure
  * never returns it either: issue 15) and every extension's `protectedSettings` are removed from
  * what a GET, a list, a PUT or a PATCH returns. They stay stored and in use.
  */

@@ -59,9 +59,11 @@ export function isResourceId(value: string): boolean {
 /**
  * Takes apart a full resource id of one of the `expected` type chains (provider/type/child…,
  * compared without case), or explains what the argument must be.
- * @example parseResourceId('/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb/probes/http',
+ * @example
+ * parseResourceId('/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb/probes/http',
  *   '--health-probe', ['Microsoft.Network/loadBalancers/probes'])
- *   → { subscription: 's', resourceGroup: 'rg', provider: 'Microsoft.Network', types: ['loadBalancers', 'probes'], names: ['lb', 'http'] }
+ *   → { subscription: 's', resourceGroup: 'rg', provider: 'Microsoft.Network', types:
+ * ['loadBalancers', 'probes'], names: ['lb', 'http'] }
  */
 export function parseResourceId(
   value: string,

@@ -1,5 +1,6 @@
 /**
- * `osroll demo` (docs/operations.md § The demo, issue 6): a guided tour on a fresh temporary data dir. It starts a
+ * `osroll demo` (docs/operations.md § The demo, issue 6): a guided tour on a fresh temporary data
+ * dir. It starts a
  * server with the local fabric, publishes the sample web image, creates a load balancer probe
  * and a 10-instance scale set with automatic OS upgrades, publishes a newer version and shows the
  * automatic rollout live, then publishes a broken version and shows the health gate, the

@@ -1,5 +1,6 @@
 /**
- * `osroll image publish` and `osroll image sample` (osroll's), and `osroll vm image list` (like az).
+ * `osroll image publish` and `osroll image sample` (osroll's), and `osroll vm image list` (like
+ * az).
  */
 import type { Command } from 'commander'
 import { common, connect, run } from './context.js'

@@ -1,5 +1,6 @@
 /**
- * `osroll serve`: the API and the orchestrator in one process (docs/operations.md § Configuration). Every flag also has
+ * `osroll serve`: the API and the orchestrator in one process (docs/operations.md § Configuration).
+ * Every flag also has
  * an `OSROLL_*` environment variable; SIGTERM and SIGINT shut down gracefully.
  */
 import type { Command } from 'commander'

@@ -1,6 +1,7 @@
 /**
  * `osroll token create`: issues an API token in the local data dir's store (shown once, stored
- * hashed), with a role and optionally limited to subscriptions (docs/api.md § Roles and scopes). An Operator token is
+ * hashed), with a role and optionally limited to subscriptions (docs/api.md § Roles and scopes). An
+ * Operator token is
  * above subscriptions (it publishes platform images) and so is never limited to any.
  */
 import type { Command } from 'commander'

@@ -15,7 +15,10 @@ export const DEFAULTS = {
   /** pino level of the process log; `info` includes one access line per request. */
   logLevel: 'info',
   replicationDelay: 'PT5S',
-  /** The local fabric's instance addresses (docs/architecture.md § Local images and their environment). */
+  /**
+   * The local fabric's instance addresses
+   * (docs/architecture.md § Local images and their environment).
+   */
   addressRange: '127.77.0.0/16',
   /** Rollout history kept per set (docs/rollouts.md R9); the last 100 are kept regardless. */
   historyRetention: 'P90D',

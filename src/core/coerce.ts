@@ -10,7 +10,9 @@ import { rewriteAt } from './enums.js'
 /** The JSON type a member is read as. */
 export type ScalarType = 'boolean' | 'integer'
 
-/** A member path (`a.b[].c`; `[]` walks every array item, names match without case) and its type. */
+/**
+ * A member path (`a.b[].c`; `[]` walks every array item, names match without case) and its type.
+ */
 export type ScalarRule = readonly [path: string, type: ScalarType]
 
 /**

@@ -1,6 +1,7 @@
 /**
  * What the orchestrator asks of the image catalog: the latest eligible version of an image line
- * in a region (docs/api.md § Images and galleries), and the artifact a fabric boots for an exact version. The API's
+ * in a region (docs/api.md § Images and galleries), and the artifact a fabric boots for an exact
+ * version. The API's
  * catalog (platform images, galleries with replication) implements it in the store;
  * `MemoryCatalog` serves tests and the simulator.
  */

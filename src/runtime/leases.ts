@@ -1,5 +1,6 @@
 /**
- * Which replica drives which scale set (docs/architecture.md § Several replicas, issue 5). Every `tickMs` a replica says it is
+ * Which replica drives which scale set (docs/architecture.md § Several replicas, issue 5). Every
+ * `tickMs` a replica says it is
  * alive, renews the leases it holds, gives up the ones beyond its fair share (so a replica that
  * joins gets work) and takes free or expired ones up to that share (so a dead replica's sets are
  * taken over once its leases expire: within `ttlMs + tickMs`). The orchestrator runs a set's pass

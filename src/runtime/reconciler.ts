@@ -25,7 +25,9 @@ export type ReconcilerDeps = Readonly<{
   ids: () => string
   timing: TimingProfile
   healthDeadlineMs: number
-  /** History kept per set (docs/rollouts.md R9): rollouts newer than this, and at least the last N. */
+  /**
+   * History kept per set (docs/rollouts.md R9): rollouts newer than this, and at least the last N.
+   */
   history?: Readonly<{ retentionMs: number; keepLast: number }>
   /** Told of every saved decision (metrics.ts); optional. */
   metrics?: Readonly<{

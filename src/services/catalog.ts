@@ -1,5 +1,6 @@
 /**
- * The platform image catalog (docs/api.md § Images and galleries), kept as resources in the store: publish (immutable),
+ * The platform image catalog (docs/api.md § Images and galleries), kept as resources in the store:
+ * publish (immutable),
  * get, list, delete, and what the orchestrator asks — the latest version eligible in a region
  * and the artifact a fabric boots. Gallery images are not in this build: a gallery reference is
  * answered as not found by the scale set service.

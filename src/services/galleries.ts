@@ -1,5 +1,6 @@
 /**
- * Azure Compute Galleries (docs/api.md § Images and galleries): galleries, image definitions and image versions with
+ * Azure Compute Galleries (docs/api.md § Images and galleries): galleries, image definitions and
+ * image versions with
  * asynchronous per-region replication. Replication is derived from time — a version reaches
  * region R `replicationDelayMs` after it was published (or after R was added) — so nothing runs
  * in the background and every replica agrees. A version is eligible in R when it targets R, its

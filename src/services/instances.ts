@@ -1,5 +1,6 @@
 /**
- * Instance views (docs/api.md § Instances and their views): the ARM shape of each instance — the image version on its OS disk,
+ * Instance views (docs/api.md § Instances and their views): the ARM shape of each instance — the
+ * image version on its OS disk,
  * whether it runs the latest model, protection, the deferral tag — and its instance view
  * (update/fault domain, provisioning and power statuses, extensions, vmHealth); protection PUT;
  * and the set's instance view summary.
@@ -53,7 +54,10 @@ export async function getInstanceView(
   return instanceViewOf(state, v, records.get(instanceId))
 }
 
-/** PUT on an instance: only `properties.protectionPolicy` is writable (docs/api.md § Instances and their views). */
+/**
+ * PUT on an instance: only `properties.protectionPolicy` is writable
+ * (docs/api.md § Instances and their views).
+ */
 export async function putInstanceProtection(
   deps: ServiceDeps,
   ref: ScaleSetRef,
@@ -93,7 +97,10 @@ export async function putInstanceProtection(
   return vmView(resource, state, v, next, false)
 }
 
-/** The set's instance view: counts per status code and per extension (docs/api.md § Instances and their views). */
+/**
+ * The set's instance view: counts per status code and per extension
+ * (docs/api.md § Instances and their views).
+ */
 export async function scaleSetInstanceView(
   deps: ServiceDeps,
   ref: ScaleSetRef,
@@ -279,7 +286,10 @@ function capital(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1)
 }
 
-/** Network interfaces of one instance or all (docs/api.md § Instances and their views): where the instance's private IP is. */
+/**
+ * Network interfaces of one instance or all (docs/api.md § Instances and their views): where the
+ * instance's private IP is.
+ */
 export async function networkInterfaces(
   deps: ServiceDeps,
   ref: ScaleSetRef,

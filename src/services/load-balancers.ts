@@ -1,5 +1,6 @@
 /**
- * Load balancers and their probes (docs/api.md § Load balancers and probes): stored as resources; probes are validated;
+ * Load balancers and their probes (docs/api.md § Load balancers and probes): stored as resources;
+ * probes are validated;
  * deleting a load balancer whose probe a scale set uses is refused.
  */
 import { canonicalEnums, LOAD_BALANCER_ENUMS } from '../core/enums.js'

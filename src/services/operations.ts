@@ -1,5 +1,6 @@
 /**
- * Long-running operations (docs/api.md § Long-running operations): each has a stored record; its status is derived from what
+ * Long-running operations (docs/api.md § Long-running operations): each has a stored record; its
+ * status is derived from what
  * it tracks (a rollout, a rollout's end, a scale set reaching capacity) when polled, so any
  * replica answers it and nothing has to remember to complete it.
  */

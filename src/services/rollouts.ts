@@ -1,5 +1,6 @@
 /**
- * Rollout use cases (docs/rollouts.md R1, R9): start an OS rollout by hand (`osRollingUpgrade`), cancel
+ * Rollout use cases (docs/rollouts.md R1, R9): start an OS rollout by hand (`osRollingUpgrade`),
+ * cancel
  * the running one, the latest rollout's status and the paged OS upgrade history, in ARM shapes.
  */
 import { AppError, Errors } from '../errors.js'
@@ -244,7 +245,8 @@ export async function manualUpgrade(
 }
 
 /**
- * POST approveRollingUpgrade (docs/rollouts.md R6), on the set (`instanceIds`, all pending ones when
+ * POST approveRollingUpgrade (docs/rollouts.md R6), on the set (`instanceIds`, all pending ones
+ * when
  * omitted) or on one instance: approved instances join the deferred rollout's next batches.
  */
 export async function approveRollingUpgrade(

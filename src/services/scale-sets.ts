@@ -1,5 +1,6 @@
 /**
- * Scale set use cases (docs/api.md § Scale set shape, § Validation, § Behaviour of every route): create or update with Compute's merge and ETag
+ * Scale set use cases (docs/api.md § Scale set shape, § Validation, § Behaviour of every route):
+ * create or update with Compute's merge and ETag
  * preconditions, validation against the catalog and the probe, model generations, the
  * orchestrator's state, delete, and the ARM views of sets and their instances.
  */
@@ -485,7 +486,8 @@ function probeCheck(p: Record<string, unknown>): HealthCheck {
 }
 
 /**
- * The Application Health extension as a health check (docs/rollouts.md R5): 1.x is binary, 2.x rich;
+ * The Application Health extension as a health check (docs/rollouts.md R5): 1.x is binary, 2.x
+ * rich;
  * defaults interval 5 s, 1 probe, grace period = interval × probes.
  */
 function extensionCheck(ext: ArmExtension): HealthCheck {

@@ -1,5 +1,6 @@
 /**
- * Subscriptions (docs/api.md § Roles and scopes): one exists once an Owner (or Operator) token has used it, or when
+ * Subscriptions (docs/api.md § Roles and scopes): one exists once an Owner (or Operator) token has
+ * used it, or when
  * main.ts makes the default one at first start. They are never deleted, except to take back one
  * that a refused request created.
  */

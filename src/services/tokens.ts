@@ -1,5 +1,6 @@
 /**
- * API tokens (docs/security.md § Authentication): random bearer tokens, stored only as SHA-256 hashes, each with a role and
+ * API tokens (docs/security.md § Authentication): random bearer tokens, stored only as SHA-256
+ * hashes, each with a role and
  * optionally limited to subscriptions. Reader: GET only; Contributor: everything in its
  * subscriptions but creating them; Owner: everything in its subscriptions; Operator: above
  * subscriptions (never limited to any), everything, and the only role that publishes or deletes

@@ -1,5 +1,6 @@
 /**
- * Leases (docs/architecture.md § Several replicas, issue 5): each scale set is driven by one replica at a time. A lease names
+ * Leases (docs/architecture.md § Several replicas, issue 5): each scale set is driven by one
+ * replica at a time. A lease names
  * its holder and an epoch that grows on every change of hands; a driver's writes carry the fence
  * (holder + epoch) of the set they belong to and the store refuses them, in the same database
  * transaction, once the lease has moved on. A paused or partitioned replica that wakes up after a

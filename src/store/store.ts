@@ -1,6 +1,7 @@
 /**
  * The Store interface: everything the orchestrator persists. Every write that records a decision
- * happens before the action it describes (docs/architecture.md § One pass of the reconciler); rollouts and scale sets carry a
+ * happens before the action it describes (docs/architecture.md § One pass of the reconciler);
+ * rollouts and scale sets carry a
  * `revision` for optimistic concurrency, so a stale writer fails with `RevisionConflict`.
  */
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'

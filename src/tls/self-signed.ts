@@ -1,5 +1,6 @@
 /**
- * `--tls self-signed` (docs/api.md § Pointing Azure clients at osroll): a certificate authority kept in `{data-dir}/tls/ca.crt`
+ * `--tls self-signed` (docs/api.md § Pointing Azure clients at osroll): a certificate authority
+ * kept in `{data-dir}/tls/ca.crt`
  * (created once, reused across restarts, so clients trust it once) and a server certificate for
  * `localhost` and `127.0.0.1` signed by it, renewed when missing or near expiry. Users trust the
  * CA with NODE_EXTRA_CA_CERTS (Node) or REQUESTS_CA_BUNDLE (az).

@@ -1,5 +1,7 @@
 /**
- * Microsoft.Compute routes (docs/api.md § Scale set shape, § Instances and their views, § Long-running operations; docs/rollouts.md R9): scale sets, their instances, OS rollouts
+ * Microsoft.Compute routes
+ * (docs/api.md § Scale set shape, § Instances and their views, § Long-running operations;
+ * docs/rollouts.md R9): scale sets, their instances, OS rollouts
  * and their history, and the operation status resources that unmodified pollers follow.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'

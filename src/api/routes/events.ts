@@ -1,5 +1,6 @@
 /**
- * `GET /events` (docs/operations.md § Events, issues 5 and 16): server-sent events of rollout and instance state
+ * `GET /events` (docs/operations.md § Events, issues 5 and 16): server-sent events of rollout and
+ * instance state
  * changes, filtered by `scaleSet` (ARM id) or `subscription` and by the token's subscriptions.
  * Without a position the stream starts from now, with a `snapshot` event first (its id is the
  * position; for one scale set it carries the running rollout's instance states); with

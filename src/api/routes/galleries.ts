@@ -1,4 +1,7 @@
-/** Galleries, image definitions and versions (docs/api.md § Images and galleries), with `$expand=ReplicationStatus`. */
+/**
+ * Galleries, image definitions and versions (docs/api.md § Images and galleries), with
+ * `$expand=ReplicationStatus`.
+ */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { mergeArm } from '../../arm/arm.js'
 import type { ServiceDeps } from '../../services/deps.js'

@@ -1,5 +1,6 @@
 /**
- * Identity endpoints shaped like AD FS (docs/api.md § Pointing Azure clients at osroll), the one authority MSAL and `az` accept
+ * Identity endpoints shaped like AD FS (docs/api.md § Pointing Azure clients at osroll), the one
+ * authority MSAL and `az` accept
  * without asking the internet: discovery, a client-credentials token endpoint whose
  * `client_secret` must be an osroll token (the access token carries the same scope), and
  * `/metadata/endpoints` describing osroll as a cloud. All are open (no bearer token) but rate

@@ -1,5 +1,6 @@
 /**
- * The platform image catalog (docs/api.md § Images and galleries): lists are bare JSON arrays, as Azure returns them;
+ * The platform image catalog (docs/api.md § Images and galleries): lists are bare JSON arrays, as
+ * Azure returns them;
  * publishing is osroll's PUT on a version; a version in use cannot be deleted.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'

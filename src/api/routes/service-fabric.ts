@@ -1,5 +1,6 @@
 /**
- * Service Fabric clusters (docs/api.md § Service Fabric clusters): a minimal resource holding node types and their
+ * Service Fabric clusters (docs/api.md § Service Fabric clusters): a minimal resource holding node
+ * types and their
  * durability, which scale set validation checks against. There is no Service Fabric runtime.
  */
 import type { FastifyInstance } from 'fastify'

@@ -1,5 +1,6 @@
 /**
- * Subscriptions and locations (docs/api.md § Roles and scopes): a subscription exists once an Owner (or Operator)
+ * Subscriptions and locations (docs/api.md § Roles and scopes): a subscription exists once an Owner
+ * (or Operator)
  * token has used it (services/subscriptions.ts); a caller sees only the subscriptions its token
  * may use.
  */

@@ -1,5 +1,6 @@
 /**
- * What "healthy" means to the engine (docs/rollouts.md R5): running, every extension provisioned (failures
+ * What "healthy" means to the engine (docs/rollouts.md R5): running, every extension provisioned
+ * (failures
  * with `suppressFailures` are reported as succeeded by the fabric), and the health source agrees.
  * `initializing` is neither healthy nor unhealthy: the thresholds of §4.3 ignore it.
  */

@@ -1,5 +1,6 @@
 /**
- * One instance's way through a batch (docs/rollouts.md R4): reimage (or in-place update, or surge) →
+ * One instance's way through a batch (docs/rollouts.md R4): reimage (or in-place update, or surge)
+ * →
  * wait for healthy until the deadline → succeeded, or failed and restored. `advanceAttempt`
  * moves one attempt as far as the observation allows and says which idempotent action keeps it
  * converging; it is called on every pass, so a crash between "decide" and "act" only repeats an

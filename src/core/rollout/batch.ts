@@ -1,5 +1,6 @@
 /**
- * Candidates and batch choice (docs/rollouts.md R3). The next batch is chosen afresh before each batch from
+ * Candidates and batch choice (docs/rollouts.md R3). The next batch is chosen afresh before each
+ * batch from
  * the state at that moment: zones one at a time in zone order (unless cross-zone), never across
  * update domains, Service Fabric takes one whole update domain, unhealthy first when asked, then
  * ascending numeric instance id.

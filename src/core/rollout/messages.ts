@@ -1,5 +1,6 @@
 /**
- * Azure's rollout error codes and messages (docs/rollouts.md R3, R7), built in one place so that the
+ * Azure's rollout error codes and messages (docs/rollouts.md R3, R7), built in one place so that
+ * the
  * text users paste into search engines stays verbatim.
  */
 import { formatDurationMs } from '../duration.js'

@@ -1,5 +1,6 @@
 /**
- * One decision of a running rollout (docs/rollouts.md R3–R7, R9): advance the current batch from what is
+ * One decision of a running rollout (docs/rollouts.md R3–R7, R9): advance the current batch from
+ * what is
  * observed; when it is done, apply the after-batch rule; then cancel, pause, pre-check and choose
  * the next batch — or end. Pure: the runtime persists `rollout` first, then runs `actions`.
  */

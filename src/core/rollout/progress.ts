@@ -1,5 +1,6 @@
 /**
- * Progress counts and rollback info of a rollout (docs/rollouts.md R9), derived from its attempts so that
+ * Progress counts and rollback info of a rollout (docs/rollouts.md R9), derived from its attempts
+ * so that
  * they always add up: successful + failed + inProgress + pending = the rollout's candidates.
  */
 import type { Attempt, FailureReason, Progress, RollbackInfo, Rollout } from './types.js'

@@ -1,5 +1,6 @@
 /**
- * Rollouts: one run of the batch algorithm (docs/rollouts.md R3) that moves instances to a target image
+ * Rollouts: one run of the batch algorithm (docs/rollouts.md R3) that moves instances to a target
+ * image
  * version and/or model generation. Everything here is plain, immutable data that the store
  * persists as is; `plan.ts` computes the next rollout from the previous one and a snapshot.
  */

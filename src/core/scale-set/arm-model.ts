@@ -1,5 +1,6 @@
 /**
- * The ARM shape of a scale set, as far as osroll models it (docs/api.md § Scale set shape). Members not listed here
+ * The ARM shape of a scale set, as far as osroll models it (docs/api.md § Scale set shape). Members
+ * not listed here
  * are stored and returned verbatim by the API; the ones listed are validated by `validate.ts`
  * and normalised into a `ScaleSetSpec` by `to-spec.ts`.
  */

@@ -1,5 +1,6 @@
 /**
- * Scale out and scale in (docs/api.md § Instances and their views): bring the number of instances to `capacity`. New instances
+ * Scale out and scale in (docs/api.md § Instances and their views): bring the number of instances
+ * to `capacity`. New instances
  * come from the latest model and the model's resolved image version, placed to keep zones
  * balanced; scale-in removes the highest unprotected ids of the fullest zones.
  */

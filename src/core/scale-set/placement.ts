@@ -1,5 +1,6 @@
 /**
- * Instance placement (docs/api.md § Instances and their views): zones round-robin in order, update domain = ordinal within the
+ * Instance placement (docs/api.md § Instances and their views): zones round-robin in order, update
+ * domain = ordinal within the
  * zone (or the set) modulo 5, fault domain = ordinal modulo `platformFaultDomainCount`
  * (5 by default, 1 when zonal); and which instances a scale-in removes.
  */

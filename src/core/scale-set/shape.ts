@@ -1,5 +1,6 @@
 /**
- * Shapes of the objects osroll models completely (docs/api.md § Scale set shape): `upgradePolicy` and its children,
+ * Shapes of the objects osroll models completely (docs/api.md § Scale set shape): `upgradePolicy`
+ * and its children,
  * `imageReference`, `healthProbe` and each extension's `properties`. Inside them an unknown
  * member or a value of the wrong type is refused with `InvalidRequestContent`, as Azure does, so
  * that a typo such as `maxBatchInstancePercnet` never passes silently.

@@ -1,5 +1,6 @@
 /**
- * docs/api.md § Validation, rule by rule: each row is a scale set body and the code, target and (where Azure's
+ * docs/api.md § Validation, rule by rule: each row is a scale set body and the code, target and
+ * (where Azure's
  * text is known) message of the first problem osroll reports.
  */
 import { describe, expect, it } from 'vitest'

@@ -1,5 +1,6 @@
 /**
- * Scale set validation (docs/api.md § Validation) as a pure function: every rule that needs a lookup (the image,
+ * Scale set validation (docs/api.md § Validation) as a pure function: every rule that needs a
+ * lookup (the image,
  * the probe, the Service Fabric cluster, the fabric's extension handlers) takes its answer from
  * `facts`, which the service gathers first. Returns every problem found, in rule order; the API
  * answers with the first one and lists the rest in `details`.
@@ -75,7 +76,10 @@ export function validateScaleSet(model: ArmScaleSet, facts: ValidationFacts): Pr
   ]
 }
 
-/** Service Fabric scale set: an extension of the SF publisher (docs/api.md § Service Fabric clusters). */
+/**
+ * Service Fabric scale set: an extension of the SF publisher
+ * (docs/api.md § Service Fabric clusters).
+ */
 export function serviceFabricExtension(model: ArmScaleSet): ArmExtension | undefined {
   return extensionsOf(model).find(isServiceFabricExtension)
 }
@@ -490,7 +494,9 @@ function findCycle(extensions: readonly ArmExtension[]): string[] | undefined {
   return undefined
 }
 
-/** Application Health extension settings (docs/rollouts.md R5): protocol, port, path and the ranges. */
+/**
+ * Application Health extension settings (docs/rollouts.md R5): protocol, port, path and the ranges.
+ */
 function checkApplicationHealthSettings(ext: ArmExtension, target: string): Problem[] {
   const s = ext.properties?.settings ?? {}
   const out: Problem[] = []

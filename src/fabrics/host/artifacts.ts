@@ -1,5 +1,6 @@
 /**
- * Image artifacts of the local fabric (docs/architecture.md § Local images and their environment): a `file:///abs/dir`, or a `.tar`/`.tar.gz`
+ * Image artifacts of the local fabric (docs/architecture.md § Local images and their environment):
+ * a `file:///abs/dir`, or a `.tar`/`.tar.gz`
  * file, holding an executable `boot` at its root. On publish the artifact is copied into a
  * content-addressed store in the data dir, so later changes to the source never change a
  * published version. Archives are extracted safely: no absolute paths, no `..`, no device

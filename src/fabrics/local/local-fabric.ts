@@ -1,5 +1,6 @@
 /**
- * The `local` fabric (docs/architecture.md § The local fabric): every instance is a real process started from a real image
+ * The `local` fabric (docs/architecture.md § The local fabric): every instance is a real process
+ * started from a real image
  * artifact, with its own loopback address, an OS disk (built from the artifact, `os-disks.ts`) that a
  * reimage replaces while the previous one is kept until the outcome is known, and data disks
  * (directories) that nothing but deleting the instance removes. Processes outlive the control
@@ -513,7 +514,10 @@ export class LocalFabric implements Fabric {
     }
   }
 
-  /** The environment (docs/architecture.md § Local images and their environment) for `boot`, custom data and extension commands. */
+  /**
+   * The environment (docs/architecture.md § Local images and their environment) for `boot`, custom
+   * data and extension commands.
+   */
   private environment(i: LocalInstance, dir: string): Record<string, string> {
     const env: Record<string, string> = {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',

@@ -1,5 +1,6 @@
 /**
- * Custom data and extensions on the local fabric (docs/rollouts.md R8), with real processes and a real HTTP
+ * Custom data and extensions on the local fabric (docs/rollouts.md R8), with real processes and a
+ * real HTTP
  * server for fileUris: custom data runs once per new OS disk; Custom Script downloads and runs
  * in dependency order, independent extensions in parallel; a 403 on a fileUri fails the extension, its dependents and provisioning.
  */

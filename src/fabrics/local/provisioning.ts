@@ -1,5 +1,6 @@
 /**
- * Provisioning of a new OS disk on the local fabric (docs/rollouts.md R8): the custom data script (a `#!`
+ * Provisioning of a new OS disk on the local fabric (docs/rollouts.md R8): the custom data script
+ * (a `#!`
  * first line) runs once before `boot`; then the model's extensions run, each after the ones its
  * `provisionAfterExtensions` names and in parallel otherwise, sharing `extensionsTimeBudget`. Custom Script downloads its
  * `fileUris` (file://, http://, https://) into its own folder and runs `commandToExecute` there;

@@ -1,5 +1,6 @@
 /**
- * How instances built from a `sim:` image behave (docs/architecture.md § The sim fabric): `sim:?boot=2&health=flaky:0.3&extfail=x`.
+ * How instances built from a `sim:` image behave (docs/architecture.md § The sim fabric):
+ * `sim:?boot=2&health=flaky:0.3&extfail=x`.
  * `boot` is seconds to start (default 1); `health` is `healthy` | `unhealthy` | `flaky:P` (the
  * probability that a disk never becomes healthy); `extfail` names an extension that fails.
  */

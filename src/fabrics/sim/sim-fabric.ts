@@ -1,5 +1,6 @@
 /**
- * The `sim` fabric (docs/architecture.md § The sim fabric): instances are records, not processes. Reimage is instantaneous;
+ * The `sim` fabric (docs/architecture.md § The sim fabric): instances are records, not processes.
+ * Reimage is instantaneous;
  * the boot, the health source and extension failures follow the image's `sim:` URI and the
  * clock, so a run on a virtual clock with a fixed seed is deterministic. Fault injection
  * (`stop`, `setHealthOverride`, `failNext`) serves tests and the simulator.

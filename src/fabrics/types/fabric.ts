@@ -23,7 +23,8 @@ export type ExtensionModel = Readonly<{
 }>
 
 /**
- * How an instance's health is probed (docs/rollouts.md R5), resolved from the load-balancer probe or the
+ * How an instance's health is probed (docs/rollouts.md R5), resolved from the load-balancer probe
+ * or the
  * Application Health extension when the model is written; null when the set has neither.
  */
 export type HealthCheck = Readonly<{

@@ -1,7 +1,8 @@
 /**
  * The durable store on Kysely, one implementation for SQLite and PostgreSQL: the orchestrator's
  * Store, the API's ControlStore and the sim fabric's state (so virtual instances survive a
- * restart and are shared by replicas, docs/architecture.md § The sim fabric). Revisions fence stale writers; a unique index
+ * restart and are shared by replicas, docs/architecture.md § The sim fabric). Revisions fence stale
+ * writers; a unique index
  * on `rollouts.active_key` keeps one running rollout per set.
  */
 import { CompiledQuery } from 'kysely'
