@@ -14,11 +14,10 @@ import { openPostgresStore } from './store/postgres/open-postgres.js'
 import type { SqlStore } from './store/sql/sql-store.js'
 import { SimFabric } from './fabrics/sim/sim-fabric.js'
 import { LocalFabric } from './fabrics/local/local-fabric.js'
-import { QEMU_TOOLS, QemuFabric } from './fabrics/qemu/qemu-fabric.js'
+import { QemuFabric } from './fabrics/qemu/qemu-fabric.js'
 import { FileQemuState } from './fabrics/qemu/qemu-state.js'
 import { chooseAccel } from './fabrics/qemu/accel.js'
 import type { AccelDecision } from './fabrics/qemu/accel.js'
-import { requireTools } from './fabrics/qemu/tools.js'
 import { confineImageSource, importArtifact } from './fabrics/host/artifacts.js'
 import { SqlLocalState } from './store/sql/sql-local-state.js'
 import { Prober } from './health/prober.js'
@@ -319,8 +318,6 @@ async function makeFabric(
       accel: null,
     }
   }
-  // Missing QEMU tools are named (with their Debian packages) before anything is started.
-  if (config.fabric === 'qemu') requireTools(QEMU_TOOLS)
   const casDir = join(config.dataDir, 'images')
   const prober = new Prober({
     onChange: onHealthChange,

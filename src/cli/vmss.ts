@@ -522,6 +522,14 @@ function imageOf(image: string): Record<string, string> {
 
 const LB = 'Microsoft.Network/loadBalancers'
 
+/** `--lb` as a full id: as given when it is one (checked), else the name's in `-g`. */
+function lbIdOf(sub: string, resourceGroup: string, lb: string): string {
+  if (!isResourceId(lb))
+    return `/subscriptions/${sub}/resourceGroups/${resourceGroup}/providers/${LB}/${lb}`
+  parseResourceId(lb, '--lb', [LB])
+  return lb
+}
+
 /**
  * The health probe's id from `--lb` and `--health-probe`, each a name or a full id. A probe id
  * needs no --lb; given both, the load balancer they name must be the same.
@@ -534,12 +542,7 @@ function probeOf(sub: string, o: SetOpts & CreateOpts): string | undefined {
       )
     return undefined
   }
-  const lbId =
-    o.lb === undefined
-      ? undefined
-      : isResourceId(o.lb)
-        ? (parseResourceId(o.lb, '--lb', [LB]), o.lb.replace(/\/+$/, ''))
-        : `/subscriptions/${sub}/resourceGroups/${o.resourceGroup}/providers/${LB}/${o.lb}`
+  const lbId = o.lb === undefined ? undefined : lbIdOf(sub, o.resourceGroup, o.lb)
   if (!isResourceId(o.healthProbe)) {
     if (lbId === undefined)
       throw new CliError(
