@@ -89,3 +89,36 @@ export async function createSimFleet(
     if (r.status >= 300) throw new Error(`PUT ${path}: ${r.status} ${JSON.stringify(r.body)}`)
   }
 }
+
+/** The probe the sample images answer: HTTP `/health` on port 8080, every 5 s. */
+export const HTTP_HEALTH_PROBE: ProbeSpec = {
+  name: 'http',
+  protocol: 'Http',
+  port: 8080,
+  requestPath: '/health',
+  intervalInSeconds: 5,
+}
+
+/** Reads a resource's body: an API harness's or a server process's GET. */
+type Get = (path: string) => Promise<any>
+
+/** The set's `count` instances when every one reads healthy in its instance view, else false. */
+export async function healthyInstances(
+  get: Get,
+  setPath: string,
+  count: number,
+): Promise<any[] | false> {
+  const vms = ((await get(`${setPath}/virtualMachines?$expand=instanceView`)).value ?? []) as any[]
+  return (
+    vms.length === count &&
+    vms.every((v) => v.properties.instanceView.vmHealth.status.code === 'HealthState/healthy') &&
+    vms
+  )
+}
+
+/** The private address of each of the set's instances, in the order the API lists them. */
+export async function privateAddresses(get: Get, setPath: string): Promise<string[]> {
+  return ((await get(`${setPath}/networkInterfaces`)).value as any[]).map(
+    (n) => n.properties.ipConfigurations[0].properties.privateIPAddress as string,
+  )
+}

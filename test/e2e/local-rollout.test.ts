@@ -15,6 +15,9 @@ import {
   autoUpgradeSetBody,
   imageBody,
   loadBalancerBody,
+  HTTP_HEALTH_PROBE,
+  healthyInstances,
+  privateAddresses,
 } from '../../test-support/arm-fixtures.js'
 
 const work = mkdtempSync(join(tmpdir(), 'osroll-e2e-local-'))
@@ -54,33 +57,16 @@ describe('local fabric through the API', () => {
       })
       expect(bad.body.error.message).toContain("no 'boot' file")
       await call('PUT', armPaths(sub).lb, {
-        body: loadBalancerBody({
-          name: 'http',
-          protocol: 'Http',
-          port: 8080,
-          requestPath: '/health',
-          intervalInSeconds: 5,
-        }),
+        body: loadBalancerBody(HTTP_HEALTH_PROBE),
       })
       const created = await call('PUT', set(), {
         body: autoUpgradeSetBody({ sub, capacity: 10, probe: 'http', dataDisk: true }),
       })
       expect(created.status).toBe(201)
-      const healthyAll = async () => {
-        const vms = (await call('GET', `${set()}/virtualMachines?$expand=instanceView`)).body
-          .value as any[]
-        return (
-          vms.length === 10 &&
-          vms.every(
-            (v) => v.properties.instanceView.vmHealth.status.code === 'HealthState/healthy',
-          ) &&
-          vms
-        )
-      }
+      const get = async (path: string) => (await call('GET', path)).body
+      const healthyAll = () => healthyInstances(get, set(), 10)
       await waitFor(healthyAll, 'ten healthy instances', 60_000)
-      const ips = ((await call('GET', `${set()}/networkInterfaces`)).body.value as any[]).map(
-        (n) => n.properties.ipConfigurations[0].properties.privateIPAddress,
-      )
+      const ips = await privateAddresses(get, set())
       const answers = async () =>
         Promise.all(ips.map(async (ip) => (await fetch(`http://${ip}:8080/`)).text()))
       expect((await answers()).every((a) => a.includes('runs image 1.0.0'))).toBe(true)

@@ -11,7 +11,14 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { startServe } from '../../test-support/serve-process.js'
 import type { ServeProcess } from '../../test-support/serve-process.js'
 import { waitFor } from '../../test-support/api-harness.js'
-import { armPaths, autoUpgradeSetBody, loadBalancerBody } from '../../test-support/arm-fixtures.js'
+import {
+  armPaths,
+  autoUpgradeSetBody,
+  loadBalancerBody,
+  HTTP_HEALTH_PROBE,
+  healthyInstances,
+  privateAddresses,
+} from '../../test-support/arm-fixtures.js'
 import { QEMU_MISSING, killQemuOf, qemuProcessesOf, qemuSample } from '../../test-support/qemu.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'osroll-qemu-crash-'))
@@ -48,37 +55,17 @@ describe.skipIf(QEMU_MISSING.length > 0)(
           expect(r.status, JSON.stringify(r.body)).toBe(201)
         }
         await publish('1.0.0')
-        await server.call(
-          'PUT',
-          p.lb,
-          loadBalancerBody({
-            name: 'http',
-            protocol: 'Http',
-            port: 8080,
-            requestPath: '/health',
-            intervalInSeconds: 5,
-          }),
-        )
+        await server.call('PUT', p.lb, loadBalancerBody(HTTP_HEALTH_PROBE))
         const created = await server.call(
           'PUT',
           p.set(),
           autoUpgradeSetBody({ sub, capacity: 4, probe: 'http', dataDisk: true }),
         )
         expect(created.status, JSON.stringify(created.body)).toBe(201)
-        const healthyAll = async () => {
-          const vms = (await server!.call('GET', `${p.set()}/virtualMachines?$expand=instanceView`))
-            .body.value as any[]
-          return (
-            vms?.length === 4 &&
-            vms.every(
-              (v) => v.properties.instanceView.vmHealth.status.code === 'HealthState/healthy',
-            )
-          )
-        }
+        const get = async (path: string) => (await server!.call('GET', path)).body
+        const healthyAll = () => healthyInstances(get, p.set(), 4)
         await waitFor(healthyAll, 'four healthy VMs', 180_000)
-        const ips = (
-          (await server.call('GET', `${p.set()}/networkInterfaces`)).body.value as any[]
-        ).map((n) => n.properties.ipConfigurations[0].properties.privateIPAddress as string)
+        const ips = await privateAddresses(get, p.set())
         const answer = async (ip: string) => {
           try {
             const res = await fetch(`http://${ip}:8080/`, { signal: AbortSignal.timeout(3000) })

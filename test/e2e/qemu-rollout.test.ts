@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiHarness, waitFor } from '../../test-support/api-harness.js'
-import { armPaths, autoUpgradeSetBody, loadBalancerBody } from '../../test-support/arm-fixtures.js'
+import {
+  armPaths,
+  autoUpgradeSetBody,
+  loadBalancerBody,
+  HTTP_HEALTH_PROBE,
+  healthyInstances,
+  privateAddresses,
+} from '../../test-support/arm-fixtures.js'
 import {
   QEMU_MISSING as missing,
   filesUnder,
@@ -56,13 +63,7 @@ describe.skipIf(missing.length > 0)(
         }
         await publish('1.0.0')
         await call('PUT', p.lb, {
-          body: loadBalancerBody({
-            name: 'http',
-            protocol: 'Http',
-            port: 8080,
-            requestPath: '/health',
-            intervalInSeconds: 5,
-          }),
+          body: loadBalancerBody(HTTP_HEALTH_PROBE),
         })
         const created = await call('PUT', p.set(), {
           body: autoUpgradeSetBody({ sub, capacity: 4, probe: 'http', dataDisk: true }),
@@ -87,22 +88,10 @@ describe.skipIf(missing.length > 0)(
             )
           }
         }
-        const healthyAll = async () => {
-          const vms = (await call('GET', `${p.set()}/virtualMachines?$expand=instanceView`)).body
-            .value as any[]
-          return (
-            vms.length === 4 &&
-            vms.every(
-              (v) => v.properties.instanceView.vmHealth.status.code === 'HealthState/healthy',
-            ) &&
-            vms
-          )
-        }
+        const get = async (path: string) => (await call('GET', path)).body
+        const healthyAll = () => healthyInstances(get, p.set(), 4)
         await waitFor(healthyAll, 'four healthy VMs', 120_000)
-        const addresses = async () =>
-          ((await call('GET', `${p.set()}/networkInterfaces`)).body.value as any[]).map(
-            (n) => n.properties.ipConfigurations[0].properties.privateIPAddress as string,
-          )
+        const addresses = () => privateAddresses(get, p.set())
         const ips = await addresses()
         expect(new Set(ips).size).toBe(4)
         const answers = async () =>
