@@ -56,7 +56,8 @@ export async function startServe(
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()))
   const started = Date.now()
   while (!/osroll is serving (\S+)/.test(out) || !/default subscription: (\S+)/.test(out)) {
-    if (child.exitCode !== null) throw new Error(`osroll serve exited ${child.exitCode}:\n${out}`)
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`osroll serve exited (${child.exitCode ?? child.signalCode}):\n${out}`)
     if (Date.now() - started > 30_000) throw new Error(`osroll serve did not start:\n${out}`)
     await new Promise((r) => setTimeout(r, 50))
   }

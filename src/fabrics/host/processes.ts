@@ -63,7 +63,7 @@ function markerOf(pid: number): { root: string; spawnId: string } | null {
  * A test hook (never set in production): `OSROLL_TEST_CRASH_AT=<point>` makes this process
  * SIGKILL itself at that point, as a crash or an operator's kill -9 would land there.
  */
-export function crashPoint(point: 'boot-spawned' | 'command-spawned'): void {
+export function crashPoint(point: 'boot-spawned' | 'command-spawned' | 'reimage-recorded'): void {
   if (process.env['OSROLL_TEST_CRASH_AT'] === point) process.kill(process.pid, 'SIGKILL')
 }
 

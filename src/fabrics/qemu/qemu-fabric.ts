@@ -175,6 +175,12 @@ export class QemuFabric implements Fabric {
     }
   }
 
+  /**
+   * The new OS disk is made first (files no record names yet), then recorded as the instance's
+   * disk with no process, and only then is the old VM stopped: a crash before the record leaves
+   * the old VM running and the reimage to be done again; a crash after it leaves `adopt()` to stop
+   * the old VM as an orphan and boot the new disk, once.
+   */
   async reimage(
     model: FabricModel,
     ids: readonly string[],
@@ -183,44 +189,50 @@ export class QemuFabric implements Fabric {
   ): Promise<void> {
     checkSignal(o)
     for (const i of await this.o.state.getMany(model.scaleSetKey, ids)) {
-      if (i.disk.version === image.version && i.previous !== null) continue // already done
-      await this.stopInstance(i)
-      if (i.previous) await rm(this.osDiskPath(i, i.previous.n), { force: true })
+      if (i.disk.version === image.version && i.previous !== null) {
+        if (cutShort(i)) await this.start(i) // recorded, never started
+        continue
+      }
       const disk = this.describeDisk(i.disk.n + 1, image, model)
       const next: QemuInstance = {
         ...i,
         previous: i.disk,
         disk,
         process: null,
+        spawning: null,
         provisioning: { state: 'updating', error: null },
         healthCheck: model.healthCheck ?? null,
         customData: model.customData,
       }
-      await this.o.state.put(next)
       await this.makeOsDisk(next)
+      await this.o.state.put(next)
+      crashPoint('reimage-recorded')
+      await this.stopInstance(i)
+      if (i.previous) await this.removeOsDisk(i, i.previous.n)
       await this.start(next)
     }
   }
 
+  /** As `reimage`: the switch back is recorded before the failed disk's VM stops. */
   async restore(scaleSetKey: string, ids: readonly string[], o?: CallOptions): Promise<void> {
     checkSignal(o)
     for (const i of await this.o.state.getMany(scaleSetKey, ids)) {
       if (i.previous === null) {
-        if (!i.process || !isAlive(i.process)) await this.start({ ...i, wantRunning: true })
+        if (cutShort(i) || !i.process || !isAlive(i.process))
+          await this.start({ ...i, wantRunning: true })
         continue
       }
-      await this.stopInstance(i)
-      const failed = i.disk
       const next: QemuInstance = {
         ...i,
         disk: { ...i.previous, startedAtMs: this.now() },
         previous: null,
         process: null,
+        spawning: null,
         provisioning: { state: 'updating', error: null },
       }
       await this.o.state.put(next)
-      await rm(this.osDiskPath(i, failed.n), { force: true })
-      await this.makeSeed(next)
+      await this.stopInstance(i)
+      await this.removeOsDisk(i, i.disk.n)
       await this.start(next)
     }
   }
@@ -230,7 +242,7 @@ export class QemuFabric implements Fabric {
     for (const i of await this.o.state.getMany(scaleSetKey, ids)) {
       if (i.previous === null) continue
       await this.o.state.put({ ...i, previous: null })
-      await rm(this.osDiskPath(i, i.previous.n), { force: true })
+      await this.removeOsDisk(i, i.previous.n)
     }
   }
 
@@ -265,8 +277,12 @@ export class QemuFabric implements Fabric {
     await this.ready()
     let adopted = 0
     let restarted = 0
-    for (const i of await this.o.state.listAll()) {
+    const marked = findMarked((root) => root === this.rootDir)
+    for (let i of await this.o.state.listAll()) {
       if (!i.wantRunning) continue
+      // Spawned but not yet recorded when osroll stopped: the marker says which spawn it is.
+      const spawned = i.spawning && marked.find((p) => p.spawnId === i.spawning?.spawnId)
+      if (spawned) i = await this.recordStarted(i, spawned, i.spawning?.atMs ?? this.now())
       if (i.process && isAlive(i.process)) {
         adopted++
         continue
@@ -338,6 +354,7 @@ export class QemuFabric implements Fabric {
     const taken = await addressInUse(instance.privateIp, ports)
     if (taken !== null) return this.fail(instance, taken)
     const dir = this.dirOf(instance)
+    if (!existsSync(this.seedPath(instance, instance.disk.n))) await this.makeSeed(instance)
     const spawnId = randomUUID()
     await this.o.state.put({
       ...instance,
@@ -354,7 +371,7 @@ export class QemuFabric implements Fabric {
           ...(manifest.initrd ? { initrd: join(base, manifest.initrd) } : {}),
           cmdline: manifest.cmdline,
           osDisk: this.osDiskPath(instance, instance.disk.n),
-          seed: join(dir, 'seed.iso'),
+          seed: this.seedPath(instance, instance.disk.n),
           dataDisks: instance.dataDisks.map((d) => ({
             lun: d.lun,
             path: this.dataDiskPath(instance, d.lun),
@@ -374,20 +391,30 @@ export class QemuFabric implements Fabric {
         },
       )
       crashPoint('boot-spawned')
-      await this.o.state.put({
-        ...instance,
-        wantRunning: true,
-        process: { ...proc, spawnId },
-        spawning: null,
-        disk: { ...instance.disk, startedAtMs },
-        provisioning: { state: 'succeeded', error: null },
-      })
+      await this.recordStarted(instance, { ...proc, spawnId }, startedAtMs)
     } catch (err) {
       await this.fail(
         instance,
         `The virtual machine could not be started from image ${instance.disk.label}: ${(err as Error).message}`,
       )
     }
+  }
+
+  private async recordStarted(
+    i: QemuInstance,
+    proc: Readonly<{ pid: number; startTicks: number; spawnId: string }>,
+    startedAtMs: number,
+  ): Promise<QemuInstance> {
+    const next: QemuInstance = {
+      ...i,
+      wantRunning: true,
+      process: { pid: proc.pid, startTicks: proc.startTicks, spawnId: proc.spawnId },
+      spawning: null,
+      disk: { ...i.disk, startedAtMs },
+      provisioning: { state: 'succeeded', error: null },
+    }
+    await this.o.state.put(next)
+    return next
   }
 
   private async fail(i: QemuInstance, error: string): Promise<void> {
@@ -412,8 +439,10 @@ export class QemuFabric implements Fabric {
 
   private async stopOrphans(): Promise<number> {
     const named = new Set<string>()
-    for (const i of await this.o.state.listAll())
+    for (const i of await this.o.state.listAll()) {
       if (i.process && isAlive(i.process)) named.add(i.process.spawnId)
+      if (i.spawning && i.wantRunning) named.add(i.spawning.spawnId) // adopt() records it
+    }
     const orphans = findMarked((root) => root === this.rootDir).filter((p) => !named.has(p.spawnId))
     await Promise.all(orphans.map((p) => stopProcess(p, 1000)))
     return orphans.length
@@ -449,7 +478,7 @@ export class QemuFabric implements Fabric {
 
   /** The seed of the current OS disk: its instance-id is the vmId and the disk's number. */
   private async makeSeed(i: QemuInstance): Promise<void> {
-    await buildSeed(join(this.dirOf(i), 'seed.iso'), {
+    await buildSeed(this.seedPath(i, i.disk.n), {
       instanceId: `${i.vmId}-os${i.disk.n}`,
       hostname: i.computerName,
       osrollInstanceId: i.instanceId,
@@ -480,6 +509,16 @@ export class QemuFabric implements Fabric {
     return join(this.dirOf(i), 'disks', `os-${n}.qcow2`)
   }
 
+  /** Each OS disk has its own seed, so that a VM on one never sees the next one's. */
+  private seedPath(i: QemuInstance, n: number): string {
+    return join(this.dirOf(i), 'disks', `seed-${n}.iso`)
+  }
+
+  private async removeOsDisk(i: QemuInstance, n: number): Promise<void> {
+    await rm(this.osDiskPath(i, n), { force: true })
+    await rm(this.seedPath(i, n), { force: true })
+  }
+
   private dataDiskPath(i: QemuInstance, lun: number): string {
     return join(this.dirOf(i), 'disks', `data-${lun}.qcow2`)
   }
@@ -497,6 +536,16 @@ async function tail(file: string, maxBytes: number): Promise<string | undefined>
 
 function probeKey(i: Pick<QemuInstance, 'scaleSetKey' | 'instanceId' | 'disk'>): string {
   return `${i.scaleSetKey}|${i.instanceId}|${i.disk.n}`
+}
+
+/** Recorded on a new OS disk by reimage or restore, and never started on it. */
+function cutShort(i: QemuInstance): boolean {
+  return (
+    i.wantRunning &&
+    i.process === null &&
+    i.spawning === null &&
+    i.provisioning.state === 'updating'
+  )
 }
 
 function checkSignal(o?: CallOptions): void {
