@@ -1,26 +1,31 @@
 /**
  * Vitest global setup (issue 16): the suite's temporary files go under one dir of its own
  * (TMPDIR, inherited by the test workers and every `osroll serve` they start), and at the end
- * any instance process started from a data dir in it — one a test left running — is stopped and
- * fails the suite, listed. Suites running side by side on one machine each check only their own.
+ * any `osroll serve` with a data dir in it and any instance process started from one — one a test
+ * left running — is stopped and fails the suite, listed. Suites running side by side on one machine each check only their own.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { instanceProcesses, stopInstanceProcesses } from './serve-process.js'
+import { instanceProcesses, serveProcessesUnder, stopInstanceProcesses } from './serve-process.js'
 
 export default function setup(): () => Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'osroll-suite-'))
   process.env['TMPDIR'] = dir
   return async () => {
-    const left = instanceProcesses(dir).map((p) => ({ ...p, command: commandOf(p.pid) }))
+    const servers = serveProcessesUnder(dir)
+    for (const s of servers) process.kill(s.pid, 'SIGKILL')
+    const left = [
+      ...servers.map((s) => ({ ...s, root: 'osroll serve' })),
+      ...instanceProcesses(dir).map((p) => ({ ...p, command: commandOf(p.pid) })),
+    ]
     await stopInstanceProcesses(dir)
     rmSync(dir, { recursive: true, force: true })
     if (left.length === 0) return
     // Vitest reports a teardown's error without failing the run: the exit code says it.
     process.exitCode = 1
     throw new Error(
-      `${left.length} instance process(es) outlived the test suite (now stopped):\n${left
+      `${left.length} osroll serve or instance process(es) outlived the test suite (now stopped):\n${left
         .map((p) => `  pid ${p.pid} (${p.command}) from ${p.root}`)
         .join('\n')}`,
     )

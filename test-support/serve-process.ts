@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findMarked, stopProcess, type MarkedProcess } from '../src/fabrics/host/processes.js'
@@ -57,7 +57,7 @@ export async function startServe(
   const started = Date.now()
   while (!/osroll is serving (\S+)/.test(out) || !/default subscription: (\S+)/.test(out)) {
     if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`osroll serve exited (${child.exitCode ?? child.signalCode}):\n${out}`)
+      throw new Error(`osroll serve exited ${child.exitCode ?? child.signalCode}:\n${out}`)
     if (Date.now() - started > 30_000) throw new Error(`osroll serve did not start:\n${out}`)
     await new Promise((r) => setTimeout(r, 50))
   }
@@ -105,4 +105,25 @@ export async function stopInstanceProcesses(dir: string): Promise<MarkedProcess[
   const found = instanceProcesses(dir)
   await Promise.all(found.map((p) => stopProcess(p, 2_000)))
   return found
+}
+
+/** The `osroll serve` processes whose data dir is under `dir` (by their command line). */
+export function serveProcessesUnder(dir: string): { pid: number; command: string }[] {
+  const top = resolve(dir)
+  const out: { pid: number; command: string }[] = []
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name)
+    if (!Number.isInteger(pid) || pid === process.pid) continue
+    let argv: string[]
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    } catch {
+      continue // gone
+    }
+    const data = argv[argv.indexOf('--data-dir') + 1]
+    if (!argv.includes('serve') || !argv.includes('--data-dir') || data === undefined) continue
+    if (resolve(data) === top || resolve(data).startsWith(`${top}/`))
+      out.push({ pid, command: argv.join(' ').trim() })
+  }
+  return out
 }

@@ -205,11 +205,16 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void): Prom
       codes.length === 2 && codes[0] === 'Faulted' && codes[1] === 'Completed',
       'the history holds one Faulted entry (1.2.0) and one Completed entry (1.1.0)',
     )
-    const answers3 = await askEveryInstance(c, setPath)
-    check(
-      answers3.length === 10 && answers3.every((a) => a.includes('runs image 1.1.0')),
-      'every instance serves 1.1.0 again: the broken image never stayed',
-    )
+    // The rolled-back instances restart on their previous disk: give them the time to answer.
+    const servesOld = (a: string[]) =>
+      a.length === 10 && a.every((x) => x.includes('runs image 1.1.0'))
+    let answers3 = await askEveryInstance(c, setPath)
+    for (const end = Date.now() + 30_000; !servesOld(answers3) && Date.now() < end;) {
+      await new Promise((r) => setTimeout(r, 500))
+      answers3 = await askEveryInstance(c, setPath)
+    }
+    check(servesOld(answers3), 'every instance serves 1.1.0 again: the broken image never stayed')
+    for (const a of answers3.filter((x) => !x.includes('runs image 1.1.0'))) say(`     ${a}`)
 
     if (o.keep) {
       step('Keeping everything running (--keep): press Ctrl-C to stop and clean up')

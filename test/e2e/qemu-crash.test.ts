@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { startServe } from '../../test-support/serve-process.js'
 import type { ServeProcess } from '../../test-support/serve-process.js'
 import { waitFor } from '../../test-support/api-harness.js'
@@ -29,6 +29,11 @@ const work = mkdtempSync(join(tmpdir(), 'osroll-qemu-crash-src-'))
 const work2 = mkdtempSync(join(tmpdir(), 'osroll-qemu-crash-points-src-'))
 let server: ServeProcess | null = null
 const ARGS = ['--fabric', 'qemu', '--qemu-accel', 'tcg', '--health-deadline', 'PT60S']
+
+afterEach(async () => {
+  await server?.stop('SIGKILL')
+  server = null
+})
 
 afterAll(async () => {
   try {
@@ -177,7 +182,7 @@ describe.skipIf(QEMU_MISSING.length > 0)(
         // (at start, before serving).
         await expect(
           startServe(dir2, ARGS, { OSROLL_TEST_CRASH_AT: 'boot-spawned' }),
-        ).rejects.toThrow(/exited \(SIGKILL\)/)
+        ).rejects.toThrow(/exited SIGKILL/)
         server = null
         const spawned = pidsOf().filter((pid) => !oldPids.includes(pid))
         expect(spawned).toHaveLength(1)
