@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, readFile, readdir, rm } from 'node:fs/promises'
+import { chmod, mkdir, readdir, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { computerName } from '../../core/scale-set/placement.js'
 import { Errors } from '../../errors.js'
@@ -42,7 +42,8 @@ import { buildSeed, createDataDisk, createOverlay } from './disks.js'
 import { readManifest, type QemuManifest } from './manifest.js'
 import { vmDir, type QemuDisk, type QemuInstance, type QemuStateStore } from './qemu-state.js'
 import { requireTools } from './tools.js'
-import { CONSOLE_LOG, hostTscKhz, startVm, stopVm, type Accel } from './vm.js'
+import { CONSOLE_LOG, CONSOLE_ROTATE_BYTES, consoleTail, rotateConsole } from './console-log.js'
+import { hostTscKhz, startVm, stopVm, type Accel } from './vm.js'
 
 export type QemuFabricOptions = Readonly<{
   /** Where VM directories live (`{data-dir}/vms`). */
@@ -58,6 +59,8 @@ export type QemuFabricOptions = Readonly<{
   /** Data disk size; the model has no sizes yet. Default 256 MiB. */
   dataDiskMb?: number
   accel?: Accel
+  /** Past this size a VM's console log is rotated (one older generation kept). Default 1 MiB. */
+  consoleRotateBytes?: number
   /** How long a guest gets to power off before QMP quit. Default 5 s. */
   stopGraceMs?: number
   nowMs?: () => number
@@ -115,6 +118,8 @@ export class QemuFabric implements Fabric {
     const out: InstanceView[] = []
     for (let i of await this.o.state.list(scaleSetKey)) {
       i = await this.noticeDeath(i)
+      const max = this.o.consoleRotateBytes ?? CONSOLE_ROTATE_BYTES
+      await rotateConsole(join(this.dirOf(i), CONSOLE_LOG), max)
       out.push(this.view(i))
     }
     return out.sort((a, b) => Number(a.instanceId) - Number(b.instanceId))
@@ -269,7 +274,7 @@ export class QemuFabric implements Fabric {
   ): Promise<string | undefined> {
     const [i] = await this.o.state.getMany(scaleSetKey, [instanceId])
     if (!i) return undefined
-    return tail(join(this.dirOf(i), CONSOLE_LOG), maxBytes)
+    return consoleTail(join(this.dirOf(i), CONSOLE_LOG), maxBytes)
   }
 
   /** At start: stop orphans, re-adopt live VMs, restart the dead ones that should run. */
@@ -334,7 +339,7 @@ export class QemuFabric implements Fabric {
   private async noticeDeath(i: QemuInstance): Promise<QemuInstance> {
     if (!i.wantRunning || i.process === null || isAlive(i.process)) return i
     if (i.provisioning.state === 'failed') return i
-    const console = (await tail(join(this.dirOf(i), CONSOLE_LOG), 2048)) ?? ''
+    const console = (await consoleTail(join(this.dirOf(i), CONSOLE_LOG), 2048)) ?? ''
     const last = console.trimEnd().split('\n').slice(-5).join('\n')
     const error =
       `The virtual machine stopped on image ${i.disk.label}.` +
@@ -526,12 +531,6 @@ export class QemuFabric implements Fabric {
   private now(): number {
     return this.o.nowMs?.() ?? Date.now()
   }
-}
-
-async function tail(file: string, maxBytes: number): Promise<string | undefined> {
-  const b = await readFile(file).catch(() => null)
-  if (!b) return undefined
-  return b.subarray(Math.max(0, b.length - maxBytes)).toString('utf8')
 }
 
 function probeKey(i: Pick<QemuInstance, 'scaleSetKey' | 'instanceId' | 'disk'>): string {

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isAlive, startProcess, stopProcess, type ProcessRef } from '../host/processes.js'
+import { CONSOLE_LOG } from './console-log.js'
 import { QmpClient } from './qmp.js'
 
 export type Accel = 'kvm' | 'tcg'
@@ -32,7 +33,6 @@ export type VmSpec = Readonly<{
 }>
 
 export const QMP_SOCKET = 'qmp.sock'
-export const CONSOLE_LOG = 'console.log'
 
 /** QEMU's arguments for `spec`: microvm, direct kernel boot, virtio-mmio disks with serials. */
 export function qemuArgs(spec: VmSpec): string[] {
