@@ -4,7 +4,9 @@
  */
 import type { Command } from 'commander'
 import cliProgress from 'cli-progress'
+import { ApiError } from '../client/client.js'
 import type { OsrollClient } from '../client/client.js'
+import { parseDurationMs } from '../core/duration.js'
 import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
@@ -352,18 +354,29 @@ export function registerVmss(program: Command): void {
   named(
     ru
       .command('start')
-      .description('start an OS rollout to the latest image now (no automatic rollback)')
-      .option('--no-wait', 'return at once'),
+      .description(
+        'start an OS rollout to the latest image now (no automatic rollback); waits, exiting 0 Completed, 1 Faulted, 2 Cancelled, 3 timed out',
+      )
+      .option('--wait', 'wait for the rollout to end (the default)')
+      .option('--no-wait', 'return at once')
+      .option('--timeout <duration>', 'stop waiting after this long (ISO 8601, e.g. PT30M)'),
   )
-    .addHelpText('after', '\nExample:\n  osroll vmss rolling-upgrade start -g rg -n web\n')
-    .action((given: GivenSet) =>
+    .addHelpText(
+      'after',
+      '\nExample:\n  osroll vmss rolling-upgrade start -g rg -n web --timeout PT30M\n',
+    )
+    .action((given: GivenSet & WaitOpts) =>
       run(async () => {
         const o = resolveSet(given)
+        const timeoutMs = timeoutOf(o)
         const { client, sub } = await connect(o)
         const res = await client.request('POST', `${setPath(sub, o)}/osRollingUpgrade`)
         const op = res.headers.get('azure-asyncoperation')
-        if (op && o.wait !== false) await watch(client, setPath(sub, o), op)
-        print((await client.get(`${setPath(sub, o)}/rollingUpgrades/latest`)).body, o)
+        let timedOut = false
+        if (op && o.wait !== false) timedOut = await watch(client, setPath(sub, o), op, timeoutMs)
+        const latest = (await client.get(`${setPath(sub, o)}/rollingUpgrades/latest`)).body
+        print(latest, o)
+        if (o.wait !== false) process.exitCode = exitOf(latest, timedOut, o.timeout)
       }),
     )
   named(
@@ -383,6 +396,29 @@ export function registerVmss(program: Command): void {
         print((await client.get(`${setPath(sub, o)}/rollingUpgrades/latest`)).body, o)
       }),
     )
+  named(
+    ru
+      .command('wait')
+      .description(
+        'wait for the latest rollout to end: exit 0 Completed, 1 Faulted, 2 Cancelled, 3 timed out',
+      )
+      .option('--timeout <duration>', 'stop waiting after this long (ISO 8601, e.g. PT30M)'),
+  )
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 Completed, 1 Faulted (or an error, which is printed), 2 Cancelled, 3 timed out.\nExample:\n  osroll vmss rolling-upgrade wait -g rg -n web --timeout PT30M -o none\n',
+    )
+    .action((given: GivenSet & WaitOpts) =>
+      run(async () => {
+        const o = resolveSet(given)
+        const timeoutMs = timeoutOf(o)
+        const { client, sub } = await connect(o)
+        const timedOut = await watch(client, setPath(sub, o), null, timeoutMs)
+        const latest = (await client.get(`${setPath(sub, o)}/rollingUpgrades/latest`)).body
+        print(latest, o)
+        process.exitCode = exitOf(latest, timedOut, o.timeout)
+      }),
+    )
   named(ru.command('get-latest').description('the latest rollout of any kind'))
     .addHelpText(
       'after',
@@ -397,8 +433,50 @@ export function registerVmss(program: Command): void {
     )
 }
 
-/** Waits for a rollout, showing its progress: a bar on a terminal, a line per change otherwise. */
-async function watch(client: OsrollClient, setPath: string, operation: string): Promise<void> {
+type WaitOpts = { wait?: boolean; timeout?: string }
+
+/** What `wait` and `start` exit with: documented in the commands' help and README. */
+const EXIT_CODES: Readonly<Record<string, number>> = { Completed: 0, Faulted: 1, Cancelled: 2 }
+const EXIT_TIMED_OUT = 3
+const ENDED = new Set(Object.keys(EXIT_CODES))
+
+function timeoutOf(o: WaitOpts): number | undefined {
+  if (o.timeout === undefined) return undefined
+  const ms = parseDurationMs(o.timeout)
+  if (ms === undefined || ms <= 0)
+    throw new CliError(
+      `--timeout '${o.timeout}' is not a positive ISO 8601 duration.`,
+      'write it like PT30M, PT1H or PT90S',
+    )
+  return ms
+}
+
+function codeOf(latest: unknown): string | undefined {
+  return (latest as { properties?: { runningStatus?: { code?: string } } }).properties
+    ?.runningStatus?.code
+}
+
+function exitOf(latest: unknown, timedOut: boolean, timeout: string | undefined): number {
+  if (timedOut) {
+    console.error(
+      `osroll: the rollout did not end within ${timeout}; it goes on (\`osroll vmss rolling-upgrade wait\` waits again)`,
+    )
+    return EXIT_TIMED_OUT
+  }
+  return EXIT_CODES[codeOf(latest) ?? ''] ?? 1
+}
+
+/**
+ * Waits for a rollout to end, showing its progress (a bar on a terminal, a line per change
+ * otherwise): the one `operation` tracks, or with null the set's latest. True when `timeoutMs`
+ * ran out first. An operation that failed is not an error here: the rollout's status says how.
+ */
+async function watch(
+  client: OsrollClient,
+  setPath: string,
+  operation: string | null,
+  timeoutMs: number | undefined,
+): Promise<boolean> {
   const tty = process.stderr.isTTY
   const bar = tty
     ? new cliProgress.SingleBar(
@@ -410,12 +488,13 @@ async function watch(client: OsrollClient, setPath: string, operation: string): 
       )
     : null
   let last = ''
+  let ended = false
   const tick = async (): Promise<void> => {
-    const p = (
-      (await client.get(`${setPath}/rollingUpgrades/latest`)).body as {
-        properties: { progress: Record<string, number> }
-      }
-    ).properties.progress
+    const latest = (await client.get(`${setPath}/rollingUpgrades/latest`)).body as {
+      properties: { progress: Record<string, number>; runningStatus?: { code?: string } }
+    }
+    ended = ENDED.has(codeOf(latest) ?? '')
+    const p = latest.properties.progress
     const ok = p['successfulInstanceCount'] ?? 0
     const failed = p['failedInstanceCount'] ?? 0
     const running = p['inProgressInstanceCount'] ?? 0
@@ -431,9 +510,25 @@ async function watch(client: OsrollClient, setPath: string, operation: string): 
     if (line !== last) console.error(line)
     last = line
   }
+  const end = Date.now() + (timeoutMs ?? Number.POSITIVE_INFINITY)
   try {
-    await client.wait(operation, tick)
-    await tick()
+    if (operation) {
+      const waited = await client
+        .wait(operation, tick, timeoutMs !== undefined ? { timeoutMs } : {})
+        .catch((err: unknown) => {
+          if (err instanceof ApiError && err.code === 'Timeout') return 'TimedOut'
+          if (err instanceof ApiError && err.status === 200) return 'Failed' // the operation's own failure
+          throw err
+        })
+      await tick()
+      return waited === 'TimedOut'
+    }
+    for (;;) {
+      await tick()
+      if (ended) return false
+      if (Date.now() >= end) return true
+      await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, end - Date.now()))))
+    }
   } finally {
     bar?.stop()
   }
