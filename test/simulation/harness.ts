@@ -61,7 +61,19 @@ class FlakyStore extends MemoryStore {
   }
 }
 
-export async function runScenario(s: Scenario): Promise<SimResult> {
+/** What a pass saw, before it ran: for tests that compare the engine with a prediction. */
+export type PassView = Readonly<{
+  nowMs: number
+  instances: readonly InstanceView[]
+  records: Awaited<ReturnType<MemoryStore['listInstanceRecords']>>
+  state: ScaleSetState
+  active: Rollout | undefined
+}>
+
+export async function runScenario(
+  s: Scenario,
+  o: { beforePass?: (v: PassView) => void } = {},
+): Promise<SimResult> {
   const clock = new ManualClock(0)
   const store = new FlakyStore()
   const catalog = new MemoryCatalog()
@@ -124,7 +136,13 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
       crashNext = null
     }
     const before = await fabric.listInstances(key)
-    await inv.observeBefore(before, await store.listInstanceRecords(key), simState)
+    const records = await store.listInstanceRecords(key)
+    await inv.observeBefore(before, records, simState)
+    if (o.beforePass) {
+      const state = (await store.getScaleSet(key)) as ScaleSetState
+      const active = await store.getActiveRollout(key)
+      o.beforePass({ nowMs: clock.nowMs(), instances: before, records, state, active })
+    }
     const result = await passOnce(deps)
     await settle(deps)
     const after = await fabric.listInstances(key)

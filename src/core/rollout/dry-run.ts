@@ -1,0 +1,327 @@
+/**
+ * The dry-run plan of a rollout (issue 20 §1, docs/rollouts.md § The dry-run plan): the batches
+ * a rollout would run if it started now and nothing changed, computed by running the real engine
+ * (`startRollout`, then `planStep` pass after pass) against an imagined fleet in which every
+ * action succeeds. Run twice: once with every effect instant (the batches, the budgets), once
+ * with every instance taking as long as the health deadlines allow and still succeeding (the
+ * worst-case duration). Pure: no clock, no I/O; the caller gives `nowMs` and the fleet.
+ */
+import { verdict } from '../health/verdict.js'
+import type { ScaleSetSpec } from '../scale-set/spec.js'
+import { planStep } from './plan.js'
+import { startRollout } from './start.js'
+import type { StartRequest } from './start.js'
+import { unhealthyBeforeBatch } from './messages.js'
+import { exceedsPercent, wholePercent } from './thresholds.js'
+import type { Action, Attempt, InstanceObservation, Rollout, RolloutError } from './types.js'
+
+export type DryRunInput = Readonly<{
+  spec: ScaleSetSpec
+  instances: readonly InstanceObservation[]
+  request: StartRequest
+  healthDeadlineMs: number
+  nextInstanceId: number
+  nowMs: number
+}>
+
+export type PlannedInstance = Readonly<{
+  instanceId: string
+  zone: string | null
+  updateDomain: number
+  method: Attempt['method']
+  fromVersion: string
+  /** The replacement's id (maxSurge), else null. */
+  surgeInstanceId: string | null
+  /** Why it is in this batch, in the order the batch rules apply. */
+  why: readonly string[]
+}>
+
+export type PlannedBatch = Readonly<{
+  batch: number
+  instances: readonly PlannedInstance[]
+  /** Before the batch: the set's size, its unhealthy instances, and how many more may be. */
+  unhealthyBudget: Readonly<{
+    instanceCount: number
+    unhealthyCount: number
+    thresholdPercent: number
+    moreAllowed: number
+  }>
+  /** After the batch: how many of the instances upgraded so far may fail or be unhealthy. */
+  upgradedFailuresAllowed: number
+}>
+
+export type DryRunPlan = Readonly<{
+  target: Rollout['target']
+  policy: Rollout['policy']
+  rollback: boolean
+  /** The fleet pre-check (docs/rollouts.md R3) on the fleet as it is now. */
+  precheck: Readonly<{ passes: boolean; error: RolloutError | null }>
+  batches: readonly PlannedBatch[]
+  /** Instances that wait for approval (deferral): the plan cannot know when they move. */
+  awaitingApproval: readonly string[]
+  /** How the imagined rollout ends: Completed, or Faulted by the pre-check. */
+  outcome: Readonly<{ status: Rollout['status']; error: RolloutError | null }>
+  /** Start to end if every instance takes as long as its deadlines allow, and succeeds. */
+  worstCaseDurationMs: number
+}>
+
+/**
+ * @example 10 healthy instances on 1.0.0, target 1.1.0, default policy →
+ *   5 batches of 2 (['0','5'], ['1','6'], …), each allowing 2 more unhealthy
+ */
+export function dryRun(input: DryRunInput): DryRunPlan {
+  const fast = imagine(input, 'instant')
+  const slow = imagine(input, 'slowest')
+  const r = fast.rollout
+  const precheck = precheckNow(input, r)
+  return {
+    target: r.target,
+    policy: r.policy,
+    rollback: r.rollback,
+    precheck,
+    batches: batchesOf(r, input, fast.budgets),
+    awaitingApproval: fast.stuck ? r.pendingIds : [],
+    outcome: { status: fast.stuck ? 'RollingForward' : r.status, error: r.error },
+    worstCaseDurationMs: (slow.rollout.endedAtMs ?? slow.nowMs) - input.nowMs,
+  }
+}
+
+type Budget = PlannedBatch['unhealthyBudget']
+
+type Imagined = {
+  rollout: Rollout
+  nowMs: number
+  /** The rollout waits for something the plan cannot foresee (approvals). */
+  stuck: boolean
+  budgets: Map<number, Budget>
+}
+
+type Due = Readonly<{ atMs: number; apply: (i: InstanceObservation) => InstanceObservation }>
+
+/**
+ * Runs the engine on an imagined fleet. `instant`: every action takes effect at once and every
+ * instance is healthy as soon as it boots. `slowest`: a reimage lands just inside its provisional
+ * deadline, and health comes just inside the deadline after boot.
+ */
+function imagine(input: DryRunInput, pace: 'instant' | 'slowest'): Imagined {
+  let nowMs = input.nowMs
+  let rollout = startRollout({ id: 'dry-run', ...input, nowMs })
+  let nextInstanceId = input.nextInstanceId
+  const fleet = new Map(input.instances.map((i) => [i.instanceId, i]))
+  const due = new Map<string, Due[]>()
+  const budgets = new Map<number, Budget>()
+  const lag = pace === 'instant' ? 0 : Math.max(0, input.healthDeadlineMs - 1)
+  const schedule = (id: string, d: Due) => due.set(id, [...(due.get(id) ?? []), d])
+  for (let pass = 0; pass < 100_000; pass++) {
+    for (const [id, list] of due) {
+      const ready = list.filter((d) => d.atMs <= nowMs)
+      if (ready.length === 0) continue
+      const current = fleet.get(id)
+      if (current)
+        fleet.set(
+          id,
+          ready.reduce((i, d) => d.apply(i), current),
+        )
+      due.set(
+        id,
+        list.filter((d) => d.atMs > nowMs),
+      )
+    }
+    const instances = [...fleet.values()]
+    const before = rollout.batchCount
+    const step = planStep(
+      {
+        spec: input.spec,
+        instances,
+        rollout,
+        cancelRequestedAtMs: null,
+        failures: [],
+        nextInstanceId,
+      },
+      nowMs,
+    )
+    if (step.rollout.batchCount > before)
+      budgets.set(step.rollout.batchCount, budgetOf(instances, rollout))
+    rollout = step.rollout
+    nextInstanceId = step.nextInstanceId
+    for (const a of step.actions) applyAction(a, { fleet, due, schedule, nowMs, lag, rollout })
+    if (rollout.status !== 'RollingForward') return { rollout, nowMs, stuck: false, budgets }
+    const next = nextInstant(nowMs, step.wakeAtMs, rollout.nextBatchAtMs, due)
+    if (next === null) return { rollout, nowMs, stuck: true, budgets }
+    nowMs = next
+  }
+  return { rollout, nowMs, stuck: true, budgets }
+}
+
+function nextInstant(
+  nowMs: number,
+  wakeAtMs: number | null,
+  nextBatchAtMs: number,
+  due: ReadonlyMap<string, readonly Due[]>,
+): number | null {
+  const times = [...due.values()].flat().map((d) => d.atMs)
+  if (wakeAtMs !== null) times.push(wakeAtMs)
+  if (nextBatchAtMs > nowMs) times.push(nextBatchAtMs)
+  const future = times.filter((t) => t >= nowMs)
+  return future.length === 0 ? null : Math.min(...future)
+}
+
+type World = Readonly<{
+  fleet: Map<string, InstanceObservation>
+  due: Map<string, Due[]>
+  schedule: (id: string, d: Due) => void
+  nowMs: number
+  lag: number
+  rollout: Rollout
+}>
+
+/** What an action does to the imagined fleet: it succeeds, after `lag` (once per instance). */
+function applyAction(a: Action, w: World): void {
+  const booted = (i: InstanceObservation, atMs: number): InstanceObservation => ({
+    ...i,
+    power: 'running',
+    provisioning: 'succeeded',
+    provisioningError: null,
+    health: w.lag === 0 ? 'healthy' : 'initializing',
+    bootedAtMs: atMs,
+  })
+  const onBoot = (
+    id: string,
+    atMs: number,
+    change: (i: InstanceObservation) => InstanceObservation,
+  ) => {
+    if ((w.due.get(id) ?? []).length > 0) return // already on its way
+    w.schedule(id, { atMs, apply: (i) => booted(change(i), atMs) })
+    if (w.lag > 0)
+      w.schedule(id, { atMs: atMs + w.lag, apply: (i) => ({ ...i, health: 'healthy' }) })
+  }
+  switch (a.type) {
+    case 'reimage':
+      for (const id of a.instanceIds)
+        onBoot(id, w.nowMs + w.lag, (i) => ({
+          ...i,
+          previousOsImageVersion: i.osImageVersion,
+          osImageVersion: a.imageVersion,
+          modelGeneration: a.modelGeneration,
+        }))
+      return
+    case 'update':
+      for (const id of a.instanceIds)
+        onBoot(id, w.nowMs + w.lag, (i) => ({ ...i, modelGeneration: a.modelGeneration }))
+      return
+    case 'create':
+      for (const n of a.instances) {
+        if (w.fleet.has(n.instanceId)) continue
+        const fresh: InstanceObservation = {
+          ...n,
+          osImageVersion: n.imageVersion,
+          previousOsImageVersion: null,
+          protectFromScaleIn: false,
+          protectFromScaleSetActions: false,
+          power: 'starting',
+          provisioning: 'creating',
+          provisioningError: null,
+          health: 'initializing',
+          bootedAtMs: w.nowMs,
+          osUpgradePending: false,
+          osUpgradeApproved: false,
+        }
+        w.fleet.set(n.instanceId, fresh)
+        onBoot(n.instanceId, w.nowMs + w.lag, (i) => i)
+      }
+      return
+    case 'delete':
+      for (const id of a.instanceIds) w.fleet.delete(id)
+      return
+    case 'release':
+      for (const id of a.instanceIds) update(w, id, (i) => ({ ...i, previousOsImageVersion: null }))
+      return
+    case 'markPending':
+    case 'clearPending':
+      for (const id of a.instanceIds)
+        update(w, id, (i) => ({ ...i, osUpgradePending: a.type === 'markPending' }))
+      return
+    case 'restore':
+      return // nothing fails in the imagined fleet
+  }
+}
+
+function update(w: World, id: string, f: (i: InstanceObservation) => InstanceObservation): void {
+  const i = w.fleet.get(id)
+  if (i) w.fleet.set(id, f(i))
+}
+
+/** The unhealthy budget before a batch, from the fleet the engine chose it on. */
+function budgetOf(instances: readonly InstanceObservation[], r: Rollout): Budget {
+  const unhealthyCount = instances.filter((i) => verdict(i) === 'unhealthy').length
+  const thresholdPercent = r.policy.unhealthyPercentMax
+  const allowed = Math.floor((thresholdPercent * instances.length) / 100)
+  return {
+    instanceCount: instances.length,
+    unhealthyCount,
+    thresholdPercent,
+    moreAllowed: Math.max(0, allowed - unhealthyCount),
+  }
+}
+
+function precheckNow(input: DryRunInput, r: Rollout): DryRunPlan['precheck'] {
+  if (r.pace !== 'batched') return { passes: true, error: null }
+  const n = input.instances.length
+  const unhealthy = input.instances.filter((i) => verdict(i) === 'unhealthy').length
+  const threshold = r.policy.unhealthyPercentMax
+  if (!exceedsPercent(unhealthy, n, threshold)) return { passes: true, error: null }
+  return { passes: false, error: unhealthyBeforeBatch(true, wholePercent(unhealthy, n), threshold) }
+}
+
+function batchesOf(
+  r: Rollout,
+  input: DryRunInput,
+  budgets: ReadonlyMap<number, Budget>,
+): PlannedBatch[] {
+  const start = new Map(input.instances.map((i) => [i.instanceId, i]))
+  const out: PlannedBatch[] = []
+  let upgraded = 0
+  for (let b = 1; b <= r.batchCount; b++) {
+    const attempts = r.attempts.filter((a) => a.batch === b)
+    upgraded += attempts.length
+    out.push({
+      batch: b,
+      instances: attempts.map((a) => planned(a, start.get(a.instanceId), input, r)),
+      unhealthyBudget: budgets.get(b) ?? budgetOf(input.instances, r),
+      upgradedFailuresAllowed: Math.floor((r.policy.unhealthyUpgradedPercentMax * upgraded) / 100),
+    })
+  }
+  return out
+}
+
+function planned(
+  a: Attempt,
+  i: InstanceObservation | undefined,
+  input: DryRunInput,
+  r: Rollout,
+): PlannedInstance {
+  const why: string[] = [`on ${a.fromVersion}, behind the target`]
+  if (r.pace === 'allAtOnce') why.push('all at once (upgrade mode Automatic or manualupgrade)')
+  if (i && r.policy.prioritizeUnhealthy && verdict(i) === 'unhealthy')
+    why.push('unhealthy first (prioritizeUnhealthyInstances)')
+  if (i?.zone && input.spec.zones.length > 0 && !r.policy.crossZone)
+    why.push(`zone ${i.zone}: one zone at a time`)
+  if (i) {
+    why.push(
+      input.spec.serviceFabric
+        ? `update domain ${i.updateDomain}: a whole update domain (Service Fabric)`
+        : `update domain ${i.updateDomain}: never two update domains in one batch`,
+    )
+  }
+  if (a.method === 'surge') why.push(`maxSurge: new instance ${a.surgeInstanceId} replaces it`)
+  if (a.method === 'update') why.push('the new model applies in place')
+  return {
+    instanceId: a.instanceId,
+    zone: i?.zone ?? null,
+    updateDomain: i?.updateDomain ?? 0,
+    method: a.method,
+    fromVersion: a.fromVersion,
+    surgeInstanceId: a.surgeInstanceId,
+    why,
+  }
+}
