@@ -31,6 +31,7 @@ import { registerServiceFabricRoutes } from './routes/service-fabric.js'
 import { registerIdentityRoutes } from './routes/identity.js'
 import { registerGalleryRoutes } from './routes/galleries.js'
 import { registerEventRoutes } from './routes/events.js'
+import { registerUpgradeRoutes } from './routes/upgrades.js'
 import type { Metrics } from '../runtime/metrics.js'
 import type { Logger } from '../runtime/logger.js'
 
@@ -197,6 +198,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   registerIdentityRoutes(app, o.deps, guard)
   registerGalleryRoutes(app, o.deps)
   registerEventRoutes(app, o.deps)
+  registerUpgradeRoutes(app, o.deps)
   return app
 }
 

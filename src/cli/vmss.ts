@@ -419,6 +419,42 @@ export function registerVmss(program: Command): void {
         process.exitCode = exitOf(latest, timedOut, o.timeout)
       }),
     )
+  named(
+    ru
+      .command('plan')
+      .description(
+        'dry run: the batches an OS rollout would run if it started now, why, the budgets and the worst case (osroll only)',
+      )
+      .option('--version <version>', 'plan a rollout to this version (default: the latest)')
+      .addOption(
+        enumOption(
+          '--trigger <trigger>',
+          'whose policy: Automatic (automatic OS upgrades) or Manual (rolling-upgrade start); default: Automatic when enabled',
+          ['Automatic', 'Manual'],
+        ),
+      ),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  osroll vmss rolling-upgrade plan -g rg -n web -o table\n  osroll vmss rolling-upgrade plan -g rg -n web --version 1.2.0 --query properties.worstCaseDuration\n',
+    )
+    .action((given: GivenSet & { version?: string; trigger?: string }) =>
+      run(async () => {
+        const o = resolveSet(given)
+        const { client, sub } = await connect(o)
+        const q = new URLSearchParams()
+        if (o.version) q.set('version', o.version)
+        if (o.trigger) q.set('trigger', o.trigger)
+        const path = `${setPath(sub, o)}/providers/Osroll.Upgrades/plans/default`
+        const plan = (await client.get(`${path}${q.size > 0 ? `?${q}` : ''}`)).body as PlanBody
+        const p = plan.properties
+        console.error(
+          `plan: ${p.batches.length} batch(es) to ${p.targetImageVersion} (${p.trigger}); pre-check ${p.precheck.passes ? 'passes' : `fails: ${p.precheck.error?.message}`}; worst case ${p.worstCaseDuration}${p.awaitingApproval.length > 0 ? `; ${p.awaitingApproval.length} instance(s) await approval` : ''}`,
+        )
+        const tabular = o.output === 'table' || o.output === 'tsv'
+        print(tabular && !o.query ? p.batches.map(batchRow) : plan, o)
+      }),
+    )
   named(ru.command('get-latest').description('the latest rollout of any kind'))
     .addHelpText(
       'after',
@@ -431,6 +467,41 @@ export function registerVmss(program: Command): void {
         print((await client.get(`${setPath(sub, o)}/rollingUpgrades/latest`)).body, o)
       }),
     )
+}
+
+type PlanBody = {
+  properties: {
+    trigger: string
+    targetImageVersion: string
+    precheck: { passes: boolean; error: { message: string } | null }
+    batches: {
+      batch: number
+      instances: {
+        instanceId: string
+        zone: string | null
+        platformUpdateDomain: number
+        method: string
+      }[]
+      unhealthyBudget: { moreAllowed: number }
+      upgradedFailuresAllowed: number
+    }[]
+    awaitingApproval: string[]
+    worstCaseDuration: string
+  }
+}
+
+/** One row of `plan -o table`: a batch. */
+function batchRow(b: PlanBody['properties']['batches'][number]): Record<string, unknown> {
+  const distinct = (xs: unknown[]) => [...new Set(xs.map(String))].join(' ')
+  return {
+    batch: b.batch,
+    instances: b.instances.map((i) => i.instanceId).join(' '),
+    zones: distinct(b.instances.map((i) => i.zone ?? '-')),
+    updateDomains: distinct(b.instances.map((i) => i.platformUpdateDomain)),
+    method: distinct(b.instances.map((i) => i.method)),
+    moreUnhealthyAllowed: b.unhealthyBudget.moreAllowed,
+    upgradedFailuresAllowed: b.upgradedFailuresAllowed,
+  }
 }
 
 type WaitOpts = { wait?: boolean; timeout?: string }
