@@ -7,7 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiHarness, waitFor } from '../../test-support/api-harness.js'
 import type { Call } from '../../test-support/api-harness.js'
-import { armPaths, imageBody, privateAddresses } from '../../test-support/arm-fixtures.js'
+import {
+  armPaths,
+  imageBody,
+  privateAddresses,
+  subnetSetBody,
+} from '../../test-support/arm-fixtures.js'
 
 let h: Awaited<ReturnType<typeof apiHarness>>
 let call: Call
@@ -25,39 +30,8 @@ const vnetBody = (prefixes: unknown[], subnets: { name: string; prefix: unknown 
   },
 })
 
-/** A scale set of `capacity` instances whose NIC's IP configuration names `subnet`. */
-const setBody = (capacity: number, subnet: string | undefined) => ({
-  location: 'westus',
-  sku: { capacity },
-  properties: {
-    upgradePolicy: { mode: 'Manual' },
-    virtualMachineProfile: {
-      storageProfile: {
-        imageReference: {
-          publisher: 'Canonical',
-          offer: 'UbuntuServer',
-          sku: '18.04-LTS',
-          version: 'latest',
-        },
-      },
-      ...(subnet
-        ? {
-            networkProfile: {
-              networkInterfaceConfigurations: [
-                {
-                  name: 'nic',
-                  properties: {
-                    primary: true,
-                    ipConfigurations: [{ name: 'ip', properties: { subnet: { id: subnet } } }],
-                  },
-                },
-              ],
-            },
-          }
-        : {}),
-    },
-  },
-})
+const setBody = (capacity: number, subnetId: string | undefined) =>
+  subnetSetBody({ capacity, ...(subnetId ? { subnetId } : {}) })
 
 /** The set's NIC addresses once it has `count` instances, sorted numerically. */
 const addressesOf = (set: string, count: number) =>
