@@ -61,6 +61,13 @@ export const Errors = {
   CannotRemoveProbeUsedByVMSS: defineError('CannotRemoveProbeUsedByVMSS', 400, {
     retryable: false,
   }),
+  InvalidResourceReference: defineError('InvalidResourceReference', 400, { retryable: false }),
+  InvalidAddressPrefixFormatted: defineError('InvalidAddressPrefixFormatted', 400, {
+    retryable: false,
+  }),
+  InUseSubnetCannotBeDeleted: defineError('InUseSubnetCannotBeDeleted', 400, { retryable: false }),
+  InUseSubnetCannotBeUpdated: defineError('InUseSubnetCannotBeUpdated', 400, { retryable: false }),
+  SubnetIsFull: defineError('SubnetIsFull', 400, { retryable: false }),
   InternalServerError: defineError('InternalServerError', 500, { retryable: false }),
   /** Another 4xx the HTTP layer (Fastify) raised, passed on with its own status. */
   BadRequest: (status: number, message: string): AppError =>

@@ -30,6 +30,7 @@ import { SystemClock } from './runtime/clock.js'
 import type { Clock } from './runtime/clock.js'
 import type { Logger } from './runtime/logger.js'
 import { EffectRunner } from './runtime/effect-runner.js'
+import { SubnetAddresses } from './runtime/subnet-addresses.js'
 import { Orchestrator } from './runtime/orchestrator.js'
 import { LeaseManager } from './runtime/leases.js'
 import { RetentionSweeper } from './runtime/retention.js'
@@ -115,6 +116,7 @@ export async function buildSystem(o: {
     clock,
     log: o.log,
     onSettled: (key) => orchestrator?.enqueue(key),
+    addresses: new SubnetAddresses(store),
   })
   // Several replicas share a PostgreSQL store: each set is driven under a lease
   // (docs/architecture.md § Several replicas), and

@@ -1,7 +1,7 @@
 /**
  * ARM paths and bodies that tests and benchmarks share: an image version of
- * Canonical:UbuntuServer:18.04-LTS in westus, a load balancer with one probe, and a scale set
- * with automatic OS upgrades behind that probe.
+ * Canonical:UbuntuServer:18.04-LTS in westus, a load balancer with one probe, a virtual network
+ * with one subnet, and a scale set with automatic OS upgrades behind that probe.
  */
 
 export type ProbeSpec = Readonly<{
@@ -19,6 +19,9 @@ export function armPaths(sub: string) {
       `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/${version}`,
     lb,
     probe: (name: string) => `${lb}/probes/${name}`,
+    vnet: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet`,
+    subnet: (name = 'default') =>
+      `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet/subnets/${name}`,
     set: (name = 'web') =>
       `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`,
   }
@@ -26,6 +29,17 @@ export function armPaths(sub: string) {
 
 export function imageBody(uri: string): Record<string, unknown> {
   return { location: 'westus', properties: { source: { uri } } }
+}
+
+/** A VNet of 10.0.0.0/16 with one subnet, `default`, of 10.0.1.0/24 (in westus). */
+export function virtualNetworkBody(): Record<string, unknown> {
+  return {
+    location: 'westus',
+    properties: {
+      addressSpace: { addressPrefixes: ['10.0.0.0/16'] },
+      subnets: [{ name: 'default', properties: { addressPrefix: '10.0.1.0/24' } }],
+    },
+  }
 }
 
 export function loadBalancerBody(p: ProbeSpec): Record<string, unknown> {
@@ -62,6 +76,40 @@ export function autoUpgradeSetBody(o: {
       },
     },
   }
+}
+
+/**
+ * A set of `capacity` instances of the latest 18.04-LTS image, upgraded manually, whose one
+ * network interface configuration names `subnetId` (no network profile without one).
+ */
+export function subnetSetBody(o: { capacity: number; subnetId?: string }): Record<string, unknown> {
+  const nic = (id: string) => ({
+    name: 'nic',
+    properties: {
+      primary: true,
+      ipConfigurations: [{ name: 'ip', properties: { subnet: { id } } }],
+    },
+  })
+  return {
+    location: 'westus',
+    sku: { capacity: o.capacity },
+    properties: {
+      upgradePolicy: { mode: 'Manual' },
+      virtualMachineProfile: {
+        storageProfile: { imageReference: LATEST_UBUNTU },
+        ...(o.subnetId
+          ? { networkProfile: { networkInterfaceConfigurations: [nic(o.subnetId)] } }
+          : {}),
+      },
+    },
+  }
+}
+
+const LATEST_UBUNTU = {
+  publisher: 'Canonical',
+  offer: 'UbuntuServer',
+  sku: '18.04-LTS',
+  version: 'latest',
 }
 
 type Caller = (

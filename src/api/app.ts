@@ -25,6 +25,7 @@ import { registerLimitedJsonParser } from './json-body.js'
 import { registerComputeRoutes } from './routes/compute.js'
 import { registerImageRoutes } from './routes/images.js'
 import { registerNetworkRoutes } from './routes/network.js'
+import { registerVirtualNetworkRoutes } from './routes/virtual-networks.js'
 import { registerSubscriptionRoutes } from './routes/subscriptions.js'
 import { forgetSubscription } from '../services/subscriptions.js'
 import { registerServiceFabricRoutes } from './routes/service-fabric.js'
@@ -193,6 +194,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   registerSubscriptionRoutes(app, o.deps)
   registerImageRoutes(app, o.deps)
   registerNetworkRoutes(app, o.deps)
+  registerVirtualNetworkRoutes(app, o.deps)
   registerComputeRoutes(app, o.deps)
   registerServiceFabricRoutes(app, o.deps)
   registerIdentityRoutes(app, o.deps, guard)

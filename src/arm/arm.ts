@@ -117,6 +117,8 @@ export function withoutSecrets(body: Record<string, unknown>): Record<string, un
 
 export const SCALE_SET_TYPE = 'Microsoft.Compute/virtualMachineScaleSets'
 export const LB_TYPE = 'Microsoft.Network/loadBalancers'
+export const VNET_TYPE = 'Microsoft.Network/virtualNetworks'
+export const SUBNET_TYPE = 'Microsoft.Network/virtualNetworks/subnets'
 export const PLATFORM_IMAGE_TYPE = 'Microsoft.Compute/platformImageVersions'
 export const SUBSCRIPTION_TYPE = 'Microsoft.Resources/subscriptions'
 
@@ -126,6 +128,10 @@ export function scaleSetId(sub: string, rg: string, name: string): string {
 
 export function loadBalancerId(sub: string, rg: string, name: string): string {
   return `/subscriptions/${sub}/resourceGroups/${rg}/providers/${LB_TYPE}/${name}`
+}
+
+export function virtualNetworkId(sub: string, rg: string, name: string): string {
+  return `/subscriptions/${sub}/resourceGroups/${rg}/providers/${VNET_TYPE}/${name}`
 }
 
 const PROBE_ID =

@@ -17,6 +17,8 @@ export type NameKind =
   | 'scaleSet'
   | 'loadBalancer'
   | 'loadBalancerChild'
+  | 'virtualNetwork'
+  | 'subnet'
   | 'gallery'
   | 'galleryImage'
   | 'galleryImageVersion'
@@ -30,6 +32,8 @@ export type NameKind =
 type Rule = Readonly<{
   /** What is named, for the message: "scale set", "load balancer probe", … */
   what: string
+  /** The shortest name (1 unless said). */
+  min?: number
   max: number
   pattern: RegExp
   /** The rule in words, as the message gives it. */
@@ -71,6 +75,14 @@ const RULES: Readonly<Record<NameKind, Rule>> = {
     pattern: ALNUM_EDGES,
     rule: NETWORK_RULE,
   },
+  virtualNetwork: {
+    what: 'virtual network',
+    max: 64,
+    pattern: ALNUM_EDGES,
+    min: 2,
+    rule: NETWORK_RULE,
+  },
+  subnet: { what: 'subnet', max: 80, pattern: ALNUM_EDGES, rule: NETWORK_RULE },
   gallery: {
     what: 'gallery',
     max: 80,
@@ -143,14 +155,14 @@ export function nameMessage(kind: NameKind, name: unknown): string | undefined {
   const r = RULES[kind]
   if (
     typeof name === 'string' &&
-    name.length >= 1 &&
+    name.length >= (r.min ?? 1) &&
     name.length <= r.max &&
     r.pattern.test(name) &&
     (r.extra?.(name) ?? true)
   )
     return undefined
   const shown = typeof name === 'string' ? quoteName(name) : `of type ${typeOf(name)}`
-  return `The ${r.what} name ${shown} is invalid: it must be 1 to ${r.max} characters of ${r.rule}.`
+  return `The ${r.what} name ${shown} is invalid: it must be ${r.min ?? 1} to ${r.max} characters of ${r.rule}.`
 }
 
 /** The Problem (`InvalidResourceName`) for a name at `target`, or undefined when it is valid. */

@@ -13,6 +13,7 @@ import type { Store } from '../store/store.js'
 import type { ImageCatalog } from './catalog.js'
 import type { Clock } from './clock.js'
 import type { Logger } from './logger.js'
+import type { SubnetAddresses } from './subnet-addresses.js'
 
 export type EffectRunnerDeps = Readonly<{
   fabric: Fabric
@@ -26,6 +27,11 @@ export type EffectRunnerDeps = Readonly<{
   callTimeoutMs?: number
   /** Retries of a retryable failure (default 3), with backoff from 250 ms doubling. */
   retries?: number
+  /**
+   * Subnet addresses (subnet-addresses.ts): claimed before an instance of a set that names a
+   * subnet is created, given back once it is deleted. Absent (the simulator): no claims.
+   */
+  addresses?: SubnetAddresses
 }>
 
 export type EffectContext = Readonly<{
@@ -321,7 +327,10 @@ export class EffectRunner {
             out.push({
               instanceId: id,
               type: a.type,
-              run: (signal) => fabric.deleteInstances(key, [id], { signal }),
+              run: async (signal) => {
+                await fabric.deleteInstances(key, [id], { signal })
+                await this.deps.addresses?.release(key, [id])
+              },
             })
           break
         case 'create':
@@ -332,6 +341,15 @@ export class EffectRunner {
               run: async (signal) => {
                 const image = await artifactOf(n.imageVersion)
                 const { instanceId, zone, updateDomain, faultDomain } = n
+                const network = ctx.model.network
+                // The address is claimed first (idempotent: a retry finds its own claim).
+                if (network && this.deps.addresses)
+                  await this.deps.addresses.claim({
+                    ...network,
+                    scaleSetKey: key,
+                    instanceId,
+                    nowMs: this.deps.clock.nowMs(),
+                  })
                 await fabric.createInstances(
                   ctx.model,
                   [{ instanceId, zone, updateDomain, faultDomain, image }],

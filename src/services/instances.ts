@@ -16,6 +16,8 @@ import type { StoredResource } from '../store/control-store.js'
 import type { ServiceDeps } from './deps.js'
 import type { ScaleSetRef } from './scale-sets.js'
 import { requireScaleSet } from './scale-sets.js'
+import { SubnetAddresses } from '../runtime/subnet-addresses.js'
+import type { AddressClaim } from '../runtime/subnet-addresses.js'
 
 const VM_TYPE = 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines'
 
@@ -300,24 +302,41 @@ export async function networkInterfaces(
   const chosen = instanceId === undefined ? views : views.filter((v) => v.instanceId === instanceId)
   if (instanceId !== undefined && chosen.length === 0) throw instanceNotFound(ref, instanceId)
   const setId = String(resource.body['id'] ?? resource.id)
-  return chosen.map((v) => ({
-    id: `${setId}/virtualMachines/${v.instanceId}/networkInterfaces/nic0`,
-    name: 'nic0',
+  const claims = new Map(
+    (await new SubnetAddresses(deps.store).ofScaleSet(state.key)).map((c) => [c.instanceId, c]),
+  )
+  return chosen.map((v) => nicView(setId, v, claims.get(v.instanceId)))
+}
+
+/**
+ * One instance's network interface. An instance of a set that names a subnet shows the address
+ * it holds in that subnet, under the model's interface and IP configuration names, with the
+ * subnet's id; otherwise the fabric's own address (docs/api.md § Virtual networks and subnets).
+ */
+function nicView(setId: string, v: InstanceView, claim: AddressClaim | undefined) {
+  const vmId = `${setId}/virtualMachines/${v.instanceId}`
+  const nic = claim?.nic ?? 'nic0'
+  const ipConfig = claim?.ipConfig ?? 'ipconfig1'
+  return {
+    id: `${vmId}/networkInterfaces/${nic}`,
+    name: nic,
     properties: {
       primary: true,
-      virtualMachine: { id: `${setId}/virtualMachines/${v.instanceId}` },
+      virtualMachine: { id: vmId },
       ipConfigurations: [
         {
-          name: 'ipconfig1',
+          ...(claim ? { id: `${vmId}/networkInterfaces/${nic}/ipConfigurations/${ipConfig}` } : {}),
+          name: ipConfig,
           properties: {
             primary: true,
-            privateIPAddress: v.privateIp,
+            privateIPAddress: claim?.address ?? v.privateIp,
             privateIPAllocationMethod: 'Dynamic',
+            ...(claim ? { subnet: { id: claim.subnetId } } : {}),
           },
         },
       ],
     },
-  }))
+  }
 }
 
 /** osroll's bootDiagnostics: the tail of an instance's console (stdout/stderr), 64 KiB at most. */

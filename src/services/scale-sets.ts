@@ -42,6 +42,8 @@ import { isServiceFabricClusterId } from '../core/references.js'
 import { requireLinkedAccess, requireNames, requireTags } from './guards.js'
 import type { Caller } from './guards.js'
 import { capacityOf, checkInstanceQuota } from './quotas.js'
+import { resolveNetwork } from './scale-set-network.js'
+import { SubnetAddresses } from '../runtime/subnet-addresses.js'
 
 export type ScaleSetRef = Readonly<{ sub: string; rg: string; name: string }>
 
@@ -100,6 +102,7 @@ export async function putScaleSet(
   const problems = validateScaleSet(merged, facts.facts)
   if (problems.length > 0) throw problemsError(problems)
   if (facts.imageProblem) throw facts.imageProblem
+  const network = await resolveNetwork(deps, merged, id)
   await checkInstanceQuota(deps, {
     sub: input.ref.sub,
     id,
@@ -151,7 +154,7 @@ export async function putScaleSet(
     deps,
     key,
     spec,
-    toFabricModel(key, resource.name, model, generation, facts.healthCheck),
+    toFabricModel(key, resource.name, model, generation, facts.healthCheck, network),
     now,
   )
   deps.notify(key)
@@ -191,6 +194,7 @@ export async function deleteScaleSet(deps: ServiceDeps, ref: ScaleSetRef): Promi
     key,
     views.map((v) => v.instanceId),
   )
+  await new SubnetAddresses(deps.store).release(key) // its subnets' addresses are free again
   return true
 }
 
@@ -441,6 +445,7 @@ export function toFabricModel(
   model: ArmScaleSet,
   generation: number,
   healthCheck: HealthCheck | null = null,
+  network: FabricModel['network'] = null,
 ): FabricModel {
   const vmp = model.properties?.virtualMachineProfile ?? {}
   const extensions: ExtensionModel[] = extensionsOf(model).map((e) => ({
@@ -467,6 +472,7 @@ export function toFabricModel(
     extensionsTimeBudgetMs: budget
       ? (parseDurationMs(budget) ?? DEFAULT_EXTENSIONS_TIME_BUDGET_MS)
       : DEFAULT_EXTENSIONS_TIME_BUDGET_MS,
+    ...(network ? { network } : {}),
   }
 }
 

@@ -33,6 +33,7 @@ import {
   autoUpgradeSetBody,
   imageBody,
   loadBalancerBody,
+  virtualNetworkBody,
 } from '../../test-support/arm-fixtures.js'
 
 export type FuzzResult = Readonly<{
@@ -123,9 +124,11 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
     }
     await seed('PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))
     await seed('PUT', p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
+    await seed('PUT', p.vnet, virtualNetworkBody())
     await seed('PUT', p.set(), autoUpgradeSetBody({ sub, capacity: 3, probe: 'tcp' }))
     const pB = armPaths(subB)
     await seed('PUT', pB.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
+    await seed('PUT', pB.vnet, virtualNetworkBody())
     await seed('PUT', pB.set(), autoUpgradeSetBody({ sub: subB, capacity: 1, probe: 'tcp' }))
     const validSet = autoUpgradeSetBody({ sub, capacity: 3, probe: 'tcp' })
 
@@ -396,6 +399,9 @@ function authzArbitrary(c: { sub: string; subB: string; tokens: Tokens }): fc.Ar
       targets.push({ sub: which, path, readback, catalog, body })
     t(p.lb, p.lb, lbBody)
     t(p.probe('tcp'), p.lb, lbBody)
+    t(p.vnet, p.vnet, () => ({ ...virtualNetworkBody(), tags: { fuzz: 'changed' } }))
+    t(p.subnet(), p.vnet, () => ({ properties: { addressPrefix: '10.0.2.0/24' } }))
+    t(`${p.vnet}/subnets`, p.vnet, () => undefined)
     t(set, set, setBody)
     t(`${set}/virtualMachines`, set, () => undefined)
     t(`${set}/virtualMachines/0`, `${set}/virtualMachines`, () => undefined)
@@ -495,6 +501,12 @@ function requestArbitrary(c: {
     paths.image('1.0.0').replace(/\/versions\/.*/, '/versions'),
     paths.lb,
     paths.probe('tcp'),
+    paths.vnet,
+    paths.subnet(),
+    paths.subnet('other'),
+    `${paths.vnet}/subnets`,
+    `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks`,
+    `/subscriptions/${sub}/providers/Microsoft.Network/virtualNetworks`,
     `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g`,
     `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d`,
     `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d/versions/1.0.0`,

@@ -6,7 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiHarness, type Call } from '../../test-support/api-harness.js'
 import { createToken } from '../../src/services/tokens.js'
-import { armPaths, imageBody, loadBalancerBody } from '../../test-support/arm-fixtures.js'
+import {
+  armPaths,
+  imageBody,
+  loadBalancerBody,
+  subnetSetBody,
+  virtualNetworkBody,
+} from '../../test-support/arm-fixtures.js'
 
 let h: Awaited<ReturnType<typeof apiHarness>>
 let call: Call
@@ -114,6 +120,39 @@ describe("another subscription's resources, however the path is spelled (finding
     expect(elsewhere).not.toBe(path)
     expect((await call('GET', elsewhere)).status).toBe(404)
     expect((await call('GET', elsewhere, { token: tokens.ownerAll })).status).toBe(404)
+  })
+})
+
+describe("another subscription's virtual networks and subnets (issue 18 §2)", () => {
+  it('tokens of A neither read, change nor link to B’s VNet and subnet, however spelled', async () => {
+    const pB = armPaths(B)
+    expect((await call('PUT', pB.vnet, { body: virtualNetworkBody() })).status).toBe(201)
+    const before = await call('GET', pB.vnet)
+    for (const path of [...variants(pB.vnet), ...variants(pB.subnet())]) {
+      for (const token of [tokens.readerA, tokens.contributorA, tokens.ownerA]) {
+        expect((await call('GET', path, { token })).status, path).toBeGreaterThanOrEqual(400)
+        for (const method of ['PUT', 'DELETE']) {
+          const body = path.includes('/subnets/')
+            ? { properties: { addressPrefix: '10.0.2.0/24' } }
+            : { ...virtualNetworkBody(), tags: { changed: 'yes' } }
+          const r = await call(method, path, { token, body })
+          expect(r.status, `${method} ${path}`).toBeGreaterThanOrEqual(400)
+          expect(typeof r.body.error?.code).toBe('string')
+        }
+      }
+    }
+    // A scale set of A may not name B's subnet: the same answer whether it exists or not.
+    for (const subnet of [pB.subnet(), pB.subnet('none')]) {
+      const r = await call('PUT', armPaths(h.sub).set('linked'), {
+        token: tokens.contributorA,
+        body: subnetSetBody({ capacity: 0, subnetId: subnet }),
+      })
+      expect(r).toMatchObject({
+        status: 403,
+        body: { error: { code: 'LinkedAuthorizationFailed' } },
+      })
+    }
+    expect(await call('GET', pB.vnet)).toMatchObject({ status: 200, body: before.body })
   })
 })
 

@@ -56,6 +56,11 @@ export type FabricModel = Readonly<{
   /** Absent or null: no probing (sim fabric, or a set without a health source). */
   healthCheck?: HealthCheck | null
   extensionsTimeBudgetMs: number
+  /**
+   * The subnet the instances' primary IP configuration names, if any: the control plane gives
+   * each instance an address of it (runtime/subnet-addresses.ts) before the fabric creates it.
+   */
+  network?: Readonly<{ subnetId: string; nic: string; ipConfig: string }> | null
 }>
 
 export type NewInstanceSpec = Readonly<{
