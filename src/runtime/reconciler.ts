@@ -88,6 +88,8 @@ async function step(
       instances,
       rollout,
       cancelRequestedAtMs: state.cancelRequestedAtMs,
+      pauseRequestedAtMs:
+        state.pauseRequest?.rolloutId === rollout.id ? state.pauseRequest.atMs : null,
       failures: deps.effects.takeFailures(state.key),
       nextInstanceId: state.nextInstanceId,
     },
@@ -134,6 +136,7 @@ async function step(
         ...state,
         nextInstanceId: plan.nextInstanceId,
         cancelRequestedAtMs: ended ? null : state.cancelRequestedAtMs,
+        ...(ended && state.pauseRequest ? { pauseRequest: null } : {}),
         faultedVersions:
           faulted && next.target.imageVersion !== null
             ? [...new Set([...state.faultedVersions, next.target.imageVersion])]

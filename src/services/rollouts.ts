@@ -195,7 +195,7 @@ function decodeToken(token: string): { startedAtMs: number; id: string } {
   }
 }
 
-async function updateState(
+export async function updateState(
   deps: ServiceDeps,
   key: string,
   change: (s: ScaleSetState) => ScaleSetState,

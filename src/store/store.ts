@@ -31,6 +31,11 @@ export type ScaleSetState = Readonly<{
   observed?: Readonly<{ instanceCount: number; settled: boolean; exactVersion: string | null }>
   /** Set by `rollingUpgrades/cancel`; cleared when the rollout ends. */
   cancelRequestedAtMs: number | null
+  /**
+   * Set by osroll's pause, for that rollout only; cleared by resume and when the rollout ends
+   * (docs/rollouts.md § Pause and resume). Absent on sets stored before it existed.
+   */
+  pauseRequest?: Readonly<{ rolloutId: string; atMs: number }> | null
   revision: number
 }>
 

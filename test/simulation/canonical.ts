@@ -88,6 +88,13 @@ export const CANONICAL: readonly Scenario[] = [
   scenario('cancel-mid-rollout', {
     faults: [publish(10 * S, '1.1.0', GOOD_SLOW), { atMs: 45 * S, fault: { kind: 'cancel' } }],
   }),
+  scenario('pause-resume', {
+    faults: [
+      publish(10 * S, '1.1.0', GOOD_SLOW),
+      { atMs: 45 * S, fault: { kind: 'pause' } },
+      { atMs: 300 * S, fault: { kind: 'resume' } },
+    ],
+  }),
   scenario('prioritize-unhealthy', {
     rolling: { prioritizeUnhealthy: true },
     faults: [{ atMs: 5 * S, fault: { kind: 'stop', ids: ['7'] } }, publish(10 * S, '1.1.0')],

@@ -49,6 +49,14 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     if (rng.chance(0.15)) publish(atMs)
     else faults.push({ atMs, fault: randomFault(rng, size) })
   }
+  // Pause and resume draw from a stream of their own, so that every other part of a seed's
+  // scenario is what it was before they existed.
+  const controls = new Rng(seed ^ 0x2f6b_5a1d)
+  if (controls.chance(0.25)) {
+    const atMs = controls.int(10, horizon / S) * S
+    faults.push({ atMs, fault: { kind: 'pause' } })
+    faults.push({ atMs: atMs + controls.int(5, 600) * S, fault: { kind: 'resume' } })
+  }
   if (s.automaticOS.deferral) faults.push({ atMs: horizon, fault: { kind: 'approve', ids: null } })
   return {
     name: `random-${seed}`,

@@ -127,6 +127,7 @@ export async function runScenario(
       if (outcome === 'crash') crashNext = f.kind === 'crash' && f.afterPersist
       dirty = true
     }
+    inv.notePause(((await store.getScaleSet(key)) as ScaleSetState).pauseRequest ?? null)
     if (crashNext !== null) {
       // A crash: the old runtime is gone with its memory (in-flight effects, failures); a new
       // one starts on the same store. `afterPersist`: it died right after its next save.
@@ -227,6 +228,18 @@ export async function runScenario(
         if (await store.getActiveRollout(key)) {
           await store.putScaleSet({ ...state, cancelRequestedAtMs: clock.nowMs() }, state.revision)
         }
+        return
+      case 'pause': {
+        const active = await store.getActiveRollout(key)
+        if (active) {
+          const pauseRequest = { rolloutId: active.id, atMs: clock.nowMs() }
+          await store.putScaleSet({ ...state, pauseRequest }, state.revision)
+        }
+        return
+      }
+      case 'resume':
+        if (state.pauseRequest)
+          await store.putScaleSet({ ...state, pauseRequest: null }, state.revision)
         return
       case 'manualStart':
         return manualStart(state)

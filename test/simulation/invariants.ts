@@ -3,8 +3,8 @@
  * one batch in flight and never larger than the batch size, no batch across zones or update
  * domains unless allowed, no batch when the pre-check fails, rollback exactly when the rules
  * say, data disks never touched, images only move forward unless rolled back, no instance given
- * two new disks by one rollout, counts that add up, history that matches the fleet, and every
- * rollout terminal at the end.
+ * two new disks by one rollout, counts that add up, history that matches the fleet, no batch
+ * started while paused, and every rollout terminal at the end.
  */
 import { verdict } from '../../src/core/health/verdict.js'
 import { compareVersions } from '../../src/core/image/version.js'
@@ -30,7 +30,14 @@ export class Invariants {
   private readonly seen = new Map<string, Rollout>()
   private readonly disksAtStart = new Map<string, Map<string, number>>()
 
+  /** The pause in force when this step's passes ran (set before them). */
+  private pause: ScaleSetState['pauseRequest'] = null
+
   constructor(private readonly s: Scenario) {}
+
+  notePause(pause: ScaleSetState['pauseRequest']): void {
+    this.pause = pause ?? null
+  }
 
   async observeBefore(
     views: readonly InstanceView[],
@@ -68,6 +75,9 @@ export class Invariants {
         if (n.startedAtMs >= r.endedAtMs) for (const a of n.attempts) later.add(a.instanceId)
       }
       this.checkRollout(at, r, prev, after, state, later)
+      // A paused rollout never starts a batch (the one running when it was paused finishes).
+      if (prev && this.pause?.rolloutId === r.id && r.batchCount > prev.batchCount)
+        this.fail(`${at} rollout ${r.id}: batch ${r.batchCount} started while paused`)
       if (prev === undefined || prev.status === 'RollingForward')
         this.checkDiskChurn(at, r, disks, later)
       this.seen.set(r.id, r)

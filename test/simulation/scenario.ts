@@ -14,6 +14,8 @@ export type Fault = Readonly<
   | { kind: 'stop'; ids: readonly string[] } // instance process dies
   | { kind: 'start'; ids: readonly string[] }
   | { kind: 'cancel' }
+  | { kind: 'pause' } // osroll's pause of the running rollout (docs/rollouts.md § Pause and resume)
+  | { kind: 'resume' }
   | { kind: 'manualStart' } // POST osRollingUpgrade
   | { kind: 'scale'; capacity: number }
   | { kind: 'approve'; ids: readonly string[] | null }

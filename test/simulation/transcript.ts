@@ -70,6 +70,11 @@ export class Transcript {
         `rollout ${r.id} started: ${r.kind} → ${target} by ${r.startedBy}, ${r.pace}, rollback ${r.rollback ? 'on' : 'off'}`,
       )
     }
+    if ((prev?.pausedAtMs ?? null) !== (r.pausedAtMs ?? null) && r.status === 'RollingForward')
+      this.push(
+        nowMs,
+        `rollout ${r.id} ${r.pausedAtMs != null ? 'paused: no new batch' : 'resumed'}`,
+      )
     const before = new Map((prev?.attempts ?? []).map((a) => [a.instanceId, a.state]))
     const changes = new Map<string, string[]>()
     for (const a of r.attempts) {

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServiceDeps } from '../../services/deps.js'
 import { rolloutPlan } from '../../services/rollout-plans.js'
+import { currentRollout, pauseRollout, resumeRollout } from '../../services/rollout-controls.js'
 
 type SetParams = { sub: string; rg: string; name: string }
 const SET =
@@ -13,6 +14,16 @@ const SET =
 const UPGRADES = `${SET}/providers/Osroll.Upgrades`
 
 export function registerUpgradeRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+  const ref = (p: SetParams) => ({ sub: p.sub, rg: p.rg, name: p.name })
+  app.get<{ Params: SetParams }>(`${UPGRADES}/rollouts/current`, async (req) =>
+    currentRollout(deps, ref(req.params)),
+  )
+  app.post<{ Params: SetParams }>(`${UPGRADES}/rollouts/current/pause`, async (req) =>
+    pauseRollout(deps, ref(req.params)),
+  )
+  app.post<{ Params: SetParams }>(`${UPGRADES}/rollouts/current/resume`, async (req) =>
+    resumeRollout(deps, ref(req.params)),
+  )
   app.get<{ Params: SetParams; Querystring: { version?: string; trigger?: string } }>(
     `${UPGRADES}/plans/default`,
     async (req) =>

@@ -30,6 +30,8 @@ export type Snapshot = Readonly<{
   rollout: Rollout
   /** When a user asked to cancel this rollout, else null. */
   cancelRequestedAtMs: number | null
+  /** When a user asked to pause this rollout (and has not resumed it), else null or absent. */
+  pauseRequestedAtMs?: number | null
   /** Effects that failed for good since the last pass. */
   failures: readonly EffectFailure[]
   /** The next unused instance id (maxSurge replacements take ids from here). */
@@ -160,6 +162,13 @@ class StepDecider {
   }
 
   private nextBatch(): Step {
+    if (this.s.pauseRequestedAtMs != null) {
+      // Paused: no new batch (nor the pre-check before it) while there is one to start.
+      if (findCandidates(this.r, this.s.instances).eligible.length > 0) return this.hold()
+    } else if (this.r.pausedAtMs != null) {
+      this.r = { ...this.r, pausedAtMs: null }
+      this.event(null, 'Paused', 'RollingForward', 'ResumeRequested')
+    }
     const r = this.r
     const population = this.population()
     if (r.pace === 'batched') {
@@ -191,6 +200,16 @@ class StepDecider {
           })
     invariant(picked.length > 0, 'a batch is chosen from a non-empty candidate list')
     return this.startBatch(picked, eligible, deferred)
+  }
+
+  /** Holds a paused rollout: recorded once, then no wake-up until the pause is lifted. */
+  private hold(): Step {
+    if (this.r.pausedAtMs == null) {
+      this.r = { ...this.r, pausedAtMs: this.nowMs }
+      this.event(null, 'RollingForward', 'Paused', 'PauseRequested')
+    }
+    this.refreshPending()
+    return this.done(null)
   }
 
   private startBatch(

@@ -114,6 +114,11 @@ export type Rollout = Readonly<{
   attempts: readonly Attempt[]
   /** Candidates not attempted yet, as of the last decision (for the progress counts). */
   pendingIds: readonly string[]
+  /**
+   * When the rollout began holding for a pause request (osroll's own, docs/rollouts.md § Pause
+   * and resume), null or absent when it is not held.
+   */
+  pausedAtMs?: number | null
   /** Set when the rollout must end once the breach restores finish (§4.5). */
   ending: Readonly<{ status: RolloutStatus; error: RolloutError | null }> | null
   error: RolloutError | null
