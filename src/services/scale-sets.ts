@@ -4,6 +4,7 @@
  * preconditions, validation against the catalog and the probe, model generations, the
  * orchestrator's state, delete, and the ARM views of sets and their instances.
  */
+import { isDeepStrictEqual } from 'node:util'
 import { canonicalEnums, SCALE_SET_ENUMS } from '../core/enums.js'
 import { coerceScalars, SCALE_SET_SCALARS } from '../core/coerce.js'
 import { AppError, Errors } from '../errors.js'
@@ -19,6 +20,7 @@ import { applyWriteDefaults, normalizeLocation, toScaleSetSpec } from '../core/s
 import { fromArmImageReference, isPinned } from '../core/image/image-ref.js'
 import type { ImageReference } from '../core/image/image-ref.js'
 import { canonicalCase, isPlainObject } from '../core/scale-set/shape.js'
+import { withScaleSetDefaults } from '../core/scale-set/defaults.js'
 import { parseDurationMs } from '../core/duration.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import { DEFAULT_EXTENSIONS_TIME_BUDGET_MS } from '../core/scale-set/spec.js'
@@ -28,6 +30,7 @@ import { modelVersion } from '../runtime/catalog.js'
 import type { StoredResource } from '../store/control-store.js'
 import {
   SCALE_SET_TYPE,
+  keepExtensionSecrets,
   loadBalancerId,
   mergeArm,
   parseProbeId,
@@ -82,7 +85,9 @@ export async function putScaleSet(
     ) as Record<string, unknown>,
   )
   requireTags(sent)
-  const merged = (existing ? mergeArm(existing.body, sent) : sent) as ArmScaleSet
+  const merged = (
+    existing ? keepExtensionSecrets(existing.body, mergeArm(existing.body, sent)) : sent
+  ) as ArmScaleSet
   requireLinkedAccess(merged, {
     own: input.ref.sub,
     caller: input.caller,
@@ -134,6 +139,10 @@ export async function putScaleSet(
         new Date(now).toISOString(),
     },
   }
+  // Read-back equals write (docs/api.md § What a GET returns): a PUT of what a GET answered
+  // changes nothing — no new etag, revision, model generation or rollout.
+  if (existing && unchanged(existing.body, body))
+    return { created: false, view: await scaleSetView(deps, existing), key }
   const resource: StoredResource = {
     id,
     type: SCALE_SET_TYPE,
@@ -224,7 +233,6 @@ async function scaleSetView(
   const body = withoutSecrets(r.body as Record<string, unknown>)
   const key = r.id.toLowerCase()
   const state = await deps.store.getScaleSet(key)
-  const props = body['properties'] as Record<string, unknown>
   // What the orchestrator last observed, so that a GET costs the same for 10 or 10,000
   // instances; before its first pass, ask the fabric.
   const observed = state?.observed ?? (state ? await observeNow(deps, state) : undefined)
@@ -235,22 +243,24 @@ async function scaleSetView(
     : r.createdAtMs === r.updatedAtMs
       ? 'Creating'
       : 'Updating'
-  const ref = (
-    props['virtualMachineProfile'] as
-      { storageProfile?: { imageReference?: Record<string, unknown> } } | undefined
-  )?.storageProfile?.imageReference
-  const image = state?.spec.image
-  const pinned = image && image.kind !== 'custom' && isPinned(image) ? image.version : undefined
-  const exact = pinned ?? observed?.exactVersion ?? null
-  if (ref && exact) ref['exactVersion'] = exact
+  // No `exactVersion` here: Azure shows it on instances, not on the set's model (issue 18 §4).
+  const withDefaults = withScaleSetDefaults(body as ArmScaleSet & Record<string, unknown>)
   return {
-    ...body,
+    ...withDefaults,
     id: body['id'] ?? r.id,
     name: r.name,
     type: SCALE_SET_TYPE,
     etag: r.etag,
-    properties: { ...props, provisioningState },
+    properties: { ...withDefaults.properties, provisioningState },
   }
+}
+
+/** Whether writing `next` over `stored` would change the model, Azure's defaults aside. */
+function unchanged(stored: Record<string, unknown>, next: Record<string, unknown>): boolean {
+  return isDeepStrictEqual(
+    withScaleSetDefaults(stored as ArmScaleSet),
+    withScaleSetDefaults(next as ArmScaleSet),
+  )
 }
 
 async function observeNow(

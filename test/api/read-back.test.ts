@@ -1,0 +1,323 @@
+/**
+ * Read-back equals write (issue 18 §4): declarative tools (Terraform, Ansible, Pulumi) PUT a
+ * resource, GET it, diff it against what they wrote and PUT again. For each resource type osroll
+ * serves, a full, realistic body is PUT, the GET must contain all of it (plus only Azure's
+ * read-only members), and PUTting the GET back unchanged must change nothing: 200, the same etag,
+ * no new revision or model generation, no rollout.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { apiHarness, waitFor } from '../../test-support/api-harness.js'
+import { armPaths } from '../../test-support/arm-fixtures.js'
+
+let h: Awaited<ReturnType<typeof apiHarness>>
+let p: ReturnType<typeof armPaths>
+
+beforeAll(async () => {
+  h = await apiHarness()
+  p = armPaths(h.sub)
+  const image = await h.call('PUT', p.image('1.0.0'), { body: platformImageBody() })
+  expect(image.status, JSON.stringify(image.body)).toBe(201)
+})
+afterAll(() => h.close())
+
+/**
+ * The members of `sent` that `got` lacks or answers differently, as paths (empty: `got` holds
+ * all of `sent`). Objects compare member by member, arrays item by item and of the same length.
+ */
+function missing(got: unknown, sent: unknown, path = ''): string[] {
+  if (Array.isArray(sent)) {
+    if (!Array.isArray(got) || got.length !== sent.length) return [`${path} (array)`]
+    return sent.flatMap((s, i) => missing(got[i], s, `${path}[${i}]`))
+  }
+  if (typeof sent === 'object' && sent !== null) {
+    if (typeof got !== 'object' || got === null) return [`${path} (object)`]
+    return Object.entries(sent).flatMap(([k, v]) =>
+      missing((got as Record<string, unknown>)[k], v, path ? `${path}.${k}` : k),
+    )
+  }
+  return got === sent ? [] : [`${path}: ${JSON.stringify(got)} ≠ ${JSON.stringify(sent)}`]
+}
+
+function platformImageBody(): Record<string, unknown> {
+  return {
+    location: 'westus',
+    properties: {
+      source: { uri: 'sim:?boot=0' },
+      osDiskImage: { operatingSystem: 'Linux' },
+      automaticOSUpgradeProperties: { automaticOSUpgradeSupported: true },
+    },
+  }
+}
+
+function lbBody(): Record<string, unknown> {
+  const lb = p.lb
+  return {
+    location: 'westus',
+    tags: { team: 'web' },
+    sku: { name: 'Standard', tier: 'Regional' },
+    properties: {
+      frontendIPConfigurations: [
+        { name: 'fe', properties: { privateIPAllocationMethod: 'Dynamic' } },
+      ],
+      backendAddressPools: [{ name: 'pool' }],
+      probes: [
+        {
+          name: 'http',
+          properties: {
+            protocol: 'Http',
+            port: 80,
+            requestPath: '/health',
+            intervalInSeconds: 5,
+            numberOfProbes: 2,
+            probeThreshold: 1,
+          },
+        },
+      ],
+      loadBalancingRules: [
+        {
+          name: 'web',
+          properties: {
+            frontendIPConfiguration: { id: `${lb}/frontendIPConfigurations/fe` },
+            backendAddressPool: { id: `${lb}/backendAddressPools/pool` },
+            probe: { id: `${lb}/probes/http` },
+            protocol: 'Tcp',
+            frontendPort: 80,
+            backendPort: 80,
+            idleTimeoutInMinutes: 4,
+            enableFloatingIP: false,
+          },
+        },
+      ],
+    },
+  }
+}
+
+/** A scale set as a declarative tool writes it: every profile, Azure's shapes. */
+function setBody(o: { health: 'probe' | 'extension' }): Record<string, unknown> {
+  const extension = {
+    name: 'health',
+    properties: {
+      publisher: 'Microsoft.ManagedServices',
+      type: 'ApplicationHealthLinux',
+      typeHandlerVersion: '1.0',
+      autoUpgradeMinorVersion: true,
+      settings: { protocol: 'http', port: 80, requestPath: '/health' },
+    },
+  }
+  const script = {
+    name: 'setup',
+    properties: {
+      publisher: 'Microsoft.Azure.Extensions',
+      type: 'CustomScript',
+      typeHandlerVersion: '2.1',
+      autoUpgradeMinorVersion: true,
+      settings: { commandToExecute: 'true' },
+      protectedSettings: { storageAccountKey: 'k3y' },
+    },
+  }
+  return {
+    location: 'westus',
+    tags: { team: 'web' },
+    sku: { name: 'Standard_D2s_v3', tier: 'Standard', capacity: 2 },
+    properties: {
+      orchestrationMode: 'Uniform',
+      singlePlacementGroup: true,
+      overprovision: false,
+      platformFaultDomainCount: 5,
+      upgradePolicy: {
+        mode: 'Rolling',
+        rollingUpgradePolicy: {
+          maxBatchInstancePercent: 50,
+          maxUnhealthyInstancePercent: 50,
+          maxUnhealthyUpgradedInstancePercent: 50,
+          pauseTimeBetweenBatches: 'PT0S',
+          prioritizeUnhealthyInstances: true,
+        },
+        automaticOSUpgradePolicy: {
+          enableAutomaticOSUpgrade: true,
+          disableAutomaticRollback: false,
+          useRollingUpgradePolicy: true,
+        },
+      },
+      virtualMachineProfile: {
+        osProfile: {
+          computerNamePrefix: 'web',
+          adminUsername: 'azureuser',
+          adminPassword: 'S3cret-pass!',
+          linuxConfiguration: { disablePasswordAuthentication: false },
+        },
+        storageProfile: {
+          imageReference: {
+            publisher: 'Canonical',
+            offer: 'UbuntuServer',
+            sku: '18.04-LTS',
+            version: 'latest',
+          },
+          osDisk: {
+            createOption: 'FromImage',
+            caching: 'ReadWrite',
+            managedDisk: { storageAccountType: 'Premium_LRS' },
+            diskSizeGB: 30,
+          },
+          dataDisks: [
+            {
+              lun: 0,
+              createOption: 'Empty',
+              diskSizeGB: 1,
+              caching: 'None',
+              managedDisk: { storageAccountType: 'Standard_LRS' },
+            },
+          ],
+        },
+        networkProfile: {
+          ...(o.health === 'probe' ? { healthProbe: { id: p.probe('http') } } : {}),
+          networkInterfaceConfigurations: [
+            {
+              name: 'nic',
+              properties: {
+                primary: true,
+                enableAcceleratedNetworking: false,
+                ipConfigurations: [
+                  {
+                    name: 'ipconfig',
+                    properties: {
+                      primary: true,
+                      loadBalancerBackendAddressPools: [{ id: `${p.lb}/backendAddressPools/pool` }],
+                    },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+        extensionProfile: {
+          extensions: o.health === 'extension' ? [extension, script] : [script],
+        },
+      },
+    },
+  }
+}
+
+type Snapshot = { etag: string; revision: number; generation: number; rollout: number }
+
+async function snapshot(name: string): Promise<Snapshot> {
+  const set = await h.call('GET', p.set(name))
+  const state = await h.sys.deps.store.getScaleSet(set.body.id.toLowerCase())
+  const latest = await h.call('GET', p.set(name) + '/rollingUpgrades/latest')
+  const history = await h.call('GET', p.set(name) + '/osUpgradeHistory')
+  return {
+    etag: set.body.etag,
+    revision: state!.revision,
+    generation: state!.spec.modelGeneration,
+    rollout: (latest.status === 200 ? 1 : 0) + history.body.value.length,
+  }
+}
+
+describe('a scale set reads back as written', () => {
+  it.each(['probe', 'extension'] as const)(
+    'health from the %s: GET holds the PUT; the GET PUT back changes nothing',
+    async (health) => {
+      if (health === 'probe') {
+        const lb = await h.call('PUT', p.lb, { body: lbBody() })
+        expect(lb.status, JSON.stringify(lb.body)).toBe(201)
+      }
+      const name = `set-${health}`
+      const sent = setBody({ health })
+      const put = await h.call('PUT', p.set(name), { body: sent })
+      expect(put.status, JSON.stringify(put.body)).toBe(201)
+      await waitFor(
+        async () =>
+          (await h.call('GET', p.set(name))).body.properties.provisioningState === 'Succeeded',
+        'the set provisioned',
+      )
+      const got = (await h.call('GET', p.set(name))).body
+      // Everything sent but the write-only secrets, which a GET never shows.
+      const readable = structuredClone(sent) as any
+      delete readable.properties.virtualMachineProfile.osProfile.adminPassword
+      for (const e of readable.properties.virtualMachineProfile.extensionProfile.extensions)
+        delete e.properties.protectedSettings
+      expect(missing(got, readable)).toEqual([])
+      expect(got).toMatchObject({
+        id: p.set(name),
+        name,
+        type: 'Microsoft.Compute/virtualMachineScaleSets',
+        etag: expect.any(String),
+        properties: {
+          provisioningState: 'Succeeded',
+          uniqueId: expect.any(String),
+          timeCreated: expect.any(String),
+        },
+      })
+      // Azure shows exactVersion on instances, not on the set's model.
+      const ref = got.properties.virtualMachineProfile.storageProfile.imageReference
+      expect(ref.exactVersion).toBeUndefined()
+      const vm = (await h.call('GET', p.set(name) + '/virtualMachines/0')).body
+      expect(vm.properties.storageProfile.imageReference.exactVersion).toBe('1.0.0')
+
+      const before = await snapshot(name)
+      const again = await h.call('PUT', p.set(name), { body: got })
+      expect(again.status, JSON.stringify(again.body)).toBe(200)
+      expect(again.body.etag).toBe(before.etag)
+      expect(again.headers['etag']).toBe(before.etag)
+      expect(await snapshot(name)).toEqual(before)
+      const after = (await h.call('GET', p.set(name))).body
+      expect(after).toEqual(got)
+      // The secrets the GET hid are still stored and in use.
+      const stored = await h.sys.deps.store.getResource(p.set(name))
+      const vmp = (stored!.body as any).properties.virtualMachineProfile
+      expect(vmp.osProfile.adminPassword).toBe('S3cret-pass!')
+      const setup = vmp.extensionProfile.extensions.find((e: any) => e.name === 'setup')
+      expect(setup.properties.protectedSettings).toEqual({ storageAccountKey: 'k3y' })
+    },
+  )
+
+  it('answers the defaults Azure fills in for a minimal body', async () => {
+    const put = await h.call('PUT', p.set('minimal'), {
+      body: {
+        location: 'westus',
+        sku: { capacity: 1 },
+        properties: {
+          virtualMachineProfile: {
+            storageProfile: {
+              imageReference: {
+                publisher: 'Canonical',
+                offer: 'UbuntuServer',
+                sku: '18.04-LTS',
+                version: 'latest',
+              },
+            },
+          },
+        },
+      },
+    })
+    expect(put.status, JSON.stringify(put.body)).toBe(201)
+    expect(put.body).toMatchObject({
+      sku: { tier: 'Standard', capacity: 1 },
+      properties: {
+        orchestrationMode: 'Uniform',
+        upgradePolicy: { mode: 'Manual' },
+        singlePlacementGroup: true,
+        overprovision: true,
+        doNotRunExtensionsOnOverprovisionedVMs: false,
+        platformFaultDomainCount: 5,
+        uniqueId: expect.any(String),
+        timeCreated: expect.any(String),
+      },
+    })
+    const got = (await h.call('GET', p.set('minimal'))).body
+    const again = await h.call('PUT', p.set('minimal'), { body: got })
+    expect(again.status).toBe(200)
+    expect(again.body.etag).toBe(got.etag)
+  })
+
+  it('a real change after a read-back still writes: new etag, new generation', async () => {
+    const got = (await h.call('GET', p.set('set-probe'))).body
+    const before = await snapshot('set-probe')
+    got.properties.virtualMachineProfile.osProfile.computerNamePrefix = 'www'
+    const put = await h.call('PUT', p.set('set-probe'), { body: got })
+    expect(put.status).toBe(200)
+    expect(put.body.etag).not.toBe(before.etag)
+    const after = await snapshot('set-probe')
+    expect(after.generation).toBe(before.generation + 1)
+  })
+})
