@@ -40,6 +40,7 @@ import {
   withoutSecrets,
 } from '../arm/arm.js'
 import type { ServiceDeps } from './deps.js'
+import { backendPoolFacts } from './load-balancers.js'
 import { problem } from '../core/problem.js'
 import { isServiceFabricClusterId } from '../core/references.js'
 import { requireLinkedAccess, requireNames, requireTags } from './guards.js'
@@ -101,7 +102,7 @@ export async function putScaleSet(
   ) {
     throw Errors.OperationNotAllowed(`Changing property 'location' is not allowed.`, 'location')
   }
-  const facts = await gatherFacts(deps, merged, input.apiVersion)
+  const facts = await gatherFacts(deps, merged, input.apiVersion, id)
   const problems = validateScaleSet(merged, facts.facts)
   if (problems.length > 0) throw problemsError(problems)
   if (facts.imageProblem) throw facts.imageProblem
@@ -301,11 +302,15 @@ async function gatherFacts(
   deps: ServiceDeps,
   model: ArmScaleSet,
   apiVersion: string,
+  scaleSetId: string,
 ): Promise<Facts> {
+  const location = normalizeLocation(typeof model.location === 'string' ? model.location : '')
   const facts: { -readonly [K in keyof ValidationFacts]: ValidationFacts[K] } = {
     apiVersion,
     fabricName: deps.fabric.name,
     extensionHandlers: deps.fabric.extensionHandlers,
+    scaleSetId,
+    backendPools: await backendPoolFacts(deps, model, location),
   }
   let imageProblem: AppError | null = null
   let healthCheck: HealthCheck | null = null
@@ -313,9 +318,8 @@ async function gatherFacts(
   if (healthExt) healthCheck = extensionCheck(healthExt)
   const armRef = model.properties?.virtualMachineProfile?.storageProfile?.imageReference
   const ref = armRef ? fromArmImageReference(armRef) : undefined
-  // Validation reports a location of the wrong type; here it must only not throw (a 500 the
-  // fuzzer found).
-  const location = normalizeLocation(typeof model.location === 'string' ? model.location : '')
+  // Validation reports a location of the wrong type; here (above) it must only not throw (a 500
+  // the fuzzer found).
   if (!armRef) {
     imageProblem = problemsError([
       problem(

@@ -49,8 +49,7 @@ function platformImageBody(): Record<string, unknown> {
   }
 }
 
-function lbBody(): Record<string, unknown> {
-  const lb = p.lb
+function lbBody(lb = p.lb): Record<string, unknown> {
   return {
     location: 'westus',
     tags: { team: 'web' },
@@ -254,6 +253,11 @@ describe('a scale set reads back as written', () => {
       const vm = (await h.call('GET', p.set(name) + '/virtualMachines/0')).body
       expect(vm.properties.storageProfile.imageReference.exactVersion).toBe('1.0.0')
 
+      // The orchestrator records what it observed (a revision of its own); wait until it has.
+      await waitFor(async () => {
+        const o = (await h.sys.deps.store.getScaleSet(got.id.toLowerCase()))?.observed
+        return o?.settled && o.instanceCount === 2 && o.exactVersion === '1.0.0'
+      }, 'the orchestrator observed the set')
       const before = await snapshot(name)
       const again = await h.call('PUT', p.set(name), { body: got })
       expect(again.status, JSON.stringify(again.body)).toBe(200)
@@ -319,5 +323,150 @@ describe('a scale set reads back as written', () => {
     expect(put.body.etag).not.toBe(before.etag)
     const after = await snapshot('set-probe')
     expect(after.generation).toBe(before.generation + 1)
+  })
+})
+
+describe('a load balancer reads back as written', () => {
+  const lbPath = () => p.lb.replace(/\/lb$/, '/lb2')
+
+  it('children get ids, types, etags and back-references; the GET PUT back keeps the etag', async () => {
+    const id = lbPath()
+    const sent = lbBody(id)
+    const put = await h.call('PUT', id, { body: sent })
+    expect(put.status, JSON.stringify(put.body)).toBe(201)
+    const got = (await h.call('GET', id)).body
+    expect(missing(got, sent)).toEqual([])
+    const etag = got.etag
+    expect(got).toMatchObject({
+      id,
+      name: 'lb2',
+      type: 'Microsoft.Network/loadBalancers',
+      properties: { provisioningState: 'Succeeded', resourceGuid: expect.any(String) },
+    })
+    const rule = `${id}/loadBalancingRules/web`
+    const child = (kind: string, name: string, extra: object = {}) => ({
+      id: `${id}/${kind}/${name}`,
+      name,
+      etag,
+      type: `Microsoft.Network/loadBalancers/${kind}`,
+      properties: { provisioningState: 'Succeeded', ...extra },
+    })
+    expect(got.properties.frontendIPConfigurations[0]).toMatchObject(
+      child('frontendIPConfigurations', 'fe', { loadBalancingRules: [{ id: rule }] }),
+    )
+    expect(got.properties.backendAddressPools[0]).toMatchObject(
+      child('backendAddressPools', 'pool', { loadBalancingRules: [{ id: rule }] }),
+    )
+    expect(got.properties.probes[0]).toMatchObject(
+      child('probes', 'http', { loadBalancingRules: [{ id: rule }] }),
+    )
+    expect(got.properties.loadBalancingRules[0]).toMatchObject(
+      child('loadBalancingRules', 'web', {
+        backendAddressPools: [{ id: `${id}/backendAddressPools/pool` }],
+        loadDistribution: 'Default',
+      }),
+    )
+    expect(got.properties).toMatchObject({ inboundNatRules: [], inboundNatPools: [] })
+    const probe = await h.call('GET', `${id}/probes/http`)
+    expect(probe.body).toEqual(got.properties.probes[0])
+
+    const again = await h.call('PUT', id, { body: got })
+    expect(again.status, JSON.stringify(again.body)).toBe(200)
+    expect(again.body).toEqual(got)
+    expect((await h.call('GET', id)).body.etag).toBe(etag)
+  })
+
+  it.each([
+    ['probe', 'probes/gone'],
+    ['frontendIPConfiguration', 'frontendIPConfigurations/gone'],
+    ['backendAddressPool', 'backendAddressPools/gone'],
+    ['probe', 'backendAddressPools/pool'], // a child of another kind
+  ])('a rule whose %s names no child (%s) is InvalidResourceReference', async (member, child) => {
+    const lb3 = p.lb.replace(/\/lb$/, '/lb3')
+    const body = lbBody(lb3) as any
+    const ref = `${lb3}/${child}`
+    body.properties.loadBalancingRules[0].properties[member] = { id: ref }
+    const put = await h.call('PUT', lb3, { body })
+    expect(put.status).toBe(400)
+    expect(put.body.error.code).toBe('InvalidResourceReference')
+    expect(put.body.error.message).toBe(
+      `Resource ${ref} referenced by resource ${lb3}/loadBalancingRules/web was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
+    )
+    expect((await h.call('GET', lb3)).status).toBe(404)
+  })
+
+  it('a reference without an id ({}) is refused as Azure parses it', async () => {
+    const lb3 = p.lb.replace(/\/lb$/, '/lb3')
+    const body = lbBody(lb3) as any
+    body.properties.loadBalancingRules[0].properties.probe = {}
+    const put = await h.call('PUT', lb3, { body })
+    expect(put.status).toBe(400)
+    expect(put.body.error).toMatchObject({
+      code: 'InvalidRequestFormat',
+      details: [{ code: 'MissingJsonReferenceId' }],
+    })
+  })
+})
+
+describe("a scale set's backend pool reference must resolve", () => {
+  const poolsAt = (body: any) =>
+    body.properties.virtualMachineProfile.networkProfile.networkInterfaceConfigurations[0]
+      .properties.ipConfigurations[0].properties
+  const path =
+    'properties.virtualMachineProfile.networkProfile.networkInterfaceConfigurations[0].properties.ipConfigurations[0].properties.loadBalancerBackendAddressPools[0]'
+
+  it.each([
+    ['a missing pool', () => `${p.lb}/backendAddressPools/gone`],
+    ['a missing load balancer', () => `${p.lb.replace(/\/lb$/, '/nolb')}/backendAddressPools/pool`],
+  ])('%s is 400 InvalidResourceReference, with Azure message', async (_what, idOf) => {
+    await h.call('PUT', p.lb, { body: lbBody() })
+    const body = setBody({ health: 'extension' }) as any
+    const id = idOf()
+    poolsAt(body).loadBalancerBackendAddressPools = [{ id }]
+    const put = await h.call('PUT', p.set('pools'), { body })
+    expect(put.status).toBe(400)
+    expect(put.body.error).toMatchObject({
+      code: 'InvalidResourceReference',
+      target: `${path}.id`,
+      message: `Resource ${id} referenced by resource ${p.set('pools')} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
+    })
+    expect((await h.call('GET', p.set('pools'))).status).toBe(404)
+  })
+
+  it('a pool of a load balancer in another region is not found either', async () => {
+    const east = p.lb.replace(/\/lb$/, '/east')
+    expect(
+      (await h.call('PUT', east, { body: { ...lbBody(east), location: 'eastus' } })).status,
+    ).toBe(201)
+    const body = setBody({ health: 'extension' }) as any
+    poolsAt(body).loadBalancerBackendAddressPools = [{ id: `${east}/backendAddressPools/pool` }]
+    const put = await h.call('PUT', p.set('pools'), { body })
+    expect(put.status).toBe(400)
+    expect(put.body.error.code).toBe('InvalidResourceReference')
+  })
+
+  it('an empty reference ({}) is refused, as is an id of another type', async () => {
+    const body = setBody({ health: 'extension' }) as any
+    poolsAt(body).loadBalancerBackendAddressPools = [{}]
+    const empty = await h.call('PUT', p.set('pools'), { body })
+    expect(empty.status).toBe(400)
+    expect(empty.body.error).toMatchObject({
+      code: 'InvalidRequestFormat',
+      message: 'Cannot parse the request.',
+      details: [
+        {
+          code: 'MissingJsonReferenceId',
+          message: `Value for reference id is missing. Path ${path}.`,
+        },
+      ],
+    })
+    poolsAt(body).loadBalancerBackendAddressPools = [{ id: p.probe('http') }]
+    const wrong = await h.call('PUT', p.set('pools'), { body })
+    expect(wrong.status).toBe(400)
+    expect(wrong.body.error).toMatchObject({
+      code: 'InvalidRequestFormat',
+      details: [{ code: 'InvalidJsonReferenceWrongType' }],
+    })
+    expect((await h.call('GET', p.set('pools'))).status).toBe(404)
   })
 })
