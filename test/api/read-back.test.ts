@@ -470,3 +470,65 @@ describe("a scale set's backend pool reference must resolve", () => {
     expect((await h.call('GET', p.set('pools'))).status).toBe(404)
   })
 })
+
+describe('images read back as written', () => {
+  const gallery = () =>
+    `/subscriptions/${h.sub}/resourceGroups/rg/providers/Microsoft.Compute/galleries/gal`
+  const bodies = () =>
+    [
+      [
+        gallery(),
+        { location: 'westus', tags: { team: 'img' }, properties: { description: 'ours' } },
+      ],
+      [
+        `${gallery()}/images/web`,
+        {
+          location: 'westus',
+          properties: {
+            osType: 'Linux',
+            osState: 'Generalized',
+            hyperVGeneration: 'V2',
+            identifier: { publisher: 'Contoso', offer: 'Web', sku: 'v1' },
+          },
+        },
+      ],
+      [
+        `${gallery()}/images/web/versions/1.0.0`,
+        {
+          location: 'westus',
+          properties: {
+            publishingProfile: {
+              targetRegions: [
+                { name: 'westus', regionalReplicaCount: 1, excludeFromLatest: false },
+              ],
+              excludeFromLatest: false,
+            },
+            storageProfile: { osDiskImage: { source: { uri: 'sim:?boot=0' } } },
+          },
+        },
+      ],
+    ] as const
+
+  it('gallery, image definition, image version: the GET PUT back is 200 and writes nothing', async () => {
+    for (const [path, sent] of bodies()) {
+      const put = await h.call('PUT', path, { body: sent })
+      expect(put.status, `${path}: ${JSON.stringify(put.body)}`).toBe(201)
+      const got = (await h.call('GET', path)).body
+      expect(missing(got, sent), path).toEqual([])
+      expect(got).toMatchObject({ id: path, properties: { provisioningState: 'Succeeded' } })
+      const stored = await h.sys.deps.store.getResource(path)
+      const again = await h.call('PUT', path, { body: got })
+      expect(again.status, path).toBe(200)
+      expect(again.body, path).toEqual(got)
+      expect(await h.sys.deps.store.getResource(path), path).toEqual(stored)
+    }
+  })
+
+  it('a platform image version: the GET PUT back is 200 and changes nothing', async () => {
+    const got = (await h.call('GET', p.image('1.0.0'))).body
+    expect(missing(got, platformImageBody())).toEqual([])
+    const again = await h.call('PUT', p.image('1.0.0'), { body: got })
+    expect(again.status, JSON.stringify(again.body)).toBe(200)
+    expect(again.body).toEqual(got)
+  })
+})
