@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiHarness, waitFor } from '../../test-support/api-harness.js'
-import { armPaths } from '../../test-support/arm-fixtures.js'
+import { armPaths, UBUNTU_LATEST } from '../../test-support/arm-fixtures.js'
 
 let h: Awaited<ReturnType<typeof apiHarness>>
 let p: ReturnType<typeof armPaths>
@@ -146,12 +146,7 @@ function setBody(o: { health: 'probe' | 'extension' }): Record<string, unknown> 
           linuxConfiguration: { disablePasswordAuthentication: false },
         },
         storageProfile: {
-          imageReference: {
-            publisher: 'Canonical',
-            offer: 'UbuntuServer',
-            sku: '18.04-LTS',
-            version: 'latest',
-          },
+          imageReference: { ...UBUNTU_LATEST },
           osDisk: {
             createOption: 'FromImage',
             caching: 'ReadWrite',
@@ -282,14 +277,7 @@ describe('a scale set reads back as written', () => {
         sku: { capacity: 1 },
         properties: {
           virtualMachineProfile: {
-            storageProfile: {
-              imageReference: {
-                publisher: 'Canonical',
-                offer: 'UbuntuServer',
-                sku: '18.04-LTS',
-                version: 'latest',
-              },
-            },
+            storageProfile: { imageReference: { ...UBUNTU_LATEST } },
           },
         },
       },
