@@ -47,6 +47,14 @@ export function loadBalancerBody(p: ProbeSpec): Record<string, unknown> {
   return { location: 'westus', properties: { probes: [{ name, properties }] } }
 }
 
+/** The image every fixture set runs: the latest Canonical:UbuntuServer:18.04-LTS. */
+export const UBUNTU_LATEST = {
+  publisher: 'Canonical',
+  offer: 'UbuntuServer',
+  sku: '18.04-LTS',
+  version: 'latest',
+} as const
+
 /** A set of `capacity` instances of the latest 18.04-LTS image, upgraded automatically. */
 export function autoUpgradeSetBody(o: {
   sub: string
@@ -64,12 +72,7 @@ export function autoUpgradeSetBody(o: {
       },
       virtualMachineProfile: {
         storageProfile: {
-          imageReference: {
-            publisher: 'Canonical',
-            offer: 'UbuntuServer',
-            sku: '18.04-LTS',
-            version: 'latest',
-          },
+          imageReference: { ...UBUNTU_LATEST },
           ...(o.dataDisk ? { dataDisks: [{ lun: 0, diskSizeGB: 1, createOption: 'Empty' }] } : {}),
         },
         networkProfile: { healthProbe: { id: armPaths(o.sub).probe(o.probe) } },

@@ -103,16 +103,59 @@ export function withoutSecrets(body: Record<string, unknown>): Record<string, un
       }),
     }
   }
-  // The stored storageProfile is shared: give the view its own imageReference to annotate.
-  const storage = newVmp['storageProfile'] as Record<string, unknown> | undefined
-  if (storage)
-    newVmp['storageProfile'] = {
-      ...storage,
-      ...(storage['imageReference']
-        ? { imageReference: { ...(storage['imageReference'] as object) } }
-        : {}),
-    }
   return { ...body, properties: { ...props, virtualMachineProfile: newVmp } }
+}
+
+/**
+ * A GET never shows an extension's `protectedSettings` (`withoutSecrets`), so a client that
+ * PUTs back what it read sends each extension without them, and the extension list replaces the
+ * stored one (`mergeArm`). As in Azure, where `az vmss update` (a GET then a PUT) keeps them, an
+ * extension sent without `protectedSettings` keeps those stored for the extension of the same
+ * name (docs/api.md § What a GET returns).
+ * @example keepExtensionSecrets(stored with ext 'cse' {protectedSettings: {k: 1}},
+ *   merged with ext 'cse' {settings: {}}) → merged with ext 'cse' {settings: {}, protectedSettings: {k: 1}}
+ */
+export function keepExtensionSecrets(stored: unknown, merged: unknown): unknown {
+  const before = new Map(
+    extensionList(stored).flatMap((e): [string, unknown][] => {
+      if (!isPlainObject(e)) return []
+      const secret = isPlainObject(e['properties']) ? e['properties']['protectedSettings'] : null
+      return typeof e['name'] === 'string' && secret !== undefined && secret !== null
+        ? [[e['name'].toLowerCase(), secret]]
+        : []
+    }),
+  )
+  const list = extensionList(merged)
+  if (before.size === 0 || list.length === 0) return merged
+  const extensions = list.map((e) => {
+    if (!isPlainObject(e)) return e // validation refuses it
+    const p = e['properties']
+    const secret = typeof e['name'] === 'string' ? before.get(e['name'].toLowerCase()) : undefined
+    if (!isPlainObject(p) || secret === undefined || 'protectedSettings' in p) return e
+    return { ...e, properties: { ...p, protectedSettings: secret } }
+  })
+  const b = merged as Record<string, Record<string, Record<string, Record<string, unknown>>>>
+  const props = b['properties'] as Record<string, Record<string, Record<string, unknown>>>
+  const vmp = props['virtualMachineProfile'] as Record<string, Record<string, unknown>>
+  return {
+    ...b,
+    properties: {
+      ...props,
+      virtualMachineProfile: {
+        ...vmp,
+        extensionProfile: { ...vmp['extensionProfile'], extensions },
+      },
+    },
+  }
+}
+
+/** `properties.virtualMachineProfile.extensionProfile.extensions` as sent, or []. */
+function extensionList(body: unknown): unknown[] {
+  const props = isPlainObject(body) ? body['properties'] : undefined
+  const vmp = isPlainObject(props) ? props['virtualMachineProfile'] : undefined
+  const ext = isPlainObject(vmp) ? vmp['extensionProfile'] : undefined
+  const list = isPlainObject(ext) ? ext['extensions'] : undefined
+  return Array.isArray(list) ? list : []
 }
 
 export const SCALE_SET_TYPE = 'Microsoft.Compute/virtualMachineScaleSets'

@@ -6,6 +6,7 @@
  * in the background and every replica agrees. A version is eligible in R when it targets R, its
  * replication to R is Completed, and it is excluded from latest neither for the version nor for R.
  */
+import { isDeepStrictEqual } from 'node:util'
 import { canonicalEnums, IMAGE_DEFINITION_ENUMS, IMAGE_VERSION_ENUMS } from '../core/enums.js'
 import { Errors } from '../errors.js'
 import { isVersion } from '../core/image/version.js'
@@ -317,13 +318,19 @@ export class Galleries {
   ): Promise<{ created: boolean; view: Record<string, unknown> }> {
     const existing = await this.store.getResource(id)
     const now = this.nowMs()
+    // A GET's read-only members sent back are not stored, and a write that changes nothing
+    // keeps the stored resource (docs/api.md § What a GET returns).
+    const { name: _name, type: _type, etag: _etag, ...writable } = body
+    const next = { ...writable, id: existing?.body['id'] ?? id }
+    if (existing && isDeepStrictEqual(existing.body, next))
+      return { created: false, view: this.view(existing, false) }
     const resource: StoredResource = {
       id,
       type,
       subscriptionId: ref.sub,
       resourceGroup: ref.rg,
       name: existing?.name ?? name,
-      body: { ...body, id: existing?.body['id'] ?? id },
+      body: next,
       etag: `W/"${this.ids()}"`,
       createdAtMs: existing?.createdAtMs ?? now,
       updatedAtMs: now,

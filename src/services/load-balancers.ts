@@ -3,17 +3,27 @@
  * probes are validated;
  * deleting a load balancer whose probe a scale set uses is refused.
  */
+import { isDeepStrictEqual } from 'node:util'
 import { canonicalEnums, LOAD_BALANCER_ENUMS } from '../core/enums.js'
+import {
+  childReferenceProblems,
+  childViews,
+  writtenChildren,
+} from '../core/load-balancer/children.js'
 import { coerceScalars, LOAD_BALANCER_SCALARS } from '../core/coerce.js'
 import { Errors } from '../errors.js'
 import type { AppError } from '../errors.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
+import type { ArmScaleSet } from '../core/scale-set/arm-model.js'
+import { backendPoolReferences, parseBackendPoolId } from '../core/scale-set/backend-pools.js'
+import { normalizeLocation } from '../core/scale-set/to-spec.js'
 import {
   LB_TYPE,
   SCALE_SET_TYPE,
   loadBalancerId,
   mergeArm,
   parseProbeId,
+  problemsError,
   requireLocation,
   requireObject,
 } from '../arm/arm.js'
@@ -45,6 +55,7 @@ export async function putLoadBalancer(
   const existing = await deps.store.getResource(id)
   const { id: _i, name: _n, type: _t, etag: _e, ...sent } = parsed
   const merged = (existing ? mergeArm(existing.body, sent) : sent) as Record<string, unknown>
+  const mergedProps = isPlainObject(merged['properties']) ? merged['properties'] : {}
   requireNames(childNames(merged['properties']))
   requireLinkedAccess(merged, { own: ref.sub, caller, action: `${LB_TYPE}/write`, scope: id })
   requireLocation(merged)
@@ -54,9 +65,10 @@ export async function putLoadBalancer(
       `Load balancer SKU '${String(sku)}' is not one of Basic, Standard.`,
       'sku.name',
     )
-  const probes = validateProbes(
-    (merged['properties'] as Record<string, unknown> | undefined)?.['probes'],
-  )
+  const probes = validateProbes(mergedProps['probes'])
+  const children = writtenChildren({ ...mergedProps, probes })
+  const problems = childReferenceProblems(id, children)
+  if (problems.length > 0) throw problemsError(problems)
   if (existing)
     await refuseRemovingUsedProbes(
       deps,
@@ -65,18 +77,28 @@ export async function putLoadBalancer(
       probes.map((p) => String(p['name'])),
     )
   const now = deps.clock.nowMs()
+  const { provisioningState: _state, resourceGuid: _guid, ...writable } = children
+  const oldProps = existing?.body['properties'] as Record<string, unknown> | undefined
+  const toStore = {
+    ...merged,
+    id: existing?.body['id'] ?? id,
+    sku: { tier: 'Regional', ...(merged['sku'] as object | undefined), name: sku },
+    properties: {
+      ...writable,
+      provisioningState: 'Succeeded',
+      resourceGuid: oldProps?.['resourceGuid'] ?? deps.ids(),
+    },
+  }
+  // Read-back equals write (docs/api.md § What a GET returns): the GET PUT back keeps the etag.
+  if (existing && isDeepStrictEqual(writtenBody(existing.body), toStore))
+    return { created: false, view: lbView(existing) }
   const stored: StoredResource = {
     id,
     type: LB_TYPE,
     subscriptionId: ref.sub,
     resourceGroup: ref.rg,
     name: existing?.name ?? ref.name,
-    body: {
-      ...merged,
-      id: existing?.body['id'] ?? id,
-      sku: { ...(merged['sku'] as object | undefined), name: sku },
-      properties: { ...(merged['properties'] as object), probes, provisioningState: 'Succeeded' },
-    },
+    body: toStore,
     etag: `W/"${deps.ids()}"`,
     createdAtMs: existing?.createdAtMs ?? now,
     updatedAtMs: now,
@@ -227,23 +249,55 @@ async function refuseRemovingUsedProbes(
   }
 }
 
+/**
+ * For each well-formed backend pool id the scale set model references (lower case): whether
+ * that pool exists on a load balancer in `location` (docs/api.md § Load balancers and probes).
+ */
+export async function backendPoolFacts(
+  deps: ServiceDeps,
+  model: ArmScaleSet,
+  location: string,
+): Promise<Map<string, boolean>> {
+  const out = new Map<string, boolean>()
+  for (const { ref } of backendPoolReferences(model)) {
+    const id = isPlainObject(ref) && typeof ref['id'] === 'string' ? ref['id'] : undefined
+    const parsed = id ? parseBackendPoolId(id) : undefined
+    if (!id || !parsed || out.has(id.toLowerCase())) continue
+    const lb = await deps.store.getResource(parsed.loadBalancerId)
+    const props = lb && isPlainObject(lb.body['properties']) ? lb.body['properties'] : {}
+    const pools = Array.isArray(props['backendAddressPools']) ? props['backendAddressPools'] : []
+    const here =
+      lb !== undefined && normalizeLocation(String(lb.body['location'] ?? '')) === location
+    const found = pools.some(
+      (p: unknown) =>
+        isPlainObject(p) && String(p['name']).toLowerCase() === parsed.pool.toLowerCase(),
+    )
+    out.set(id.toLowerCase(), here && found)
+  }
+  return out
+}
+
+/**
+ * A stored body as this build writes it: one stored before children were normalised (rule
+ * defaults, no read-only members) compares equal to its GET PUT back.
+ */
+function writtenBody(body: Record<string, unknown>): Record<string, unknown> {
+  const props = isPlainObject(body['properties']) ? body['properties'] : {}
+  const sku = isPlainObject(body['sku']) ? body['sku'] : {}
+  return { ...body, sku: { tier: 'Regional', ...sku }, properties: writtenChildren(props) }
+}
+
 function lbView(r: StoredResource): Record<string, unknown> {
   const id = String(r.body['id'] ?? r.id)
-  const props = r.body['properties'] as { probes: Record<string, unknown>[] }
+  const props = isPlainObject(r.body['properties']) ? r.body['properties'] : {}
   return {
     ...r.body,
     id,
     name: r.name,
     type: LB_TYPE,
     etag: r.etag,
-    properties: {
-      ...props,
-      probes: props.probes.map((p) => ({
-        ...p,
-        id: `${id}/probes/${String(p['name'])}`,
-        type: `${LB_TYPE}/probes`,
-      })),
-    },
+    sku: { tier: 'Regional', ...(r.body['sku'] as object | undefined) },
+    properties: childViews(id, r.etag, props as Record<string, unknown>),
   }
 }
 

@@ -4,6 +4,7 @@
  * preconditions, validation against the catalog and the probe, model generations, the
  * orchestrator's state, delete, and the ARM views of sets and their instances.
  */
+import { isDeepStrictEqual } from 'node:util'
 import { canonicalEnums, SCALE_SET_ENUMS } from '../core/enums.js'
 import { coerceScalars, SCALE_SET_SCALARS } from '../core/coerce.js'
 import { AppError, Errors } from '../errors.js'
@@ -19,6 +20,7 @@ import { applyWriteDefaults, normalizeLocation, toScaleSetSpec } from '../core/s
 import { fromArmImageReference, isPinned } from '../core/image/image-ref.js'
 import type { ImageReference } from '../core/image/image-ref.js'
 import { canonicalCase, isPlainObject } from '../core/scale-set/shape.js'
+import { withScaleSetDefaults } from '../core/scale-set/defaults.js'
 import { parseDurationMs } from '../core/duration.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import { DEFAULT_EXTENSIONS_TIME_BUDGET_MS } from '../core/scale-set/spec.js'
@@ -28,6 +30,7 @@ import { modelVersion } from '../runtime/catalog.js'
 import type { StoredResource } from '../store/control-store.js'
 import {
   SCALE_SET_TYPE,
+  keepExtensionSecrets,
   loadBalancerId,
   mergeArm,
   parseProbeId,
@@ -37,6 +40,7 @@ import {
   withoutSecrets,
 } from '../arm/arm.js'
 import type { ServiceDeps } from './deps.js'
+import { backendPoolFacts } from './load-balancers.js'
 import { problem } from '../core/problem.js'
 import { isServiceFabricClusterId } from '../core/references.js'
 import { requireLinkedAccess, requireNames, requireTags } from './guards.js'
@@ -84,7 +88,9 @@ export async function putScaleSet(
     ) as Record<string, unknown>,
   )
   requireTags(sent)
-  const merged = (existing ? mergeArm(existing.body, sent) : sent) as ArmScaleSet
+  const merged = (
+    existing ? keepExtensionSecrets(existing.body, mergeArm(existing.body, sent)) : sent
+  ) as ArmScaleSet
   requireLinkedAccess(merged, {
     own: input.ref.sub,
     caller: input.caller,
@@ -98,7 +104,7 @@ export async function putScaleSet(
   ) {
     throw Errors.OperationNotAllowed(`Changing property 'location' is not allowed.`, 'location')
   }
-  const facts = await gatherFacts(deps, merged, input.apiVersion)
+  const facts = await gatherFacts(deps, merged, input.apiVersion, id)
   const problems = validateScaleSet(merged, facts.facts)
   if (problems.length > 0) throw problemsError(problems)
   if (facts.imageProblem) throw facts.imageProblem
@@ -137,6 +143,10 @@ export async function putScaleSet(
         new Date(now).toISOString(),
     },
   }
+  // Read-back equals write (docs/api.md § What a GET returns): a PUT of what a GET answered
+  // changes nothing — no new etag, revision, model generation or rollout.
+  if (existing && unchanged(existing.body, body))
+    return { created: false, view: await scaleSetView(deps, existing), key }
   const resource: StoredResource = {
     id,
     type: SCALE_SET_TYPE,
@@ -228,7 +238,6 @@ async function scaleSetView(
   const body = withoutSecrets(r.body as Record<string, unknown>)
   const key = r.id.toLowerCase()
   const state = await deps.store.getScaleSet(key)
-  const props = body['properties'] as Record<string, unknown>
   // What the orchestrator last observed, so that a GET costs the same for 10 or 10,000
   // instances; before its first pass, ask the fabric.
   const observed = state?.observed ?? (state ? await observeNow(deps, state) : undefined)
@@ -239,22 +248,24 @@ async function scaleSetView(
     : r.createdAtMs === r.updatedAtMs
       ? 'Creating'
       : 'Updating'
-  const ref = (
-    props['virtualMachineProfile'] as
-      { storageProfile?: { imageReference?: Record<string, unknown> } } | undefined
-  )?.storageProfile?.imageReference
-  const image = state?.spec.image
-  const pinned = image && image.kind !== 'custom' && isPinned(image) ? image.version : undefined
-  const exact = pinned ?? observed?.exactVersion ?? null
-  if (ref && exact) ref['exactVersion'] = exact
+  // No `exactVersion` here: Azure shows it on instances, not on the set's model (issue 18 §4).
+  const withDefaults = withScaleSetDefaults(body as ArmScaleSet & Record<string, unknown>)
   return {
-    ...body,
+    ...withDefaults,
     id: body['id'] ?? r.id,
     name: r.name,
     type: SCALE_SET_TYPE,
     etag: r.etag,
-    properties: { ...props, provisioningState },
+    properties: { ...withDefaults.properties, provisioningState },
   }
+}
+
+/** Whether writing `next` over `stored` would change the model, Azure's defaults aside. */
+function unchanged(stored: Record<string, unknown>, next: Record<string, unknown>): boolean {
+  return isDeepStrictEqual(
+    withScaleSetDefaults(stored as ArmScaleSet),
+    withScaleSetDefaults(next as ArmScaleSet),
+  )
 }
 
 async function observeNow(
@@ -295,11 +306,15 @@ async function gatherFacts(
   deps: ServiceDeps,
   model: ArmScaleSet,
   apiVersion: string,
+  scaleSetId: string,
 ): Promise<Facts> {
+  const location = normalizeLocation(typeof model.location === 'string' ? model.location : '')
   const facts: { -readonly [K in keyof ValidationFacts]: ValidationFacts[K] } = {
     apiVersion,
     fabricName: deps.fabric.name,
     extensionHandlers: deps.fabric.extensionHandlers,
+    scaleSetId,
+    backendPools: await backendPoolFacts(deps, model, location),
   }
   let imageProblem: AppError | null = null
   let healthCheck: HealthCheck | null = null
@@ -307,9 +322,8 @@ async function gatherFacts(
   if (healthExt) healthCheck = extensionCheck(healthExt)
   const armRef = model.properties?.virtualMachineProfile?.storageProfile?.imageReference
   const ref = armRef ? fromArmImageReference(armRef) : undefined
-  // Validation reports a location of the wrong type; here it must only not throw (a 500 the
-  // fuzzer found).
-  const location = normalizeLocation(typeof model.location === 'string' ? model.location : '')
+  // Validation reports a location of the wrong type; here (above) it must only not throw (a 500
+  // the fuzzer found).
   if (!armRef) {
     imageProblem = problemsError([
       problem(

@@ -244,9 +244,12 @@ describe('§2.1 and §3 scale sets', () => {
       type: 'Microsoft.Compute/virtualMachineScaleSets',
       properties: { provisioningState: 'Succeeded' },
     })
+    // exactVersion is an instance's, not the set model's (Azure's shapes; issue 18 §4).
     expect(
       got.body.properties.virtualMachineProfile.storageProfile.imageReference.exactVersion,
-    ).toBe('1.0.0')
+    ).toBeUndefined()
+    const vm = await call('GET', setPath('web', '/virtualMachines/0'))
+    expect(vm.body.properties.storageProfile.imageReference.exactVersion).toBe('1.0.0')
     expect(JSON.stringify(got.body)).not.toContain('S3cret')
     expect(got.headers['etag']).toBe(got.body.etag)
     const list = await call(

@@ -62,8 +62,9 @@ const created = await client.virtualMachineScaleSets.beginCreateOrUpdateAndWait(
   },
 })
 out['created'] = { name: created.name, provisioningState: created.provisioningState }
-const got = await client.virtualMachineScaleSets.get('rg', 'sdk')
-out['exactVersion'] = got.virtualMachineProfile?.storageProfile?.imageReference?.exactVersion
+// The image version an instance runs is on the instance (Azure shows no exactVersion on the set).
+const got = await client.virtualMachineScaleSetVMs.get('rg', 'sdk', '0')
+out['exactVersion'] = got.storageProfile?.imageReference?.exactVersion
 const patched = await client.virtualMachineScaleSets.beginUpdateAndWait('rg', 'sdk', {
   tags: { team: 'sdk' },
 })

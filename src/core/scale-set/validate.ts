@@ -13,6 +13,7 @@ import type { ArmExtension, ArmScaleSet } from './arm-model.js'
 import { isApplicationHealthExtension, isServiceFabricExtension } from './arm-model.js'
 import { checkShapes, isPlainObject } from './shape.js'
 import { nameProblem } from '../names.js'
+import { checkBackendPools } from './backend-pools.js'
 import type { NameKind } from '../names.js'
 
 export type ValidationFacts = Readonly<{
@@ -27,6 +28,10 @@ export type ValidationFacts = Readonly<{
   probe?: Readonly<{ exists: boolean; loadBalancerSku: string }>
   /** Durability of the Service Fabric node type the extension names, when found. */
   serviceFabricNodeTypeDurability?: string
+  /** Per well-formed backend pool id (lower case): whether it exists in the set's region. */
+  backendPools?: ReadonlyMap<string, boolean>
+  /** The set's resource id, named by Azure's messages about what it references. */
+  scaleSetId?: string
 }>
 
 const PROBE_ID =
@@ -70,6 +75,7 @@ export function validateScaleSet(model: ArmScaleSet, facts: ValidationFacts): Pr
     ...checkBasics(model),
     ...checkRollingPolicy(model),
     ...checkHealthProbe(model, facts),
+    ...checkBackendPools(model, { exists: facts.backendPools, scaleSetId: facts.scaleSetId }),
     ...checkExtensions(model, facts),
     ...checkAutomaticOSUpgrade(model, facts),
     ...checkRollingMode(model),
