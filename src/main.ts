@@ -47,6 +47,7 @@ import { Errors } from './errors.js'
 import { ensureSelfSignedTls } from './tls/self-signed.js'
 import { assertPrivateFile, secureDataDir } from './config/data-dir.js'
 import { loadSecretsKey } from './store/secrets.js'
+import { nodeTypeDurability } from './core/scale-set/service-fabric.js'
 
 export type Server = Readonly<{
   url: string
@@ -161,6 +162,10 @@ export async function buildSystem(o: {
       healthDeadlineMs: config.healthDeadlineMs,
       history: { retentionMs: config.historyRetentionMs, keepLast: 100 },
       metrics,
+      clusters: {
+        durability: async (clusterId, nodeTypeRef) =>
+          nodeTypeDurability((await store.getResource(clusterId))?.body, nodeTypeRef),
+      },
     },
     {
       listKeys: () => store.listScaleSetKeys(),

@@ -7,6 +7,8 @@ import { planCapacity } from '../core/scale-set/capacity.js'
 import type { TimingProfile } from '../core/rollout/start.js'
 import { decideTrigger, startRollout } from '../core/rollout/start.js'
 import { planStep } from '../core/rollout/plan.js'
+import { clusterDurabilityOf, recordEnd } from './rollout-end.js'
+import type { ClusterDurabilities } from './rollout-end.js'
 import type { InstanceObservation, Rollout, RolloutEvent } from '../core/rollout/types.js'
 import type { Fabric, InstanceView } from '../fabrics/types/fabric.js'
 import type { InstanceRecord, ScaleSetState, Store } from '../store/store.js'
@@ -29,6 +31,12 @@ export type ReconcilerDeps = Readonly<{
    * History kept per set (docs/rollouts.md R9): rollouts newer than this, and at least the last N.
    */
   history?: Readonly<{ retentionMs: number; keepLast: number }>
+  /**
+   * The durability a Service Fabric cluster gives a node type now (null: unknown), read before
+   * each decision of a rollout on a set that names a cluster (docs/rollouts.md R3.4). Without
+   * it, no cluster is consulted.
+   */
+  clusters?: ClusterDurabilities
   /** Told of every saved decision (metrics.ts); optional. */
   metrics?: Readonly<{
     rolloutStep: (before: Rollout | null, after: Rollout, events: readonly RolloutEvent[]) => void
@@ -92,6 +100,7 @@ async function step(
         state.pauseRequest?.rolloutId === rollout.id ? state.pauseRequest.atMs : null,
       failures: deps.effects.takeFailures(state.key),
       nextInstanceId: state.nextInstanceId,
+      clusterDurability: await clusterDurabilityOf(state, deps),
     },
     nowMs,
   )
@@ -129,22 +138,13 @@ async function step(
   }
   if (plan.nextInstanceId !== state.nextInstanceId || next.status !== 'RollingForward') {
     const ended = next.status !== 'RollingForward'
-    const platformOs = ended && next.kind === 'OSImage' && next.startedBy === 'Platform'
-    const faulted = platformOs && next.status === 'Faulted'
     await deps.store.putScaleSet(
       {
         ...state,
         nextInstanceId: plan.nextInstanceId,
         cancelRequestedAtMs: ended ? null : state.cancelRequestedAtMs,
         ...(ended && state.pauseRequest ? { pauseRequest: null } : {}),
-        faultedVersions:
-          faulted && next.target.imageVersion !== null
-            ? [...new Set([...state.faultedVersions, next.target.imageVersion])]
-            : state.faultedVersions,
-        lastPlatformRollout:
-          platformOs && next.target.imageVersion !== null
-            ? { version: next.target.imageVersion, endedAtMs: nowMs }
-            : state.lastPlatformRollout,
+        ...(ended ? recordEnd(state, next, nowMs) : {}),
       },
       state.revision,
     )
@@ -175,6 +175,7 @@ async function maybeStart(
       firstSinceEnable: state.firstSinceEnable,
       faultedVersions: new Set(state.faultedVersions),
       lastPlatformRollout: state.lastPlatformRollout,
+      clusterDurability: await clusterDurabilityOf(state, deps),
       timing: deps.timing,
     },
     nowMs,

@@ -6,6 +6,7 @@
  * and the set's instance view summary.
  */
 import { createHash } from 'node:crypto'
+import { isHealthExtensionHandler, reportedHealth } from '../core/health/reported.js'
 import { Errors } from '../errors.js'
 import { toArmImageReference } from '../core/image/image-ref.js'
 import { computerName } from '../core/scale-set/placement.js'
@@ -254,17 +255,22 @@ function instanceViewOf(
         ],
       }
     }),
-    ...(state.spec.healthSource !== 'none'
-      ? {
-          vmHealth: {
-            status: {
-              code: `HealthState/${v.health}`,
-              level: 'Info',
-              displayStatus: `The VM is ${v.health}`,
-            },
-          },
-        }
-      : {}),
+    ...(state.spec.healthSource !== 'none' ? { vmHealth: vmHealthOf(state, v) } : {}),
+  }
+}
+
+/** `vmHealth`: no verdict before the Application Health extension reports (issue 18, gap 8). */
+function vmHealthOf(state: ScaleSetState, v: InstanceView): Record<string, unknown> {
+  const ext = state.fabricModel.extensions.find((e) =>
+    isHealthExtensionHandler(e.publisher, e.type),
+  )
+  const health = reportedHealth({
+    source: state.spec.healthSource,
+    health: v.health,
+    healthExtension: ext ? (v.extensions.find((e) => e.name === ext.name)?.state ?? null) : null,
+  })
+  return {
+    status: { code: `HealthState/${health}`, level: 'Info', displayStatus: `The VM is ${health}` },
   }
 }
 

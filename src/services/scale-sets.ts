@@ -10,11 +10,9 @@ import { coerceScalars, SCALE_SET_SCALARS } from '../core/coerce.js'
 import { AppError, Errors } from '../errors.js'
 import type { ArmExtension, ArmScaleSet } from '../core/scale-set/arm-model.js'
 import { isApplicationHealthExtension } from '../core/scale-set/arm-model.js'
-import {
-  validateScaleSet,
-  extensionsOf,
-  serviceFabricExtension,
-} from '../core/scale-set/validate.js'
+import { validateScaleSet, extensionsOf } from '../core/scale-set/validate.js'
+import { nodeTypeDurability, serviceFabricNodeTypeOf } from '../core/scale-set/service-fabric.js'
+import { releaseByModel } from '../core/rollout/recovery.js'
 import type { ValidationFacts } from '../core/scale-set/validate.js'
 import { applyWriteDefaults, normalizeLocation, toScaleSetSpec } from '../core/scale-set/to-spec.js'
 import { fromArmImageReference, isPinned } from '../core/image/image-ref.js'
@@ -42,7 +40,6 @@ import {
 import type { ServiceDeps } from './deps.js'
 import { backendPoolFacts } from './load-balancers.js'
 import { problem } from '../core/problem.js'
-import { isServiceFabricClusterId } from '../core/references.js'
 import { requireLinkedAccess, requireNames, requireTags } from './guards.js'
 import type { Caller } from './guards.js'
 import { capacityOf, checkInstanceQuota } from './quotas.js'
@@ -347,19 +344,12 @@ async function gatherFacts(
       loadBalancerSku: String((lb?.body['sku'] as { name?: string } | undefined)?.name ?? 'Basic'),
     }
   }
-  const sf = serviceFabricExtension(model)
-  const endpoint = sf?.properties?.settings?.['clusterEndpoint']
+  const nodeType = serviceFabricNodeTypeOf(model)
   // Only a Service Fabric cluster's id is looked up (it was any resource id: issue 15).
-  if (typeof endpoint === 'string' && isServiceFabricClusterId(endpoint)) {
-    const cluster = await deps.store.getResource(endpoint)
-    const nodeTypeRef = String(sf?.properties?.settings?.['nodeTypeRef'] ?? '').toLowerCase()
-    const nodeTypes =
-      (
-        cluster?.body['properties'] as
-          { nodeTypes?: { name?: string; durabilityLevel?: string }[] } | undefined
-      )?.nodeTypes ?? []
-    const nt = nodeTypes.find((n) => n.name?.toLowerCase() === nodeTypeRef)
-    if (nt?.durabilityLevel) facts.serviceFabricNodeTypeDurability = nt.durabilityLevel
+  if (nodeType) {
+    const cluster = await deps.store.getResource(nodeType.clusterId)
+    const durability = nodeTypeDurability(cluster?.body, nodeType.nodeTypeRef)
+    if (durability !== null) facts.serviceFabricNodeTypeDurability = durability
   }
   return { facts, imageProblem, healthCheck }
 }
@@ -436,8 +426,21 @@ async function saveState(
       // automatic upgrades. Switching them on again releases the versions that faulted for one
       // new automatic attempt each, without the retry delay; otherwise a faulted version is
       // never retried automatically (docs/rollouts.md R1.3, issue 18 gap 4).
-      faultedVersions: enabling ? [] : (current?.faultedVersions ?? []),
-      lastPlatformRollout: enabling ? null : (current?.lastPlatformRollout ?? null),
+      // A new model that changes the extension whose failure faulted a version releases it the
+      // same way (docs/rollouts.md R1.3, issue 18 gap 4).
+      ...(enabling
+        ? { faultedVersions: [], lastPlatformRollout: null, faultCauses: [] }
+        : releaseByModel(
+            {
+              faultedVersions: current?.faultedVersions ?? [],
+              lastPlatformRollout: current?.lastPlatformRollout ?? null,
+              faultCauses: current?.faultCauses ?? [],
+            },
+            current !== undefined &&
+              current.fabricModel.modelGeneration !== fabricModel.modelGeneration
+              ? fabricModel.extensions
+              : null,
+          )),
       ...(current?.observed ? { observed: current.observed } : {}),
       cancelRequestedAtMs: current?.cancelRequestedAtMs ?? null,
       revision: current?.revision ?? 0,

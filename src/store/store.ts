@@ -4,6 +4,7 @@
  * rollouts and scale sets carry a
  * `revision` for optimistic concurrency, so a stale writer fails with `RevisionConflict`.
  */
+import type { FaultCause } from '../core/rollout/recovery.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
 import type { FabricModel } from '../fabrics/types/fabric.js'
@@ -21,8 +22,14 @@ export type ScaleSetState = Readonly<{
   nextInstanceId: number
   /** Versions whose platform OS rollout ended Faulted: never retried automatically (§4.1). */
   faultedVersions: readonly string[]
-  /** The last platform OS rollout that ended: its target and end time (retry delay, §4.1). */
-  lastPlatformRollout: Readonly<{ version: string; endedAtMs: number }> | null
+  /**
+   * The last platform OS rollout that ended: its target and end time (retry delay, §4.1), and
+   * whether something other than the image stopped it (`held`: retried once the cause is gone,
+   * docs/rollouts.md R1.3).
+   */
+  lastPlatformRollout: Readonly<{ version: string; endedAtMs: number; held?: boolean }> | null
+  /** For faulted versions, the extension whose failure faulted each (docs/rollouts.md R1.3). */
+  faultCauses?: readonly FaultCause[]
   /**
    * What the last reconcile pass saw (written only when it changes), so that reads of the set
    * need not list its instances: how many, whether all were settled (none being created), and

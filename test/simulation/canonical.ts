@@ -5,8 +5,9 @@
 import { spec, fabricModel } from '../../test-support/builders.js'
 import type { ScaleSetSpec } from '../../src/core/scale-set/spec.js'
 import { DEFAULT_ROLLING_POLICY } from '../../src/core/scale-set/spec.js'
+import type { FabricModel } from '../../src/fabrics/types/fabric.js'
 import type { Scenario, TimedFault } from './scenario.js'
-import { NO_DELAY } from './scenario.js'
+import { NO_DELAY, SF_NODE_TYPE } from './scenario.js'
 
 export const GOOD = 'sim:?boot=1'
 export const GOOD_SLOW = 'sim:?boot=20'
@@ -20,6 +21,7 @@ function scenario(
     spec?: Partial<ScaleSetSpec>
     faults: TimedFault[]
     rolling?: Partial<ScaleSetSpec['rolling']>
+    extensions?: FabricModel['extensions']
   },
 ): Scenario {
   const s = spec({
@@ -42,7 +44,10 @@ function scenario(
     name,
     seed: 1,
     spec: s,
-    model: fabricModel({ healthSource: s.healthSource }),
+    model: fabricModel({
+      healthSource: s.healthSource,
+      ...(o.extensions ? { extensions: o.extensions } : {}),
+    }),
     initial: { version: '1.0.0', uri: GOOD },
     faults: o.faults,
     healthDeadlineMs: 300 * S,
@@ -131,5 +136,53 @@ export const CANONICAL: readonly Scenario[] = [
       },
     },
     faults: [{ atMs: 10 * S, fault: { kind: 'modelChange' } }],
+  }),
+  // Issue 18, seed gap 3: "the durability mismatch makes upgrades fail". The node type moves to
+  // Gold during batch 1 while the extension still says Silver: batch 1 finishes, batch 2 never
+  // starts, and the rollout ends Faulted with the message validation gives.
+  scenario('service-fabric-durability-mismatch', {
+    spec: {
+      capacity: 10,
+      serviceFabric: true,
+      serviceFabricNodeType: SF_NODE_TYPE,
+      healthSource: 'none',
+    },
+    faults: [
+      publish(10 * S, '1.1.0', GOOD_SLOW),
+      { atMs: 15 * S, fault: { kind: 'clusterDurability', level: 'Gold' } },
+    ],
+  }),
+  // Issue 18, seed gap 4: a rollout stopped by unrelated unhealthy instances (three of ten under
+  // maintenance before it starts) does not fault its version; it is retried once they are back.
+  scenario('unhealthy-fleet-retried', {
+    faults: [
+      { atMs: 5 * S, fault: { kind: 'unhealthy', ids: ['2', '3', '4'] } },
+      publish(10 * S, '1.1.0'),
+      { atMs: 60 * S, fault: { kind: 'healthy', ids: ['2', '3', '4'] } },
+    ],
+  }),
+  // Issue 18, seed gap 4: the seed's recovery path, "update the extensions in the scale set model
+  // with the new tokens". The version that faulted on extension 'install' is released by a model
+  // that changes 'install' (and only by such a model): one new attempt, which faults again here
+  // because the simulated image still fails it, and blocks the version again.
+  scenario('fixed-extension-retried', {
+    spec: { capacity: 5 },
+    extensions: [
+      {
+        name: 'install',
+        publisher: 'Microsoft.Azure.Extensions',
+        type: 'CustomScript',
+        typeHandlerVersion: '2.1',
+        settings: { fileUris: ['https://example.invalid/install.sh?sig=expired'] },
+        protectedSettings: {},
+        provisionAfterExtensions: [],
+        suppressFailures: false,
+      },
+    ],
+    faults: [
+      publish(10 * S, '1.1.0', 'sim:?boot=1&extfail=install'),
+      { atMs: 60 * S, fault: { kind: 'modelChange' } },
+      { atMs: 120 * S, fault: { kind: 'fixExtension', name: 'install' } },
+    ],
   }),
 ]

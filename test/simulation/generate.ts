@@ -9,7 +9,7 @@ import { Rng } from '../../test-support/rng.js'
 import { fabricModel, spec } from '../../test-support/builders.js'
 import type { ScaleSetSpec } from '../../src/core/scale-set/spec.js'
 import type { Fault, Scenario, TimedFault } from './scenario.js'
-import { NO_DELAY } from './scenario.js'
+import { NO_DELAY, SF_NODE_TYPE } from './scenario.js'
 
 const S = 1000
 
@@ -25,6 +25,7 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     zones,
     platformFaultDomainCount: zones.length > 0 ? 1 : 5,
     serviceFabric,
+    serviceFabricNodeType: serviceFabric ? SF_NODE_TYPE : null,
     healthSource: serviceFabric ? 'none' : rng.pick(['probe', 'extension'] as const),
     mode: rng.pick(['Manual', 'Manual', 'Rolling', 'Automatic'] as const),
     ...policy(rng),
@@ -58,6 +59,7 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     faults.push({ atMs: atMs + controls.int(5, 600) * S, fault: { kind: 'resume' } })
   }
   if (s.automaticOS.deferral) faults.push({ atMs: horizon, fault: { kind: 'approve', ids: null } })
+  faults.push(...ruleFaults(seed, s, horizon, extensions.length > 0))
   return {
     name: `random-${seed}`,
     seed,
@@ -73,6 +75,37 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     timing: NO_DELAY,
     maxSteps: 5000,
   }
+}
+
+/**
+ * Faults of the rollout rules added after the generator's first draws (issue 18): drawn from a
+ * second generator of the same seed, so every scenario the first draws made stays what it was.
+ */
+function ruleFaults(
+  seed: number,
+  s: ScaleSetSpec,
+  horizon: number,
+  hasExtensions: boolean,
+): TimedFault[] {
+  const rng = new Rng(seed ^ 0x5bd1e995)
+  const out: TimedFault[] = []
+  // The seed's recovery path: the failed extension's settings are fixed in a new model.
+  if (hasExtensions && rng.chance(0.5))
+    out.push({
+      atMs: rng.int(60, horizon / S) * S,
+      fault: { kind: 'fixExtension', name: 'install' },
+    })
+  if (s.serviceFabric && rng.chance(0.5)) {
+    // The node type moves to Gold while the extension still says Silver; maybe back later.
+    const atMs = rng.int(10, horizon / S / 4) * S
+    out.push({ atMs, fault: { kind: 'clusterDurability', level: 'Gold' } })
+    if (rng.chance(0.5))
+      out.push({
+        atMs: atMs + rng.int(10, 300) * S,
+        fault: { kind: 'clusterDurability', level: 'Silver' },
+      })
+  }
+  return out
 }
 
 function policy(rng: Rng): Partial<ScaleSetSpec> {

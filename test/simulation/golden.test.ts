@@ -56,4 +56,33 @@ describe('canonical scenarios (golden transcripts)', () => {
     expect(cancelled).toMatchObject({ lastAction: 'Cancel', batchCount: 2 })
     expect(cancelled.attempts.every((a) => a.state === 'Succeeded')).toBe(true)
   })
+
+  it('durability mismatch (issue 18 gap 3): batch 1 finishes, no batch 2, Faulted with the message', async () => {
+    const r = await runScenario(
+      CANONICAL.find((c) => c.name === 'service-fabric-durability-mismatch')!,
+    )
+    expect(r.rollouts).toHaveLength(1)
+    expect(r.rollouts[0]).toMatchObject({
+      status: 'Faulted',
+      batchCount: 1,
+      error: { code: 'OperationNotAllowed' },
+    })
+    expect(r.rollouts[0]!.error!.message).toMatch(
+      /^Durability Mismatch Detected for NodeType nt1\./,
+    )
+  })
+
+  it('unrelated unhealthy instances (issue 18 gap 4): held, then retried and Completed', async () => {
+    const r = await runScenario(CANONICAL.find((c) => c.name === 'unhealthy-fleet-retried')!)
+    expect(r.rollouts.map((x) => [x.status, x.target.imageVersion]).reverse()).toEqual([
+      ['Faulted', '1.1.0'],
+      ['Completed', '1.1.0'],
+    ])
+  })
+
+  it('a model that fixes the failed extension (issue 18 gap 4): one new attempt, not two', async () => {
+    const r = await runScenario(CANONICAL.find((c) => c.name === 'fixed-extension-retried')!)
+    const started = r.rollouts.map((x) => x.startedAtMs).sort((a, b) => a - b)
+    expect(started).toEqual([10_000, 120_000]) // the model change at 60 s touched no extension
+  })
 })

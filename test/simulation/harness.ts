@@ -15,6 +15,7 @@ import { reconcile, observe } from '../../src/runtime/reconciler.js'
 import type { ReconcilerDeps } from '../../src/runtime/reconciler.js'
 import { silentLogger } from '../../src/runtime/logger.js'
 import { startRollout } from '../../src/core/rollout/start.js'
+import { releaseByModel } from '../../src/core/rollout/recovery.js'
 import type { Rollout, RolloutEvent } from '../../src/core/rollout/types.js'
 import type { InstanceView } from '../../src/fabrics/types/fabric.js'
 import type { ScaleSetState } from '../../src/store/store.js'
@@ -83,6 +84,8 @@ export async function runScenario(
   catalog.publish(s.spec.image, s.initial.version, s.initial.uri, s.spec.location, 0)
   await store.putScaleSet(scaleSetState(s.spec, { fabricModel: s.model }), null)
 
+  // The Service Fabric cluster the set names, if any: its node type's durability now.
+  let clusterDurability: string | null = s.spec.serviceFabricNodeType?.durability ?? null
   let ids = 0
   let dirty = true
   const makeDeps = (live: boolean): ReconcilerDeps => {
@@ -108,6 +111,9 @@ export async function runScenario(
       ids: () => `r${++ids}`,
       timing: s.timing,
       healthDeadlineMs: s.healthDeadlineMs,
+      ...(clusterDurability !== null
+        ? { clusters: { durability: async () => clusterDurability } }
+        : {}),
     }
   }
   let deps = makeDeps(true)
@@ -138,11 +144,11 @@ export async function runScenario(
     }
     const before = await fabric.listInstances(key)
     const records = await store.listInstanceRecords(key)
-    await inv.observeBefore(before, records, simState)
+    const stateBefore = (await store.getScaleSet(key)) as ScaleSetState
+    await inv.observeBefore(before, records, simState, clusterDurability, stateBefore)
     if (o.beforePass) {
-      const state = (await store.getScaleSet(key)) as ScaleSetState
       const active = await store.getActiveRollout(key)
-      o.beforePass({ nowMs: clock.nowMs(), instances: before, records, state, active })
+      o.beforePass({ nowMs: clock.nowMs(), instances: before, records, state: stateBefore, active })
     }
     const result = await passOnce(deps)
     await settle(deps)
@@ -281,18 +287,13 @@ export async function runScenario(
           state.revision,
         )
         return
-      case 'modelChange': {
-        const generation = state.spec.modelGeneration + 1
+      case 'modelChange':
+      case 'fixExtension':
         await store.putScaleSet(
-          {
-            ...state,
-            spec: { ...state.spec, modelGeneration: generation },
-            fabricModel: { ...state.fabricModel, modelGeneration: generation },
-          },
+          changedModel(state, f.kind === 'fixExtension' ? f.name : null),
           state.revision,
         )
         return
-      }
       case 'crash':
         return 'crash'
       case 'storeFailure':
@@ -300,6 +301,9 @@ export async function runScenario(
         return
       case 'fabricFailure':
         fabric.failNext(f.verb, 1, `injected ${f.verb} failure`, f.retryable)
+        return
+      case 'clusterDurability':
+        clusterDurability = f.level
         return
     }
   }
@@ -322,6 +326,31 @@ export async function runScenario(
       nowMs: clock.nowMs(),
     })
     await store.createUserRollout(rollout)
+  }
+}
+
+/**
+ * A model change as the API writes it: generation + 1, the named extension's settings changed
+ * (if any), and the versions whose failed extension the new model changes released
+ * (docs/rollouts.md R1.3).
+ */
+function changedModel(state: ScaleSetState, fixed: string | null): ScaleSetState {
+  const generation = state.spec.modelGeneration + 1
+  const extensions = state.fabricModel.extensions.map((e) =>
+    e.name === fixed ? { ...e, settings: { ...e.settings, fix: generation } } : e,
+  )
+  return {
+    ...state,
+    ...releaseByModel(
+      {
+        faultedVersions: state.faultedVersions,
+        lastPlatformRollout: state.lastPlatformRollout,
+        faultCauses: state.faultCauses ?? [],
+      },
+      extensions,
+    ),
+    spec: { ...state.spec, modelGeneration: generation },
+    fabricModel: { ...state.fabricModel, modelGeneration: generation, extensions },
   }
 }
 

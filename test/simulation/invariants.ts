@@ -11,6 +11,9 @@ import { compareVersions } from '../../src/core/image/version.js'
 import { findCandidates } from '../../src/core/rollout/batch.js'
 import { isTerminal, progressOf } from '../../src/core/rollout/progress.js'
 import { batchSize, exceedsPercent } from '../../src/core/rollout/thresholds.js'
+import { versionOutcome } from '../../src/core/rollout/recovery.js'
+import { policyInForce } from '../../src/core/scale-set/policy.js'
+import { durabilityMismatched } from '../../src/core/scale-set/service-fabric.js'
 import type { Attempt, InstanceObservation, Rollout } from '../../src/core/rollout/types.js'
 import type { InstanceView } from '../../src/fabrics/types/fabric.js'
 import type { SimStateStore } from '../../src/fabrics/types/sim-state.js'
@@ -24,6 +27,10 @@ export class Invariants {
   readonly violations: string[] = []
   transitions = 0
   private before: InstanceObservation[] = []
+  /** The Service Fabric cluster's durability for the set's node type before the pass. */
+  private clusterDurability: string | null = null
+  /** The set's stored state before the pass (faulted versions, the last platform rollout). */
+  private stateBefore: ScaleSetState | null = null
   private beforeDisks = new Map<string, number>()
   private readonly dataDisks = new Map<string, string>()
   private readonly versions = new Map<string, string>()
@@ -43,8 +50,12 @@ export class Invariants {
     views: readonly InstanceView[],
     records: readonly InstanceRecord[],
     sim: SimStateStore,
+    clusterDurability: string | null = null,
+    state: ScaleSetState | null = null,
   ): Promise<void> {
     this.before = observe(views, records)
+    this.clusterDurability = clusterDurability
+    this.stateBefore = state
     this.beforeDisks = new Map(
       (await sim.list(this.s.spec.key)).map((i) => [i.instanceId, i.diskCount]),
     )
@@ -141,6 +152,19 @@ export class Invariants {
     if (r.batchCount > (prev?.batchCount ?? 0)) this.checkNewBatch(tag, r, prev)
     this.checkRollbackRules(tag, r)
     this.checkCounts(tag, r)
+    if (prev === undefined) this.checkStart(tag, r)
+    if (r.status !== 'RollingForward' && (prev === undefined || prev.status === 'RollingForward'))
+      this.checkVersionOutcome(tag, r, state)
+    const nodeType = this.s.spec.serviceFabricNodeType
+    const mismatched =
+      nodeType && this.clusterDurability !== null && this.clusterDurability !== nodeType.durability
+    if (
+      r.status === 'Faulted' &&
+      (prev === undefined || prev.status === 'RollingForward') &&
+      r.error?.message.startsWith('Durability Mismatch') === true &&
+      !mismatched
+    )
+      this.fail(`${tag}: faulted for a durability mismatch the cluster does not show`)
     if (r.status !== 'RollingForward' && (prev === undefined || prev.status === 'RollingForward')) {
       this.checkHistory(
         tag,
@@ -151,6 +175,42 @@ export class Invariants {
     }
   }
 
+  /**
+   * R1.3: the platform never starts a version it faulted (until a release), and restarts a held
+   * one only once its cause is gone: the fleet within the pre-check's limit, durability matching.
+   */
+  private checkStart(tag: string, r: Rollout): void {
+    const before = this.stateBefore
+    const version = r.target.imageVersion
+    if (before === null || r.kind !== 'OSImage' || r.startedBy !== 'Platform' || version === null)
+      return
+    if (before.faultedVersions.includes(version))
+      this.fail(`${tag}: started faulted version ${version} without a release`)
+    const last = before.lastPlatformRollout
+    if (last?.held !== true || last.version !== version) return
+    const unhealthy = this.before.filter((i) => verdict(i) === 'unhealthy').length
+    const limit = policyInForce(before.spec, 'OSImage', 'Platform').unhealthyPercentMax
+    if (exceedsPercent(unhealthy, this.before.length, limit))
+      this.fail(
+        `${tag}: held version ${version} retried with ${unhealthy}/${this.before.length} unhealthy`,
+      )
+    if (durabilityMismatched(before.spec.serviceFabricNodeType, this.clusterDurability))
+      this.fail(`${tag}: held version ${version} retried during a durability mismatch`)
+  }
+
+  /** R1.3: a rollout stopped by the fleet's health or durability holds its version, never faults it. */
+  private checkVersionOutcome(tag: string, r: Rollout, state: ScaleSetState): void {
+    const version = r.target.imageVersion
+    if (r.kind !== 'OSImage' || r.startedBy !== 'Platform' || version === null) return
+    const outcome = versionOutcome(r)
+    const wasFaulted = this.stateBefore?.faultedVersions.includes(version) ?? false
+    const isFaulted = state.faultedVersions.includes(version)
+    if (outcome === 'faulted' && !isFaulted)
+      this.fail(`${tag}: ${r.error?.code} did not block version ${version}`)
+    if (outcome !== 'faulted' && isFaulted && !wasFaulted)
+      this.fail(`${tag}: ${r.status} (${r.error?.code ?? 'no error'}) blocked version ${version}`)
+  }
+
   private checkNewBatch(tag: string, r: Rollout, prev: Rollout | undefined): void {
     const batch = r.attempts.filter((a) => a.batch === r.batchCount)
     const ids = batch.map((a) => a.instanceId)
@@ -159,6 +219,15 @@ export class Invariants {
       this.fail(`${tag}: batch ${r.batchCount} started before batch ${r.batchCount - 1} ended`)
     if (prev && prev.status !== 'RollingForward')
       this.fail(`${tag}: batch started after the rollout ended`)
+    const nodeType = this.s.spec.serviceFabricNodeType
+    if (
+      nodeType &&
+      this.clusterDurability !== null &&
+      this.clusterDurability !== nodeType.durability
+    )
+      this.fail(
+        `${tag}: batch ${r.batchCount} started though the cluster's durability ${this.clusterDurability} differs from the set's ${nodeType.durability}`,
+      )
     const leaving = new Set<string>()
     for (const a of prevAttempts)
       if (a.method === 'surge')

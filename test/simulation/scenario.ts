@@ -22,9 +22,13 @@ export type Fault = Readonly<
   | { kind: 'protect'; ids: readonly string[] }
   | { kind: 'disableAuto' }
   | { kind: 'modelChange' } // a change to virtualMachineProfile: generation + 1
+  // A new model that changes one extension's settings (the seed's new SAS token): generation + 1.
+  | { kind: 'fixExtension'; name: string }
   | { kind: 'crash'; afterPersist: boolean } // the runtime dies (optionally right after a save)
   | { kind: 'storeFailure' } // the next rollout save fails
   | { kind: 'fabricFailure'; verb: 'reimage' | 'restore'; retryable: boolean }
+  // The Service Fabric cluster's node type changes durability (docs/rollouts.md R3.4).
+  | { kind: 'clusterDurability'; level: 'Bronze' | 'Silver' | 'Gold' }
 >
 
 export type TimedFault = Readonly<{ atMs: number; fault: Fault }>
@@ -41,6 +45,13 @@ export type Scenario = Readonly<{
   timing: TimingProfile
   maxSteps: number
 }>
+
+/** The cluster node type a Service Fabric scenario's set names, at Silver to begin with. */
+export const SF_NODE_TYPE = {
+  clusterId: '/subscriptions/sub1/resourceGroups/rg/providers/Microsoft.ServiceFabric/clusters/sf',
+  nodeTypeRef: 'nt1',
+  durability: 'Silver',
+} as const
 
 export const NO_DELAY: TimingProfile = {
   firstDelayMinMs: 0,

@@ -4,13 +4,33 @@
  * text users paste into search engines stays verbatim.
  */
 import { formatDurationMs } from '../duration.js'
+import { durabilityMismatchMessage } from '../scale-set/service-fabric.js'
 import type { FailureReason, RolloutError } from './types.js'
 
 export const CODES = {
   beforeRollingUpgrade: 'MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade',
   inRollingUpgrade: 'MaxUnhealthyInstancePercentExceededInRollingUpgrade',
   upgradedUnhealthy: 'MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade',
+  /** The code validation answers a durability mismatch with (docs/api.md § Validation). */
+  durabilityMismatch: 'OperationNotAllowed',
 } as const
+
+/**
+ * A Service Fabric set whose extension's durability no longer matches its cluster's node type
+ * (docs/rollouts.md R3.4): the same code and message validation gives on write.
+ * @example durabilityMismatch('nt1', 'Silver', 'Gold').message starts with
+ *   'Durability Mismatch Detected for NodeType nt1.'
+ */
+export function durabilityMismatch(
+  nodeTypeRef: string,
+  setDurability: string,
+  clusterDurability: string,
+): RolloutError {
+  return {
+    code: CODES.durabilityMismatch,
+    message: durabilityMismatchMessage(nodeTypeRef, setDurability, clusterDurability),
+  }
+}
 
 /**
  * The pre-check failure (§4.3): before the first batch, or before a later one.

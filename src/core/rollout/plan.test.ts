@@ -574,3 +574,38 @@ describe('§4.8 model rollouts', () => {
     expect(some.rollout.attempts.map((a) => a.instanceId)).toEqual(['2', '7'])
   })
 })
+
+describe('R3.4 a Service Fabric durability mismatch that appears later (issue 18, seed gap 3)', () => {
+  // The seed: "make sure the durability settings match on the Service Fabric cluster and
+  // extension, as a mismatch will result in upgrade errors."
+  const sf = spec({
+    serviceFabric: true,
+    healthSource: 'none',
+    serviceFabricNodeType: { clusterId: '/c', nodeTypeRef: 'nt1', durability: 'Silver' },
+  })
+
+  it('the cluster moved to Gold after the start, the extension still says Silver: the next batch does not start and the rollout faults with the message validation gives', () => {
+    const r = begin(sf)
+    const first = plan(r, fleet(10), 0, { spec: sf, clusterDurability: 'Silver' })
+    expect(first.rollout.batchCount).toBe(1)
+    const done = applied(fleet(10), first, 1_000)
+    const second = plan(first.rollout, done, 2_000, { spec: sf, clusterDurability: 'Gold' })
+    expect(second.rollout).toMatchObject({
+      status: 'Faulted',
+      batchCount: 1,
+      error: {
+        code: 'OperationNotAllowed',
+        message:
+          'Durability Mismatch Detected for NodeType nt1. VMSS Durability Silver does not match the current SFRP NodeType durability level Gold',
+      },
+    })
+    expect(second.actions.filter((a) => a.type === 'reimage')).toEqual([])
+  })
+
+  it('matching, or unknown (no cluster to ask), lets the batch start', () => {
+    for (const clusterDurability of ['Silver', null]) {
+      const step = plan(begin(sf), fleet(10), 0, { spec: sf, clusterDurability })
+      expect(step.rollout).toMatchObject({ status: 'RollingForward', batchCount: 1 })
+    }
+  })
+})

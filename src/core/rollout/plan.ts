@@ -7,10 +7,11 @@
 import { verdict } from '../health/verdict.js'
 import { invariant } from '../problem.js'
 import type { ScaleSetSpec } from '../scale-set/spec.js'
+import { durabilityMismatched } from '../scale-set/service-fabric.js'
 import { advanceAttempt } from './attempt.js'
 import { assertRolloutInvariants } from './invariants.js'
 import { chooseBatch, findCandidates } from './batch.js'
-import { unhealthyBeforeBatch, upgradedUnhealthy } from './messages.js'
+import { durabilityMismatch, unhealthyBeforeBatch, upgradedUnhealthy } from './messages.js'
 import { isFailedState, isTerminal, mostImpactfulFailure } from './progress.js'
 import { batchSize, exceedsPercent, wholePercent } from './thresholds.js'
 import type {
@@ -36,6 +37,11 @@ export type Snapshot = Readonly<{
   failures: readonly EffectFailure[]
   /** The next unused instance id (maxSurge replacements take ids from here). */
   nextInstanceId: number
+  /**
+   * The durability the Service Fabric cluster gives the set's node type now, read before this
+   * decision; absent or null when the set names no cluster or the cluster does not say.
+   */
+  clusterDurability?: string | null
 }>
 
 export type Step = Readonly<{
@@ -199,6 +205,11 @@ class StepDecider {
             serviceFabric: this.s.spec.serviceFabric,
           })
     invariant(picked.length > 0, 'a batch is chosen from a non-empty candidate list')
+    const mismatch = this.durabilityMismatch()
+    if (mismatch !== null) {
+      this.refreshPending()
+      return this.finish('Faulted', mismatch)
+    }
     return this.startBatch(picked, eligible, deferred)
   }
 
@@ -210,6 +221,18 @@ class StepDecider {
     }
     this.refreshPending()
     return this.done(null)
+  }
+
+  /**
+   * R3.4: the seed says a durability mismatch between the cluster and the set's Service Fabric
+   * extension makes upgrades fail; it may appear after the rollout started (the node type moved
+   * to Gold, the extension still says Silver), so it is checked before every batch.
+   */
+  private durabilityMismatch(): RolloutError | null {
+    const nodeType = this.s.spec.serviceFabricNodeType
+    const cluster = this.s.clusterDurability
+    if (!nodeType || !durabilityMismatched(nodeType, cluster)) return null
+    return durabilityMismatch(nodeType.nodeTypeRef, nodeType.durability, cluster as string)
   }
 
   private startBatch(

@@ -202,3 +202,34 @@ describe('§4.2 the policy in force is frozen into the rollout', () => {
     expect(r.policy.maxSurge).toBe(false)
   })
 })
+
+describe('R1.3 a rollout stopped by unrelated unhealthy instances is retried once the set is healthy (issue 18, seed gap 4)', () => {
+  // The seed: "If more than 20% of the scale set's instances become unhealthy, the scale set
+  // upgrade stops"; the instances were unhealthy for another reason, so the image is not to blame.
+  const held = { version: '1.1.0', endedAtMs: 1_000_000, held: true }
+  const unhealthy = (n: number) =>
+    fleet(10).map((i, k) => (k < n ? { ...i, health: 'unhealthy' as const } : i))
+
+  it('waits while more than 20% are unhealthy: 3 of 10', () => {
+    const t = base({ lastPlatformRollout: held, instances: unhealthy(3) })
+    expect(decideTrigger(t, 1_000_001)).toEqual({ type: 'none' })
+  })
+
+  it('starts again at once, without the retry delay, when 2 of 10 are unhealthy', () => {
+    const t = base({ lastPlatformRollout: held, instances: unhealthy(2) })
+    expect(decideTrigger(t, 1_000_001)).toMatchObject({ type: 'start' })
+  })
+
+  it('a held durability mismatch waits until the cluster and the extension agree', () => {
+    const s = spec({
+      serviceFabric: true,
+      healthSource: 'none',
+      serviceFabricNodeType: { clusterId: '/c', nodeTypeRef: 'nt1', durability: 'Silver' },
+    })
+    const t = base({ spec: s, lastPlatformRollout: held })
+    expect(decideTrigger({ ...t, clusterDurability: 'Gold' }, 1_000_001)).toEqual({ type: 'none' })
+    expect(decideTrigger({ ...t, clusterDurability: 'Silver' }, 1_000_001)).toMatchObject({
+      type: 'start',
+    })
+  })
+})

@@ -9,6 +9,9 @@ import { isLatest, isPinned } from '../image/image-ref.js'
 import type { RolloutKind, RolloutTrigger } from '../scale-set/policy.js'
 import { policyInForce, rollbackEnabled } from '../scale-set/policy.js'
 import type { ScaleSetSpec } from '../scale-set/spec.js'
+import { durabilityMismatched } from '../scale-set/service-fabric.js'
+import { verdict } from '../health/verdict.js'
+import { exceedsPercent } from './thresholds.js'
 import type { InstanceObservation, Rollout, RolloutTarget } from './types.js'
 
 /** Delays of a timing profile, in ms; a delay is drawn in [min, max] per set and target. */
@@ -54,8 +57,13 @@ export type TriggerInput = Readonly<{
   firstSinceEnable: boolean
   /** Versions whose platform rollout ended Faulted: never retried automatically. */
   faultedVersions: ReadonlySet<string>
-  /** The last platform OS rollout of this set, if any: its target and when it ended. */
-  lastPlatformRollout: Readonly<{ version: string; endedAtMs: number }> | null
+  /**
+   * The last platform OS rollout of this set, if any: its target, when it ended, and whether a
+   * cause other than the image stopped it (`held`, see recovery.ts).
+   */
+  lastPlatformRollout: Readonly<{ version: string; endedAtMs: number; held?: boolean }> | null
+  /** The Service Fabric cluster's durability for the set's node type now, when it names one. */
+  clusterDurability?: string | null
   timing: TimingProfile
 }>
 
@@ -102,7 +110,9 @@ function decideOsRollout(t: TriggerInput, nowMs: number): TriggerDecision {
   let dueAtMs = from + min + Math.floor(fraction * (max - min))
   const last = t.lastPlatformRollout
   if (last !== null && last.version === latest.version) {
-    dueAtMs = Math.max(dueAtMs, last.endedAtMs + t.timing.retryDelayMs)
+    // Held (R1.3): retried, without the retry delay, once what stopped it is gone.
+    if (last.held === true && !causeGone(t)) return { type: 'none' }
+    if (last.held !== true) dueAtMs = Math.max(dueAtMs, last.endedAtMs + t.timing.retryDelayMs)
   }
   if (nowMs < dueAtMs) return { type: 'wait', wakeAtMs: dueAtMs }
   return {
@@ -115,6 +125,19 @@ function decideOsRollout(t: TriggerInput, nowMs: number): TriggerDecision {
       scope: null,
     },
   }
+}
+
+/**
+ * R1.3: a rollout held by the fleet's health or a durability mismatch may start again once the
+ * fleet passes the pre-check of R3.4 (unhealthy instances within the policy's limit) and the
+ * cluster's durability matches the set's.
+ * @example 10 instances, 3 unhealthy, limit 20% → false; 2 unhealthy → true
+ */
+function causeGone(t: TriggerInput): boolean {
+  if (durabilityMismatched(t.spec.serviceFabricNodeType, t.clusterDurability)) return false
+  const limit = policyInForce(t.spec, 'OSImage', 'Platform').unhealthyPercentMax
+  const unhealthy = t.instances.filter((i) => verdict(i) === 'unhealthy').length
+  return !exceedsPercent(unhealthy, t.instances.length, limit)
 }
 
 function decideModelRollout(

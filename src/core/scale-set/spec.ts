@@ -3,6 +3,7 @@
  * and durations in milliseconds (docs/rollouts.md R2 defaults: 20 / 20 / 20 / PT0S).
  */
 import type { ImageReference } from '../image/image-ref.js'
+import type { ServiceFabricNodeType } from './service-fabric.js'
 
 export type UpgradeMode = 'Automatic' | 'Manual' | 'Rolling'
 export type HealthSource = 'probe' | 'extension' | 'none'
@@ -44,6 +45,8 @@ export type ScaleSetSpec = Readonly<{
   /** Bumped by every change to `virtualMachineProfile`. */
   modelGeneration: number
   serviceFabric: boolean
+  /** The cluster node type the Service Fabric extension names, when it names a cluster id. */
+  serviceFabricNodeType?: ServiceFabricNodeType | null
   healthSource: HealthSource
   platformFaultDomainCount: number
   extensionsTimeBudgetMs: number

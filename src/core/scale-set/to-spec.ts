@@ -12,6 +12,7 @@ import {
   DEFAULT_ROLLING_POLICY,
 } from './spec.js'
 import { healthSources, serviceFabricExtension } from './validate.js'
+import { serviceFabricNodeTypeOf } from './service-fabric.js'
 
 /**
  * @example toScaleSetSpec({ key: '/subscriptions/s/…/web', name: 'web', modelGeneration: 1,
@@ -66,6 +67,7 @@ export function toScaleSetSpec(o: {
     image,
     modelGeneration: o.modelGeneration,
     serviceFabric: serviceFabricExtension(model) !== undefined,
+    serviceFabricNodeType: serviceFabricNodeTypeOf(model),
     healthSource: source,
     platformFaultDomainCount:
       props.platformFaultDomainCount ?? ((model.zones ?? []).length > 0 ? 1 : 5),

@@ -12,6 +12,7 @@ import { fromArmImageReference, isLatest } from '../image/image-ref.js'
 import type { ArmExtension, ArmScaleSet } from './arm-model.js'
 import { isApplicationHealthExtension, isServiceFabricExtension } from './arm-model.js'
 import { checkShapes, isPlainObject } from './shape.js'
+import { durabilityMismatchMessage } from './service-fabric.js'
 import { nameProblem } from '../names.js'
 import { checkBackendPools } from './backend-pools.js'
 import type { NameKind } from '../names.js'
@@ -444,7 +445,7 @@ function checkServiceFabric(sf: ArmExtension, facts: ValidationFacts): Problem[]
     out.push(
       problem(
         target,
-        `Durability Mismatch Detected for NodeType ${nt}. VMSS Durability ${durability} does not match the current SFRP NodeType durability level ${clusterDurability}`,
+        durabilityMismatchMessage(nt, durability, clusterDurability),
         'OperationNotAllowed',
         409,
       ),
