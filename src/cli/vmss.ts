@@ -455,6 +455,32 @@ export function registerVmss(program: Command): void {
         print(tabular && !o.query ? p.batches.map(batchRow) : plan, o)
       }),
     )
+  for (const [action, what] of [
+    [
+      'pause',
+      'pause the running rollout: its current batch finishes, no new one starts (osroll only)',
+    ],
+    ['resume', 'resume a paused rollout where it stopped (osroll only)'],
+    [
+      'show',
+      "the running (else latest) rollout with osroll's state beside Azure's: paused, conditions",
+    ],
+  ] as const) {
+    named(ru.command(action).description(what))
+      .addHelpText('after', `\nExample:\n  osroll vmss rolling-upgrade ${action} -g rg -n web\n`)
+      .action((given: GivenSet) =>
+        run(async () => {
+          const o = resolveSet(given)
+          const { client, sub } = await connect(o)
+          const path = `${setPath(sub, o)}/providers/Osroll.Upgrades/rollouts/current`
+          const res =
+            action === 'show'
+              ? await client.get(path)
+              : await client.request('POST', `${path}/${action}`)
+          print(res.body, o)
+        }),
+      )
+  }
   named(ru.command('get-latest').description('the latest rollout of any kind'))
     .addHelpText(
       'after',
