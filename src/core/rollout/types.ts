@@ -115,8 +115,8 @@ export type Rollout = Readonly<{
   /** Candidates not attempted yet, as of the last decision (for the progress counts). */
   pendingIds: readonly string[]
   /**
-   * When the rollout began holding for a pause request (osroll's own, docs/rollouts.md § Pause
-   * and resume), null or absent when it is not held.
+   * When the rollout began holding for a pause request, null or absent when it is not held
+   * (osroll's own: docs/rollouts.md § Pause and resume).
    */
   pausedAtMs?: number | null
   /** Set when the rollout must end once the breach restores finish (§4.5). */
