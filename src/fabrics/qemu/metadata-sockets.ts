@@ -10,7 +10,7 @@
  * guest's connection is closed at once.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { GuestIdentity, GuestMetadata, MetadataRequest } from '../types/metadata.js'
 
@@ -36,11 +36,16 @@ process.stdin.pipe(socket)
 socket.pipe(process.stdout)
 `
 
-/** Writes the relay script at `path` (read-only), once per start of the fabric. */
+/**
+ * Writes the relay script at `path` (read-only), once per start of the fabric: through a
+ * temporary file and a rename, since running VMs may start a relay at any moment.
+ */
 export async function writeRelay(path: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true })
-  await rm(path, { force: true })
-  await writeFile(path, RELAY_SOURCE, { mode: 0o444 })
+  const tmp = `${path}.tmp`
+  await rm(tmp, { force: true })
+  await writeFile(tmp, RELAY_SOURCE, { mode: 0o444 })
+  await rename(tmp, path)
 }
 
 /** The listening sockets, one per VM, each bound to that VM's identity. */
