@@ -66,6 +66,7 @@ export function createInstanceMetadata(
     const seen = incarnations.get(key)
     if (seen?.signature === signature) return seen.n
     const n = (seen?.n ?? 0) + 1
+    if (incarnations.size > 10_000) incarnations.clear() // VMs come and go; a bound all the same
     incarnations.set(key, { signature, n })
     return n
   }
