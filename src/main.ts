@@ -17,6 +17,8 @@ import { LocalFabric } from './fabrics/local/local-fabric.js'
 import { QemuFabric } from './fabrics/qemu/qemu-fabric.js'
 import { FileQemuState } from './fabrics/qemu/qemu-state.js'
 import { chooseAccel } from './fabrics/qemu/accel.js'
+import type { GuestMetadata } from './fabrics/types/metadata.js'
+import { createInstanceMetadata } from './services/instance-metadata.js'
 import type { AccelDecision } from './fabrics/qemu/accel.js'
 import { confineImageSource, importArtifact } from './fabrics/host/artifacts.js'
 import { SqlLocalState } from './store/sql/sql-local-state.js'
@@ -95,12 +97,26 @@ export async function buildSystem(o: {
   // A health change of an instance wakes its scale set at once (probe keys are `set|instance|disk`).
   const metrics = o.metrics ?? createMetrics()
   const onHealthChange = (key: string): void => orchestrator?.enqueue(key.split('|')[0] as string)
+  // The guests' metadata service needs the services, which need the fabric: bound once deps
+  // exist, before any VM starts (start() adopts them).
+  let guestMetadata: GuestMetadata | null = null
+  const metadata: GuestMetadata = {
+    answer: (guest, req) =>
+      guestMetadata
+        ? guestMetadata.answer(guest, req)
+        : Promise.resolve({
+            status: 503,
+            contentType: 'application/json; charset=utf-8',
+            body: '{"error":"Service unavailable"}',
+          }),
+  }
   const { fabric, prepareSource, prober, accel } = await makeFabric(
     config,
     store,
     clock,
     onHealthChange,
     metrics,
+    metadata,
   )
   const galleries = new Galleries(
     store,
@@ -185,6 +201,7 @@ export async function buildSystem(o: {
       wake?.notify(key).catch((err: unknown) => o.log.warn({ err }, 'Wake notification failed'))
     },
   }
+  guestMetadata = createInstanceMetadata(deps)
   const retention = new RetentionSweeper({
     store,
     clock,
@@ -228,6 +245,7 @@ export async function buildSystem(o: {
     await orchestrator?.stop()
     await leases?.stop()
     await wake?.close()
+    if (fabric instanceof QemuFabric) await fabric.close()
     prober?.close()
   }
   return { deps, orchestrator, retention, app, adminToken, subscriptionId, accel, start, stop }
@@ -302,6 +320,7 @@ async function makeFabric(
   clock: Clock,
   onHealthChange: (probeKey: string) => void,
   metrics: Metrics,
+  metadata: GuestMetadata,
 ): Promise<{
   fabric: SimFabric | LocalFabric | QemuFabric
   prepareSource: (uri: string) => Promise<string>
@@ -341,6 +360,7 @@ async function makeFabric(
       prober,
       addressPrefix: config.addressPrefix,
       accel: accel.accel,
+      metadata,
       nowMs: () => clock.nowMs(),
     })
     return { fabric, prepareSource: (uri) => fabric.prepareSource(confine(uri)), prober, accel }

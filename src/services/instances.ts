@@ -152,7 +152,8 @@ async function load(
   return [views, new Map(records.map((r) => [r.instanceId, r]))]
 }
 
-function vmView(
+/** An instance as the API shows it (its ARM body), also the source of its metadata document. */
+export function vmView(
   resource: StoredResource,
   state: ScaleSetState,
   v: InstanceView,

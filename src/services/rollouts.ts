@@ -10,7 +10,7 @@ import type { StartRequest } from '../core/rollout/start.js'
 import { progressOf, rollbackInfoOf } from '../core/rollout/progress.js'
 import type { Rollout } from '../core/rollout/types.js'
 import { formatDurationMs } from '../core/duration.js'
-import type { ScaleSetState } from '../store/store.js'
+import type { InstanceRecord, ScaleSetState } from '../store/store.js'
 import type { OperationRecord } from '../store/control-store.js'
 import type { ServiceDeps } from './deps.js'
 import type { ScaleSetRef } from './scale-sets.js'
@@ -272,9 +272,24 @@ export async function approveRollingUpgrade(
     .filter((id) =>
       named ? named.includes(id) : records.find((r) => r.instanceId === id)?.osUpgradePending,
     )
+  await approveInstances(deps, state.key, records, chosen)
+  return createOperation(deps, ref.sub, 'approveRollingUpgrade', { kind: 'none' })
+}
+
+/**
+ * Records the approval of these instances' deferred OS upgrades and wakes the set: what
+ * approveRollingUpgrade does, and what a guest's StartRequests does
+ * (`services/instance-metadata.ts`).
+ */
+export async function approveInstances(
+  deps: ServiceDeps,
+  key: string,
+  records: readonly InstanceRecord[],
+  ids: readonly string[],
+): Promise<void> {
   await deps.store.putInstanceRecords(
-    state.key,
-    chosen.map((id) => {
+    key,
+    ids.map((id) => {
       const r = records.find((x) => x.instanceId === id)
       return {
         instanceId: id,
@@ -285,8 +300,7 @@ export async function approveRollingUpgrade(
       }
     }),
   )
-  deps.notify(state.key)
-  return createOperation(deps, ref.sub, 'approveRollingUpgrade', { kind: 'none' })
+  deps.notify(key)
 }
 
 /**

@@ -16,11 +16,13 @@ import { Prober } from '../../health/prober.js'
 import { fabricModel } from '../../../test-support/builders.js'
 import { runFabricContract } from '../fabric.contract.js'
 import type { ImageArtifact, InstanceView } from '../types/fabric.js'
+import type { GuestIdentity, GuestMetadata } from '../types/metadata.js'
 import { findMarked } from '../host/processes.js'
 import { QemuFabric, QEMU_TOOLS } from './qemu-fabric.js'
 import { FileQemuState, MemoryQemuState } from './qemu-state.js'
 import { buildSampleImage } from './sample-image.js'
 import { findTool } from './tools.js'
+import { computerName } from '../../core/scale-set/placement.js'
 
 const work = mkdtempSync(join(tmpdir(), 'osroll-qemu-'))
 const CACHE = join(tmpdir(), 'osroll-kernel-cache')
@@ -44,18 +46,20 @@ async function sample(version: string, health: 'healthy' | 'unhealthy' = 'health
 }
 
 let slice = 0
-async function harness() {
+async function harness(o: { metadata?: GuestMetadata } = {}) {
   const root = join(work, `h${slice}`)
   const addressStart = 41_000 + 64 * slice++
   const prober = new Prober({ tickMs: 50 })
-  const fabric = new QemuFabric({
+  const options = {
     rootDir: join(root, 'vms'),
     casDir: join(work, 'images'),
     state: new MemoryQemuState(),
     prober,
     addressStart,
     stopGraceMs: 3000,
-  })
+    ...(o.metadata ? { metadata: o.metadata } : {}),
+  }
+  const fabric = new QemuFabric(options)
   const model = fabricModel({
     healthSource: 'probe',
     healthCheck: {
@@ -95,10 +99,19 @@ async function harness() {
       model.scaleSetKey,
       views.map((v) => v.instanceId),
     )
+    await fabric.close()
     prober.close()
   }
   cleanups.push(close)
-  return { fabric, model, images, until, close, root, addressStart }
+  return { fabric, model, images, until, close, root, addressStart, options }
+}
+
+async function waitUntil(check: () => boolean, what: string, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`never reached: ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
 }
 
 async function answer(ip: string): Promise<string> {
@@ -146,6 +159,74 @@ describe.skipIf(missing.length > 0)(`qemu fabric (needs ${QEMU_TOOLS.join(', ')}
       expect(log?.match(/custom data exited 0/g)?.length).toBe(2)
       await h.close()
       expect(findMarked((root) => root.startsWith(work))).toEqual([])
+    },
+  )
+
+  it(
+    'a guest reaches the metadata service at 169.254.169.254 as itself only, again after a restart',
+    { timeout: 240_000 },
+    async () => {
+      // A recording service: it answers each request with the identity the fabric bound it to.
+      const recorder = () => {
+        const seen: { guest: GuestIdentity; url: string }[] = []
+        const metadata: GuestMetadata = {
+          answer: async (guest, r) => {
+            seen.push({ guest, url: r.url })
+            const body = JSON.stringify({ instanceId: guest.instanceId })
+            return { status: 200, contentType: 'application/json; charset=utf-8', body }
+          },
+        }
+        return { seen, metadata }
+      }
+      const first = recorder()
+      const h = await harness({ metadata: first.metadata })
+      // Each guest asks as itself, then forges another VM's identity every way it can: a path,
+      // a query, headers naming instance 1 or 0, another Host. Then it polls scheduled events.
+      const script = [
+        '#!/bin/sh',
+        'me=$(hostname); other=1; [ "$(sed -n "s/^osroll-instance: *//p" /run/seed/meta-data)" = 1 ] && other=0',
+        'ask() { printf "GET %s HTTP/1.0\r\nMetadata: true\r\n%s\r\n" "$1" "$2" | nc 169.254.169.254 80 | tail -n 1; }',
+        'for q in "/metadata/instance?api-version=2021-02-01&from=$me" "/metadata/instance/$other?from=$me" "/metadata/instance?instanceId=$other&from=$me"; do',
+        '  echo "IMDS $(ask "$q" "X-Instance: $other\r\nHost: vm-$other\r\n")" > /dev/ttyS0',
+        'done',
+        'touch /var/lib/osroll/approve-scheduled-events',
+      ].join('\n')
+      const model = { ...h.model, customData: Buffer.from(script).toString('base64') }
+      const specs = ['0', '1'].map((instanceId) => ({
+        instanceId,
+        zone: null,
+        updateDomain: Number(instanceId),
+        faultDomain: 0,
+        image: h.images.v1,
+      }))
+      await h.fabric.createInstances(model, specs)
+      const ok = (v?: InstanceView) => v?.health === 'healthy' && v.provisioning === 'succeeded'
+      await h.until((vs) => vs.length === 2 && vs.every(ok), 'two healthy VMs')
+      for (const id of ['0', '1']) {
+        const log = (await h.fabric.consoleLog(model.scaleSetKey, id, 16_384)) ?? ''
+        const answers = log.split(/\r?\n/).filter((l) => l.startsWith('IMDS '))
+        expect(answers, log).toEqual(Array(3).fill(`IMDS {"instanceId":"${id}"}`))
+      }
+      const computer = (id: string) => computerName(model.computerNamePrefix, id)
+      for (const s of first.seen.filter((x) => x.url.includes('from=')))
+        expect(s.url).toContain(`from=${computer(s.guest.instanceId)}`)
+      expect(first.seen.filter((x) => x.url.includes('from=')).length).toBe(6)
+      const polled = (seen: typeof first.seen, id: string) =>
+        seen.some((x) => x.guest.instanceId === id && x.url.startsWith('/metadata/scheduledevents'))
+      await waitUntil(() => polled(first.seen, '0') && polled(first.seen, '1'), 'both polling')
+
+      // osroll stops (its sockets close; the VMs run on), another one adopts them.
+      await h.fabric.close()
+      const second = recorder()
+      const b = new QemuFabric({ ...h.options, metadata: second.metadata })
+      try {
+        expect(await b.adopt()).toEqual({ adopted: 2, restarted: 0 })
+        await waitUntil(() => polled(second.seen, '0') && polled(second.seen, '1'), 'reattached')
+        expect(second.seen.every((x) => !x.url.includes('from='))).toBe(true)
+      } finally {
+        await b.deleteInstances(model.scaleSetKey, ['0', '1'])
+        await b.close()
+      }
     },
   )
 

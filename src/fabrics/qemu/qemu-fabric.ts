@@ -38,7 +38,9 @@ import {
   MARK_SPAWN,
   stopProcess,
 } from '../host/processes.js'
+import type { GuestMetadata } from '../types/metadata.js'
 import { buildSeed, createDataDisk, createOverlay } from './disks.js'
+import { METADATA_RELAY, METADATA_SOCKET, MetadataSockets, writeRelay } from './metadata-sockets.js'
 import { readManifest, type QemuManifest } from './manifest.js'
 import { vmDir, type QemuDisk, type QemuInstance, type QemuStateStore } from './qemu-state.js'
 import { requireTools } from './tools.js'
@@ -63,6 +65,11 @@ export type QemuFabricOptions = Readonly<{
   consoleRotateBytes?: number
   /** How long a guest gets to power off before QMP quit. Default 5 s. */
   stopGraceMs?: number
+  /**
+   * Answers the guests' requests to 169.254.169.254
+   * (docs/qemu.md § The metadata service); without it that address is not forwarded.
+   */
+  metadata?: GuestMetadata
   nowMs?: () => number
 }>
 
@@ -82,11 +89,13 @@ export class QemuFabric implements Fabric {
   private readonly rootDir: string
   private readonly addresses: AddressPool
   private readonly tscKhz = hostTscKhz()
+  private readonly sockets: MetadataSockets | null
   private sweep: Promise<number> | null = null
 
   constructor(private readonly o: QemuFabricOptions) {
     requireTools(QEMU_TOOLS)
     this.rootDir = resolve(o.rootDir)
+    this.sockets = o.metadata ? new MetadataSockets(o.metadata) : null
     this.addresses = new AddressPool({
       prefix: o.addressPrefix,
       start: o.addressStart,
@@ -109,9 +118,20 @@ export class QemuFabric implements Fabric {
     return `cas:${digest}`
   }
 
-  /** Stops the VMs of this fabric's dir that no record names, once, before anything starts. */
+  /**
+   * Stops the VMs of this fabric's dir that no record names, once, before anything starts, and
+   * writes the metadata relay the VMs' QEMU runs.
+   */
   ready(): Promise<number> {
-    return (this.sweep ??= this.stopOrphans())
+    return (this.sweep ??= (async () => {
+      if (this.sockets) await writeRelay(join(this.rootDir, METADATA_RELAY))
+      return this.stopOrphans()
+    })())
+  }
+
+  /** Stops serving the guests' metadata (osroll stops; the VMs run on and reconnect later). */
+  async close(): Promise<void> {
+    await this.sockets?.closeAll()
   }
 
   async listInstances(scaleSetKey: string, _o?: CallOptions): Promise<readonly InstanceView[]> {
@@ -174,6 +194,7 @@ export class QemuFabric implements Fabric {
     for (const i of await this.o.state.getMany(scaleSetKey, ids)) {
       await this.o.state.put({ ...i, wantRunning: false })
       await this.stopInstance(i)
+      await this.sockets?.close(join(this.dirOf(i), METADATA_SOCKET))
       await rm(this.dirOf(i), { recursive: true, force: true })
       await this.o.state.remove(scaleSetKey, i.instanceId)
       this.addresses.release(i.privateIp)
@@ -289,6 +310,7 @@ export class QemuFabric implements Fabric {
       const spawned = i.spawning && marked.find((p) => p.spawnId === i.spawning?.spawnId)
       if (spawned) i = await this.recordStarted(i, spawned, i.spawning?.atMs ?? this.now())
       if (i.process && isAlive(i.process)) {
+        await this.openMetadata(i)
         adopted++
         continue
       }
@@ -369,6 +391,7 @@ export class QemuFabric implements Fabric {
     const base = artifactDir(this.o.casDir, instance.disk.digest)
     const startedAtMs = this.now()
     try {
+      const metadata = await this.openMetadata(instance)
       const proc = await startVm(
         {
           dir,
@@ -387,6 +410,7 @@ export class QemuFabric implements Fabric {
           hostAddress: instance.privateIp,
           ports,
           ...(this.tscKhz ? { tscKhz: this.tscKhz } : {}),
+          ...(metadata ? { metadata } : {}),
         },
         {
           PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -451,6 +475,20 @@ export class QemuFabric implements Fabric {
     const orphans = findMarked((root) => root === this.rootDir).filter((p) => !named.has(p.spawnId))
     await Promise.all(orphans.map((p) => stopProcess(p, 1000)))
     return orphans.length
+  }
+
+  /**
+   * Listens on the VM's metadata socket (bound to this instance) and returns what QEMU runs to
+   * reach it; null without a metadata service.
+   */
+  private async openMetadata(i: QemuInstance) {
+    if (!this.sockets) return null
+    const socket = join(this.dirOf(i), METADATA_SOCKET)
+    // sun_path holds 107 bytes and a NUL: a longer path would be cut, or refused by listen.
+    if (Buffer.byteLength(socket) > 107)
+      throw new Error(`its metadata socket path is longer than 107 bytes: ${socket}`)
+    await this.sockets.open(socket, { scaleSetKey: i.scaleSetKey, instanceId: i.instanceId })
+    return { node: process.execPath, relay: join(this.rootDir, METADATA_RELAY), socket }
   }
 
   /** The guest ports forwarded: the manifest's, and the health check's. */

@@ -30,9 +30,18 @@ export type VmSpec = Readonly<{
   ports: readonly number[]
   /** The host TSC in kHz, given to the guest so that microvm boots never hang calibrating. */
   tscKhz?: number
+  /** The metadata service's relay (`metadata-sockets.ts`): QEMU runs it per guest connection. */
+  metadata?: Readonly<{ node: string; relay: string; socket: string }>
 }>
 
 export const QMP_SOCKET = 'qmp.sock'
+/**
+ * The guest's user-mode network (docs/qemu.md § The metadata service): QEMU forwards a guest
+ * address only inside `net=`, so the guest network is the link-local /24 that holds the metadata address.
+ * The guest is 169.254.169.15, its gateway 169.254.169.2.
+ */
+export const GUEST_NET = '169.254.169.0/24'
+export const METADATA_ADDRESS = '169.254.169.254'
 
 /** QEMU's arguments for `spec`: microvm, direct kernel boot, virtio-mmio disks with serials. */
 export function qemuArgs(spec: VmSpec): string[] {
@@ -66,9 +75,12 @@ export function qemuArgs(spec: VmSpec): string[] {
     ...(spec.seed ? drive('seed', spec.seed, 'raw', 'osroll-seed', true) : []),
     ...spec.dataDisks.flatMap((d) => drive(`lun${d.lun}`, d.path, 'qcow2', `osroll-lun-${d.lun}`)),
     '-netdev',
-    ['user,id=net0', ...spec.ports.map((p) => `hostfwd=tcp:${spec.hostAddress}:${p}-:${p}`)].join(
-      ',',
-    ),
+    [
+      'user,id=net0',
+      `net=${GUEST_NET}`,
+      ...spec.ports.map((p) => `hostfwd=tcp:${spec.hostAddress}:${p}-:${p}`),
+      ...(spec.metadata ? [metadataForward(spec.metadata)] : []),
+    ].join(','),
     '-device',
     'virtio-net-device,netdev=net0',
     '-qmp',
@@ -85,6 +97,20 @@ function drive(id: string, file: string, format: string, serial: string, readOnl
     '-device',
     `virtio-blk-device,drive=${id},serial=${serial}`,
   ]
+}
+
+/**
+ * Each guest connection to 169.254.169.254:80 runs the relay with the VM's own socket as its
+ * argument: the VM's identity is fixed here, by osroll, and nothing the guest sends changes it.
+ * QEMU splits the command shell-style (without a shell), so each argument is single-quoted.
+ */
+function metadataForward(m: NonNullable<VmSpec['metadata']>): string {
+  const cmd = [m.node, m.relay, m.socket].map(shellQuote).join(' ')
+  return `guestfwd=tcp:${METADATA_ADDRESS}:80-cmd:${escapeOpt(cmd)}`
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`
 }
 
 /** QEMU's option syntax doubles commas inside a value. */
