@@ -185,7 +185,8 @@ async function maybeStart(
     id: deps.ids(),
     spec: state.spec,
     request: decision.request,
-    healthDeadlineMs: deps.healthDeadlineMs,
+    healthDeadlineMs: state.upgradeSettings?.healthDeadlineMs ?? deps.healthDeadlineMs,
+    minHealthyTimeMs: state.upgradeSettings?.minHealthyTimeMs ?? 0,
     nowMs,
   })
   return {

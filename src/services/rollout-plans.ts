@@ -48,7 +48,8 @@ export async function rolloutPlan(
       pace: 'batched',
       scope: null,
     },
-    healthDeadlineMs: deps.config.healthDeadlineMs,
+    healthDeadlineMs: state.upgradeSettings?.healthDeadlineMs ?? deps.config.healthDeadlineMs,
+    minHealthyTimeMs: state.upgradeSettings?.minHealthyTimeMs ?? 0,
     nextInstanceId: state.nextInstanceId,
     nowMs: deps.clock.nowMs(),
   })

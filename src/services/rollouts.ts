@@ -352,7 +352,8 @@ async function startUserRollout(
     id: deps.ids(),
     spec: state.spec,
     request,
-    healthDeadlineMs: deps.config.healthDeadlineMs,
+    healthDeadlineMs: state.upgradeSettings?.healthDeadlineMs ?? deps.config.healthDeadlineMs,
+    minHealthyTimeMs: state.upgradeSettings?.minHealthyTimeMs ?? 0,
     nowMs: deps.clock.nowMs(),
   })
   await deps.store.createRollout(rollout)

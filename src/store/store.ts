@@ -43,8 +43,15 @@ export type ScaleSetState = Readonly<{
    * (docs/rollouts.md § Pause and resume). Absent on sets stored before it existed.
    */
   pauseRequest?: Readonly<{ rolloutId: string; atMs: number }> | null
+  /**
+   * osroll's per-set timing (docs/rollouts.md § Per-set timing), frozen into each rollout when
+   * it starts; absent: the server's `--health-deadline` and no minHealthyTime.
+   */
+  upgradeSettings?: UpgradeSettings | null
   revision: number
 }>
+
+export type UpgradeSettings = Readonly<{ healthDeadlineMs?: number; minHealthyTimeMs?: number }>
 
 /** Control-plane facts about an instance that the fabric does not know. */
 export type InstanceRecord = Readonly<{

@@ -6,6 +6,7 @@
  * converging; it is called on every pass, so a crash between "decide" and "act" only repeats an
  * idempotent action.
  */
+import { formatDurationMs } from '../duration.js'
 import { verdict } from '../health/verdict.js'
 import { failureMessage } from './messages.js'
 import type {
@@ -52,6 +53,7 @@ export function advanceAttempt(a: Attempt, ctx: AttemptContext): Advanced {
     })
     out.attempt = next
   }
+  out.attempt = noteHealthySince(out.attempt, ctx)
   if (TERMINAL_ATTEMPT_STATES.has(out.attempt.state)) converge(out.attempt, ctx, out.actions)
   return out
 }
@@ -141,9 +143,33 @@ function onSurging(a: Attempt, ctx: AttemptContext, actions: Action[]): Attempt 
 function onWaitingHealth(a: Attempt, obs: InstanceObservation, ctx: AttemptContext): Attempt {
   if (obs.provisioning === 'failed')
     return fail(a, ctx, 'ProvisioningFailed', obs.provisioningError)
-  if (verdict(obs) === 'healthy') return { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs }
+  const minHealthyMs = ctx.rollout.minHealthyTimeMs ?? 0
+  const healthy = verdict(obs) === 'healthy'
+  if (healthy && minHealthyMs === 0) return { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs }
+  const since = a.healthySinceMs ?? null
+  if (healthy && since !== null && ctx.nowMs - since >= minHealthyMs)
+    return { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs }
+  if (healthy) return a // healthy, not long enough yet: `healthySinceMs` is noted below
+  if (since !== null) return fail(a, ctx, 'UnstableHealth', formatDurationMs(minHealthyMs))
   if (ctx.nowMs >= a.deadlineAtMs) return fail(a, ctx, 'HealthDeadlineExceeded', null)
   return a
+}
+
+/**
+ * minHealthyTime: notes when an instance waiting for health first answered healthy (not a state
+ * change: no event), so that it counts only after staying healthy that long.
+ */
+function noteHealthySince(a: Attempt, ctx: AttemptContext): Attempt {
+  if (a.state !== 'WaitingHealth' || !ctx.rollout.minHealthyTimeMs) return a
+  if ((a.healthySinceMs ?? null) !== null) return a
+  const obs = ctx.observe(a.instanceId)
+  return obs && verdict(obs) === 'healthy' ? { ...a, healthySinceMs: ctx.nowMs } : a
+}
+
+/** When a healthy instance will have stayed healthy for minHealthyTime, else null. */
+export function minHealthyDueAtMs(a: Attempt, r: Pick<Rollout, 'minHealthyTimeMs'>): number | null {
+  if (a.state !== 'WaitingHealth' || !r.minHealthyTimeMs) return null
+  return a.healthySinceMs != null ? a.healthySinceMs + r.minHealthyTimeMs : null
 }
 
 function onRollingBack(

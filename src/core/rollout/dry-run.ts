@@ -20,6 +20,7 @@ export type DryRunInput = Readonly<{
   instances: readonly InstanceObservation[]
   request: StartRequest
   healthDeadlineMs: number
+  minHealthyTimeMs?: number
   nextInstanceId: number
   nowMs: number
 }>

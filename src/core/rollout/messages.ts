@@ -87,5 +87,7 @@ export function failureMessage(
       return `Reimage of instance ${instanceId} failed: ${detail ?? 'unknown error'}`
     case 'InstanceStopped':
       return `Instance ${instanceId} stopped while being upgraded.`
+    case 'UnstableHealth':
+      return `Instance ${instanceId} became healthy on the new OS disk, then unhealthy before its minHealthyTime ${detail ?? ''} had passed.`
   }
 }

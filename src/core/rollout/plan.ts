@@ -8,7 +8,7 @@ import { verdict } from '../health/verdict.js'
 import { invariant } from '../problem.js'
 import type { ScaleSetSpec } from '../scale-set/spec.js'
 import { durabilityMismatched } from '../scale-set/service-fabric.js'
-import { advanceAttempt } from './attempt.js'
+import { advanceAttempt, minHealthyDueAtMs } from './attempt.js'
 import { assertRolloutInvariants } from './invariants.js'
 import { chooseBatch, findCandidates } from './batch.js'
 import { durabilityMismatch, unhealthyBeforeBatch, upgradedUnhealthy } from './messages.js'
@@ -310,9 +310,11 @@ class StepDecider {
 
   /** The next future deadline of an open attempt; past ones are handled by polling. */
   private earliestDeadline(): number | null {
-    const future = this.r.attempts
-      .filter((a) => !isTerminal(a) && a.deadlineAtMs > this.nowMs)
-      .map((a) => a.deadlineAtMs)
+    const open = this.r.attempts.filter((a) => !isTerminal(a))
+    const future = [
+      ...open.map((a) => a.deadlineAtMs),
+      ...open.map((a) => minHealthyDueAtMs(a, this.r) ?? 0),
+    ].filter((t) => t > this.nowMs)
     return future.length === 0 ? null : Math.min(...future)
   }
 

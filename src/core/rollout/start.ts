@@ -178,6 +178,8 @@ export function startRollout(o: {
   spec: ScaleSetSpec
   request: StartRequest
   healthDeadlineMs: number
+  /** The set's minHealthyTime (osroll's own), 0 or absent for none. */
+  minHealthyTimeMs?: number
   nowMs: number
 }): Rollout {
   const { spec, request } = o
@@ -193,6 +195,7 @@ export function startRollout(o: {
     rollback: rollbackEnabled(spec, request.kind, request.startedBy),
     deferral: request.kind === 'OSImage' && spec.automaticOS.deferral,
     healthDeadlineMs: o.healthDeadlineMs,
+    ...(o.minHealthyTimeMs ? { minHealthyTimeMs: o.minHealthyTimeMs } : {}),
     status: 'RollingForward',
     startedAtMs: o.nowMs,
     endedAtMs: null,

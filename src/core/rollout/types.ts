@@ -57,7 +57,11 @@ export const TERMINAL_ATTEMPT_STATES: ReadonlySet<AttemptState> = new Set([
 ])
 
 export type FailureReason =
-  'HealthDeadlineExceeded' | 'ProvisioningFailed' | 'ReimageFailed' | 'InstanceStopped'
+  | 'HealthDeadlineExceeded'
+  | 'ProvisioningFailed'
+  | 'ReimageFailed'
+  | 'InstanceStopped'
+  | 'UnstableHealth'
 
 /** One instance's part in a rollout; an instance is tried at most once per rollout. */
 export type Attempt = Readonly<{
@@ -76,6 +80,11 @@ export type Attempt = Readonly<{
   endedAtMs: number | null
   failure: Readonly<{ reason: FailureReason; message: string }> | null
   rollbackError: string | null
+  /**
+   * minHealthyTime (osroll's own, docs/rollouts.md § Per-set timing): since when the instance
+   * has been healthy on its new disk without a break; absent or null when it is not.
+   */
+  healthySinceMs?: number | null
 }>
 
 export type RolloutError = Readonly<{ code: string; message: string }>
@@ -100,6 +109,11 @@ export type Rollout = Readonly<{
   rollback: boolean
   deferral: boolean
   healthDeadlineMs: number
+  /**
+   * minHealthyTime: how long an upgraded instance must stay healthy to count as upgraded; a
+   * break inside it fails the instance. Absent or 0: counted at the first healthy answer.
+   */
+  minHealthyTimeMs?: number
   status: RolloutStatus
   startedAtMs: number
   endedAtMs: number | null
