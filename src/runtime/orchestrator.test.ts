@@ -173,6 +173,16 @@ describe('orchestrator queue', () => {
     await q.orchestrator.stop()
   })
 
+  it('settled() also waits for the effects a pass started, and for the pass they wake', async () => {
+    const w = await setup()
+    w.orchestrator.start()
+    await w.orchestrator.settled() // at t=0: the scale-out's creates ran, and a pass after them
+    expect(await w.fabric.listInstances(SET_KEY)).toHaveLength(4)
+    expect(w.orchestrator.passes).toBe(2)
+    expect(w.clock.nowMs()).toBe(0)
+    await w.orchestrator.stop()
+  })
+
   it('with every slot taken, a due key waits for a pass to end without spinning', async () => {
     const q = await scripted({ concurrency: 1, keys: ['a', 'b'] })
     q.orchestrator.start()

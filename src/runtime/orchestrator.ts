@@ -72,6 +72,18 @@ export class Orchestrator {
     while (!this.quiet()) await new Promise<void>((resolve) => this.idlers.push(resolve))
   }
 
+  /**
+   * Resolves once nothing runs at all: no pass is due by now or running and no effect is in
+   * flight (an effect that settles enqueues its set, which is then run first). On a manual clock
+   * an effect waiting for its retry backoff never settles: the simulator uses `idle()`.
+   */
+  async settled(): Promise<void> {
+    do {
+      await this.idle()
+      await this.deps.effects.idle()
+    } while (!this.quiet())
+  }
+
   /** Stops taking work, waits for running passes and effects. */
   async stop(): Promise<void> {
     this.stopped = true
