@@ -183,6 +183,31 @@ describe('orchestrator queue', () => {
     await w.orchestrator.stop()
   })
 
+  it('backs a failing pass off exponentially from 500 ms, capped at 30 s', async () => {
+    const w = await setup()
+    const clock = new ManualClock(0)
+    const started: number[] = []
+    const orchestrator = new Orchestrator(
+      { ...w.deps, clock },
+      {
+        listKeys: async () => ['a'],
+        resyncMs: 10 ** 9,
+        pass: async () => {
+          started.push(clock.nowMs())
+          throw new Error('store unavailable')
+        },
+      },
+    )
+    orchestrator.start()
+    for (let i = 0; i < 8; i++) {
+      await orchestrator.idle()
+      clock.advanceTo(clock.nextSleeperAtMs()!)
+    }
+    await orchestrator.idle()
+    expect(started).toEqual([0, 500, 1500, 3500, 7500, 15500, 31500, 61500, 91500])
+    await orchestrator.stop()
+  })
+
   it('with every slot taken, a due key waits for a pass to end without spinning', async () => {
     const q = await scripted({ concurrency: 1, keys: ['a', 'b'] })
     q.orchestrator.start()
