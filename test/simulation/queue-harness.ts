@@ -6,16 +6,15 @@
  * effect has finished or waits on the clock, to the next sleeper or fault: no other instant
  * exists, so a lost wake-up shows as a stuck rollout or a queue violation (`queue-watch.ts`).
  */
-import { EffectRunner } from '../../src/runtime/effect-runner.js'
+import type { EffectRunner } from '../../src/runtime/effect-runner.js'
 import { Orchestrator } from '../../src/runtime/orchestrator.js'
 import type { OrchestratorOptions } from '../../src/runtime/orchestrator.js'
 import { reconcile } from '../../src/runtime/reconciler.js'
 import type { PassResult, ReconcilerDeps } from '../../src/runtime/reconciler.js'
-import { silentLogger } from '../../src/runtime/logger.js'
 import type { ScaleSetState } from '../../src/store/store.js'
 import { AppError } from '../../src/errors.js'
-import type { SimResult, SimWorld } from './harness.js'
-import { applyFault, simWorld } from './harness.js'
+import type { SimResult } from './harness.js'
+import { applyFault, simDeps, simWorld } from './harness.js'
 import { Invariants } from './invariants.js'
 import { QueueWatch } from './queue-watch.js'
 import type { Fault, Scenario } from './scenario.js'
@@ -49,12 +48,15 @@ class WatchedOrchestrator extends Orchestrator {
 const WAKES: ReadonlySet<Fault['kind']> = new Set([
   'publish',
   'cancel',
+  'pause',
+  'resume',
   'manualStart',
   'scale',
   'approve',
   'protect',
   'disableAuto',
   'modelChange',
+  'fixExtension',
 ])
 
 const ACTIVE_POLL_MS = 1000
@@ -132,7 +134,7 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
   /** A runtime on the world: effects that wake its own orchestrator, passes that are checked. */
   function start(): WatchedOrchestrator {
     let self: WatchedOrchestrator | null = null
-    const deps = depsOf(w, () => self?.enqueue(key))
+    const deps = simDeps(w, () => self?.enqueue(key))
     self = new WatchedOrchestrator(
       deps,
       {
@@ -159,10 +161,14 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
     let result: PassResult
     try {
       await settle(d.effects)
+      const stateBefore = (await store.getScaleSet(k)) as ScaleSetState
+      inv.notePause(stateBefore.pauseRequest ?? null)
       await inv.observeBefore(
         await fabric.listInstances(k),
         await store.listInstanceRecords(k),
         simState,
+        w.cluster.durability,
+        stateBefore,
       )
       result = await reconcile(k, d)
     } catch (err) {
@@ -219,7 +225,7 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
     await orchestrator.stop()
     watch.reset()
     if (afterPersist) {
-      const dying = depsOf(w, () => undefined)
+      const dying = simDeps(w, () => undefined)
       dying.effects.close()
       await reconcile(key, dying).catch((err: unknown) => {
         if (!(err instanceof AppError && err.retryable)) throw err
@@ -234,27 +240,4 @@ function openGate(): { applied: Promise<void>; open: () => void } {
   let open!: () => void
   const applied = new Promise<void>((resolve) => (open = resolve))
   return { applied, open }
-}
-
-function depsOf(w: SimWorld, onSettled: () => void): ReconcilerDeps {
-  const { store, fabric, catalog, clock, s } = w
-  return {
-    store,
-    fabric,
-    catalog,
-    clock,
-    effects: new EffectRunner({
-      fabric,
-      store,
-      catalog,
-      clock,
-      log: silentLogger,
-      onSettled,
-      retries: 2,
-    }),
-    log: silentLogger,
-    ids: w.nextId,
-    timing: s.timing,
-    healthDeadlineMs: s.healthDeadlineMs,
-  }
 }
