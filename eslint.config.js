@@ -33,6 +33,21 @@ const layers = [
     files: ['src/cli/**/*.ts'],
     // The CLI talks to a server only through the client; `serve` and `demo` start one (main).
     imports: ['client', 'main', 'config', 'services', 'store', 'fabrics', 'fabric-types', 'core'],
+    also: [
+      {
+        // Every other command is a client command: it reaches a server only through the client.
+        // `token create` writes the data dir's store; `image sample` builds an image locally.
+        files: ['src/cli/**/*.ts'],
+        ignores: ['src/cli/serve.ts', 'src/cli/demo.ts', 'src/cli/token.ts', 'src/cli/images.ts'],
+        regex: String.raw`^(\.\./)+(main\.js$|api/|services/|runtime/|health/|store/|fabrics/)`,
+        message: 'a client command talks to the server only through the client',
+      },
+      {
+        files: ['src/cli/images.ts'],
+        regex: String.raw`^(\.\./)+(main\.js$|api/|services/|runtime/|health/|store/|fabrics/(?!qemu/sample-image\.js$))`,
+        message: 'the image commands talk to the server only through the client',
+      },
+    ],
   },
   {
     layer: 'api',
@@ -54,8 +69,15 @@ const layers = [
     layer: 'store',
     files: ['src/store/**/*.ts'],
     imports: ['fabric-types', 'util', 'errors', 'core'],
-    // One backend never imports its sibling: what both need is in store/sql/.
+    // One backend never imports its sibling: what both need is in store/sql/, which imports
+    // neither.
     also: [
+      {
+        files: ['src/store/**/*.ts'],
+        ignores: ['src/store/postgres/**', 'src/store/sqlite/**'],
+        regex: String.raw`(^|/)(sqlite|postgres)/`,
+        message: 'store/ below the backends imports neither backend',
+      },
       {
         files: ['src/store/postgres/**/*.ts'],
         regex: String.raw`(^|/)sqlite/`,
@@ -132,7 +154,7 @@ function layerRules({ layer, files, imports, also = [] }) {
     { files, ignores: ['**/*.test.ts', '**/*.contract.ts'], rules: rule([]) },
     ...also.map((a) => ({
       files: a.files,
-      ignores: ['**/*.test.ts', '**/*.contract.ts'],
+      ignores: ['**/*.test.ts', '**/*.contract.ts', ...(a.ignores ?? [])],
       rules: rule([{ regex: a.regex, message: `${a.message} (docs/architecture.md § Layers)` }]),
     })),
   ]

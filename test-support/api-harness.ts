@@ -1,6 +1,7 @@
 /**
  * An in-process osroll (the same wiring as `osroll serve`, on in-memory SQLite and the sim
- * fabric) for API tests with `app.inject`: no ports, no sleeps beyond bounded polling.
+ * fabric) for API tests with `app.inject`: no ports, no sleeps beyond bounded polling for a
+ * change, and `settle()` to show that nothing changes.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -42,6 +43,12 @@ export async function apiHarness(
   call: Call
   sub: string
   dataDir: string
+  /**
+   * Reconciles every scale set once more from now and resolves when nothing is left to do now
+   * (no pass due or running, no effect in flight): how a test shows that nothing happens,
+   * instead of sleeping.
+   */
+  settle: () => Promise<void>
   close: () => Promise<void>
 }> {
   const dir = mkdtempSync(join(tmpdir(), 'osroll-api-'))
@@ -91,6 +98,10 @@ export async function apiHarness(
     call,
     sub: sys.subscriptionId,
     dataDir: dir,
+    settle: async () => {
+      for (const key of await sys.deps.store.listScaleSetKeys()) sys.orchestrator.enqueue(key)
+      await sys.orchestrator.settled()
+    },
     close: async () => {
       await sys.stop()
       await sys.app.close()

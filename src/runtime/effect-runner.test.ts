@@ -4,16 +4,16 @@ import { MemoryStore } from '../store/memory/memory-store.js'
 import { MemoryCatalog } from './catalog.js'
 import { SimFabric } from '../fabrics/sim/sim-fabric.js'
 import { EffectRunner } from './effect-runner.js'
-import { SystemClock } from './clock.js'
+import { ManualClock } from '../../test-support/manual-clock.js'
 import { silentLogger } from './logger.js'
 import { Errors } from '../errors.js'
 import type { Fabric } from '../fabrics/types/fabric.js'
 
 /** A fabric whose reimage hangs for some instances (until aborted) and fails first for others. */
-function fabricWith(o: { hang: string[]; failOnce: string[] }) {
+function fabricWith(clock: ManualClock, o: { hang: string[]; failOnce: string[] }) {
   const signals = new Map<string, AbortSignal[]>()
   const failed = new Set<string>()
-  const sim = new SimFabric({ nowMs: () => Date.now() })
+  const sim = new SimFabric({ nowMs: () => clock.nowMs() })
   const fabric = Object.assign(Object.create(sim) as Fabric, {
     reimage: async (
       _m: unknown,
@@ -33,9 +33,16 @@ function fabricWith(o: { hang: string[]; failOnce: string[] }) {
   return { fabric, signals }
 }
 
+/** Lets pending callbacks run until `done` holds (bounded: STYLE R6). */
+async function until(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 100 && !done(); turn++) await new Promise((r) => setImmediate(r))
+  if (!done()) throw new Error('condition not reached in 100 turns')
+}
+
 describe('effect runner', () => {
   it('times out only the calls that hang, aborting their signal; a retry gets a fresh one', async () => {
-    const { fabric, signals } = fabricWith({ hang: ['0'], failOnce: ['2'] })
+    const clock = new ManualClock(0)
+    const { fabric, signals } = fabricWith(clock, { hang: ['0'], failOnce: ['2'] })
     const catalog = new MemoryCatalog()
     const s = spec()
     catalog.publish(s.image, '1.1.0', 'sim:?boot=0', s.location, 0)
@@ -43,7 +50,7 @@ describe('effect runner', () => {
       fabric,
       store: new MemoryStore(),
       catalog,
-      clock: new SystemClock(),
+      clock,
       log: silentLogger,
       onSettled: () => undefined,
       callTimeoutMs: 100,
@@ -65,6 +72,14 @@ describe('effect runner', () => {
         },
       ],
     )
+    // The calls' shared deadline (100) and instance 2's retry backoff (250) wait on the clock.
+    await until(() => clock.sleeperCount() === 2)
+    clock.advanceTo(99)
+    await new Promise((r) => setImmediate(r))
+    expect(signals.get('0')![0]!.aborted).toBe(false) // the clock decides, not the wall
+    clock.advanceTo(100)
+    await until(() => runner.busy(SET_KEY) === 1) // instance 0 timed out; 2 waits for its retry
+    clock.advanceTo(250)
     await runner.idle()
     expect(runner.takeFailures(SET_KEY)).toEqual([
       { instanceId: '0', action: 'reimage', message: 'timed out after 100 ms' },

@@ -61,7 +61,7 @@ async function setup(o: { failFirst?: number } = {}) {
       clock.advanceBy(ms)
     }
   }
-  return { clock, store, catalog, fabric, orchestrator, advance, s }
+  return { clock, store, catalog, fabric, orchestrator, advance, s, deps }
 }
 
 describe('orchestrator loop', () => {
@@ -106,5 +106,120 @@ describe('orchestrator loop', () => {
     expect(await w.fabric.listInstances(SET_KEY)).toHaveLength(4)
     expect(w.orchestrator.passes).toBeGreaterThanOrEqual(3)
     await w.orchestrator.stop()
+  })
+})
+
+/** A clock that counts its sleeps and stops answering after `cap` of them (a spinning loop). */
+class CountingClock extends ManualClock {
+  sleeps = 0
+  override sleepUntil(atMs: number, signal?: AbortSignal): Promise<void> {
+    if (++this.sleeps > 1000) return new Promise(() => {})
+    return super.sleepUntil(atMs, signal)
+  }
+}
+
+/** An orchestrator over scripted passes: each pass of a key waits for `release(key)`. */
+async function scripted(o: { concurrency?: number; keys: string[] }) {
+  const w = await setup()
+  const clock = new CountingClock(0)
+  const started: string[] = []
+  const gates = new Map<string, () => void>()
+  const orchestrator = new Orchestrator(
+    { ...w.deps, clock },
+    {
+      listKeys: async () => o.keys,
+      ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+      pass: async (key) => {
+        started.push(`${key}@${clock.nowMs()}`)
+        await new Promise<void>((resolve) => gates.set(key, resolve))
+        return { wakeAtMs: null, rollout: null }
+      },
+    },
+  )
+  const release = async (key: string) => {
+    for (let i = 0; i < 100 && !gates.has(key); i++) await tick()
+    const open = gates.get(key)
+    if (!open) throw new Error(`no pass of ${key} is running`)
+    gates.delete(key)
+    open()
+  }
+  return { clock, orchestrator, started, release }
+}
+
+describe('orchestrator queue', () => {
+  it('idle() waits for the passes due now, not for later ones; enqueues while running make one pass', async () => {
+    const q = await scripted({ keys: ['a'] })
+    q.orchestrator.start()
+    let idle = false
+    const first = q.orchestrator.idle().then(() => (idle = true))
+    await tick()
+    expect(q.started).toEqual(['a@0'])
+    expect(idle).toBe(false) // the resync's pass of `a` runs
+    q.orchestrator.enqueue('a')
+    q.orchestrator.enqueue('a')
+    q.orchestrator.enqueue('a', 5000) // a later time loses to the earlier one
+    await q.release('a')
+    await q.release('a') // the three requests made while it ran: one more pass
+    await first
+    expect(q.started).toEqual(['a@0', 'a@0'])
+    q.orchestrator.enqueue('a', 2000)
+    await q.orchestrator.idle() // due later: nothing to wait for now
+    expect(q.started).toHaveLength(2)
+    q.clock.advanceTo(2000)
+    const second = q.orchestrator.idle()
+    await q.release('a')
+    await second
+    expect(q.started).toEqual(['a@0', 'a@0', 'a@2000'])
+    await q.orchestrator.stop()
+  })
+
+  it('settled() also waits for the effects a pass started, and for the pass they wake', async () => {
+    const w = await setup()
+    w.orchestrator.start()
+    await w.orchestrator.settled() // at t=0: the scale-out's creates ran, and a pass after them
+    expect(await w.fabric.listInstances(SET_KEY)).toHaveLength(4)
+    expect(w.orchestrator.passes).toBe(2)
+    expect(w.clock.nowMs()).toBe(0)
+    await w.orchestrator.stop()
+  })
+
+  it('backs a failing pass off exponentially from 500 ms, capped at 30 s', async () => {
+    const w = await setup()
+    const clock = new ManualClock(0)
+    const started: number[] = []
+    const orchestrator = new Orchestrator(
+      { ...w.deps, clock },
+      {
+        listKeys: async () => ['a'],
+        resyncMs: 10 ** 9,
+        pass: async () => {
+          started.push(clock.nowMs())
+          throw new Error('store unavailable')
+        },
+      },
+    )
+    orchestrator.start()
+    for (let i = 0; i < 8; i++) {
+      await orchestrator.idle()
+      clock.advanceTo(clock.nextSleeperAtMs()!)
+    }
+    await orchestrator.idle()
+    expect(started).toEqual([0, 500, 1500, 3500, 7500, 15500, 31500, 61500, 91500])
+    await orchestrator.stop()
+  })
+
+  it('with every slot taken, a due key waits for a pass to end without spinning', async () => {
+    const q = await scripted({ concurrency: 1, keys: ['a', 'b'] })
+    q.orchestrator.start()
+    await tick()
+    expect(q.started).toEqual(['a@0']) // b is due, but the one slot is a's
+    const sleeps = q.clock.sleeps
+    for (let i = 0; i < 5; i++) await tick()
+    expect(q.clock.sleeps - sleeps).toBeLessThanOrEqual(1) // one sleep, until a's pass ends
+    await q.release('a')
+    await q.release('b')
+    await q.orchestrator.idle()
+    expect(q.started).toEqual(['a@0', 'b@0'])
+    await q.orchestrator.stop()
   })
 })

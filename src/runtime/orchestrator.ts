@@ -37,6 +37,10 @@ export class Orchestrator {
   private stopped = false
   private loop: Promise<void> | null = null
   private nextResyncAtMs = 0
+  /** The loop is reading the keys of a resync (they are not in `due` yet). */
+  private resyncing = false
+  /** Callers of `idle()` waiting for the loop to find nothing to do. */
+  private idlers: (() => void)[] = []
   /** Passes run so far (for tests and metrics). */
   passes = 0
 
@@ -58,6 +62,28 @@ export class Orchestrator {
     this.wake.abort()
   }
 
+  /**
+   * Resolves once no pass runs and none is due by now: every wake-up asked so far has been
+   * answered (a key due later is not waited for). Effects still running may enqueue again, so a
+   * caller that needs them done too awaits the effect runner as well. Tests and the simulator use
+   * it to say "nothing happens now" without sleeping (docs/architecture.md § The simulator).
+   */
+  async idle(): Promise<void> {
+    while (!this.quiet()) await new Promise<void>((resolve) => this.idlers.push(resolve))
+  }
+
+  /**
+   * Resolves once nothing runs at all: no pass is due by now or running and no effect is in
+   * flight (an effect that settles enqueues its set, which is then run first). On a manual clock
+   * an effect waiting for its retry backoff never settles: the simulator uses `idle()`.
+   */
+  async settled(): Promise<void> {
+    do {
+      await this.idle()
+      await this.deps.effects.idle()
+    } while (!this.quiet())
+  }
+
   /** Stops taking work, waits for running passes and effects. */
   async stop(): Promise<void> {
     this.stopped = true
@@ -77,7 +103,12 @@ export class Orchestrator {
       const now = this.clock.nowMs()
       if (now >= this.nextResyncAtMs) {
         this.nextResyncAtMs = now + (this.o.resyncMs ?? 30_000)
-        for (const key of await this.o.listKeys()) this.enqueue(key, now)
+        this.resyncing = true
+        try {
+          for (const key of await this.o.listKeys()) this.enqueue(key, now)
+        } finally {
+          this.resyncing = false
+        }
       }
       for (const key of this.dueKeys(now)) {
         this.due.delete(key)
@@ -92,6 +123,24 @@ export class Orchestrator {
       await this.sleep()
     }
     await Promise.allSettled([...inFlight])
+    this.tellIdlers()
+  }
+
+  /** Nothing to do at this instant (a loop not started or stopped runs nothing more). */
+  private quiet(): boolean {
+    if (this.running.size > 0) return false
+    if (!this.loop || this.stopped) return true
+    const now = this.clock.nowMs()
+    if (this.resyncing || now >= this.nextResyncAtMs) return false
+    for (const at of this.due.values()) if (at <= now) return false
+    return true
+  }
+
+  private tellIdlers(): void {
+    if (this.idlers.length === 0 || !this.quiet()) return
+    const idlers = this.idlers
+    this.idlers = []
+    for (const resolve of idlers) resolve()
   }
 
   private dueKeys(now: number): string[] {
@@ -136,12 +185,16 @@ export class Orchestrator {
 
   private async sleep(): Promise<void> {
     if (this.stopped) return
+    this.tellIdlers()
     this.wake = new AbortController()
-    const pending = [...this.due.entries()]
-      .filter(([k]) => !this.running.has(k))
-      .map(([, at]) => at)
+    // With every slot taken, a due key waits for a pass to end (which wakes the loop), not for
+    // its time, which has come: sleeping until it would return at once and spin.
+    const full = this.running.size >= (this.o.concurrency ?? 8)
+    const pending = full
+      ? []
+      : [...this.due.entries()].filter(([k]) => !this.running.has(k)).map(([, at]) => at)
     const until = Math.min(this.nextResyncAtMs, ...pending)
-    if (until <= this.clock.nowMs() && this.running.size < (this.o.concurrency ?? 8)) return
+    if (until <= this.clock.nowMs() && !full) return
     await this.clock.sleepUntil(until, this.wake.signal).catch(() => {})
   }
 }

@@ -184,12 +184,14 @@ describe('reconciler', () => {
 
   it('never creates more instances than the capacity while slow creates are in flight', async () => {
     let created = 0
+    let release!: () => void
+    const copying = new Promise<void>((resolve) => (release = resolve))
     const w = await world({
       fabric: (sim) => {
         const slow = Object.create(sim) as Fabric
         slow.createInstances = async (model, specs, o) => {
           created += specs.length
-          await new Promise((r) => setTimeout(r, 100)) // a real fabric copies a disk and boots
+          await copying // a real fabric copies a disk and boots: held until the test says
           return sim.createInstances(model, specs, o)
         }
         return slow
@@ -198,8 +200,11 @@ describe('reconciler', () => {
     const d = w.deps()
     for (let i = 0; i < 10; i++) {
       await reconcile(SET_KEY, d) // passes keep coming while the creates run
-      await new Promise((r) => setTimeout(r, 20))
+      await new Promise((r) => setImmediate(r))
     }
+    expect(created).toBe(4) // every create is still in flight, and none was started twice
+    expect(await w.sim.listInstances(SET_KEY)).toEqual([])
+    release()
     await d.effects.idle()
     await reconcile(SET_KEY, d)
     await d.effects.idle()

@@ -26,6 +26,14 @@ const version = (uri: string, o: { regions?: unknown[]; exclude?: boolean } = {}
     storageProfile: { osDiskImage: { source: { uri } } },
   },
 })
+/** Waits until a version's replication to all its regions is complete. */
+const replicated = (v: string) =>
+  waitFor(
+    async () =>
+      (await call('GET', `${ver(v)}?$expand=ReplicationStatus`)).body.properties.replicationStatus
+        .aggregatedState === 'Completed',
+    `replication of ${v}`,
+  )
 const history = async () => (await call('GET', setPath('/osUpgradeHistory'))).body.value as any[]
 
 beforeAll(async () => {
@@ -125,7 +133,8 @@ describe('galleries', () => {
 
   it('excludeFromLatest (version level) keeps a version out until it is cleared', async () => {
     await call('PUT', ver('3.0.0'), { body: version('sim:?boot=0', { exclude: true }) })
-    await new Promise((r) => setTimeout(r, 600))
+    await replicated('3.0.0')
+    await h.settle() // reconciled with 3.0.0 replicated: no rollout
     expect(await history()).toHaveLength(1)
     expect(
       (
@@ -150,7 +159,9 @@ describe('galleries', () => {
     await call('PUT', ver('5.0.0'), {
       body: version('sim:?boot=0', { regions: [{ name: 'eastus' }] }),
     })
-    await new Promise((r) => setTimeout(r, 600))
+    await replicated('4.0.0')
+    await replicated('5.0.0')
+    await h.settle() // reconciled with both replicated: neither is eligible in westus
     expect(await history()).toHaveLength(2)
     const vms = await call('GET', setPath('/virtualMachines'))
     expect(

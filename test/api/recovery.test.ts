@@ -16,7 +16,6 @@ afterAll(() => h.close())
 const enable = (on: boolean) => ({
   properties: { upgradePolicy: { automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: on } } },
 })
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 describe('recovery by re-enabling automatic OS upgrades', () => {
   it(
@@ -34,7 +33,7 @@ describe('recovery by re-enabling automatic OS upgrades', () => {
           .status,
       ).toBe(201)
       await waitFor(async () => (await history())[0] === '1.1.0 Faulted', 'the first fault', 20_000)
-      await sleep(1500)
+      await h.settle()
       expect(await history()).toEqual(['1.1.0 Faulted']) // not retried on its own
 
       for (const on of [false, true])
@@ -44,7 +43,7 @@ describe('recovery by re-enabling automatic OS upgrades', () => {
         'the one new attempt',
         20_000,
       )
-      await sleep(1500)
+      await h.settle() // reconciled again after the attempt: no third one
       expect(await history()).toEqual(['1.1.0 Faulted', '1.1.0 Faulted'])
     },
   )

@@ -1,10 +1,12 @@
 /**
  * `npm run sim -- --seed S` replays one random scenario and prints its transcript;
  * `--canonical NAME` runs a canonical one; `--seeds N [--from S]` runs many and prints
- * `scenarios: N, violations: V`.
+ * `scenarios: N, violations: V`. `--queue` runs them through the real orchestrator's queue
+ * (`queue-harness.ts`) instead of the step loop.
  */
 import { Command } from 'commander'
-import { runScenario } from './harness.js'
+import { runScenario as runSteps } from './harness.js'
+import { runQueueScenario } from './queue-harness.js'
 import { generateScenario } from './generate.js'
 import { CANONICAL } from './canonical.js'
 
@@ -13,8 +15,16 @@ const program = new Command('sim')
   .option('--canonical <name>', 'run a canonical scenario by name')
   .option('--seeds <n>', 'run this many random scenarios', (v) => Number(v))
   .option('--from <n>', 'first seed of --seeds', (v) => Number(v), 1)
+  .option('--queue', "drive the real orchestrator's queue, backoff and wake-ups")
   .parse()
-const o = program.opts<{ seed?: number; canonical?: string; seeds?: number; from: number }>()
+const o = program.opts<{
+  seed?: number
+  canonical?: string
+  seeds?: number
+  from: number
+  queue?: boolean
+}>()
+const runScenario = o.queue ? runQueueScenario : runSteps
 
 if (o.canonical !== undefined) {
   const s = CANONICAL.find((c) => c.name === o.canonical)
@@ -41,7 +51,7 @@ if (o.canonical !== undefined) {
   process.exitCode = violations === 0 ? 0 : 1
 }
 
-async function printOne(s: Parameters<typeof runScenario>[0]): Promise<void> {
+async function printOne(s: Parameters<typeof runSteps>[0]): Promise<void> {
   const r = await runScenario(s)
   for (const line of r.transcript) console.log(line)
   for (const v of r.violations) console.log(`VIOLATION ${v}`)

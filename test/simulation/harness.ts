@@ -34,8 +34,10 @@ export type SimResult = Readonly<{
   transitions: number
 }>
 
-class FlakyStore extends MemoryStore {
-  failNextSave = false
+/** The memory store, whose next rollout writes can be made to fail (`storeFailure`). */
+export class FlakyStore extends MemoryStore {
+  /** How many of the next rollout writes fail. */
+  failSaves = 0
   override async saveRollout(
     rollout: Rollout,
     expectedRevision: number,
@@ -51,8 +53,8 @@ class FlakyStore extends MemoryStore {
   }
 
   private failIfInjected(): void {
-    if (!this.failNextSave) return
-    this.failNextSave = false
+    if (this.failSaves === 0) return
+    this.failSaves--
     throw new AppError('StoreUnavailable', 503, true, 'injected store write failure')
   }
 
@@ -71,50 +73,77 @@ export type PassView = Readonly<{
   active: Rollout | undefined
 }>
 
-export async function runScenario(
-  s: Scenario,
-  o: { beforePass?: (v: PassView) => void } = {},
-): Promise<SimResult> {
+/** What a simulation runs on: one scale set on the sim fabric, the memory store, a ManualClock. */
+export type SimWorld = Readonly<{
+  s: Scenario
+  key: string
+  clock: ManualClock
+  store: FlakyStore
+  catalog: MemoryCatalog
+  simState: MemorySimState
+  fabric: SimFabric
+  /** The Service Fabric cluster the set names, if any: its node type's durability now. */
+  cluster: { durability: string | null }
+  /** Rollout ids, shared by the engine and the user's rollouts: `r1`, `r2`, … */
+  nextId: () => string
+}>
+
+/** The scenario's world at t=0: the initial image published and the scale set stored. */
+export async function simWorld(s: Scenario): Promise<SimWorld> {
   const clock = new ManualClock(0)
   const store = new FlakyStore()
   const catalog = new MemoryCatalog()
   const simState = new MemorySimState()
   const fabric = new SimFabric({ nowMs: () => clock.nowMs(), state: simState, seed: s.seed })
-  const key = s.spec.key
   catalog.publish(s.spec.image, s.initial.version, s.initial.uri, s.spec.location, 0)
   await store.putScaleSet(scaleSetState(s.spec, { fabricModel: s.model }), null)
-
-  // The Service Fabric cluster the set names, if any: its node type's durability now.
-  let clusterDurability: string | null = s.spec.serviceFabricNodeType?.durability ?? null
+  const cluster = { durability: s.spec.serviceFabricNodeType?.durability ?? null }
   let ids = 0
+  const nextId = () => `r${++ids}`
+  return { s, key: s.spec.key, clock, store, catalog, simState, fabric, cluster, nextId }
+}
+
+/** The runtime's dependencies on the world, with an effect runner that calls `onSettled`. */
+export function simDeps(w: SimWorld, onSettled: () => void): ReconcilerDeps {
+  const { store, fabric, catalog, clock, s, cluster } = w
+  return {
+    store,
+    fabric,
+    catalog,
+    clock,
+    effects: new EffectRunner({
+      fabric,
+      store,
+      catalog,
+      clock,
+      log: silentLogger,
+      onSettled,
+      retries: 2,
+    }),
+    log: silentLogger,
+    ids: w.nextId,
+    timing: s.timing,
+    healthDeadlineMs: s.healthDeadlineMs,
+    ...(cluster.durability !== null
+      ? { clusters: { durability: async () => cluster.durability } }
+      : {}),
+  }
+}
+
+export async function runScenario(
+  s: Scenario,
+  o: { beforePass?: (v: PassView) => void } = {},
+): Promise<SimResult> {
+  const world = await simWorld(s)
+  const { clock, store, simState, fabric, key, cluster } = world
+
   let dirty = true
   const makeDeps = (live: boolean): ReconcilerDeps => {
-    const effects = new EffectRunner({
-      fabric,
-      store,
-      catalog,
-      clock,
-      log: silentLogger,
-      onSettled: () => {
-        dirty = true
-      },
-      retries: 2,
+    const deps = simDeps(world, () => {
+      dirty = true
     })
-    if (!live) effects.close() // the process dies right after persisting its decision
-    return {
-      store,
-      fabric,
-      catalog,
-      clock,
-      effects,
-      log: silentLogger,
-      ids: () => `r${++ids}`,
-      timing: s.timing,
-      healthDeadlineMs: s.healthDeadlineMs,
-      ...(clusterDurability !== null
-        ? { clusters: { durability: async () => clusterDurability } }
-        : {}),
-    }
+    if (!live) deps.effects.close() // the process dies right after persisting its decision
+    return deps
   }
   let deps = makeDeps(true)
   const inv = new Invariants(s)
@@ -129,7 +158,7 @@ export async function runScenario(
     while (pending.length > 0 && (pending[0] as (typeof pending)[number]).atMs <= now) {
       const f = (pending.shift() as (typeof pending)[number]).fault
       transcript.fault(now, f)
-      const outcome = await applyFault(f)
+      const outcome = await applyFault(world, f)
       if (outcome === 'crash') crashNext = f.kind === 'crash' && f.afterPersist
       dirty = true
     }
@@ -145,7 +174,7 @@ export async function runScenario(
     const before = await fabric.listInstances(key)
     const records = await store.listInstanceRecords(key)
     const stateBefore = (await store.getScaleSet(key)) as ScaleSetState
-    await inv.observeBefore(before, records, simState, clusterDurability, stateBefore)
+    await inv.observeBefore(before, records, simState, cluster.durability, stateBefore)
     if (o.beforePass) {
       const active = await store.getActiveRollout(key)
       o.beforePass({ nowMs: clock.nowMs(), instances: before, records, state: stateBefore, active })
@@ -214,119 +243,120 @@ export async function runScenario(
       throw err
     }
   }
+}
 
-  async function applyFault(f: Fault): Promise<'crash' | void> {
-    const state = (await store.getScaleSet(key)) as ScaleSetState
-    switch (f.kind) {
-      case 'publish':
-        catalog.publish(s.spec.image, f.version, f.uri, s.spec.location, clock.nowMs())
-        return
-      case 'unhealthy':
-      case 'healthy':
-        for (const id of f.ids)
-          await fabric.setHealthOverride(key, id, f.kind === 'unhealthy' ? 'unhealthy' : null)
-        return
-      case 'stop':
-      case 'start':
-        for (const id of f.ids) await fabric.setStopped(key, id, f.kind === 'stop')
-        return
-      case 'cancel':
-        if (await store.getActiveRollout(key)) {
-          await store.putScaleSet({ ...state, cancelRequestedAtMs: clock.nowMs() }, state.revision)
-        }
-        return
-      case 'pause': {
-        const active = await store.getActiveRollout(key)
-        if (active) {
-          const pauseRequest = { rolloutId: active.id, atMs: clock.nowMs() }
-          await store.putScaleSet({ ...state, pauseRequest }, state.revision)
-        }
-        return
+/**
+ * Applies one fault to the world as the API, the fabric or the platform would; says 'crash' for
+ * a crash of the runtime, which the caller carries out.
+ */
+export async function applyFault(w: SimWorld, f: Fault): Promise<'crash' | void> {
+  const { s, key, clock, store, catalog, fabric } = w
+  const state = (await store.getScaleSet(key)) as ScaleSetState
+  switch (f.kind) {
+    case 'publish':
+      catalog.publish(s.spec.image, f.version, f.uri, s.spec.location, clock.nowMs())
+      return
+    case 'unhealthy':
+    case 'healthy':
+      for (const id of f.ids)
+        await fabric.setHealthOverride(key, id, f.kind === 'unhealthy' ? 'unhealthy' : null)
+      return
+    case 'stop':
+    case 'start':
+      for (const id of f.ids) await fabric.setStopped(key, id, f.kind === 'stop')
+      return
+    case 'cancel':
+      if (await store.getActiveRollout(key)) {
+        await store.putScaleSet({ ...state, cancelRequestedAtMs: clock.nowMs() }, state.revision)
       }
-      case 'resume':
-        if (state.pauseRequest)
-          await store.putScaleSet({ ...state, pauseRequest: null }, state.revision)
-        return
-      case 'manualStart':
-        return manualStart(state)
-      case 'scale':
-        await store.putScaleSet(
-          { ...state, spec: { ...state.spec, capacity: f.capacity } },
-          state.revision,
-        )
-        return
-      case 'approve':
-      case 'protect': {
-        const records = observe(
-          await fabric.listInstances(key),
-          await store.listInstanceRecords(key),
-        )
-        const chosen =
-          f.ids === null ? records : records.filter((r) => f.ids!.includes(r.instanceId))
-        await store.putInstanceRecords(
-          key,
-          chosen
-            .filter((r) => f.kind === 'protect' || r.osUpgradePending || f.ids !== null)
-            .map((r) => ({
-              instanceId: r.instanceId,
-              protectFromScaleIn: r.protectFromScaleIn,
-              protectFromScaleSetActions:
-                f.kind === 'protect' ? true : r.protectFromScaleSetActions,
-              osUpgradePending: r.osUpgradePending,
-              osUpgradeApproved: f.kind === 'approve' ? true : r.osUpgradeApproved,
-            })),
-        )
-        return
+      return
+    case 'pause': {
+      const active = await store.getActiveRollout(key)
+      if (active) {
+        const pauseRequest = { rolloutId: active.id, atMs: clock.nowMs() }
+        await store.putScaleSet({ ...state, pauseRequest }, state.revision)
       }
-      case 'disableAuto':
-        await store.putScaleSet(
-          {
-            ...state,
-            spec: { ...state.spec, automaticOS: { ...state.spec.automaticOS, enabled: false } },
-          },
-          state.revision,
-        )
-        return
-      case 'modelChange':
-      case 'fixExtension':
-        await store.putScaleSet(
-          changedModel(state, f.kind === 'fixExtension' ? f.name : null),
-          state.revision,
-        )
-        return
-      case 'crash':
-        return 'crash'
-      case 'storeFailure':
-        store.failNextSave = true
-        return
-      case 'fabricFailure':
-        fabric.failNext(f.verb, 1, `injected ${f.verb} failure`, f.retryable)
-        return
-      case 'clusterDurability':
-        clusterDurability = f.level
-        return
+      return
     }
+    case 'resume':
+      if (state.pauseRequest)
+        await store.putScaleSet({ ...state, pauseRequest: null }, state.revision)
+      return
+    case 'manualStart':
+      return manualStart(w, state)
+    case 'scale':
+      await store.putScaleSet(
+        { ...state, spec: { ...state.spec, capacity: f.capacity } },
+        state.revision,
+      )
+      return
+    case 'approve':
+    case 'protect': {
+      const records = observe(await fabric.listInstances(key), await store.listInstanceRecords(key))
+      const chosen = f.ids === null ? records : records.filter((r) => f.ids!.includes(r.instanceId))
+      await store.putInstanceRecords(
+        key,
+        chosen
+          .filter((r) => f.kind === 'protect' || r.osUpgradePending || f.ids !== null)
+          .map((r) => ({
+            instanceId: r.instanceId,
+            protectFromScaleIn: r.protectFromScaleIn,
+            protectFromScaleSetActions: f.kind === 'protect' ? true : r.protectFromScaleSetActions,
+            osUpgradePending: r.osUpgradePending,
+            osUpgradeApproved: f.kind === 'approve' ? true : r.osUpgradeApproved,
+          })),
+      )
+      return
+    }
+    case 'disableAuto':
+      await store.putScaleSet(
+        {
+          ...state,
+          spec: { ...state.spec, automaticOS: { ...state.spec.automaticOS, enabled: false } },
+        },
+        state.revision,
+      )
+      return
+    case 'modelChange':
+    case 'fixExtension':
+      await store.putScaleSet(
+        changedModel(state, f.kind === 'fixExtension' ? f.name : null),
+        state.revision,
+      )
+      return
+    case 'crash':
+      return 'crash'
+    case 'storeFailure':
+      store.failSaves = 1
+      return
+    case 'fabricFailure':
+      fabric.failNext(f.verb, 1, `injected ${f.verb} failure`, f.retryable)
+      return
+    case 'clusterDurability':
+      w.cluster.durability = f.level
+      return
   }
+}
 
-  async function manualStart(state: ScaleSetState): Promise<void> {
-    if (await store.getActiveRollout(key)) return // 409 OperationNotAllowed at the API
-    const latest = await catalog.latestEligible(state.spec.image, state.spec.location)
-    if (!latest) return
-    const rollout = startRollout({
-      id: `r${++ids}`,
-      spec: state.spec,
-      request: {
-        kind: 'OSImage',
-        startedBy: 'User',
-        target: { imageVersion: latest.version, modelGeneration: state.spec.modelGeneration },
-        pace: 'batched',
-        scope: null,
-      },
-      healthDeadlineMs: s.healthDeadlineMs,
-      nowMs: clock.nowMs(),
-    })
-    await store.createUserRollout(rollout)
-  }
+async function manualStart(w: SimWorld, state: ScaleSetState): Promise<void> {
+  const { s, key, clock, store, catalog } = w
+  if (await store.getActiveRollout(key)) return // 409 OperationNotAllowed at the API
+  const latest = await catalog.latestEligible(state.spec.image, state.spec.location)
+  if (!latest) return
+  const rollout = startRollout({
+    id: w.nextId(),
+    spec: state.spec,
+    request: {
+      kind: 'OSImage',
+      startedBy: 'User',
+      target: { imageVersion: latest.version, modelGeneration: state.spec.modelGeneration },
+      pace: 'batched',
+      scope: null,
+    },
+    healthDeadlineMs: s.healthDeadlineMs,
+    nowMs: clock.nowMs(),
+  })
+  await store.createUserRollout(rollout)
 }
 
 /**
