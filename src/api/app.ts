@@ -31,6 +31,11 @@ import { registerServiceFabricRoutes } from './routes/service-fabric.js'
 import { registerIdentityRoutes } from './routes/identity.js'
 import { registerGalleryRoutes } from './routes/galleries.js'
 import { registerEventRoutes } from './routes/events.js'
+import {
+  forgetRefusedGroup,
+  registerResourceGroupRoutes,
+  resourceGroupGate,
+} from './routes/resource-groups.js'
 import type { Metrics } from '../runtime/metrics.js'
 import type { Logger } from '../runtime/logger.js'
 
@@ -148,6 +153,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       await forgetSubscription(o.deps, req.createdSubscription)
     return payload
   })
+  // After authorization and body parsing: a resource in a missing group
+  // (docs/api.md § Resource groups); a group a refused request made implicitly is taken back.
+  app.addHook('preHandler', resourceGroupGate(o.deps))
+  app.addHook('onSend', forgetRefusedGroup(o.deps))
   app.setErrorHandler((err, req, reply) => {
     const e = toAppError(err)
     if (e.status >= 500) req.log.error({ err, requestId: req.id }, 'Request failed')
@@ -190,6 +199,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     )
   }
   registerSubscriptionRoutes(app, o.deps)
+  registerResourceGroupRoutes(app, o.deps)
   registerImageRoutes(app, o.deps)
   registerNetworkRoutes(app, o.deps)
   registerComputeRoutes(app, o.deps)
