@@ -12,16 +12,17 @@ export type ProbeSpec = Readonly<{
   intervalInSeconds?: number
 }>
 
-export function armPaths(sub: string) {
-  const lb = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb`
+/** Paths in subscription `sub`; the load balancer and sets are in resource group `rg`. */
+export function armPaths(sub: string, rg = 'rg') {
+  const lb = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network/loadBalancers/lb`
   return {
-    group: (name = 'rg') => `/subscriptions/${sub}/resourcegroups/${name}`,
+    group: (name = rg) => `/subscriptions/${sub}/resourcegroups/${name}`,
     image: (version: string) =>
       `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/${version}`,
     lb,
     probe: (name: string) => `${lb}/probes/${name}`,
     set: (name = 'web') =>
-      `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`,
+      `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`,
   }
 }
 
@@ -34,12 +35,16 @@ export function loadBalancerBody(p: ProbeSpec): Record<string, unknown> {
   return { location: 'westus', properties: { probes: [{ name, properties }] } }
 }
 
-/** A set of `capacity` instances of the latest 18.04-LTS image, upgraded automatically. */
+/**
+ * A set of `capacity` instances of the latest 18.04-LTS image, upgraded automatically, whose
+ * health probe is `probe` of the load balancer `lb` of group `group` (default `rg`).
+ */
 export function autoUpgradeSetBody(o: {
   sub: string
   capacity: number
   probe: string
   dataDisk?: boolean
+  group?: string
 }): Record<string, unknown> {
   return {
     location: 'westus',
@@ -59,7 +64,7 @@ export function autoUpgradeSetBody(o: {
           },
           ...(o.dataDisk ? { dataDisks: [{ lun: 0, diskSizeGB: 1, createOption: 'Empty' }] } : {}),
         },
-        networkProfile: { healthProbe: { id: armPaths(o.sub).probe(o.probe) } },
+        networkProfile: { healthProbe: { id: armPaths(o.sub, o.group).probe(o.probe) } },
       },
     },
   }

@@ -16,9 +16,17 @@ export function operationUrl(
   location: string,
   op: OperationRecord,
 ): string {
+  return ownUrl(
+    req,
+    `/subscriptions/${sub}/providers/Microsoft.Compute/locations/${location}/operations/${op.id}`,
+  )
+}
+
+/** `path` on osroll's own base URL, with the request's api-version. */
+function ownUrl(req: FastifyRequest, path: string): string {
   const base = `${req.protocol}://${req.headers.host ?? 'localhost'}`
   const v = encodeURIComponent(apiVersionOf(req) ?? '2024-07-01')
-  return `${base}/subscriptions/${sub}/providers/Microsoft.Compute/locations/${location}/operations/${op.id}?api-version=${v}`
+  return `${base}${path}?api-version=${v}`
 }
 
 /** 202 Accepted for actions and DELETE. */
@@ -50,11 +58,9 @@ export function acceptedAtLocation(
   op: OperationRecord,
   retryAfterSeconds: number,
 ): FastifyReply {
-  const base = `${req.protocol}://${req.headers.host ?? 'localhost'}`
-  const v = encodeURIComponent(apiVersionOf(req) ?? '2024-07-01')
   return reply
     .status(202)
-    .header('Location', `${base}/subscriptions/${sub}/operationresults/${op.id}?api-version=${v}`)
+    .header('Location', ownUrl(req, `/subscriptions/${sub}/operationresults/${op.id}`))
     .header('Retry-After', String(retryAfterSeconds))
     .send()
 }

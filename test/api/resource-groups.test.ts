@@ -7,40 +7,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiHarness, waitFor } from '../../test-support/api-harness.js'
 import type { Call } from '../../test-support/api-harness.js'
-import { imageBody, loadBalancerBody } from '../../test-support/arm-fixtures.js'
+import {
+  armPaths,
+  autoUpgradeSetBody,
+  imageBody,
+  loadBalancerBody,
+} from '../../test-support/arm-fixtures.js'
 import { adoptResourceGroups } from '../../src/services/resource-groups.js'
 
 let h: Awaited<ReturnType<typeof apiHarness>>
 let call: Call
 let sub: string
-const group = (rg: string) => `/subscriptions/${sub}/resourcegroups/${rg}`
-const lb = (rg: string, name = 'lb') =>
-  `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network/loadBalancers/${name}`
-const set = (rg: string, name = 'web') =>
-  `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`
+const group = (rg: string) => armPaths(sub, rg).group()
+const lb = (rg: string) => armPaths(sub, rg).lb
+const set = (rg: string, name = 'web') => armPaths(sub, rg).set(name)
 const gallery = (rg: string) =>
   `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/galleries/gal`
-const image = `/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/1.0.0`
 const probeBody = loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 })
-/** A 3-instance Manual set whose health probe is `probeLb`'s `tcp`. */
-const setBody = (probeLb: string, capacity = 3) => ({
-  location: 'westus',
-  sku: { capacity },
-  properties: {
-    upgradePolicy: { mode: 'Manual' },
-    virtualMachineProfile: {
-      storageProfile: {
-        imageReference: {
-          publisher: 'Canonical',
-          offer: 'UbuntuServer',
-          sku: '18.04-LTS',
-          version: 'latest',
-        },
-      },
-      networkProfile: { healthProbe: { id: `${probeLb}/probes/tcp` } },
-    },
-  },
-})
+/** A set of `capacity` instances whose health probe is the load balancer `lb`'s `tcp` of `rg`. */
+const setBody = (rg: string, capacity = 3) =>
+  autoUpgradeSetBody({ sub, capacity, probe: 'tcp', group: rg })
 const put = async (path: string, body: unknown, status = 201) => {
   const r = await call('PUT', path, { body })
   expect(r.status, `PUT ${path}: ${JSON.stringify(r.body)}`).toBe(status)
@@ -57,7 +43,7 @@ beforeAll(async () => {
   h = await apiHarness({ groups: [] })
   call = h.call
   sub = h.sub
-  await put(`/subscriptions/${sub}${image}`, imageBody('sim:?boot=0'))
+  await put(armPaths(sub).image('1.0.0'), imageBody('sim:?boot=0'))
 })
 afterAll(() => h.close())
 
@@ -148,7 +134,7 @@ describe('resource group routes', () => {
 describe('resources in a group that does not exist (Azure: ResourceGroupNotFound)', () => {
   it('refuses a PUT of any resource and stores nothing; reads, lists, actions and deletes too', async () => {
     expect(await call('PUT', lb('ghost'), { body: probeBody })).toMatchObject(notFound('ghost'))
-    expect(await call('PUT', set('ghost'), { body: setBody(lb('ghost')) })).toMatchObject(
+    expect(await call('PUT', set('ghost'), { body: setBody('ghost') })).toMatchObject(
       notFound('ghost'),
     )
     expect(await call('PUT', gallery('ghost'), { body: { location: 'westus' } })).toMatchObject(
@@ -212,7 +198,7 @@ describe('a group holding resources', () => {
   it('DELETE answers 202 with a Location that ends 200; everything in it is gone, instances too', async () => {
     await put(group('doomed'), { location: 'westus' })
     await put(lb('doomed'), probeBody)
-    await put(set('doomed'), setBody(lb('doomed')))
+    await put(set('doomed'), setBody('doomed'))
     const key = set('doomed').toLowerCase()
     await waitFor(
       async () => (await h.sys.deps.fabric.listInstances(key)).length === 3,
@@ -252,7 +238,7 @@ describe('a group holding resources', () => {
     await put(group('probes'), { location: 'westus' })
     await put(group('users'), { location: 'westus' })
     await put(lb('probes'), probeBody)
-    await put(set('users', 'user'), setBody(lb('probes'), 1))
+    await put(set('users', 'user'), setBody('probes', 1))
     const r = await call('DELETE', group('probes'))
     expect(r).toMatchObject({
       status: 400,
