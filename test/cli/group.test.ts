@@ -4,8 +4,13 @@
  * ask, waits for the group's Location and takes the group's resources with it, and errors with
  * the ARM code and message.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiHarness } from '../../test-support/api-harness.js'
+import { startServe } from '../../test-support/serve-process.js'
+import { armPaths, loadBalancerBody } from '../../test-support/arm-fixtures.js'
 import { cliRunner } from '../../test-support/cli-runner.js'
 import { tagsOf } from '../../src/cli/group.js'
 
@@ -95,5 +100,28 @@ describe('osroll group', () => {
 
   it('reads --tags as az does', () => {
     expect(tagsOf(['a=b', 'c', 'd=e=f', ''])).toEqual({ a: 'b', c: '', d: 'e=f' })
+  })
+})
+
+describe('osroll serve --implicit-resource-groups', () => {
+  it('alone turns the compatibility switch on', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'osroll-implicit-'))
+    const server = await startServe(dir, ['--implicit-resource-groups'])
+    try {
+      const p = armPaths(server.subscriptionId, 'made')
+      const lb = await server.call(
+        'PUT',
+        p.lb,
+        loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }),
+      )
+      expect(lb.status).toBe(201)
+      expect((await server.call('GET', p.group())).body).toMatchObject({
+        name: 'made',
+        location: 'westus',
+      })
+    } finally {
+      await server.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
