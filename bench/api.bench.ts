@@ -12,6 +12,7 @@ import { startServe } from '../test-support/serve-process.js'
 import {
   armPaths,
   autoUpgradeSetBody,
+  createResourceGroup,
   imageBody,
   loadBalancerBody,
 } from '../test-support/arm-fixtures.js'
@@ -26,6 +27,7 @@ const server = await startServe(dir, ['--rate-limit', '0'])
 try {
   const sub = server.subscriptionId
   const paths = armPaths(sub)
+  await createResourceGroup(server.call, sub)
   const set = paths.set()
   await server.call('PUT', paths.image('1.0.0'), imageBody('sim:?boot=0'))
   await server.call('PUT', paths.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))

@@ -20,6 +20,7 @@ import { runCommand } from '../test-support/run-command.js'
 import {
   armPaths,
   autoUpgradeSetBody,
+  createResourceGroup,
   imageBody,
   loadBalancerBody,
 } from '../test-support/arm-fixtures.js'
@@ -36,6 +37,7 @@ const figures: Record<string, number> = {}
 try {
   const sub = server.subscriptionId
   const p = armPaths(sub)
+  await createResourceGroup(server.call, sub)
   await server.call('PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))
   await server.call('PUT', p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
 

@@ -17,6 +17,7 @@ import { waitFor } from '../test-support/api-harness.js'
 import {
   armPaths,
   autoUpgradeSetBody,
+  createResourceGroup,
   imageBody,
   loadBalancerBody,
 } from '../test-support/arm-fixtures.js'
@@ -35,6 +36,7 @@ const figures: Record<string, number> = {}
 const rows: [string, string, string][] = []
 try {
   const p = armPaths(server.subscriptionId)
+  await createResourceGroup(server.call, server.subscriptionId)
   await server.call('PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))
   await server.call('PUT', p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
   // One set holds at most 1,000 instances (SPEC §3, as Azure): the grid never shows more. A

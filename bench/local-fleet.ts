@@ -11,6 +11,7 @@ import { sampleImage } from '../test-support/sample-images.js'
 import {
   armPaths,
   autoUpgradeSetBody,
+  createResourceGroup,
   imageBody,
   loadBalancerBody,
 } from '../test-support/arm-fixtures.js'
@@ -42,6 +43,7 @@ export async function localFleet(instances: number): Promise<LocalFleet> {
   const server = await startServe(join(dir, 'data'), ['--fabric', 'local'])
   const sub = server.subscriptionId
   const paths = armPaths(sub)
+  await createResourceGroup(server.call, sub)
   const set = paths.set()
   const publish = async (v: string): Promise<string> => {
     const uri = sampleImage(join(dir, 'images'), { version: v })

@@ -54,6 +54,12 @@ export const Errors = {
   /** A rate limit or a per-token cap refused the request; retry after it clears. */
   TooManyRequests: defineError('TooManyRequests', 429, { retryable: true }),
   SubscriptionNotFound: defineError('SubscriptionNotFound', 404, { retryable: false }),
+  /** A group route, or a resource in a group, names a group that does not exist. */
+  ResourceGroupNotFound: defineError('ResourceGroupNotFound', 404, { retryable: false }),
+  /** A PUT of an existing group with another location: a group's location never changes. */
+  InvalidResourceGroupLocation: defineError('InvalidResourceGroupLocation', 409, {
+    retryable: false,
+  }),
   InvalidSubscriptionId: defineError('InvalidSubscriptionId', 400, { retryable: false }),
   LocationRequired: defineError('LocationRequired', 400, { retryable: false }),
   GalleryImageNotFound: defineError('GalleryImageNotFound', 404, { retryable: false }),

@@ -41,6 +41,7 @@ import { WakeChannel } from './store/postgres/wake-channel.js'
 import { AZURE_TIMING, PROMPT_TIMING } from './core/rollout/start.js'
 import type { TimingProfile } from './core/rollout/start.js'
 import { DEFAULTS } from './config/defaults.js'
+import { adoptResourceGroups } from './services/resource-groups.js'
 import type { ServiceDeps } from './services/deps.js'
 import { buildApp } from './api/app.js'
 import { OPERATOR, createToken, hashToken } from './services/tokens.js'
@@ -210,6 +211,10 @@ export async function buildSystem(o: {
     refreshOperation: (id) => refreshOperation(deps, id),
   })
   const subscriptionId = await ensureDefaultSubscription(deps)
+  // Resources written before groups existed keep their groups (docs/operations.md § Resource groups).
+  const adoptedGroups = await adoptResourceGroups(deps)
+  if (adoptedGroups > 0)
+    o.log.info({ groups: adoptedGroups }, 'Made the resource groups existing resources are in')
   const https = tlsMaterial(config)
   const app = await buildApp({
     deps,

@@ -13,6 +13,7 @@ import { openSqliteStore } from '../src/store/sqlite/open-sqlite.js'
 import type { SqlStore } from '../src/store/sql/sql-store.js'
 import { buildSystem } from '../src/main.js'
 import type { System } from '../src/main.js'
+import { createResourceGroup } from './arm-fixtures.js'
 
 export type Call = (
   method: string,
@@ -37,6 +38,8 @@ export async function apiHarness(
     config?: RawConfig
     /** The process log (and access log); default silent. */
     log?: pino.Logger
+    /** Resource groups made in westus before the test starts (default `rg`). */
+    groups?: readonly string[]
   } = {},
 ): Promise<{
   sys: System
@@ -93,6 +96,8 @@ export async function apiHarness(
     }
     return { status: res.statusCode, body, headers: res.headers }
   }
+  for (const group of o.groups ?? ['rg'])
+    await createResourceGroup((m, p, body) => call(m, p, { body }), sys.subscriptionId, group)
   return {
     sys,
     call,

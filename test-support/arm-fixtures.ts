@@ -1,7 +1,7 @@
 /**
- * ARM paths and bodies that tests and benchmarks share: an image version of
- * Canonical:UbuntuServer:18.04-LTS in westus, a load balancer with one probe, a virtual network
- * with one subnet, and a scale set with automatic OS upgrades behind that probe.
+ * ARM paths and bodies that tests and benchmarks share: the resource group `rg` in westus, an
+ * image version of Canonical:UbuntuServer:18.04-LTS in westus, a load balancer with one probe,
+ * a virtual network with one subnet, and a scale set with automatic OS upgrades behind that probe.
  */
 
 export type ProbeSpec = Readonly<{
@@ -12,9 +12,11 @@ export type ProbeSpec = Readonly<{
   intervalInSeconds?: number
 }>
 
-export function armPaths(sub: string) {
-  const lb = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb`
+/** Paths in subscription `sub`; the load balancer and sets are in resource group `rg`. */
+export function armPaths(sub: string, rg = 'rg') {
+  const lb = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network/loadBalancers/lb`
   return {
+    group: (name = rg) => `/subscriptions/${sub}/resourcegroups/${name}`,
     image: (version: string) =>
       `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/${version}`,
     lb,
@@ -23,7 +25,7 @@ export function armPaths(sub: string) {
     subnet: (name = 'default') =>
       `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet/subnets/${name}`,
     set: (name = 'web') =>
-      `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`,
+      `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`,
   }
 }
 
@@ -55,12 +57,16 @@ export const UBUNTU_LATEST = {
   version: 'latest',
 } as const
 
-/** A set of `capacity` instances of the latest 18.04-LTS image, upgraded automatically. */
+/**
+ * A set of `capacity` instances of the latest 18.04-LTS image, upgraded automatically, whose
+ * health probe is `probe` of the load balancer `lb` of group `group` (default `rg`).
+ */
 export function autoUpgradeSetBody(o: {
   sub: string
   capacity: number
   probe: string
   dataDisk?: boolean
+  group?: string
 }): Record<string, unknown> {
   return {
     location: 'westus',
@@ -75,7 +81,7 @@ export function autoUpgradeSetBody(o: {
           imageReference: { ...UBUNTU_LATEST },
           ...(o.dataDisk ? { dataDisks: [{ lun: 0, diskSizeGB: 1, createOption: 'Empty' }] } : {}),
         },
-        networkProfile: { healthProbe: { id: armPaths(o.sub).probe(o.probe) } },
+        networkProfile: { healthProbe: { id: armPaths(o.sub, o.group).probe(o.probe) } },
       },
     },
   }
@@ -122,8 +128,23 @@ type Caller = (
 ) => Promise<{ status: number; body: any }>
 
 /**
- * Publishes 1.0.0 (`sim:?boot=0` unless told), a load balancer with a TCP probe, and an
- * automatically upgraded set of `capacity` instances behind it, through `call`.
+ * Creates (or keeps) resource group `name` in westus, as a client must before it puts a
+ * resource in it (docs/api.md § Resource groups).
+ */
+export async function createResourceGroup(
+  call: Caller,
+  sub: string,
+  name = 'rg',
+  location = 'westus',
+): Promise<void> {
+  const r = await call('PUT', armPaths(sub).group(name), { location })
+  if (r.status >= 300)
+    throw new Error(`PUT resource group ${name}: ${r.status} ${JSON.stringify(r.body)}`)
+}
+
+/**
+ * Creates the group `rg`, publishes 1.0.0 (`sim:?boot=0` unless told), a load balancer with a
+ * TCP probe, and an automatically upgraded set of `capacity` instances behind it, through `call`.
  */
 export async function createSimFleet(
   call: Caller,
@@ -131,6 +152,7 @@ export async function createSimFleet(
   o: { capacity: number; name?: string; source?: string },
 ): Promise<void> {
   const p = armPaths(sub)
+  await createResourceGroup(call, sub)
   for (const [path, body] of [
     [p.image('1.0.0'), imageBody(o.source ?? 'sim:?boot=0')],
     [p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 })],

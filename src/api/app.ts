@@ -33,6 +33,11 @@ import { registerIdentityRoutes } from './routes/identity.js'
 import { registerGalleryRoutes } from './routes/galleries.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerUpgradeRoutes } from './routes/upgrades.js'
+import {
+  forgetRefusedGroup,
+  registerResourceGroupRoutes,
+  resourceGroupGate,
+} from './routes/resource-groups.js'
 import type { Metrics } from '../runtime/metrics.js'
 import type { Logger } from '../runtime/logger.js'
 
@@ -150,6 +155,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       await forgetSubscription(o.deps, req.createdSubscription)
     return payload
   })
+  // After authorization and body parsing: a resource in a missing group
+  // (docs/api.md § Resource groups); a group a refused request made implicitly is taken back.
+  app.addHook('preHandler', resourceGroupGate(o.deps))
+  app.addHook('onSend', forgetRefusedGroup(o.deps))
   app.setErrorHandler((err, req, reply) => {
     const e = toAppError(err)
     if (e.status >= 500) req.log.error({ err, requestId: req.id }, 'Request failed')
@@ -192,6 +201,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     )
   }
   registerSubscriptionRoutes(app, o.deps)
+  registerResourceGroupRoutes(app, o.deps)
   registerImageRoutes(app, o.deps)
   registerNetworkRoutes(app, o.deps)
   registerVirtualNetworkRoutes(app, o.deps)

@@ -16,9 +16,17 @@ export function operationUrl(
   location: string,
   op: OperationRecord,
 ): string {
+  return ownUrl(
+    req,
+    `/subscriptions/${sub}/providers/Microsoft.Compute/locations/${location}/operations/${op.id}`,
+  )
+}
+
+/** `path` on osroll's own base URL, with the request's api-version. */
+function ownUrl(req: FastifyRequest, path: string): string {
   const base = `${req.protocol}://${req.headers.host ?? 'localhost'}`
   const v = encodeURIComponent(apiVersionOf(req) ?? '2024-07-01')
-  return `${base}/subscriptions/${sub}/providers/Microsoft.Compute/locations/${location}/operations/${op.id}?api-version=${v}`
+  return `${base}${path}?api-version=${v}`
 }
 
 /** 202 Accepted for actions and DELETE. */
@@ -37,6 +45,42 @@ export function accepted(
     .header('Location', `${url}&monitor=true`)
     .header('Retry-After', String(retryAfterSeconds))
     .send()
+}
+
+/**
+ * 202 Accepted with only a `Location`, as Microsoft.Resources answers a resource group's DELETE:
+ * `/subscriptions/{sub}/operationresults/{id}`, answered by `locationAnswer`.
+ */
+export function acceptedAtLocation(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  sub: string,
+  op: OperationRecord,
+  retryAfterSeconds: number,
+): FastifyReply {
+  return reply
+    .status(202)
+    .header('Location', ownUrl(req, `/subscriptions/${sub}/operationresults/${op.id}`))
+    .header('Retry-After', String(retryAfterSeconds))
+    .send()
+}
+
+/**
+ * What a `Location` URL answers: 202 while the operation runs (with the same URL as `Location`),
+ * then 200 — empty, or with the ARM error body when it failed
+ * (docs/api.md § Differences from Azure, and why).
+ */
+export function locationAnswer(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  op: OperationRecord,
+): FastifyReply {
+  if (op.status === 'InProgress')
+    return reply
+      .status(202)
+      .header('Location', `${req.protocol}://${req.headers.host}${req.url}`)
+      .send()
+  return reply.status(200).send(op.error ? { error: op.error } : '')
 }
 
 /** The Azure-AsyncOperation header of a PUT/PATCH (no Location: the SDK would fetch it as the result). */

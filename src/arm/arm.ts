@@ -164,6 +164,12 @@ export const VNET_TYPE = 'Microsoft.Network/virtualNetworks'
 export const SUBNET_TYPE = 'Microsoft.Network/virtualNetworks/subnets'
 export const PLATFORM_IMAGE_TYPE = 'Microsoft.Compute/platformImageVersions'
 export const SUBSCRIPTION_TYPE = 'Microsoft.Resources/subscriptions'
+export const RESOURCE_GROUP_TYPE = 'Microsoft.Resources/resourceGroups'
+export const SERVICE_FABRIC_TYPE = 'Microsoft.ServiceFabric/clusters'
+
+export function resourceGroupId(sub: string, rg: string): string {
+  return `/subscriptions/${sub}/resourceGroups/${rg}`
+}
 
 export function scaleSetId(sub: string, rg: string, name: string): string {
   return `/subscriptions/${sub}/resourceGroups/${rg}/providers/${SCALE_SET_TYPE}/${name}`

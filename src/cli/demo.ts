@@ -100,7 +100,8 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void): Prom
 
     step('Publishing the sample web image, version 1.0.0 (examples/images/web)')
     await publish('1.0.0', 'healthy')
-    step('Creating a load balancer with an HTTP probe on /health:8080')
+    step(`Creating resource group "${RG}" and a load balancer with an HTTP probe on /health:8080`)
+    await c.request('PUT', `/subscriptions/${sub}/resourcegroups/${RG}`, { location: 'westus' })
     const lb = `/subscriptions/${sub}/resourceGroups/${RG}/providers/Microsoft.Network/loadBalancers/lb`
     await c.request('PUT', lb, {
       location: 'westus',

@@ -11,6 +11,7 @@ import { registerImages } from './images.js'
 import { registerNetwork } from './network.js'
 import { registerSig } from './sig.js'
 import { registerDemo } from './demo.js'
+import { registerGroup } from './group.js'
 
 const require = createRequire(import.meta.url)
 const pkg = require('../../package.json') as { version: string }
@@ -24,6 +25,7 @@ const program = new Command('osroll')
 
 registerServe(program)
 registerToken(program)
+registerGroup(program)
 registerVmss(program)
 registerImages(program)
 registerNetwork(program)

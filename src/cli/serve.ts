@@ -163,12 +163,17 @@ export function registerServe(program: Command): void {
       'AES-256 key (32 bytes, mode 0600) sealing secrets in the store; default {data-dir}/secrets.key, made at first start (OSROLL_SECRETS_KEY_FILE)',
       undefined,
     )
+    .option(
+      '--implicit-resource-groups [bool]',
+      "compatibility: a resource PUT into a missing resource group creates the group (osroll's behaviour before resource groups); default false, as in Azure (OSROLL_IMPLICIT_RESOURCE_GROUPS)",
+      undefined,
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  osroll serve --fabric sim --port 7280 --data-dir ./.osroll\n' +
         '  osroll serve --store postgres --database-url postgres://osroll@db:5432/osroll  # one of several replicas\n',
     )
-    .action(async (flags: Record<string, string | undefined>) => {
+    .action(async (flags: Record<string, string | boolean | undefined>) => {
       const raw: RawConfig = {}
       const map: Record<string, keyof RawConfig> = {
         host: 'host',
@@ -203,9 +208,11 @@ export function registerServe(program: Command): void {
         fileUriMaxBytes: 'fileUriMaxBytes',
         fileUriAllowLocal: 'fileUriAllowLocal',
         imageSourceRoots: 'imageSourceRoots',
+        implicitResourceGroups: 'implicitResourceGroups',
       }
+      // A flag given alone (`--implicit-resource-groups`) is true.
       for (const [flag, key] of Object.entries(map))
-        if (flags[flag] !== undefined) raw[key] = flags[flag]
+        if (flags[flag] !== undefined) raw[key] = String(flags[flag])
       let config
       try {
         config = loadConfig(raw, process.env)

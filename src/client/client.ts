@@ -82,6 +82,25 @@ export class OsrollClient {
     return out
   }
 
+  /**
+   * Follows a `Location` URL (a resource group's DELETE) until it stops answering 202, at the
+   * `Retry-After` it asks for (at most 10 s). Throws if the operation failed.
+   */
+  async follow(locationUrl: string, o: { timeoutMs?: number } = {}): Promise<void> {
+    const end = Date.now() + (o.timeoutMs ?? 6 * 3_600_000)
+    for (;;) {
+      const res = await this.get(locationUrl)
+      const e = (res.body as { error?: { code?: string; message?: string } } | null)?.error
+      if (e)
+        throw new ApiError(200, e.code ?? 'OperationFailed', e.message ?? 'The operation failed.')
+      if (res.status !== 202) return
+      if (Date.now() > end)
+        throw new ApiError(0, 'Timeout', `The operation did not finish in time: ${locationUrl}`)
+      const seconds = Math.min(10, Math.max(1, Number(res.headers.get('retry-after') ?? 1)))
+      await new Promise((r) => setTimeout(r, seconds * 1000))
+    }
+  }
+
   /** Polls an operation until it ends; `onTick` runs between polls. Throws if it failed. */
   async wait(
     operationUrl: string,

@@ -42,7 +42,23 @@ describe('configuration', () => {
     expect(loadConfig({ logLevel: 'debug' }, { OSROLL_LOG_LEVEL: 'warn' }).logLevel).toBe('debug')
   })
 
+  it('resource groups are explicit, as in Azure, unless --implicit-resource-groups', () => {
+    expect(loadConfig({}, {}).implicitResourceGroups).toBe(false)
+    expect(loadConfig({}, { OSROLL_IMPLICIT_RESOURCE_GROUPS: 'true' }).implicitResourceGroups).toBe(
+      true,
+    )
+    const flag = loadConfig(
+      { implicitResourceGroups: 'false' },
+      { OSROLL_IMPLICIT_RESOURCE_GROUPS: 'true' },
+    )
+    expect(flag.implicitResourceGroups).toBe(false)
+  })
+
   it.each([
+    [
+      { implicitResourceGroups: 'yes' },
+      /--implicit-resource-groups .*'yes' is not one of true, false/,
+    ],
     [{ port: 'eighty' }, /--port \(OSROLL_PORT\): 'eighty' is not a port number/],
     [{ fabric: 'xen' }, /--fabric .*'xen' is not one of local, sim, qemu/],
     [{ qemuAccel: 'hvf' }, /--qemu-accel .*'hvf' is not one of auto, kvm, tcg/],

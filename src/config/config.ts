@@ -74,6 +74,12 @@ export type Config = Readonly<{
    * read from; null: the defaults, the system temp dir and `{data-dir}/sources`.
    */
   imageSourceRoots: readonly string[] | null
+  /**
+   * The compatibility switch (docs/operations.md § Resource groups): a resource PUT into a
+   * group that does not exist creates the group, in the resource's location, instead of
+   * answering `ResourceGroupNotFound` as Azure does.
+   */
+  implicitResourceGroups: boolean
 }>
 
 /** Raw values from flags (camelCase) or the environment (`OSROLL_HOST`, `OSROLL_PORT`, …). */
@@ -113,6 +119,7 @@ export const ENV_NAMES = {
   fileUriMaxBytes: 'OSROLL_FILE_URI_MAX_BYTES',
   fileUriAllowLocal: 'OSROLL_FILE_URI_ALLOW_LOCAL',
   imageSourceRoots: 'OSROLL_IMAGE_SOURCE_ROOTS',
+  implicitResourceGroups: 'OSROLL_IMPLICIT_RESOURCE_GROUPS',
 } as const
 
 /** A configuration problem, reported as `--flag (OSROLL_ENV): what is wrong`. */
@@ -189,6 +196,9 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     fail('operationRetention', 'must be at least PT1M (clients poll operations after the call)')
   const leaseTtlMs = duration('leaseTtl', DEFAULTS.leaseTtl)
   if (leaseTtlMs < 1000 || leaseTtlMs > 60_000) fail('leaseTtl', 'must be from PT1S to PT60S')
+  const implicitGroups = get('implicitResourceGroups') ?? String(DEFAULTS.implicitResourceGroups)
+  if (implicitGroups !== 'true' && implicitGroups !== 'false')
+    fail('implicitResourceGroups', `'${implicitGroups}' is not one of true, false`)
   return {
     host: get('host') ?? DEFAULTS.host,
     port,
@@ -218,6 +228,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     maxEventStreamsPerToken: count('maxEventStreamsPerToken', DEFAULTS.maxEventStreamsPerToken),
     operationRetentionMs,
     secretsKeyFile: get('secretsKeyFile') ? resolve(get('secretsKeyFile') as string) : null,
+    implicitResourceGroups: implicitGroups === 'true',
     ...instancesOf(get, fail),
   }
 }

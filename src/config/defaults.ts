@@ -40,6 +40,11 @@ export const DEFAULTS = {
   instanceUidBase: 2_000_000_000,
   /** Largest Custom Script fileUris download: 256 MiB. */
   fileUriMaxBytes: 256 * 1024 * 1024,
+  /**
+   * Resource groups must exist before resources go in them, as in Azure; true brings back the
+   * implicit groups of osroll before issue 18 (docs/operations.md § Resource groups).
+   */
+  implicitResourceGroups: false,
   /** Retry delay after a non-faulted platform rollout (prompt / azure), docs/decisions.md. */
   promptRetryDelayMs: 10 * 60_000,
 } as const

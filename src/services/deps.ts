@@ -22,6 +22,7 @@ export type ServiceDeps = Readonly<{
     | 'rateLimitPerMinute'
     | 'maxInstancesPerSubscription'
     | 'maxEventStreamsPerToken'
+    | 'implicitResourceGroups'
   >
   /** Wakes the orchestrator for a scale set (after a write that may need action). */
   notify: (scaleSetKey: string) => void

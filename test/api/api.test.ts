@@ -115,7 +115,7 @@ describe('§8 common behaviour', () => {
       (
         await call(
           'GET',
-          `/subscriptions/${other}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets`,
+          `/subscriptions/${other}/providers/Microsoft.Compute/virtualMachineScaleSets`,
         )
       ).status,
     ).toBe(200)

@@ -9,7 +9,7 @@ import { createToken } from '../../src/services/tokens.js'
 
 let h: Awaited<ReturnType<typeof apiHarness>>
 beforeAll(async () => {
-  h = await apiHarness({ rateLimit: '5' })
+  h = await apiHarness({ rateLimit: '5', groups: [] }) // no request before the test's own
 })
 afterAll(() => h.close())
 

@@ -19,6 +19,7 @@ import { runCommand } from '../../test-support/run-command.js'
 import { CHROMIUM, buildDashboard, launchChromium } from '../../test-support/browser.js'
 import {
   armPaths,
+  createResourceGroup,
   createSimFleet,
   imageBody,
   loadBalancerBody,
@@ -212,6 +213,7 @@ describe.skipIf(!available && !inCi)('dashboard in Chromium', () => {
     async () => {
       // An Owner's first use of a subscription creates it, with no display name of its own.
       const sub = '5c0b5e55-0000-4000-8000-00000000abcd'
+      await createResourceGroup(server.call, sub)
       const lb = await server.call(
         'PUT',
         armPaths(sub).lb,

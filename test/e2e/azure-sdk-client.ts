@@ -1,9 +1,11 @@
 /**
  * Driven by azure-sdk.test.ts in a child process that trusts osroll's CA through
  * NODE_EXTRA_CA_CERTS, as a user would: the unmodified @azure/arm-compute against
- * `osroll serve --tls self-signed`. Prints one JSON line of what it observed.
+ * `osroll serve --tls self-signed`, with the unmodified @azure/arm-resources for the resource
+ * group the set lives in (issue 18 §1). Prints one JSON line of what it observed.
  */
 import { ComputeManagementClient } from '@azure/arm-compute'
+import { ResourceManagementClient } from '@azure/arm-resources'
 import type { TokenCredential } from '@azure/core-auth'
 
 const url = process.env['OSROLL_URL'] as string
@@ -15,6 +17,7 @@ const credential: TokenCredential = {
 const client = new ComputeManagementClient(credential, sub, {
   endpoint: url,
 })
+const resources = new ResourceManagementClient(credential, sub, { endpoint: url })
 const out: Record<string, unknown> = {}
 
 async function raw(method: string, path: string, body: unknown): Promise<number> {
@@ -25,6 +28,20 @@ async function raw(method: string, path: string, body: unknown): Promise<number>
   })
   await res.text()
   return res.status
+}
+
+// A declarative client reads the group first, then writes it (issue 18).
+out['groupBefore'] = (await resources.resourceGroups.checkExistence('rg')).body
+const group = await resources.resourceGroups.createOrUpdate('rg', {
+  location: 'westus',
+  tags: { by: 'sdk' },
+})
+out['group'] = {
+  id: group.id,
+  name: group.name,
+  location: group.location,
+  tags: group.tags,
+  provisioningState: group.properties?.provisioningState,
 }
 
 const images = `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions`
@@ -126,5 +143,21 @@ try {
 } catch (err) {
   const e = err as { statusCode?: number; code?: string }
   out['notFound'] = { statusCode: e.statusCode, code: e.code }
+}
+const held = []
+for await (const r of resources.resources.listByResourceGroup('rg'))
+  held.push(`${r.type}/${r.name}`)
+out['held'] = held
+const groups = []
+for await (const g of resources.resourceGroups.list()) groups.push(g.name)
+out['groups'] = groups
+await resources.resourceGroups.beginDeleteAndWait('rg', { updateIntervalInMs: 200 })
+out['groupAfter'] = (await resources.resourceGroups.checkExistence('rg')).body
+try {
+  await client.virtualMachineScaleSets.get('rg', 'sdk')
+  out['setAfter'] = 'no error'
+} catch (err) {
+  const e = err as { statusCode?: number; code?: string }
+  out['setAfter'] = { statusCode: e.statusCode, code: e.code }
 }
 console.log(JSON.stringify(out))

@@ -1,7 +1,9 @@
 /**
  * The real Azure SDK (issue 3, SPEC §8.1): unmodified @azure/arm-compute 24 drives
  * `osroll serve --tls self-signed` — create/get/patch with LRO polling, an OS rollout to
- * completion, getLatest, cancel, paged history, the image list and a 404.
+ * completion, getLatest, cancel, paged history, the image list and a 404 — and
+ * @azure/arm-resources 7 the resource group around them (issue 18 §1): checkExistence, create,
+ * list, the group's resources, and a delete polled to its end that takes the set with it.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -43,6 +45,14 @@ describe('@azure/arm-compute against osroll serve --tls self-signed', () => {
     })
     const seen = JSON.parse(stdout.trim().split('\n').pop() as string)
     expect(seen).toEqual({
+      groupBefore: false,
+      group: {
+        id: `/subscriptions/${server!.subscriptionId}/resourceGroups/rg`,
+        name: 'rg',
+        location: 'westus',
+        tags: { by: 'sdk' },
+        provisioningState: 'Succeeded',
+      },
       created: { name: 'sdk', provisioningState: 'Succeeded' },
       exactVersion: '1.0.0',
       patchedTags: { team: 'sdk' },
@@ -52,6 +62,10 @@ describe('@azure/arm-compute against osroll serve --tls self-signed', () => {
       history: ['Cancelled', 'Completed'],
       imageVersions: ['1.0.0', '1.1.0', '1.2.0'],
       notFound: { statusCode: 404, code: 'ResourceNotFound' },
+      held: ['Microsoft.Compute/virtualMachineScaleSets/sdk', 'Microsoft.Network/loadBalancers/lb'],
+      groups: ['rg'],
+      groupAfter: false,
+      setAfter: { statusCode: 404, code: 'ResourceGroupNotFound' },
     })
   })
 })

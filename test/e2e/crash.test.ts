@@ -14,6 +14,7 @@ import { waitFor } from '../../test-support/api-harness.js'
 import {
   armPaths,
   autoUpgradeSetBody,
+  createResourceGroup,
   imageBody,
   loadBalancerBody,
 } from '../../test-support/arm-fixtures.js'
@@ -33,6 +34,7 @@ describe('SIGKILL mid-rollout', () => {
       server = await startServe(dir)
       const sub = server.subscriptionId
       const paths = armPaths(sub)
+      await createResourceGroup(server.call, sub)
       const set = paths.set()
       expect(
         (await server.call('PUT', paths.image('1.0.0'), imageBody('sim:?boot=0'))).status,

@@ -24,6 +24,7 @@ import { waitFor } from '../../test-support/api-harness.js'
 import {
   armPaths,
   autoUpgradeSetBody,
+  createResourceGroup,
   imageBody,
   loadBalancerBody,
 } from '../../test-support/arm-fixtures.js'
@@ -69,6 +70,7 @@ async function crashAndRestart(
     server = await startServe(data, args)
     const sub = server.subscriptionId
     const p = armPaths(sub)
+    await createResourceGroup(server.call, sub)
     const publish = (version: string) =>
       server!.call('PUT', p.image(version), imageBody(sampleImage(join(dir, 'img'), { version })))
     await publish('1.0.0')

@@ -16,6 +16,7 @@ import { waitFor } from '../../test-support/api-harness.js'
 import {
   armPaths,
   autoUpgradeSetBody,
+  createResourceGroup,
   loadBalancerBody,
   HTTP_HEALTH_PROBE,
   healthyInstances,
@@ -58,6 +59,7 @@ describe.skipIf(QEMU_MISSING.length > 0)(
         server = await startServe(dir, ARGS)
         const sub = server.subscriptionId
         const p = armPaths(sub)
+        await createResourceGroup(server.call, sub)
         const publish = async (version: string) => {
           const uri = await qemuSample(work, version)
           const r = await server!.call('PUT', p.image(version), {
@@ -139,6 +141,7 @@ describe.skipIf(QEMU_MISSING.length > 0)(
         server = await startServe(dir2, ARGS)
         const sub = server.subscriptionId
         const p = armPaths(sub)
+        await createResourceGroup(server.call, sub)
         const publish = async (version: string) => {
           const uri = await qemuSample(work2, version)
           const r = await server!.call('PUT', p.image(version), {

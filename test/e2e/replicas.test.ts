@@ -18,6 +18,7 @@ import { waitFor } from '../../test-support/api-harness.js'
 import {
   armPaths,
   autoUpgradeSetBody,
+  createResourceGroup,
   imageBody,
   loadBalancerBody,
 } from '../../test-support/arm-fixtures.js'
@@ -90,6 +91,7 @@ async function rolloutUnderWay(f: Fleet): Promise<{ set: string; driver: string 
   const sub = a.subscriptionId
   expect(b.subscriptionId).toBe(sub)
   const p = armPaths(sub)
+  await createResourceGroup(a.call, sub)
   const set = p.set()
   expect((await a.call('PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))).status).toBe(201)
   await a.call('PUT', p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))

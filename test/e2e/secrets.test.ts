@@ -13,6 +13,7 @@ import type { ServeProcess } from '../../test-support/serve-process.js'
 import {
   armPaths,
   autoUpgradeSetBody,
+  createResourceGroup,
   imageBody,
   loadBalancerBody,
 } from '../../test-support/arm-fixtures.js'
@@ -30,6 +31,7 @@ describe('secrets', () => {
     server = await startServe(dir, [], { OSROLL_LOG_LEVEL: 'debug' })
     const s = server
     const p = armPaths(s.subscriptionId)
+    await createResourceGroup(s.call, s.subscriptionId)
     await s.call('PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))
     await s.call('PUT', p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
     const body = autoUpgradeSetBody({ sub: s.subscriptionId, capacity: 2, probe: 'tcp' }) as any

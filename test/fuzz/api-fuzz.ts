@@ -122,6 +122,11 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
       })
       if (r.statusCode >= 300) throw new Error(`fuzz setup ${url}: ${r.statusCode} ${r.body}`)
     }
+    // Resource groups: `rg` holds the targets; `fz` is the one group routes may change or delete.
+    for (const group of ['rg', 'fz']) {
+      await seed('PUT', p.group(group), { location: 'westus' })
+      await seed('PUT', armPaths(OTHER_SUB).group(group), { location: 'westus' })
+    }
     await seed('PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))
     await seed('PUT', p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
     await seed('PUT', p.vnet, virtualNetworkBody())
@@ -397,6 +402,10 @@ function authzArbitrary(c: { sub: string; subB: string; tokens: Tokens }): fc.Ar
     const versions = p.image('1.0.0').replace(/\/versions\/.*/, '/versions')
     const t = (path: string, readback: string, body: () => unknown, catalog = false) =>
       targets.push({ sub: which, path, readback, catalog, body })
+    const groupBody = () => ({ location: 'westus', tags: { fuzz: 'changed' } })
+    t(p.group('fz'), p.group('fz'), groupBody)
+    t(`${p.group('fz')}/resources`, p.group('fz'), () => undefined)
+    t(`/subscriptions/${id}/resourcegroups`, `/subscriptions/${id}/resourcegroups`, groupBody)
     t(p.lb, p.lb, lbBody)
     t(p.probe('tcp'), p.lb, lbBody)
     t(p.vnet, p.vnet, () => ({ ...virtualNetworkBody(), tags: { fuzz: 'changed' } }))
@@ -477,6 +486,12 @@ function requestArbitrary(c: {
     '/subscriptions',
     `/subscriptions/${sub}`,
     `/subscriptions/${sub}/locations`,
+    `/subscriptions/${sub}/resourcegroups`,
+    paths.group('fz'),
+    paths.group('missing'),
+    `${paths.group('fz')}/resources`,
+    `/subscriptions/${sub}/operationresults/${randomUUID()}`,
+    `/subscriptions/${sub}/resourceGroups/missing/providers/Microsoft.Network/loadBalancers/lb`,
     set,
     paths.set('other'),
     `${set}/virtualMachines`,

@@ -22,6 +22,7 @@ import { waitFor } from '../../test-support/api-harness.js'
 import {
   armPaths,
   autoUpgradeSetBody,
+  createResourceGroup,
   imageBody,
   loadBalancerBody,
 } from '../../test-support/arm-fixtures.js'
@@ -56,6 +57,7 @@ export async function runKillCampaign(o: {
   try {
     const sub = server.subscriptionId
     const p = armPaths(sub)
+    await createResourceGroup(server.call, sub)
     const publish = (version: string) =>
       server.call('PUT', p.image(version), imageBody(sampleImage(work, { version })))
     await publish('1.0.0')

@@ -75,6 +75,7 @@ describe('secrets at rest', () => {
       const s = await startServer(config, { quiet: true })
       const p = armPaths(s.subscriptionId)
       try {
+        expect((await call(s, 'PUT', p.group(), { location: 'westus' })).statusCode).toBe(201)
         expect(
           (await call(s, 'PUT', p.image('1.0.0'), imageBody('sim:?boot=0'))).statusCode,
         ).toBeLessThan(300)

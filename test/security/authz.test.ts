@@ -8,6 +8,7 @@ import { apiHarness, type Call } from '../../test-support/api-harness.js'
 import { createToken } from '../../src/services/tokens.js'
 import {
   armPaths,
+  createResourceGroup,
   imageBody,
   loadBalancerBody,
   subnetSetBody,
@@ -52,6 +53,7 @@ beforeAll(async () => {
     ownerAll: await mk('Owner', []),
   }
   // Subscription B holds a load balancer; the admin token (the operator) creates both.
+  await createResourceGroup((m, p, body) => call(m, p, { body }), B)
   expect((await call('PUT', armPaths(B).lb, { body: lbBody })).status).toBe(201)
   expect(
     (await call('PUT', armPaths(h.sub).image('1.0.0'), { body: imageBody('sim:') })).status,
@@ -153,6 +155,72 @@ describe("another subscription's virtual networks and subnets (issue 18 §2)", (
       })
     }
     expect(await call('GET', pB.vnet)).toMatchObject({ status: 200, body: before.body })
+  })
+})
+
+describe('resource groups pass the same guard as every route (issue 18 §1)', () => {
+  const group = (sub: string, rg = 'rg') => `/subscriptions/${sub}/resourcegroups/${rg}`
+
+  it('a Reader reads groups but neither creates, changes nor deletes one', async () => {
+    const token = tokens.readerA
+    for (const path of [
+      group(h.sub),
+      `${group(h.sub)}/resources`,
+      `/subscriptions/${h.sub}/resourcegroups`,
+    ])
+      expect((await call('GET', path, { token })).status, path).toBe(200)
+    expect((await call('HEAD', group(h.sub), { token })).status).toBe(204)
+    for (const [method, path] of [
+      ['PUT', group(h.sub, 'readers')],
+      ['PATCH', group(h.sub)],
+      ['DELETE', group(h.sub)],
+      // Authorization comes before the group check: a Reader learns nothing of a missing group.
+      ['PUT', `${group(h.sub, 'missing')}/providers/Microsoft.Network/loadBalancers/lb`],
+    ] as const) {
+      const r = await call(method, path, { token, body: { location: 'westus', tags: { x: 'y' } } })
+      expect([r.status, r.body.error.code], `${method} ${path}`).toEqual([
+        403,
+        'AuthorizationFailed',
+      ])
+    }
+    expect((await call('GET', group(h.sub))).body.tags).toBeUndefined()
+    expect((await call('HEAD', group(h.sub, 'readers'))).status).toBe(404)
+  })
+
+  it.each(variants(group(B)))(
+    "%s: a token scoped to A neither reads, changes nor deletes B's group",
+    async (path) => {
+      for (const token of [tokens.readerA, tokens.contributorA, tokens.ownerA])
+        for (const method of ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE']) {
+          const r = await call(method, path, {
+            token,
+            body: { location: 'westus', tags: { x: 'y' } },
+          })
+          expect(r.status, `${method} ${path}`).toBeGreaterThanOrEqual(400)
+        }
+      const scoped = await call('DELETE', group(B), { token: tokens.ownerA })
+      expect(scoped).toMatchObject({
+        status: 404,
+        body: { error: { code: 'SubscriptionNotFound' } },
+      })
+      const after = await call('GET', group(B))
+      expect([after.status, after.body.tags]).toEqual([200, undefined])
+      expect((await call('GET', armPaths(B).lb)).status).toBe(200)
+    },
+  )
+
+  it("a Contributor manages its own subscription's groups; their delete's result stays in it", async () => {
+    const token = tokens.contributorA
+    expect(
+      (await call('PUT', group(h.sub, 'mine'), { token, body: { location: 'westus' } })).status,
+    ).toBe(201)
+    const r = await call('DELETE', group(h.sub, 'mine'), { token })
+    expect(r.status).toBe(202)
+    const path = new URL(String(r.headers['location'])).pathname
+    expect((await call('GET', path, { token })).status).toBe(200)
+    const elsewhere = path.replace(`/subscriptions/${h.sub}/`, `/subscriptions/${B}/`)
+    expect((await call('GET', elsewhere, { token: tokens.ownerA })).status).toBe(404)
+    expect((await call('GET', elsewhere)).status).toBe(404)
   })
 })
 

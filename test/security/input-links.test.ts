@@ -116,6 +116,7 @@ beforeAll(async () => {
     properties: { probes: [{ name: 'tcp', properties: { protocol: 'Tcp', port: 80 } }] },
   }
   await put(lbPath(a, 'lb'), lb)
+  await put(`/subscriptions/${b}/resourcegroups/rg`, { location: 'westus' })
   await put(lbPath(b, 'lb'), lb) // the admin token may use B
   await put(`${rg(b)}/Microsoft.Compute/galleries/gal`, { location: 'westus' })
   await put(imageId(b), {

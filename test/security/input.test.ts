@@ -130,6 +130,10 @@ describe('resource names follow ARM rules (finding 15)', () => {
       if (e.code === 'InvalidResourceName') expect(e.message).toMatch(/resource group name/)
     }
     for (const rg of ['rg(1)', 'my_rg-2.x', enc('grüppe')]) {
+      const group = await call('PUT', `/subscriptions/${sub}/resourcegroups/${rg}`, {
+        body: { location: 'westus' },
+      })
+      expect(group.status, JSON.stringify(group.body)).toBe(201)
       const r = await call('PUT', lbPath('lb').replace('/rg/', `/${rg}/`), { body: lbBody() })
       expect(r.status, JSON.stringify(r.body)).toBe(201)
     }

@@ -34,7 +34,7 @@ import {
   startOsRollout,
 } from '../../services/rollouts.js'
 import { createOperation, readOperation } from '../../services/operations.js'
-import { accepted, retryAfterSecondsOf, withAsyncOperation } from '../lro.js'
+import { accepted, locationAnswer, retryAfterSecondsOf, withAsyncOperation } from '../lro.js'
 import { apiVersionOf, headerOf } from '../request.js'
 import { normalizeLocation } from '../../core/scale-set/to-spec.js'
 
@@ -178,14 +178,7 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
       const op = await readOperation(deps, req.params.sub, req.params.opId)
       if (op.status === 'InProgress')
         reply.header('Retry-After', String(retryAfterSecondsOf(op, deps.clock.nowMs(), retry)))
-      if (req.query['monitor'] === 'true') {
-        if (op.status === 'InProgress')
-          return reply
-            .status(202)
-            .header('Location', `${req.protocol}://${req.headers.host}${req.url}`)
-            .send()
-        return reply.status(200).send(op.error ? { error: op.error } : '')
-      }
+      if (req.query['monitor'] === 'true') return locationAnswer(req, reply, op)
       return {
         name: op.id,
         status: op.status,

@@ -7,11 +7,11 @@ import type { FastifyInstance } from 'fastify'
 import { Errors } from '../../errors.js'
 import { isPlainObject } from '../../core/scale-set/shape.js'
 import type { ServiceDeps } from '../../services/deps.js'
-import { requireLocation, requireObject } from '../../arm/arm.js'
+import { SERVICE_FABRIC_TYPE, requireLocation, requireObject } from '../../arm/arm.js'
 import { callerOf, requireLinkedAccess, requireNames, requireTags } from '../../services/guards.js'
 
 type Params = { sub: string; rg: string; name: string }
-const TYPE = 'Microsoft.ServiceFabric/clusters'
+const TYPE = SERVICE_FABRIC_TYPE
 const PATH =
   '/subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.ServiceFabric/clusters/:name'
 
