@@ -22,6 +22,7 @@ function scenario(
     faults: TimedFault[]
     rolling?: Partial<ScaleSetSpec['rolling']>
     extensions?: FabricModel['extensions']
+    settings?: Scenario['settings']
   },
 ): Scenario {
   const s = spec({
@@ -51,6 +52,7 @@ function scenario(
     initial: { version: '1.0.0', uri: GOOD },
     faults: o.faults,
     healthDeadlineMs: 300 * S,
+    ...(o.settings ? { settings: o.settings } : {}),
     timing: NO_DELAY,
     maxSteps: 2000,
   }
@@ -98,6 +100,15 @@ export const CANONICAL: readonly Scenario[] = [
       publish(10 * S, '1.1.0', GOOD_SLOW),
       { atMs: 45 * S, fault: { kind: 'pause' } },
       { atMs: 300 * S, fault: { kind: 'resume' } },
+    ],
+  }),
+  scenario('min-healthy-time', {
+    settings: { minHealthyTimeMs: 30 * S },
+    faults: [
+      publish(10 * S, '1.1.0'),
+      // instance 5 flaps inside its minHealthyTime: it fails and is rolled back
+      { atMs: 20 * S, fault: { kind: 'unhealthy', ids: ['5'] } },
+      { atMs: 25 * S, fault: { kind: 'healthy', ids: ['5'] } },
     ],
   }),
   scenario('prioritize-unhealthy', {

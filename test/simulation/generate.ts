@@ -58,6 +58,9 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     faults.push({ atMs, fault: { kind: 'pause' } })
     faults.push({ atMs: atMs + controls.int(5, 600) * S, fault: { kind: 'resume' } })
   }
+  // minHealthyTime, from a stream of its own as well (docs/rollouts.md § Per-set timing).
+  const timing = new Rng(seed ^ 0x6d1e_7a11)
+  const minHealthyTimeMs = timing.chance(0.3) ? timing.pick([5, 30, 60]) * S : 0
   if (s.automaticOS.deferral) faults.push({ atMs: horizon, fault: { kind: 'approve', ids: null } })
   faults.push(...ruleFaults(seed, s, horizon, extensions.length > 0))
   return {
@@ -72,6 +75,7 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     initial: { version: '1.0.0', uri: 'sim:?boot=1' },
     faults: faults.sort((a, b) => a.atMs - b.atMs),
     healthDeadlineMs: rng.pick([60, 120, 300]) * S,
+    ...(minHealthyTimeMs > 0 ? { settings: { minHealthyTimeMs } } : {}),
     timing: NO_DELAY,
     maxSteps: 5000,
   }

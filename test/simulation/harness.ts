@@ -96,7 +96,13 @@ export async function simWorld(s: Scenario): Promise<SimWorld> {
   const simState = new MemorySimState()
   const fabric = new SimFabric({ nowMs: () => clock.nowMs(), state: simState, seed: s.seed })
   catalog.publish(s.spec.image, s.initial.version, s.initial.uri, s.spec.location, 0)
-  await store.putScaleSet(scaleSetState(s.spec, { fabricModel: s.model }), null)
+  await store.putScaleSet(
+    scaleSetState(s.spec, {
+      fabricModel: s.model,
+      ...(s.settings ? { upgradeSettings: s.settings } : {}),
+    }),
+    null,
+  )
   const cluster = { durability: s.spec.serviceFabricNodeType?.durability ?? null }
   let ids = 0
   const nextId = () => `r${++ids}`

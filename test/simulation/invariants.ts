@@ -4,7 +4,8 @@
  * domains unless allowed, no batch when the pre-check fails, rollback exactly when the rules
  * say, data disks never touched, images only move forward unless rolled back, no instance given
  * two new disks by one rollout, counts that add up, history that matches the fleet, no batch
- * started while paused, and every rollout terminal at the end.
+ * started while paused, none counted upgraded before its minHealthyTime, and every rollout terminal
+ * at the end.
  */
 import { verdict } from '../../src/core/health/verdict.js'
 import { compareVersions } from '../../src/core/image/version.js'
@@ -86,6 +87,7 @@ export class Invariants {
         if (n.startedAtMs >= r.endedAtMs) for (const a of n.attempts) later.add(a.instanceId)
       }
       this.checkRollout(at, r, prev, after, state, later)
+      this.checkMinHealthy(at, r)
       // A paused rollout never starts a batch (the one running when it was paused finishes).
       if (prev && this.pause?.rolloutId === r.id && r.batchCount > prev.batchCount)
         this.fail(`${at} rollout ${r.id}: batch ${r.batchCount} started while paused`)
@@ -122,6 +124,21 @@ export class Invariants {
           `rollout ${r.id} ran ${nowMs - r.startedAtMs} ms, more than its bound of ${boundMs} ms`,
         )
       }
+    }
+  }
+
+  /** minHealthyTime: no instance counts as upgraded before it stayed healthy that long. */
+  private checkMinHealthy(at: string, r: Rollout): void {
+    const min = r.minHealthyTimeMs ?? 0
+    // All at once (upgrade mode Automatic, manualupgrade) waits for no health, as on Azure.
+    if (min === 0 || r.pace !== 'batched') return
+    for (const a of r.attempts) {
+      if (a.state !== 'Succeeded' || a.method === 'surge') continue
+      const since = a.healthySinceMs ?? null
+      if (since === null || (a.endedAtMs ?? 0) - since < min)
+        this.fail(
+          `${at} rollout ${r.id}: instance ${a.instanceId} counted upgraded after ${since === null ? 'no' : (a.endedAtMs ?? 0) - since} ms healthy, before its minHealthyTime of ${min} ms`,
+        )
     }
   }
 

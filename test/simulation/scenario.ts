@@ -6,6 +6,7 @@
 import type { ScaleSetSpec } from '../../src/core/scale-set/spec.js'
 import type { TimingProfile } from '../../src/core/rollout/start.js'
 import type { FabricModel } from '../../src/fabrics/types/fabric.js'
+import type { UpgradeSettings } from '../../src/store/store.js'
 
 export type Fault = Readonly<
   | { kind: 'publish'; version: string; uri: string }
@@ -42,6 +43,8 @@ export type Scenario = Readonly<{
   initial: Readonly<{ version: string; uri: string }>
   faults: readonly TimedFault[]
   healthDeadlineMs: number
+  /** osroll's per-set timing (minHealthyTime), absent for none. */
+  settings?: UpgradeSettings
   timing: TimingProfile
   maxSteps: number
 }>

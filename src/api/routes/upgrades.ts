@@ -7,6 +7,11 @@ import type { FastifyInstance } from 'fastify'
 import type { ServiceDeps } from '../../services/deps.js'
 import { rolloutPlan } from '../../services/rollout-plans.js'
 import { currentRollout, pauseRollout, resumeRollout } from '../../services/rollout-controls.js'
+import {
+  deleteUpgradeSettings,
+  getUpgradeSettings,
+  putUpgradeSettings,
+} from '../../services/upgrade-settings.js'
 
 type SetParams = { sub: string; rg: string; name: string }
 const SET =
@@ -15,6 +20,16 @@ const UPGRADES = `${SET}/providers/Osroll.Upgrades`
 
 export function registerUpgradeRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   const ref = (p: SetParams) => ({ sub: p.sub, rg: p.rg, name: p.name })
+  const SETTINGS = `${UPGRADES}/upgradeSettings/default`
+  app.get<{ Params: SetParams }>(SETTINGS, async (req) => getUpgradeSettings(deps, ref(req.params)))
+  for (const method of ['put', 'patch'] as const)
+    app[method]<{ Params: SetParams }>(SETTINGS, async (req, reply) => {
+      const r = await putUpgradeSettings(deps, ref(req.params), req.body, method === 'patch')
+      return reply.status(r.created && method === 'put' ? 201 : 200).send(r.view)
+    })
+  app.delete<{ Params: SetParams }>(SETTINGS, async (req, reply) =>
+    reply.status((await deleteUpgradeSettings(deps, ref(req.params))) ? 200 : 204).send(),
+  )
   app.get<{ Params: SetParams }>(`${UPGRADES}/rollouts/current`, async (req) =>
     currentRollout(deps, ref(req.params)),
   )
