@@ -177,7 +177,7 @@ describe('a group holding resources', () => {
         type: 'Microsoft.Network/loadBalancers',
         location: 'westus',
         tags: { tier: 'front' },
-        sku: { name: 'Basic' },
+        sku: { name: 'Basic', tier: 'Regional' },
       },
       {
         id: `${gallery('shop')}/images/web`,
