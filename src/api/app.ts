@@ -38,6 +38,7 @@ import {
   registerResourceGroupRoutes,
   resourceGroupGate,
 } from './routes/resource-groups.js'
+import { registerSizeRoutes } from './routes/sizes.js'
 import type { Metrics } from '../runtime/metrics.js'
 import type { Logger } from '../runtime/logger.js'
 
@@ -211,6 +212,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   registerGalleryRoutes(app, o.deps)
   registerEventRoutes(app, o.deps)
   registerUpgradeRoutes(app, o.deps)
+  registerSizeRoutes(app)
   return app
 }
 

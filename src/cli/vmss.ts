@@ -231,6 +231,11 @@ export function registerVmss(program: Command): void {
       'Publisher:Offer:Sku:Version (version may be latest), or a gallery image id',
     )
     .option('--instance-count <n>', 'instances', '2')
+    .option(
+      '--vm-sku <size>',
+      'VM size (GET …/locations/{loc}/vmSizes lists them)',
+      'Standard_D2s_v3',
+    )
     .option('-l, --location <region>', 'region', 'westus')
     .addOption(
       enumOption(
@@ -690,6 +695,7 @@ async function watch(
 type CreateOpts = {
   image: string
   instanceCount: string
+  vmSku: string
   location: string
   upgradePolicyMode: string
   enableAutoOsUpgrade?: boolean
@@ -714,7 +720,7 @@ async function createBody(
   const customData = o.customData ? (await readFile(o.customData)).toString('base64') : undefined
   return {
     location: o.location,
-    sku: { name: 'Standard_D2s_v3', capacity },
+    sku: { name: o.vmSku, capacity },
     ...(o.zones ? { zones: o.zones } : {}),
     properties: {
       upgradePolicy: {

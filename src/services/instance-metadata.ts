@@ -153,7 +153,11 @@ function factsOf(ctx: InstanceContext): InstanceFacts {
     computerName: vm.properties.osProfile.computerName,
     imageReference: vm.properties.storageProfile.imageReference,
     version: view.osImageVersion,
-    dataDisks: view.dataDisks.map((d) => ({ lun: d.lun, name: d.diskId })),
+    dataDisks: view.dataDisks.map((d) => ({
+      lun: d.lun,
+      name: d.diskId,
+      ...(d.sizeGB !== undefined ? { sizeGB: d.sizeGB } : {}),
+    })),
     tags: {
       ...tags,
       ...(ctx.record?.osUpgradePending ? { 'Platform.PendingOSUpgrade': 'true' } : {}),

@@ -11,6 +11,7 @@ import { Errors } from '../errors.js'
 import { toArmImageReference } from '../core/image/image-ref.js'
 import { computerName } from '../core/scale-set/placement.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
+import { findVmSize } from '../core/scale-set/vm-sizes.js'
 import type { InstanceView } from '../fabrics/types/fabric.js'
 import type { InstanceRecord, ScaleSetState } from '../store/store.js'
 import type { StoredResource } from '../store/control-store.js'
@@ -167,6 +168,7 @@ export function vmView(
     type: VM_TYPE,
     instanceId: v.instanceId,
     location: resource.body['location'],
+    ...skuOf(resource),
     ...(v.zone !== null ? { zones: [v.zone] } : {}),
     ...(r?.osUpgradePending ? { tags: { 'Platform.PendingOSUpgrade': 'true' } } : {}),
     properties: {
@@ -177,7 +179,12 @@ export function vmView(
       storageProfile: {
         imageReference: toArmImageReference(state.spec.image, v.osImageVersion),
         osDisk: { createOption: 'FromImage', osType: 'Linux' },
-        dataDisks: v.dataDisks.map((d) => ({ lun: d.lun, name: d.diskId, createOption: 'Empty' })),
+        dataDisks: v.dataDisks.map((d) => ({
+          lun: d.lun,
+          name: d.diskId,
+          createOption: 'Empty',
+          ...(d.sizeGB !== undefined ? { diskSizeGB: d.sizeGB } : {}),
+        })),
       },
       protectionPolicy: {
         protectFromScaleIn: r?.protectFromScaleIn ?? false,
@@ -186,6 +193,15 @@ export function vmView(
       ...(expand ? { instanceView: instanceViewOf(state, v, r) } : {}),
     },
   }
+}
+
+/**
+ * An instance's `sku`, as Azure shows a Uniform set's instances: the set's size and its tier
+ * (`{ name: 'Standard_D2s_v3', tier: 'Standard' }`); nothing when the set names no size.
+ */
+function skuOf(resource: StoredResource): { sku?: { name: string; tier: string } } {
+  const size = findVmSize((resource.body['sku'] as { name?: unknown } | undefined)?.name)
+  return size ? { sku: { name: size.name, tier: size.tier } } : {}
 }
 
 /** The stored body's `properties`, or nothing. */

@@ -151,6 +151,22 @@ describe('instanceDocument', () => {
   })
 })
 
+describe('instanceDocument data disks', () => {
+  it("gives a data disk's diskSizeGB, as a string, where the model gave one", () => {
+    const doc = instanceDocument({
+      ...facts,
+      dataDisks: [
+        { lun: 0, name: 'lun0-ab', sizeGB: 64 },
+        { lun: 1, name: 'lun1-cd' },
+      ],
+    })
+    expect(doc.compute.storageProfile.dataDisks).toEqual([
+      { createOption: 'Empty', lun: '0', name: 'lun0-ab', diskSizeGB: '64' },
+      { createOption: 'Empty', lun: '1', name: 'lun1-cd' },
+    ])
+  })
+})
+
 describe('filterDocument', () => {
   const doc = instanceDocument(facts)
   it('walks keys and array indexes', () => {

@@ -134,7 +134,8 @@ export type InstanceFacts = Readonly<{
   imageReference: Readonly<Record<string, string>>
   /** The exact version on the OS disk. */
   version: string
-  dataDisks: readonly Readonly<{ lun: number; name: string }>[]
+  /** Each data disk; `sizeGB` where the model gave its `diskSizeGB` (docs/api.md § VM sizes). */
+  dataDisks: readonly Readonly<{ lun: number; name: string; sizeGB?: number }>[]
   tags: Readonly<Record<string, string>>
   privateIpAddress: string
 }>
@@ -169,6 +170,7 @@ export function instanceDocument(f: InstanceFacts) {
           createOption: 'Empty',
           lun: String(d.lun),
           name: d.name,
+          ...(d.sizeGB !== undefined ? { diskSizeGB: String(d.sizeGB) } : {}),
         })),
         imageReference: {
           id: ref['id'] ?? '',

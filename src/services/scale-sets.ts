@@ -8,7 +8,8 @@ import { isDeepStrictEqual } from 'node:util'
 import { canonicalEnums, SCALE_SET_ENUMS } from '../core/enums.js'
 import { coerceScalars, SCALE_SET_SCALARS } from '../core/coerce.js'
 import { AppError, Errors } from '../errors.js'
-import type { ArmExtension, ArmScaleSet } from '../core/scale-set/arm-model.js'
+import type { ArmDataDisk, ArmExtension, ArmScaleSet } from '../core/scale-set/arm-model.js'
+import { vmShapeOf } from '../core/scale-set/vm-sizes.js'
 import { isApplicationHealthExtension } from '../core/scale-set/arm-model.js'
 import { validateScaleSet, extensionsOf } from '../core/scale-set/validate.js'
 import { nodeTypeDurability, serviceFabricNodeTypeOf } from '../core/scale-set/service-fabric.js'
@@ -483,6 +484,8 @@ export function toFabricModel(
     modelGeneration: generation,
     customData: vmp.osProfile?.customData ?? null,
     dataDiskLuns: (vmp.storageProfile?.dataDisks ?? []).map((d) => Number(d.lun)),
+    ...dataDiskSizes(vmp.storageProfile?.dataDisks ?? []),
+    ...sizeOf(model),
     extensions,
     healthSource: spec.healthSource,
     healthCheck,
@@ -491,6 +494,20 @@ export function toFabricModel(
       : DEFAULT_EXTENSIONS_TIME_BUDGET_MS,
     ...(network ? { network } : {}),
   }
+}
+
+/** The model's VM size, when it names one (docs/api.md § VM sizes). */
+function sizeOf(model: ArmScaleSet): Pick<FabricModel, 'vmSize'> {
+  const shape = vmShapeOf(model)
+  return shape ? { vmSize: shape } : {}
+}
+
+/** `diskSizeGB` by lun, for the disks that give one; nothing when none does. */
+function dataDiskSizes(disks: readonly ArmDataDisk[]): Pick<FabricModel, 'dataDiskSizesGB'> {
+  const sized = disks.flatMap((d) =>
+    typeof d.diskSizeGB === 'number' ? [[String(d.lun), d.diskSizeGB] as const] : [],
+  )
+  return sized.length > 0 ? { dataDiskSizesGB: Object.fromEntries(sized) } : {}
 }
 
 type LbProbe = { name?: string; properties?: Record<string, unknown> }

@@ -226,4 +226,28 @@ describe('az conventions in the osroll CLI', () => {
       expect(json(await run(`vmss show --ids ${setId} -o jsonc --query sku.capacity`))).toBe(3)
     },
   )
+
+  it(
+    "vmss create --vm-sku names the set's size (default Standard_D2s_v3); an unknown one is the server's InvalidParameter",
+    { timeout: 60_000 },
+    async () => {
+      const image = 'Canonical:UbuntuServer:18.04-LTS:latest'
+      const sized = json(
+        await run(
+          `vmss create -g rg -n small --image ${image} --instance-count 0 --vm-sku Standard_B1s --query sku.name`,
+        ),
+      )
+      expect(sized).toBe('Standard_B1s')
+      expect(json(await run(`vmss show -g rg -n web --query sku.name`))).toBe('Standard_D2s_v3')
+      const unknown = await run(
+        `vmss create -g rg -n huge --image ${image} --instance-count 0 --vm-sku Standard_Z9`,
+      )
+      expect(unknown.code).toBe(1)
+      expect(unknown.stderr).toContain('InvalidParameter')
+      expect(unknown.stderr).toContain(
+        'The value Standard_Z9 provided for the VM size is not valid',
+      )
+      expect((await h.call('GET', setId.replace(/web$/, 'huge'))).status).toBe(404)
+    },
+  )
 })

@@ -16,6 +16,7 @@ import { durabilityMismatchMessage } from './service-fabric.js'
 import { nameProblem } from '../names.js'
 import { checkBackendPools } from './backend-pools.js'
 import type { NameKind } from '../names.js'
+import { sizeProblems } from './vm-sizes.js'
 
 export type ValidationFacts = Readonly<{
   /** The request's `api-version`, e.g. `2024-07-01` (a `-preview` suffix is allowed). */
@@ -74,6 +75,7 @@ export function validateScaleSet(model: ArmScaleSet, facts: ValidationFacts): Pr
   return [
     ...checkModelNames(model),
     ...checkBasics(model),
+    ...sizeProblems(model),
     ...checkRollingPolicy(model),
     ...checkHealthProbe(model, facts),
     ...checkBackendPools(model, { exists: facts.backendPools, scaleSetId: facts.scaleSetId }),

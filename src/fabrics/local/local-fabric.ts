@@ -21,6 +21,7 @@ import type {
   InstanceView,
   NewInstanceSpec,
 } from '../types/fabric.js'
+import { newDataDisks } from '../types/fabric.js'
 import { OsDisks } from './os-disks.js'
 import { ReadBatcher } from '../../util/read-batcher.js'
 import { runCustomData, runExtensions, type InstanceJail } from './provisioning.js'
@@ -131,10 +132,7 @@ export class LocalFabric implements Fabric {
       if (existing.has(spec.instanceId)) continue
       const privateIp = await this.addresses.allocate()
       const dir = this.instanceDir(model.scaleSetKey, spec.instanceId)
-      const dataDisks = model.dataDiskLuns.map((lun) => ({
-        lun,
-        diskId: `lun${lun}-${randomUUID().slice(0, 8)}`,
-      }))
+      const dataDisks = newDataDisks(model, (lun) => `lun${lun}-${randomUUID().slice(0, 8)}`)
       for (const d of dataDisks) await mkdir(join(dir, 'data', `lun${d.lun}`), { recursive: true })
       const disk = this.describeDisk(1, spec.image, model)
       const record: LocalInstance = {

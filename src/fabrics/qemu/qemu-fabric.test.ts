@@ -5,8 +5,17 @@
  * artifacts refused. Skipped, saying why, where QEMU or the Debian kernel package is missing.
  */
 import { execFileSync } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { createServer } from 'node:http'
-import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,7 +28,7 @@ import type { ImageArtifact, InstanceView } from '../types/fabric.js'
 import type { GuestIdentity, GuestMetadata } from '../types/metadata.js'
 import { findMarked } from '../host/processes.js'
 import { QemuFabric, QEMU_TOOLS } from './qemu-fabric.js'
-import { FileQemuState, MemoryQemuState } from './qemu-state.js'
+import { FileQemuState, MemoryQemuState, vmDir } from './qemu-state.js'
 import { buildSampleImage } from './sample-image.js'
 import { findTool } from './tools.js'
 import { computerName } from '../../core/scale-set/placement.js'
@@ -284,6 +293,52 @@ describe.skipIf(missing.length > 0)(`qemu fabric (needs ${QEMU_TOOLS.join(', ')}
         prober.close()
         await h.close()
       }
+    },
+  )
+
+  it(
+    "gives a VM its size's memory and vCPUs (at most the host's) and each data disk its size",
+    { timeout: 120_000 },
+    async () => {
+      const h = await harness()
+      // Standard_D4s_v3: 4 vCPUs, 16 GiB. Data disk 0 is 2 TiB (its ext4 covers the first TiB),
+      // data disk 1 gives no size and gets the fabric's 256 MiB.
+      const model = {
+        ...h.model,
+        vmSize: { name: 'Standard_D4s_v3', vCPUs: 4, memoryMB: 16_384 },
+        dataDiskLuns: [0, 1],
+        dataDiskSizesGB: { '0': 2048 },
+      }
+      await h.fabric.createInstances(model, [
+        { instanceId: '0', zone: null, updateDomain: 0, faultDomain: 0, image: h.images.v1 },
+      ])
+      const [v] = await h.until(
+        (vs) => vs[0]?.health === 'healthy' && vs[0].provisioning === 'succeeded',
+        'healthy on 1.0.0',
+      )
+      expect(await answer(v!.privateIp)).toMatch(/runs image 1\.0\.0; boot 1/)
+      expect(v!.dataDisks.map((d) => [d.lun, d.sizeGB])).toEqual([
+        [0, 2048],
+        [1, undefined],
+      ])
+      const [vm] = findMarked((root) => root === join(h.root, 'vms'))
+      const args = readFileSync(`/proc/${vm!.pid}/cmdline`, 'utf8').split('\0')
+      const after = (flag: string) => args[args.indexOf(flag) + 1]
+      expect(after('-m')).toBe('16384')
+      expect(after('-smp')).toBe(String(Math.min(4, availableParallelism())))
+      const disk = (lun: number) =>
+        JSON.parse(
+          execFileSync('qemu-img', [
+            'info',
+            '-U', // the running VM holds the image's write lock
+            '--output=json',
+            join(vmDir(join(h.root, 'vms'), model.scaleSetKey, '0'), 'disks', `data-${lun}.qcow2`),
+          ]).toString(),
+        ) as { 'virtual-size': number; 'actual-size': number }
+      expect(disk(0)['virtual-size']).toBe(2048 * 2 ** 30)
+      expect(disk(0)['actual-size']).toBeLessThan(64 * 2 ** 20) // sparse: metadata only
+      expect(disk(1)['virtual-size']).toBe(256 * 2 ** 20)
+      await h.close()
     },
   )
 

@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, readdir, rm } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { computerName } from '../../core/scale-set/placement.js'
 import { Errors } from '../../errors.js'
@@ -28,6 +29,7 @@ import type {
   InstanceView,
   NewInstanceSpec,
 } from '../types/fabric.js'
+import { newDataDisks } from '../types/fabric.js'
 import { artifactDir, importArtifact } from '../host/artifacts.js'
 import { AddressPool, addressInUse } from '../host/addresses.js'
 import {
@@ -56,9 +58,12 @@ export type QemuFabricOptions = Readonly<{
   prober: HealthProber
   addressPrefix?: string
   addressStart?: number
+  /** A VM's memory and vCPUs when its model names no size (docs/qemu.md § Sizes). 256, 1. */
   memoryMb?: number
   vcpus?: number
-  /** Data disk size; the model has no sizes yet. Default 256 MiB. */
+  /** The most vCPUs a VM gets, whatever its size says: the host's (docs/qemu.md § Sizes). */
+  hostCpus?: number
+  /** A data disk's size when the model gives no `diskSizeGB`. Default 256 MiB. */
   dataDiskMb?: number
   accel?: Accel
   /** Past this size a VM's console log is rotated (one older generation kept). Default 1 MiB. */
@@ -170,12 +175,10 @@ export class QemuFabric implements Fabric {
         spawning: null,
         wantRunning: true,
         provisioning: { state: 'creating', error: null },
-        dataDisks: model.dataDiskLuns.map((lun) => ({
-          lun,
-          diskId: `lun${lun}-${randomUUID().slice(0, 8)}`,
-        })),
+        dataDisks: newDataDisks(model, (lun) => `lun${lun}-${randomUUID().slice(0, 8)}`),
         healthCheck: model.healthCheck ?? null,
         customData: model.customData,
+        vmSize: model.vmSize ?? null,
       }
       // Recorded before any disk is made: the orchestrator sees it at once, and a crash now
       // leaves it to adopt().
@@ -229,6 +232,7 @@ export class QemuFabric implements Fabric {
         provisioning: { state: 'updating', error: null },
         healthCheck: model.healthCheck ?? null,
         customData: model.customData,
+        vmSize: model.vmSize ?? null,
       }
       await this.makeOsDisk(next)
       await this.o.state.put(next)
@@ -404,8 +408,7 @@ export class QemuFabric implements Fabric {
             lun: d.lun,
             path: this.dataDiskPath(instance, d.lun),
           })),
-          memoryMb: this.o.memoryMb ?? 256,
-          vcpus: this.o.vcpus ?? 1,
+          ...this.shapeOf(instance),
           accel: this.o.accel ?? 'tcg',
           hostAddress: instance.privateIp,
           ports,
@@ -506,7 +509,8 @@ export class QemuFabric implements Fabric {
     await mkdir(join(this.dirOf(i), 'disks'), { recursive: true })
     for (const d of i.dataDisks) {
       const path = this.dataDiskPath(i, d.lun)
-      if (!existsSync(path)) await createDataDisk(path, this.o.dataDiskMb ?? 256, `lun${d.lun}`)
+      const sizeMb = d.sizeGB !== undefined ? d.sizeGB * 1024 : (this.o.dataDiskMb ?? 256)
+      if (!existsSync(path)) await createDataDisk(path, sizeMb, `lun${d.lun}`)
     }
     await this.makeOsDisk(i)
   }
@@ -542,6 +546,16 @@ export class QemuFabric implements Fabric {
       modelGeneration: model.modelGeneration,
       startedAtMs: this.now(),
     }
+  }
+
+  /**
+   * `-m` and `-smp` of the instance's VM: its size's memory and vCPUs, the vCPUs capped at the
+   * host's (a 2-core host runs a Standard_D4s_v3 with 2), or the defaults when it has no size.
+   */
+  private shapeOf(i: QemuInstance): { memoryMb: number; vcpus: number } {
+    if (!i.vmSize) return { memoryMb: this.o.memoryMb ?? 256, vcpus: this.o.vcpus ?? 1 }
+    const host = this.o.hostCpus ?? availableParallelism()
+    return { memoryMb: i.vmSize.memoryMB, vcpus: Math.max(1, Math.min(i.vmSize.vCPUs, host)) }
   }
 
   private dirOf(i: Pick<QemuInstance, 'scaleSetKey' | 'instanceId'>): string {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { HealthCheck } from '../types/fabric.js'
+import type { VmShape } from '../../core/scale-set/vm-sizes.js'
+import type { DataDisk, HealthCheck } from '../types/fabric.js'
 
 /**
  * What the qemu fabric remembers of its VMs: the OS disks (qcow2 overlays, numbered), the QEMU
@@ -40,9 +41,11 @@ export type QemuInstance = Readonly<{
     state: 'creating' | 'updating' | 'succeeded' | 'failed'
     error: string | null
   }>
-  dataDisks: readonly Readonly<{ lun: number; diskId: string }>[]
+  dataDisks: readonly DataDisk[]
   healthCheck: HealthCheck | null
   customData: string | null
+  /** The model's size when this OS disk was made: the VM's vCPUs and memory (absent: default). */
+  vmSize?: VmShape | null
 }>
 
 export interface QemuStateStore {

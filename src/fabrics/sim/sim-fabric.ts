@@ -15,6 +15,7 @@ import type {
   InstanceView,
   NewInstanceSpec,
 } from '../types/fabric.js'
+import { newDataDisks } from '../types/fabric.js'
 import { diskIsBad, parseSimUri } from './sim-behaviour.js'
 import type { SimDisk, SimInstance, SimStateStore } from '../types/sim-state.js'
 import { MemorySimState } from './sim-state.js'
@@ -81,10 +82,7 @@ export class SimFabric implements Fabric {
         diskCount: 1,
         privateIp: simAddress(model.scaleSetKey, spec.instanceId),
         healthSource: model.healthSource,
-        dataDisks: model.dataDiskLuns.map((lun) => ({
-          lun,
-          diskId: `${spec.instanceId}-lun${lun}`,
-        })),
+        dataDisks: newDataDisks(model, (lun) => `${spec.instanceId}-lun${lun}`),
       }
       await this.state.put(model.scaleSetKey, {
         ...base,

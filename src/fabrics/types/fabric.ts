@@ -5,6 +5,7 @@
  */
 import type { HealthState, PowerState, ProvisioningState } from '../../core/health/verdict.js'
 import type { HealthSource } from '../../core/scale-set/spec.js'
+import type { VmShape } from '../../core/scale-set/vm-sizes.js'
 
 export type CallOptions = Readonly<{ signal?: AbortSignal }>
 
@@ -51,6 +52,13 @@ export type FabricModel = Readonly<{
   modelGeneration: number
   customData: string | null
   dataDiskLuns: readonly number[]
+  /** Each data disk's `diskSizeGB` by lun, where the model gives one (absent: the fabric's). */
+  dataDiskSizesGB?: Readonly<Record<string, number>>
+  /**
+   * The size `sku.name` names (docs/api.md § VM sizes): the qemu fabric's vCPUs and memory.
+   * Absent or null: the model names no size, and the fabric keeps its default VM shape.
+   */
+  vmSize?: VmShape | null
   extensions: readonly ExtensionModel[]
   healthSource: HealthSource
   /** Absent or null: no probing (sim fabric, or a set without a health source). */
@@ -62,6 +70,21 @@ export type FabricModel = Readonly<{
    */
   network?: Readonly<{ subnetId: string; nic: string; ipConfig: string }> | null
 }>
+
+/** A data disk as a fabric keeps it: its size only where the model gave one when it was made. */
+export type DataDisk = Readonly<{ lun: number; diskId: string; sizeGB?: number }>
+
+/**
+ * The data disks a new instance gets from `model`, each with its size where the model gives one.
+ * @example newDataDisks({ dataDiskLuns: [0], dataDiskSizesGB: { '0': 4 }, … }, (l) => `lun${l}`)
+ *   → [{ lun: 0, diskId: 'lun0', sizeGB: 4 }]
+ */
+export function newDataDisks(model: FabricModel, diskId: (lun: number) => string): DataDisk[] {
+  return model.dataDiskLuns.map((lun) => {
+    const sizeGB = model.dataDiskSizesGB?.[String(lun)]
+    return { lun, diskId: diskId(lun), ...(sizeGB !== undefined ? { sizeGB } : {}) }
+  })
+}
 
 export type NewInstanceSpec = Readonly<{
   instanceId: string
@@ -94,8 +117,8 @@ export type InstanceView = Readonly<{
   bootedAtMs: number
   /** The instance's own address, stable for its life (sim: virtual, never contacted). */
   privateIp: string
-  /** Stable identity of each data disk: it never changes while the instance lives. */
-  dataDisks: readonly Readonly<{ lun: number; diskId: string }>[]
+  /** Stable identity of each data disk (and its size): it never changes while the instance lives. */
+  dataDisks: readonly DataDisk[]
   extensions: readonly ExtensionStatus[]
 }>
 

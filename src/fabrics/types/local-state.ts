@@ -3,7 +3,7 @@
  * plane re-adopts them): disks, the process (pid and its start time, never a bare pid), address;
  * and the interface of where it keeps them (`MemoryLocalState`, the SQL stores).
  */
-import type { ExtensionModel, ExtensionStatus, HealthCheck } from './fabric.js'
+import type { DataDisk, ExtensionModel, ExtensionStatus, HealthCheck } from './fabric.js'
 
 export type LocalDisk = Readonly<{
   n: number
@@ -48,7 +48,7 @@ export type LocalInstance = Readonly<{
   /** The model's extensions and their time budget, to (re)run them. */
   extensions: readonly ExtensionModel[]
   extensionsTimeBudgetMs: number
-  dataDisks: readonly Readonly<{ lun: number; diskId: string }>[]
+  dataDisks: readonly DataDisk[]
   /** How osroll probes this instance's health; null when the set has no health source. */
   healthCheck: HealthCheck | null
   /** The model's custom data (base64), given to each new OS disk. */

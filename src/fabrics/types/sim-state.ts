@@ -3,6 +3,7 @@
  * (`MemorySimState` in the fabric, the SQL stores in the store): records with timestamps, not
  * timers, so the state is derived at read time and survives a restart of the control plane.
  */
+import type { DataDisk } from './fabric.js'
 
 /** How instances built from a `sim:` image behave (`fabrics/sim/sim-behaviour.ts`). */
 export type SimHealth = Readonly<
@@ -32,7 +33,7 @@ export type SimInstance = Readonly<{
   stopped: boolean
   /** Fault injection: forces the health source's answer (e.g. concurrent maintenance). */
   healthOverride: 'healthy' | 'unhealthy' | null
-  dataDisks: readonly Readonly<{ lun: number; diskId: string }>[]
+  dataDisks: readonly DataDisk[]
   diskCount: number
   privateIp: string
   healthSource: 'probe' | 'extension' | 'none'
