@@ -4,57 +4,44 @@
  * goes on where it stopped; both are recorded events; bad requests are ARM errors.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiHarness, waitFor } from '../../test-support/api-harness.js'
-import {
-  armPaths,
-  createSimFleet,
-  healthyInstances,
-  imageBody,
-} from '../../test-support/arm-fixtures.js'
-import { cliRunner } from '../../test-support/cli-runner.js'
+import { waitFor } from '../../test-support/api-harness.js'
+import { armPaths, imageBody } from '../../test-support/arm-fixtures.js'
+import { servedSimFleet } from '../../test-support/served-fleet.js'
+import type { ServedFleet } from '../../test-support/served-fleet.js'
 
-let h: Awaited<ReturnType<typeof apiHarness>>
-let endpoint = ''
-const osroll = cliRunner(() => ({ endpoint, token: h.sys.adminToken }))
+let f: ServedFleet
 const CURRENT = '/providers/Osroll.Upgrades/rollouts/current'
-const call = (method: string, path: string, body?: unknown) =>
-  h.call(method, path, body === undefined ? {} : { body })
 
 beforeAll(async () => {
-  h = await apiHarness({ healthDeadline: 'PT60S' })
-  await h.sys.app.listen({ host: '127.0.0.1', port: 0 })
-  endpoint = `http://127.0.0.1:${(h.sys.app.server.address() as { port: number }).port}`
-  await createSimFleet(call, h.sub, { capacity: 10 })
-  const get = async (path: string) => (await h.call('GET', path)).body
-  await waitFor(() => healthyInstances(get, armPaths(h.sub).set(), 10), 'ten healthy', 30_000)
+  f = await servedSimFleet({ capacity: 10, healthDeadline: 'PT60S' })
 })
-afterAll(() => h.close())
+afterAll(() => f.close())
 
 describe('pause and resume', () => {
   it('refuses to pause or resume when there is nothing to', async () => {
-    const set = armPaths(h.sub).set()
-    const pause = await h.call('POST', `${set}${CURRENT}/pause`)
+    const set = armPaths(f.h.sub).set()
+    const pause = await f.h.call('POST', `${set}${CURRENT}/pause`)
     expect([pause.status, pause.body.error.code]).toEqual([409, 'OperationNotAllowed'])
     expect(pause.body.error.message).toMatch(/no rollout in progress on 'web' to pause/)
-    const show = await h.call('GET', `${set}${CURRENT}`)
+    const show = await f.h.call('GET', `${set}${CURRENT}`)
     expect([show.status, show.body.error.code]).toEqual([404, 'NotFound'])
-    const missing = await h.call('POST', `${armPaths(h.sub).set('nope')}${CURRENT}/pause`)
+    const missing = await f.h.call('POST', `${armPaths(f.h.sub).set('nope')}${CURRENT}/pause`)
     expect(missing.status).toBe(404)
   })
 
   it('holds after the current batch, resumes where it stopped', { timeout: 120_000 }, async () => {
-    const set = armPaths(h.sub).set()
+    const set = armPaths(f.h.sub).set()
     const key = set.toLowerCase()
     expect(
-      (await h.call('PUT', armPaths(h.sub).image('1.1.0'), { body: imageBody('sim:?boot=3') }))
+      (await f.h.call('PUT', armPaths(f.h.sub).image('1.1.0'), { body: imageBody('sim:?boot=3') }))
         .status,
     ).toBe(201)
     await waitFor(
-      async () => (await h.sys.deps.store.getActiveRollout(key))?.batchCount === 1,
+      async () => (await f.h.sys.deps.store.getActiveRollout(key))?.batchCount === 1,
       'batch 1',
       30_000,
     )
-    const paused = await h.call('POST', `${set}${CURRENT}/pause`)
+    const paused = await f.h.call('POST', `${set}${CURRENT}/pause`)
     expect(paused.status, JSON.stringify(paused.body)).toBe(200)
     expect(paused.body).toMatchObject({
       name: 'current',
@@ -62,10 +49,10 @@ describe('pause and resume', () => {
       properties: { pauseRequested: true, runningStatus: { code: 'RollingForward' } },
     })
     // pausing twice is the same pause
-    expect((await h.call('POST', `${set}${CURRENT}/pause`)).status).toBe(200)
+    expect((await f.h.call('POST', `${set}${CURRENT}/pause`)).status).toBe(200)
     const held = await waitFor(
       async () => {
-        const r = (await h.call('GET', `${set}${CURRENT}`)).body
+        const r = (await f.h.call('GET', `${set}${CURRENT}`)).body
         return r.properties.paused === true && r
       },
       'paused',
@@ -75,12 +62,12 @@ describe('pause and resume', () => {
       expect.objectContaining({ type: 'Paused', status: 'True', reason: 'PauseRequested' }),
     ])
     // Azure's status is unchanged: still RollingForward
-    const latest = await h.call('GET', `${set}/rollingUpgrades/latest`)
+    const latest = await f.h.call('GET', `${set}/rollingUpgrades/latest`)
     expect(latest.body.properties.runningStatus.code).toBe('RollingForward')
-    const atPause = (await h.sys.deps.store.getActiveRollout(key))!
+    const atPause = (await f.h.sys.deps.store.getActiveRollout(key))!
     expect(atPause.attempts.every((a) => a.batch === 1 && a.state === 'Succeeded')).toBe(true)
 
-    const resumed = await osroll(
+    const resumed = await f.osroll(
       'vmss',
       'rolling-upgrade',
       'resume',
@@ -93,12 +80,12 @@ describe('pause and resume', () => {
     )
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout)).toBe(false)
-    const again = await h.call('POST', `${set}${CURRENT}/resume`)
+    const again = await f.h.call('POST', `${set}${CURRENT}/resume`)
     if (again.status !== 200)
       expect(again.body.error.message).toMatch(/is not paused|no rollout in progress/)
     const done = await waitFor(
       async () => {
-        const r = (await h.sys.deps.store.listRollouts(key, { limit: 1 }))[0]
+        const r = (await f.h.sys.deps.store.listRollouts(key, { limit: 1 }))[0]
         return r?.status === 'Completed' && r
       },
       'completed',
@@ -106,7 +93,7 @@ describe('pause and resume', () => {
     )
     expect(done.batchCount).toBe(5)
     // No batch started while paused: batch 2 began after the resume was recorded.
-    const events = await h.sys.deps.store.listEvents(done.id)
+    const events = await f.h.sys.deps.store.listEvents(done.id)
     const pausedAt = events.find((e) => e.to === 'Paused')!.atMs
     const resumedAt = events.find((e) => e.from === 'Paused' && e.to === 'RollingForward')!.atMs
     const batch2 = done.attempts.filter((a) => a.batch === 2).map((a) => a.startedAtMs)
