@@ -168,7 +168,10 @@ export async function runScenario(
       if (outcome === 'crash') crashNext = f.kind === 'crash' && f.afterPersist
       dirty = true
     }
-    inv.notePause(((await store.getScaleSet(key)) as ScaleSetState).pauseRequest ?? null)
+    // The set as this step found it, before any pass (a crash below may run one): what the
+    // invariants judge this step's new rollouts and the pause against.
+    const stepStart = (await store.getScaleSet(key)) as ScaleSetState
+    inv.notePause(stepStart.pauseRequest ?? null)
     if (crashNext !== null) {
       // A crash: the old runtime is gone with its memory (in-flight effects, failures); a new
       // one starts on the same store. `afterPersist`: it died right after its next save.
@@ -180,7 +183,7 @@ export async function runScenario(
     const before = await fabric.listInstances(key)
     const records = await store.listInstanceRecords(key)
     const stateBefore = (await store.getScaleSet(key)) as ScaleSetState
-    await inv.observeBefore(before, records, simState, cluster.durability, stateBefore)
+    await inv.observeBefore(before, records, simState, cluster.durability, stepStart)
     if (o.beforePass) {
       const active = await store.getActiveRollout(key)
       o.beforePass({ nowMs: clock.nowMs(), instances: before, records, state: stateBefore, active })
