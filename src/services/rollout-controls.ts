@@ -8,7 +8,7 @@ import { progressOf } from '../core/rollout/progress.js'
 import type { Rollout } from '../core/rollout/types.js'
 import type { ScaleSetState } from '../store/store.js'
 import type { ServiceDeps } from './deps.js'
-import { updateState } from './rollouts.js'
+import { iso, updateState } from './rollouts.js'
 import { requireScaleSet } from './scale-sets.js'
 import type { ScaleSetRef } from './scale-sets.js'
 
@@ -19,12 +19,11 @@ export async function pauseRollout(
   deps: ServiceDeps,
   ref: ScaleSetRef,
 ): Promise<Record<string, unknown>> {
-  const { state } = await requireScaleSet(deps, ref)
-  const active = await deps.store.getActiveRollout(state.key)
-  if (!active)
-    throw Errors.OperationNotAllowed(
-      `There is no rollout in progress on '${ref.name}' to pause; a pause holds the running rollout only.`,
-    )
+  const { state, active } = await requireRunning(
+    deps,
+    ref,
+    'to pause; a pause holds the running rollout only',
+  )
   await updateState(deps, state.key, (s) =>
     s.pauseRequest?.rolloutId === active.id
       ? s
@@ -39,10 +38,7 @@ export async function resumeRollout(
   deps: ServiceDeps,
   ref: ScaleSetRef,
 ): Promise<Record<string, unknown>> {
-  const { state } = await requireScaleSet(deps, ref)
-  const active = await deps.store.getActiveRollout(state.key)
-  if (!active)
-    throw Errors.OperationNotAllowed(`There is no rollout in progress on '${ref.name}' to resume.`)
+  const { state, active } = await requireRunning(deps, ref, 'to resume')
   if (state.pauseRequest?.rolloutId !== active.id)
     throw Errors.OperationNotAllowed(
       `The rollout in progress on '${ref.name}' is not paused; there is nothing to resume.`,
@@ -50,6 +46,19 @@ export async function resumeRollout(
   await updateState(deps, state.key, (s) => ({ ...s, pauseRequest: null }))
   deps.notify(state.key)
   return currentRollout(deps, ref)
+}
+
+/** The set and its running rollout, else 409 saying there is none `what` (e.g. 'to resume'). */
+async function requireRunning(
+  deps: ServiceDeps,
+  ref: ScaleSetRef,
+  what: string,
+): Promise<{ state: ScaleSetState; active: Rollout }> {
+  const { state } = await requireScaleSet(deps, ref)
+  const active = await deps.store.getActiveRollout(state.key)
+  if (!active)
+    throw Errors.OperationNotAllowed(`There is no rollout in progress on '${ref.name}' ${what}.`)
+  return { state, active }
 }
 
 /** GET …/rollouts/current: the running rollout (else the latest) with osroll's conditions. */
@@ -105,8 +114,4 @@ function pausedCondition(state: ScaleSetState, r: Rollout): Record<string, unkno
     status: 'False',
     reason: r.status === 'RollingForward' ? 'NotPaused' : r.status,
   }
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString()
 }

@@ -174,7 +174,7 @@ function runningCode(r: Rollout): string {
   return r.status === 'Cancelled' ? 'Cancelled' : r.status
 }
 
-function iso(ms: number): string {
+export function iso(ms: number): string {
   return new Date(ms).toISOString()
 }
 
