@@ -510,7 +510,7 @@ export function registerVmss(program: Command): void {
         const plan = (await client.get(`${path}${q.size > 0 ? `?${q}` : ''}`)).body as PlanBody
         const p = plan.properties
         console.error(
-          `plan: ${p.batches.length} batch(es) to ${p.targetImageVersion} (${p.trigger}); pre-check ${p.precheck.passes ? 'passes' : `fails: ${p.precheck.error?.message}`}; worst case ${p.worstCaseDuration}${p.awaitingApproval.length > 0 ? `; ${p.awaitingApproval.length} instance(s) await approval` : ''}`,
+          `plan: ${p.batches.length} batch(es) to ${p.targetImageVersion} (${p.trigger}); pre-check ${p.precheck.passes ? 'passes' : `fails: ${p.precheck.error?.message}`}; worst case ${p.worstCaseDuration}${p.awaitingApproval.length > 0 ? `; ${p.awaitingApproval.length} instance(s) await approval` : ''}${p.awaitingManualUpgrade.length > 0 ? `; ${p.awaitingManualUpgrade.length} instance(s) behind the model wait for manual-upgrade` : ''}`,
         )
         const tabular = o.output === 'table' || o.output === 'tsv'
         print(tabular && !o.query ? p.batches.map(batchRow) : plan, o)
@@ -573,6 +573,7 @@ type PlanBody = {
       upgradedFailuresAllowed: number
     }[]
     awaitingApproval: string[]
+    awaitingManualUpgrade: string[]
     worstCaseDuration: string
   }
 }

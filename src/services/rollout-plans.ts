@@ -132,6 +132,7 @@ function armPlan(p: DryRunPlan): Record<string, unknown> {
       upgradedFailuresAllowed: b.upgradedFailuresAllowed,
     })),
     awaitingApproval: p.awaitingApproval,
+    awaitingManualUpgrade: p.awaitingManualUpgrade,
     outcome: p.outcome,
     worstCaseDuration: formatDurationMs(p.worstCaseDurationMs),
   }

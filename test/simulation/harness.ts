@@ -14,7 +14,7 @@ import { EffectRunner } from '../../src/runtime/effect-runner.js'
 import { reconcile, observe } from '../../src/runtime/reconciler.js'
 import type { ReconcilerDeps } from '../../src/runtime/reconciler.js'
 import { silentLogger } from '../../src/runtime/logger.js'
-import { startRollout } from '../../src/core/rollout/start.js'
+import { modelTarget, startRollout } from '../../src/core/rollout/start.js'
 import { releaseByModel } from '../../src/core/rollout/recovery.js'
 import type { Rollout, RolloutEvent } from '../../src/core/rollout/types.js'
 import type { InstanceView } from '../../src/fabrics/types/fabric.js'
@@ -293,6 +293,8 @@ export async function applyFault(w: SimWorld, f: Fault): Promise<'crash' | void>
       return
     case 'manualStart':
       return manualStart(w, state)
+    case 'manualUpgrade':
+      return manualUpgrade(w, state, f.ids)
     case 'scale':
       await store.putScaleSet(
         { ...state, spec: { ...state.spec, capacity: f.capacity } },
@@ -361,6 +363,33 @@ async function manualStart(w: SimWorld, state: ScaleSetState): Promise<void> {
       target: { imageVersion: latest.version, modelGeneration: state.spec.modelGeneration },
       pace: 'batched',
       scope: null,
+    },
+    healthDeadlineMs: s.healthDeadlineMs,
+    nowMs: clock.nowMs(),
+  })
+  await store.createUserRollout(rollout)
+}
+
+/** POST manualupgrade of the named instances (null: all), as the API starts it (services/rollouts.ts). */
+async function manualUpgrade(
+  w: SimWorld,
+  state: ScaleSetState,
+  named: readonly string[] | null,
+): Promise<void> {
+  const { s, key, clock, store, fabric } = w
+  if (await store.getActiveRollout(key)) return // 409 OperationNotAllowed at the API
+  const all = (await fabric.listInstances(key)).map((v) => v.instanceId)
+  const ids = named === null ? all : named.filter((id) => all.includes(id))
+  if (ids.length === 0) return // 400 at the API: none of these instances exist
+  const rollout = startRollout({
+    id: w.nextId(),
+    spec: state.spec,
+    request: {
+      kind: 'Model',
+      startedBy: 'User',
+      target: modelTarget(state.spec),
+      pace: 'allAtOnce',
+      scope: ids,
     },
     healthDeadlineMs: s.healthDeadlineMs,
     nowMs: clock.nowMs(),

@@ -51,6 +51,7 @@ const WAKES: ReadonlySet<Fault['kind']> = new Set([
   'pause',
   'resume',
   'manualStart',
+  'manualUpgrade',
   'scale',
   'approve',
   'protect',

@@ -18,6 +18,7 @@ export type Fault = Readonly<
   | { kind: 'pause' } // osroll's pause of the running rollout (docs/rollouts.md § Pause and resume)
   | { kind: 'resume' }
   | { kind: 'manualStart' } // POST osRollingUpgrade
+  | { kind: 'manualUpgrade'; ids: readonly string[] | null } // POST manualupgrade (null: all)
   | { kind: 'scale'; capacity: number }
   | { kind: 'approve'; ids: readonly string[] | null }
   | { kind: 'protect'; ids: readonly string[] }

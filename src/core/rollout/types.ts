@@ -133,6 +133,11 @@ export type Rollout = Readonly<{
    * (osroll's own: docs/rollouts.md § Pause and resume).
    */
   pausedAtMs?: number | null
+  /**
+   * Upgrade mode Manual (docs/rollouts.md R1.7): this OS rollout moves only instances on the
+   * latest model; the others wait for `manualupgrade`. Absent: every instance behind the target.
+   */
+  latestModelOnly?: boolean
   /** Set when the rollout must end once the breach restores finish (§4.5). */
   ending: Readonly<{ status: RolloutStatus; error: RolloutError | null }> | null
   error: RolloutError | null
