@@ -343,16 +343,27 @@ export class EffectRunner {
                 const { instanceId, zone, updateDomain, faultDomain } = n
                 const network = ctx.model.network
                 // The address is claimed first (idempotent: a retry finds its own claim).
-                if (network && this.deps.addresses)
-                  await this.deps.addresses.claim({
-                    ...network,
-                    scaleSetKey: key,
-                    instanceId,
-                    nowMs: this.deps.clock.nowMs(),
-                  })
+                const subnetAddress =
+                  network && this.deps.addresses
+                    ? await this.deps.addresses.claim({
+                        ...network,
+                        scaleSetKey: key,
+                        instanceId,
+                        nowMs: this.deps.clock.nowMs(),
+                      })
+                    : undefined
                 await fabric.createInstances(
                   ctx.model,
-                  [{ instanceId, zone, updateDomain, faultDomain, image }],
+                  [
+                    {
+                      instanceId,
+                      zone,
+                      updateDomain,
+                      faultDomain,
+                      image,
+                      ...(subnetAddress ? { subnetAddress } : {}),
+                    },
+                  ],
                   { signal },
                 )
               },

@@ -159,7 +159,7 @@ export class QemuFabric implements Fabric {
     const existing = new Set((await this.o.state.list(model.scaleSetKey)).map((i) => i.instanceId))
     for (const spec of specs) {
       if (existing.has(spec.instanceId)) continue
-      const privateIp = await this.addresses.allocate()
+      const privateIp = await this.addresses.allocate(spec.subnetAddress)
       const record: QemuInstance = {
         scaleSetKey: model.scaleSetKey,
         instanceId: spec.instanceId,
