@@ -173,6 +173,23 @@ describe('the steps of one event', () => {
     expect(stepsOf(from, to, reason)).toEqual(steps)
   })
 
+  it('keeps a swap noted after the boot it caused at the boot (a reimage that returns booted)', () => {
+    const t = instanceTimeline(attempt, [
+      { ...base, atMs: 7, from: 'Reimaging', to: 'Reimaging', reason: 'DiskSwapped' },
+      {
+        ...base,
+        from: 'Reimaging',
+        to: 'WaitingHealth',
+        reason: 'StartedOnNewDisk',
+        bootedAtMs: 5,
+      },
+    ])
+    expect(t.steps.map((s) => [s.step, s.atMs])).toEqual([
+      ['diskSwapped', 5],
+      ['booted', 5],
+    ])
+  })
+
   it('puts booted at the boot time the fabric reported, not when the pass saw it', () => {
     const t = instanceTimeline(attempt, [
       {

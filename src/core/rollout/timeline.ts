@@ -126,6 +126,7 @@ export function instanceTimeline(
 ): InstanceTimeline {
   const steps: TimelineStep[] = []
   for (const e of events) steps.push(...stepsOf(e, steps))
+  causal(steps)
   // Stable: steps recorded at one instant keep their recorded (causal) order.
   steps.sort((x, y) => x.atMs - y.atMs)
   const first = (name: TimelineStepName) => steps.find((s) => s.step === name)?.atMs ?? null
@@ -235,6 +236,26 @@ function noteStep(e: RolloutEvent, at: (step: TimelineStepName) => TimelineStep)
       return [at('released')]
     default:
       return []
+  }
+}
+
+/**
+ * A fabric call noted when it returned may be noted after what it caused was seen: a sim or local
+ * reimage returns once the instance started on the new disk, and the pass may see the restored
+ * disk before the restore's note is written. The disk was in place by then, so the note moves back
+ * to it: diskSwapped ≤ booted, previousDiskSwapped ≤ rolledBack or rollbackFailed.
+ */
+function causal(steps: TimelineStep[]): void {
+  const pairs: [TimelineStepName, readonly TimelineStepName[]][] = [
+    ['diskSwapped', ['booted']],
+    ['modelApplied', ['booted']],
+    ['previousDiskSwapped', ['rolledBack', 'rollbackFailed']],
+  ]
+  for (const [early, late] of pairs) {
+    const i = steps.findIndex((s) => s.step === early)
+    const then = steps.find((s) => late.includes(s.step))
+    const s = steps[i]
+    if (s && then && s.atMs > then.atMs) steps[i] = { ...s, atMs: then.atMs }
   }
 }
 

@@ -181,9 +181,9 @@ export type NewInstance = Readonly<{
 
 /**
  * One recorded state change, for history and per-instance timelines (§4.6). An event whose
- * `from` equals its `to` is a step inside a state, not a change of it (docs/rollouts.md
- * § Per-instance timeline): e.g. `Reimaging → Reimaging, DiskSwapped` when the fabric's reimage
- * returned, `WaitingHealth → WaitingHealth, FirstHealthy`.
+ * `from` equals its `to` is a step inside a state, not a change of it
+ * (docs/rollouts.md § Per-instance timeline): e.g. `Reimaging → Reimaging, DiskSwapped` when the
+ * fabric's reimage returned, `WaitingHealth → WaitingHealth, FirstHealthy`.
  */
 export type RolloutEvent = Readonly<{
   atMs: number
