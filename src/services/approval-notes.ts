@@ -3,7 +3,7 @@
  * `approved` step (docs/rollouts.md § Per-instance timeline), with who approved it — the API's
  * approveRollingUpgrade, the guest's StartRequests, or NotBefore reached while the guest listened.
  */
-import type { InstanceRecord } from '../store/store.js'
+import type { InstanceRecord, Store } from '../store/store.js'
 import type { ServiceDeps } from './deps.js'
 
 export type ApprovalReason = 'ApprovedByRequest' | 'ApprovedByGuest' | 'NotBeforeReached'
@@ -15,7 +15,10 @@ export type ApprovalReason = 'ApprovedByRequest' | 'ApprovedByGuest' | 'NotBefor
  *   event { instanceId: '3', from: 'Pending', to: 'Pending', reason: 'ApprovedByGuest' }
  */
 export async function noteApprovals(
-  deps: Pick<ServiceDeps, 'store' | 'clock'>,
+  deps: Readonly<{
+    store: Pick<Store, 'getActiveRollout' | 'appendEvents'>
+    clock: ServiceDeps['clock']
+  }>,
   key: string,
   records: readonly InstanceRecord[],
   ids: readonly string[],
