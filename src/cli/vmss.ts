@@ -11,6 +11,7 @@ import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
 import { applySet } from './set-path.js'
+import { registerRolloutShow } from './vmss-timeline.js'
 import { readFile } from 'node:fs/promises'
 import { CliError } from './context.js'
 import { agree, enumOption, flagOption, isResourceId, parseResourceId, required } from './args.js'
@@ -522,10 +523,6 @@ export function registerVmss(program: Command): void {
       'pause the running rollout: its current batch finishes, no new one starts (osroll only)',
     ],
     ['resume', 'resume a paused rollout where it stopped (osroll only)'],
-    [
-      'show',
-      "the running (else latest) rollout with osroll's state beside Azure's: paused, conditions",
-    ],
   ] as const) {
     named(ru.command(action).description(what))
       .addHelpText('after', `\nExample:\n  osroll vmss rolling-upgrade ${action} -g rg -n web\n`)
@@ -534,14 +531,11 @@ export function registerVmss(program: Command): void {
           const o = resolveSet(given)
           const { client, sub } = await connect(o)
           const path = `${setPath(sub, o)}/providers/Osroll.Upgrades/rollouts/current`
-          const res =
-            action === 'show'
-              ? await client.get(path)
-              : await client.request('POST', `${path}/${action}`)
-          print(res.body, o)
+          print((await client.request('POST', `${path}/${action}`)).body, o)
         }),
       )
   }
+  registerRolloutShow(ru, { named, resolveSet, setPath })
   named(ru.command('get-latest').description('the latest rollout of any kind'))
     .addHelpText(
       'after',

@@ -22,6 +22,7 @@ import type { ScaleSetState } from '../../src/store/store.js'
 import { AppError } from '../../src/errors.js'
 import type { Fault, Scenario } from './scenario.js'
 import { Invariants } from './invariants.js'
+import { TimelineInvariant } from './timeline-invariant.js'
 import { Transcript } from './transcript.js'
 
 export type SimResult = Readonly<{
@@ -153,6 +154,7 @@ export async function runScenario(
   }
   let deps = makeDeps(true)
   const inv = new Invariants(s)
+  const timelines = new TimelineInvariant(inv.violations)
   const transcript = new Transcript(s)
   const pending = [...s.faults].sort((a, b) => a.atMs - b.atMs)
   let steps = 0
@@ -194,6 +196,7 @@ export async function runScenario(
     const rollouts = await store.listRollouts(key, { limit: 1000 })
     const state = (await store.getScaleSet(key)) as ScaleSetState
     await inv.check(clock.nowMs(), after, rollouts, state, simState)
+    await timelines.check(clock.nowMs(), rollouts, (id) => store.listEvents(id))
     transcript.step(clock.nowMs(), after, rollouts)
     if (inv.violations.length > 0) break
 

@@ -8,6 +8,11 @@ import type { ServiceDeps } from '../../services/deps.js'
 import { rolloutPlan } from '../../services/rollout-plans.js'
 import { currentRollout, pauseRollout, resumeRollout } from '../../services/rollout-controls.js'
 import {
+  listRolloutsView,
+  rolloutById,
+  rolloutTimelineView,
+} from '../../services/rollout-timeline.js'
+import {
   deleteUpgradeSettings,
   getUpgradeSettings,
   putUpgradeSettings,
@@ -32,6 +37,17 @@ export function registerUpgradeRoutes(app: FastifyInstance, deps: ServiceDeps): 
   )
   app.get<{ Params: SetParams }>(`${UPGRADES}/rollouts/current`, async (req) =>
     currentRollout(deps, ref(req.params)),
+  )
+  // Static `current` routes win over `:rolloutId` (find-my-way); `current/timeline` is the id's.
+  type RolloutParams = SetParams & { rolloutId: string }
+  app.get<{ Params: SetParams }>(`${UPGRADES}/rollouts`, async (req) =>
+    listRolloutsView(deps, ref(req.params)),
+  )
+  app.get<{ Params: RolloutParams }>(`${UPGRADES}/rollouts/:rolloutId`, async (req) =>
+    rolloutById(deps, ref(req.params), req.params.rolloutId),
+  )
+  app.get<{ Params: RolloutParams }>(`${UPGRADES}/rollouts/:rolloutId/timeline`, async (req) =>
+    rolloutTimelineView(deps, ref(req.params), req.params.rolloutId),
   )
   app.post<{ Params: SetParams }>(`${UPGRADES}/rollouts/current/pause`, async (req) =>
     pauseRollout(deps, ref(req.params)),

@@ -184,7 +184,12 @@ export type NewInstance = Readonly<{
   modelGeneration: number
 }>
 
-/** One recorded state change, for history and per-instance timelines (§4.6). */
+/**
+ * One recorded state change, for history and per-instance timelines (§4.6). An event whose
+ * `from` equals its `to` is a step inside a state, not a change of it
+ * (docs/rollouts.md § Per-instance timeline): e.g. `Reimaging → Reimaging, DiskSwapped` when the
+ * fabric's reimage returned, `WaitingHealth → WaitingHealth, FirstHealthy`.
+ */
 export type RolloutEvent = Readonly<{
   atMs: number
   rolloutId: string
@@ -193,6 +198,8 @@ export type RolloutEvent = Readonly<{
   from: string
   to: string
   reason: string
+  /** `StartedOnNewDisk`: when the instance started on its new disk, as the fabric says. */
+  bootedAtMs?: number
 }>
 
 /** An effect that failed for good (after the runtime's retries), fed to the next plan. */
