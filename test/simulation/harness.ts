@@ -30,6 +30,8 @@ export type SimResult = Readonly<{
   violations: readonly string[]
   transcript: readonly string[]
   rollouts: readonly Rollout[]
+  /** Every event of those rollouts, for the per-instance timelines. */
+  events: readonly RolloutEvent[]
   steps: number
   /** Attempt state changes the engine made (the benchmark's "instance transitions"). */
   transitions: number
@@ -225,11 +227,13 @@ export async function runScenario(
 
   const rollouts = await store.listRollouts(key, { limit: 1000 })
   inv.finish(rollouts, pending.length, steps >= s.maxSteps, clock.nowMs())
+  const events = (await Promise.all(rollouts.map((r) => store.listEvents(r.id)))).flat()
   return {
     scenario: s,
     violations: inv.violations,
     transcript: transcript.lines,
     rollouts,
+    events,
     steps,
     transitions: inv.transitions,
   }

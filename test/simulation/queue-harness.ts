@@ -104,11 +104,13 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
 
   const rollouts = await store.listRollouts(key, { limit: 1000 })
   inv.finish(rollouts, pending.length, steps >= maxSteps, clock.nowMs())
+  const events = (await Promise.all(rollouts.map((r) => store.listEvents(r.id)))).flat()
   return {
     scenario: s,
     violations: [...inv.violations, ...watch.violations],
     transcript: transcript.lines,
     rollouts,
+    events,
     steps,
     transitions: inv.transitions,
     passes: watch.passes,
