@@ -32,6 +32,8 @@ import { vmDir, type QemuInstance, type QemuStateStore } from './qemu-state.js'
 
 export const AGENT_FILE = 'agent.json'
 const PREFIX = '/metadata/osroll/'
+/** The agent makes one request every few seconds; a burst of reports stays far below this. */
+export const AGENT_REQUESTS_PER_SECOND = 20
 
 export type GuestAgentOptions = Readonly<{
   rootDir: string
@@ -58,6 +60,7 @@ export function goalInput(i: QemuInstance): AgentGoalInput | null {
 export class GuestAgentEndpoint {
   private readonly cache = new Map<string, AgentProgress | null>()
   private readonly queues = new Map<string, Promise<unknown>>()
+  private readonly windows = new Map<string, { second: number; count: number }>()
 
   constructor(private readonly o: GuestAgentOptions) {}
 
@@ -99,11 +102,22 @@ export class GuestAgentEndpoint {
     if (req.metadataHeader?.trim().toLowerCase() !== 'true')
       return json(400, { error: 'Bad request. Required metadata header not specified' })
     const key = vmDir(this.o.rootDir, guest.scaleSetKey, guest.instanceId)
+    if (this.overLimit(key)) return json(429, { error: 'Too many requests' })
     const run = (this.queues.get(key) ?? Promise.resolve()).then(() => this.route(guest, req))
     const settled = run.catch(() => undefined)
     this.queues.set(key, settled)
     void settled.then(() => this.queues.get(key) === settled && this.queues.delete(key))
     return run
+  }
+
+  /** At most `AGENT_REQUESTS_PER_SECOND` a second per VM: a guest cannot flood osroll's disk. */
+  private overLimit(key: string): boolean {
+    const second = Math.floor(this.o.nowMs() / 1000)
+    if (this.windows.size > 10_000) this.windows.clear() // a bound, never reached by a live fleet
+    const w = this.windows.get(key)
+    if (!w || w.second !== second) this.windows.set(key, { second, count: 1 })
+    else if (++w.count > AGENT_REQUESTS_PER_SECOND) return true
+    return false
   }
 
   private async route(guest: GuestIdentity, req: MetadataRequest): Promise<MetadataAnswer> {

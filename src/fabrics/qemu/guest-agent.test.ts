@@ -292,6 +292,10 @@ describe('GuestAgentEndpoint', () => {
         .body,
     ).toBe('goal vm0-os1-g1\n')
     expect(agent.health(vm, await agent.progressOf(vm))).toBe('unhealthy')
+    const burst = []
+    for (let n = 0; n < 25; n++)
+      burst.push((await as(req('GET', '/metadata/osroll/extensions'))).status)
+    expect(burst.filter((s) => s === 429).length).toBe(25 - (20 - 3)) // 20 a second, 3 sent before
     now = 31_000 // no report for 30 s: the host's probe decides again
     expect(agent.health(vm, await agent.progressOf(vm))).toBeUndefined()
     expect(
