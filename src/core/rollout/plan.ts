@@ -140,7 +140,6 @@ class StepDecider {
       if (isTerminal(a) || a.state === 'RollingBack') return a
       const failed = fail(a, ctx, 'ProgressDeadlineExceeded', detail)
       this.event(a.instanceId, a.state, failed.state, 'ProgressDeadlineExceeded')
-      if (isTerminal(failed)) return failed
       const adv = advanceAttempt(failed, ctx)
       this.actions.push(...adv.actions)
       this.events.push(...adv.events)
