@@ -1,7 +1,7 @@
 /**
  * `osroll vmss upgrade-settings show|set|delete` (osroll only): the set's per-set rollout timing
- * in `{set}/providers/Osroll.Upgrades/upgradeSettings/default` (docs/rollouts.md § Per-set
- * timing). Registered from vmss.ts, which gives it how to name and address a set.
+ * in `{set}/providers/Osroll.Upgrades/upgradeSettings/default`, as in
+ * docs/rollouts.md § Per-set timing. Registered from vmss.ts, which says how to address a set.
  */
 import type { Command } from 'commander'
 import { connect, CliError, run } from './context.js'

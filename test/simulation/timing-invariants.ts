@@ -1,6 +1,6 @@
 /**
- * The simulator's invariants of batchSoak and progressDeadline (docs/rollouts.md § Per-set
- * timing), judged from outside the engine: the checker keeps its own record of when the set's
+ * The simulator's invariants of batchSoak and progressDeadline, as in
+ * docs/rollouts.md § Per-set timing, judged from outside the engine: the checker keeps its own record of when the set's
  * health changed (the fleet each pass saw) and of when each rollout resumed.
  * - A batch never starts before the set was unchanged for the soak's min after the previous
  *   batch ended; a soak fails (SoakNotStable) only once its max has passed.
