@@ -10,6 +10,7 @@ import { parseDurationMs } from '../core/duration.js'
 import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
+import { registerUpgradeSettings } from './vmss-upgrade-settings.js'
 import { applySet } from './set-path.js'
 import { registerRolloutShow } from './vmss-timeline.js'
 import { readFile } from 'node:fs/promises'
@@ -356,61 +357,13 @@ export function registerVmss(program: Command): void {
       }),
     )
 
-  const settingsPath = (sub: string, o: SetOpts) =>
-    `${setPath(sub, o)}/providers/Osroll.Upgrades/upgradeSettings/default`
-  const us = vmss
-    .command('upgrade-settings')
-    .description("osroll's per-set rollout timing: healthDeadline, minHealthyTime (osroll only)")
-  named(
-    us.command('show').description("the set's upgrade settings and the effective values"),
-  ).action((given: GivenSet) =>
-    run(async () => {
-      const o = resolveSet(given)
-      const { client, sub } = await connect(o)
-      print((await client.get(settingsPath(sub, o))).body, o)
-    }),
-  )
-  named(
-    us
-      .command('set')
-      .description(
-        'change some settings (the others stay); they apply to rollouts that start later',
-      )
-      .option(
-        '--health-deadline <duration>',
-        'how long an upgraded instance has to become healthy, e.g. PT10M',
-      )
-      .option(
-        '--min-healthy-time <duration>',
-        'how long it must then stay healthy to count, e.g. PT30S',
-      ),
-  )
-    .addHelpText(
-      'after',
-      '\nExample:\n  osroll vmss upgrade-settings set -g rg -n web --health-deadline PT10M --min-healthy-time PT30S\n',
-    )
-    .action((given: GivenSet & { healthDeadline?: string; minHealthyTime?: string }) =>
-      run(async () => {
-        const o = resolveSet(given)
-        const properties = {
-          ...(o.healthDeadline !== undefined ? { healthDeadline: o.healthDeadline } : {}),
-          ...(o.minHealthyTime !== undefined ? { minHealthyTime: o.minHealthyTime } : {}),
-        }
-        if (Object.keys(properties).length === 0)
-          throw new CliError('Nothing to set.', 'pass --health-deadline and/or --min-healthy-time')
-        const { client, sub } = await connect(o)
-        print((await client.request('PATCH', settingsPath(sub, o), { properties })).body, o)
-      }),
-    )
-  named(
-    us.command('delete').description("remove the set's upgrade settings: the defaults apply"),
-  ).action((given: GivenSet) =>
-    run(async () => {
-      const o = resolveSet(given)
-      const { client, sub } = await connect(o)
-      await client.request('DELETE', settingsPath(sub, o))
-    }),
-  )
+  registerUpgradeSettings(vmss, {
+    named,
+    resolve: (given) => {
+      const o = resolveSet(given as GivenSet)
+      return { ...o, path: (sub: string) => setPath(sub, o) }
+    },
+  })
 
   const ru = vmss.command('rolling-upgrade').description('start, cancel and watch OS rollouts')
   named(

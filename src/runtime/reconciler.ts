@@ -16,6 +16,7 @@ import { modelVersion, type ImageCatalog } from './catalog.js'
 import type { Clock } from './clock.js'
 import type { EffectRunner } from './effect-runner.js'
 import type { Logger } from './logger.js'
+import { frozenTiming } from '../core/rollout/timing.js'
 
 export type ReconcilerDeps = Readonly<{
   store: Store
@@ -186,8 +187,7 @@ async function maybeStart(
     id: deps.ids(),
     spec: state.spec,
     request: decision.request,
-    healthDeadlineMs: state.upgradeSettings?.healthDeadlineMs ?? deps.healthDeadlineMs,
-    minHealthyTimeMs: state.upgradeSettings?.minHealthyTimeMs ?? 0,
+    ...frozenTiming(state.upgradeSettings, deps.healthDeadlineMs),
     nowMs,
   })
   return {

@@ -15,6 +15,7 @@ import { observe } from '../runtime/reconciler.js'
 import type { ServiceDeps } from './deps.js'
 import { requireScaleSet } from './scale-sets.js'
 import type { ScaleSetRef } from './scale-sets.js'
+import { frozenTiming } from '../core/rollout/timing.js'
 
 export const PLAN_TYPE = 'Osroll.Upgrades/plans'
 
@@ -48,8 +49,7 @@ export async function rolloutPlan(
       pace: 'batched',
       scope: null,
     },
-    healthDeadlineMs: state.upgradeSettings?.healthDeadlineMs ?? deps.config.healthDeadlineMs,
-    minHealthyTimeMs: state.upgradeSettings?.minHealthyTimeMs ?? 0,
+    ...frozenTiming(state.upgradeSettings, deps.config.healthDeadlineMs),
     nextInstanceId: state.nextInstanceId,
     nowMs: deps.clock.nowMs(),
   })
@@ -135,5 +135,6 @@ function armPlan(p: DryRunPlan): Record<string, unknown> {
     awaitingManualUpgrade: p.awaitingManualUpgrade,
     outcome: p.outcome,
     worstCaseDuration: formatDurationMs(p.worstCaseDurationMs),
+    worstCaseAssumes: p.worstCaseAssumes,
   }
 }

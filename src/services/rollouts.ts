@@ -18,6 +18,7 @@ import { requireScaleSet } from './scale-sets.js'
 import { createOperation } from './operations.js'
 import { noteApprovals } from './approval-notes.js'
 import type { ApprovalReason } from './approval-notes.js'
+import { frozenTiming } from '../core/rollout/timing.js'
 
 const PINNED_MESSAGE =
   'The OS Rolling Upgrade API cannot be used on a Virtual Machine Scale Set unless the Virtual Machine Scale Set has some unprotected instances which have imageReference.version set to latest.'
@@ -356,8 +357,7 @@ async function startUserRollout(
     id: deps.ids(),
     spec: state.spec,
     request,
-    healthDeadlineMs: state.upgradeSettings?.healthDeadlineMs ?? deps.config.healthDeadlineMs,
-    minHealthyTimeMs: state.upgradeSettings?.minHealthyTimeMs ?? 0,
+    ...frozenTiming(state.upgradeSettings, deps.config.healthDeadlineMs),
     nowMs: deps.clock.nowMs(),
   })
   await deps.store.createRollout(rollout)

@@ -12,13 +12,22 @@ import { requireScaleSet } from './scale-sets.js'
 import type { ScaleSetRef } from './scale-sets.js'
 
 export const SETTINGS_TYPE = 'Osroll.Upgrades/upgradeSettings'
+const HOUR = 3_600_000
 
-/** Each member: its stored key and its limits. */
+/**
+ * Each member: its stored key and its limits. batchSoak is an object of two (`batchSoak.min`,
+ * `batchSoak.max`); a PATCH merges it member by member, as JSON merge patch does.
+ */
 const MEMBERS = {
-  healthDeadline: { key: 'healthDeadlineMs', minMs: 5_000, maxMs: 24 * 3_600_000 },
-  minHealthyTime: { key: 'minHealthyTimeMs', minMs: 0, maxMs: 3_600_000 },
+  healthDeadline: { key: 'healthDeadlineMs', minMs: 5_000, maxMs: 24 * HOUR },
+  minHealthyTime: { key: 'minHealthyTimeMs', minMs: 0, maxMs: HOUR },
+  'batchSoak.min': { key: 'batchSoakMinMs', minMs: 0, maxMs: HOUR },
+  'batchSoak.max': { key: 'batchSoakMaxMs', minMs: 0, maxMs: HOUR },
+  progressDeadline: { key: 'progressDeadlineMs', minMs: 60_000, maxMs: 24 * HOUR },
 } as const
 type Member = keyof typeof MEMBERS
+type Key = (typeof MEMBERS)[Member]['key']
+const TOP = ['healthDeadline', 'minHealthyTime', 'batchSoak', 'progressDeadline']
 
 export async function getUpgradeSettings(
   deps: ServiceDeps,
@@ -27,7 +36,7 @@ export async function getUpgradeSettings(
   const { resource, state } = await requireScaleSet(deps, ref)
   if (!state.upgradeSettings)
     throw Errors.ResourceNotFound(
-      `The scale set '${ref.name}' has no upgradeSettings: the server's defaults apply (health deadline ${formatDurationMs(deps.config.healthDeadlineMs)}, no minHealthyTime).`,
+      `The scale set '${ref.name}' has no upgradeSettings: the server's defaults apply (health deadline ${formatDurationMs(deps.config.healthDeadlineMs)}, no minHealthyTime, batchSoak or progressDeadline).`,
     )
   return view(resource.id, state.upgradeSettings, deps.config.healthDeadlineMs)
 }
@@ -44,12 +53,13 @@ export async function putUpgradeSettings(
   const created = !state.upgradeSettings
   let next: UpgradeSettings = {}
   await updateState(deps, state.key, (s) => {
-    const base: Record<string, number> = merge ? { ...(s.upgradeSettings ?? {}) } : {}
+    const base: Partial<Record<Key, number>> = merge ? { ...(s.upgradeSettings ?? {}) } : {}
     for (const [name, ms] of Object.entries(given)) {
       const key = MEMBERS[name as Member].key
       if (ms === null) delete base[key]
       else base[key] = ms
     }
+    checkTogether(base) // throws before anything is written
     next = base
     return { ...s, upgradeSettings: next }
   })
@@ -71,16 +81,63 @@ function parse(body: unknown): Partial<Record<Member, number | null>> {
     throw Errors.InvalidRequestContent('properties must be an object.', 'properties')
   const out: Partial<Record<Member, number | null>> = {}
   for (const [name, value] of Object.entries(props)) {
-    if (!(name in MEMBERS)) {
-      if (name === 'effective') continue // read-only, as a GET shows it
+    if (name === 'effective') continue // read-only, as a GET shows it
+    if (!TOP.includes(name))
       throw Errors.InvalidParameter(
-        `Unknown upgrade setting '${name}'; the settings are ${Object.keys(MEMBERS).join(', ')}.`,
+        `Unknown upgrade setting '${name}'; the settings are ${TOP.join(', ')}.`,
         `properties.${name}`,
       )
-    }
-    out[name as Member] = value === null ? null : durationOf(name as Member, value)
+    if (name === 'batchSoak') Object.assign(out, parseSoak(value))
+    else out[name as Member] = value === null ? null : durationOf(name as Member, value)
   }
   return out
+}
+
+/** `batchSoak`: null removes it, else an object of `min` and `max` (each merged, null removes). */
+function parseSoak(value: unknown): Partial<Record<Member, number | null>> {
+  if (value === null) return { 'batchSoak.min': null, 'batchSoak.max': null }
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw Errors.InvalidParameter(
+      `batchSoak must be an object such as {"min": "PT30S", "max": "PT10M"}, not ${JSON.stringify(value)}.`,
+      'properties.batchSoak',
+    )
+  const out: Partial<Record<Member, number | null>> = {}
+  for (const [sub, v] of Object.entries(value)) {
+    const name = `batchSoak.${sub}`
+    if (!(name in MEMBERS))
+      throw Errors.InvalidParameter(
+        `Unknown batchSoak member '${sub}'; its members are min and max.`,
+        `properties.${name}`,
+      )
+    out[name as Member] = v === null ? null : durationOf(name as Member, v)
+  }
+  return out
+}
+
+/**
+ * What one member cannot say alone: batchSoak has both ends or neither, min ≤ max; and a
+ * progressDeadline longer than minHealthyTime plus the soak's min (no instance can count sooner:
+ * as Kubernetes refuses a progressDeadlineSeconds not above minReadySeconds).
+ */
+function checkTogether(s: UpgradeSettings): void {
+  const min = s.batchSoakMinMs
+  const max = s.batchSoakMaxMs
+  if ((min === undefined) !== (max === undefined))
+    throw Errors.InvalidParameter(
+      `batchSoak needs both min and max (it has only ${min === undefined ? 'max' : 'min'}).`,
+      'properties.batchSoak',
+    )
+  if (min !== undefined && max !== undefined && min > max)
+    throw Errors.InvalidParameter(
+      `batchSoak.min (${formatDurationMs(min)}) must not be more than batchSoak.max (${formatDurationMs(max)}).`,
+      'properties.batchSoak.min',
+    )
+  const floor = (s.minHealthyTimeMs ?? 0) + (min ?? 0)
+  if (s.progressDeadlineMs !== undefined && s.progressDeadlineMs <= floor)
+    throw Errors.InvalidParameter(
+      `progressDeadline (${formatDurationMs(s.progressDeadlineMs)}) must be longer than minHealthyTime plus batchSoak.min (${formatDurationMs(floor)}): no instance can count as upgraded sooner.`,
+      'properties.progressDeadline',
+    )
 }
 
 function durationOf(name: Member, value: unknown): number {
@@ -99,14 +156,21 @@ function view(
   s: UpgradeSettings,
   serverDeadlineMs: number,
 ): Record<string, unknown> {
+  const d = formatDurationMs
   const properties: Record<string, unknown> = {}
-  if (s.healthDeadlineMs !== undefined)
-    properties['healthDeadline'] = formatDurationMs(s.healthDeadlineMs)
-  if (s.minHealthyTimeMs !== undefined)
-    properties['minHealthyTime'] = formatDurationMs(s.minHealthyTimeMs)
+  if (s.healthDeadlineMs !== undefined) properties['healthDeadline'] = d(s.healthDeadlineMs)
+  if (s.minHealthyTimeMs !== undefined) properties['minHealthyTime'] = d(s.minHealthyTimeMs)
+  const soak =
+    s.batchSoakMinMs !== undefined && s.batchSoakMaxMs !== undefined
+      ? { min: d(s.batchSoakMinMs), max: d(s.batchSoakMaxMs) }
+      : null
+  if (soak) properties['batchSoak'] = soak
+  if (s.progressDeadlineMs !== undefined) properties['progressDeadline'] = d(s.progressDeadlineMs)
   properties['effective'] = {
-    healthDeadline: formatDurationMs(s.healthDeadlineMs ?? serverDeadlineMs),
-    minHealthyTime: formatDurationMs(s.minHealthyTimeMs ?? 0),
+    healthDeadline: d(s.healthDeadlineMs ?? serverDeadlineMs),
+    minHealthyTime: d(s.minHealthyTimeMs ?? 0),
+    batchSoak: soak,
+    progressDeadline: s.progressDeadlineMs !== undefined ? d(s.progressDeadlineMs) : null,
   }
   return {
     id: `${setId.replace(/\/$/, '')}/providers/${SETTINGS_TYPE}/default`,

@@ -45,13 +45,20 @@ export type ScaleSetState = Readonly<{
   pauseRequest?: Readonly<{ rolloutId: string; atMs: number }> | null
   /**
    * osroll's per-set timing (docs/rollouts.md § Per-set timing), frozen into each rollout when
-   * it starts; absent: the server's `--health-deadline` and no minHealthyTime.
+   * it starts; absent: the server's `--health-deadline`, no minHealthyTime, soak or progressDeadline.
    */
   upgradeSettings?: UpgradeSettings | null
   revision: number
 }>
 
-export type UpgradeSettings = Readonly<{ healthDeadlineMs?: number; minHealthyTimeMs?: number }>
+export type UpgradeSettings = Readonly<{
+  healthDeadlineMs?: number
+  minHealthyTimeMs?: number
+  /** batchSoak's min and max: both or neither (the API refuses one alone). */
+  batchSoakMinMs?: number
+  batchSoakMaxMs?: number
+  progressDeadlineMs?: number
+}>
 
 /** Control-plane facts about an instance that the fabric does not know. */
 export type InstanceRecord = Readonly<{

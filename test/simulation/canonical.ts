@@ -111,6 +111,25 @@ export const CANONICAL: readonly Scenario[] = [
       { atMs: 25 * S, fault: { kind: 'healthy', ids: ['5'] } },
     ],
   }),
+  scenario('batch-soak', {
+    settings: { batchSoakMinMs: 30 * S, batchSoakMaxMs: 120 * S },
+    faults: [
+      publish(10 * S, '1.1.0'),
+      // instance 7 flaps during the first soak: it restarts, and passes 30 s after the flap
+      { atMs: 20 * S, fault: { kind: 'unhealthy', ids: ['7'] } },
+      { atMs: 25 * S, fault: { kind: 'healthy', ids: ['7'] } },
+      // instance 9 flaps through the second soak until its max: the rollout stops
+      ...[70, 90, 110, 130, 150, 170].map((t, i) => ({
+        atMs: t * S,
+        fault: { kind: i % 2 === 0 ? 'unhealthy' : 'healthy', ids: ['9'] } as const,
+      })),
+    ],
+  }),
+  scenario('progress-deadline', {
+    settings: { progressDeadlineMs: 120 * S },
+    // never healthy: the progressDeadline (120 s) stops it before the health deadline (300 s)
+    faults: [publish(10 * S, '1.1.0', BROKEN)],
+  }),
   scenario('prioritize-unhealthy', {
     rolling: { prioritizeUnhealthy: true },
     faults: [{ atMs: 5 * S, fault: { kind: 'stop', ids: ['7'] } }, publish(10 * S, '1.1.0')],

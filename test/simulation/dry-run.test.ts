@@ -67,6 +67,9 @@ describe('dry-run plan = execution when nothing changes', () => {
           scope: r.scope,
         },
         healthDeadlineMs: r.healthDeadlineMs,
+        ...(r.minHealthyTimeMs ? { minHealthyTimeMs: r.minHealthyTimeMs } : {}),
+        batchSoak: r.batchSoak ?? null,
+        progressDeadlineMs: r.progressDeadlineMs ?? null,
         nextInstanceId: at.state.nextInstanceId,
         nowMs: r.startedAtMs,
       })

@@ -61,6 +61,16 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
   // minHealthyTime, from a stream of its own as well (docs/rollouts.md § Per-set timing).
   const timing = new Rng(seed ^ 0x6d1e_7a11)
   const minHealthyTimeMs = timing.chance(0.3) ? timing.pick([5, 30, 60]) * S : 0
+  // batchSoak and progressDeadline, from one more stream of their own.
+  const soak = new Rng(seed ^ 0x50a6_d3ad)
+  const soakMinMs = soak.chance(0.3) ? soak.pick([10, 30, 60]) * S : 0
+  const soakMaxMs = soakMinMs * soak.pick([1, 3, 10])
+  const progressDeadlineMs = soak.chance(0.25) ? soak.pick([120, 300, 900]) * S : 0
+  const settings = {
+    ...(minHealthyTimeMs > 0 ? { minHealthyTimeMs } : {}),
+    ...(soakMinMs > 0 ? { batchSoakMinMs: soakMinMs, batchSoakMaxMs: soakMaxMs } : {}),
+    ...(progressDeadlineMs > 0 ? { progressDeadlineMs } : {}),
+  }
   if (s.automaticOS.deferral) faults.push({ atMs: horizon, fault: { kind: 'approve', ids: null } })
   faults.push(...ruleFaults(seed, s, horizon, extensions.length > 0))
   // Upgrade mode Manual (docs/rollouts.md R1.7): the operator's manualupgrade, on its own stream.
@@ -82,7 +92,7 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     initial: { version: '1.0.0', uri: 'sim:?boot=1' },
     faults: faults.sort((a, b) => a.atMs - b.atMs),
     healthDeadlineMs: rng.pick([60, 120, 300]) * S,
-    ...(minHealthyTimeMs > 0 ? { settings: { minHealthyTimeMs } } : {}),
+    ...(Object.keys(settings).length > 0 ? { settings } : {}),
     timing: NO_DELAY,
     maxSteps: 5000,
   }

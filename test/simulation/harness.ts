@@ -254,6 +254,7 @@ export async function runScenario(
     } catch (err) {
       if (err instanceof AppError && err.retryable) {
         transcript.note(clock.nowMs(), `pass failed: ${err.message}`)
+        inv.notePassFailed(clock.nowMs())
         return { wakeAtMs: clock.nowMs() + 1000 } // the orchestrator requeues a failed pass
       }
       throw err

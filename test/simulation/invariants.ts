@@ -4,8 +4,8 @@
  * domains unless allowed, no batch when the pre-check fails, rollback exactly when the rules
  * say, data disks never touched, images only move forward unless rolled back, no instance given
  * two new disks by one rollout, counts that add up, history that matches the fleet, no batch
- * started while paused, none counted upgraded before its minHealthyTime, and every rollout terminal
- * at the end.
+ * started while paused, none counted upgraded before its minHealthyTime, batch soaks and progress
+ * deadlines kept (timing-invariants.ts), and every rollout terminal at the end.
  */
 import { verdict } from '../../src/core/health/verdict.js'
 import { compareVersions } from '../../src/core/image/version.js'
@@ -21,6 +21,7 @@ import type { SimStateStore } from '../../src/fabrics/types/sim-state.js'
 import { observe } from '../../src/runtime/reconciler.js'
 import type { InstanceRecord, ScaleSetState } from '../../src/store/store.js'
 import type { Scenario } from './scenario.js'
+import { TimingInvariants } from './timing-invariants.js'
 
 const RESTORED = new Set(['RollingBack', 'RolledBack', 'RollbackFailed'])
 
@@ -41,7 +42,17 @@ export class Invariants {
   /** The pause in force when this step's passes ran (set before them). */
   private pause: ScaleSetState['pauseRequest'] = null
 
-  constructor(private readonly s: Scenario) {}
+  /** batchSoak and progressDeadline (timing-invariants.ts). */
+  private readonly timing: TimingInvariants
+
+  constructor(private readonly s: Scenario) {
+    this.timing = new TimingInvariants((m) => this.fail(m))
+  }
+
+  /** A pass at this time failed (an injected store failure): the orchestrator retries it. */
+  notePassFailed(nowMs: number): void {
+    this.timing.passFailedAtMs = nowMs
+  }
 
   notePause(pause: ScaleSetState['pauseRequest']): void {
     this.pause = pause ?? null
@@ -88,6 +99,7 @@ export class Invariants {
       }
       this.checkRollout(at, r, prev, after, state, later)
       this.checkMinHealthy(at, r)
+      this.timing.check(at, now, r, prev, this.before)
       // A paused rollout never starts a batch (the one running when it was paused finishes).
       if (prev && this.pause?.rolloutId === r.id && r.batchCount > prev.batchCount)
         this.fail(`${at} rollout ${r.id}: batch ${r.batchCount} started while paused`)
@@ -96,6 +108,7 @@ export class Invariants {
       this.seen.set(r.id, r)
     }
     this.checkInstances(at, after, rollouts)
+    this.timing.noteHealth(now, this.before, rollouts)
   }
 
   /**
@@ -110,7 +123,10 @@ export class Invariants {
     nowMs: number,
   ): void {
     const worstBatchMs =
-      this.s.healthDeadlineMs + this.s.spec.rolling.pauseBetweenBatchesMs + 120_000
+      this.s.healthDeadlineMs +
+      this.s.spec.rolling.pauseBetweenBatchesMs +
+      (this.s.settings?.batchSoakMaxMs ?? 0) +
+      120_000
     const boundMs = (this.s.spec.capacity * 2 + 10) * worstBatchMs
     for (const r of rollouts) {
       if (r.status !== 'RollingForward') continue

@@ -93,6 +93,7 @@ export class Transcript {
       changes.set(label, [...(changes.get(label) ?? []), a.instanceId])
     }
     for (const [label, ids] of changes) this.push(nowMs, `  ${ids.join(',')} → ${label}`)
+    this.soak(nowMs, prev, r)
     if (r.batchCount > (prev?.batchCount ?? 0)) {
       const ids = r.attempts.filter((a) => a.batch === r.batchCount).map((a) => a.instanceId)
       this.push(nowMs, `batch ${r.batchCount}: ${ids.join(',')} (pending ${r.pendingIds.length})`)
@@ -109,6 +110,23 @@ export class Transcript {
       )
       if (r.error) this.push(nowMs, `  ${r.error.code}: ${r.error.message}`)
     }
+  }
+
+  /** batchSoak (docs/rollouts.md § Per-set timing): its start, restarts and pass. */
+  private soak(nowMs: number, prev: Rollout | undefined, r: Rollout): void {
+    const was = prev?.soak ?? null
+    const now = r.soak ?? null
+    if (now && (!was || was.batch !== now.batch)) {
+      const min = (r.batchSoak?.minMs ?? 0) / 1000
+      const max = (r.batchSoak?.maxMs ?? 0) / 1000
+      this.push(
+        nowMs,
+        `rollout ${r.id} soaking after batch ${now.batch} (${min}s stable, at most ${max}s)`,
+      )
+    } else if (now && was && now.stableSinceMs !== was.stableSinceMs && now.lastChange) {
+      const c = now.lastChange
+      this.push(nowMs, `  soak restarted: ${c.instanceId} ${c.from} → ${c.to}`)
+    } else if (was && !now) this.push(nowMs, `rollout ${r.id} soak passed`)
   }
 
   private push(nowMs: number, text: string): void {

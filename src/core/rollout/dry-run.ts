@@ -9,12 +9,22 @@
 import { verdict } from '../health/verdict.js'
 import type { ScaleSetSpec } from '../scale-set/spec.js'
 import { findCandidates } from './batch.js'
+import { formatDurationMs } from '../duration.js'
 import { planStep } from './plan.js'
+import { PROGRESS_DEADLINE_EXCEEDED } from './progress-deadline.js'
+import { slowestPassingSoak, soaks } from './soak.js'
 import { startRollout } from './start.js'
 import type { StartRequest } from './start.js'
 import { unhealthyBeforeBatch } from './messages.js'
 import { exceedsPercent, wholePercent } from './thresholds.js'
-import type { Action, Attempt, InstanceObservation, Rollout, RolloutError } from './types.js'
+import type {
+  Action,
+  Attempt,
+  BatchSoak,
+  InstanceObservation,
+  Rollout,
+  RolloutError,
+} from './types.js'
 
 export type DryRunInput = Readonly<{
   spec: ScaleSetSpec
@@ -22,6 +32,8 @@ export type DryRunInput = Readonly<{
   request: StartRequest
   healthDeadlineMs: number
   minHealthyTimeMs?: number
+  batchSoak?: BatchSoak | null
+  progressDeadlineMs?: number | null
   nextInstanceId: number
   nowMs: number
 }>
@@ -67,6 +79,8 @@ export type DryRunPlan = Readonly<{
   outcome: Readonly<{ status: Rollout['status']; error: RolloutError | null }>
   /** Start to end if every instance takes as long as its deadlines allow, and succeeds. */
   worstCaseDurationMs: number
+  /** What the worst case assumes, in words (the deadlines, pauses and soaks it counts). */
+  worstCaseAssumes: readonly string[]
 }>
 
 /**
@@ -90,7 +104,27 @@ export function dryRun(input: DryRunInput): DryRunPlan {
     ),
     outcome: { status: fast.stuck ? 'RollingForward' : r.status, error: r.error },
     worstCaseDurationMs: (slow.rollout.endedAtMs ?? slow.nowMs) - input.nowMs,
+    worstCaseAssumes: assumptions(slow.rollout),
   }
+}
+
+/** The worst case's assumptions, from the rollout the slow run imagined. */
+function assumptions(r: Rollout): string[] {
+  const d = formatDurationMs
+  const out = [
+    `each instance becomes healthy just inside its health deadline of ${d(r.healthDeadlineMs)}`,
+    `pauseTimeBetweenBatches of ${d(r.policy.pauseBetweenBatchesMs)} after each batch`,
+  ]
+  if (r.minHealthyTimeMs) out.push(`minHealthyTime of ${d(r.minHealthyTimeMs)} for each instance`)
+  if (r.batchSoak && soaks(r))
+    out.push(
+      `each batch's soak at its maximum of ${d(r.batchSoak.maxMs)} (the set settles only ${d(r.batchSoak.minMs)} before it)`,
+    )
+  if (r.error?.code === PROGRESS_DEADLINE_EXCEEDED)
+    out.push(
+      `the progressDeadline of ${d(r.progressDeadlineMs ?? 0)} stops a rollout this slow first (Faulted, ${PROGRESS_DEADLINE_EXCEEDED})`,
+    )
+  return out
 }
 
 type Budget = PlannedBatch['unhealthyBudget']
@@ -150,6 +184,14 @@ function imagine(input: DryRunInput, pace: 'instant' | 'slowest'): Imagined {
     if (step.rollout.batchCount > before)
       budgets.set(step.rollout.batchCount, budgetOf(instances, rollout))
     rollout = step.rollout
+    // The slowest soak that still passes: the set settles only just before the soak's max.
+    if (
+      pace === 'slowest' &&
+      rollout.soak &&
+      rollout.batchSoak &&
+      rollout.soak.startedAtMs === nowMs
+    )
+      rollout = { ...rollout, soak: slowestPassingSoak(rollout.soak, rollout.batchSoak) }
     nextInstanceId = step.nextInstanceId
     for (const a of step.actions) applyAction(a, { fleet, due, schedule, nowMs, lag, rollout })
     if (rollout.status !== 'RollingForward') return { rollout, nowMs, stuck: false, budgets }

@@ -8,11 +8,15 @@ import { verdict } from '../health/verdict.js'
 import { invariant } from '../problem.js'
 import type { ScaleSetSpec } from '../scale-set/spec.js'
 import { durabilityMismatched } from '../scale-set/service-fabric.js'
-import { advanceAttempt, minHealthyDueAtMs } from './attempt.js'
+import { formatDurationMs } from '../duration.js'
+import { advanceAttempt, fail, minHealthyDueAtMs } from './attempt.js'
+import type { AttemptContext } from './attempt.js'
 import { assertRolloutInvariants } from './invariants.js'
 import { chooseBatch, findCandidates } from './batch.js'
 import { durabilityMismatch, unhealthyBeforeBatch, upgradedUnhealthy } from './messages.js'
 import { isFailedState, isTerminal, mostImpactfulFailure } from './progress.js'
+import { progressDeadlineError, progressDueAtMs } from './progress-deadline.js'
+import { judgeSoak, soaks, startSoak } from './soak.js'
 import { batchSize, exceedsPercent, wholePercent } from './thresholds.js'
 import type {
   Action,
@@ -100,6 +104,7 @@ class StepDecider {
   ) {}
 
   decide(): Step {
+    this.stopIfNoProgress()
     if (this.r.attempts.some((a) => !isTerminal(a))) {
       this.refreshPending()
       return this.done(this.earliestDeadline())
@@ -110,23 +115,83 @@ class StepDecider {
     if (this.s.cancelRequestedAtMs !== null)
       return this.finish('Cancelled', null, this.s.cancelRequestedAtMs)
     if (this.optedOut()) return this.finish('Cancelled', null)
-    if (this.nowMs < this.r.nextBatchAtMs) {
+    const soak = this.soak()
+    if (soak !== null && typeof soak !== 'number') return soak
+    if (this.nowMs < this.r.nextBatchAtMs || soak !== null) {
       this.refreshPending()
-      return this.done(this.r.nextBatchAtMs)
+      const waits = [soak, this.nowMs < this.r.nextBatchAtMs ? this.r.nextBatchAtMs : null]
+      return this.done(Math.min(...waits.filter((t): t is number => t !== null)))
     }
     return this.nextBatch()
+  }
+
+  /**
+   * progressDeadline: nothing counted upgraded for that long stops the rollout. Instances of the
+   * batch in flight that have not counted yet fail and are restored like any failed instance (R4);
+   * the rollout ends Faulted once they are back.
+   */
+  private stopIfNoProgress(): void {
+    const due = progressDueAtMs(this.r)
+    if (due === null || this.nowMs < due) return
+    const error = progressDeadlineError(this.r)
+    const ctx = this.attemptContext()
+    const detail = formatDurationMs(this.r.progressDeadlineMs ?? 0)
+    const attempts = this.r.attempts.map((a) => {
+      if (isTerminal(a) || a.state === 'RollingBack') return a
+      const failed = fail(a, ctx, 'ProgressDeadlineExceeded', detail)
+      this.event(a.instanceId, a.state, failed.state, 'ProgressDeadlineExceeded')
+      const adv = advanceAttempt(failed, ctx)
+      this.actions.push(...adv.actions)
+      this.events.push(...adv.events)
+      return adv.attempt
+    })
+    this.r = { ...this.r, attempts, ending: { status: 'Faulted', error } }
+  }
+
+  /**
+   * batchSoak: the soak after the last batch, if one is under way. A Step when it failed (the
+   * rollout stops), the time to look again while it waits, or null once passed (or none).
+   */
+  private soak(): Step | number | null {
+    const soak = this.r.soak ?? null
+    const cfg = this.r.batchSoak
+    if (soak === null || !cfg) return null
+    const out = judgeSoak(soak, cfg, this.population(), this.nowMs)
+    for (const c of out.changes) this.event(c.instanceId, c.from, c.to, 'SoakRestarted')
+    if (out.kind === 'passed') {
+      this.r = { ...this.r, soak: null }
+      this.event(null, 'Soaking', 'RollingForward', 'SoakPassed')
+      return null
+    }
+    this.r = { ...this.r, soak: out.soak }
+    if (out.kind === 'waiting') return out.wakeAtMs
+    this.refreshPending()
+    return this.finish('Faulted', out.error, undefined, 'Soaking')
+  }
+
+  private attemptContext(): AttemptContext {
+    return {
+      rollout: this.r,
+      nowMs: this.nowMs,
+      observe: (id: string) => this.byId.get(id),
+      failuresOf: (id: string) => this.s.failures.filter((f) => f.instanceId === id),
+    }
   }
 
   /** §4.5: failed-or-unhealthy among everything this rollout upgraded, against the threshold. */
   private afterBatch(): void {
     const r = this.r
     this.r = { ...r, batchesChecked: r.batchCount }
-    if (r.pace === 'allAtOnce') return
+    if (r.pace === 'allAtOnce' || r.ending) return // ending: progressDeadline stopped it
     const upgraded = r.attempts.filter((a) => a.state !== 'Removed')
     const bad = upgraded.filter((a) => isFailedState(a) || this.unhealthyNow(a))
     const threshold = r.policy.unhealthyUpgradedPercentMax
     if (upgraded.length === 0 || !exceedsPercent(bad.length, upgraded.length, threshold)) {
       this.r = { ...this.r, nextBatchAtMs: this.nowMs + r.policy.pauseBetweenBatchesMs }
+      if (soaks(r)) {
+        this.r = { ...this.r, soak: startSoak(r.batchCount, this.population(), this.nowMs) }
+        this.event(null, 'RollingForward', 'Soaking', `Batch${r.batchCount}Soak`)
+      }
       return
     }
     const worst = mostImpactfulFailure(upgraded)
@@ -172,7 +237,11 @@ class StepDecider {
       // Paused: no new batch (nor the pre-check before it) while there is one to start.
       if (findCandidates(this.r, this.s.instances).eligible.length > 0) return this.hold()
     } else if (this.r.pausedAtMs != null) {
-      this.r = { ...this.r, pausedAtMs: null }
+      this.r = {
+        ...this.r,
+        pausedAtMs: null,
+        ...(this.r.progressDeadlineMs ? { resumedAtMs: this.nowMs } : {}),
+      }
       this.event(null, 'Paused', 'RollingForward', 'ResumeRequested')
     }
     const r = this.r
@@ -318,7 +387,12 @@ class StepDecider {
     return future.length === 0 ? null : Math.min(...future)
   }
 
-  private finish(status: RolloutStatus, error: RolloutError | null, cancelAtMs?: number): Step {
+  private finish(
+    status: RolloutStatus,
+    error: RolloutError | null,
+    cancelAtMs?: number,
+    from = 'RollingForward',
+  ): Step {
     const cancel = status === 'Cancelled' && cancelAtMs !== undefined
     if (status === 'Completed') this.r = { ...this.r, pendingIds: [] }
     this.r = {
@@ -330,7 +404,7 @@ class StepDecider {
       lastAction: cancel ? 'Cancel' : this.r.lastAction,
       lastActionAtMs: cancel ? cancelAtMs : this.r.lastActionAtMs,
     }
-    this.event(null, 'RollingForward', status, error?.code ?? (cancel ? 'CancelRequested' : status))
+    this.event(null, from, status, error?.code ?? (cancel ? 'CancelRequested' : status))
     return this.done(null)
   }
 
@@ -347,6 +421,9 @@ class StepDecider {
   }
 
   private done(wakeAtMs: number | null, nextInstanceId = this.s.nextInstanceId): Step {
+    // progressDeadline: look again when it passes, whatever else the rollout waits for.
+    const due = progressDueAtMs(this.r)
+    if (due !== null && due > this.nowMs) wakeAtMs = Math.min(wakeAtMs ?? due, due)
     const changed = this.events.length > 0 || !sameRollout(this.r, this.s.rollout)
     const rollout = changed ? { ...this.r, revision: this.s.rollout.revision + 1 } : this.r
     assertRolloutInvariants(rollout)

@@ -12,7 +12,7 @@ import type { ScaleSetSpec } from '../scale-set/spec.js'
 import { durabilityMismatched } from '../scale-set/service-fabric.js'
 import { verdict } from '../health/verdict.js'
 import { exceedsPercent } from './thresholds.js'
-import type { InstanceObservation, Rollout, RolloutTarget } from './types.js'
+import type { BatchSoak, InstanceObservation, Rollout, RolloutTarget } from './types.js'
 
 /** Delays of a timing profile, in ms; a delay is drawn in [min, max] per set and target. */
 export type TimingProfile = Readonly<{
@@ -185,6 +185,9 @@ export function startRollout(o: {
   healthDeadlineMs: number
   /** The set's minHealthyTime (osroll's own), 0 or absent for none. */
   minHealthyTimeMs?: number
+  /** The set's batchSoak and progressDeadline (osroll's own), absent for none. */
+  batchSoak?: BatchSoak | null
+  progressDeadlineMs?: number | null
   nowMs: number
 }): Rollout {
   const { spec, request } = o
@@ -202,6 +205,8 @@ export function startRollout(o: {
     ...(request.kind === 'OSImage' && spec.mode === 'Manual' ? { latestModelOnly: true } : {}),
     healthDeadlineMs: o.healthDeadlineMs,
     ...(o.minHealthyTimeMs ? { minHealthyTimeMs: o.minHealthyTimeMs } : {}),
+    ...(o.batchSoak ? { batchSoak: o.batchSoak } : {}),
+    ...(o.progressDeadlineMs ? { progressDeadlineMs: o.progressDeadlineMs } : {}),
     status: 'RollingForward',
     startedAtMs: o.nowMs,
     endedAtMs: null,

@@ -6,7 +6,7 @@
  */
 import type { RollingPolicy } from '../scale-set/spec.js'
 import type { RolloutKind, RolloutTrigger } from '../scale-set/policy.js'
-import type { HealthState, PowerState, ProvisioningState } from '../health/verdict.js'
+import type { HealthState, PowerState, ProvisioningState, Verdict } from '../health/verdict.js'
 
 export type { RolloutKind, RolloutTrigger }
 
@@ -62,6 +62,7 @@ export type FailureReason =
   | 'ReimageFailed'
   | 'InstanceStopped'
   | 'UnstableHealth'
+  | 'ProgressDeadlineExceeded'
 
 /** One instance's part in a rollout; an instance is tried at most once per rollout. */
 export type Attempt = Readonly<{
@@ -114,6 +115,13 @@ export type Rollout = Readonly<{
    * break inside it fails the instance. Absent or 0: counted at the first healthy answer.
    */
   minHealthyTimeMs?: number
+  /**
+   * batchSoak (docs/rollouts.md § Per-set timing): after each batch, the set's health must stay
+   * unchanged for `minMs` before the next one, within `maxMs` of the batch's end. Absent: none.
+   */
+  batchSoak?: BatchSoak
+  /** progressDeadline: nothing counted upgraded for this long stops the rollout. Absent: none. */
+  progressDeadlineMs?: number
   status: RolloutStatus
   startedAtMs: number
   endedAtMs: number | null
@@ -138,11 +146,31 @@ export type Rollout = Readonly<{
    * latest model; the others wait for `manualupgrade`. Absent: every instance behind the target.
    */
   latestModelOnly?: boolean
+  /** When the rollout last resumed from a pause hold (restarts the progressDeadline clock). */
+  resumedAtMs?: number | null
+  /** The batch soak under way, null or absent when none is (docs/rollouts.md § Per-set timing). */
+  soak?: SoakState | null
   /** Set when the rollout must end once the breach restores finish (§4.5). */
   ending: Readonly<{ status: RolloutStatus; error: RolloutError | null }> | null
   error: RolloutError | null
   /** Monotonic revision, for optimistic concurrency in the store. */
   revision: number
+}>
+
+export type BatchSoak = Readonly<{ minMs: number; maxMs: number }>
+
+/** Verdicts of the set's instances as the soak last saw them, by instance id. */
+export type HealthPicture = Readonly<Record<string, Verdict>>
+
+export type SoakState = Readonly<{
+  /** The batch it follows. */
+  batch: number
+  startedAtMs: number
+  /** Since when no instance's health changed (the soak's start, or the last change seen). */
+  stableSinceMs: number
+  health: HealthPicture
+  /** The last change seen, for the error should the soak run out. */
+  lastChange: Readonly<{ instanceId: string; from: string; to: string; atMs: number }> | null
 }>
 
 export type Progress = Readonly<{
