@@ -50,6 +50,7 @@ export async function rolloutPlan(
     },
     healthDeadlineMs: state.upgradeSettings?.healthDeadlineMs ?? deps.config.healthDeadlineMs,
     minHealthyTimeMs: state.upgradeSettings?.minHealthyTimeMs ?? 0,
+    rollForwardFrom: state.faultedVersions,
     nextInstanceId: state.nextInstanceId,
     nowMs: deps.clock.nowMs(),
   })

@@ -67,6 +67,7 @@ describe('dry-run plan = execution when nothing changes', () => {
           scope: r.scope,
         },
         healthDeadlineMs: r.healthDeadlineMs,
+        ...(r.rollForwardFrom ? { rollForwardFrom: r.rollForwardFrom } : {}),
         nextInstanceId: at.state.nextInstanceId,
         nowMs: r.startedAtMs,
       })

@@ -256,7 +256,11 @@ export class Invariants {
       if (!eligible.has(id))
         this.fail(`${tag}: instance ${id} was not a candidate of batch ${r.batchCount}`)
     if (r.pace !== 'batched') return
-    const unhealthy = population.filter((i) => verdict(i) === 'unhealthy').length
+    // Roll forward: instances unhealthy on a version the rollout rolls forward from are excused.
+    const from = new Set(r.rollForwardFrom ?? [])
+    const unhealthy = population.filter(
+      (i) => verdict(i) === 'unhealthy' && !from.has(i.osImageVersion),
+    ).length
     if (exceedsPercent(unhealthy, population.length, r.policy.unhealthyPercentMax)) {
       this.fail(
         `${tag}: batch ${r.batchCount} started with ${unhealthy}/${population.length} unhealthy (> ${r.policy.unhealthyPercentMax}%)`,

@@ -11,6 +11,7 @@ import { policyInForce, rollbackEnabled } from '../scale-set/policy.js'
 import type { ScaleSetSpec } from '../scale-set/spec.js'
 import { durabilityMismatched } from '../scale-set/service-fabric.js'
 import { verdict } from '../health/verdict.js'
+import { rollForwardFrom } from './roll-forward.js'
 import { exceedsPercent } from './thresholds.js'
 import type { InstanceObservation, Rollout, RolloutTarget } from './types.js'
 
@@ -180,9 +181,15 @@ export function startRollout(o: {
   healthDeadlineMs: number
   /** The set's minHealthyTime (osroll's own), 0 or absent for none. */
   minHealthyTimeMs?: number
+  /** Roll forward: the set's quarantined versions (and a superseded one), see roll-forward.ts. */
+  rollForwardFrom?: readonly string[]
   nowMs: number
 }): Rollout {
   const { spec, request } = o
+  const from =
+    request.kind === 'OSImage'
+      ? rollForwardFrom(request.target.imageVersion, o.rollForwardFrom ?? [], null)
+      : []
   return {
     id: o.id,
     scaleSetKey: spec.key,
@@ -196,6 +203,7 @@ export function startRollout(o: {
     deferral: request.kind === 'OSImage' && spec.automaticOS.deferral,
     healthDeadlineMs: o.healthDeadlineMs,
     ...(o.minHealthyTimeMs ? { minHealthyTimeMs: o.minHealthyTimeMs } : {}),
+    ...(from.length > 0 ? { rollForwardFrom: from } : {}),
     status: 'RollingForward',
     startedAtMs: o.nowMs,
     endedAtMs: null,

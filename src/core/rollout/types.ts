@@ -114,6 +114,14 @@ export type Rollout = Readonly<{
    * break inside it fails the instance. Absent or 0: counted at the first healthy answer.
    */
   minHealthyTimeMs?: number
+  /**
+   * Roll forward (docs/rollouts.md § Quarantine and roll forward): the bad versions (quarantined,
+   * or of the rollout this one superseded) whose unhealthy instances the pre-check excuses and
+   * that are upgraded first. Absent: none.
+   */
+  rollForwardFrom?: readonly string[]
+  /** Roll forward: the newer version that superseded this rollout (it ended Cancelled). */
+  supersededBy?: string | null
   status: RolloutStatus
   startedAtMs: number
   endedAtMs: number | null
