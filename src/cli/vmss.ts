@@ -10,6 +10,7 @@ import { parseDurationMs } from '../core/duration.js'
 import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
+import { registerQuarantine } from './vmss-quarantine.js'
 import { applySet } from './set-path.js'
 import { readFile } from 'node:fs/promises'
 import { CliError } from './context.js'
@@ -410,6 +411,8 @@ export function registerVmss(program: Command): void {
       await client.request('DELETE', settingsPath(sub, o))
     }),
   )
+
+  registerQuarantine(vmss, named, resolveSet, setPath)
 
   const ru = vmss.command('rolling-upgrade').description('start, cancel and watch OS rollouts')
   named(
