@@ -6,7 +6,7 @@
 import { Errors } from '../errors.js'
 import { isVersion } from '../core/image/version.js'
 import type { QuarantineRecord } from '../core/rollout/quarantine.js'
-import { quarantineList, release } from '../core/rollout/quarantine.js'
+import { quarantineList, releaseOnSet } from '../core/rollout/quarantine.js'
 import type { ScaleSetState } from '../store/store.js'
 import type { ServiceDeps } from './deps.js'
 import { iso, updateState } from './rollouts.js'
@@ -49,14 +49,7 @@ export async function releaseQuarantine(
   await updateState(deps, state.key, (s) => {
     // Checked again on the state being written: a concurrent release leaves nothing to release.
     released = requireQuarantined(s, v, ref)
-    const freed = release(s, v) as NonNullable<ReturnType<typeof release>>
-    const last = s.lastPlatformRollout
-    return {
-      ...s,
-      ...freed,
-      faultCauses: (s.faultCauses ?? []).filter((c) => c.version !== v),
-      lastPlatformRollout: last !== null && last.version === v ? null : last,
-    }
+    return releaseOnSet(s, v) as ScaleSetState
   })
   deps.notify(state.key)
   return { ...view(resource.id, released), properties: { ...props(released), released: true } }

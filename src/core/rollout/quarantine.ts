@@ -6,6 +6,7 @@
  */
 import { compareVersions } from '../image/version.js'
 import { versionOutcome } from './recovery.js'
+import type { FaultCause } from './recovery.js'
 import type { Rollout, RolloutError } from './types.js'
 
 /** Why one version is quarantined; the details are null for versions stored before records. */
@@ -74,5 +75,30 @@ export function release(m: QuarantineMemory, version: string): Required<Quaranti
   return {
     faultedVersions: m.faultedVersions.filter((v) => v !== version),
     quarantine: (m.quarantine ?? []).filter((q) => q.version !== version),
+  }
+}
+
+/** The parts of a set's state a release changes (the store's ScaleSetState has these fields). */
+export type ReleasableState = QuarantineMemory &
+  Readonly<{
+    lastPlatformRollout: Readonly<{ version: string; endedAtMs: number; held?: boolean }> | null
+    faultCauses?: readonly FaultCause[]
+  }>
+
+/**
+ * An operator's release of `version` on a set, or null when it is not quarantined: out of the
+ * quarantine, its fault cause forgotten, and its retry delay dropped (R1.3: retried at once).
+ * @example releaseOnSet({ faultedVersions: ['1.2.0'], lastPlatformRollout: { version: '1.2.0', … } },
+ *   '1.2.0') → { faultedVersions: [], quarantine: [], lastPlatformRollout: null, faultCauses: [] }
+ */
+export function releaseOnSet<S extends ReleasableState>(s: S, version: string): S | null {
+  const freed = release(s, version)
+  if (freed === null) return null
+  const last = s.lastPlatformRollout
+  return {
+    ...s,
+    ...freed,
+    faultCauses: (s.faultCauses ?? []).filter((c) => c.version !== version),
+    lastPlatformRollout: last !== null && last.version === version ? null : last,
   }
 }
