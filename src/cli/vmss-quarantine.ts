@@ -1,7 +1,7 @@
 /**
  * `osroll vmss quarantine list|show|release`: the image versions quarantined on a scale set
- * after a rollout faulted them, and their release (docs/rollouts.md § Quarantine and roll
- * forward). Talks to the server only through the client.
+ * after a rollout faulted them, and their release
+ * (docs/rollouts.md § Quarantine and roll forward). Talks to the server only through the client.
  */
 import type { Command } from 'commander'
 import { connect, run, CliError } from './context.js'

@@ -1,7 +1,8 @@
 /**
- * The quarantined versions of a scale set and their release (docs/rollouts.md § Quarantine and
- * roll forward, docs/api.md § Osroll.Upgrades). The reconciler quarantines a version when a
- * rollout faults it; the API lists them and releases one, writing only the set's spec-side facts.
+ * The quarantined versions of a scale set and their release
+ * (docs/rollouts.md § Quarantine and roll forward, docs/api.md § Osroll.Upgrades). The
+ * reconciler quarantines a version when a rollout faults it; the API lists them and releases
+ * one, writing only the set's spec-side facts.
  */
 import { Errors } from '../errors.js'
 import { isVersion } from '../core/image/version.js'

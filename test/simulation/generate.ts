@@ -58,8 +58,8 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     faults.push({ atMs, fault: { kind: 'pause' } })
     faults.push({ atMs: atMs + controls.int(5, 600) * S, fault: { kind: 'resume' } })
   }
-  // Quarantine and roll forward, from a stream of their own too (docs/rollouts.md § Quarantine
-  // and roll forward): a good newer version published into whatever runs then (a faulted or
+  // Quarantine and roll forward, from a stream of their own too
+  // (docs/rollouts.md § Quarantine and roll forward): a good newer version published into whatever runs then (a faulted or
   // stuck rollout, often), and a release of the newest quarantined version.
   const forward = new Rng(seed ^ 0x3c9e_41b7)
   if (forward.chance(0.3)) {
