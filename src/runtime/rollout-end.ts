@@ -18,9 +18,10 @@ export type ClusterDurabilities = Readonly<{
 }>
 
 /**
- * What an ended OS rollout leaves on the set (docs/rollouts.md R1.3, docs/rollouts.md § Quarantine and roll forward):
- * a version the image faulted, on any trigger, is quarantined, with the rollout, its error and
- * the extension whose failure faulted it; after a platform rollout, a held version is retried
+ * What an ended OS rollout leaves on the set (docs/rollouts.md R1.3, and
+ * docs/rollouts.md § Quarantine and roll forward): a version the image faulted, on any
+ * trigger, is quarantined, with the rollout, its error and the extension whose failure faulted
+ * it; after a platform rollout, a held version is retried
  * once its cause is gone, and any other end is retried after the retry delay.
  */
 export function recordEnd(

@@ -69,7 +69,8 @@ function requireQuarantined(state: ScaleSetState, version: string, ref: ScaleSet
   const found = quarantineList(state).find((q) => q.version === version)
   if (!found)
     throw Errors.NotFound(
-      `The image version '${version}' is not quarantined on '${ref.name}'; there is nothing to release.`,
+      `The image version '${version}' is not quarantined on '${ref.name}'; ` +
+        'there is nothing to release.',
     )
   return found
 }

@@ -22,7 +22,7 @@ export type DryRunInput = Readonly<{
   request: StartRequest
   healthDeadlineMs: number
   minHealthyTimeMs?: number
-  /** Roll forward: the set's quarantined versions (docs/rollouts.md § Quarantine and roll forward). */
+  /** Roll forward: the set's quarantined versions (roll-forward.ts). */
   rollForwardFrom?: readonly string[]
   nextInstanceId: number
   nowMs: number

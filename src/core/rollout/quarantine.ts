@@ -68,7 +68,8 @@ export function quarantine(
 
 /**
  * Releases one version (an operator's `release`), or null when it is not quarantined.
- * @example release({ faultedVersions: ['1.2.0'], … }, '1.2.0') → { faultedVersions: [], quarantine: [] }
+ * @example release({ faultedVersions: ['1.2.0'], … }, '1.2.0') →
+ *   { faultedVersions: [], quarantine: [] }
  */
 export function release(m: QuarantineMemory, version: string): Required<QuarantineMemory> | null {
   if (!m.faultedVersions.includes(version)) return null
@@ -88,8 +89,8 @@ export type ReleasableState = QuarantineMemory &
 /**
  * An operator's release of `version` on a set, or null when it is not quarantined: out of the
  * quarantine, its fault cause forgotten, and its retry delay dropped (R1.3: retried at once).
- * @example releaseOnSet({ faultedVersions: ['1.2.0'], lastPlatformRollout: { version: '1.2.0', … } },
- *   '1.2.0') → { faultedVersions: [], quarantine: [], lastPlatformRollout: null, faultCauses: [] }
+ * @example releaseOnSet({ faultedVersions: ['1.2.0'],
+ *   lastPlatformRollout: { version: '1.2.0', … } }, '1.2.0') → { faultedVersions: [], quarantine: [], lastPlatformRollout: null, faultCauses: [] }
  */
 export function releaseOnSet<S extends ReleasableState>(s: S, version: string): S | null {
   const freed = release(s, version)
