@@ -153,7 +153,9 @@ async function step(
   }
   deps.effects.run(ctx, plan.actions, artifacts)
   if (next.status !== 'RollingForward') await pruneHistory(state.key, nowMs, deps)
-  return { wakeAtMs: plan.wakeAtMs, rollout: next }
+  // Superseded (roll forward): the next pass starts the newer version's rollout, at once.
+  const rollForward = next.status !== 'RollingForward' && next.supersededBy != null
+  return { wakeAtMs: rollForward ? nowMs : plan.wakeAtMs, rollout: next }
 }
 
 /** A rollout decided by this pass, not stored yet. */
