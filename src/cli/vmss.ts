@@ -11,6 +11,7 @@ import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
 import { registerUpgradeSettings } from './vmss-upgrade-settings.js'
+import { registerQuarantine } from './vmss-quarantine.js'
 import { applySet } from './set-path.js'
 import { registerRolloutShow } from './vmss-timeline.js'
 import { readFile } from 'node:fs/promises'
@@ -364,6 +365,8 @@ export function registerVmss(program: Command): void {
       return { ...o, path: (sub: string) => setPath(sub, o) }
     },
   })
+
+  registerQuarantine(vmss, named, resolveSet, setPath)
 
   const ru = vmss.command('rolling-upgrade').description('start, cancel and watch OS rollouts')
   named(

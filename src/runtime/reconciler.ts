@@ -7,6 +7,7 @@ import { planCapacity } from '../core/scale-set/capacity.js'
 import type { TimingProfile } from '../core/rollout/start.js'
 import { decideTrigger, startRollout } from '../core/rollout/start.js'
 import { planStep } from '../core/rollout/plan.js'
+import { stuckOrFailing, supersedes } from '../core/rollout/roll-forward.js'
 import { clusterDurabilityOf, recordEnd } from './rollout-end.js'
 import type { ClusterDurabilities } from './rollout-end.js'
 import type { InstanceObservation, Rollout, RolloutEvent } from '../core/rollout/types.js'
@@ -102,6 +103,7 @@ async function step(
       failures: deps.effects.takeFailures(state.key),
       nextInstanceId: state.nextInstanceId,
       clusterDurability: await clusterDurabilityOf(state, deps),
+      supersededBy: started ? null : await supersedingVersion(state, instances, rollout, deps),
     },
     nowMs,
   )
@@ -153,7 +155,9 @@ async function step(
   }
   deps.effects.run(ctx, plan.actions, artifacts)
   if (next.status !== 'RollingForward') await pruneHistory(state.key, nowMs, deps)
-  return { wakeAtMs: plan.wakeAtMs, rollout: next }
+  // Superseded (roll forward): the next pass starts the newer version's rollout, at once.
+  const rollForward = next.status !== 'RollingForward' && next.supersededBy != null
+  return { wakeAtMs: rollForward ? nowMs : plan.wakeAtMs, rollout: next }
 }
 
 /** A rollout decided by this pass, not stored yet. */
@@ -183,11 +187,16 @@ async function maybeStart(
     nowMs,
   )
   if (decision.type !== 'start') return decision
+  const target = decision.request.target.imageVersion
   const rollout = startRollout({
     id: deps.ids(),
     spec: state.spec,
     request: decision.request,
     ...frozenTiming(state.upgradeSettings, deps.healthDeadlineMs),
+    rollForwardFrom:
+      decision.request.kind === 'OSImage' && target !== null
+        ? [...state.faultedVersions, ...(await supersededVersion(state.key, deps))]
+        : [],
     nowMs,
   })
   return {
@@ -195,6 +204,45 @@ async function maybeStart(
     rollout,
     clearFirstSinceEnable: rollout.kind === 'OSImage' && state.firstSinceEnable,
   }
+}
+
+/**
+ * Roll forward (docs/rollouts.md § Quarantine and roll forward): the newer version that
+ * supersedes a stuck or failing OS rollout, when the platform would start a rollout to it now.
+ */
+async function supersedingVersion(
+  state: ScaleSetState,
+  instances: readonly InstanceObservation[],
+  rollout: Rollout,
+  deps: ReconcilerDeps,
+): Promise<string | null> {
+  const pauseRequested = state.pauseRequest?.rolloutId === rollout.id
+  if (!stuckOrFailing(rollout, instances, pauseRequested)) return null
+  const latest = await deps.catalog.latestEligible(state.spec.image, state.spec.location)
+  if (latest === null || !supersedes(rollout, latest.version, instances, pauseRequested))
+    return null
+  const decision = decideTrigger(
+    {
+      spec: state.spec,
+      instances,
+      latest,
+      autoEnabledAtMs: state.autoEnabledAtMs,
+      firstSinceEnable: state.firstSinceEnable,
+      faultedVersions: new Set(state.faultedVersions),
+      lastPlatformRollout: state.lastPlatformRollout,
+      clusterDurability: await clusterDurabilityOf(state, deps),
+      timing: deps.timing,
+    },
+    deps.clock.nowMs(),
+  )
+  return decision.type === 'start' && decision.request.kind === 'OSImage' ? latest.version : null
+}
+
+/** The target of the set's last rollout when a newer version superseded it, else nothing. */
+async function supersededVersion(key: string, deps: ReconcilerDeps): Promise<string[]> {
+  const [last] = await deps.store.listRollouts(key, { limit: 1 })
+  const version = last?.target.imageVersion ?? null
+  return last?.supersededBy != null && version !== null ? [version] : []
 }
 
 /** Scale out/in toward `capacity`; instances a maxSurge rollout manages are left to it. */

@@ -8,6 +8,7 @@ import {
   failedExtensionOf,
   versionOutcome,
 } from '../core/rollout/recovery.js'
+import { quarantine, quarantines } from '../core/rollout/quarantine.js'
 import type { Rollout } from '../core/rollout/types.js'
 import type { ScaleSetState } from '../store/store.js'
 
@@ -17,30 +18,36 @@ export type ClusterDurabilities = Readonly<{
 }>
 
 /**
- * What an ended platform OS rollout leaves on the set (docs/rollouts.md R1.3): a version the
- * image faulted is blocked, with the extension whose failure faulted it; a held one is retried
- * once its cause is gone; any other end is retried after the retry delay.
+ * What an ended OS rollout leaves on the set (docs/rollouts.md R1.3, and
+ * docs/rollouts.md § Quarantine and roll forward): a version the image faulted, on any
+ * trigger, is quarantined, with the rollout, its error and the extension whose failure faulted
+ * it; after a platform rollout, a held version is retried
+ * once its cause is gone, and any other end is retried after the retry delay.
  */
 export function recordEnd(
   state: ScaleSetState,
   r: Rollout,
   nowMs: number,
-): Pick<ScaleSetState, 'faultedVersions' | 'lastPlatformRollout' | 'faultCauses'> {
+): Pick<ScaleSetState, 'faultedVersions' | 'lastPlatformRollout' | 'faultCauses' | 'quarantine'> {
   const version = r.target.imageVersion
   const unchanged = {
     faultedVersions: state.faultedVersions,
     lastPlatformRollout: state.lastPlatformRollout,
     ...(state.faultCauses ? { faultCauses: state.faultCauses } : {}),
+    ...(state.quarantine ? { quarantine: state.quarantine } : {}),
   }
-  if (r.kind !== 'OSImage' || r.startedBy !== 'Platform' || version === null) return unchanged
+  if (r.kind !== 'OSImage' || version === null) return unchanged
+  const platform = r.startedBy === 'Platform'
   const outcome = versionOutcome(r)
-  const last = { version, endedAtMs: nowMs, ...(outcome === 'held' ? { held: true } : {}) }
-  if (outcome !== 'faulted') return { ...unchanged, lastPlatformRollout: last }
+  const last = platform
+    ? { version, endedAtMs: nowMs, ...(outcome === 'held' ? { held: true } : {}) }
+    : state.lastPlatformRollout
+  if (!quarantines(r)) return { ...unchanged, lastPlatformRollout: last }
   const name = failedExtensionOf(r)
   const ext = state.fabricModel.extensions.find((e) => e.name === name)
   const causes = (state.faultCauses ?? []).filter((c) => c.version !== version)
   return {
-    faultedVersions: [...new Set([...state.faultedVersions, version])],
+    ...quarantine(state, r, nowMs),
     lastPlatformRollout: last,
     faultCauses: ext
       ? [...causes, { version, extension: ext.name, fingerprint: extensionFingerprint(ext) }]

@@ -50,6 +50,7 @@ export async function rolloutPlan(
       scope: null,
     },
     ...frozenTiming(state.upgradeSettings, deps.config.healthDeadlineMs),
+    rollForwardFrom: state.faultedVersions,
     nextInstanceId: state.nextInstanceId,
     nowMs: deps.clock.nowMs(),
   })

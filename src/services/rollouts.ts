@@ -358,6 +358,7 @@ async function startUserRollout(
     spec: state.spec,
     request,
     ...frozenTiming(state.upgradeSettings, deps.config.healthDeadlineMs),
+    rollForwardFrom: state.faultedVersions,
     nowMs: deps.clock.nowMs(),
   })
   await deps.store.createRollout(rollout)

@@ -442,6 +442,9 @@ async function saveState(
               ? fabricModel.extensions
               : null,
           )),
+      // The quarantine's records (docs/rollouts.md § Quarantine and roll forward), joined on
+      // read with the faulted versions kept above; enabling releases them all.
+      ...(current?.quarantine && !enabling ? { quarantine: current.quarantine } : {}),
       ...(current?.observed ? { observed: current.observed } : {}),
       cancelRequestedAtMs: current?.cancelRequestedAtMs ?? null,
       revision: current?.revision ?? 0,

@@ -4,6 +4,7 @@
  * rollouts and scale sets carry a
  * `revision` for optimistic concurrency, so a stale writer fails with `RevisionConflict`.
  */
+import type { QuarantineRecord } from '../core/rollout/quarantine.js'
 import type { FaultCause } from '../core/rollout/recovery.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
@@ -20,8 +21,17 @@ export type ScaleSetState = Readonly<{
   firstSinceEnable: boolean
   /** Next instance id; ids are never reused. */
   nextInstanceId: number
-  /** Versions whose platform OS rollout ended Faulted: never retried automatically (§4.1). */
+  /**
+   * The quarantined versions: those whose OS rollout (any trigger) the image faulted. Never
+   * chosen automatically, for a rollout or a new instance (docs/rollouts.md R1.3,
+   * docs/rollouts.md § Quarantine and roll forward).
+   */
   faultedVersions: readonly string[]
+  /**
+   * Why each quarantined version is: the rollout, when, its error. Absent on sets stored before
+   * it existed, and for versions quarantined then (core/rollout/quarantine.ts derives them).
+   */
+  quarantine?: readonly QuarantineRecord[]
   /**
    * The last platform OS rollout that ended: its target and end time (retry delay, §4.1), and
    * whether something other than the image stopped it (`held`: retried once the cause is gone,

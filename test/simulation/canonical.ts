@@ -167,6 +167,35 @@ export const CANONICAL: readonly Scenario[] = [
     },
     faults: [{ atMs: 10 * S, fault: { kind: 'modelChange' } }],
   }),
+  // Issue 20 §6: broken 1.1.0 faults (no automatic rollback: its batch, 0 and 5, stays unhealthy
+  // on it) and is quarantined; a scale-out builds instance 10 from 1.0.0; 1.2.0 rolls forward
+  // though 2 of 11 are unhealthy (> 10%), those 2 excused and upgraded first; 1.1.0 is released.
+  scenario('quarantine-roll-forward', {
+    spec: {
+      automaticOS: {
+        enabled: true,
+        disableAutomaticRollback: true,
+        useRollingUpgradePolicy: true,
+        deferral: false,
+      },
+    },
+    rolling: { unhealthyPercentMax: 10 },
+    faults: [
+      publish(10 * S, '1.1.0', BROKEN),
+      { atMs: 400 * S, fault: { kind: 'scale', capacity: 11 } },
+      publish(450 * S, '1.2.0'),
+      { atMs: 900 * S, fault: { kind: 'release', version: '1.1.0' } },
+    ],
+  }),
+  // Issue 20 §6: a stuck rollout (paused after its first batch) is superseded by a newer version
+  // once its batch is done; the rollout to 1.2.0 starts at once and rolls forward from 1.1.0.
+  scenario('roll-forward-superseded', {
+    faults: [
+      publish(10 * S, '1.1.0', GOOD_SLOW),
+      { atMs: 15 * S, fault: { kind: 'pause' } },
+      publish(60 * S, '1.2.0'),
+    ],
+  }),
   // Issue 18, seed gap 3: "the durability mismatch makes upgrades fail". The node type moves to
   // Gold during batch 1 while the extension still says Silver: batch 1 finishes, batch 2 never
   // starts, and the rollout ends Faulted with the message validation gives.

@@ -70,6 +70,7 @@ describe('dry-run plan = execution when nothing changes', () => {
         ...(r.minHealthyTimeMs ? { minHealthyTimeMs: r.minHealthyTimeMs } : {}),
         batchSoak: r.batchSoak ?? null,
         progressDeadlineMs: r.progressDeadlineMs ?? null,
+        ...(r.rollForwardFrom ? { rollForwardFrom: r.rollForwardFrom } : {}),
         nextInstanceId: at.state.nextInstanceId,
         nowMs: r.startedAtMs,
       })

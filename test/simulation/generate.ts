@@ -58,6 +58,18 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     faults.push({ atMs, fault: { kind: 'pause' } })
     faults.push({ atMs: atMs + controls.int(5, 600) * S, fault: { kind: 'resume' } })
   }
+  // Quarantine and roll forward, from a stream of their own too
+  // (docs/rollouts.md § Quarantine and roll forward): a good newer version published into whatever runs then (a faulted or
+  // stuck rollout, often), and a release of the newest quarantined version.
+  const forward = new Rng(seed ^ 0x3c9e_41b7)
+  if (forward.chance(0.3)) {
+    const atMs = forward.int(30, horizon / S / 2) * S
+    faults.push({ atMs, fault: { kind: 'publish', version: '1.9.0', uri: 'sim:?boot=1' } })
+  }
+  if (forward.chance(0.25)) {
+    const atMs = forward.int(60, horizon / S) * S
+    faults.push({ atMs, fault: { kind: 'release', version: null } })
+  }
   // minHealthyTime, from a stream of its own as well (docs/rollouts.md § Per-set timing).
   const timing = new Rng(seed ^ 0x6d1e_7a11)
   const minHealthyTimeMs = timing.chance(0.3) ? timing.pick([5, 30, 60]) * S : 0

@@ -4,6 +4,7 @@
  * runs one pass, lets its effects settle, checks every invariant, and moves time to the next
  * interesting instant. A run is a pure function of its scenario: same seed, same transcript.
  */
+import { quarantineList, releaseOnSet } from '../../src/core/rollout/quarantine.js'
 import { ManualClock } from '../../test-support/manual-clock.js'
 import { scaleSetState } from '../../test-support/builders.js'
 import { MemoryStore } from '../../src/store/memory/memory-store.js'
@@ -299,6 +300,12 @@ export async function applyFault(w: SimWorld, f: Fault): Promise<'crash' | void>
       if (state.pauseRequest)
         await store.putScaleSet({ ...state, pauseRequest: null }, state.revision)
       return
+    case 'release': {
+      const version = f.version ?? quarantineList(state)[0]?.version
+      const released = version === undefined ? null : releaseOnSet(state, version)
+      if (released) await store.putScaleSet(released, state.revision)
+      return
+    }
     case 'manualStart':
       return manualStart(w, state)
     case 'manualUpgrade':
@@ -373,6 +380,7 @@ async function manualStart(w: SimWorld, state: ScaleSetState): Promise<void> {
       scope: null,
     },
     healthDeadlineMs: s.healthDeadlineMs,
+    rollForwardFrom: state.faultedVersions,
     nowMs: clock.nowMs(),
   })
   await store.createUserRollout(rollout)

@@ -85,6 +85,7 @@ export class Invariants {
     if (running.length > 1) this.fail(`${at}: ${running.length} rollouts running at once`)
     const disks = new Map((await sim.list(this.s.spec.key)).map((i) => [i.instanceId, i.diskCount]))
     const fresh = rollouts.filter((n) => !this.seen.has(n.id))
+    const seenBefore = new Map(this.seen)
     for (const r of rollouts) {
       const prev = this.seen.get(r.id)
       if (prev === undefined) this.disksAtStart.set(r.id, this.beforeDisks)
@@ -109,6 +110,52 @@ export class Invariants {
     }
     this.checkInstances(at, after, rollouts)
     this.timing.noteHealth(now, this.before, rollouts)
+    this.checkQuarantine(at, after, rollouts, fresh, seenBefore)
+  }
+
+  /**
+   * docs/rollouts.md § Quarantine and roll forward: a quarantined version is never chosen
+   * automatically, neither as a platform rollout's target nor as a new instance's version, nor
+   * as the version that supersedes a rollout; a rollout rolls forward only from versions that
+   * were quarantined or superseded.
+   */
+  private checkQuarantine(
+    at: string,
+    after: readonly InstanceView[],
+    rollouts: readonly Rollout[],
+    fresh: readonly Rollout[],
+    seenBefore: ReadonlyMap<string, Rollout>,
+  ): void {
+    const before = this.stateBefore
+    if (before === null) return
+    const quarantined = new Set(before.faultedVersions)
+    const surged = new Set<string>()
+    for (const r of rollouts)
+      for (const a of r.attempts) if (a.surgeInstanceId !== null) surged.add(a.surgeInstanceId)
+    const existed = new Set(this.before.map((i) => i.instanceId))
+    for (const v of after) {
+      if (existed.has(v.instanceId) || surged.has(v.instanceId)) continue
+      if (quarantined.has(v.osImageVersion))
+        this.fail(`${at}: new instance ${v.instanceId} built from quarantined ${v.osImageVersion}`)
+    }
+    const superseded = new Set(
+      rollouts.filter((r) => r.supersededBy != null).map((r) => r.target.imageVersion),
+    )
+    for (const r of rollouts) {
+      const prev = seenBefore.get(r.id)
+      if (
+        r.supersededBy != null &&
+        prev?.status === 'RollingForward' &&
+        quarantined.has(r.supersededBy)
+      )
+        this.fail(`${at} rollout ${r.id}: superseded by quarantined ${r.supersededBy}`)
+    }
+    for (const r of fresh)
+      for (const v of r.rollForwardFrom ?? [])
+        if (!quarantined.has(v) && !superseded.has(v))
+          this.fail(
+            `${at} rollout ${r.id}: rolls forward from ${v}, neither quarantined nor superseded`,
+          )
   }
 
   /**
@@ -234,7 +281,8 @@ export class Invariants {
   /** R1.3: a rollout stopped by the fleet's health or durability holds its version, never faults it. */
   private checkVersionOutcome(tag: string, r: Rollout, state: ScaleSetState): void {
     const version = r.target.imageVersion
-    if (r.kind !== 'OSImage' || r.startedBy !== 'Platform' || version === null) return
+    // Any trigger: a manual start the image faulted quarantines its version too.
+    if (r.kind !== 'OSImage' || version === null) return
     const outcome = versionOutcome(r)
     const wasFaulted = this.stateBefore?.faultedVersions.includes(version) ?? false
     const isFaulted = state.faultedVersions.includes(version)
@@ -281,7 +329,11 @@ export class Invariants {
           )
       }
     if (r.pace !== 'batched') return
-    const unhealthy = population.filter((i) => verdict(i) === 'unhealthy').length
+    // Roll forward: instances unhealthy on a version the rollout rolls forward from are excused.
+    const from = new Set(r.rollForwardFrom ?? [])
+    const unhealthy = population.filter(
+      (i) => verdict(i) === 'unhealthy' && !from.has(i.osImageVersion),
+    ).length
     if (exceedsPercent(unhealthy, population.length, r.policy.unhealthyPercentMax)) {
       this.fail(
         `${tag}: batch ${r.batchCount} started with ${unhealthy}/${population.length} unhealthy (> ${r.policy.unhealthyPercentMax}%)`,

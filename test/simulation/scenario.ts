@@ -17,6 +17,8 @@ export type Fault = Readonly<
   | { kind: 'cancel' }
   | { kind: 'pause' } // osroll's pause of the running rollout (docs/rollouts.md § Pause and resume)
   | { kind: 'resume' }
+  // osroll's release of a quarantined version, the newest when null (§ Quarantine and roll forward)
+  | { kind: 'release'; version: string | null }
   | { kind: 'manualStart' } // POST osRollingUpgrade
   | { kind: 'manualUpgrade'; ids: readonly string[] | null } // POST manualupgrade (null: all)
   | { kind: 'scale'; capacity: number }

@@ -67,9 +67,12 @@ export class Transcript {
           : `model generation ${r.target.modelGeneration}`
       this.push(
         nowMs,
-        `rollout ${r.id} started: ${r.kind} → ${target} by ${r.startedBy}, ${r.pace}, rollback ${r.rollback ? 'on' : 'off'}`,
+        `rollout ${r.id} started: ${r.kind} → ${target} by ${r.startedBy}, ${r.pace}, rollback ${r.rollback ? 'on' : 'off'}` +
+          (r.rollForwardFrom ? `, rolling forward from ${r.rollForwardFrom.join(',')}` : ''),
       )
     }
+    if (r.supersededBy != null && prev?.supersededBy == null)
+      this.push(nowMs, `rollout ${r.id} superseded by ${r.supersededBy} (roll forward)`)
     if ((prev?.pausedAtMs ?? null) !== (r.pausedAtMs ?? null) && r.status === 'RollingForward')
       this.push(
         nowMs,

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { ServiceDeps } from '../../services/deps.js'
+import { getQuarantine, listQuarantine, releaseQuarantine } from '../../services/quarantine.js'
 import { rolloutPlan } from '../../services/rollout-plans.js'
 import { currentRollout, pauseRollout, resumeRollout } from '../../services/rollout-controls.js'
 import {
@@ -54,6 +55,15 @@ export function registerUpgradeRoutes(app: FastifyInstance, deps: ServiceDeps): 
   )
   app.post<{ Params: SetParams }>(`${UPGRADES}/rollouts/current/resume`, async (req) =>
     resumeRollout(deps, ref(req.params)),
+  )
+  const QUARANTINE = `${UPGRADES}/quarantinedVersions`
+  type VersionParams = SetParams & { version: string }
+  app.get<{ Params: SetParams }>(QUARANTINE, async (req) => listQuarantine(deps, ref(req.params)))
+  app.get<{ Params: VersionParams }>(`${QUARANTINE}/:version`, async (req) =>
+    getQuarantine(deps, ref(req.params), req.params.version),
+  )
+  app.post<{ Params: VersionParams }>(`${QUARANTINE}/:version/release`, async (req) =>
+    releaseQuarantine(deps, ref(req.params), req.params.version),
   )
   app.get<{ Params: SetParams; Querystring: { version?: string; trigger?: string } }>(
     `${UPGRADES}/plans/default`,

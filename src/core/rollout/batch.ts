@@ -24,6 +24,8 @@ export type BatchRules = Readonly<{
   crossZone: boolean
   prioritizeUnhealthy: boolean
   serviceFabric: boolean
+  /** Roll forward: these (unhealthy on a bad version) go first, as unhealthy-first does. */
+  first?: ReadonlySet<string>
 }>
 
 /**
@@ -84,7 +86,9 @@ export function chooseBatch(eligible: readonly InstanceObservation[], rules: Bat
   const keyOf = (i: InstanceObservation): [number, number, number, number] => [
     rules.crossZone || i.zone === null ? 0 : (zoneIndex.get(i.zone) ?? rules.zones.length),
     rules.serviceFabric ? i.updateDomain : 0,
-    rules.prioritizeUnhealthy && verdict(i) === 'unhealthy' ? 0 : 1,
+    (rules.prioritizeUnhealthy && verdict(i) === 'unhealthy') || rules.first?.has(i.instanceId)
+      ? 0
+      : 1,
     Number(i.instanceId),
   ]
   const keys = eligible.map(keyOf)

@@ -16,6 +16,7 @@ import { slowestPassingSoak, soaks } from './soak.js'
 import { startRollout } from './start.js'
 import type { StartRequest } from './start.js'
 import { unhealthyBeforeBatch } from './messages.js'
+import { excusedUnhealthy } from './roll-forward.js'
 import { exceedsPercent, wholePercent } from './thresholds.js'
 import type {
   Action,
@@ -34,6 +35,8 @@ export type DryRunInput = Readonly<{
   minHealthyTimeMs?: number
   batchSoak?: BatchSoak | null
   progressDeadlineMs?: number | null
+  /** Roll forward: the set's quarantined versions (roll-forward.ts). */
+  rollForwardFrom?: readonly string[]
   nextInstanceId: number
   nowMs: number
 }>
@@ -302,7 +305,10 @@ function update(w: World, id: string, f: (i: InstanceObservation) => InstanceObs
 
 /** The unhealthy budget before a batch, from the fleet the engine chose it on. */
 function budgetOf(instances: readonly InstanceObservation[], r: Rollout): Budget {
-  const unhealthyCount = instances.filter((i) => verdict(i) === 'unhealthy').length
+  const excused = excusedUnhealthy(r, instances)
+  const unhealthyCount = instances.filter(
+    (i) => verdict(i) === 'unhealthy' && !excused.has(i.instanceId),
+  ).length
   const thresholdPercent = r.policy.unhealthyPercentMax
   const allowed = Math.floor((thresholdPercent * instances.length) / 100)
   return {
@@ -316,7 +322,10 @@ function budgetOf(instances: readonly InstanceObservation[], r: Rollout): Budget
 function precheckNow(input: DryRunInput, r: Rollout): DryRunPlan['precheck'] {
   if (r.pace !== 'batched') return { passes: true, error: null }
   const n = input.instances.length
-  const unhealthy = input.instances.filter((i) => verdict(i) === 'unhealthy').length
+  const excused = excusedUnhealthy(r, input.instances)
+  const unhealthy = input.instances.filter(
+    (i) => verdict(i) === 'unhealthy' && !excused.has(i.instanceId),
+  ).length
   const threshold = r.policy.unhealthyPercentMax
   if (!exceedsPercent(unhealthy, n, threshold)) return { passes: true, error: null }
   return { passes: false, error: unhealthyBeforeBatch(true, wholePercent(unhealthy, n), threshold) }
@@ -353,6 +362,8 @@ function planned(
   if (r.pace === 'allAtOnce') why.push('all at once (upgrade mode Automatic or manualupgrade)')
   if (i && r.policy.prioritizeUnhealthy && verdict(i) === 'unhealthy')
     why.push('unhealthy first (prioritizeUnhealthyInstances)')
+  else if (i && excusedUnhealthy(r, [i]).size > 0)
+    why.push(`unhealthy on ${i.osImageVersion}, rolled forward first`)
   if (i?.zone && input.spec.zones.length > 0 && !r.policy.crossZone)
     why.push(`zone ${i.zone}: one zone at a time`)
   if (i) {

@@ -11,6 +11,7 @@ import { durabilityMismatched } from '../scale-set/service-fabric.js'
 import { formatDurationMs } from '../duration.js'
 import { advanceAttempt, fail, minHealthyDueAtMs } from './attempt.js'
 import type { AttemptContext } from './attempt.js'
+import { excusedUnhealthy, SUPERSEDED_CODE } from './roll-forward.js'
 import { assertRolloutInvariants } from './invariants.js'
 import { chooseBatch, findCandidates } from './batch.js'
 import { durabilityMismatch, unhealthyBeforeBatch, upgradedUnhealthy } from './messages.js'
@@ -46,6 +47,11 @@ export type Snapshot = Readonly<{
    * decision; absent or null when the set names no cluster or the cluster does not say.
    */
   clusterDurability?: string | null
+  /**
+   * Roll forward: a newer version that supersedes this rollout (roll-forward.ts `supersedes`);
+   * the batch in flight finishes, then the rollout ends Cancelled with `RolloutSuperseded`.
+   */
+  supersededBy?: string | null
 }>
 
 export type Step = Readonly<{
@@ -114,6 +120,7 @@ class StepDecider {
     if (this.r.ending) return this.finish(this.r.ending.status, this.r.ending.error)
     if (this.s.cancelRequestedAtMs !== null)
       return this.finish('Cancelled', null, this.s.cancelRequestedAtMs)
+    if (this.s.supersededBy != null) return this.supersede(this.s.supersededBy)
     if (this.optedOut()) return this.finish('Cancelled', null)
     const soak = this.soak()
     if (soak !== null && typeof soak !== 'number') return soak
@@ -246,8 +253,12 @@ class StepDecider {
     }
     const r = this.r
     const population = this.population()
+    // Roll forward: instances the bad version broke neither count nor wait (roll-forward.ts).
+    const excused = excusedUnhealthy(r, population)
     if (r.pace === 'batched') {
-      const unhealthy = population.filter((i) => verdict(i) === 'unhealthy').length
+      const unhealthy = population.filter(
+        (i) => verdict(i) === 'unhealthy' && !excused.has(i.instanceId),
+      ).length
       const threshold = r.policy.unhealthyPercentMax
       if (exceedsPercent(unhealthy, population.length, threshold)) {
         const percent = wholePercent(unhealthy, population.length)
@@ -272,6 +283,7 @@ class StepDecider {
             crossZone: r.policy.crossZone,
             prioritizeUnhealthy: r.policy.prioritizeUnhealthy,
             serviceFabric: this.s.spec.serviceFabric,
+            ...(excused.size > 0 ? { first: excused } : {}),
           })
     invariant(picked.length > 0, 'a batch is chosen from a non-empty candidate list')
     const mismatch = this.durabilityMismatch()
@@ -405,6 +417,20 @@ class StepDecider {
       lastActionAtMs: cancel ? cancelAtMs : this.r.lastActionAtMs,
     }
     this.event(null, from, status, error?.code ?? (cancel ? 'CancelRequested' : status))
+    return this.done(null)
+  }
+
+  /** Roll forward: ends Cancelled (Azure's status), recording the version that superseded it. */
+  private supersede(version: string): Step {
+    this.r = {
+      ...this.r,
+      supersededBy: version,
+      status: 'Cancelled',
+      error: null,
+      ending: null,
+      endedAtMs: this.nowMs,
+    }
+    this.event(null, 'RollingForward', 'Cancelled', SUPERSEDED_CODE)
     return this.done(null)
   }
 

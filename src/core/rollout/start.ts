@@ -11,6 +11,7 @@ import { policyInForce, rollbackEnabled } from '../scale-set/policy.js'
 import type { ScaleSetSpec } from '../scale-set/spec.js'
 import { durabilityMismatched } from '../scale-set/service-fabric.js'
 import { verdict } from '../health/verdict.js'
+import { rollForwardFrom } from './roll-forward.js'
 import { exceedsPercent } from './thresholds.js'
 import type { BatchSoak, InstanceObservation, Rollout, RolloutTarget } from './types.js'
 
@@ -188,9 +189,15 @@ export function startRollout(o: {
   /** The set's batchSoak and progressDeadline (osroll's own), absent for none. */
   batchSoak?: BatchSoak | null
   progressDeadlineMs?: number | null
+  /** Roll forward: the set's quarantined versions (and a superseded one), see roll-forward.ts. */
+  rollForwardFrom?: readonly string[]
   nowMs: number
 }): Rollout {
   const { spec, request } = o
+  const from =
+    request.kind === 'OSImage'
+      ? rollForwardFrom(request.target.imageVersion, o.rollForwardFrom ?? [], null)
+      : []
   return {
     id: o.id,
     scaleSetKey: spec.key,
@@ -207,6 +214,7 @@ export function startRollout(o: {
     ...(o.minHealthyTimeMs ? { minHealthyTimeMs: o.minHealthyTimeMs } : {}),
     ...(o.batchSoak ? { batchSoak: o.batchSoak } : {}),
     ...(o.progressDeadlineMs ? { progressDeadlineMs: o.progressDeadlineMs } : {}),
+    ...(from.length > 0 ? { rollForwardFrom: from } : {}),
     status: 'RollingForward',
     startedAtMs: o.nowMs,
     endedAtMs: null,

@@ -122,6 +122,14 @@ export type Rollout = Readonly<{
   batchSoak?: BatchSoak
   /** progressDeadline: nothing counted upgraded for this long stops the rollout. Absent: none. */
   progressDeadlineMs?: number
+  /**
+   * Roll forward (docs/rollouts.md § Quarantine and roll forward): the bad versions (quarantined,
+   * or of the rollout this one superseded) whose unhealthy instances the pre-check excuses and
+   * that are upgraded first. Absent: none.
+   */
+  rollForwardFrom?: readonly string[]
+  /** Roll forward: the newer version that superseded this rollout (it ended Cancelled). */
+  supersededBy?: string | null
   status: RolloutStatus
   startedAtMs: number
   endedAtMs: number | null
