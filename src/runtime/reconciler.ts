@@ -187,6 +187,7 @@ async function maybeStart(
     request: decision.request,
     healthDeadlineMs: state.upgradeSettings?.healthDeadlineMs ?? deps.healthDeadlineMs,
     minHealthyTimeMs: state.upgradeSettings?.minHealthyTimeMs ?? 0,
+    adaptiveRamp: state.upgradeSettings?.adaptiveRamp === true,
     nowMs,
   })
   return {

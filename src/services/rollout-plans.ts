@@ -50,6 +50,7 @@ export async function rolloutPlan(
     },
     healthDeadlineMs: state.upgradeSettings?.healthDeadlineMs ?? deps.config.healthDeadlineMs,
     minHealthyTimeMs: state.upgradeSettings?.minHealthyTimeMs ?? 0,
+    adaptiveRamp: state.upgradeSettings?.adaptiveRamp === true,
     nextInstanceId: state.nextInstanceId,
     nowMs: deps.clock.nowMs(),
   })
@@ -107,6 +108,7 @@ function armPlan(p: DryRunPlan): Record<string, unknown> {
   return {
     targetImageVersion: p.target.imageVersion,
     rollbackOnFailure: p.rollback,
+    adaptiveRamp: p.adaptiveRamp,
     policy: {
       maxBatchInstancePercent: p.policy.batchPercentMax,
       maxUnhealthyInstancePercent: p.policy.unhealthyPercentMax,
@@ -130,6 +132,7 @@ function armPlan(p: DryRunPlan): Record<string, unknown> {
       })),
       unhealthyBudget: b.unhealthyBudget,
       upgradedFailuresAllowed: b.upgradedFailuresAllowed,
+      rampSize: b.rampSize,
     })),
     awaitingApproval: p.awaitingApproval,
     outcome: p.outcome,

@@ -354,6 +354,7 @@ async function startUserRollout(
     request,
     healthDeadlineMs: state.upgradeSettings?.healthDeadlineMs ?? deps.config.healthDeadlineMs,
     minHealthyTimeMs: state.upgradeSettings?.minHealthyTimeMs ?? 0,
+    adaptiveRamp: state.upgradeSettings?.adaptiveRamp === true,
     nowMs: deps.clock.nowMs(),
   })
   await deps.store.createRollout(rollout)

@@ -19,6 +19,10 @@ const MEMBERS = {
   minHealthyTime: { key: 'minHealthyTimeMs', minMs: 0, maxMs: 3_600_000 },
 } as const
 type Member = keyof typeof MEMBERS
+/** On/off members (docs/rollouts.md § Adaptive ramp), stored as booleans under the same name. */
+const FLAGS = { adaptiveRamp: 'adaptiveRamp' } as const
+type Flag = keyof typeof FLAGS
+type Given = Partial<Record<Member, number | null> & Record<Flag, boolean | null>>
 
 export async function getUpgradeSettings(
   deps: ServiceDeps,
@@ -44,11 +48,11 @@ export async function putUpgradeSettings(
   const created = !state.upgradeSettings
   let next: UpgradeSettings = {}
   await updateState(deps, state.key, (s) => {
-    const base: Record<string, number> = merge ? { ...(s.upgradeSettings ?? {}) } : {}
-    for (const [name, ms] of Object.entries(given)) {
-      const key = MEMBERS[name as Member].key
-      if (ms === null) delete base[key]
-      else base[key] = ms
+    const base: Record<string, number | boolean> = merge ? { ...(s.upgradeSettings ?? {}) } : {}
+    for (const [name, value] of Object.entries(given)) {
+      const key = name in FLAGS ? FLAGS[name as Flag] : MEMBERS[name as Member].key
+      if (value === null) delete base[key]
+      else base[key] = value
     }
     next = base
     return { ...s, upgradeSettings: next }
@@ -63,24 +67,37 @@ export async function deleteUpgradeSettings(deps: ServiceDeps, ref: ScaleSetRef)
   return true
 }
 
-function parse(body: unknown): Partial<Record<Member, number | null>> {
+function parse(body: unknown): Given {
   const props =
     body && typeof body === 'object' ? (body as { properties?: unknown }).properties : undefined
   if (props === undefined) return {}
   if (props === null || typeof props !== 'object' || Array.isArray(props))
     throw Errors.InvalidRequestContent('properties must be an object.', 'properties')
-  const out: Partial<Record<Member, number | null>> = {}
+  const out: Record<string, number | boolean | null> = {}
   for (const [name, value] of Object.entries(props)) {
+    if (name in FLAGS) {
+      out[name] = value === null ? null : flagOf(name, value)
+      continue
+    }
     if (!(name in MEMBERS)) {
       if (name === 'effective') continue // read-only, as a GET shows it
       throw Errors.InvalidParameter(
-        `Unknown upgrade setting '${name}'; the settings are ${Object.keys(MEMBERS).join(', ')}.`,
+        `Unknown upgrade setting '${name}'; the settings are ${[...Object.keys(MEMBERS), ...Object.keys(FLAGS)].join(', ')}.`,
         `properties.${name}`,
       )
     }
-    out[name as Member] = value === null ? null : durationOf(name as Member, value)
+    out[name] = value === null ? null : durationOf(name as Member, value)
   }
-  return out
+  return out as Given
+}
+
+function flagOf(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean')
+    throw Errors.InvalidParameter(
+      `${name} must be true or false, not ${JSON.stringify(value)}.`,
+      `properties.${name}`,
+    )
+  return value
 }
 
 function durationOf(name: Member, value: unknown): number {
@@ -104,9 +121,11 @@ function view(
     properties['healthDeadline'] = formatDurationMs(s.healthDeadlineMs)
   if (s.minHealthyTimeMs !== undefined)
     properties['minHealthyTime'] = formatDurationMs(s.minHealthyTimeMs)
+  if (s.adaptiveRamp !== undefined) properties['adaptiveRamp'] = s.adaptiveRamp
   properties['effective'] = {
     healthDeadline: formatDurationMs(s.healthDeadlineMs ?? serverDeadlineMs),
     minHealthyTime: formatDurationMs(s.minHealthyTimeMs ?? 0),
+    adaptiveRamp: s.adaptiveRamp ?? false,
   }
   return {
     id: `${setId.replace(/\/$/, '')}/providers/${SETTINGS_TYPE}/default`,

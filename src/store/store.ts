@@ -51,7 +51,12 @@ export type ScaleSetState = Readonly<{
   revision: number
 }>
 
-export type UpgradeSettings = Readonly<{ healthDeadlineMs?: number; minHealthyTimeMs?: number }>
+export type UpgradeSettings = Readonly<{
+  healthDeadlineMs?: number
+  minHealthyTimeMs?: number
+  /** docs/rollouts.md § Adaptive ramp: batches start at one instance and double after clean ones. */
+  adaptiveRamp?: boolean
+}>
 
 /** Control-plane facts about an instance that the fabric does not know. */
 export type InstanceRecord = Readonly<{

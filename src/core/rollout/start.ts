@@ -73,6 +73,11 @@ export type StartRequest = Readonly<{
   target: RolloutTarget
   pace: Rollout['pace']
   scope: readonly string[] | null
+  /**
+   * An OS rollout's own choice of per-instance rollback (osroll's `rollouts/start`,
+   * docs/rollouts.md § Rollback on every path); absent: the rule of R4 (`rollbackEnabled`).
+   */
+  rollback?: boolean
 }>
 
 export type TriggerDecision = Readonly<
@@ -180,9 +185,13 @@ export function startRollout(o: {
   healthDeadlineMs: number
   /** The set's minHealthyTime (osroll's own), 0 or absent for none. */
   minHealthyTimeMs?: number
+  /** The set's adaptive ramp (osroll's own); it applies to batched rollouts of other than SF sets. */
+  adaptiveRamp?: boolean
   nowMs: number
 }): Rollout {
   const { spec, request } = o
+  // A Service Fabric set takes one whole update domain per batch (R3.3): no ramp to shrink it.
+  const ramp = o.adaptiveRamp === true && request.pace === 'batched' && !spec.serviceFabric
   return {
     id: o.id,
     scaleSetKey: spec.key,
@@ -192,10 +201,14 @@ export function startRollout(o: {
     scope: request.scope,
     target: request.target,
     policy: policyInForce(spec, request.kind, request.startedBy),
-    rollback: rollbackEnabled(spec, request.kind, request.startedBy),
+    rollback:
+      request.kind === 'OSImage' && request.rollback !== undefined
+        ? request.rollback
+        : rollbackEnabled(spec, request.kind, request.startedBy),
     deferral: request.kind === 'OSImage' && spec.automaticOS.deferral,
     healthDeadlineMs: o.healthDeadlineMs,
     ...(o.minHealthyTimeMs ? { minHealthyTimeMs: o.minHealthyTimeMs } : {}),
+    ...(ramp ? { adaptiveRamp: true } : {}),
     status: 'RollingForward',
     startedAtMs: o.nowMs,
     endedAtMs: null,

@@ -114,6 +114,13 @@ export type Rollout = Readonly<{
    * break inside it fails the instance. Absent or 0: counted at the first healthy answer.
    */
   minHealthyTimeMs?: number
+  /**
+   * Adaptive ramp (osroll's own, docs/rollouts.md § Adaptive ramp): batches start at one instance
+   * and double after each clean batch up to R3.1's size. Absent or false: R3.1's size throughout.
+   */
+  adaptiveRamp?: boolean
+  /** With the ramp: the most instances the latest batch started could take (R3.3 may pick fewer). */
+  rampSize?: number
   status: RolloutStatus
   startedAtMs: number
   endedAtMs: number | null
