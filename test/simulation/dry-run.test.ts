@@ -67,6 +67,7 @@ describe('dry-run plan = execution when nothing changes', () => {
           scope: r.scope,
         },
         healthDeadlineMs: r.healthDeadlineMs,
+        adaptiveRamp: at.state.upgradeSettings?.adaptiveRamp === true,
         nextInstanceId: at.state.nextInstanceId,
         nowMs: r.startedAtMs,
       })

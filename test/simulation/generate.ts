@@ -61,6 +61,19 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
   // minHealthyTime, from a stream of its own as well (docs/rollouts.md § Per-set timing).
   const timing = new Rng(seed ^ 0x6d1e_7a11)
   const minHealthyTimeMs = timing.chance(0.3) ? timing.pick([5, 30, 60]) * S : 0
+  // The adaptive ramp and manual starts that ask for rollback (or refuse it), from a stream of
+  // their own (docs/rollouts.md § Adaptive ramp, § Rollback on every path).
+  const ramps = new Rng(seed ^ 0x3a7c_91e5)
+  const adaptiveRamp = ramps.chance(0.3)
+  if (ramps.chance(0.25)) {
+    const rollback = ramps.chance(0.8)
+    const atMs = ramps.int(10, horizon / S) * S
+    faults.push({ atMs, fault: { kind: 'manualStart', rollback } })
+  }
+  const settings = {
+    ...(minHealthyTimeMs > 0 ? { minHealthyTimeMs } : {}),
+    ...(adaptiveRamp ? { adaptiveRamp } : {}),
+  }
   if (s.automaticOS.deferral) faults.push({ atMs: horizon, fault: { kind: 'approve', ids: null } })
   faults.push(...ruleFaults(seed, s, horizon, extensions.length > 0))
   return {
@@ -75,7 +88,7 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     initial: { version: '1.0.0', uri: 'sim:?boot=1' },
     faults: faults.sort((a, b) => a.atMs - b.atMs),
     healthDeadlineMs: rng.pick([60, 120, 300]) * S,
-    ...(minHealthyTimeMs > 0 ? { settings: { minHealthyTimeMs } } : {}),
+    ...(Object.keys(settings).length > 0 ? { settings } : {}),
     timing: NO_DELAY,
     maxSteps: 5000,
   }

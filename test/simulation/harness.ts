@@ -292,7 +292,7 @@ export async function applyFault(w: SimWorld, f: Fault): Promise<'crash' | void>
         await store.putScaleSet({ ...state, pauseRequest: null }, state.revision)
       return
     case 'manualStart':
-      return manualStart(w, state)
+      return manualStart(w, state, f.rollback)
     case 'scale':
       await store.putScaleSet(
         { ...state, spec: { ...state.spec, capacity: f.capacity } },
@@ -347,7 +347,11 @@ export async function applyFault(w: SimWorld, f: Fault): Promise<'crash' | void>
   }
 }
 
-async function manualStart(w: SimWorld, state: ScaleSetState): Promise<void> {
+async function manualStart(
+  w: SimWorld,
+  state: ScaleSetState,
+  rollback: boolean | undefined,
+): Promise<void> {
   const { s, key, clock, store, catalog } = w
   if (await store.getActiveRollout(key)) return // 409 OperationNotAllowed at the API
   const latest = await catalog.latestEligible(state.spec.image, state.spec.location)
@@ -361,8 +365,10 @@ async function manualStart(w: SimWorld, state: ScaleSetState): Promise<void> {
       target: { imageVersion: latest.version, modelGeneration: state.spec.modelGeneration },
       pace: 'batched',
       scope: null,
+      ...(rollback !== undefined ? { rollback } : {}),
     },
     healthDeadlineMs: s.healthDeadlineMs,
+    adaptiveRamp: state.upgradeSettings?.adaptiveRamp === true,
     nowMs: clock.nowMs(),
   })
   await store.createUserRollout(rollout)

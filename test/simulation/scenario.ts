@@ -17,7 +17,8 @@ export type Fault = Readonly<
   | { kind: 'cancel' }
   | { kind: 'pause' } // osroll's pause of the running rollout (docs/rollouts.md § Pause and resume)
   | { kind: 'resume' }
-  | { kind: 'manualStart' } // POST osRollingUpgrade
+  // POST osRollingUpgrade; with `rollback`, osroll's rollouts/start (docs/rollouts.md § Rollback on every path)
+  | { kind: 'manualStart'; rollback?: boolean }
   | { kind: 'scale'; capacity: number }
   | { kind: 'approve'; ids: readonly string[] | null }
   | { kind: 'protect'; ids: readonly string[] }
@@ -43,7 +44,7 @@ export type Scenario = Readonly<{
   initial: Readonly<{ version: string; uri: string }>
   faults: readonly TimedFault[]
   healthDeadlineMs: number
-  /** osroll's per-set timing (minHealthyTime), absent for none. */
+  /** osroll's per-set settings (minHealthyTime, adaptive ramp), absent for none. */
   settings?: UpgradeSettings
   timing: TimingProfile
   maxSteps: number

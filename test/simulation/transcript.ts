@@ -67,7 +67,8 @@ export class Transcript {
           : `model generation ${r.target.modelGeneration}`
       this.push(
         nowMs,
-        `rollout ${r.id} started: ${r.kind} → ${target} by ${r.startedBy}, ${r.pace}, rollback ${r.rollback ? 'on' : 'off'}`,
+        `rollout ${r.id} started: ${r.kind} → ${target} by ${r.startedBy}, ${r.pace}, rollback ${r.rollback ? 'on' : 'off'}` +
+          (r.adaptiveRamp === true ? ', adaptive ramp' : ''),
       )
     }
     if ((prev?.pausedAtMs ?? null) !== (r.pausedAtMs ?? null) && r.status === 'RollingForward')
@@ -95,7 +96,11 @@ export class Transcript {
     for (const [label, ids] of changes) this.push(nowMs, `  ${ids.join(',')} → ${label}`)
     if (r.batchCount > (prev?.batchCount ?? 0)) {
       const ids = r.attempts.filter((a) => a.batch === r.batchCount).map((a) => a.instanceId)
-      this.push(nowMs, `batch ${r.batchCount}: ${ids.join(',')} (pending ${r.pendingIds.length})`)
+      const ramp = r.rampSize !== undefined ? `, ramp ${r.rampSize}` : ''
+      this.push(
+        nowMs,
+        `batch ${r.batchCount}: ${ids.join(',')} (pending ${r.pendingIds.length}${ramp})`,
+      )
     }
     if (r.status !== 'RollingForward' && prev?.status !== r.status) {
       const p = progressOf(r)
