@@ -11,6 +11,8 @@ import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
 import { applySet } from './set-path.js'
+import { startRequest } from './vmss-start.js'
+import type { StartOpts } from './vmss-start.js'
 import { readFile } from 'node:fs/promises'
 import { CliError } from './context.js'
 import { agree, enumOption, flagOption, isResourceId, parseResourceId, required } from './args.js'
@@ -359,7 +361,9 @@ export function registerVmss(program: Command): void {
     `${setPath(sub, o)}/providers/Osroll.Upgrades/upgradeSettings/default`
   const us = vmss
     .command('upgrade-settings')
-    .description("osroll's per-set rollout timing: healthDeadline, minHealthyTime (osroll only)")
+    .description(
+      "osroll's per-set rollout settings: healthDeadline, minHealthyTime, adaptiveRamp (osroll only)",
+    )
   named(
     us.command('show').description("the set's upgrade settings and the effective values"),
   ).action((given: GivenSet) =>
@@ -382,21 +386,31 @@ export function registerVmss(program: Command): void {
       .option(
         '--min-healthy-time <duration>',
         'how long it must then stay healthy to count, e.g. PT30S',
+      )
+      .addOption(
+        flagOption(
+          '--adaptive-ramp <bool>',
+          'batches from one instance, doubling after clean ones',
+        ),
       ),
   )
     .addHelpText(
       'after',
       '\nExample:\n  osroll vmss upgrade-settings set -g rg -n web --health-deadline PT10M --min-healthy-time PT30S\n',
     )
-    .action((given: GivenSet & { healthDeadline?: string; minHealthyTime?: string }) =>
+    .action((given: GivenSet & SettingsOpts) =>
       run(async () => {
         const o = resolveSet(given)
         const properties = {
           ...(o.healthDeadline !== undefined ? { healthDeadline: o.healthDeadline } : {}),
           ...(o.minHealthyTime !== undefined ? { minHealthyTime: o.minHealthyTime } : {}),
+          ...(o.adaptiveRamp !== undefined ? { adaptiveRamp: o.adaptiveRamp } : {}),
         }
         if (Object.keys(properties).length === 0)
-          throw new CliError('Nothing to set.', 'pass --health-deadline and/or --min-healthy-time')
+          throw new CliError(
+            'Nothing to set.',
+            'pass --health-deadline, --min-healthy-time and/or --adaptive-ramp',
+          )
         const { client, sub } = await connect(o)
         print((await client.request('PATCH', settingsPath(sub, o), { properties })).body, o)
       }),
@@ -416,7 +430,12 @@ export function registerVmss(program: Command): void {
     ru
       .command('start')
       .description(
-        'start an OS rollout to the latest image now (no automatic rollback); waits, exiting 0 Completed, 1 Faulted, 2 Cancelled, 3 timed out',
+        "start an OS rollout to the latest image now (Azure's: no automatic rollback); waits, exiting 0 Completed, 1 Faulted, 2 Cancelled, 3 timed out",
+      )
+      .option('--rollback', 'restore failed instances to their previous OS disk (osroll only)')
+      .option(
+        '--version <version>',
+        'roll out this published version, not the latest (osroll only)',
       )
       .option('--wait', 'wait for the rollout to end (the default)')
       .option('--no-wait', 'return at once')
@@ -424,14 +443,15 @@ export function registerVmss(program: Command): void {
   )
     .addHelpText(
       'after',
-      '\nExample:\n  osroll vmss rolling-upgrade start -g rg -n web --timeout PT30M\n',
+      '\nExamples:\n  osroll vmss rolling-upgrade start -g rg -n web --timeout PT30M\n  osroll vmss rolling-upgrade start -g rg -n web --rollback\n',
     )
-    .action((given: GivenSet & WaitOpts) =>
+    .action((given: GivenSet & WaitOpts & StartOpts) =>
       run(async () => {
         const o = resolveSet(given)
         const timeoutMs = timeoutOf(o)
         const { client, sub } = await connect(o)
-        const res = await client.request('POST', `${setPath(sub, o)}/osRollingUpgrade`)
+        const start = startRequest(setPath(sub, o), o)
+        const res = await client.request('POST', start.path, start.body)
         const op = res.headers.get('azure-asyncoperation')
         let timedOut = false
         if (op && o.wait !== false) timedOut = await watch(client, setPath(sub, o), op, timeoutMs)
@@ -592,6 +612,7 @@ function batchRow(b: PlanBody['properties']['batches'][number]): Record<string, 
 }
 
 type WaitOpts = { wait?: boolean; timeout?: string }
+type SettingsOpts = { healthDeadline?: string; minHealthyTime?: string; adaptiveRamp?: boolean }
 
 /** What `wait` and `start` exit with: documented in the commands' help and README. */
 const EXIT_CODES: Readonly<Record<string, number>> = { Completed: 0, Faulted: 1, Cancelled: 2 }

@@ -31,7 +31,7 @@ describe('upgradeSettings', () => {
       type: 'Osroll.Upgrades/upgradeSettings',
       properties: {
         healthDeadline: 'PT1M',
-        effective: { healthDeadline: 'PT1M', minHealthyTime: 'PT0S' },
+        effective: { healthDeadline: 'PT1M', minHealthyTime: 'PT0S', adaptiveRamp: false },
       },
     })
     const bad = [
@@ -103,7 +103,11 @@ describe('upgradeSettings', () => {
       'properties.effective',
     )
     expect(set.code, set.stderr).toBe(0)
-    expect(JSON.parse(set.stdout)).toEqual({ healthDeadline: 'PT10M', minHealthyTime: 'PT3S' })
+    expect(JSON.parse(set.stdout)).toEqual({
+      healthDeadline: 'PT10M',
+      minHealthyTime: 'PT3S',
+      adaptiveRamp: false,
+    })
     const empty = await f.osroll('vmss', 'upgrade-settings', 'set', '-g', 'rg', '-n', 'web')
     expect([empty.code, empty.stderr]).toEqual([1, expect.stringMatching(/Nothing to set/)])
     expect(
