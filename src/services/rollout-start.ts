@@ -1,7 +1,7 @@
 /**
  * osroll's own start of an OS rollout (docs/rollouts.md § Rollback on every path), an action on
- * the scale set's `Osroll.Upgrades` extension: `POST {scale set}/providers/Osroll.Upgrades/rollouts/start`
- * with `{ "version"?: "1.2.0", "rollback"?: true }`. Azure's `osRollingUpgrade` keeps its shape and
+ * the scale set's `Osroll.Upgrades` extension:
+ * `POST {scale set}/providers/Osroll.Upgrades/rollouts/start` with `{ "version"?: "1.2.0", "rollback"?: true }`. Azure's `osRollingUpgrade` keeps its shape and
  * its rule (no rollback); this one lets a manual start ask for the automatic rollout's protection.
  */
 import { Errors } from '../errors.js'

@@ -54,7 +54,7 @@ export type ScaleSetState = Readonly<{
 export type UpgradeSettings = Readonly<{
   healthDeadlineMs?: number
   minHealthyTimeMs?: number
-  /** docs/rollouts.md § Adaptive ramp: batches start at one instance and double after clean ones. */
+  /** docs/rollouts.md § Adaptive ramp: batches from one instance, doubling after clean ones. */
   adaptiveRamp?: boolean
 }>
 

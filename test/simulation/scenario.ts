@@ -17,7 +17,8 @@ export type Fault = Readonly<
   | { kind: 'cancel' }
   | { kind: 'pause' } // osroll's pause of the running rollout (docs/rollouts.md § Pause and resume)
   | { kind: 'resume' }
-  // POST osRollingUpgrade; with `rollback`, osroll's rollouts/start (docs/rollouts.md § Rollback on every path)
+  // POST osRollingUpgrade; with `rollback`, osroll's rollouts/start
+  // (docs/rollouts.md § Rollback on every path)
   | { kind: 'manualStart'; rollback?: boolean }
   | { kind: 'scale'; capacity: number }
   | { kind: 'approve'; ids: readonly string[] | null }

@@ -79,7 +79,7 @@ function run(s: ScaleSetSpec, instances: InstanceObservation[], bad: ReadonlySet
 }
 
 describe('adaptive ramp', () => {
-  it('20 instances in one update domain at 20% (R3.1: 4): 1, 2, 4, 4, 4, 4, then the last 1', () => {
+  it('20 instances of one update domain at 20% (R3.1: 4): 1, 2, 4, 4, 4, 4, then 1', () => {
     const f = fleet(20).map((i) => ({ ...i, updateDomain: 0 }))
     const { batches, status } = run(spec({ capacity: 20 }), f, new Set())
     expect(batches.map((b) => b.ids.length)).toEqual([1, 2, 4, 4, 4, 4, 1])

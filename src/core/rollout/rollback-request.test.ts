@@ -78,7 +78,7 @@ describe('rollback on every path', () => {
       { type: 'restore', instanceIds: [ids[0]] },
       { type: 'restore', instanceIds: [ids[1]] },
     ])
-    // restored: back on 1.0.0 and running → RolledBack, then the after-batch rule faults (100% > 20%)
+    // restored: back on 1.0.0 and running → RolledBack; the after-batch rule faults (100% > 20%)
     const done = step(s, failed.rollout, f, 5 * MIN + 1000)
     expect(done.rollout.attempts.map((a) => a.state)).toEqual(['RolledBack', 'RolledBack'])
     expect(done.rollout.status).toBe('Faulted')

@@ -185,7 +185,7 @@ export function startRollout(o: {
   healthDeadlineMs: number
   /** The set's minHealthyTime (osroll's own), 0 or absent for none. */
   minHealthyTimeMs?: number
-  /** The set's adaptive ramp (osroll's own); it applies to batched rollouts of other than SF sets. */
+  /** The set's adaptive ramp (osroll's own), for batched rollouts of sets other than SF ones. */
   adaptiveRamp?: boolean
   nowMs: number
 }): Rollout {

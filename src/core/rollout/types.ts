@@ -119,7 +119,7 @@ export type Rollout = Readonly<{
    * and double after each clean batch up to R3.1's size. Absent or false: R3.1's size throughout.
    */
   adaptiveRamp?: boolean
-  /** With the ramp: the most instances the latest batch started could take (R3.3 may pick fewer). */
+  /** With the ramp: the most instances the latest batch could take (R3.3 may pick fewer). */
   rampSize?: number
   status: RolloutStatus
   startedAtMs: number
