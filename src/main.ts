@@ -366,6 +366,7 @@ async function makeFabric(
       addressPrefix: config.addressPrefix,
       accel: accel.accel,
       metadata,
+      onChange: (scaleSetKey) => onHealthChange(scaleSetKey),
       nowMs: () => clock.nowMs(),
     })
     return { fabric, prepareSource: (uri) => fabric.prepareSource(confine(uri)), prober, accel }

@@ -1,31 +1,33 @@
 /**
  * `osroll demo` (docs/operations.md § The demo, issue 6): a guided tour on a fresh temporary data
- * dir. It starts a
- * server with the local fabric, publishes the sample web image, creates a load balancer probe
- * and a 10-instance scale set with automatic OS upgrades, publishes a newer version and shows the
+ * dir. It starts a server with the local fabric (or `--fabric qemu`: real VMs, demo-fabric.ts),
+ * publishes the sample web image, creates a load balancer probe and a 10-instance scale set
+ * (qemu: 4) with automatic OS upgrades, publishes a newer version and shows the
  * automatic rollout live, then publishes a broken version and shows the health gate, the
  * rollback and the `Faulted` history entry. Every claim it makes is checked; it exits 0 only if
  * the tour behaved as described, and it removes its instances and data dir whatever happens.
  */
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Command } from 'commander'
 import { loadConfig } from '../config/config.js'
 import { startServer } from '../main.js'
 import type { Server } from '../main.js'
 import { OsrollClient } from '../client/client.js'
+import { demoFabric, type DemoFabricName } from './demo-fabric.js'
 
-const SAMPLE = fileURLToPath(new URL('../../examples/images/web', import.meta.url))
 const RG = 'demo'
 const SET = 'web'
 
 type DemoOptions = Readonly<{
   port: string
   addressRange: string
-  healthDeadline: string
+  healthDeadline?: string
   keep?: boolean
+  fabric?: string
+  instances?: string
+  qemuAccel?: string
 }>
 
 export function registerDemo(program: Command): void {
@@ -42,11 +44,13 @@ export function registerDemo(program: Command): void {
     )
     .option(
       '--health-deadline <duration>',
-      'how long an upgraded instance has to become healthy (Azure: PT5M)',
-      'PT15S',
+      'how long an upgraded instance has to become healthy (Azure: PT5M; default PT15S, qemu PT60S)',
     )
+    .option('--fabric <fabric>', 'local (processes) or qemu (real virtual machines)', 'local')
+    .option('--instances <n>', 'instances in the set (default 10, qemu 4)')
+    .option('--qemu-accel <accel>', 'qemu: auto, kvm or tcg', 'auto')
     .option('--keep', 'keep the server and instances running at the end, until Ctrl-C')
-    .addHelpText('after', '\nExample:\n  osroll demo\n')
+    .addHelpText('after', '\nExamples:\n  osroll demo\n  osroll demo --fabric qemu\n')
     .action(async (o: DemoOptions) => {
       const ok = await runDemo(o, (line) => console.log(line))
       process.exit(ok ? 0 : 1)
@@ -55,6 +59,27 @@ export function registerDemo(program: Command): void {
 
 /** Runs the tour; `say` prints a line. Resolves true when every check held. */
 export async function runDemo(o: DemoOptions, say: (line: string) => void): Promise<boolean> {
+  const fabricName = (o.fabric ?? 'local') as DemoFabricName
+  if (fabricName !== 'local' && fabricName !== 'qemu') {
+    say(`--fabric must be local or qemu, not '${o.fabric}'`)
+    return false
+  }
+  const instances = o.instances === undefined ? undefined : Number(o.instances)
+  if (
+    instances !== undefined &&
+    !(Number.isInteger(instances) && instances >= 1 && instances <= 50)
+  ) {
+    say(`--instances must be an integer from 1 to 50, not '${o.instances}'`)
+    return false
+  }
+  const f = demoFabric(fabricName, {
+    ...(instances !== undefined ? { instances } : {}),
+    ...(o.qemuAccel ? { qemuAccel: o.qemuAccel } : {}),
+  })
+  const n = f.capacity
+  const healthDeadline = o.healthDeadline ?? f.healthDeadline
+  // 20% a batch, rounded down but at least 1 (docs/rollouts.md): 10 → 2, 4 → 1.
+  const batch = Math.max(1, Math.floor((n * 20) / 100))
   const started = Date.now()
   const dataDir = mkdtempSync(join(tmpdir(), 'osroll-demo-'))
   const failures: string[] = []
@@ -68,14 +93,15 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void): Prom
   let client: OsrollClient | null = null
   let setPath = ''
   try {
-    step(`Starting osroll on a fresh data dir (${dataDir}), local fabric`)
+    step(`Starting osroll on a fresh data dir (${dataDir}), ${f.label}`)
     const config = loadConfig(
       {
+        ...f.flags,
         port: o.port,
         dataDir,
-        fabric: 'local',
+        fabric: f.name,
         promptJitter: 'PT0S',
-        healthDeadline: o.healthDeadline,
+        healthDeadline,
         addressRange: o.addressRange,
         replicationDelay: 'PT0S',
       },
@@ -89,16 +115,16 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void): Prom
     setPath = `/subscriptions/${sub}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachineScaleSets/${SET}`
     const images = `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/publishers/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions`
     const publish = async (version: string, health: 'healthy' | 'unhealthy') => {
-      const dir = join(dataDir, 'sources', version)
-      cpSync(SAMPLE, dir, { recursive: true })
-      writeFileSync(join(dir, 'image.json'), JSON.stringify({ version, health, port: 8080 }))
+      const uri = await f.publish(dataDir, version, health, say)
       await c.request('PUT', `${images}/${version}`, {
         location: 'westus',
-        properties: { source: { uri: pathToFileURL(dir).href } },
+        properties: { source: { uri } },
       })
     }
 
-    step('Publishing the sample web image, version 1.0.0 (examples/images/web)')
+    step(
+      `Publishing the sample web image, version 1.0.0 (examples/images/${f.name === 'qemu' ? 'qemu' : 'web'})`,
+    )
     await publish('1.0.0', 'healthy')
     step(`Creating resource group "${RG}" and a load balancer with an HTTP probe on /health:8080`)
     await c.request('PUT', `/subscriptions/${sub}/resourcegroups/${RG}`, { location: 'westus' })
@@ -119,10 +145,10 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void): Prom
         ],
       },
     })
-    step('Creating scale set "web": 10 instances, automatic OS upgrades, a data disk each')
+    step(`Creating scale set "web": ${n} instances, automatic OS upgrades, a data disk each`)
     const created = await c.request('PUT', setPath, {
       location: 'westus',
-      sku: { capacity: 10 },
+      sku: { capacity: n },
       properties: {
         upgradePolicy: {
           mode: 'Automatic',
@@ -143,33 +169,35 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void): Prom
       },
     })
     const op = created.headers.get('azure-asyncoperation')
-    if (op) await c.wait(op, undefined, { intervalMs: 500, timeoutMs: 90_000 })
+    if (op) await c.wait(op, undefined, { intervalMs: 500, timeoutMs: f.healthyMs + 30_000 })
     const first = await until(
       () => fleet(c, setPath),
-      (f) => f.healthy === 10,
-      60_000,
+      (x) => x.healthy === n,
+      f.healthyMs,
     )
-    check(first.healthy === 10, `10 instances running and healthy (${first.summary})`)
+    check(first.healthy === n, `${n} instances running and healthy (${first.summary})`)
     const answers = await askEveryInstance(c, setPath)
     for (const a of answers.slice(0, 3)) say(`   ${a}`)
     if (answers.length > 3) say(`   … and ${answers.length - 3} more`)
     check(
-      answers.length === 10 && answers.every((a) => a.includes('runs image 1.0.0')),
+      answers.length === n && answers.every((a) => a.includes('runs image 1.0.0')),
       'every instance answers on its own address with image 1.0.0',
     )
 
-    step('Publishing 1.1.0: osroll notices and rolls it out, at most 2 instances (20%) at a time')
+    step(
+      `Publishing 1.1.0: osroll notices and rolls it out, at most ${batch} instance${batch > 1 ? 's' : ''} (20%) at a time`,
+    )
     const beforeGood = await latestId(c, setPath)
     await publish('1.1.0', 'healthy')
-    const good = await follow(c, setPath, beforeGood, say, 120_000)
+    const good = await follow(c, setPath, beforeGood, say, f.rolloutMs)
     check(good.status === 'Completed', `the rollout completed (${good.status})`)
     check(
-      good.maxInFlight <= 2,
-      `never more than 2 instances upgrading at once (${good.maxInFlight})`,
+      good.maxInFlight <= batch,
+      `never more than ${batch} upgrading at once (${good.maxInFlight})`,
     )
     const answers2 = await askEveryInstance(c, setPath)
     check(
-      answers2.length === 10 && answers2.every((a) => a.includes('runs image 1.1.0')),
+      answers2.length === n && answers2.every((a) => a.includes('runs image 1.1.0')),
       'every instance now answers with image 1.1.0',
     )
     check(
@@ -178,11 +206,11 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void): Prom
     )
 
     step(
-      `Publishing 1.2.0, which never becomes healthy: the health gate (deadline ${o.healthDeadline}) stops it`,
+      `Publishing 1.2.0, which never becomes healthy: the health gate (deadline ${healthDeadline}) stops it`,
     )
     const beforeBad = await latestId(c, setPath)
     await publish('1.2.0', 'unhealthy')
-    const bad = await follow(c, setPath, beforeBad, say, 180_000)
+    const bad = await follow(c, setPath, beforeBad, say, f.rolloutMs + 60_000)
     check(bad.status === 'Faulted', `the rollout ended Faulted (${bad.status})`)
     check(bad.rolledBack > 0, `the failed batch was rolled back (${bad.rolledBack} instances)`)
     const history = (await c.get(`${setPath}/osUpgradeHistory`)).body as {
@@ -208,9 +236,12 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void): Prom
     )
     // The rolled-back instances restart on their previous disk: give them the time to answer.
     const servesOld = (a: string[]) =>
-      a.length === 10 && a.every((x) => x.includes('runs image 1.1.0'))
+      a.length === n && a.every((x) => x.includes('runs image 1.1.0'))
     let answers3 = await askEveryInstance(c, setPath)
-    for (const end = Date.now() + 30_000; !servesOld(answers3) && Date.now() < end;) {
+    for (
+      const end = Date.now() + (f.name === 'qemu' ? 90_000 : 30_000);
+      !servesOld(answers3) && Date.now() < end;
+    ) {
       await new Promise((r) => setTimeout(r, 500))
       answers3 = await askEveryInstance(c, setPath)
     }

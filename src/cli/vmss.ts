@@ -13,6 +13,7 @@ import { print } from './output.js'
 import { applySet } from './set-path.js'
 import { startRequest } from './vmss-start.js'
 import type { StartOpts } from './vmss-start.js'
+import { registerRolloutShow } from './vmss-timeline.js'
 import { readFile } from 'node:fs/promises'
 import { CliError } from './context.js'
 import { agree, enumOption, flagOption, isResourceId, parseResourceId, required } from './args.js'
@@ -530,7 +531,7 @@ export function registerVmss(program: Command): void {
         const plan = (await client.get(`${path}${q.size > 0 ? `?${q}` : ''}`)).body as PlanBody
         const p = plan.properties
         console.error(
-          `plan: ${p.batches.length} batch(es) to ${p.targetImageVersion} (${p.trigger}); pre-check ${p.precheck.passes ? 'passes' : `fails: ${p.precheck.error?.message}`}; worst case ${p.worstCaseDuration}${p.awaitingApproval.length > 0 ? `; ${p.awaitingApproval.length} instance(s) await approval` : ''}`,
+          `plan: ${p.batches.length} batch(es) to ${p.targetImageVersion} (${p.trigger}); pre-check ${p.precheck.passes ? 'passes' : `fails: ${p.precheck.error?.message}`}; worst case ${p.worstCaseDuration}${p.awaitingApproval.length > 0 ? `; ${p.awaitingApproval.length} instance(s) await approval` : ''}${p.awaitingManualUpgrade.length > 0 ? `; ${p.awaitingManualUpgrade.length} instance(s) behind the model wait for manual-upgrade` : ''}`,
         )
         const tabular = o.output === 'table' || o.output === 'tsv'
         print(tabular && !o.query ? p.batches.map(batchRow) : plan, o)
@@ -542,10 +543,6 @@ export function registerVmss(program: Command): void {
       'pause the running rollout: its current batch finishes, no new one starts (osroll only)',
     ],
     ['resume', 'resume a paused rollout where it stopped (osroll only)'],
-    [
-      'show',
-      "the running (else latest) rollout with osroll's state beside Azure's: paused, conditions",
-    ],
   ] as const) {
     named(ru.command(action).description(what))
       .addHelpText('after', `\nExample:\n  osroll vmss rolling-upgrade ${action} -g rg -n web\n`)
@@ -554,14 +551,11 @@ export function registerVmss(program: Command): void {
           const o = resolveSet(given)
           const { client, sub } = await connect(o)
           const path = `${setPath(sub, o)}/providers/Osroll.Upgrades/rollouts/current`
-          const res =
-            action === 'show'
-              ? await client.get(path)
-              : await client.request('POST', `${path}/${action}`)
-          print(res.body, o)
+          print((await client.request('POST', `${path}/${action}`)).body, o)
         }),
       )
   }
+  registerRolloutShow(ru, { named, resolveSet, setPath })
   named(ru.command('get-latest').description('the latest rollout of any kind'))
     .addHelpText(
       'after',
@@ -593,6 +587,7 @@ type PlanBody = {
       upgradedFailuresAllowed: number
     }[]
     awaitingApproval: string[]
+    awaitingManualUpgrade: string[]
     worstCaseDuration: string
   }
 }

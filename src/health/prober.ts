@@ -11,6 +11,7 @@ import https from 'node:https'
 import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { HealthState } from '../core/health/verdict.js'
+import { recordProbe, type ProbeResult } from '../core/health/probe-streak.js'
 
 export type ProbeTarget = Readonly<{
   protocol: 'tcp' | 'http' | 'https'
@@ -26,7 +27,7 @@ export type ProbeTarget = Readonly<{
   gracePeriodMs: number
 }>
 
-type Result = 'healthy' | 'unhealthy' | 'unknown'
+type Result = ProbeResult
 /** The probes one tick sent, and the keys whose state they changed, not told yet. */
 type Round = { outstanding: number; changes: [string, Entry][]; timer: NodeJS.Timeout | null }
 type Entry = {
@@ -172,29 +173,10 @@ export class Prober {
 
   private record(e: Entry, result: Result): void {
     e.probes++
-    e.streak = result === e.last ? e.streak + 1 : 1
-    e.last = result
-    const t = e.target
-    if (t.mode === 'binary') {
-      const verdict = result === 'healthy' ? 'healthy' : 'unhealthy'
-      // Before a first verdict, failures count only once they have lasted a full
-      // interval × threshold: the fast early probes must not fail an app still binding its port.
-      const settling =
-        e.state === 'initializing' &&
-        verdict === 'unhealthy' &&
-        this.now() - e.registeredAtMs < t.intervalMs * t.threshold
-      if (e.streak >= t.threshold && !settling) e.state = verdict
-      return
-    }
-    // Rich: Initializing until `threshold` identical results, or until the grace period ends
-    // (then http(s) ⇒ Unknown, tcp ⇒ Unhealthy, unless a verdict came first).
-    if (e.state === 'initializing') {
-      if (e.streak >= t.threshold) e.state = result
-      else if (this.now() - e.registeredAtMs >= t.gracePeriodMs)
-        e.state = t.protocol === 'tcp' ? 'unhealthy' : 'unknown'
-      return
-    }
-    if (e.streak >= t.threshold) e.state = result
+    const next = recordProbe(e, e.target, result, this.now())
+    e.state = next.state
+    e.last = next.last
+    e.streak = next.streak
   }
 
   private probe(t: ProbeTarget): Promise<Result> {

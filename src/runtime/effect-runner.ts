@@ -8,6 +8,7 @@ import type { Action, EffectFailure } from '../core/rollout/types.js'
 import type { ImageReference } from '../core/image/image-ref.js'
 import { AppError } from '../errors.js'
 import { isTransientStoreError } from '../store/transient.js'
+import { noteEffect } from './effect-notes.js'
 import type { Fabric, FabricModel, ImageArtifact } from '../fabrics/types/fabric.js'
 import type { Store } from '../store/store.js'
 import type { ImageCatalog } from './catalog.js'
@@ -40,6 +41,8 @@ export type EffectContext = Readonly<{
   image: ImageReference
   /** The set's region: where its image versions are looked up first. */
   location?: string
+  /** The rollout the actions are part of, whose events note them once done (effect-notes.ts). */
+  rolloutId?: string
 }>
 
 /** Catalog lookups by image version (`prefetch`). */
@@ -101,7 +104,7 @@ export class EffectRunner {
       let types = this.bySet.get(ctx.scaleSetKey)
       if (!types) this.bySet.set(ctx.scaleSetKey, (types = new Map()))
       types.set(key, unit.type)
-      const p = this.execute(ctx.scaleSetKey, unit, together, deadline).finally(() => {
+      const p = this.execute(ctx, unit, together, deadline).finally(() => {
         this.inFlight.delete(key)
         const types = this.bySet.get(ctx.scaleSetKey)
         types?.delete(key)
@@ -141,11 +144,12 @@ export class EffectRunner {
   }
 
   private async execute(
-    scaleSetKey: string,
+    ctx: EffectContext,
     unit: Unit,
     together: AbortController,
     deadline: number,
   ): Promise<void> {
+    const scaleSetKey = ctx.scaleSetKey
     const retries = this.deps.retries ?? 3
     for (let attempt = 0; ; attempt++) {
       if (this.closing.signal.aborted) return
@@ -158,6 +162,7 @@ export class EffectRunner {
             new AbortController(),
             this.deps.clock.nowMs() + this.timeoutMs,
           )
+        await noteEffect(this.deps, ctx, unit.type, unit.instanceId)
         return
       } catch (err) {
         if (err instanceof AppError && err.code === 'LeaseLost') {
@@ -343,16 +348,27 @@ export class EffectRunner {
                 const { instanceId, zone, updateDomain, faultDomain } = n
                 const network = ctx.model.network
                 // The address is claimed first (idempotent: a retry finds its own claim).
-                if (network && this.deps.addresses)
-                  await this.deps.addresses.claim({
-                    ...network,
-                    scaleSetKey: key,
-                    instanceId,
-                    nowMs: this.deps.clock.nowMs(),
-                  })
+                const subnetAddress =
+                  network && this.deps.addresses
+                    ? await this.deps.addresses.claim({
+                        ...network,
+                        scaleSetKey: key,
+                        instanceId,
+                        nowMs: this.deps.clock.nowMs(),
+                      })
+                    : undefined
                 await fabric.createInstances(
                   ctx.model,
-                  [{ instanceId, zone, updateDomain, faultDomain, image }],
+                  [
+                    {
+                      instanceId,
+                      zone,
+                      updateDomain,
+                      faultDomain,
+                      image,
+                      ...(subnetAddress ? { subnetAddress } : {}),
+                    },
+                  ],
                   { signal },
                 )
               },

@@ -110,7 +110,7 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
       if (after.status !== 'RollingForward' && before?.status !== after.status)
         rollouts.inc({ status: after.status, ...labels })
       for (const e of events) {
-        if (e.instanceId === null) continue
+        if (e.instanceId === null || e.from === e.to) continue // a step, not an outcome
         const outcome = OUTCOMES[e.to]
         if (!outcome) continue
         instances.inc({ outcome, kind: after.kind })

@@ -110,6 +110,7 @@ async function step(
     model: state.fabricModel,
     image: state.spec.image,
     location: state.spec.location,
+    rolloutId: next.id,
   }
   const artifacts = deps.effects.prefetch(ctx, plan.actions)
   if (started) {

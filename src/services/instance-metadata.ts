@@ -86,7 +86,8 @@ export function createInstanceMetadata(
       if (parsed.method === 'POST') return startEvents(deps, ctx, events, parsed.eventIds)
       const due = events.filter((e) => !e.started && deps.clock.nowMs() >= e.notBeforeMs)
       // NotBefore reached while the guest is listening: approved, as Azure does (docs/qemu.md).
-      if (due.length > 0) await approveInstances(deps, ctx.state.key, ctx.records, [ctx.id])
+      if (due.length > 0)
+        await approveInstances(deps, ctx.state.key, ctx.records, [ctx.id], 'NotBeforeReached')
       const shown = events.map((e) => (due.includes(e) ? { ...e, started: true } : e))
       return json(200, scheduledEventsDocument(incarnation(key, shown), shown))
     },
@@ -203,6 +204,6 @@ async function startEvents(
       error: `Bad request. No scheduled event of this virtual machine has the EventId ${unknown.join(', ')}`,
     })
   if (events.some((e) => !e.started))
-    await approveInstances(deps, ctx.state.key, ctx.records, [ctx.id])
+    await approveInstances(deps, ctx.state.key, ctx.records, [ctx.id], 'ApprovedByGuest')
   return { status: 200, contentType: 'text/plain; charset=utf-8', body: '' }
 }

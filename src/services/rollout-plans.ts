@@ -135,6 +135,7 @@ function armPlan(p: DryRunPlan): Record<string, unknown> {
       rampSize: b.rampSize,
     })),
     awaitingApproval: p.awaitingApproval,
+    awaitingManualUpgrade: p.awaitingManualUpgrade,
     outcome: p.outcome,
     worstCaseDuration: formatDurationMs(p.worstCaseDurationMs),
   }

@@ -16,6 +16,8 @@ import type { ServiceDeps } from './deps.js'
 import type { ScaleSetRef } from './scale-sets.js'
 import { requireScaleSet } from './scale-sets.js'
 import { createOperation } from './operations.js'
+import { noteApprovals } from './approval-notes.js'
+import type { ApprovalReason } from './approval-notes.js'
 
 const PINNED_MESSAGE =
   'The OS Rolling Upgrade API cannot be used on a Virtual Machine Scale Set unless the Virtual Machine Scale Set has some unprotected instances which have imageReference.version set to latest.'
@@ -287,7 +289,7 @@ export async function approveRollingUpgrade(
     .filter((id) =>
       named ? named.includes(id) : records.find((r) => r.instanceId === id)?.osUpgradePending,
     )
-  await approveInstances(deps, state.key, records, chosen)
+  await approveInstances(deps, state.key, records, chosen, 'ApprovedByRequest')
   return createOperation(deps, ref.sub, 'approveRollingUpgrade', { kind: 'none' })
 }
 
@@ -301,6 +303,7 @@ export async function approveInstances(
   key: string,
   records: readonly InstanceRecord[],
   ids: readonly string[],
+  via: ApprovalReason,
 ): Promise<void> {
   await deps.store.putInstanceRecords(
     key,
@@ -315,6 +318,7 @@ export async function approveInstances(
       }
     }),
   )
+  await noteApprovals(deps, key, records, ids, via)
   deps.notify(key)
 }
 

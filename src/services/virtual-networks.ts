@@ -5,6 +5,7 @@
  * every write passes the address rules of core/network/virtual-network.ts, and a subnet in use
  * by a scale set is neither removed nor renumbered.
  */
+import { isDeepStrictEqual } from 'node:util'
 import { Errors } from '../errors.js'
 import type { AppError } from '../errors.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
@@ -124,6 +125,16 @@ export async function deleteSubnet(
   return true
 }
 
+/**
+ * What Azure answers for members a client left out, stored with the VNet so that a GET shows
+ * them and the SDK's GET → PUT, which sends them back, changes nothing.
+ */
+const VNET_DEFAULTS = { enableDdosProtection: false, enableVmProtection: false }
+const SUBNET_DEFAULTS = {
+  privateEndpointNetworkPolicies: 'Disabled',
+  privateLinkServiceNetworkPolicies: 'Enabled',
+}
+
 /** Validates the address plan, refuses changes to subnets in use, and stores the VNet. */
 async function writeVirtualNetwork(
   deps: ServiceDeps,
@@ -144,21 +155,25 @@ async function writeVirtualNetwork(
   if (existing) await refuseInUseChanges(deps, existing, subnets)
   const now = deps.clock.nowMs()
   const props = propsOf(body)
+  const written = {
+    ...body,
+    id,
+    properties: {
+      ...VNET_DEFAULTS,
+      ...props,
+      subnets: subnets.map((s) => ({ ...s, properties: { ...SUBNET_DEFAULTS, ...propsOf(s) } })),
+      resourceGuid: propsOf(existing?.body ?? {})['resourceGuid'] ?? deps.ids(),
+    },
+  }
+  // Read-back equals write (docs/api.md § What a GET returns): the GET PUT back keeps the etag.
+  if (existing && isDeepStrictEqual(existing.body, written)) return existing
   const stored: StoredResource = {
     id,
     type: VNET_TYPE,
     subscriptionId: ref.sub,
     resourceGroup: ref.rg,
     name: existing?.name ?? ref.name,
-    body: {
-      ...body,
-      id,
-      properties: {
-        ...props,
-        subnets,
-        resourceGuid: propsOf(existing?.body ?? {})['resourceGuid'] ?? deps.ids(),
-      },
-    },
+    body: written,
     etag: `W/"${deps.ids()}"`,
     createdAtMs: existing?.createdAtMs ?? now,
     updatedAtMs: now,

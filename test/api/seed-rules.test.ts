@@ -188,6 +188,75 @@ describe('gap 4: what a fault leaves, and what releases it', () => {
   )
 })
 
+describe('gap 6: upgrade mode Manual', () => {
+  // The seed: "After configuring automatic OS image upgrades for your scale set, you must also
+  // bring the scale set VMs to the latest scale set model if your scale set uses the 'Manual'
+  // upgrade policy." An OS upgrade does not do it for them (docs/rollouts.md R1.7).
+  it(
+    'an OS rollout moves only the instances on the latest model; the others wait for manualupgrade, and the plan says so',
+    { timeout: 60_000 },
+    async () => {
+      const p = armPaths(h.sub)
+      await put(p.image('1.0.0'), imageBody('sim:?boot=0'))
+      await put(p.lb, loadBalancerBody({ name: 'tcp', protocol: 'Tcp', port: 80 }))
+      const body = autoUpgradeSetBody({ sub: h.sub, capacity: 3, probe: 'tcp' }) as any
+      body.properties.upgradePolicy.mode = 'Manual'
+      const set = p.set('manual')
+      await put(set, body)
+      await waitFor(
+        async () =>
+          ((await h.call('GET', `${set}/virtualMachines`)).body.value as any[]).length === 3,
+        'three instances',
+      )
+      // A model change: in Manual it reaches instance 0 only, by manualupgrade.
+      body.properties.virtualMachineProfile.osProfile = {
+        customData: Buffer.from('#!/bin/sh\necho hi\n').toString('base64'),
+      }
+      await put(set, body)
+      const upgrade = await h.call('POST', `${set}/manualupgrade`, { body: { instanceIds: ['0'] } })
+      expect(upgrade.status).toBe(202)
+      await h.settle()
+      const plan = async () =>
+        (await h.call('GET', `${set}/providers/Osroll.Upgrades/plans/default`)).body.properties
+      await put(p.image('1.1.0'), imageBody('sim:?boot=0'))
+      await waitFor(async () => (await history(set))[0] === '1.1.0 Completed', 'the rollout')
+      const vms = (await h.call('GET', `${set}/virtualMachines`)).body.value as any[]
+      expect(
+        vms.map((v) => [
+          v.instanceId,
+          v.properties.storageProfile.imageReference.exactVersion,
+          v.properties.latestModelApplied,
+        ]),
+      ).toEqual([
+        ['0', '1.1.0', true],
+        ['1', '1.0.0', false],
+        ['2', '1.0.0', false],
+      ])
+      const latest = await h.call('GET', `${set}/rollingUpgrades/latest`)
+      expect(latest.body.properties.progress).toMatchObject({
+        successfulInstanceCount: 1,
+        pendingInstanceCount: 0,
+      })
+      expect((await plan()).awaitingManualUpgrade).toEqual(['1', '2'])
+      // Brought to the latest model by the operator, they are the next rollout's candidates.
+      await h.call('POST', `${set}/manualupgrade`, { body: { instanceIds: ['1', '2'] } })
+      await waitFor(
+        async () =>
+          ((await h.call('GET', `${set}/virtualMachines`)).body.value as any[]).every(
+            (v) => v.properties.latestModelApplied,
+          ),
+        'the manual upgrade',
+      )
+      const after = await plan()
+      expect(after.awaitingManualUpgrade).toEqual([])
+      expect(after.batches.flatMap((b: any) => b.instances.map((i: any) => i.instanceId))).toEqual([
+        '1',
+        '2',
+      ])
+    },
+  )
+})
+
 describe('gap 8: vmHealth before the health extension reports', () => {
   // The seed: "The Application Health extension is deployed inside a Virtual Machine Scale Set
   // instance and reports on VM health from inside the scale set instance": no report, no health.

@@ -133,8 +133,11 @@ describe('virtual networks: routes and shapes', () => {
       body: { properties: { addressPrefixes: ['10.0.3.0/24'] } },
     })
     expect(update.status).toBe(200)
+    // Azure's defaults for what the PUT left out are answered (read-back equals write).
     expect(update.body.properties).toEqual({
       addressPrefixes: ['10.0.3.0/24'],
+      privateEndpointNetworkPolicies: 'Disabled',
+      privateLinkServiceNetworkPolicies: 'Enabled',
       provisioningState: 'Succeeded',
     })
     expect((await call('GET', subnetPath('APP'))).body).toEqual(update.body)

@@ -10,9 +10,16 @@ const LAYERS: readonly Layer[] = [
   {
     name: 'cli',
     // The commands that do not talk to a server: `serve` and `demo` start one through main,
-    // `token create` writes the data dir's store, `image sample` builds an image locally; and
-    // the registrations of every command.
-    holds: ['cli/serve.ts', 'cli/demo.ts', 'cli/token.ts', 'cli/images.ts', 'cli/main.ts'],
+    // `token create` writes the data dir's store, `image sample` (and the demo's fabric) builds
+    // an image locally; and the registrations of every command.
+    holds: [
+      'cli/serve.ts',
+      'cli/demo.ts',
+      'cli/demo-fabric.ts',
+      'cli/token.ts',
+      'cli/images.ts',
+      'cli/main.ts',
+    ],
     imports: [
       'cli-client',
       'client',

@@ -8,11 +8,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startServe } from '../../test-support/serve-process.js'
 import type { ServeProcess } from '../../test-support/serve-process.js'
+import { runSdkScript } from '../../test-support/sdk-script.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'osroll-sdk-'))
 let server: ServeProcess | null = null
@@ -26,24 +26,7 @@ describe('@azure/arm-compute against osroll serve --tls self-signed', () => {
     server = await startServe(dir, ['--tls', 'self-signed'])
     expect(server.url).toMatch(/^https:\/\//)
     const script = fileURLToPath(new URL('./azure-sdk-client.ts', import.meta.url))
-    const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', script],
-        {
-          env: {
-            ...process.env,
-            NODE_EXTRA_CA_CERTS: join(dir, 'tls', 'ca.crt'),
-            OSROLL_URL: server!.url,
-            OSROLL_TOKEN: server!.token,
-            OSROLL_SUBSCRIPTION: server!.subscriptionId,
-          },
-          timeout: 90_000,
-        },
-        (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
-      )
-    })
-    const seen = JSON.parse(stdout.trim().split('\n').pop() as string)
+    const seen = await runSdkScript(server, dir, script)
     expect(seen).toEqual({
       groupBefore: false,
       group: {

@@ -155,13 +155,14 @@ async function expectExactOutcome(f: Fleet): Promise<void> {
   const events = (
     await f.admin.query(`select event from ${f.schema}.rollout_events order by seq`)
   ).rows.map(
-    (r: { event: string }) => JSON.parse(r.event) as { instanceId: string | null; to: string },
+    (r: { event: string }) =>
+      JSON.parse(r.event) as { instanceId: string | null; from: string; to: string },
   )
   const inFlight = new Set<string>()
   let most = 0
   const started = new Map<string, number>()
   for (const e of events) {
-    if (e.instanceId === null) continue
+    if (e.instanceId === null || e.from === e.to) continue // a timeline step, not a change
     if (['Reimaging', 'Updating', 'Surging', 'WaitingHealth', 'RollingBack'].includes(e.to)) {
       if (e.to === 'Reimaging') started.set(e.instanceId, (started.get(e.instanceId) ?? 0) + 1)
       inFlight.add(e.instanceId)

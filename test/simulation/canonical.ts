@@ -175,7 +175,9 @@ export const CANONICAL: readonly Scenario[] = [
   // Issue 18, seed gap 4: the seed's recovery path, "update the extensions in the scale set model
   // with the new tokens". The version that faulted on extension 'install' is released by a model
   // that changes 'install' (and only by such a model): one new attempt, which faults again here
-  // because the simulated image still fails it, and blocks the version again.
+  // because the simulated image still fails it, and blocks the version again. The set is in
+  // upgrade mode Manual, so the fixed model reaches the instances by manualupgrade (R1.7: an OS
+  // rollout moves only instances on the latest model), as the seed says for that mode.
   scenario('fixed-extension-retried', {
     spec: { capacity: 5 },
     extensions: [
@@ -194,6 +196,24 @@ export const CANONICAL: readonly Scenario[] = [
       publish(10 * S, '1.1.0', 'sim:?boot=1&extfail=install'),
       { atMs: 60 * S, fault: { kind: 'modelChange' } },
       { atMs: 120 * S, fault: { kind: 'fixExtension', name: 'install' } },
+      { atMs: 130 * S, fault: { kind: 'manualUpgrade', ids: null } },
+      // A later look at the set, which changes nothing: a run stops once it is quiet, and the
+      // retry comes at a later pass (the next step here; the 30 s resync in queue mode).
+      { atMs: 200 * S, fault: { kind: 'healthy', ids: [] } },
+    ],
+  }),
+  // Issue 18, seed gap 6 (docs/rollouts.md R1.7): in upgrade mode Manual a model change waits
+  // for manualupgrade, and an OS rollout moves only the instances already on the latest model.
+  // Instances 0 and 1 get the new model by manualupgrade; the rollout to 1.1.0 takes them only;
+  // after the manualupgrade of all, the rollout to 1.2.0 takes every instance.
+  scenario('manual-mode-latest-model', {
+    spec: { capacity: 5 },
+    faults: [
+      { atMs: 5 * S, fault: { kind: 'modelChange' } },
+      { atMs: 8 * S, fault: { kind: 'manualUpgrade', ids: ['0', '1'] } },
+      publish(20 * S, '1.1.0'),
+      { atMs: 120 * S, fault: { kind: 'manualUpgrade', ids: null } },
+      publish(150 * S, '1.2.0'),
     ],
   }),
   // docs/rollouts.md § Adaptive ramp: 20 instances at 20% (batches of at most 4) ramp 1, 2, 4;

@@ -76,6 +76,13 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
   }
   if (s.automaticOS.deferral) faults.push({ atMs: horizon, fault: { kind: 'approve', ids: null } })
   faults.push(...ruleFaults(seed, s, horizon, extensions.length > 0))
+  // Upgrade mode Manual (docs/rollouts.md R1.7): the operator's manualupgrade, on its own stream.
+  const manual = new Rng(seed ^ 0x4d61_6e75)
+  if (s.mode === 'Manual' && manual.chance(0.4))
+    faults.push({
+      atMs: manual.int(20, horizon / S) * S,
+      fault: { kind: 'manualUpgrade', ids: null },
+    })
   return {
     name: `random-${seed}`,
     seed,

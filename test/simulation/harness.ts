@@ -14,7 +14,7 @@ import { EffectRunner } from '../../src/runtime/effect-runner.js'
 import { reconcile, observe } from '../../src/runtime/reconciler.js'
 import type { ReconcilerDeps } from '../../src/runtime/reconciler.js'
 import { silentLogger } from '../../src/runtime/logger.js'
-import { startRollout } from '../../src/core/rollout/start.js'
+import { modelTarget, startRollout } from '../../src/core/rollout/start.js'
 import { releaseByModel } from '../../src/core/rollout/recovery.js'
 import type { Rollout, RolloutEvent } from '../../src/core/rollout/types.js'
 import type { InstanceView } from '../../src/fabrics/types/fabric.js'
@@ -22,6 +22,7 @@ import type { ScaleSetState } from '../../src/store/store.js'
 import { AppError } from '../../src/errors.js'
 import type { Fault, Scenario } from './scenario.js'
 import { Invariants } from './invariants.js'
+import { TimelineInvariant } from './timeline-invariant.js'
 import { Transcript } from './transcript.js'
 
 export type SimResult = Readonly<{
@@ -29,6 +30,8 @@ export type SimResult = Readonly<{
   violations: readonly string[]
   transcript: readonly string[]
   rollouts: readonly Rollout[]
+  /** Every event of those rollouts, for the per-instance timelines. */
+  events: readonly RolloutEvent[]
   steps: number
   /** Attempt state changes the engine made (the benchmark's "instance transitions"). */
   transitions: number
@@ -153,6 +156,7 @@ export async function runScenario(
   }
   let deps = makeDeps(true)
   const inv = new Invariants(s)
+  const timelines = new TimelineInvariant(inv.violations)
   const transcript = new Transcript(s)
   const pending = [...s.faults].sort((a, b) => a.atMs - b.atMs)
   let steps = 0
@@ -194,6 +198,7 @@ export async function runScenario(
     const rollouts = await store.listRollouts(key, { limit: 1000 })
     const state = (await store.getScaleSet(key)) as ScaleSetState
     await inv.check(clock.nowMs(), after, rollouts, state, simState)
+    await timelines.check(clock.nowMs(), rollouts, (id) => store.listEvents(id))
     transcript.step(clock.nowMs(), after, rollouts)
     if (inv.violations.length > 0) break
 
@@ -222,11 +227,13 @@ export async function runScenario(
 
   const rollouts = await store.listRollouts(key, { limit: 1000 })
   inv.finish(rollouts, pending.length, steps >= s.maxSteps, clock.nowMs())
+  const events = (await Promise.all(rollouts.map((r) => store.listEvents(r.id)))).flat()
   return {
     scenario: s,
     violations: inv.violations,
     transcript: transcript.lines,
     rollouts,
+    events,
     steps,
     transitions: inv.transitions,
   }
@@ -293,6 +300,8 @@ export async function applyFault(w: SimWorld, f: Fault): Promise<'crash' | void>
       return
     case 'manualStart':
       return manualStart(w, state, f.rollback)
+    case 'manualUpgrade':
+      return manualUpgrade(w, state, f.ids)
     case 'scale':
       await store.putScaleSet(
         { ...state, spec: { ...state.spec, capacity: f.capacity } },
@@ -369,6 +378,33 @@ async function manualStart(
     },
     healthDeadlineMs: s.healthDeadlineMs,
     adaptiveRamp: state.upgradeSettings?.adaptiveRamp === true,
+    nowMs: clock.nowMs(),
+  })
+  await store.createUserRollout(rollout)
+}
+
+/** POST manualupgrade of the named instances (null: all), as the API starts it (services/rollouts.ts). */
+async function manualUpgrade(
+  w: SimWorld,
+  state: ScaleSetState,
+  named: readonly string[] | null,
+): Promise<void> {
+  const { s, key, clock, store, fabric } = w
+  if (await store.getActiveRollout(key)) return // 409 OperationNotAllowed at the API
+  const all = (await fabric.listInstances(key)).map((v) => v.instanceId)
+  const ids = named === null ? all : named.filter((id) => all.includes(id))
+  if (ids.length === 0) return // 400 at the API: none of these instances exist
+  const rollout = startRollout({
+    id: w.nextId(),
+    spec: state.spec,
+    request: {
+      kind: 'Model',
+      startedBy: 'User',
+      target: modelTarget(state.spec),
+      pace: 'allAtOnce',
+      scope: ids,
+    },
+    healthDeadlineMs: s.healthDeadlineMs,
     nowMs: clock.nowMs(),
   })
   await store.createUserRollout(rollout)

@@ -327,6 +327,15 @@ export class Invariants {
     for (const id of ids)
       if (!eligible.has(id))
         this.fail(`${tag}: instance ${id} was not a candidate of batch ${r.batchCount}`)
+    // R1.7: in upgrade mode Manual an OS rollout never moves an instance behind the model.
+    if (r.kind === 'OSImage' && this.s.spec.mode === 'Manual')
+      for (const id of ids) {
+        const i = this.before.find((b) => b.instanceId === id)
+        if (i && i.modelGeneration < r.target.modelGeneration)
+          this.fail(
+            `${tag}: upgrade mode Manual, yet instance ${id} (model ${i.modelGeneration} < ${r.target.modelGeneration}) is in batch ${r.batchCount}`,
+          )
+      }
     if (r.pace !== 'batched') return
     const unhealthy = population.filter((i) => verdict(i) === 'unhealthy').length
     if (exceedsPercent(unhealthy, population.length, r.policy.unhealthyPercentMax)) {

@@ -16,6 +16,7 @@ import { AppError } from '../../src/errors.js'
 import type { SimResult } from './harness.js'
 import { applyFault, simDeps, simWorld } from './harness.js'
 import { Invariants } from './invariants.js'
+import { TimelineInvariant } from './timeline-invariant.js'
 import { QueueWatch } from './queue-watch.js'
 import type { Fault, Scenario } from './scenario.js'
 import { Transcript } from './transcript.js'
@@ -51,6 +52,7 @@ const WAKES: ReadonlySet<Fault['kind']> = new Set([
   'pause',
   'resume',
   'manualStart',
+  'manualUpgrade',
   'scale',
   'approve',
   'protect',
@@ -67,6 +69,7 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
   // Two slots where one set would only use one: a second pass of it would be a violation.
   const watch = new QueueWatch({ concurrency: 2, activePollMs: ACTIVE_POLL_MS })
   const inv = new Invariants(s)
+  const timelines = new TimelineInvariant(inv.violations)
   const transcript = new Transcript(s)
   const pending = [...s.faults].sort((a, b) => a.atMs - b.atMs)
 
@@ -101,11 +104,13 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
 
   const rollouts = await store.listRollouts(key, { limit: 1000 })
   inv.finish(rollouts, pending.length, steps >= maxSteps, clock.nowMs())
+  const events = (await Promise.all(rollouts.map((r) => store.listEvents(r.id)))).flat()
   return {
     scenario: s,
     violations: [...inv.violations, ...watch.violations],
     transcript: transcript.lines,
     rollouts,
+    events,
     steps,
     transitions: inv.transitions,
     passes: watch.passes,
@@ -188,6 +193,7 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
       (await store.getScaleSet(k)) as ScaleSetState,
       simState,
     )
+    await timelines.check(clock.nowMs(), rollouts, (id) => store.listEvents(id))
     transcript.step(clock.nowMs(), after, rollouts)
     watch.succeeded(k, clock.nowMs(), result)
     return result

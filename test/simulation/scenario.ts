@@ -20,6 +20,7 @@ export type Fault = Readonly<
   // POST osRollingUpgrade; with `rollback`, osroll's rollouts/start
   // (docs/rollouts.md § Rollback on every path)
   | { kind: 'manualStart'; rollback?: boolean }
+  | { kind: 'manualUpgrade'; ids: readonly string[] | null } // POST manualupgrade (null: all)
   | { kind: 'scale'; capacity: number }
   | { kind: 'approve'; ids: readonly string[] | null }
   | { kind: 'protect'; ids: readonly string[] }

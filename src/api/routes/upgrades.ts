@@ -12,6 +12,11 @@ import { requireScaleSet } from '../../services/scale-sets.js'
 import { normalizeLocation } from '../../core/scale-set/to-spec.js'
 import { accepted } from '../lro.js'
 import {
+  listRolloutsView,
+  rolloutById,
+  rolloutTimelineView,
+} from '../../services/rollout-timeline.js'
+import {
   deleteUpgradeSettings,
   getUpgradeSettings,
   putUpgradeSettings,
@@ -43,6 +48,17 @@ export function registerUpgradeRoutes(app: FastifyInstance, deps: ServiceDeps): 
   })
   app.get<{ Params: SetParams }>(`${UPGRADES}/rollouts/current`, async (req) =>
     currentRollout(deps, ref(req.params)),
+  )
+  // Static `current` routes win over `:rolloutId` (find-my-way); `current/timeline` is the id's.
+  type RolloutParams = SetParams & { rolloutId: string }
+  app.get<{ Params: SetParams }>(`${UPGRADES}/rollouts`, async (req) =>
+    listRolloutsView(deps, ref(req.params)),
+  )
+  app.get<{ Params: RolloutParams }>(`${UPGRADES}/rollouts/:rolloutId`, async (req) =>
+    rolloutById(deps, ref(req.params), req.params.rolloutId),
+  )
+  app.get<{ Params: RolloutParams }>(`${UPGRADES}/rollouts/:rolloutId/timeline`, async (req) =>
+    rolloutTimelineView(deps, ref(req.params), req.params.rolloutId),
   )
   app.post<{ Params: SetParams }>(`${UPGRADES}/rollouts/current/pause`, async (req) =>
     pauseRollout(deps, ref(req.params)),

@@ -39,6 +39,7 @@ export function advanceAttempt(a: Attempt, ctx: AttemptContext): Advanced {
   for (let hop = 0; hop < 4; hop++) {
     const next = step(out.attempt, ctx, out.actions)
     if (next === out.attempt) break
+    const booted = next.state === 'WaitingHealth' ? bootedAtOf(next, ctx) : null
     out.events.push({
       atMs: ctx.nowMs,
       rolloutId: ctx.rollout.id,
@@ -50,10 +51,13 @@ export function advanceAttempt(a: Attempt, ctx: AttemptContext): Advanced {
         next.failure && next.state !== out.attempt.state && isFailure(next.state)
           ? next.failure.reason
           : reasonOf(next),
+      ...(booted !== null ? { bootedAtMs: booted } : {}),
     })
     out.attempt = next
   }
-  out.attempt = noteHealthySince(out.attempt, ctx)
+  const noted = noteHealthySince(out.attempt, ctx)
+  if (noted !== out.attempt) out.events.push(firstHealthy(noted, ctx))
+  out.attempt = noted
   if (TERMINAL_ATTEMPT_STATES.has(out.attempt.state)) converge(out.attempt, ctx, out.actions)
   return out
 }
@@ -164,6 +168,27 @@ function noteHealthySince(a: Attempt, ctx: AttemptContext): Attempt {
   if ((a.healthySinceMs ?? null) !== null) return a
   const obs = ctx.observe(a.instanceId)
   return obs && verdict(obs) === 'healthy' ? { ...a, healthySinceMs: ctx.nowMs } : a
+}
+
+/**
+ * The timeline's step for a first healthy answer under minHealthyTime: a step inside
+ * WaitingHealth (docs/rollouts.md § Per-instance timeline), not a state change.
+ */
+function firstHealthy(a: Attempt, ctx: AttemptContext): RolloutEvent {
+  return {
+    atMs: ctx.nowMs,
+    rolloutId: ctx.rollout.id,
+    scaleSetKey: ctx.rollout.scaleSetKey,
+    instanceId: a.instanceId,
+    from: 'WaitingHealth',
+    to: 'WaitingHealth',
+    reason: 'FirstHealthy',
+  }
+}
+
+/** When an attempt that is now WaitingHealth started on its new disk: its deadline's base. */
+function bootedAtOf(a: Attempt, ctx: AttemptContext): number {
+  return a.deadlineAtMs - ctx.rollout.healthDeadlineMs
 }
 
 /** When a healthy instance will have stayed healthy for minHealthyTime, else null. */

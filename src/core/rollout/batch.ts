@@ -14,6 +14,8 @@ export type Candidates = Readonly<{
   eligible: readonly InstanceObservation[]
   /** Waiting for `approveRollingUpgrade` (deferral). */
   deferred: readonly InstanceObservation[]
+  /** Upgrade mode Manual: behind the target but not on the latest model (R1.7), left alone. */
+  behindModel: readonly InstanceObservation[]
 }>
 
 export type BatchRules = Readonly<{
@@ -27,11 +29,12 @@ export type BatchRules = Readonly<{
 /**
  * Instances the rollout still has to move: not on the target, not protected from scale set
  * actions, not already tried by this rollout, in scope; deferred ones split out until approved.
- * An instance on a *newer* version than the target is left alone: osroll never downgrades.
+ * An instance on a *newer* version than the target is left alone: osroll never downgrades; in
+ * upgrade mode Manual, so is one not on the latest model (R1.7).
  * @example a 10-instance set with i0,i1 tried and i2 on the target → eligible i3…i9
  */
 export function findCandidates(
-  r: Pick<Rollout, 'kind' | 'target' | 'attempts' | 'scope' | 'deferral'>,
+  r: Pick<Rollout, 'kind' | 'target' | 'attempts' | 'scope' | 'deferral' | 'latestModelOnly'>,
   instances: readonly InstanceObservation[],
 ): Candidates {
   const tried = new Set<string>()
@@ -42,14 +45,17 @@ export function findCandidates(
   const scope = r.scope ? new Set(r.scope) : null
   const eligible: InstanceObservation[] = []
   const deferred: InstanceObservation[] = []
+  const behindModel: InstanceObservation[] = []
   for (const i of instances) {
     if (tried.has(i.instanceId) || i.protectFromScaleSetActions) continue
     if (scope && !scope.has(i.instanceId)) continue
     if (!needsMove(r, i)) continue
-    if (r.deferral && !i.osUpgradeApproved) deferred.push(i)
+    if (r.latestModelOnly === true && i.modelGeneration < r.target.modelGeneration)
+      behindModel.push(i)
+    else if (r.deferral && !i.osUpgradeApproved) deferred.push(i)
     else eligible.push(i)
   }
-  return { eligible, deferred }
+  return { eligible, deferred, behindModel }
 }
 
 /** Whether an instance is behind the rollout's target. */

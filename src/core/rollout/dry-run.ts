@@ -8,6 +8,7 @@
  */
 import { verdict } from '../health/verdict.js'
 import type { ScaleSetSpec } from '../scale-set/spec.js'
+import { findCandidates } from './batch.js'
 import { planStep } from './plan.js'
 import { startRollout } from './start.js'
 import type { StartRequest } from './start.js'
@@ -66,6 +67,8 @@ export type DryRunPlan = Readonly<{
   batches: readonly PlannedBatch[]
   /** Instances that wait for approval (deferral): the plan cannot know when they move. */
   awaitingApproval: readonly string[]
+  /** Upgrade mode Manual: instances behind the model, left for `manualupgrade` (R1.7). */
+  awaitingManualUpgrade: readonly string[]
   /** How the imagined rollout ends: Completed, or Faulted by the pre-check. */
   outcome: Readonly<{ status: Rollout['status']; error: RolloutError | null }>
   /** Start to end if every instance takes as long as its deadlines allow, and succeeds. */
@@ -89,6 +92,9 @@ export function dryRun(input: DryRunInput): DryRunPlan {
     precheck,
     batches: batchesOf(r, input, fast.budgets, fast.ramps),
     awaitingApproval: fast.stuck ? r.pendingIds : [],
+    awaitingManualUpgrade: findCandidates({ ...r, attempts: [] }, input.instances).behindModel.map(
+      (i) => i.instanceId,
+    ),
     outcome: { status: fast.stuck ? 'RollingForward' : r.status, error: r.error },
     worstCaseDurationMs: (slow.rollout.endedAtMs ?? slow.nowMs) - input.nowMs,
   }

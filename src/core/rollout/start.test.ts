@@ -9,6 +9,7 @@ import {
 } from './start.js'
 import type { TriggerInput } from './start.js'
 import { DEFAULT_ROLLING_POLICY } from '../scale-set/spec.js'
+import { findCandidates } from './batch.js'
 
 const base = (o: Partial<TriggerInput> = {}): TriggerInput => ({
   spec: spec(),
@@ -231,5 +232,53 @@ describe('R1.3 a rollout stopped by unrelated unhealthy instances is retried onc
     expect(decideTrigger({ ...t, clusterDurability: 'Silver' }, 1_000_001)).toMatchObject({
       type: 'start',
     })
+  })
+})
+
+describe('R1.7 upgrade mode Manual: an OS rollout moves only instances on the latest model', () => {
+  const manual = spec({ mode: 'Manual', modelGeneration: 2 })
+  const mixed = fleet(4).map((i) => ({ ...i, modelGeneration: i.instanceId < '2' ? 2 : 1 }))
+
+  it('starts for the instances on the latest model, and not when none of them is behind', () => {
+    expect(decideTrigger(base({ spec: manual, instances: mixed }), 1_000_000).type).toBe('start')
+    const behindModel = fleet(4).map((i) => ({ ...i, modelGeneration: 1 }))
+    expect(decideTrigger(base({ spec: manual, instances: behindModel }), 1_000_000)).toEqual({
+      type: 'none',
+    })
+    // Rolling and Automatic apply the latest model with the new disk: every instance counts.
+    const rolling = spec({ mode: 'Rolling', modelGeneration: 2 })
+    expect(decideTrigger(base({ spec: rolling, instances: behindModel }), 1_000_000).type).toBe(
+      'start',
+    )
+  })
+
+  it('leaves the instances behind the model out of the candidates, for manualupgrade', () => {
+    const request = {
+      kind: 'OSImage',
+      startedBy: 'Platform',
+      target: { imageVersion: '1.1.0', modelGeneration: 2 },
+      pace: 'batched',
+      scope: null,
+    } as const
+    const r = startRollout({
+      id: 'r1',
+      spec: manual,
+      request,
+      healthDeadlineMs: 300_000,
+      nowMs: 0,
+    })
+    expect(r.latestModelOnly).toBe(true)
+    const c = findCandidates(r, mixed)
+    expect(c.eligible.map((i) => i.instanceId)).toEqual(['0', '1'])
+    expect(c.behindModel.map((i) => i.instanceId)).toEqual(['2', '3'])
+    // A model rollout (manualupgrade) is not restricted: it is what brings them up.
+    const model = startRollout({
+      id: 'r2',
+      spec: manual,
+      request: { ...request, kind: 'Model', startedBy: 'User', pace: 'allAtOnce' },
+      healthDeadlineMs: 300_000,
+      nowMs: 0,
+    })
+    expect(model.latestModelOnly).toBeUndefined()
   })
 })

@@ -86,7 +86,8 @@ export type TriggerDecision = Readonly<
 
 /**
  * Whether to start a platform rollout, when no rollout is running. OS image rollouts come first
- * (they apply the latest model too); then model rollouts for upgrade modes Rolling/Automatic.
+ * (they apply the latest model too, except in upgrade mode Manual, where they move only the
+ * instances already on it: R1.7); then model rollouts for upgrade modes Rolling/Automatic.
  * @example latest 1.1.0 eligible at t=0, instances on 1.0.0, prompt timing, jitter 12 s →
  *   { type: 'wait', wakeAtMs: 12_000 }, then at 12 s { type: 'start', … }
  */
@@ -100,8 +101,12 @@ function decideOsRollout(t: TriggerInput, nowMs: number): TriggerDecision {
   const { spec, latest } = t
   if (!spec.automaticOS.enabled || !isLatest(spec.image) || latest === null) return { type: 'none' }
   if (t.faultedVersions.has(latest.version)) return { type: 'none' }
+  // R1.7: in upgrade mode Manual only instances on the latest model are moved by an OS rollout.
   const behind = t.instances.some(
-    (i) => !i.protectFromScaleSetActions && compareVersions(i.osImageVersion, latest.version) < 0,
+    (i) =>
+      !i.protectFromScaleSetActions &&
+      compareVersions(i.osImageVersion, latest.version) < 0 &&
+      (spec.mode !== 'Manual' || i.modelGeneration >= spec.modelGeneration),
   )
   if (!behind) return { type: 'none' }
   const fraction = jitterFraction(`${spec.key}|${latest.version}`)
@@ -206,6 +211,7 @@ export function startRollout(o: {
         ? request.rollback
         : rollbackEnabled(spec, request.kind, request.startedBy),
     deferral: request.kind === 'OSImage' && spec.automaticOS.deferral,
+    ...(request.kind === 'OSImage' && spec.mode === 'Manual' ? { latestModelOnly: true } : {}),
     healthDeadlineMs: o.healthDeadlineMs,
     ...(o.minHealthyTimeMs ? { minHealthyTimeMs: o.minHealthyTimeMs } : {}),
     ...(ramp ? { adaptiveRamp: true } : {}),

@@ -140,6 +140,11 @@ export type Rollout = Readonly<{
    * (osroll's own: docs/rollouts.md § Pause and resume).
    */
   pausedAtMs?: number | null
+  /**
+   * Upgrade mode Manual (docs/rollouts.md R1.7): this OS rollout moves only instances on the
+   * latest model; the others wait for `manualupgrade`. Absent: every instance behind the target.
+   */
+  latestModelOnly?: boolean
   /** Set when the rollout must end once the breach restores finish (§4.5). */
   ending: Readonly<{ status: RolloutStatus; error: RolloutError | null }> | null
   error: RolloutError | null
@@ -186,7 +191,12 @@ export type NewInstance = Readonly<{
   modelGeneration: number
 }>
 
-/** One recorded state change, for history and per-instance timelines (§4.6). */
+/**
+ * One recorded state change, for history and per-instance timelines (§4.6). An event whose
+ * `from` equals its `to` is a step inside a state, not a change of it
+ * (docs/rollouts.md § Per-instance timeline): e.g. `Reimaging → Reimaging, DiskSwapped` when the
+ * fabric's reimage returned, `WaitingHealth → WaitingHealth, FirstHealthy`.
+ */
 export type RolloutEvent = Readonly<{
   atMs: number
   rolloutId: string
@@ -195,6 +205,8 @@ export type RolloutEvent = Readonly<{
   from: string
   to: string
   reason: string
+  /** `StartedOnNewDisk`: when the instance started on its new disk, as the fabric says. */
+  bootedAtMs?: number
 }>
 
 /** An effect that failed for good (after the runtime's retries), fed to the next plan. */

@@ -18,10 +18,12 @@ export type AddressPoolOptions = Readonly<{
 }>
 
 /**
- * The lowest free address of the /16 (x.y.*.0 and x.y.*.255 skipped), one allocation at a time.
- * An address stays reserved in memory until `release`, so two creations in flight never share
- * one.
+ * The lowest free address of the /16 (x.y.*.0 and x.y.*.255 skipped), one allocation at a time;
+ * or, given a `preferred` address (an instance's subnet address), the one with its last two
+ * octets when that is free and not below `start`. An address stays reserved in memory until
+ * `release`, so two creations in flight never share one.
  * @example await new AddressPool({ ready, inUse: async () => [] }).allocate() → '127.77.0.1'
+ * @example await pool.allocate('10.1.0.5') → '127.77.0.5' (unless taken: then the lowest free)
  */
 export class AddressPool {
   private allocation: Promise<unknown> = Promise.resolve()
@@ -29,14 +31,19 @@ export class AddressPool {
 
   constructor(private readonly o: AddressPoolOptions) {}
 
-  allocate(): Promise<string> {
+  allocate(preferred?: string): Promise<string> {
     const next = this.allocation.then(async () => {
       await this.o.ready() // no address before the orphans that might hold it are stopped
       const used = new Set([...(await this.o.inUse()), ...this.reserved])
       const prefix = this.o.prefix ?? '127.77'
-      for (let n = this.o.start ?? 1; n < 65_536; n++) {
-        const ip = `${prefix}.${n >> 8}.${n & 255}`
-        if ((n & 255) === 0 || (n & 255) === 255 || used.has(ip)) continue
+      const start = this.o.start ?? 1
+      const free = (n: number) =>
+        n >= start && (n & 255) !== 0 && (n & 255) !== 255 && !used.has(ipOf(prefix, n))
+      const wanted = lastTwoOctets(preferred)
+      const first = wanted !== null && free(wanted) ? wanted : null
+      for (let n = first ?? start; n < 65_536; n++) {
+        if (!free(n)) continue
+        const ip = ipOf(prefix, n)
         this.reserved.add(ip)
         return ip
       }
@@ -50,6 +57,18 @@ export class AddressPool {
   release(ip: string): void {
     this.reserved.delete(ip)
   }
+}
+
+function ipOf(prefix: string, n: number): string {
+  return `${prefix}.${n >> 8}.${n & 255}`
+}
+
+/** `10.1.2.5` → 2·256 + 5; null for anything but a dotted IPv4 address. */
+function lastTwoOctets(ip: string | undefined): number | null {
+  const m = ip === undefined ? null : /^\d{1,3}\.\d{1,3}\.(\d{1,3})\.(\d{1,3})$/.exec(ip)
+  if (!m) return null
+  const [hi, lo] = [Number(m[1]), Number(m[2])]
+  return hi > 255 || lo > 255 ? null : hi * 256 + lo
 }
 
 /**

@@ -130,7 +130,7 @@ export class LocalFabric implements Fabric {
     const existing = new Set((await this.o.state.list(model.scaleSetKey)).map((i) => i.instanceId))
     for (const spec of specs) {
       if (existing.has(spec.instanceId)) continue
-      const privateIp = await this.addresses.allocate()
+      const privateIp = await this.addresses.allocate(spec.subnetAddress)
       const dir = this.instanceDir(model.scaleSetKey, spec.instanceId)
       const dataDisks = newDataDisks(model, (lun) => `lun${lun}-${randomUUID().slice(0, 8)}`)
       for (const d of dataDisks) await mkdir(join(dir, 'data', `lun${d.lun}`), { recursive: true })

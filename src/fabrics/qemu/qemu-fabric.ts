@@ -48,6 +48,8 @@ import { vmDir, type QemuDisk, type QemuInstance, type QemuStateStore } from './
 import { requireTools } from './tools.js'
 import { CONSOLE_LOG, CONSOLE_ROTATE_BYTES, consoleTail, rotateConsole } from './console-log.js'
 import { hostTscKhz, startVm, stopVm, type Accel } from './vm.js'
+import { GuestAgentEndpoint } from './guest-agent-endpoint.js'
+import type { AgentProgress } from './guest-agent.js'
 
 export type QemuFabricOptions = Readonly<{
   /** Where VM directories live (`{data-dir}/vms`). */
@@ -75,12 +77,18 @@ export type QemuFabricOptions = Readonly<{
    * (docs/qemu.md § The metadata service); without it that address is not forwarded.
    */
   metadata?: GuestMetadata
+  /** Told when a guest agent's report may change an instance's view (wakes its set). */
+  onChange?: (scaleSetKey: string) => void
   nowMs?: () => number
 }>
 
-/** Application Health is probed by osroll from the host, as on `local`; no Custom Script yet. */
+/**
+ * Run by the guest agent inside the VM (docs/qemu.md § The guest agent): Custom Script, and the
+ * Application Health extension, probed in the guest (the host probes while the agent does not).
+ */
 export const QEMU_EXTENSION_HANDLERS: ReadonlySet<string> = new Set(
   [
+    'Microsoft.Azure.Extensions.CustomScript',
     'Microsoft.ManagedServices.ApplicationHealthLinux',
     'Microsoft.ManagedServices.ApplicationHealthWindows',
   ].map((s) => s.toLowerCase()),
@@ -95,12 +103,19 @@ export class QemuFabric implements Fabric {
   private readonly addresses: AddressPool
   private readonly tscKhz = hostTscKhz()
   private readonly sockets: MetadataSockets | null
+  private readonly agent: GuestAgentEndpoint
   private sweep: Promise<number> | null = null
 
   constructor(private readonly o: QemuFabricOptions) {
     requireTools(QEMU_TOOLS)
     this.rootDir = resolve(o.rootDir)
-    this.sockets = o.metadata ? new MetadataSockets(o.metadata) : null
+    this.agent = new GuestAgentEndpoint({
+      rootDir: this.rootDir,
+      state: o.state,
+      nowMs: () => this.now(),
+      ...(o.onChange ? { onChange: o.onChange } : {}),
+    })
+    this.sockets = o.metadata ? new MetadataSockets(this.agent.around(o.metadata)) : null
     this.addresses = new AddressPool({
       prefix: o.addressPrefix,
       start: o.addressStart,
@@ -145,7 +160,7 @@ export class QemuFabric implements Fabric {
       i = await this.noticeDeath(i)
       const max = this.o.consoleRotateBytes ?? CONSOLE_ROTATE_BYTES
       await rotateConsole(join(this.dirOf(i), CONSOLE_LOG), max)
-      out.push(this.view(i))
+      out.push(this.view(i, await this.agent.progressOf(i)))
     }
     return out.sort((a, b) => Number(a.instanceId) - Number(b.instanceId))
   }
@@ -159,7 +174,7 @@ export class QemuFabric implements Fabric {
     const existing = new Set((await this.o.state.list(model.scaleSetKey)).map((i) => i.instanceId))
     for (const spec of specs) {
       if (existing.has(spec.instanceId)) continue
-      const privateIp = await this.addresses.allocate()
+      const privateIp = await this.addresses.allocate(spec.subnetAddress)
       const record: QemuInstance = {
         scaleSetKey: model.scaleSetKey,
         instanceId: spec.instanceId,
@@ -179,6 +194,7 @@ export class QemuFabric implements Fabric {
         healthCheck: model.healthCheck ?? null,
         customData: model.customData,
         vmSize: model.vmSize ?? null,
+        ...agentModel(model),
       }
       // Recorded before any disk is made: the orchestrator sees it at once, and a crash now
       // leaves it to adopt().
@@ -199,6 +215,7 @@ export class QemuFabric implements Fabric {
       await this.stopInstance(i)
       await this.sockets?.close(join(this.dirOf(i), METADATA_SOCKET))
       await rm(this.dirOf(i), { recursive: true, force: true })
+      this.agent.forget(i)
       await this.o.state.remove(scaleSetKey, i.instanceId)
       this.addresses.release(i.privateIp)
     }
@@ -233,6 +250,7 @@ export class QemuFabric implements Fabric {
         healthCheck: model.healthCheck ?? null,
         customData: model.customData,
         vmSize: model.vmSize ?? null,
+        ...agentModel(model),
       }
       await this.makeOsDisk(next)
       await this.o.state.put(next)
@@ -281,13 +299,14 @@ export class QemuFabric implements Fabric {
     for (const i of await this.o.state.getMany(model.scaleSetKey, ids)) {
       if (i.disk.modelGeneration >= model.modelGeneration) continue
       // In place: the OS disk and the VM stay; the new health check applies now, new custom
-      // data with the next OS disk.
+      // data with the next OS disk; the guest agent runs the extensions again (a new goal).
       this.o.prober.remove(probeKey(i))
       await this.o.state.put({
         ...i,
         disk: { ...i.disk, modelGeneration: model.modelGeneration, startedAtMs: this.now() },
         healthCheck: model.healthCheck ?? null,
         customData: model.customData,
+        ...agentModel(model),
       })
     }
   }
@@ -326,7 +345,13 @@ export class QemuFabric implements Fabric {
     return { adopted, restarted }
   }
 
-  private view(i: QemuInstance): InstanceView {
+  /**
+   * The instance as it is now. A running VM whose model has extensions is provisioned once its
+   * guest agent has run them (`updating` until then, `failed` as on local); with the Application
+   * Health extension as health source, the health is the agent's in-guest probe while it
+   * reports, the host's probe otherwise (docs/qemu.md § The guest agent).
+   */
+  private view(i: QemuInstance, agent: AgentProgress | null): InstanceView {
     const alive = i.process !== null && isAlive(i.process)
     const creating = i.provisioning.state === 'creating'
     if (alive && i.healthCheck && this.o.prober.state(probeKey(i)) === undefined)
@@ -336,8 +361,10 @@ export class QemuFabric implements Fabric {
       : !alive
         ? 'unhealthy'
         : i.healthCheck
-          ? (this.o.prober.state(probeKey(i)) ?? 'initializing')
+          ? (this.agent.health(i, agent) ?? this.o.prober.state(probeKey(i)) ?? 'initializing')
           : 'healthy'
+    const running = alive && i.provisioning.state === 'succeeded'
+    const provisioned = running ? this.agent.provisioning(i, agent) : null
     return {
       instanceId: i.instanceId,
       zone: i.zone,
@@ -347,13 +374,13 @@ export class QemuFabric implements Fabric {
       previousOsImageVersion: i.previous?.version ?? null,
       modelGeneration: i.disk.modelGeneration,
       power: alive ? 'running' : creating ? 'starting' : 'stopped',
-      provisioning: i.provisioning.state,
-      provisioningError: i.provisioning.error,
+      provisioning: provisioned?.state ?? i.provisioning.state,
+      provisioningError: provisioned ? provisioned.error : i.provisioning.error,
       health,
       bootedAtMs: i.disk.startedAtMs,
       privateIp: i.privateIp,
       dataDisks: i.dataDisks,
-      extensions: [],
+      extensions: provisioned?.extensions ?? [],
     }
   }
 
@@ -582,6 +609,15 @@ export class QemuFabric implements Fabric {
 
   private now(): number {
     return this.o.nowMs?.() ?? Date.now()
+  }
+}
+
+/** What the guest agent's goal takes from the model (qemu-state.ts). */
+function agentModel(model: FabricModel) {
+  return {
+    extensions: model.extensions,
+    extensionsTimeBudgetMs: model.extensionsTimeBudgetMs,
+    healthSource: model.healthSource,
   }
 }
 

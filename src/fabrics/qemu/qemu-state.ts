@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { VmShape } from '../../core/scale-set/vm-sizes.js'
-import type { DataDisk, HealthCheck } from '../types/fabric.js'
+import type { HealthSource } from '../../core/scale-set/spec.js'
+import type { DataDisk, ExtensionModel, HealthCheck } from '../types/fabric.js'
 
 /**
  * What the qemu fabric remembers of its VMs: the OS disks (qcow2 overlays, numbered), the QEMU
@@ -46,6 +47,13 @@ export type QemuInstance = Readonly<{
   customData: string | null
   /** The model's size when this OS disk was made: the VM's vCPUs and memory (absent: default). */
   vmSize?: VmShape | null
+  /**
+   * The model's extensions, their time budget and the health source, as of this OS disk or the
+   * last in-place update: the guest agent's goal (guest-agent.ts). Absent: none (older records).
+   */
+  extensions?: readonly ExtensionModel[]
+  extensionsTimeBudgetMs?: number
+  healthSource?: HealthSource
 }>
 
 export interface QemuStateStore {

@@ -92,6 +92,12 @@ export type NewInstanceSpec = Readonly<{
   updateDomain: number
   faultDomain: number
   image: ImageArtifact
+  /**
+   * The address the instance's subnet gave it (e.g. `10.1.0.5`), when the model names a subnet:
+   * `local` and `qemu` give the instance the loopback address with the same last two octets
+   * when it is free (`127.77.0.5`), so the two read alike (docs/api.md § Virtual networks and subnets).
+   */
+  subnetAddress?: string
 }>
 
 export type ExtensionStatus = Readonly<{

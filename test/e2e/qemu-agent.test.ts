@@ -1,0 +1,132 @@
+/**
+ * The guest agent end to end, through the API on one real QEMU VM (issue 19 §7): a Custom
+ * Script runs inside the guest and its output shows in the instance view; the Application
+ * Health extension, the set's health source, is probed in the guest and reported by the agent;
+ * a model whose script fails shows it Failed with its exit code, and fails provisioning. Skipped,
+ * saying why, where QEMU or the Debian kernel package is missing.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { apiHarness, waitFor } from '../../test-support/api-harness.js'
+import { armPaths, autoUpgradeSetBody } from '../../test-support/arm-fixtures.js'
+import {
+  QEMU_MISSING as missing,
+  filesUnder,
+  killQemuOf,
+  qemuSample,
+} from '../../test-support/qemu.js'
+
+const work = mkdtempSync(join(tmpdir(), 'osroll-e2e-agent-'))
+let h: Awaited<ReturnType<typeof apiHarness>> | undefined
+
+beforeAll(async () => {
+  if (missing.length > 0) return
+  h = await apiHarness({ fabric: 'qemu', healthDeadline: 'PT60S', config: { qemuAccel: 'tcg' } })
+})
+afterAll(async () => {
+  try {
+    if (h) await h.call('DELETE', armPaths(h.sub).set())
+  } finally {
+    const dir = h?.dataDir
+    await h?.close()
+    if (dir) killQemuOf(dir) // whatever happened above, no VM of this test outlives it
+    rmSync(work, { recursive: true, force: true })
+  }
+})
+
+const health = {
+  name: 'health',
+  properties: {
+    publisher: 'Microsoft.ManagedServices',
+    type: 'ApplicationHealthLinux',
+    typeHandlerVersion: '2.0',
+    settings: { protocol: 'http', port: 8080, requestPath: '/health', intervalInSeconds: 5 },
+  },
+}
+const script = (command: string) => ({
+  name: 'install',
+  properties: {
+    publisher: 'Microsoft.Azure.Extensions',
+    type: 'CustomScript',
+    typeHandlerVersion: '2.1',
+    provisionAfterExtensions: ['health'],
+    settings: { commandToExecute: command },
+  },
+})
+
+describe.skipIf(missing.length > 0)(
+  `the guest agent on a real VM${missing.length > 0 ? ` (skipped: ${missing.join(', ')} missing)` : ''}`,
+  () => {
+    it(
+      'runs Custom Script in the guest, reports in-guest Application Health, and fails a failing script',
+      { timeout: 300_000 },
+      async () => {
+        const { call, sub, dataDir } = h as NonNullable<typeof h>
+        const p = armPaths(sub)
+        const uri = await qemuSample(work, '1.0.0')
+        const image = await call('PUT', p.image('1.0.0'), {
+          body: { location: 'westus', properties: { source: { uri } } },
+        })
+        expect(image.status, JSON.stringify(image.body)).toBe(201)
+        // No load-balancer probe: the Application Health extension is the health source.
+        const body = autoUpgradeSetBody({ sub, capacity: 1, probe: 'none' }) as any
+        const vmp = body.properties.virtualMachineProfile
+        delete vmp.networkProfile
+        vmp.osProfile = { computerNamePrefix: 'web', adminUsername: 'osroll' }
+        const withScript = (command: string) => {
+          vmp.extensionProfile = { extensions: [health, script(command)] }
+          return body
+        }
+        const ok = 'echo "installed on $(hostname), in $(pwd)"'
+        const created = await call('PUT', p.set(), { body: withScript(ok) })
+        expect(created.status, JSON.stringify(created.body)).toBe(201)
+        const view = async () =>
+          (await call('GET', `${p.set()}/virtualMachines/0/instanceView`)).body as any
+        const statusOf = (v: any, name: string) =>
+          v.extensions?.find((e: any) => e.name === name)?.statuses?.[0]
+        const provisioned = await waitFor(
+          async () => {
+            const v = await view()
+            return v.vmHealth?.status?.code === 'HealthState/healthy' && v
+          },
+          'a healthy VM whose extensions the agent ran',
+          120_000,
+        )
+        expect(statusOf(provisioned, 'install')).toMatchObject({
+          code: 'ProvisioningState/succeeded',
+          message: 'Enable succeeded: installed on web000000, in /var/lib/osroll/extensions/1\n',
+        })
+        expect(statusOf(provisioned, 'health')).toMatchObject({
+          code: 'ProvisioningState/succeeded',
+        })
+        // The health is the agent's own, probed in the guest.
+        const [agentFile] = filesUnder(join(dataDir, 'vms'), 'agent.json')
+        const agent = JSON.parse(readFileSync(join(dataDir, 'vms', agentFile as string), 'utf8'))
+        expect(agent.health).toMatchObject({ state: 'healthy', last: 'healthy' })
+
+        // A new model whose script fails: run again in place by the agent, Failed with its code.
+        const bad = 'echo "cannot install" >&2; exit 7'
+        const updated = await call('PUT', p.set(), { body: withScript(bad) })
+        expect(updated.status, JSON.stringify(updated.body)).toBeLessThan(300)
+        await call('POST', `${p.set()}/manualupgrade`, { body: { instanceIds: ['0'] } })
+        const failed = await waitFor(
+          async () => {
+            const v = await view()
+            return statusOf(v, 'install')?.code === 'ProvisioningState/failed' && v
+          },
+          'the failing script, reported by the agent',
+          90_000,
+        )
+        expect(statusOf(failed, 'install').message).toBe(
+          'The command exited with code 7: cannot install\n',
+        )
+        expect(failed.statuses[0]).toMatchObject({
+          code: 'ProvisioningState/failed',
+          message: `VM has reported a failure when processing extension 'install'. Error message: "The command exited with code 7: cannot install\n"`,
+        })
+      },
+    )
+  },
+)
