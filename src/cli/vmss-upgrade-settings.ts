@@ -7,6 +7,7 @@ import type { Command } from 'commander'
 import { connect, CliError, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
+import { flagOption } from './args.js'
 
 /** How vmss.ts names a set (-g/-n or --ids) and finds its ARM path. */
 export type SetAddressing = Readonly<{
@@ -20,6 +21,7 @@ type SetFlags = {
   batchSoakMin?: string
   batchSoakMax?: string
   progressDeadline?: string
+  adaptiveRamp?: boolean
 }
 
 export function registerUpgradeSettings(vmss: Command, set: SetAddressing): void {
@@ -65,6 +67,12 @@ export function registerUpgradeSettings(vmss: Command, set: SetAddressing): void
         .option(
           '--progress-deadline <duration>',
           'stop the rollout (Faulted, ProgressDeadlineExceeded) when no instance counts upgraded for this long',
+        )
+        .addOption(
+          flagOption(
+            '--adaptive-ramp <bool>',
+            'batches from one instance, doubling after clean ones',
+          ),
         ),
     )
     .addHelpText(
@@ -78,7 +86,7 @@ export function registerUpgradeSettings(vmss: Command, set: SetAddressing): void
         if (Object.keys(properties).length === 0)
           throw new CliError(
             'Nothing to set.',
-            'pass --health-deadline, --min-healthy-time, --batch-soak-min/--batch-soak-max and/or --progress-deadline',
+            'pass --health-deadline, --min-healthy-time, --batch-soak-min/--batch-soak-max, --progress-deadline and/or --adaptive-ramp',
           )
         const { client, sub } = await connect(o)
         print((await client.request('PATCH', settingsPath(sub, o), { properties })).body, o)
@@ -108,5 +116,6 @@ function propertiesOf(f: SetFlags): Record<string, unknown> {
     ...(f.minHealthyTime !== undefined ? { minHealthyTime: f.minHealthyTime } : {}),
     ...(Object.keys(soak).length > 0 ? { batchSoak: soak } : {}),
     ...(f.progressDeadline !== undefined ? { progressDeadline: f.progressDeadline } : {}),
+    ...(f.adaptiveRamp !== undefined ? { adaptiveRamp: f.adaptiveRamp } : {}),
   }
 }

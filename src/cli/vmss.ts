@@ -13,6 +13,8 @@ import { print } from './output.js'
 import { registerUpgradeSettings } from './vmss-upgrade-settings.js'
 import { registerQuarantine } from './vmss-quarantine.js'
 import { applySet } from './set-path.js'
+import { startRequest } from './vmss-start.js'
+import type { StartOpts } from './vmss-start.js'
 import { registerRolloutShow } from './vmss-timeline.js'
 import { readFile } from 'node:fs/promises'
 import { CliError } from './context.js'
@@ -373,7 +375,12 @@ export function registerVmss(program: Command): void {
     ru
       .command('start')
       .description(
-        'start an OS rollout to the latest image now (no automatic rollback); waits, exiting 0 Completed, 1 Faulted, 2 Cancelled, 3 timed out',
+        "start an OS rollout to the latest image now (Azure's: no automatic rollback); waits, exiting 0 Completed, 1 Faulted, 2 Cancelled, 3 timed out",
+      )
+      .option('--rollback', 'restore failed instances to their previous OS disk (osroll only)')
+      .option(
+        '--version <version>',
+        'roll out this published version, not the latest (osroll only)',
       )
       .option('--wait', 'wait for the rollout to end (the default)')
       .option('--no-wait', 'return at once')
@@ -381,14 +388,15 @@ export function registerVmss(program: Command): void {
   )
     .addHelpText(
       'after',
-      '\nExample:\n  osroll vmss rolling-upgrade start -g rg -n web --timeout PT30M\n',
+      '\nExamples:\n  osroll vmss rolling-upgrade start -g rg -n web --timeout PT30M\n  osroll vmss rolling-upgrade start -g rg -n web --rollback\n',
     )
-    .action((given: GivenSet & WaitOpts) =>
+    .action((given: GivenSet & WaitOpts & StartOpts) =>
       run(async () => {
         const o = resolveSet(given)
         const timeoutMs = timeoutOf(o)
         const { client, sub } = await connect(o)
-        const res = await client.request('POST', `${setPath(sub, o)}/osRollingUpgrade`)
+        const start = startRequest(setPath(sub, o), o)
+        const res = await client.request('POST', start.path, start.body)
         const op = res.headers.get('azure-asyncoperation')
         let timedOut = false
         if (op && o.wait !== false) timedOut = await watch(client, setPath(sub, o), op, timeoutMs)

@@ -108,6 +108,7 @@ function armPlan(p: DryRunPlan): Record<string, unknown> {
   return {
     targetImageVersion: p.target.imageVersion,
     rollbackOnFailure: p.rollback,
+    adaptiveRamp: p.adaptiveRamp,
     policy: {
       maxBatchInstancePercent: p.policy.batchPercentMax,
       maxUnhealthyInstancePercent: p.policy.unhealthyPercentMax,
@@ -131,6 +132,7 @@ function armPlan(p: DryRunPlan): Record<string, unknown> {
       })),
       unhealthyBudget: b.unhealthyBudget,
       upgradedFailuresAllowed: b.upgradedFailuresAllowed,
+      rampSize: b.rampSize,
     })),
     awaitingApproval: p.awaitingApproval,
     awaitingManualUpgrade: p.awaitingManualUpgrade,

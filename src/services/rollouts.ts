@@ -23,10 +23,17 @@ import { frozenTiming } from '../core/rollout/timing.js'
 const PINNED_MESSAGE =
   'The OS Rolling Upgrade API cannot be used on a Virtual Machine Scale Set unless the Virtual Machine Scale Set has some unprotected instances which have imageReference.version set to latest.'
 
-/** POST osRollingUpgrade: a User rollout to the latest version, no automatic rollback. */
+/** What osroll's own start may ask beyond Azure's (docs/rollouts.md § Rollback on every path). */
+export type StartOptions = Readonly<{ version?: string; rollback?: boolean; operation?: string }>
+
+/**
+ * POST osRollingUpgrade: a User rollout to the latest version, no automatic rollback. osroll's
+ * `rollouts/start` passes a version (already validated as one) and its own rollback choice.
+ */
 export async function startOsRollout(
   deps: ServiceDeps,
   ref: ScaleSetRef,
+  o: StartOptions = {},
 ): Promise<OperationRecord> {
   const { state } = await requireScaleSet(deps, ref)
   if (!isLatest(state.spec.image)) throw Errors.OperationNotAllowed(PINNED_MESSAGE)
@@ -41,17 +48,25 @@ export async function startOsRollout(
       'There is already a rolling upgrade in progress on this Virtual Machine Scale Set; wait for it to finish or cancel it.',
     )
   }
-  const latest = await deps.catalog.latestEligible(state.spec.image, state.spec.location)
+  const latest =
+    o.version === undefined
+      ? await deps.catalog.latestEligible(state.spec.image, state.spec.location)
+      : await deps.catalog.artifact(state.spec.image, o.version, state.spec.location)
+  if (!latest && o.version !== undefined)
+    throw Errors.NotFound(
+      `The image version '${o.version}' is not published for this scale set's image.`,
+    )
   if (!latest)
     throw Errors.OperationNotAllowed(
       'No image version is available for this scale set in its location.',
     )
-  return startUserRollout(deps, ref.sub, state, 'osRollingUpgrade', {
+  return startUserRollout(deps, ref.sub, state, o.operation ?? 'osRollingUpgrade', {
     kind: 'OSImage',
     startedBy: 'User',
     target: { imageVersion: latest.version, modelGeneration: state.spec.modelGeneration },
     pace: 'batched',
     scope: null,
+    ...(o.rollback !== undefined ? { rollback: o.rollback } : {}),
   })
 }
 

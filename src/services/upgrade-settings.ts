@@ -27,7 +27,17 @@ const MEMBERS = {
 } as const
 type Member = keyof typeof MEMBERS
 type Key = (typeof MEMBERS)[Member]['key']
-const TOP = ['healthDeadline', 'minHealthyTime', 'batchSoak', 'progressDeadline']
+/** On/off members (docs/rollouts.md § Adaptive ramp), stored as booleans under the same name. */
+const FLAGS = { adaptiveRamp: 'adaptiveRamp' } as const
+type Flag = keyof typeof FLAGS
+type Given = Partial<Record<Member, number | null> & Record<Flag, boolean | null>>
+const TOP = [
+  'healthDeadline',
+  'minHealthyTime',
+  'batchSoak',
+  'progressDeadline',
+  ...Object.keys(FLAGS),
+]
 
 export async function getUpgradeSettings(
   deps: ServiceDeps,
@@ -53,11 +63,13 @@ export async function putUpgradeSettings(
   const created = !state.upgradeSettings
   let next: UpgradeSettings = {}
   await updateState(deps, state.key, (s) => {
-    const base: Partial<Record<Key, number>> = merge ? { ...(s.upgradeSettings ?? {}) } : {}
-    for (const [name, ms] of Object.entries(given)) {
-      const key = MEMBERS[name as Member].key
-      if (ms === null) delete base[key]
-      else base[key] = ms
+    const base: Partial<Record<Key, number> & Record<Flag, boolean>> = merge
+      ? { ...(s.upgradeSettings ?? {}) }
+      : {}
+    for (const [name, value] of Object.entries(given)) {
+      const key = name in FLAGS ? FLAGS[name as Flag] : MEMBERS[name as Member].key
+      if (value === null) delete base[key]
+      else (base as Record<string, number | boolean>)[key] = value
     }
     checkTogether(base) // throws before anything is written
     next = base
@@ -73,13 +85,13 @@ export async function deleteUpgradeSettings(deps: ServiceDeps, ref: ScaleSetRef)
   return true
 }
 
-function parse(body: unknown): Partial<Record<Member, number | null>> {
+function parse(body: unknown): Given {
   const props =
     body && typeof body === 'object' ? (body as { properties?: unknown }).properties : undefined
   if (props === undefined) return {}
   if (props === null || typeof props !== 'object' || Array.isArray(props))
     throw Errors.InvalidRequestContent('properties must be an object.', 'properties')
-  const out: Partial<Record<Member, number | null>> = {}
+  const out: Record<string, number | boolean | null> = {}
   for (const [name, value] of Object.entries(props)) {
     if (name === 'effective') continue // read-only, as a GET shows it
     if (!TOP.includes(name))
@@ -87,10 +99,20 @@ function parse(body: unknown): Partial<Record<Member, number | null>> {
         `Unknown upgrade setting '${name}'; the settings are ${TOP.join(', ')}.`,
         `properties.${name}`,
       )
-    if (name === 'batchSoak') Object.assign(out, parseSoak(value))
+    if (name in FLAGS) out[name] = value === null ? null : flagOf(name, value)
+    else if (name === 'batchSoak') Object.assign(out, parseSoak(value))
     else out[name as Member] = value === null ? null : durationOf(name as Member, value)
   }
-  return out
+  return out as Given
+}
+
+function flagOf(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean')
+    throw Errors.InvalidParameter(
+      `${name} must be true or false, not ${JSON.stringify(value)}.`,
+      `properties.${name}`,
+    )
+  return value
 }
 
 /** `batchSoak`: null removes it, else an object of `min` and `max` (each merged, null removes). */
@@ -166,11 +188,13 @@ function view(
       : null
   if (soak) properties['batchSoak'] = soak
   if (s.progressDeadlineMs !== undefined) properties['progressDeadline'] = d(s.progressDeadlineMs)
+  if (s.adaptiveRamp !== undefined) properties['adaptiveRamp'] = s.adaptiveRamp
   properties['effective'] = {
     healthDeadline: d(s.healthDeadlineMs ?? serverDeadlineMs),
     minHealthyTime: d(s.minHealthyTimeMs ?? 0),
     batchSoak: soak,
     progressDeadline: s.progressDeadlineMs !== undefined ? d(s.progressDeadlineMs) : null,
+    adaptiveRamp: s.adaptiveRamp ?? false,
   }
   return {
     id: `${setId.replace(/\/$/, '')}/providers/${SETTINGS_TYPE}/default`,

@@ -68,6 +68,8 @@ export type UpgradeSettings = Readonly<{
   batchSoakMinMs?: number
   batchSoakMaxMs?: number
   progressDeadlineMs?: number
+  /** docs/rollouts.md § Adaptive ramp: batches from one instance, doubling after clean ones. */
+  adaptiveRamp?: boolean
 }>
 
 /** Control-plane facts about an instance that the fabric does not know. */

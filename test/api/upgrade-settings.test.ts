@@ -37,6 +37,7 @@ describe('upgradeSettings', () => {
           minHealthyTime: 'PT0S',
           batchSoak: null,
           progressDeadline: null,
+          adaptiveRamp: false,
         },
       },
     })
@@ -171,6 +172,7 @@ describe('upgradeSettings', () => {
       minHealthyTime: 'PT3S',
       batchSoak: null,
       progressDeadline: null,
+      adaptiveRamp: false,
     })
     const soak = await f.osroll(
       ...['vmss', 'upgrade-settings', 'set', '-g', 'rg', '-n', 'web'],

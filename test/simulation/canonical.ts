@@ -264,4 +264,31 @@ export const CANONICAL: readonly Scenario[] = [
       publish(150 * S, '1.2.0'),
     ],
   }),
+  // docs/rollouts.md § Adaptive ramp: 20 instances at 20% (batches of at most 4) ramp 1, 2, 4;
+  // instance 3 breaks before its batch (4) and never becomes healthy on the new disk: it is
+  // rolled back, so batch 5 has one instance, then the ramp doubles again.
+  scenario('adaptive-ramp', {
+    spec: { capacity: 20 },
+    settings: { adaptiveRamp: true },
+    faults: [
+      publish(10 * S, '1.1.0', GOOD_SLOW),
+      { atMs: 60 * S, fault: { kind: 'unhealthy', ids: ['3'] } },
+    ],
+  }),
+  // docs/rollouts.md § Rollback on every path: a manual start that asks for rollback restores
+  // its failed batch, as an automatic rollout would (compare manual-trigger-broken-no-rollback).
+  scenario('manual-start-with-rollback', {
+    spec: {
+      automaticOS: {
+        enabled: false,
+        disableAutomaticRollback: false,
+        useRollingUpgradePolicy: false,
+        deferral: false,
+      },
+    },
+    faults: [
+      publish(10 * S, '1.1.0', BROKEN),
+      { atMs: 20 * S, fault: { kind: 'manualStart', rollback: true } },
+    ],
+  }),
 ]

@@ -71,6 +71,7 @@ describe('dry-run plan = execution when nothing changes', () => {
         batchSoak: r.batchSoak ?? null,
         progressDeadlineMs: r.progressDeadlineMs ?? null,
         ...(r.rollForwardFrom ? { rollForwardFrom: r.rollForwardFrom } : {}),
+        adaptiveRamp: at.state.upgradeSettings?.adaptiveRamp === true,
         nextInstanceId: at.state.nextInstanceId,
         nowMs: r.startedAtMs,
       })

@@ -78,10 +78,20 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
   const soakMinMs = soak.chance(0.3) ? soak.pick([10, 30, 60]) * S : 0
   const soakMaxMs = soakMinMs * soak.pick([1, 3, 10])
   const progressDeadlineMs = soak.chance(0.25) ? soak.pick([120, 300, 900]) * S : 0
+  // The adaptive ramp and manual starts that ask for rollback (or refuse it), from a stream of
+  // their own (docs/rollouts.md § Adaptive ramp, § Rollback on every path).
+  const ramps = new Rng(seed ^ 0x3a7c_91e5)
+  const adaptiveRamp = ramps.chance(0.3)
+  if (ramps.chance(0.25)) {
+    const rollback = ramps.chance(0.8)
+    const atMs = ramps.int(10, horizon / S) * S
+    faults.push({ atMs, fault: { kind: 'manualStart', rollback } })
+  }
   const settings = {
     ...(minHealthyTimeMs > 0 ? { minHealthyTimeMs } : {}),
     ...(soakMinMs > 0 ? { batchSoakMinMs: soakMinMs, batchSoakMaxMs: soakMaxMs } : {}),
     ...(progressDeadlineMs > 0 ? { progressDeadlineMs } : {}),
+    ...(adaptiveRamp ? { adaptiveRamp } : {}),
   }
   if (s.automaticOS.deferral) faults.push({ atMs: horizon, fault: { kind: 'approve', ids: null } })
   faults.push(...ruleFaults(seed, s, horizon, extensions.length > 0))

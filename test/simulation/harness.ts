@@ -307,7 +307,7 @@ export async function applyFault(w: SimWorld, f: Fault): Promise<'crash' | void>
       return
     }
     case 'manualStart':
-      return manualStart(w, state)
+      return manualStart(w, state, f.rollback)
     case 'manualUpgrade':
       return manualUpgrade(w, state, f.ids)
     case 'scale':
@@ -364,7 +364,11 @@ export async function applyFault(w: SimWorld, f: Fault): Promise<'crash' | void>
   }
 }
 
-async function manualStart(w: SimWorld, state: ScaleSetState): Promise<void> {
+async function manualStart(
+  w: SimWorld,
+  state: ScaleSetState,
+  rollback: boolean | undefined,
+): Promise<void> {
   const { s, key, clock, store, catalog } = w
   if (await store.getActiveRollout(key)) return // 409 OperationNotAllowed at the API
   const latest = await catalog.latestEligible(state.spec.image, state.spec.location)
@@ -378,9 +382,11 @@ async function manualStart(w: SimWorld, state: ScaleSetState): Promise<void> {
       target: { imageVersion: latest.version, modelGeneration: state.spec.modelGeneration },
       pace: 'batched',
       scope: null,
+      ...(rollback !== undefined ? { rollback } : {}),
     },
     healthDeadlineMs: s.healthDeadlineMs,
     rollForwardFrom: state.faultedVersions,
+    adaptiveRamp: state.upgradeSettings?.adaptiveRamp === true,
     nowMs: clock.nowMs(),
   })
   await store.createUserRollout(rollout)

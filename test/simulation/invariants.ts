@@ -5,13 +5,16 @@
  * say, data disks never touched, images only move forward unless rolled back, no instance given
  * two new disks by one rollout, counts that add up, history that matches the fleet, no batch
  * started while paused, none counted upgraded before its minHealthyTime, batch soaks and progress
- * deadlines kept (timing-invariants.ts), and every rollout terminal at the end.
+ * deadlines kept (timing-invariants.ts), ramped batches that start at one, double after a clean
+ * batch and fall back to one after a failure, manual starts that roll back when asked, and every
+ * rollout terminal at the end.
  */
 import { verdict } from '../../src/core/health/verdict.js'
 import { compareVersions } from '../../src/core/image/version.js'
 import { findCandidates } from '../../src/core/rollout/batch.js'
 import { isTerminal, progressOf } from '../../src/core/rollout/progress.js'
 import { batchSize, exceedsPercent } from '../../src/core/rollout/thresholds.js'
+import { lastBatchFailed } from '../../src/core/rollout/ramp.js'
 import { versionOutcome } from '../../src/core/rollout/recovery.js'
 import { policyInForce } from '../../src/core/scale-set/policy.js'
 import { durabilityMismatched } from '../../src/core/scale-set/service-fabric.js'
@@ -101,6 +104,7 @@ export class Invariants {
       this.checkRollout(at, r, prev, after, state, later)
       this.checkMinHealthy(at, r)
       this.timing.check(at, now, r, prev, this.before)
+      this.checkRollbackAsked(at, r, prev, after, later)
       // A paused rollout never starts a batch (the one running when it was paused finishes).
       if (prev && this.pause?.rolloutId === r.id && r.batchCount > prev.batchCount)
         this.fail(`${at} rollout ${r.id}: batch ${r.batchCount} started while paused`)
@@ -205,6 +209,60 @@ export class Invariants {
     }
   }
 
+  /**
+   * Rollback on every path (docs/rollouts.md § Rollback on every path): a manual start that asked
+   * for rollback never leaves a failed instance on the new image unless its restore failed.
+   */
+  private checkRollbackAsked(
+    at: string,
+    r: Rollout,
+    prev: Rollout | undefined,
+    after: readonly InstanceView[],
+    later: ReadonlySet<string>,
+  ): void {
+    if (r.kind !== 'OSImage' || r.startedBy !== 'User' || !r.rollback) return
+    // The fleet is judged in the step the rollout ends (a later rollout may move it on).
+    const ending = r.status !== 'RollingForward' && prev?.status !== r.status
+    const byId = new Map(ending ? after.map((v) => [v.instanceId, v]) : [])
+    for (const a of r.attempts) {
+      if (a.method !== 'reimage' || a.failure === null || a.state === 'RollbackFailed') continue
+      if (a.state === 'Failed')
+        this.fail(`${at} rollout ${r.id}: ${a.instanceId} failed and left on the new image`)
+      const v = byId.get(a.instanceId)
+      if (
+        a.state === 'RolledBack' &&
+        !later.has(a.instanceId) &&
+        v &&
+        r.status !== 'RollingForward'
+      )
+        if (v.osImageVersion === r.target.imageVersion && a.fromVersion !== v.osImageVersion)
+          this.fail(`${at} rollout ${r.id}: ${a.instanceId} rolled back but runs the new image`)
+    }
+  }
+
+  /**
+   * Adaptive ramp (docs/rollouts.md § Adaptive ramp): a ramped batch never exceeds R3.1's size
+   * nor its ramp size; the first and every one after a batch with a failed instance has one
+   * instance; after a clean batch the ramp size doubles, capped at R3.1's size.
+   */
+  private checkRamp(tag: string, r: Rollout, prev: Rollout | undefined, cap: number): void {
+    const ids = r.attempts.filter((a) => a.batch === r.batchCount)
+    const ramp = r.rampSize
+    if (ramp === undefined) return this.fail(`${tag}: ramped batch ${r.batchCount} without a size`)
+    if (ids.length > cap || ramp > cap)
+      this.fail(`${tag}: ramped batch of ${ids.length} (ramp ${ramp}) > the policy's ${cap}`)
+    if (ids.length > ramp) this.fail(`${tag}: batch of ${ids.length} > its ramp size ${ramp}`)
+    const earlier = { batchCount: r.batchCount - 1, attempts: r.attempts }
+    const expected =
+      r.batchCount === 1 || lastBatchFailed(earlier) ? 1 : Math.min(cap, 2 * (prev?.rampSize ?? 1))
+    if (ramp !== expected)
+      this.fail(
+        `${tag}: ramp size ${ramp} for batch ${r.batchCount}, not ${expected} (previous ${prev?.rampSize})`,
+      )
+    if (expected === 1 && ids.length !== 1)
+      this.fail(`${tag}: batch ${r.batchCount} after a failure has ${ids.length} instances`)
+  }
+
   private checkRollout(
     at: string,
     r: Rollout,
@@ -261,6 +319,21 @@ export class Invariants {
    */
   private checkStart(tag: string, r: Rollout): void {
     const before = this.stateBefore
+    const ramped =
+      before?.upgradeSettings?.adaptiveRamp === true &&
+      r.pace === 'batched' &&
+      !before.spec.serviceFabric
+    if (before !== null && (r.adaptiveRamp === true) !== ramped)
+      this.fail(`${tag}: adaptive ramp ${r.adaptiveRamp === true} though the set says ${ramped}`)
+    if (r.kind === 'OSImage' && r.startedBy === 'User') {
+      // A manual start's rollback is what it asked for, else Azure's: none (R1.4).
+      const asked = this.s.faults.filter(
+        (f) => f.atMs === r.startedAtMs && f.fault.kind === 'manualStart',
+      )
+      const f = asked.length === 1 ? asked[0]?.fault : undefined
+      if (f?.kind === 'manualStart' && r.rollback !== (f.rollback ?? false))
+        this.fail(`${tag}: manual start asked for rollback ${f.rollback}, got ${r.rollback}`)
+    }
     const version = r.target.imageVersion
     if (before === null || r.kind !== 'OSImage' || r.startedBy !== 'Platform' || version === null)
       return
@@ -340,6 +413,8 @@ export class Invariants {
       )
     }
     const members = this.before.filter((i) => ids.includes(i.instanceId))
+    const cap = batchSize(population.length, r.policy.batchPercentMax)
+    if (r.adaptiveRamp === true) this.checkRamp(tag, r, prev, cap)
     if (
       !this.s.spec.serviceFabric &&
       ids.length > batchSize(population.length, r.policy.batchPercentMax)

@@ -19,7 +19,9 @@ export type Fault = Readonly<
   | { kind: 'resume' }
   // osroll's release of a quarantined version, the newest when null (§ Quarantine and roll forward)
   | { kind: 'release'; version: string | null }
-  | { kind: 'manualStart' } // POST osRollingUpgrade
+  // POST osRollingUpgrade; with `rollback`, osroll's rollouts/start
+  // (docs/rollouts.md § Rollback on every path)
+  | { kind: 'manualStart'; rollback?: boolean }
   | { kind: 'manualUpgrade'; ids: readonly string[] | null } // POST manualupgrade (null: all)
   | { kind: 'scale'; capacity: number }
   | { kind: 'approve'; ids: readonly string[] | null }
@@ -46,7 +48,7 @@ export type Scenario = Readonly<{
   initial: Readonly<{ version: string; uri: string }>
   faults: readonly TimedFault[]
   healthDeadlineMs: number
-  /** osroll's per-set timing (minHealthyTime), absent for none. */
+  /** osroll's per-set settings (minHealthyTime, adaptive ramp), absent for none. */
   settings?: UpgradeSettings
   timing: TimingProfile
   maxSteps: number

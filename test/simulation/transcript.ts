@@ -68,7 +68,8 @@ export class Transcript {
       this.push(
         nowMs,
         `rollout ${r.id} started: ${r.kind} → ${target} by ${r.startedBy}, ${r.pace}, rollback ${r.rollback ? 'on' : 'off'}` +
-          (r.rollForwardFrom ? `, rolling forward from ${r.rollForwardFrom.join(',')}` : ''),
+          (r.rollForwardFrom ? `, rolling forward from ${r.rollForwardFrom.join(',')}` : '') +
+          (r.adaptiveRamp === true ? ', adaptive ramp' : ''),
       )
     }
     if (r.supersededBy != null && prev?.supersededBy == null)
@@ -99,7 +100,11 @@ export class Transcript {
     this.soak(nowMs, prev, r)
     if (r.batchCount > (prev?.batchCount ?? 0)) {
       const ids = r.attempts.filter((a) => a.batch === r.batchCount).map((a) => a.instanceId)
-      this.push(nowMs, `batch ${r.batchCount}: ${ids.join(',')} (pending ${r.pendingIds.length})`)
+      const ramp = r.rampSize !== undefined ? `, ramp ${r.rampSize}` : ''
+      this.push(
+        nowMs,
+        `batch ${r.batchCount}: ${ids.join(',')} (pending ${r.pendingIds.length}${ramp})`,
+      )
     }
     if (r.status !== 'RollingForward' && prev?.status !== r.status) {
       const p = progressOf(r)

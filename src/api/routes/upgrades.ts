@@ -8,6 +8,10 @@ import type { ServiceDeps } from '../../services/deps.js'
 import { getQuarantine, listQuarantine, releaseQuarantine } from '../../services/quarantine.js'
 import { rolloutPlan } from '../../services/rollout-plans.js'
 import { currentRollout, pauseRollout, resumeRollout } from '../../services/rollout-controls.js'
+import { startRolloutAction } from '../../services/rollout-start.js'
+import { requireScaleSet } from '../../services/scale-sets.js'
+import { normalizeLocation } from '../../core/scale-set/to-spec.js'
+import { accepted } from '../lro.js'
 import {
   listRolloutsView,
   rolloutById,
@@ -36,6 +40,13 @@ export function registerUpgradeRoutes(app: FastifyInstance, deps: ServiceDeps): 
   app.delete<{ Params: SetParams }>(SETTINGS, async (req, reply) =>
     reply.status((await deleteUpgradeSettings(deps, ref(req.params))) ? 200 : 204).send(),
   )
+  // docs/rollouts.md § Rollback on every path: a long-running action, answered as osRollingUpgrade.
+  app.post<{ Params: SetParams }>(`${UPGRADES}/rollouts/start`, async (req, reply) => {
+    const op = await startRolloutAction(deps, ref(req.params), req.body)
+    const { resource } = await requireScaleSet(deps, ref(req.params))
+    const location = normalizeLocation(String(resource.body['location']))
+    return accepted(req, reply, req.params.sub, location, op, deps.config.retryAfterSeconds)
+  })
   app.get<{ Params: SetParams }>(`${UPGRADES}/rollouts/current`, async (req) =>
     currentRollout(deps, ref(req.params)),
   )

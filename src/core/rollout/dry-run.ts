@@ -37,6 +37,8 @@ export type DryRunInput = Readonly<{
   progressDeadlineMs?: number | null
   /** Roll forward: the set's quarantined versions (roll-forward.ts). */
   rollForwardFrom?: readonly string[]
+  /** The set's adaptive ramp (docs/rollouts.md § Adaptive ramp). */
+  adaptiveRamp?: boolean
   nextInstanceId: number
   nowMs: number
 }>
@@ -65,12 +67,16 @@ export type PlannedBatch = Readonly<{
   }>
   /** After the batch: how many of the instances upgraded so far may fail or be unhealthy. */
   upgradedFailuresAllowed: number
+  /** With the adaptive ramp: the most instances this batch could take; null without it. */
+  rampSize: number | null
 }>
 
 export type DryRunPlan = Readonly<{
   target: Rollout['target']
   policy: Rollout['policy']
   rollback: boolean
+  /** Whether batch sizes follow the adaptive ramp (docs/rollouts.md § Adaptive ramp). */
+  adaptiveRamp: boolean
   /** The fleet pre-check (docs/rollouts.md R3) on the fleet as it is now. */
   precheck: Readonly<{ passes: boolean; error: RolloutError | null }>
   batches: readonly PlannedBatch[]
@@ -99,8 +105,9 @@ export function dryRun(input: DryRunInput): DryRunPlan {
     target: r.target,
     policy: r.policy,
     rollback: r.rollback,
+    adaptiveRamp: r.adaptiveRamp === true,
     precheck,
-    batches: batchesOf(r, input, fast.budgets),
+    batches: batchesOf(r, input, fast.budgets, fast.ramps),
     awaitingApproval: fast.stuck ? r.pendingIds : [],
     awaitingManualUpgrade: findCandidates({ ...r, attempts: [] }, input.instances).behindModel.map(
       (i) => i.instanceId,
@@ -138,6 +145,8 @@ type Imagined = {
   /** The rollout waits for something the plan cannot foresee (approvals). */
   stuck: boolean
   budgets: Map<number, Budget>
+  /** Each batch's ramp size, when the rollout ramps. */
+  ramps: Map<number, number>
 }
 
 type Due = Readonly<{ atMs: number; apply: (i: InstanceObservation) => InstanceObservation }>
@@ -154,6 +163,7 @@ function imagine(input: DryRunInput, pace: 'instant' | 'slowest'): Imagined {
   const fleet = new Map(input.instances.map((i) => [i.instanceId, i]))
   const due = new Map<string, Due[]>()
   const budgets = new Map<number, Budget>()
+  const ramps = new Map<number, number>()
   const lag = pace === 'instant' ? 0 : Math.max(0, input.healthDeadlineMs - 1)
   const schedule = (id: string, d: Due) => due.set(id, [...(due.get(id) ?? []), d])
   for (let pass = 0; pass < 100_000; pass++) {
@@ -184,8 +194,11 @@ function imagine(input: DryRunInput, pace: 'instant' | 'slowest'): Imagined {
       },
       nowMs,
     )
-    if (step.rollout.batchCount > before)
+    if (step.rollout.batchCount > before) {
       budgets.set(step.rollout.batchCount, budgetOf(instances, rollout))
+      if (step.rollout.rampSize !== undefined)
+        ramps.set(step.rollout.batchCount, step.rollout.rampSize)
+    }
     rollout = step.rollout
     // The slowest soak that still passes: the set settles only just before the soak's max.
     if (
@@ -197,12 +210,12 @@ function imagine(input: DryRunInput, pace: 'instant' | 'slowest'): Imagined {
       rollout = { ...rollout, soak: slowestPassingSoak(rollout.soak, rollout.batchSoak) }
     nextInstanceId = step.nextInstanceId
     for (const a of step.actions) applyAction(a, { fleet, due, schedule, nowMs, lag, rollout })
-    if (rollout.status !== 'RollingForward') return { rollout, nowMs, stuck: false, budgets }
+    if (rollout.status !== 'RollingForward') return { rollout, nowMs, stuck: false, budgets, ramps }
     const next = nextInstant(nowMs, step.wakeAtMs, rollout.nextBatchAtMs, due)
-    if (next === null) return { rollout, nowMs, stuck: true, budgets }
+    if (next === null) return { rollout, nowMs, stuck: true, budgets, ramps }
     nowMs = next
   }
-  return { rollout, nowMs, stuck: true, budgets }
+  return { rollout, nowMs, stuck: true, budgets, ramps }
 }
 
 function nextInstant(
@@ -335,18 +348,21 @@ function batchesOf(
   r: Rollout,
   input: DryRunInput,
   budgets: ReadonlyMap<number, Budget>,
+  ramps: ReadonlyMap<number, number>,
 ): PlannedBatch[] {
   const start = new Map(input.instances.map((i) => [i.instanceId, i]))
   const out: PlannedBatch[] = []
   let upgraded = 0
   for (let b = 1; b <= r.batchCount; b++) {
     const attempts = r.attempts.filter((a) => a.batch === b)
+    const rampSize = ramps.get(b) ?? null
     upgraded += attempts.length
     out.push({
       batch: b,
-      instances: attempts.map((a) => planned(a, start.get(a.instanceId), input, r)),
+      instances: attempts.map((a) => planned(a, start.get(a.instanceId), input, r, rampSize)),
       unhealthyBudget: budgets.get(b) ?? budgetOf(input.instances, r),
       upgradedFailuresAllowed: Math.floor((r.policy.unhealthyUpgradedPercentMax * upgraded) / 100),
+      rampSize,
     })
   }
   return out
@@ -357,8 +373,10 @@ function planned(
   i: InstanceObservation | undefined,
   input: DryRunInput,
   r: Rollout,
+  rampSize: number | null,
 ): PlannedInstance {
   const why: string[] = [`on ${a.fromVersion}, behind the target`]
+  if (rampSize !== null) why.push(`adaptive ramp: at most ${rampSize} in this batch`)
   if (r.pace === 'allAtOnce') why.push('all at once (upgrade mode Automatic or manualupgrade)')
   if (i && r.policy.prioritizeUnhealthy && verdict(i) === 'unhealthy')
     why.push('unhealthy first (prioritizeUnhealthyInstances)')

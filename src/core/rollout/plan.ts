@@ -14,6 +14,7 @@ import type { AttemptContext } from './attempt.js'
 import { excusedUnhealthy, SUPERSEDED_CODE } from './roll-forward.js'
 import { assertRolloutInvariants } from './invariants.js'
 import { chooseBatch, findCandidates } from './batch.js'
+import { rampSizeOf } from './ramp.js'
 import { durabilityMismatch, unhealthyBeforeBatch, upgradedUnhealthy } from './messages.js'
 import { isFailedState, isTerminal, mostImpactfulFailure } from './progress.js'
 import { progressDeadlineError, progressDueAtMs } from './progress-deadline.js'
@@ -273,12 +274,14 @@ class StepDecider {
       this.r = { ...this.r, pendingIds: deferred.map((i) => i.instanceId) }
       return deferred.length > 0 ? this.done(null) : this.finish('Completed', null)
     }
-    // Upgrade mode Automatic and manualupgrade move every candidate at once (§4.8).
+    // Upgrade mode Automatic and manualupgrade move every candidate at once (§4.8). The adaptive
+    // ramp (docs/rollouts.md § Adaptive ramp) only ever lowers R3.1's size.
+    const size = rampSizeOf(r, batchSize(population.length, r.policy.batchPercentMax))
     const picked =
       r.pace === 'allAtOnce'
         ? eligible.map((i) => i.instanceId)
         : chooseBatch(eligible, {
-            size: batchSize(population.length, r.policy.batchPercentMax),
+            size,
             zones: this.s.spec.zones,
             crossZone: r.policy.crossZone,
             prioritizeUnhealthy: r.policy.prioritizeUnhealthy,
@@ -291,7 +294,7 @@ class StepDecider {
       this.refreshPending()
       return this.finish('Faulted', mismatch)
     }
-    return this.startBatch(picked, eligible, deferred)
+    return this.startBatch(picked, eligible, deferred, r.adaptiveRamp === true ? size : null)
   }
 
   /** Holds a paused rollout: recorded once, then no wake-up until the pause is lifted. */
@@ -320,6 +323,7 @@ class StepDecider {
     picked: readonly string[],
     eligible: readonly InstanceObservation[],
     deferred: readonly InstanceObservation[],
+    rampSize: number | null,
   ): Step {
     const r = this.r
     const batch = r.batchCount + 1
@@ -359,7 +363,13 @@ class StepDecider {
     const pendingIds = [...eligible, ...deferred]
       .map((i) => i.instanceId)
       .filter((id) => !pickedSet.has(id))
-    this.r = { ...r, attempts: [...r.attempts, ...fresh], batchCount: batch, pendingIds }
+    this.r = {
+      ...r,
+      attempts: [...r.attempts, ...fresh],
+      batchCount: batch,
+      pendingIds,
+      ...(rampSize !== null ? { rampSize } : {}),
+    }
     return this.done(this.earliestDeadline(), nextId)
   }
 

@@ -74,6 +74,11 @@ export type StartRequest = Readonly<{
   target: RolloutTarget
   pace: Rollout['pace']
   scope: readonly string[] | null
+  /**
+   * An OS rollout's own choice of per-instance rollback (osroll's `rollouts/start`,
+   * docs/rollouts.md § Rollback on every path); absent: the rule of R4 (`rollbackEnabled`).
+   */
+  rollback?: boolean
 }>
 
 export type TriggerDecision = Readonly<
@@ -191,6 +196,8 @@ export function startRollout(o: {
   progressDeadlineMs?: number | null
   /** Roll forward: the set's quarantined versions (and a superseded one), see roll-forward.ts. */
   rollForwardFrom?: readonly string[]
+  /** The set's adaptive ramp (osroll's own), for batched rollouts of sets other than SF ones. */
+  adaptiveRamp?: boolean
   nowMs: number
 }): Rollout {
   const { spec, request } = o
@@ -198,6 +205,8 @@ export function startRollout(o: {
     request.kind === 'OSImage'
       ? rollForwardFrom(request.target.imageVersion, o.rollForwardFrom ?? [], null)
       : []
+  // A Service Fabric set takes one whole update domain per batch (R3.3): no ramp to shrink it.
+  const ramp = o.adaptiveRamp === true && request.pace === 'batched' && !spec.serviceFabric
   return {
     id: o.id,
     scaleSetKey: spec.key,
@@ -207,7 +216,10 @@ export function startRollout(o: {
     scope: request.scope,
     target: request.target,
     policy: policyInForce(spec, request.kind, request.startedBy),
-    rollback: rollbackEnabled(spec, request.kind, request.startedBy),
+    rollback:
+      request.kind === 'OSImage' && request.rollback !== undefined
+        ? request.rollback
+        : rollbackEnabled(spec, request.kind, request.startedBy),
     deferral: request.kind === 'OSImage' && spec.automaticOS.deferral,
     ...(request.kind === 'OSImage' && spec.mode === 'Manual' ? { latestModelOnly: true } : {}),
     healthDeadlineMs: o.healthDeadlineMs,
@@ -215,6 +227,7 @@ export function startRollout(o: {
     ...(o.batchSoak ? { batchSoak: o.batchSoak } : {}),
     ...(o.progressDeadlineMs ? { progressDeadlineMs: o.progressDeadlineMs } : {}),
     ...(from.length > 0 ? { rollForwardFrom: from } : {}),
+    ...(ramp ? { adaptiveRamp: true } : {}),
     status: 'RollingForward',
     startedAtMs: o.nowMs,
     endedAtMs: null,

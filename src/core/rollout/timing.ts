@@ -12,6 +12,7 @@ export type TimingSettings = Readonly<{
   batchSoakMinMs?: number
   batchSoakMaxMs?: number
   progressDeadlineMs?: number
+  adaptiveRamp?: boolean
 }>
 
 export type FrozenTiming = Readonly<{
@@ -19,12 +20,14 @@ export type FrozenTiming = Readonly<{
   minHealthyTimeMs: number
   batchSoak: BatchSoak | null
   progressDeadlineMs: number | null
+  /** docs/rollouts.md § Adaptive ramp. */
+  adaptiveRamp: boolean
 }>
 
 /**
  * @example frozenTiming({ batchSoakMinMs: 30_000, batchSoakMaxMs: 600_000 }, 300_000) →
  *   { healthDeadlineMs: 300_000, minHealthyTimeMs: 0, batchSoak: { minMs: 30_000, maxMs: 600_000 },
- *     progressDeadlineMs: null }
+ *     progressDeadlineMs: null, adaptiveRamp: false }
  */
 export function frozenTiming(
   s: TimingSettings | null | undefined,
@@ -37,5 +40,6 @@ export function frozenTiming(
     minHealthyTimeMs: s?.minHealthyTimeMs ?? 0,
     batchSoak: min !== undefined && max !== undefined ? { minMs: min, maxMs: max } : null,
     progressDeadlineMs: s?.progressDeadlineMs ?? null,
+    adaptiveRamp: s?.adaptiveRamp === true,
   }
 }

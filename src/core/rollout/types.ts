@@ -130,6 +130,13 @@ export type Rollout = Readonly<{
   rollForwardFrom?: readonly string[]
   /** Roll forward: the newer version that superseded this rollout (it ended Cancelled). */
   supersededBy?: string | null
+  /**
+   * Adaptive ramp (osroll's own, docs/rollouts.md § Adaptive ramp): batches start at one instance
+   * and double after each clean batch up to R3.1's size. Absent or false: R3.1's size throughout.
+   */
+  adaptiveRamp?: boolean
+  /** With the ramp: the most instances the latest batch could take (R3.3 may pick fewer). */
+  rampSize?: number
   status: RolloutStatus
   startedAtMs: number
   endedAtMs: number | null
