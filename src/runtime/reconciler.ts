@@ -4,7 +4,7 @@
  * at any time and after any crash: nothing here relies on having seen an event.
  */
 import { planCapacity } from '../core/scale-set/capacity.js'
-import type { TimingProfile } from '../core/rollout/start.js'
+import type { TimingProfile, TriggerInput } from '../core/rollout/start.js'
 import { decideTrigger, startRollout } from '../core/rollout/start.js'
 import { planStep } from '../core/rollout/plan.js'
 import { stuckOrFailing, supersedes } from '../core/rollout/roll-forward.js'
@@ -165,6 +165,26 @@ type Started = Readonly<{ type: 'started'; rollout: Rollout; clearFirstSinceEnab
 
 type StartResult = Started | { type: 'wait'; wakeAtMs: number } | { type: 'none' }
 
+/** What decideTrigger sees of the set now, for a start and for a roll forward alike. */
+async function triggerInput(
+  state: ScaleSetState,
+  instances: readonly InstanceObservation[],
+  latest: TriggerInput['latest'],
+  deps: ReconcilerDeps,
+): Promise<TriggerInput> {
+  return {
+    spec: state.spec,
+    instances,
+    latest,
+    autoEnabledAtMs: state.autoEnabledAtMs,
+    firstSinceEnable: state.firstSinceEnable,
+    faultedVersions: new Set(state.faultedVersions),
+    lastPlatformRollout: state.lastPlatformRollout,
+    clusterDurability: await clusterDurabilityOf(state, deps),
+    timing: deps.timing,
+  }
+}
+
 async function maybeStart(
   state: ScaleSetState,
   instances: readonly InstanceObservation[],
@@ -172,20 +192,7 @@ async function maybeStart(
 ): Promise<StartResult> {
   const nowMs = deps.clock.nowMs()
   const latest = await deps.catalog.latestEligible(state.spec.image, state.spec.location)
-  const decision = decideTrigger(
-    {
-      spec: state.spec,
-      instances,
-      latest,
-      autoEnabledAtMs: state.autoEnabledAtMs,
-      firstSinceEnable: state.firstSinceEnable,
-      faultedVersions: new Set(state.faultedVersions),
-      lastPlatformRollout: state.lastPlatformRollout,
-      clusterDurability: await clusterDurabilityOf(state, deps),
-      timing: deps.timing,
-    },
-    nowMs,
-  )
+  const decision = decideTrigger(await triggerInput(state, instances, latest, deps), nowMs)
   if (decision.type !== 'start') return decision
   const target = decision.request.target.imageVersion
   const rollout = startRollout({
@@ -222,17 +229,7 @@ async function supersedingVersion(
   if (latest === null || !supersedes(rollout, latest.version, instances, pauseRequested))
     return null
   const decision = decideTrigger(
-    {
-      spec: state.spec,
-      instances,
-      latest,
-      autoEnabledAtMs: state.autoEnabledAtMs,
-      firstSinceEnable: state.firstSinceEnable,
-      faultedVersions: new Set(state.faultedVersions),
-      lastPlatformRollout: state.lastPlatformRollout,
-      clusterDurability: await clusterDurabilityOf(state, deps),
-      timing: deps.timing,
-    },
+    await triggerInput(state, instances, latest, deps),
     deps.clock.nowMs(),
   )
   return decision.type === 'start' && decision.request.kind === 'OSImage' ? latest.version : null
