@@ -446,6 +446,10 @@ async function saveState(
       // read with the faulted versions kept above; enabling releases them all.
       ...(current?.quarantine && !enabling ? { quarantine: current.quarantine } : {}),
       ...(current?.observed ? { observed: current.observed } : {}),
+      // osroll's own per-set state lives beside the model: a set PUT keeps the upgrade settings
+      // and a pause of the running rollout (docs/rollouts.md § Pause and resume).
+      ...(current?.upgradeSettings ? { upgradeSettings: current.upgradeSettings } : {}),
+      ...(current?.pauseRequest ? { pauseRequest: current.pauseRequest } : {}),
       cancelRequestedAtMs: current?.cancelRequestedAtMs ?? null,
       revision: current?.revision ?? 0,
     }

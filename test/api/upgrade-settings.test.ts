@@ -201,4 +201,15 @@ describe('upgradeSettings', () => {
     expect(shown.code).toBe(1)
     expect(shown.stderr).toMatch(/ResourceNotFound: The scale set 'web' has no upgradeSettings/)
   })
+
+  it('a set PUT or PATCH keeps the upgrade settings', async () => {
+    const set = armPaths(f.h.sub).set()
+    const put = await f.call('PUT', `${set}${SETTINGS}`, { properties: { minHealthyTime: 'PT5S' } })
+    expect(put.status).toBeLessThan(300)
+    const patched = await f.call('PATCH', set, { sku: { capacity: 3 } })
+    expect(patched.status, JSON.stringify(patched.body)).toBeLessThan(300)
+    const after = await f.call('GET', `${set}${SETTINGS}`)
+    expect(after.status).toBe(200)
+    expect(after.body.properties.minHealthyTime).toBe('PT5S')
+  })
 })
