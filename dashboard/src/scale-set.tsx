@@ -63,7 +63,9 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
       le.rolloutId = e.data.rolloutId
       le.byInstance = new Map()
     }
-    if (e.data.instanceId !== null) le.byInstance.set(e.data.instanceId, e.data.to)
+    // A step inside a state (from = to) can be noted after the state moved on: not a state.
+    if (e.data.instanceId !== null && e.data.from !== e.data.to)
+      le.byInstance.set(e.data.instanceId, e.data.to)
   }
   const live = useLive(p.api, `?scaleSet=${encodeURIComponent(p.id)}`, load, onEvent)
   useEffect(() => void load(), [p.id])

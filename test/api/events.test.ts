@@ -219,6 +219,20 @@ describe('GET /events', () => {
         const events = await h.sys.deps.store.listEvents(r.id)
         return events.some((e) => e.instanceId !== null) ? { r, events } : undefined
       }, 'running rollout with instance events')
+      // A step inside a state (from = to) noted late is not the instance's state: here one that
+      // no instance of this rollout is ever in.
+      const noted = seen.events.find((e) => e.instanceId !== null)!.instanceId as string
+      await h.sys.deps.store.appendEvents([
+        {
+          atMs: Date.now(),
+          rolloutId: seen.r.id,
+          scaleSetKey: key,
+          instanceId: noted,
+          from: 'Surging',
+          to: 'Surging',
+          reason: 'LateNote',
+        },
+      ])
       const all = await read(
         `/events?scaleSet=${encodeURIComponent(p.set())}`,
         auth,
@@ -235,6 +249,10 @@ describe('GET /events', () => {
       const instances = snap.data.rollout!.instances
       for (const e of seen.events)
         if (e.instanceId !== null) expect(instances).toHaveProperty(e.instanceId)
+      const states = (await h.sys.deps.store.listEvents(seen.r.id))
+        .filter((e) => e.instanceId === noted && e.from !== e.to)
+        .map((e) => e.to)
+      expect(states).toContain(instances[noted])
       const later = changes(all)
       expect(later.length).toBeGreaterThanOrEqual(2)
       expect(later.every((e) => e.id > snap.id && e.data.scaleSetKey === key)).toBe(true)

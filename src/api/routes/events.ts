@@ -194,7 +194,8 @@ async function snapshotFrame(
   if (active) {
     const instances: Record<string, string> = {}
     for (const e of await deps.store.listEvents(active.id))
-      if (e.instanceId !== null) instances[e.instanceId] = e.to
+      // A step inside a state (from = to, e.g. DiskSwapped) can be noted after the state moved on.
+      if (e.instanceId !== null && e.from !== e.to) instances[e.instanceId] = e.to
     rollout = { rolloutId: active.id, status: active.status, instances }
   }
   const data = JSON.stringify({ position, scaleSetKey: key ?? null, rollout })
