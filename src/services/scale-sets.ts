@@ -450,6 +450,7 @@ async function saveState(
       // and a pause of the running rollout (docs/rollouts.md § Pause and resume).
       ...(current?.upgradeSettings ? { upgradeSettings: current.upgradeSettings } : {}),
       ...(current?.pauseRequest ? { pauseRequest: current.pauseRequest } : {}),
+      ...(current?.openRollout ? { openRollout: current.openRollout } : {}),
       cancelRequestedAtMs: current?.cancelRequestedAtMs ?? null,
       revision: current?.revision ?? 0,
     }
