@@ -319,8 +319,12 @@ export async function approveInstances(
       }
     }),
   )
-  await noteApprovals(deps, key, records, ids, via)
-  deps.notify(key)
+  // The approval is stored: the set wakes for it even if its note in the timeline fails.
+  try {
+    await noteApprovals(deps, key, records, ids, via)
+  } finally {
+    deps.notify(key)
+  }
 }
 
 /**
