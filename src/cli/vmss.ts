@@ -2,6 +2,7 @@
  * `osroll vmss …`: scale set commands shaped like `az vmss` (-g/--resource-group, -n/--name,
  * --no-wait). Long commands wait and show progress: a bar on a terminal, plain lines otherwise.
  */
+import { registerReasons } from './vmss-reasons.js'
 import type { Command } from 'commander'
 import cliProgress from 'cli-progress'
 import { ApiError } from '../client/client.js'
@@ -481,6 +482,7 @@ export function registerVmss(program: Command): void {
         print(tabular && !o.query ? p.batches.map(batchRow) : plan, o)
       }),
     )
+  registerReasons(ru)
   for (const [action, what] of [
     [
       'pause',

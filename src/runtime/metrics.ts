@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
+import { REASONS, reasonCode } from '../core/rollout/reasons.js'
 
 export type Metrics = ReturnType<typeof createMetrics>
 
@@ -24,6 +25,12 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
     name: 'osroll_instance_upgrades_total',
     help: 'Instance upgrades by outcome (succeeded, failed, rolled_back, rollback_failed)',
     labelNames: ['outcome', 'kind'],
+    registers: [registry],
+  })
+  const reasons = new Counter({
+    name: 'osroll_rollout_reasons_total',
+    help: 'Reasons rollouts recorded, by catalogue code and what it says happened (docs/rollouts.md § Reason catalogue)',
+    labelNames: ['reason', 'kind'],
     registers: [registry],
   })
   const instanceSeconds = new Histogram({
@@ -110,6 +117,8 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
       if (after.status !== 'RollingForward' && before?.status !== after.status)
         rollouts.inc({ status: after.status, ...labels })
       for (const e of events) {
+        const code = reasonCode(e.reason)
+        reasons.inc({ reason: code ?? 'Uncatalogued', kind: code ? REASONS[code].kind : 'unknown' })
         if (e.instanceId === null || e.from === e.to) continue // a step, not an outcome
         const outcome = OUTCOMES[e.to]
         if (!outcome) continue

@@ -5,8 +5,13 @@
  */
 import type { InstanceRecord, Store } from '../store/store.js'
 import type { ServiceDeps } from './deps.js'
+import type { ReasonCode } from '../core/rollout/reasons.js'
 
-export type ApprovalReason = 'ApprovedByRequest' | 'ApprovedByGuest' | 'NotBeforeReached'
+/** The catalogue's approval codes (docs/rollouts.md § Reason catalogue). */
+export type ApprovalReason = Extract<
+  ReasonCode,
+  'ApprovedByRequest' | 'ApprovedByGuest' | 'NotBeforeReached'
+>
 
 /**
  * Notes the approval of those of `ids` whose upgrade was pending and not yet approved; nothing

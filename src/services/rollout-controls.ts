@@ -3,6 +3,9 @@
  * (docs/rollouts.md § Pause and resume, docs/api.md § Osroll.Upgrades). The API only records
  * the request on the set, for that rollout; the reconciler alone decides what the rollout does.
  */
+import { rolloutConditions } from '../core/rollout/conditions.js'
+import type { Condition } from '../core/rollout/conditions.js'
+import { REASONS } from '../core/rollout/reasons.js'
 import { Errors } from '../errors.js'
 import { progressOf } from '../core/rollout/progress.js'
 import type { Rollout } from '../core/rollout/types.js'
@@ -83,7 +86,7 @@ export async function currentRollout(
       ...(r.pausedAtMs != null ? { pausedAt: iso(r.pausedAtMs) } : {}),
       batchesStarted: r.batchCount,
       progress: progressOf(r),
-      conditions: [pausedCondition(state, r)],
+      conditions: [...rolloutConditions(r).map(armCondition), pausedCondition(state, r)],
     },
   }
 }
@@ -112,6 +115,19 @@ function pausedCondition(state: ScaleSetState, r: Rollout): Record<string, unkno
   return {
     type: 'Paused',
     status: 'False',
-    reason: r.status === 'RollingForward' ? 'NotPaused' : r.status,
+    reason: 'NotPaused',
+    message:
+      r.status === 'RollingForward' ? REASONS.NotPaused.summary : `The rollout ended ${r.status}.`,
+  }
+}
+
+/** A core condition as the API shows it (Kubernetes' member names, ISO times). */
+export function armCondition(c: Condition): Record<string, unknown> {
+  return {
+    type: c.type,
+    status: c.status,
+    reason: c.reason,
+    message: c.message,
+    lastTransitionTime: iso(c.atMs),
   }
 }

@@ -4,6 +4,8 @@
  * set's history with ids), `…/rollouts/{id}` and `…/rollouts/{id|current}/timeline`. Read-only:
  * derived from the stored rollout and its events, so a timeline stays as long as its rollout.
  */
+import { rolloutConditions } from '../core/rollout/conditions.js'
+import { armCondition } from './rollout-controls.js'
 import { Errors } from '../errors.js'
 import { formatDurationMs } from '../core/duration.js'
 import { progressOf } from '../core/rollout/progress.js'
@@ -137,6 +139,7 @@ function summary(r: Rollout): Record<string, unknown> {
     batchesStarted: r.batchCount,
     progress: progressOf(r),
     ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
+    conditions: rolloutConditions(r).map(armCondition),
   }
 }
 

@@ -350,6 +350,9 @@ describe('§4 rollouts through the API', () => {
     )
     expect(text).toMatch(/osroll_instance_upgrades_total\{outcome="succeeded",kind="OSImage"\} 4/)
     expect(text).toMatch(/osroll_batch_duration_seconds_count \d+/)
+    expect(text).toMatch(/osroll_rollout_reasons_total\{reason="Batch",kind="start"\} 4/)
+    expect(text).toMatch(/osroll_rollout_reasons_total\{reason="Completed",kind="done"\} 1/)
+    expect(text).not.toMatch(/reason="Uncatalogued"/)
     expect(text).toMatch(
       /osroll_api_request_duration_seconds_count\{route="\/subscriptions\/:sub\/resourceGroups\/:rg\/providers\/Microsoft.Compute\/virtualMachineScaleSets\/:name",method="PUT",status="201"\} \d+/,
     )

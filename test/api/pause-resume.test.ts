@@ -59,6 +59,8 @@ describe('pause and resume', () => {
       30_000,
     )
     expect(held.properties.conditions).toEqual([
+      expect.objectContaining({ type: 'Progressing', status: 'False', reason: 'PauseRequested' }),
+      expect.objectContaining({ type: 'Degraded', status: 'False', reason: 'NoFailedInstances' }),
       expect.objectContaining({ type: 'Paused', status: 'True', reason: 'PauseRequested' }),
     ])
     // Azure's status is unchanged: still RollingForward

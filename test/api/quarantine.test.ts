@@ -55,6 +55,31 @@ describe('quarantine', () => {
         'the 1.1.0 rollout faulted',
         60_000,
       )
+      // Typed reasons (docs/rollouts.md § Reason catalogue): the conditions say why it stopped
+      // and which instance failed, with the signal behind it.
+      const ended = await f.h.call('GET', `${set}/providers/Osroll.Upgrades/rollouts/${faulted.id}`)
+      expect(ended.body.properties.conditions).toEqual([
+        {
+          type: 'Progressing',
+          status: 'False',
+          reason: 'MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade',
+          message: faulted.error!.message,
+          lastTransitionTime: new Date(faulted.endedAtMs!).toISOString(),
+        },
+        {
+          type: 'Degraded',
+          status: 'True',
+          reason: expect.any(String),
+          message: expect.stringMatching(new RegExp(`instances? failed; the last, \\d+: `)),
+          lastTransitionTime: expect.any(String),
+        },
+      ])
+      const degraded = ended.body.properties.conditions[1]
+      const named = faulted.attempts.find(
+        (a) =>
+          a.failure !== null && degraded.message.endsWith(`${a.instanceId}: ${a.failure.message}`),
+      )
+      expect(named?.failure?.reason, degraded.message).toBe(degraded.reason)
       const list = (await f.h.call('GET', `${set}${Q}`)).body
       expect(list.value).toEqual([
         {

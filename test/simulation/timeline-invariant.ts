@@ -2,11 +2,13 @@
  * The simulator's check of the per-instance timeline (docs/rollouts.md § Per-instance timeline),
  * after every step: every ended attempt's timeline is in time order, starts with its request at
  * the attempt's start (only deferral steps before it) and ends with its outcome when it ended.
- * Only rollouts whose revision moved since the last check are rebuilt, so it stays cheap.
+ * Every reason recorded (events, the rollout's error, instances' failures) is in the reason
+ * catalogue. Only rollouts whose revision moved since the last check are rebuilt, so it stays cheap.
  */
 import { lastOutcomeStep, OUTCOME_STEPS, rolloutTimeline } from '../../src/core/rollout/timeline.js'
 import type { Attempt, Rollout, RolloutEvent } from '../../src/core/rollout/types.js'
 import { TERMINAL_ATTEMPT_STATES } from '../../src/core/rollout/types.js'
+import { reasonCode } from '../../src/core/rollout/reasons.js'
 
 const BEFORE_REQUEST = new Set(['upgradePending', 'approved'])
 
@@ -23,7 +25,19 @@ export class TimelineInvariant {
     for (const r of rollouts) {
       if (this.checked.get(r.id) === r.revision) continue
       this.checked.set(r.id, r.revision)
-      const t = rolloutTimeline(r, await listEvents(r.id))
+      const events = await listEvents(r.id)
+      // Typed reasons everywhere (docs/rollouts.md § Reason catalogue).
+      const recorded = [
+        ...events.map((e) => e.reason),
+        ...(r.error ? [r.error.code] : []),
+        ...r.attempts.flatMap((a) => (a.failure ? [a.failure.reason] : [])),
+      ]
+      for (const reason of new Set(recorded))
+        if (reasonCode(reason) === null)
+          this.violations.push(
+            `t=${nowMs}ms: rollout ${r.id}: reason '${reason}' is not catalogued`,
+          )
+      const t = rolloutTimeline(r, events)
       for (const [i, a] of r.attempts.entries()) {
         if (!TERMINAL_ATTEMPT_STATES.has(a.state)) continue
         const problem = problemOf(a, t.instances[i]!.steps)
