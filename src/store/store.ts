@@ -9,6 +9,7 @@ import type { FaultCause } from '../core/rollout/recovery.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
 import type { FabricModel } from '../fabrics/types/fabric.js'
+import type { HealthGate } from '../core/gates/gates.js'
 
 /** The orchestrator's view of one scale set: its spec plus the facts it decides on. */
 export type ScaleSetState = Readonly<{
@@ -58,8 +59,15 @@ export type ScaleSetState = Readonly<{
    * it starts; absent: the server's `--health-deadline`, no minHealthyTime, soak or progressDeadline.
    */
   upgradeSettings?: UpgradeSettings | null
+  /**
+   * The set's health gates (docs/controls.md § Health gates), judged beside its health source;
+   * absent, null or empty: none.
+   */
+  healthGates?: readonly HealthGate[] | null
   revision: number
 }>
+
+export type { HealthGate }
 
 export type UpgradeSettings = Readonly<{
   healthDeadlineMs?: number
