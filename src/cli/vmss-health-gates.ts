@@ -12,10 +12,10 @@ import { print } from './output.js'
 import type { SetAddressing } from './vmss-upgrade-settings.js'
 
 type AddFlags = {
-  name: string
+  gate: string
   kind: string
   serverUrl?: string
-  query?: string
+  promql?: string
   comparison?: string
   threshold?: string
   tolerance?: string
@@ -44,14 +44,14 @@ export function registerHealthGates(vmss: Command, set: SetAddressing): void {
       hg
         .command('add')
         .description('add a gate, or replace the gate of that name (the others stay)')
-        .requiredOption('--name <name>', 'the gate name, unique in the set')
+        .requiredOption('--gate <name>', 'the gate name, unique in the set')
         .requiredOption('--kind <kind>', 'prometheus, cohort or webhook')
         .option(
           '--server-url <url>',
           'prometheus, cohort: the Prometheus server, e.g. http://prom:9090',
         )
         .option(
-          '--query <promql>',
+          '--promql <query>',
           'prometheus, cohort: the PromQL; {{instance}}, {{scaleSet}}, {{version}} are filled in',
         )
         .option('--comparison <op>', 'prometheus: < <= > >= == or !=, value against --threshold')
@@ -66,14 +66,14 @@ export function registerHealthGates(vmss: Command, set: SetAddressing): void {
     )
     .addHelpText(
       'after',
-      `\nExamples:\n  osroll vmss health-gate add -g rg -n web --name errors --kind cohort --server-url http://127.0.0.1:9090 \\\n    --query 'sum(rate(web_errors_total{version="{{version}}"}[1m])) / sum(rate(web_requests_total{version="{{version}}"}[1m]))' --tolerance 0.2\n  osroll vmss health-gate add -g rg -n web --name ask --kind webhook --url https://ops.example/safe-to-upgrade\n`,
+      `\nExamples:\n  osroll vmss health-gate add -g rg -n web --gate errors --kind cohort --server-url http://127.0.0.1:9090 \\\n    --promql 'sum(rate(web_errors_total{version="{{version}}"}[1m])) / sum(rate(web_requests_total{version="{{version}}"}[1m]))' --tolerance 0.2\n  osroll vmss health-gate add -g rg -n web --gate ask --kind webhook --url https://ops.example/safe-to-upgrade\n`,
     )
     .action((given: AddFlags) =>
       run(async () => {
         const o = set.resolve(given)
         const { client, sub } = await connect(o)
         const path = gatesPath(sub, o)
-        const gates = (await currentGates(client, path)).filter((g) => g['name'] !== given.name)
+        const gates = (await currentGates(client, path)).filter((g) => g['name'] !== given.gate)
         gates.push(gateOf(given))
         print((await client.request('PUT', path, { properties: { gates } })).body, o)
       }),
@@ -83,17 +83,17 @@ export function registerHealthGates(vmss: Command, set: SetAddressing): void {
       hg
         .command('remove')
         .description('remove one gate by name (the others stay)')
-        .requiredOption('--name <name>', 'the gate to remove'),
+        .requiredOption('--gate <name>', 'the gate to remove'),
     )
-    .action((given: { name: string }) =>
+    .action((given: { gate: string }) =>
       run(async () => {
         const o = set.resolve(given)
         const { client, sub } = await connect(o)
         const path = gatesPath(sub, o)
         const before = await currentGates(client, path)
-        const gates = before.filter((g) => g['name'] !== given.name)
+        const gates = before.filter((g) => g['name'] !== given.gate)
         if (gates.length === before.length)
-          throw new CliError(`The set has no gate named '${given.name}'.`)
+          throw new CliError(`The set has no gate named '${given.gate}'.`)
         print((await client.request('PUT', path, { properties: { gates } })).body, o)
       }),
     )
@@ -152,12 +152,12 @@ async function currentGates(
 function gateOf(f: AddFlags): Record<string, unknown> {
   const num = (v: string) => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v)
   return {
-    name: f.name,
+    name: f.gate,
     kind: f.kind,
     ...(f.timeout !== undefined ? { timeout: f.timeout } : {}),
     ...(f.interval !== undefined ? { interval: f.interval } : {}),
     ...(f.serverUrl !== undefined ? { serverUrl: f.serverUrl } : {}),
-    ...(f.query !== undefined ? { query: f.query } : {}),
+    ...(f.promql !== undefined ? { query: f.promql } : {}),
     ...(f.comparison !== undefined ? { comparison: f.comparison } : {}),
     ...(f.threshold !== undefined ? { threshold: num(f.threshold) } : {}),
     ...(f.tolerance !== undefined ? { tolerance: num(f.tolerance) } : {}),
