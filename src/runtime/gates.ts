@@ -49,6 +49,8 @@ type Job = {
   timer: NodeJS.Timeout | null
   abort: AbortController
   closed: boolean
+  /** The last inconclusive check: what a timeout reports (unreachable, no data). */
+  last: CheckResult | null
 }
 
 export type GateEvaluatorOptions = Readonly<{
@@ -146,6 +148,7 @@ export class GateEvaluator implements GateSource {
         timer: null,
         abort: new AbortController(),
         closed: false,
+        last: null,
       }
       this.jobs.set(jobKey, job)
       void this.run(job, ctx)
@@ -160,7 +163,11 @@ export class GateEvaluator implements GateSource {
     try {
       result =
         remaining <= 0
-          ? { kind: 'fail', reason: 'GateTimeout', message: 'no verdict within the timeout' }
+          ? (job.last ?? {
+              kind: 'fail',
+              reason: 'GateTimeout',
+              message: 'no verdict within the timeout',
+            })
           : await this.check(
               job.gate,
               ctx,
@@ -174,12 +181,15 @@ export class GateEvaluator implements GateSource {
       }
     }
     if (job.closed) return
-    this.o.metrics?.gateEvaluation(
-      job.gate.kind,
-      result.kind,
-      result.kind === 'pass' ? '' : result.reason,
-    )
+    // At the timeout itself nothing new was asked: the last check stands (not counted again).
+    if (remaining > 0)
+      this.o.metrics?.gateEvaluation(
+        job.gate.kind,
+        result.kind,
+        result.kind === 'pass' ? '' : result.reason,
+      )
     const timedOut = this.now() >= job.startedAtMs + job.gate.timeoutMs
+    if (result.kind === 'inconclusive') job.last = result
     if (result.kind === 'inconclusive' && !timedOut) {
       const wait = Math.min(job.gate.intervalMs, job.startedAtMs + job.gate.timeoutMs - this.now())
       job.timer = setTimeout(() => void this.run(job, ctx), Math.max(wait, 10))

@@ -109,11 +109,22 @@ export function gateCandidates(
 ): { instances: GateCandidate[]; batch: { batch: number; members: GateCandidate[] } | null } {
   if (r.status !== 'RollingForward' || r.pace !== 'batched') return { instances: [], batch: null }
   const byId = new Map(instances.map((i) => [i.instanceId, i]))
+  // Healthy on the new disk and not counted yet: WaitingHealth, or about to be (the instance
+  // already reports the target), so that the gates start in the pass that sees it healthy.
   const waiting = (a: Attempt): GateCandidate | null => {
     const onNew = a.method === 'surge' ? a.surgeInstanceId : a.instanceId
     const obs = onNew === null ? undefined : byId.get(onNew)
     if (!obs || verdict(obs) !== 'healthy') return null
-    if (a.method === 'surge' ? a.state !== 'Surging' : a.state !== 'WaitingHealth') return null
+    const applied =
+      a.method === 'update'
+        ? obs.modelGeneration >= r.target.modelGeneration
+        : obs.osImageVersion === r.target.imageVersion
+    const open =
+      a.state === 'WaitingHealth' ||
+      (a.method === 'surge'
+        ? a.state === 'Surging'
+        : a.state === 'Reimaging' || a.state === 'Updating')
+    if (!open || !applied) return null
     return {
       attemptId: a.instanceId,
       instanceId: obs.instanceId,
