@@ -103,10 +103,7 @@ export class SimGates implements GateSource {
         return elapsedMs >= this.plan.intervalMs ? { status: 'pass' } : { status: 'pending' }
       case 'fail':
         return kind === 'cohort'
-          ? failed(
-              'GateCohortRegressed',
-              'upgraded cohort 0.5 > baseline 0.01 × (1 + 0.2) = 0.012',
-            )
+          ? failed('GateCohortRegressed', 'upgraded cohort 0.5 > baseline 0.01 × (1 + 0.2) = 0.012')
           : failed('GateThresholdNotMet', `latency of instance ${instanceId} = 0.9, not <= 0.25`)
       case 'timeout':
         return elapsedMs >= this.plan.timeoutMs
