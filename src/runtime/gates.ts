@@ -114,6 +114,9 @@ export class GateEvaluator implements GateSource {
       batchVerdicts[String(c.batch.batch)] = combine(vs)
     }
     this.dropExcept(state.key, live)
+    for (const memo of this.baselines.keys())
+      if (memo.startsWith(`${state.key}|`) && !memo.startsWith(`${state.key}|${rollout.id}|`))
+        this.baselines.delete(memo) // an earlier rollout's
     return {
       instanceGates: perInstance.length > 0,
       cohortGates: cohort.length > 0,

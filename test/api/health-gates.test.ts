@@ -44,6 +44,33 @@ afterAll(async () => {
   await new Promise((r) => hook?.close(r))
 })
 
+/** The raw text of an /events stream until `until` holds (at most 10 s), then closed. */
+async function readEvents(path: string, until: (text: string) => boolean): Promise<string> {
+  const port = (f.h.sys.app.server.address() as { port: number }).port
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(), 10_000)
+  let text = ''
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      headers: { authorization: `Bearer ${f.h.sys.adminToken}` },
+      signal: controller.signal,
+    })
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    while (!until(text)) {
+      const chunk = await reader.read()
+      if (chunk.done) break
+      text += decoder.decode(chunk.value, { stream: true })
+    }
+  } catch (err) {
+    if (!controller.signal.aborted) throw err
+  } finally {
+    clearTimeout(timer)
+    controller.abort()
+  }
+  return text
+}
+
 const stored = async () =>
   (await f.h.sys.deps.store.getScaleSet(armPaths(f.h.sub).set().toLowerCase()))?.healthGates
 
@@ -264,6 +291,13 @@ describe('healthGates', () => {
       expect(failed.every((a) => a.state === 'RolledBack')).toBe(true)
       const timeline = await f.h.sys.deps.store.listEvents(refused.id)
       expect(timeline.some((e) => e.reason === 'GateFailed')).toBe(true)
+      // The gate decisions are on /events, as every rollout decision is.
+      const streamed = await readEvents(
+        `/events?since=0&scaleSet=${encodeURIComponent(key)}`,
+        (t) => t.includes('"reason":"GateFailed"'),
+      )
+      expect(streamed).toContain('"reason":"HealthyAndGatesPassed"')
+      expect(streamed).toMatch(/"to":"RollingBack","reason":"GateFailed"/)
       const metrics = await f.h.call('GET', '/metrics', { apiVersion: null })
       expect(metrics.body).toMatch(
         /osroll_gate_evaluations_total\{kind="webhook",result="pass",reason=""\} [1-9]/,
