@@ -182,6 +182,75 @@ describe('reconciler', () => {
     ])
   })
 
+  /**
+   * A store whose set write after the rollout ended goes wrong once, as `breakEnd` says: the
+   * rollout's end is saved, the set's write of it is not.
+   */
+  function breakingEndWrite(w: Awaited<ReturnType<typeof world>>, breakEnd: () => Promise<void>) {
+    let broken = false
+    const store = Object.create(w.store) as MemoryStore
+    store.putScaleSet = async (state, expected, o) => {
+      const rollouts = await w.store.listRollouts(SET_KEY, { limit: 1 })
+      const ended = rollouts[0] !== undefined && rollouts[0].status !== 'RollingForward'
+      if (!broken && ended && state.faultedVersions.length > 0) {
+        broken = true
+        await breakEnd()
+      }
+      return w.store.putScaleSet(state, expected, o)
+    }
+    return store
+  }
+
+  async function faultVersion(w: Awaited<ReturnType<typeof world>>, d: ReconcilerDeps) {
+    await runFor(w, w.deps(), 2000)
+    w.catalog.publish(
+      spec().image,
+      '1.1.0',
+      'sim:?boot=1&health=unhealthy',
+      'westus',
+      w.clock.nowMs(),
+    )
+    await runFor(w, d, 70_000)
+  }
+
+  it("records a rollout's end on its set when a set PUT races the write", async () => {
+    const w = await world({ spec: { capacity: 2 } })
+    let raced = 0
+    const store = breakingEndWrite(w, async () => {
+      // A set PUT lands between the reconciler's read of the set and its write of the end.
+      const current = (await w.store.getScaleSet(SET_KEY))!
+      await w.store.putScaleSet({ ...current, firstSinceEnable: false }, current.revision)
+      raced++
+    })
+    await faultVersion(w, { ...w.deps(), store })
+    expect(raced).toBe(1)
+    const set = (await w.store.getScaleSet(SET_KEY))!
+    expect(set.faultedVersions).toEqual(['1.1.0'])
+    expect(set.quarantine?.map((q) => q.version)).toEqual(['1.1.0'])
+    expect(set.openRollout).toBeNull()
+  })
+
+  it("records a rollout's end that a crash kept from its set, on the next pass", async () => {
+    const w = await world({ spec: { capacity: 2 } })
+    const store = breakingEndWrite(w, async () => {
+      throw new Error('the control plane died here')
+    })
+    await expect(faultVersion(w, { ...w.deps(), store })).rejects.toThrow('died here')
+    const [faulted] = await w.store.listRollouts(SET_KEY, { limit: 1 })
+    expect(faulted).toMatchObject({ status: 'Faulted', target: { imageVersion: '1.1.0' } })
+    const lost = (await w.store.getScaleSet(SET_KEY))!
+    expect(lost.faultedVersions).toEqual([])
+    expect(lost.openRollout).toBe(faulted!.id)
+    // A new process: its first pass records the end, and the version is never retried.
+    const d = w.deps()
+    await runFor(w, d, 20 * 60_000)
+    const set = (await w.store.getScaleSet(SET_KEY))!
+    expect(set.faultedVersions).toEqual(['1.1.0'])
+    expect(set.quarantine?.[0]).toMatchObject({ version: '1.1.0', rolloutId: faulted!.id })
+    expect(set.openRollout).toBeNull()
+    expect(await w.store.listRollouts(SET_KEY, { limit: 5 })).toHaveLength(1)
+  })
+
   it('never creates more instances than the capacity while slow creates are in flight', async () => {
     let created = 0
     let release!: () => void

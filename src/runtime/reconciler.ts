@@ -19,6 +19,7 @@ import type { EffectRunner } from './effect-runner.js'
 import type { GateSource } from './gates.js'
 import type { Logger } from './logger.js'
 import { frozenTiming } from '../core/rollout/timing.js'
+import { AppError } from '../errors.js'
 
 export type ReconcilerDeps = Readonly<{
   store: Store
@@ -73,8 +74,9 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Pass
   if (!stored) return { wakeAtMs: null, rollout: null }
   const instances = observe(views, records)
   const rollout = active ?? null
-  const state = await reconcileCapacity(stored, instances, rollout, deps)
+  let state = await reconcileCapacity(stored, instances, rollout, deps)
   if (rollout !== null) return step(state, instances, rollout, deps, null)
+  if (state.openRollout) state = await recordOpenEnd(state, deps)
   const started = await maybeStart(state, instances, deps)
   if (started.type === 'started') return step(state, instances, started.rollout, deps, started)
   let triggerWake = started.type === 'wait' ? started.wakeAtMs : null
@@ -126,13 +128,24 @@ async function step(
   if (started) {
     // One transaction: the rollout, its first decision and events, and (only if the rollout was
     // created) the set's first-since-enable flag cleared.
+    // The set notes the rollout as open, so that its end is recorded even across a crash. A set
+    // write racing this one (a set PUT) costs only that note, unless the flag must be cleared.
     const [, flagged] = await Promise.all([
       deps.store.createRollout(next, plan.events),
-      started.clearFirstSinceEnable
-        ? deps.store.putScaleSet({ ...state, firstSinceEnable: false }, state.revision, {
-            onlyWithRollout: next.id,
-          })
-        : null,
+      deps.store
+        .putScaleSet(
+          {
+            ...state,
+            openRollout: next.id,
+            ...(started.clearFirstSinceEnable ? { firstSinceEnable: false } : {}),
+          },
+          state.revision,
+          { onlyWithRollout: next.id },
+        )
+        .catch((err: unknown) => {
+          if (started.clearFirstSinceEnable || !isConflict(err)) throw err
+          return null
+        }),
     ])
     if (flagged) state = flagged
     deps.log.info(
@@ -147,24 +160,72 @@ async function step(
     deps.metrics?.rolloutStep(before, next, plan.events)
     logDecisions(next, plan.events, deps.log)
   }
-  if (plan.nextInstanceId !== state.nextInstanceId || next.status !== 'RollingForward') {
-    const ended = next.status !== 'RollingForward'
-    await deps.store.putScaleSet(
-      {
-        ...state,
-        nextInstanceId: plan.nextInstanceId,
-        cancelRequestedAtMs: ended ? null : state.cancelRequestedAtMs,
-        ...(ended && state.pauseRequest ? { pauseRequest: null } : {}),
-        ...(ended ? recordEnd(state, next, nowMs) : {}),
-      },
-      state.revision,
-    )
+  if (next.status !== 'RollingForward') {
+    await writeEnd(state, next, plan.nextInstanceId, nowMs, deps)
+  } else if (plan.nextInstanceId !== state.nextInstanceId) {
+    await deps.store.putScaleSet({ ...state, nextInstanceId: plan.nextInstanceId }, state.revision)
   }
   deps.effects.run(ctx, plan.actions, artifacts)
   if (next.status !== 'RollingForward') await pruneHistory(state.key, nowMs, deps)
   // Superseded (roll forward): the next pass starts the newer version's rollout, at once.
   const rollForward = next.status !== 'RollingForward' && next.supersededBy != null
   return { wakeAtMs: rollForward ? nowMs : plan.wakeAtMs, rollout: next }
+}
+
+/**
+ * Writes a rollout's end onto its set: the end's records (quarantine, retry delay), the cancel
+ * and pause requests cleared, the rollout no longer open. The rollout is already saved; a set
+ * write that races it (a set PUT) is retried on the set as it is now, so the end is never lost
+ * (docs/architecture.md § Recording a rollout's end).
+ */
+async function writeEnd(
+  state: ScaleSetState,
+  ended: Rollout,
+  nextInstanceId: number,
+  nowMs: number,
+  deps: ReconcilerDeps,
+): Promise<ScaleSetState> {
+  let current = state
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deps.store.putScaleSet(
+        {
+          ...current,
+          nextInstanceId: Math.max(nextInstanceId, current.nextInstanceId),
+          cancelRequestedAtMs: null,
+          ...(current.pauseRequest ? { pauseRequest: null } : {}),
+          ...(current.openRollout !== undefined ? { openRollout: null } : {}),
+          ...recordEnd(current, ended, nowMs),
+        },
+        current.revision,
+      )
+    } catch (err) {
+      if (!isConflict(err) || attempt >= 5) throw err
+      const fresh = await deps.store.getScaleSet(current.key)
+      if (!fresh) return current
+      current = fresh
+    }
+  }
+}
+
+/**
+ * A set whose rollout ended without the set recording it (a crash, or the set write refused,
+ * between the two writes) records it now, at the rollout's end time. A rollout that is gone
+ * (history pruned, set re-created) is forgotten.
+ */
+async function recordOpenEnd(state: ScaleSetState, deps: ReconcilerDeps): Promise<ScaleSetState> {
+  const open = await deps.store.getRollout(state.openRollout!)
+  if (open && open.status === 'RollingForward') return state
+  if (!open) return deps.store.putScaleSet({ ...state, openRollout: null }, state.revision)
+  deps.log.warn(
+    { scaleSet: state.key, rollout: open.id },
+    'Recording the end of a rollout the set had not recorded (the control plane stopped between the two writes)',
+  )
+  return writeEnd(state, open, state.nextInstanceId, open.endedAtMs ?? deps.clock.nowMs(), deps)
+}
+
+function isConflict(err: unknown): boolean {
+  return err instanceof AppError && err.code === 'RevisionConflict'
 }
 
 /** A rollout decided by this pass, not stored yet. */

@@ -9,6 +9,8 @@ import { startRollout } from '../core/rollout/start.js'
 import { effectNote } from '../runtime/effect-notes.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import { noteApprovals } from './approval-notes.js'
+import { approveInstances } from './rollouts.js'
+import type { ServiceDeps } from './deps.js'
 
 const record = (instanceId: string, pending: boolean, approved: boolean) => ({
   instanceId,
@@ -84,5 +86,26 @@ describe('effectNote', () => {
   it('notes nothing outside a rollout, nor for effects the timeline has no step for', () => {
     expect(effectNote({ scaleSetKey: 'k' }, 'reimage', '3', 5)).toBeNull()
     expect(effectNote({ scaleSetKey: 'k', rolloutId: 'r1' }, 'delete', '3', 5)).toBeNull()
+  })
+
+  it('wakes the set for a stored approval even when its note fails', async () => {
+    const { store, clock, key } = await world(true)
+    const failing = Object.create(store) as MemoryStore
+    failing.appendEvents = async () => {
+      throw new Error('disk full')
+    }
+    const woken: string[] = []
+    const deps = { store: failing, clock, notify: (k: string) => woken.push(k) }
+    await expect(
+      approveInstances(
+        deps as unknown as ServiceDeps,
+        key,
+        [record('3', true, false)],
+        ['3'],
+        'ApprovedByRequest',
+      ),
+    ).rejects.toThrow('disk full')
+    expect((await store.listInstanceRecords(key))[0]).toMatchObject({ osUpgradeApproved: true })
+    expect(woken).toEqual([key])
   })
 })

@@ -184,6 +184,56 @@ export class StoreCatalog implements ImageCatalog {
       : null
   }
 
+  /**
+   * An explicitly named version as a rollout to it in `location` would build it: published in
+   * that region (platform), or replicated to it (gallery; excludeFromLatest does not apply to a
+   * version asked for by name). Otherwise why not, for the caller's error.
+   * @example artifactIn(ubuntu, '1.2.0', 'westus') → { problem: "… is published in eastus, not in westus." }
+   */
+  async artifactIn(
+    image: ImageReference,
+    version: string,
+    location: string,
+  ): Promise<{ artifact: ImageArtifact } | { missing: true } | { problem: string }> {
+    const where = normalizeLocation(location)
+    if (image.kind === 'gallery') {
+      const v = await this.galleries.version(image.definitionId, version)
+      if (!v) return { missing: true }
+      const region = v.regions.find((r) => r.name === where)
+      if (!region)
+        return {
+          problem: `The image version '${version}' is not replicated to ${where}, the scale set's location: its target regions are ${v.regions.map((r) => r.name).join(', ')}.`,
+        }
+      if (!(await this.galleries.replicatedIn(image.definitionId, version, where)))
+        return {
+          problem: `The image version '${version}' is still replicating to ${where}, the scale set's location; start once its replication there has completed.`,
+        }
+      return {
+        artifact: {
+          version: v.version,
+          label: imageLabel(image, v.version),
+          sourceUri: v.sourceUri,
+        },
+      }
+    }
+    if (image.kind !== 'platform') return { missing: true }
+    const key = { location: where, publisher: image.publisher, offer: image.offer, sku: image.sku }
+    const here = await this.get(key, version)
+    if (here)
+      return {
+        artifact: {
+          version: here.version,
+          label: imageLabel(image, here.version),
+          sourceUri: here.sourceUri,
+        },
+      }
+    const elsewhere = (await this.anyRegion(image, version)).filter((x) => x !== undefined)
+    if (elsewhere.length === 0) return { missing: true }
+    return {
+      problem: `The image version '${version}' is not published in ${where}, the scale set's location.`,
+    }
+  }
+
   async artifact(
     image: ImageReference,
     version: string,

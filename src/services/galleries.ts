@@ -260,6 +260,13 @@ export class Galleries {
     return times.length ? Math.min(...times) : null
   }
 
+  /** Whether `version`'s replication to `location` has completed (a target region, delay passed). */
+  async replicatedIn(definitionId: string, version: string, location: string): Promise<boolean> {
+    const v = await this.version(definitionId, version)
+    const region = v?.regions.find((r) => r.name === normalizeLocation(location))
+    return region !== undefined && region.addedAtMs + this.replicationDelayMs <= this.nowMs()
+  }
+
   async version(definitionId: string, version: string): Promise<GalleryVersion | undefined> {
     const r = await this.store.getResource(`${definitionId}/versions/${version}`)
     return r ? versionOf(r) : undefined

@@ -14,6 +14,7 @@ import type { DryRunPlan } from '../core/rollout/dry-run.js'
 import { observe } from '../runtime/reconciler.js'
 import type { ServiceDeps } from './deps.js'
 import { requireScaleSet } from './scale-sets.js'
+import { namedVersion } from './rollouts.js'
 import type { ScaleSetRef } from './scale-sets.js'
 import { frozenTiming } from '../core/rollout/timing.js'
 
@@ -95,12 +96,7 @@ async function targetVersion(
       `version '${given}' is not an image version (Major.Minor.Patch).`,
       'version',
     )
-  const found = await deps.catalog.artifact(spec.image, given, spec.location)
-  if (!found)
-    throw Errors.NotFound(
-      `The image version '${given}' is not published for this scale set's image.`,
-    )
-  return found.version
+  return (await namedVersion(deps, { spec }, given)).version
 }
 
 /** The plan in the API's shape: durations as ISO 8601, names as the API spells them. */

@@ -51,11 +51,7 @@ export async function startOsRollout(
   const latest =
     o.version === undefined
       ? await deps.catalog.latestEligible(state.spec.image, state.spec.location)
-      : await deps.catalog.artifact(state.spec.image, o.version, state.spec.location)
-  if (!latest && o.version !== undefined)
-    throw Errors.NotFound(
-      `The image version '${o.version}' is not published for this scale set's image.`,
-    )
+      : await namedVersion(deps, state, o.version)
   if (!latest)
     throw Errors.OperationNotAllowed(
       'No image version is available for this scale set in its location.',
@@ -68,6 +64,23 @@ export async function startOsRollout(
     scope: null,
     ...(o.rollback !== undefined ? { rollback: o.rollback } : {}),
   })
+}
+
+/**
+ * A version asked for by name (osroll's rollouts/start), as published or replicated in the set's
+ * location: 404 when the image has no such version, 409 when it is not in that region yet.
+ */
+export async function namedVersion(
+  deps: ServiceDeps,
+  state: Pick<ScaleSetState, 'spec'>,
+  version: string,
+): Promise<{ version: string }> {
+  const found = await deps.catalog.artifactIn(state.spec.image, version, state.spec.location)
+  if ('artifact' in found) return found.artifact
+  if ('problem' in found) throw Errors.OperationNotAllowed(found.problem)
+  throw Errors.NotFound(
+    `The image version '${version}' is not published for this scale set's image.`,
+  )
 }
 
 /** POST rollingUpgrades/cancel: the running batch finishes, then Cancelled. */
@@ -319,8 +332,12 @@ export async function approveInstances(
       }
     }),
   )
-  await noteApprovals(deps, key, records, ids, via)
-  deps.notify(key)
+  // The approval is stored: the set wakes for it even if its note in the timeline fails.
+  try {
+    await noteApprovals(deps, key, records, ids, via)
+  } finally {
+    deps.notify(key)
+  }
 }
 
 /**

@@ -452,6 +452,7 @@ async function saveState(
       ...(current?.pauseRequest ? { pauseRequest: current.pauseRequest } : {}),
       // The health gates too (docs/controls.md § Health gates).
       ...(current?.healthGates ? { healthGates: current.healthGates } : {}),
+      ...(current?.openRollout ? { openRollout: current.openRollout } : {}),
       cancelRequestedAtMs: current?.cancelRequestedAtMs ?? null,
       revision: current?.revision ?? 0,
     }

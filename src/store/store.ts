@@ -64,6 +64,13 @@ export type ScaleSetState = Readonly<{
    * absent, null or empty: none.
    */
   healthGates?: readonly HealthGate[] | null
+  /**
+   * The rollout started on this set whose end is not recorded on the set yet: set when it
+   * starts, cleared with the end's records (quarantine, retry delay), so that a crash between
+   * the rollout's last save and the set's write loses no end (docs/architecture.md § Recording a
+   * rollout's end). Absent on sets stored before it existed.
+   */
+  openRollout?: string | null
   revision: number
 }>
 

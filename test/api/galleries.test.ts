@@ -163,6 +163,15 @@ describe('galleries', () => {
     await replicated('5.0.0')
     await h.settle() // reconciled with both replicated: neither is eligible in westus
     expect(await history()).toHaveLength(2)
+    // Asked for by name, a version not replicated to the set's region is refused too.
+    const start = await call('POST', setPath('/providers/Osroll.Upgrades/rollouts/start'), {
+      body: { version: '5.0.0' },
+    })
+    expect([start.status, start.body.error?.code]).toEqual([409, 'OperationNotAllowed'])
+    expect(start.body.error.message).toMatch(
+      /'5.0.0' is not replicated to westus, the scale set's location: its target regions are eastus/,
+    )
+    expect(await history()).toHaveLength(2)
     const vms = await call('GET', setPath('/virtualMachines'))
     expect(
       vms.body.value.every(

@@ -65,8 +65,15 @@ describe('Osroll.Upgrades/rollouts/start', () => {
       [set, { rollback: true, soak: 'PT1M' }, 400, 'InvalidParameter', /Unknown member 'soak'/],
       [set, [true], 400, 'InvalidRequestContent', /JSON object/],
       [set, { version: '9.9.9' }, 404, 'NotFound', /'9.9.9' is not published/],
+      [set, { version: '1.5.0' }, 409, 'OperationNotAllowed', /not published in westus/],
       [armPaths(h.sub).set('nope'), { rollback: true }, 404, 'ResourceNotFound', /nope/],
     ] as const
+    // 1.5.0 is published, but in eastus only: not a version the set in westus can run.
+    const eastus = armPaths(h.sub).image('1.5.0').replace('/westus/', '/eastus/')
+    const elsewhere = { ...imageBody('sim:?boot=0'), location: 'eastus' }
+    expect((await h.call('PUT', eastus, { body: elsewhere })).status).toBe(201)
+    const plan = await h.call('GET', `${set}/providers/Osroll.Upgrades/plans/default?version=1.5.0`)
+    expect([plan.status, plan.body.error?.code]).toEqual([409, 'OperationNotAllowed'])
     for (const [path, body, status, code, message] of bad) {
       const r = await call('POST', `${path}${START}`, body)
       expect([r.status, r.body.error?.code], JSON.stringify(body)).toEqual([status, code])

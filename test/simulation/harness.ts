@@ -4,6 +4,7 @@
  * runs one pass, lets its effects settle, checks every invariant, and moves time to the next
  * interesting instant. A run is a pure function of its scenario: same seed, same transcript.
  */
+import { frozenTiming } from '../../src/core/rollout/timing.js'
 import { quarantineList, releaseOnSet } from '../../src/core/rollout/quarantine.js'
 import { ManualClock } from '../../test-support/manual-clock.js'
 import { scaleSetState } from '../../test-support/builders.js'
@@ -396,9 +397,9 @@ async function manualStart(
       scope: null,
       ...(rollback !== undefined ? { rollback } : {}),
     },
-    healthDeadlineMs: s.healthDeadlineMs,
+    // As the API freezes them (services/rollouts.ts): the set's upgrade settings over the default.
+    ...frozenTiming(state.upgradeSettings, s.healthDeadlineMs),
     rollForwardFrom: state.faultedVersions,
-    adaptiveRamp: state.upgradeSettings?.adaptiveRamp === true,
     nowMs: clock.nowMs(),
   })
   await store.createUserRollout(rollout)
@@ -425,7 +426,7 @@ async function manualUpgrade(
       pace: 'allAtOnce',
       scope: ids,
     },
-    healthDeadlineMs: s.healthDeadlineMs,
+    ...frozenTiming(state.upgradeSettings, s.healthDeadlineMs),
     nowMs: clock.nowMs(),
   })
   await store.createUserRollout(rollout)
