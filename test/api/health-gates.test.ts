@@ -235,7 +235,7 @@ describe('healthGates', () => {
 
   it(
     'a webhook gate passes a rollout on 2xx, and fails it on anything else, quoted',
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async () => {
       const set = armPaths(f.h.sub).set()
       const key = set.toLowerCase()
@@ -305,6 +305,26 @@ describe('healthGates', () => {
       expect(metrics.body).toMatch(
         /osroll_gate_failures_total\{kind="webhook",reason="GateWebhookRefused"\} [1-9]/,
       )
+      const list = JSON.stringify([{ name: 'ask', kind: 'webhook', url: hookUrl }])
+      const replaced = await f.osroll(
+        ...['vmss', 'health-gate', 'set', '-g', 'rg', '-n', 'web', '--gates', list],
+      )
+      expect(replaced.code, replaced.stderr).toBe(0)
+      expect(JSON.parse(replaced.stdout).properties.gates).toEqual([
+        { name: 'ask', kind: 'webhook', url: hookUrl, timeout: 'PT2M', interval: 'PT10S' },
+      ])
+      const unknown = await f.osroll(
+        ...['vmss', 'health-gate', 'remove', '-g', 'rg', '-n', 'web', '--gate', 'nope'],
+      )
+      expect([unknown.code, unknown.stderr]).toEqual([
+        1,
+        expect.stringMatching(/The set has no gate named 'nope'/),
+      ])
+      const removed = await f.osroll(
+        ...['vmss', 'health-gate', 'remove', '-g', 'rg', '-n', 'web', '--gate', 'ask'],
+      )
+      expect(removed.code, removed.stderr).toBe(0)
+      expect(await stored()).toEqual([])
       const del = await f.osroll('vmss', 'health-gate', 'delete', '-g', 'rg', '-n', 'web')
       expect(del.code, del.stderr).toBe(0)
       expect(await stored()).toBeNull()
