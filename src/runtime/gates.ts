@@ -329,7 +329,8 @@ type QueryOutcome =
 
 /**
  * One instant query through Prometheus's HTTP API (`/api/v1/query`): one sample or a scalar is a
- * value; no sample (or NaN) is no data; several series, or an error answer, fail the gate.
+ * value; no sample (or NaN) is no data; a 5xx (unavailable, its own query timeout) is asked again;
+ * several series, or a refusal (400 bad_data, 422 execution), fail the gate.
  */
 export async function queryValue(
   serverUrl: string,
@@ -362,11 +363,11 @@ export async function queryValue(
     body = null
   }
   if (!body || body.status !== 'success') {
-    if (res.status >= 500 && !body)
+    if (res.status >= 500)
       return {
         kind: 'inconclusive',
         reason: 'GateUnreachable',
-        message: `Prometheus at ${serverUrl} answered ${res.status}: ${text.slice(0, 300)}`,
+        message: `Prometheus at ${serverUrl} answered ${res.status}: ${body?.error ?? text.slice(0, 300)}`,
       }
     return {
       kind: 'fail',
