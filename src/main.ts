@@ -24,6 +24,7 @@ import { confineImageSource, importArtifact } from './fabrics/host/artifacts.js'
 import { SqlLocalState } from './store/sql/sql-local-state.js'
 import { Prober } from './health/prober.js'
 import { createMetrics } from './runtime/metrics.js'
+import { GateEvaluator } from './runtime/gates.js'
 import type { Metrics } from './runtime/metrics.js'
 import { parseSimUri } from './fabrics/sim/sim-behaviour.js'
 import { StoreCatalog } from './services/catalog.js'
@@ -166,10 +167,18 @@ export async function buildSystem(o: {
           onKey: (key) => orchestrator?.enqueue(key),
         })
       : null
+  // Health gates (docs/controls.md § Health gates): a verdict wakes its set at once.
+  const gates = new GateEvaluator({
+    nowMs: () => clock.nowMs(),
+    onChange: (key) => orchestrator?.enqueue(key),
+    metrics,
+    log: o.log,
+  })
   orchestrator = new Orchestrator(
     {
       store,
       fabric,
+      gates,
       catalog,
       clock,
       effects,
@@ -248,6 +257,7 @@ export async function buildSystem(o: {
   const stop = async (): Promise<void> => {
     await retention.stop()
     await orchestrator?.stop()
+    gates.close()
     await leases?.stop()
     await wake?.close()
     if (fabric instanceof QemuFabric) await fabric.close()

@@ -18,9 +18,14 @@ export function sampleImage(
     health?: 'healthy' | 'unhealthy'
     initializingSeconds?: number
     port?: number
+    /** The share of `GET /` answered 500 (a broken-but-healthy version); default 0. */
+    errorRate?: number
   },
 ): string {
-  const dir = join(workDir, `web-${o.version}-${o.health ?? 'healthy'}`)
+  const dir = join(
+    workDir,
+    `web-${o.version}-${o.health ?? 'healthy'}${o.errorRate ? `-errors${o.errorRate}` : ''}`,
+  )
   mkdirSync(workDir, { recursive: true })
   cpSync(SAMPLE_WEB, dir, { recursive: true })
   writeFileSync(
@@ -30,6 +35,7 @@ export function sampleImage(
       health: o.health ?? 'healthy',
       initializingSeconds: o.initializingSeconds ?? 0,
       port: o.port ?? 8080,
+      ...(o.errorRate ? { errorRate: o.errorRate } : {}),
     }),
   )
   return pathToFileURL(dir).href

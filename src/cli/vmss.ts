@@ -12,6 +12,7 @@ import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
 import { registerUpgradeSettings } from './vmss-upgrade-settings.js'
+import { registerHealthGates } from './vmss-health-gates.js'
 import { registerQuarantine } from './vmss-quarantine.js'
 import { applySet } from './set-path.js'
 import { startRequest } from './vmss-start.js'
@@ -362,6 +363,14 @@ export function registerVmss(program: Command): void {
     )
 
   registerUpgradeSettings(vmss, {
+    named,
+    resolve: (given) => {
+      const o = resolveSet(given as GivenSet)
+      return { ...o, path: (sub: string) => setPath(sub, o) }
+    },
+  })
+
+  registerHealthGates(vmss, {
     named,
     resolve: (given) => {
       const o = resolveSet(given as GivenSet)

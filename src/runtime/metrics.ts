@@ -94,9 +94,27 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
     buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
   })
+  const gateEvaluations = new Counter({
+    name: 'osroll_gate_evaluations_total',
+    help: 'Health gate checks by gate kind, result (pass, fail, inconclusive) and reason',
+    labelNames: ['kind', 'result', 'reason'],
+    registers: [registry],
+  })
+  const gateFailures = new Counter({
+    name: 'osroll_gate_failures_total',
+    help: 'Health gates that failed an instance or a batch, by gate kind and typed reason',
+    labelNames: ['kind', 'reason'],
+    registers: [registry],
+  })
 
   return {
     registry,
+    gateEvaluation(kind: string, result: 'pass' | 'fail' | 'inconclusive', reason: string): void {
+      gateEvaluations.inc({ kind, result, reason })
+    },
+    gateFailure(kind: string, reason: string): void {
+      gateFailures.inc({ kind, reason })
+    },
     leases(o: { held: number; replicas: number }): void {
       leasesHeld.set(o.held)
       replicas.set(o.replicas)

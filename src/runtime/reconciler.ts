@@ -16,6 +16,7 @@ import type { InstanceRecord, ScaleSetState, Store } from '../store/store.js'
 import { modelVersion, type ImageCatalog } from './catalog.js'
 import type { Clock } from './clock.js'
 import type { EffectRunner } from './effect-runner.js'
+import type { GateSource } from './gates.js'
 import type { Logger } from './logger.js'
 import { frozenTiming } from '../core/rollout/timing.js'
 import { AppError } from '../errors.js'
@@ -40,6 +41,11 @@ export type ReconcilerDeps = Readonly<{
    * it, no cluster is consulted.
    */
   clusters?: ClusterDurabilities
+  /**
+   * The health gates' verdicts (docs/controls.md § Health gates): the runtime's evaluator, or the
+   * simulator's. Without it, no gates are judged.
+   */
+  gates?: GateSource
   /** Told of every saved decision (metrics.ts); optional. */
   metrics?: Readonly<{
     rolloutStep: (before: Rollout | null, after: Rollout, events: readonly RolloutEvent[]) => void
@@ -106,6 +112,7 @@ async function step(
       nextInstanceId: state.nextInstanceId,
       clusterDurability: await clusterDurabilityOf(state, deps),
       supersededBy: started ? null : await supersedingVersion(state, instances, rollout, deps),
+      gates: deps.gates?.inputs(state, rollout, instances) ?? null,
     },
     nowMs,
   )

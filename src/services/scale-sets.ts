@@ -450,6 +450,8 @@ async function saveState(
       // and a pause of the running rollout (docs/rollouts.md § Pause and resume).
       ...(current?.upgradeSettings ? { upgradeSettings: current.upgradeSettings } : {}),
       ...(current?.pauseRequest ? { pauseRequest: current.pauseRequest } : {}),
+      // The health gates too (docs/controls.md § Health gates).
+      ...(current?.healthGates ? { healthGates: current.healthGates } : {}),
       ...(current?.openRollout ? { openRollout: current.openRollout } : {}),
       cancelRequestedAtMs: current?.cancelRequestedAtMs ?? null,
       revision: current?.revision ?? 0,

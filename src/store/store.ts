@@ -9,6 +9,7 @@ import type { FaultCause } from '../core/rollout/recovery.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
 import type { FabricModel } from '../fabrics/types/fabric.js'
+import type { HealthGate } from '../core/gates/gates.js'
 
 /** The orchestrator's view of one scale set: its spec plus the facts it decides on. */
 export type ScaleSetState = Readonly<{
@@ -59,6 +60,11 @@ export type ScaleSetState = Readonly<{
    */
   upgradeSettings?: UpgradeSettings | null
   /**
+   * The set's health gates (docs/controls.md § Health gates), judged beside its health source;
+   * absent, null or empty: none.
+   */
+  healthGates?: readonly HealthGate[] | null
+  /**
    * The rollout started on this set whose end is not recorded on the set yet: set when it
    * starts, cleared with the end's records (quarantine, retry delay), so that a crash between
    * the rollout's last save and the set's write loses no end. Absent on sets stored before it
@@ -67,6 +73,8 @@ export type ScaleSetState = Readonly<{
   openRollout?: string | null
   revision: number
 }>
+
+export type { HealthGate }
 
 export type UpgradeSettings = Readonly<{
   healthDeadlineMs?: number

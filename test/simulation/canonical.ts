@@ -23,6 +23,7 @@ function scenario(
     rolling?: Partial<ScaleSetSpec['rolling']>
     extensions?: FabricModel['extensions']
     settings?: Scenario['settings']
+    gates?: Scenario['gates']
   },
 ): Scenario {
   const s = spec({
@@ -53,6 +54,7 @@ function scenario(
     faults: o.faults,
     healthDeadlineMs: 300 * S,
     ...(o.settings ? { settings: o.settings } : {}),
+    ...(o.gates ? { gates: o.gates } : {}),
     timing: NO_DELAY,
     maxSteps: 2000,
   }
@@ -290,5 +292,21 @@ export const CANONICAL: readonly Scenario[] = [
       publish(10 * S, '1.1.0', BROKEN),
       { atMs: 20 * S, fault: { kind: 'manualStart', rollback: true } },
     ],
+  }),
+  // docs/controls.md § Health gates: a cohort gate beside the probe (the random seeds mix in
+  // per-instance gates). 1.1.0 passes (each batch counts one interval after it is healthy);
+  // 1.2.0 is healthy by probe but its cohort regresses: batch 1 fails GateFailed and is rolled
+  // back, the rollout Faulted with the values quoted; 1.3.0 loses its Prometheus: nothing passes
+  // by default, the batch fails closed at the gate's timeout (GateUnreachable), rolled back.
+  scenario('health-gates', {
+    spec: { capacity: 10 },
+    gates: {
+      instance: false,
+      cohort: true,
+      intervalMs: 5 * S,
+      timeoutMs: 60 * S,
+      outcomes: { '1.1.0': 'pass', '1.2.0': 'fail', '1.3.0': 'down' },
+    },
+    faults: [publish(10 * S, '1.1.0'), publish(200 * S, '1.2.0'), publish(400 * S, '1.3.0')],
   }),
 ]

@@ -10,6 +10,7 @@ import { fabricModel, spec } from '../../test-support/builders.js'
 import type { ScaleSetSpec } from '../../src/core/scale-set/spec.js'
 import type { Fault, Scenario, TimedFault } from './scenario.js'
 import { NO_DELAY, SF_NODE_TYPE } from './scenario.js'
+import type { SimGateOutcome, SimGatePlan } from './sim-gates.js'
 
 const S = 1000
 
@@ -93,6 +94,10 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     ...(progressDeadlineMs > 0 ? { progressDeadlineMs } : {}),
     ...(adaptiveRamp ? { adaptiveRamp } : {}),
   }
+  // Health gates (docs/controls.md § Health gates), from a stream of their own: per-instance
+  // and/or cohort gates that pass, fail, time out or lose their Prometheus, per version.
+  const gating = new Rng(seed ^ 0x9a7e_5c11)
+  const gates = gating.chance(0.3) ? gatePlan(gating) : null
   if (s.automaticOS.deferral) faults.push({ atMs: horizon, fault: { kind: 'approve', ids: null } })
   faults.push(...ruleFaults(seed, s, horizon, extensions.length > 0))
   // Upgrade mode Manual (docs/rollouts.md R1.7): the operator's manualupgrade, on its own stream.
@@ -115,8 +120,23 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     faults: faults.sort((a, b) => a.atMs - b.atMs),
     healthDeadlineMs: rng.pick([60, 120, 300]) * S,
     ...(Object.keys(settings).length > 0 ? { settings } : {}),
+    ...(gates ? { gates } : {}),
     timing: NO_DELAY,
     maxSteps: 5000,
+  }
+}
+
+function gatePlan(rng: Rng): SimGatePlan {
+  const kinds = rng.pick(['instance', 'cohort', 'both'] as const)
+  const outcomes: Record<string, SimGateOutcome> = {}
+  for (const v of ['1.1.0', '1.2.0', '1.3.0', '1.9.0'])
+    outcomes[v] = rng.pick(['pass', 'pass', 'pass', 'fail', 'timeout', 'down'] as const)
+  return {
+    instance: kinds !== 'cohort',
+    cohort: kinds !== 'instance',
+    intervalMs: rng.pick([1, 5, 10]) * S,
+    timeoutMs: rng.pick([15, 60, 240]) * S,
+    outcomes,
   }
 }
 

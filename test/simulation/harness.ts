@@ -26,6 +26,8 @@ import type { Fault, Scenario } from './scenario.js'
 import { Invariants } from './invariants.js'
 import { TimelineInvariant } from './timeline-invariant.js'
 import { Transcript } from './transcript.js'
+import { SimGates } from './sim-gates.js'
+import { GateInvariant } from './gate-invariant.js'
 
 export type SimResult = Readonly<{
   scenario: Scenario
@@ -91,6 +93,8 @@ export type SimWorld = Readonly<{
   cluster: { durability: string | null }
   /** Rollout ids, shared by the engine and the user's rollouts: `r1`, `r2`, … */
   nextId: () => string
+  /** The health gates' source, when the scenario has gates (docs/controls.md § Health gates). */
+  gates: SimGates | null
 }>
 
 /** The scenario's world at t=0: the initial image published and the scale set stored. */
@@ -111,7 +115,8 @@ export async function simWorld(s: Scenario): Promise<SimWorld> {
   const cluster = { durability: s.spec.serviceFabricNodeType?.durability ?? null }
   let ids = 0
   const nextId = () => `r${++ids}`
-  return { s, key: s.spec.key, clock, store, catalog, simState, fabric, cluster, nextId }
+  const gates = s.gates ? new SimGates(s.gates, () => clock.nowMs()) : null
+  return { s, key: s.spec.key, clock, store, catalog, simState, fabric, cluster, nextId, gates }
 }
 
 /** The runtime's dependencies on the world, with an effect runner that calls `onSettled`. */
@@ -138,6 +143,7 @@ export function simDeps(w: SimWorld, onSettled: () => void): ReconcilerDeps {
     ...(cluster.durability !== null
       ? { clusters: { durability: async () => cluster.durability } }
       : {}),
+    ...(w.gates ? { gates: w.gates } : {}),
   }
 }
 
@@ -159,6 +165,10 @@ export async function runScenario(
   let deps = makeDeps(true)
   const inv = new Invariants(s)
   const timelines = new TimelineInvariant(inv.violations)
+  const gateInv =
+    s.gates && world.gates
+      ? new GateInvariant(s.gates, world.gates, (m) => inv.violations.push(m))
+      : null
   const transcript = new Transcript(s)
   const pending = [...s.faults].sort((a, b) => a.atMs - b.atMs)
   let steps = 0
@@ -201,6 +211,7 @@ export async function runScenario(
     const state = (await store.getScaleSet(key)) as ScaleSetState
     await inv.check(clock.nowMs(), after, rollouts, state, simState)
     await timelines.check(clock.nowMs(), rollouts, (id) => store.listEvents(id))
+    gateInv?.check(`t=${clock.nowMs()}ms`, rollouts)
     transcript.step(clock.nowMs(), after, rollouts)
     if (inv.violations.length > 0) break
 
@@ -215,6 +226,7 @@ export async function runScenario(
       pending[0]?.atMs ?? null,
       after,
       clock.nextSleeperAtMs(),
+      world.gates?.nextAtMs(clock.nowMs()) ?? null,
     )
     if (next === null) {
       if (!active && pending.length === 0) break
@@ -455,8 +467,10 @@ function nextInstant(
   faultAtMs: number | null,
   views: readonly InstanceView[],
   sleeperAtMs: number | null,
+  gateAtMs: number | null = null,
 ): number | null {
   const candidates: number[] = []
+  if (gateAtMs !== null && gateAtMs > now) candidates.push(gateAtMs)
   if (wakeAtMs !== null && wakeAtMs > now) candidates.push(wakeAtMs)
   if (faultAtMs !== null && faultAtMs > now) candidates.push(faultAtMs)
   if (sleeperAtMs !== null && sleeperAtMs > now) candidates.push(sleeperAtMs)

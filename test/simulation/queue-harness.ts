@@ -15,6 +15,7 @@ import type { ScaleSetState } from '../../src/store/store.js'
 import { AppError } from '../../src/errors.js'
 import type { SimResult } from './harness.js'
 import { applyFault, simDeps, simWorld } from './harness.js'
+import { GateInvariant } from './gate-invariant.js'
 import { Invariants } from './invariants.js'
 import { TimelineInvariant } from './timeline-invariant.js'
 import { QueueWatch } from './queue-watch.js'
@@ -70,6 +71,8 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
   const watch = new QueueWatch({ concurrency: 2, activePollMs: ACTIVE_POLL_MS })
   const inv = new Invariants(s)
   const timelines = new TimelineInvariant(inv.violations)
+  const gateInv =
+    s.gates && w.gates ? new GateInvariant(s.gates, w.gates, (m) => inv.violations.push(m)) : null
   const transcript = new Transcript(s)
   const pending = [...s.faults].sort((a, b) => a.atMs - b.atMs)
 
@@ -194,6 +197,7 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
       simState,
     )
     await timelines.check(clock.nowMs(), rollouts, (id) => store.listEvents(id))
+    gateInv?.check(`t=${clock.nowMs()}ms`, rollouts)
     transcript.step(clock.nowMs(), after, rollouts)
     watch.succeeded(k, clock.nowMs(), result)
     return result

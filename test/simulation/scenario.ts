@@ -7,6 +7,7 @@ import type { ScaleSetSpec } from '../../src/core/scale-set/spec.js'
 import type { TimingProfile } from '../../src/core/rollout/start.js'
 import type { FabricModel } from '../../src/fabrics/types/fabric.js'
 import type { UpgradeSettings } from '../../src/store/store.js'
+import type { SimGatePlan } from './sim-gates.js'
 
 export type Fault = Readonly<
   | { kind: 'publish'; version: string; uri: string }
@@ -50,6 +51,8 @@ export type Scenario = Readonly<{
   healthDeadlineMs: number
   /** osroll's per-set settings (minHealthyTime, adaptive ramp), absent for none. */
   settings?: UpgradeSettings
+  /** Health gates and how they answer per version (docs/controls.md § Health gates); absent: none. */
+  gates?: SimGatePlan
   timing: TimingProfile
   maxSteps: number
 }>

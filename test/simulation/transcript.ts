@@ -35,6 +35,15 @@ export class Transcript {
           }),
       )
     }
+    if (s.gates) {
+      const g = s.gates
+      const kinds = [g.instance ? 'instance' : '', g.cohort ? 'cohort' : ''].filter(Boolean)
+      const outcomes = Object.entries(g.outcomes).map(([v, o]) => `${v} ${o}`)
+      this.lines.push(
+        `health gates: ${kinds.join(' and ')}, interval ${g.intervalMs / 1000}s, timeout ${g.timeoutMs / 1000}s` +
+          (outcomes.length ? `; ${outcomes.join(', ')}` : ''),
+      )
+    }
   }
 
   fault(nowMs: number, f: Fault): void {

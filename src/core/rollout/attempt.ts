@@ -9,6 +9,8 @@
 import { formatDurationMs } from '../duration.js'
 import { verdict } from '../health/verdict.js'
 import { failureMessage } from './messages.js'
+import { gateFailureMessage, gateVerdictOf } from '../gates/gates.js'
+import type { GateInputs } from '../gates/gates.js'
 import type {
   Action,
   Attempt,
@@ -25,6 +27,8 @@ export type AttemptContext = Readonly<{
   nowMs: number
   observe: (instanceId: string) => InstanceObservation | undefined
   failuresOf: (instanceId: string) => readonly EffectFailure[]
+  /** The health gates' verdicts (docs/controls.md § Health gates); absent or null: no gates. */
+  gates?: GateInputs | null
 }>
 
 export type Advanced = { attempt: Attempt; actions: Action[]; events: RolloutEvent[] }
@@ -50,7 +54,9 @@ export function advanceAttempt(a: Attempt, ctx: AttemptContext): Advanced {
       reason:
         next.failure && next.state !== out.attempt.state && isFailure(next.state)
           ? next.failure.reason
-          : reasonOf(next),
+          : next.state === 'Succeeded' && gateVerdictOf(next, ctx.gates) !== null
+            ? 'HealthyAndGatesPassed'
+            : reasonOf(next),
       ...(booted !== null ? { bootedAtMs: booted } : {}),
     })
     out.attempt = next
@@ -138,7 +144,13 @@ function onSurging(a: Attempt, ctx: AttemptContext, actions: Action[]): Attempt 
   }
   if (created.provisioning === 'failed')
     return fail(a, ctx, 'ProvisioningFailed', created.provisioningError)
-  if (verdict(created) === 'healthy') return { ...a, state: 'Succeeded', endedAtMs: nowMs }
+  if (verdict(created) === 'healthy') {
+    const gate = gateVerdictOf(a, ctx.gates)
+    if (gate?.status === 'fail')
+      return fail(a, ctx, 'GateFailed', gateFailureMessage(surgeId, gate))
+    if (gate === null || gate.status === 'pass')
+      return { ...a, state: 'Succeeded', endedAtMs: nowMs }
+  }
   const deadline = Math.max(created.bootedAtMs, a.startedAtMs) + r.healthDeadlineMs
   if (nowMs >= deadline) return fail(a, ctx, 'HealthDeadlineExceeded', null)
   return a.deadlineAtMs === deadline ? a : { ...a, deadlineAtMs: deadline }
@@ -149,10 +161,17 @@ function onWaitingHealth(a: Attempt, obs: InstanceObservation, ctx: AttemptConte
     return fail(a, ctx, 'ProvisioningFailed', obs.provisioningError)
   const minHealthyMs = ctx.rollout.minHealthyTimeMs ?? 0
   const healthy = verdict(obs) === 'healthy'
-  if (healthy && minHealthyMs === 0) return { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs }
+  // Health gates (docs/controls.md § Health gates): healthy counts only with every gate passed;
+  // a failed gate fails the instance, a gate not answered yet keeps it waiting (never a pass).
+  const gate = healthy ? gateVerdictOf(a, ctx.gates) : null
+  if (gate?.status === 'fail')
+    return fail(a, ctx, 'GateFailed', gateFailureMessage(a.instanceId, gate))
+  const gated = gate !== null && gate.status !== 'pass'
+  if (healthy && minHealthyMs === 0)
+    return gated ? a : { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs }
   const since = a.healthySinceMs ?? null
   if (healthy && since !== null && ctx.nowMs - since >= minHealthyMs)
-    return { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs }
+    return gated ? a : { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs }
   if (healthy) return a // healthy, not long enough yet: `healthySinceMs` is noted below
   if (since !== null) return fail(a, ctx, 'UnstableHealth', formatDurationMs(minHealthyMs))
   if (ctx.nowMs >= a.deadlineAtMs) return fail(a, ctx, 'HealthDeadlineExceeded', null)

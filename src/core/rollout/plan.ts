@@ -5,6 +5,7 @@
  * the next batch — or end. Pure: the runtime persists `rollout` first, then runs `actions`.
  */
 import { verdict } from '../health/verdict.js'
+import type { GateInputs } from '../gates/gates.js'
 import { invariant } from '../problem.js'
 import type { ScaleSetSpec } from '../scale-set/spec.js'
 import { durabilityMismatched } from '../scale-set/service-fabric.js'
@@ -53,6 +54,11 @@ export type Snapshot = Readonly<{
    * the batch in flight finishes, then the rollout ends Cancelled with `RolloutSuperseded`.
    */
   supersededBy?: string | null
+  /**
+   * The health gates' verdicts for this rollout, as the runtime evaluated them
+   * (docs/controls.md § Health gates); absent or null: the set has no gates.
+   */
+  gates?: GateInputs | null
 }>
 
 export type Step = Readonly<{
@@ -86,6 +92,7 @@ export function planStep(s: Snapshot, nowMs: number): Step {
     nowMs,
     observe: (id: string) => byId.get(id),
     failuresOf: (id: string) => s.failures.filter((f) => f.instanceId === id),
+    gates: s.gates ?? null,
   }
   const actions: Action[] = []
   const events: RolloutEvent[] = []
@@ -183,6 +190,7 @@ class StepDecider {
       nowMs: this.nowMs,
       observe: (id: string) => this.byId.get(id),
       failuresOf: (id: string) => this.s.failures.filter((f) => f.instanceId === id),
+      gates: this.s.gates ?? null,
     }
   }
 

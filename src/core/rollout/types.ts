@@ -63,6 +63,7 @@ export type FailureReason =
   | 'InstanceStopped'
   | 'UnstableHealth'
   | 'ProgressDeadlineExceeded'
+  | 'GateFailed'
 
 /** One instance's part in a rollout; an instance is tried at most once per rollout. */
 export type Attempt = Readonly<{
