@@ -5,6 +5,7 @@
  * Azure's codes keep Azure's names; osroll's own name what happened in one word each.
  */
 import type { FailureReason } from './types.js'
+import type { GateReason } from '../gates/gates.js'
 
 /** What a reason says happened. */
 export type ReasonKind =
@@ -29,7 +30,16 @@ export type ReasonKind =
 
 /** Where the signal behind a reason comes from, as the reason's message names it. */
 export type ReasonSignal =
-  'probe' | 'deadline' | 'fabric' | 'policy' | 'operator' | 'guest' | 'image' | 'cluster' | 'engine'
+  | 'probe'
+  | 'deadline'
+  | 'fabric'
+  | 'policy'
+  | 'operator'
+  | 'guest'
+  | 'image'
+  | 'cluster'
+  | 'gate'
+  | 'engine'
 
 export type ReasonEntry = Readonly<{
   kind: ReasonKind
@@ -87,6 +97,28 @@ export const REASONS = {
     'The upgraded-instance limit was breached and the policy rolls failed instances back.',
   ),
   RestoreFailed: r('rollback', 'fabric', 'The previous OS disk could not be restored.'),
+  HealthyAndGatesPassed: r('done', 'gate', 'Healthy and every health gate passed: upgraded.'),
+  GateFailed: r(
+    'rollback',
+    'gate',
+    'A health gate failed the instance or its batch (the gate code says why).',
+  ),
+  // Why a health gate failed (docs/controls.md § Health gates), quoted in GateFailed's message.
+  GateThresholdNotMet: r('rollback', 'gate', "A prometheus gate's value failed its comparison."),
+  GateCohortRegressed: r(
+    'rollback',
+    'gate',
+    'The upgraded cohort is worse than baseline × (1 + tolerance).',
+  ),
+  GateWebhookRefused: r('rollback', 'gate', 'The gate webhook answered something other than 2xx.'),
+  GateUnreachable: r('rollback', 'gate', "The gate's server could not be reached (fails closed)."),
+  GateTimeout: r('rollback', 'gate', 'No verdict within the gate timeout (fails closed).'),
+  GateNoData: r('rollback', 'gate', 'The gate query returned no sample until its timeout.'),
+  GateQueryFailed: r(
+    'rollback',
+    'gate',
+    'The server refused the query or answered what a gate cannot use.',
+  ),
   SoakRestarted: r('wait', 'probe', "An instance's health changed during the soak: it restarts."),
   SoakPassed: r('done', 'probe', "The set's health stayed stable for the soak."),
   // Rollout ends and controls.
@@ -142,5 +174,10 @@ export function reasonCode(recorded: string): ReasonCode | null {
  * `FailureReason` is catalogued.
  */
 export function failureCode(reason: FailureReason): ReasonCode {
+  return reason
+}
+
+/** A health gate's failure reason as a catalogue code: compiles only while each is catalogued. */
+export function gateCode(reason: GateReason): ReasonCode {
   return reason
 }
