@@ -1,0 +1,107 @@
+/**
+ * The contract every PlanStore passes (STYLE R8): a plan round-trips, revisions fence stale
+ * writers, a set is in one plan, members follow the plan's stages, and a refused write changes
+ * nothing. The memory, SQLite and PostgreSQL stores run this same suite.
+ */
+import { describe, expect, it } from 'vitest'
+import type { PlanStore, StoredPlan } from './plan-store.js'
+import { EMPTY_WAVE_STATE } from '../core/waves/wave.js'
+
+const SUB = '/subscriptions/00000000-0000-0000-0000-00000000000a'
+const set = (name: string) =>
+  `${SUB}/resourcegroups/rg/providers/microsoft.compute/virtualmachinescalesets/${name}`
+
+export function storedPlan(name: string, stages: readonly (readonly string[])[]): StoredPlan {
+  const id = `${SUB}/providers/Osroll.Upgrades/rolloutPlans/${name}`
+  return {
+    key: id.toLowerCase(),
+    id,
+    name,
+    subscriptionId: SUB.split('/')[2] as string,
+    spec: {
+      image: { kind: 'platform', publisher: 'p', offer: 'o', sku: 's', version: 'latest' },
+      stages: stages.map((sets, i) => ({ name: `s${i}`, scaleSets: sets.map(set), bakeMs: 1000 })),
+    },
+    controls: { paused: false, cancelRequested: null },
+    state: EMPTY_WAVE_STATE,
+    createdAtMs: 1,
+    updatedAtMs: 1,
+    revision: 0,
+  }
+}
+
+export function runPlanStoreContract(
+  name: string,
+  create: () => Promise<{ plans: PlanStore; close: () => Promise<void> }>,
+): void {
+  const withPlans = async (fn: (p: PlanStore) => Promise<void>): Promise<void> => {
+    const { plans, close } = await create()
+    try {
+      await fn(plans)
+    } finally {
+      await close()
+    }
+  }
+
+  describe(`PlanStore contract: ${name}`, () => {
+    it('round-trips a plan, finds it by member, lists it by subscription', () =>
+      withPlans(async (plans) => {
+        const saved = await plans.putPlan(storedPlan('waves', [['a'], ['b', 'c']]), null)
+        expect(saved.revision).toBe(1)
+        expect(await plans.getPlan(saved.key)).toEqual(saved)
+        expect((await plans.planOfScaleSet(set('c')))?.key).toBe(saved.key)
+        expect(await plans.planOfScaleSet(set('z'))).toBeUndefined()
+        expect(await plans.listPlanKeys()).toEqual([saved.key])
+        expect(
+          (await plans.listPlans(saved.subscriptionId.toUpperCase())).map((p) => p.key),
+        ).toEqual([saved.key])
+        expect(await plans.listPlans('other')).toEqual([])
+      }))
+
+    it('refuses a stale revision and a second create, changing nothing', () =>
+      withPlans(async (plans) => {
+        const saved = await plans.putPlan(storedPlan('waves', [['a']]), null)
+        await expect(plans.putPlan(storedPlan('waves', [['b']]), null)).rejects.toMatchObject({
+          code: 'RevisionConflict',
+        })
+        const next = await plans.putPlan(
+          { ...saved, controls: { paused: true, cancelRequested: null } },
+          1,
+        )
+        expect(next.revision).toBe(2)
+        await expect(plans.putPlan(storedPlan('waves', [['b']]), 1)).rejects.toMatchObject({
+          code: 'RevisionConflict',
+        })
+        expect(await plans.getPlan(saved.key)).toEqual(next)
+        expect((await plans.planOfScaleSet(set('a')))?.key).toBe(saved.key)
+        expect(await plans.planOfScaleSet(set('b'))).toBeUndefined()
+      }))
+
+    it('keeps a set in one plan: a second plan naming it writes nothing', () =>
+      withPlans(async (plans) => {
+        const one = await plans.putPlan(storedPlan('one', [['a'], ['b']]), null)
+        await expect(plans.putPlan(storedPlan('two', [['c'], ['b']]), null)).rejects.toMatchObject({
+          code: 'Conflict',
+        })
+        expect(await plans.getPlan(storedPlan('two', []).key)).toBeUndefined()
+        expect(await plans.planOfScaleSet(set('c'))).toBeUndefined()
+        // An update of the same plan may keep or move its own members.
+        const moved = await plans.putPlan(storedPlan('one', [['b', 'd']]), one.revision)
+        expect((await plans.planOfScaleSet(set('d')))?.revision).toBe(moved.revision)
+        expect(await plans.planOfScaleSet(set('a'))).toBeUndefined()
+        // Freed, a set may join another plan.
+        await plans.putPlan(storedPlan('two', [['a']]), null)
+        expect((await plans.planOfScaleSet(set('a')))?.name).toBe('two')
+      }))
+
+    it('deletes a plan with its members', () =>
+      withPlans(async (plans) => {
+        const saved = await plans.putPlan(storedPlan('waves', [['a']]), null)
+        expect(await plans.deletePlan(saved.key)).toBe(true)
+        expect(await plans.deletePlan(saved.key)).toBe(false)
+        expect(await plans.getPlan(saved.key)).toBeUndefined()
+        expect(await plans.planOfScaleSet(set('a'))).toBeUndefined()
+        expect(await plans.listPlanKeys()).toEqual([])
+      }))
+  })
+}
