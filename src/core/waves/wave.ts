@@ -170,6 +170,8 @@ export function decideWave(input: WaveInput, nowMs: number): WaveDecision {
       stage: wave0.stage,
       message: reason.message,
     })
+    // A newer version waits for the next decision, which reads the sets' facts for it.
+    return done(input, state, notes, released, null)
   }
   state = maybeStartWave(state, input, nowMs, notes)
   const wave1 = state.wave
@@ -248,8 +250,8 @@ function advance(
 ): Advanced {
   let wave = start
   let released = releasedBefore
-  // Each round either returns or completes a stage, so it ends within stages + 1 rounds.
-  for (let round = 0; round <= wave.stages.length; round++) {
+  // A stage takes two rounds (its start, then its check); each round returns or moves on.
+  for (let round = 0; round <= 2 * wave.stages.length; round++) {
     const i = wave.stage
     const stage = wave.stages[i] as StageStatus
     const spec = input.spec.stages[i] as StageSpec
@@ -289,7 +291,7 @@ function advance(
         return assertNever(stage.phase)
     }
   }
-  invariant(false, `wave ${wave.version}: did not settle in ${wave.stages.length + 1} rounds`)
+  invariant(false, `wave ${wave.version}: did not settle in ${2 * wave.stages.length + 1} rounds`)
 }
 
 /**
@@ -408,10 +410,16 @@ export function checkWaveInvariants(spec: WavePlanSpec, state: WavePlanState): v
       )
       const next = w.stages[i + 1] as StageStatus
       invariant(
+        next.startedAtMs === null || (st.endedAtMs !== null && next.startedAtMs >= st.endedAtMs),
+        `wave ${w.version}: stage ${i + 1} started before stage ${i} ended`,
+      )
+    }
+    if (st.phase === 'Completed') {
+      invariant(
         st.bakeStartedAtMs !== null &&
-          next.startedAtMs !== null &&
-          next.startedAtMs >= st.bakeStartedAtMs + sp.bakeMs,
-        `wave ${w.version}: stage ${i + 1} started before stage ${i} baked`,
+          st.endedAtMs !== null &&
+          st.endedAtMs >= st.bakeStartedAtMs + sp.bakeMs,
+        `wave ${w.version}: stage ${i} completed before it baked`,
       )
     }
     if (i > w.stage)
