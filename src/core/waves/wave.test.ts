@@ -21,8 +21,6 @@ type SetWorld = {
   flapMs: number
 }
 
-type World = { sets: Map<string, SetWorld>; versions: { version: string; atMs: number }[] }
-
 /** Facts of a set at `nowMs`, for the wave's version, from when it was released that version. */
 function factsAt(w: SetWorld, releasedAtMs: number | null, nowMs: number): SetFacts {
   const base = { exists: true as const, followsImage: true, faulted: null, unhealthy: null }
