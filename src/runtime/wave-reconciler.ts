@@ -34,7 +34,12 @@ export type WaveReconcilerDeps = Readonly<{
   /** How often a plan with a wave in flight looks at its sets again (default 1 s). */
   pollMs?: number
   metrics?: Readonly<{
-    waveStep: (before: WavePlanState, after: WavePlanState, notes: readonly WaveNote[]) => void
+    waveStep: (
+      planKey: string,
+      before: WavePlanState,
+      after: WavePlanState,
+      notes: readonly WaveNote[],
+    ) => void
   }>
 }>
 
@@ -76,7 +81,7 @@ export async function reconcilePlan(key: string, deps: WaveReconcilerDeps): Prom
     return { wakeAtMs, rollout: null }
   await deps.plans.putPlan({ ...plan, state: decision.state }, plan.revision)
   await deps.store.appendEvents(decision.notes.map((n) => eventOf(plan, n, nowMs)))
-  deps.metrics?.waveStep(plan.state, decision.state, decision.notes)
+  deps.metrics?.waveStep(plan.key, plan.state, decision.state, decision.notes)
   for (const n of decision.notes)
     deps.log.info(
       { rolloutPlan: plan.key, version: n.version, stage: n.stage, reason: n.kind },
