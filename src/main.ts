@@ -145,8 +145,8 @@ export async function buildSystem(o: {
   // (docs/architecture.md § Several replicas), and
   // a change made through any replica wakes the one that drives the set.
   const replicated = config.store === 'postgres'
-  // Rollout plans are keys of the same queue and leases as sets (docs/rollouts.md § Waves
-  // across scale sets): a plan's pass runs under its own lease, on one replica.
+  // Rollout plans are keys of the same queue and leases as sets: a plan's pass runs under its
+  // own lease, on one replica (docs/rollouts.md § Waves across scale sets).
   const plans = new SqlPlans(store)
   const listKeys = async (): Promise<readonly string[]> => [
     ...(await store.listScaleSetKeys()),

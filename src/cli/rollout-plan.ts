@@ -1,7 +1,8 @@
 /**
  * `osroll rollout-plan create|show|list|pause|resume|cancel|delete`: rollout plans, which order
- * the automatic OS rollouts of many scale sets into stages (docs/rollouts.md § Waves across
- * scale sets, docs/api.md § Rollout plans). Talks to the server only through the client.
+ * the automatic OS rollouts of many scale sets into stages
+ * (docs/rollouts.md § Waves across scale sets, docs/api.md § Rollout plans).
+ * Talks to the server only through the client.
  */
 import type { Command } from 'commander'
 import { CliError, common, connect, run } from './context.js'

@@ -75,10 +75,16 @@ export async function reconcilePlan(key: string, deps: WaveReconcilerDeps): Prom
     { spec: plan.spec, state: plan.state, controls: plan.controls, latest, sets },
     nowMs,
   )
-  const pollAtMs = decision.state.wave?.phase === 'Rolling' ? nowMs + (deps.pollMs ?? 1000) : null
+  // In flight: poll the sets. Between waves: wake when a version replicates to a set's region
+  // (a platform image's publish wakes every plan itself).
+  const pollAtMs =
+    decision.state.wave?.phase === 'Rolling'
+      ? nowMs + (deps.pollMs ?? 1000)
+      : await nextEligibility(plan, [...states.values()], deps)
   const wakeAtMs = earliest(decision.wakeAtMs, pollAtMs)
   if (JSON.stringify(decision.state) === JSON.stringify(plan.state))
     return { wakeAtMs, rollout: null }
+  // The status first, then its events: an event never tells of a decision that was not saved.
   await deps.plans.putPlan({ ...plan, state: decision.state }, plan.revision)
   await deps.store.appendEvents(decision.notes.map((n) => eventOf(plan, n, nowMs)))
   deps.metrics?.waveStep(plan.key, plan.state, decision.state, decision.notes)
@@ -114,6 +120,21 @@ async function latestForPlan(
     if (v !== null && (best === null || compareVersions(v, best) > 0)) best = v
   }
   return best
+}
+
+/** When a version of the plan's image not yet eligible in a set's region becomes so. */
+async function nextEligibility(
+  plan: StoredPlan,
+  states: readonly (Awaited<ReturnType<Store['getScaleSet']>> | undefined)[],
+  deps: WaveReconcilerDeps,
+): Promise<number | null> {
+  let next: number | null = null
+  for (const location of new Set(states.flatMap((s) => (s ? [s.spec.location] : []))))
+    next = earliest(
+      next,
+      (await deps.catalog.nextEligibilityAtMs?.(plan.spec.image, location)) ?? null,
+    )
+  return next
 }
 
 async function factsOf(

@@ -71,6 +71,30 @@ beforeAll(async () => {
 })
 afterAll(() => h.close())
 
+/** Reads `/events` until a frame mentions `until` (bounded: 10 s), then stops reading. */
+async function readEvents(url: string, until: string): Promise<string> {
+  const ac = new AbortController()
+  const timer = setTimeout(() => ac.abort(), 10_000)
+  let text = ''
+  try {
+    const res = await fetch(url, {
+      headers: { authorization: `Bearer ${h.sys.adminToken}` },
+      signal: ac.signal,
+    })
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    while (!text.includes(until)) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value)
+    }
+  } finally {
+    clearTimeout(timer)
+    ac.abort()
+  }
+  return text
+}
+
 const plan = async (name = 'fleet') => (await h.call('GET', planPath(name))).body
 const rollouts = async (rg: string, name: string): Promise<readonly Rollout[]> =>
   h.sys.deps.store.listRollouts(key(rg, name), { limit: 20 })
@@ -286,6 +310,13 @@ describe('rollout plans', () => {
         'StageStarted',
         'WaveFailed',
       ])
+      // And on /events, filtered by the plan's id, as `wave` events.
+      const frames = await readEvents(
+        `${endpoint}/events?since=0&scaleSet=${planPath()}`,
+        'WaveFailed',
+      )
+      expect(frames).toMatch(/event: wave\ndata: \{[^\n]*"to":"WaveFailed"/)
+      expect(frames).not.toMatch(/event: (rollout|instance)/)
       const shown = json(await osroll('rollout-plan', 'show', '-n', 'fleet'))
       expect(shown.properties.status.phase).toBe('Succeeded')
       expect(json(await osroll('rollout-plan', 'list')).map((p: any) => p.name)).toEqual(['fleet'])
@@ -306,11 +337,9 @@ describe('rollout plans', () => {
       expect((await plan()).properties.status.version).toBe('1.3.0')
       for (const [rg, name] of SETS) expect(await rolloutsTo(rg, name, '1.4.0'), name).toEqual([])
       const before = await plan()
-      const cancel = await osroll('rollout-plan', 'cancel', '-n', 'fleet')
-      expect([cancel.code, cancel.stderr]).toEqual([
-        1,
-        expect.stringMatching(/OperationNotAllowed: .*no wave in flight/),
-      ])
+      const cancel = await h.call('POST', `${planPath()}/cancel`)
+      expect([cancel.status, cancel.body.error.code]).toEqual([409, 'OperationNotAllowed'])
+      expect(cancel.body.error.message).toMatch(/no wave in flight/)
       expect((await plan()).etag).toBe(before.etag)
 
       // Resumed: the wave of 1.4.0 starts; cancelled in stage 1's bake, stage 2 never starts.
