@@ -347,7 +347,20 @@ describe('rollout plans', () => {
       const stages = before.properties.stages.map((st: any, i: number) =>
         i === 0 ? { ...st, bakeTime: 'PT10M' } : st,
       )
-      const patched = await h.call('PATCH', planPath(), { body: { properties: { stages } } })
+      // Bad updates of an existing plan change nothing: a stage with no sets, a stale etag.
+      const empty = stages.map((st: any, i: number) => (i === 2 ? { ...st, scaleSets: [] } : st))
+      const bad = await h.call('PATCH', planPath(), { body: { properties: { stages: empty } } })
+      expect([bad.status, bad.body.error.target]).toEqual([400, 'properties.stages[2].scaleSets'])
+      const stale = await h.call('PATCH', planPath(), {
+        body: { properties: { stages } },
+        headers: { 'if-match': 'W/"1"' },
+      })
+      expect([stale.status, stale.body.error.code]).toEqual([412, 'PreconditionFailed'])
+      expect((await plan()).etag).toBe(before.etag)
+      const patched = await h.call('PATCH', planPath(), {
+        body: { properties: { stages } },
+        headers: { 'if-match': before.etag },
+      })
       expect(patched.status, JSON.stringify(patched.body)).toBe(200)
       expect(patched.body.properties.stages[0].bakeTime).toBe('PT10M')
       json(await osroll('rollout-plan', 'resume', '-n', 'fleet'))
