@@ -317,6 +317,19 @@ describe('rollout plans', () => {
       )
       expect(frames).toMatch(/event: wave\ndata: \{[^\n]*"to":"WaveFailed"/)
       expect(frames).not.toMatch(/event: (rollout|instance)/)
+      // The wave metrics (docs/operations.md § Metrics).
+      const metrics = await h.sys.app.inject({
+        method: 'GET',
+        url: '/metrics',
+        headers: { authorization: `Bearer ${h.sys.adminToken}` },
+      })
+      expect(metrics.body).toContain(
+        'osroll_wave_failures_total{reason="ScaleSetRolloutFaulted"} 1',
+      )
+      expect(metrics.body).toMatch(/osroll_waves_total\{status="Succeeded"\} [3-9]/)
+      expect(metrics.body).toMatch(
+        /osroll_wave_stage_transitions_total\{transition="completed"\} \d+/,
+      )
       const shown = json(await osroll('rollout-plan', 'show', '-n', 'fleet'))
       expect(shown.properties.status.phase).toBe('Succeeded')
       expect(json(await osroll('rollout-plan', 'list')).map((p: any) => p.name)).toEqual(['fleet'])
@@ -364,11 +377,9 @@ describe('rollout plans', () => {
       expect(patched.status, JSON.stringify(patched.body)).toBe(200)
       expect(patched.body.properties.stages[0].bakeTime).toBe('PT10M')
       json(await osroll('rollout-plan', 'resume', '-n', 'fleet'))
-      const again = await osroll('rollout-plan', 'resume', '-n', 'fleet')
-      expect([again.code, again.stderr]).toEqual([
-        1,
-        expect.stringMatching(/OperationNotAllowed: .*not paused/),
-      ])
+      const again = await h.call('POST', `${planPath()}/resume`)
+      expect([again.status, again.body.error.code]).toEqual([409, 'OperationNotAllowed'])
+      expect(again.body.error.message).toMatch(/not paused/)
       await waitFor(
         async () =>
           (await plan()).properties.status.stages[0].phase === 'Baking' &&
