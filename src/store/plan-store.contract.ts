@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest'
 import type { PlanStore, StoredPlan } from './plan-store.js'
 import { EMPTY_WAVE_STATE } from '../core/waves/wave.js'
+import type { LeaseStore } from './lease-store.js'
+import { fenceScope } from './lease-store.js'
 
 const SUB = '/subscriptions/00000000-0000-0000-0000-00000000000a'
 const set = (name: string) =>
@@ -32,12 +34,15 @@ export function storedPlan(name: string, stages: readonly (readonly string[])[])
 
 export function runPlanStoreContract(
   name: string,
-  create: () => Promise<{ plans: PlanStore; close: () => Promise<void> }>,
+  /** `leases`: the store's LeaseStore, where the backend fences writes (the SQL ones). */
+  create: () => Promise<{ plans: PlanStore; leases?: LeaseStore; close: () => Promise<void> }>,
 ): void {
-  const withPlans = async (fn: (p: PlanStore) => Promise<void>): Promise<void> => {
-    const { plans, close } = await create()
+  const withPlans = async (
+    fn: (p: PlanStore, leases: LeaseStore | undefined) => Promise<void>,
+  ): Promise<void> => {
+    const { plans, leases, close } = await create()
     try {
-      await fn(plans)
+      await fn(plans, leases)
     } finally {
       await close()
     }
@@ -102,6 +107,24 @@ export function runPlanStoreContract(
         expect(await plans.getPlan(saved.key)).toBeUndefined()
         expect(await plans.planOfScaleSet(set('a'))).toBeUndefined()
         expect(await plans.listPlanKeys()).toEqual([])
+      }))
+
+    it('refuses a plan write under a fence whose lease moved, and changes nothing', () =>
+      withPlans(async (plans, leases) => {
+        if (!leases) return // the memory store runs in one process: it has no leases
+        const saved = await plans.putPlan(storedPlan('waves', [['a']]), null)
+        await leases.acquireLease(saved.key, 'a', 0, 10_000)
+        const fenceA = { key: saved.key, holder: 'a', epoch: 1 }
+        const paused = { ...saved, controls: { paused: true, cancelRequested: null } }
+        const s1 = await fenceScope.run(fenceA, () => plans.putPlan(paused, saved.revision))
+        expect(s1.revision).toBe(2)
+        expect(await leases.acquireLease(saved.key, 'b', 10_001, 10_000)).toMatchObject({
+          epoch: 2,
+        })
+        await expect(
+          fenceScope.run(fenceA, () => plans.putPlan({ ...s1, updatedAtMs: 9 }, s1.revision)),
+        ).rejects.toMatchObject({ code: 'LeaseLost' })
+        expect(await plans.getPlan(saved.key)).toEqual(s1)
       }))
   })
 }

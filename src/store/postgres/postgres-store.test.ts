@@ -51,7 +51,7 @@ if (!url && inCi) {
   runLeaseStoreContract('postgres', open)
   runPlanStoreContract('postgres', async () => {
     const { store, close } = await open()
-    return { plans: new SqlPlans(store), close }
+    return { plans: new SqlPlans(store), leases: store, close }
   })
   runLocalStateContract('postgres', async () => {
     const { store, close } = await open()
@@ -98,6 +98,7 @@ if (!url && inCi) {
           '004_retention',
           '005_event_seq_autoincrement',
           '006_settings',
+          '007_rollout_plans',
         ])
       } finally {
         for (const s of stores) await s.close()

@@ -25,7 +25,7 @@ runControlStoreContract('sqlite', sqlite)
 runLeaseStoreContract('sqlite', sqlite)
 runPlanStoreContract('sqlite', async () => {
   const { store, close } = await sqlite()
-  return { plans: new SqlPlans(store), close }
+  return { plans: new SqlPlans(store), leases: store, close }
 })
 runLocalStateContract('sqlite', async () => {
   const { store, close } = await sqlite()
