@@ -36,6 +36,11 @@ import { EffectRunner } from './runtime/effect-runner.js'
 import { SubnetAddresses } from './runtime/subnet-addresses.js'
 import { Orchestrator } from './runtime/orchestrator.js'
 import { LeaseManager } from './runtime/leases.js'
+import { isPlanKey, planGateFor, reconcilePlan } from './runtime/wave-reconciler.js'
+import type { WaveReconcilerDeps } from './runtime/wave-reconciler.js'
+import { createWaveMetrics } from './runtime/wave-metrics.js'
+import { reconcile } from './runtime/reconciler.js'
+import { SqlPlans } from './store/sql/sql-plans.js'
 import { RetentionSweeper } from './runtime/retention.js'
 import { refreshOperation } from './services/operations.js'
 import { WakeChannel } from './store/postgres/wake-channel.js'
@@ -141,6 +146,13 @@ export async function buildSystem(o: {
   // (docs/architecture.md § Several replicas), and
   // a change made through any replica wakes the one that drives the set.
   const replicated = config.store === 'postgres'
+  // Rollout plans are keys of the same queue and leases as sets: a plan's pass runs under its
+  // own lease, on one replica (docs/rollouts.md § Waves across scale sets).
+  const plans = new SqlPlans(store)
+  const listKeys = async (): Promise<readonly string[]> => [
+    ...(await store.listScaleSetKeys()),
+    ...(await plans.listPlanKeys()),
+  ]
   const leases = replicated
     ? new LeaseManager({
         store,
@@ -148,7 +160,7 @@ export async function buildSystem(o: {
         clock,
         log: o.log,
         ttlMs: config.leaseTtlMs,
-        listKeys: () => store.listScaleSetKeys(),
+        listKeys,
         onAcquired: (key) => {
           effects.takeFailures(key) // failures seen under an older lease are stale
           orchestrator?.enqueue(key)
@@ -192,15 +204,29 @@ export async function buildSystem(o: {
         durability: async (clusterId, nodeTypeRef) =>
           nodeTypeDurability((await store.getResource(clusterId))?.body, nodeTypeRef),
       },
+      plans: { gateFor: (key) => planGateFor(plans, key) },
     },
     {
-      listKeys: () => store.listScaleSetKeys(),
+      listKeys,
+      pass: (key, d) => (isPlanKey(key) ? reconcilePlan(key, waveDeps) : reconcile(key, d)),
       ...(o.activePollMs ? { activePollMs: o.activePollMs } : {}),
       ...(leases ? { lease: leases } : {}),
     },
   )
+  const waveDeps: WaveReconcilerDeps = {
+    plans,
+    store,
+    fabric,
+    catalog,
+    clock,
+    log: o.log,
+    notify: (key) => deps.notify(key),
+    ...(o.activePollMs ? { pollMs: o.activePollMs } : {}),
+    metrics: createWaveMetrics(metrics.registry),
+  }
   const deps: ServiceDeps = {
     store,
+    plans,
     fabric,
     catalog,
     clock,

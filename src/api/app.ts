@@ -34,6 +34,7 @@ import { registerGalleryRoutes } from './routes/galleries.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerUpgradeRoutes } from './routes/upgrades.js'
 import { registerHealthGateRoutes } from './routes/health-gates.js'
+import { registerWavePlanRoutes } from './routes/wave-plans.js'
 import {
   forgetRefusedGroup,
   registerResourceGroupRoutes,
@@ -214,6 +215,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   registerEventRoutes(app, o.deps)
   registerUpgradeRoutes(app, o.deps)
   registerHealthGateRoutes(app, o.deps)
+  registerWavePlanRoutes(app, o.deps)
   registerSizeRoutes(app)
   return app
 }

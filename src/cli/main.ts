@@ -12,6 +12,7 @@ import { registerNetwork } from './network.js'
 import { registerSig } from './sig.js'
 import { registerDemo } from './demo.js'
 import { registerGroup } from './group.js'
+import { registerRolloutPlan } from './rollout-plan.js'
 
 const require = createRequire(import.meta.url)
 const pkg = require('../../package.json') as { version: string }
@@ -27,6 +28,7 @@ registerServe(program)
 registerToken(program)
 registerGroup(program)
 registerVmss(program)
+registerRolloutPlan(program)
 registerImages(program)
 registerNetwork(program)
 registerSig(program)

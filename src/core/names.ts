@@ -28,6 +28,7 @@ export type NameKind =
   | 'computerNamePrefix'
   | 'imageSegment'
   | 'imageVersion'
+  | 'rolloutPlan'
 
 type Rule = Readonly<{
   /** What is named, for the message: "scale set", "load balancer probe", … */
@@ -62,6 +63,7 @@ const RULES: Readonly<Record<NameKind, Rule>> = {
     pattern: /^[\p{L}\p{Nd}_\-.()]*[\p{L}\p{Nd}_\-()]$/u,
     rule: 'letters (Unicode letters too), digits, underscores, hyphens, periods and parentheses; it must not end with a period',
   },
+  rolloutPlan: { what: 'rollout plan', max: 64, pattern: ALNUM_EDGES, rule: NETWORK_RULE },
   scaleSet: {
     what: 'virtual machine scale set',
     max: 64,

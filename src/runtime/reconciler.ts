@@ -4,8 +4,8 @@
  * at any time and after any crash: nothing here relies on having seen an event.
  */
 import { planCapacity } from '../core/scale-set/capacity.js'
-import type { TimingProfile, TriggerInput } from '../core/rollout/start.js'
-import { decideTrigger, startRollout } from '../core/rollout/start.js'
+import type { PlanGate, TimingProfile, TriggerInput } from '../core/rollout/start.js'
+import { decideTrigger, gatedLatest, startRollout } from '../core/rollout/start.js'
 import { planStep } from '../core/rollout/plan.js'
 import { stuckOrFailing, supersedes } from '../core/rollout/roll-forward.js'
 import { clusterDurabilityOf, recordEnd } from './rollout-end.js'
@@ -46,6 +46,11 @@ export type ReconcilerDeps = Readonly<{
    * simulator's. Without it, no gates are judged.
    */
   gates?: GateSource
+  /**
+   * The rollout plan a set is in, if any (docs/rollouts.md § Waves across scale sets, W3): its
+   * automatic OS rollouts go no further than the plan released. Without it, no plan is read.
+   */
+  plans?: Readonly<{ gateFor: (scaleSetKey: string) => Promise<PlanGate | null> }>
   /** Told of every saved decision (metrics.ts); optional. */
   metrics?: Readonly<{
     rolloutStep: (before: Rollout | null, after: Rollout, events: readonly RolloutEvent[]) => void
@@ -250,6 +255,7 @@ async function triggerInput(
     lastPlatformRollout: state.lastPlatformRollout,
     clusterDurability: await clusterDurabilityOf(state, deps),
     timing: deps.timing,
+    planGate: (await deps.plans?.gateFor(state.key)) ?? null,
   }
 }
 
@@ -293,13 +299,17 @@ async function supersedingVersion(
 ): Promise<string | null> {
   const pauseRequested = state.pauseRequest?.rolloutId === rollout.id
   if (!stuckOrFailing(rollout, instances, pauseRequested)) return null
-  const latest = await deps.catalog.latestEligible(state.spec.image, state.spec.location)
+  const input = await triggerInput(
+    state,
+    instances,
+    await deps.catalog.latestEligible(state.spec.image, state.spec.location),
+    deps,
+  )
+  // W3: a plan's gate caps the version that may supersede, as it caps a start.
+  const latest = gatedLatest(input.latest, input.planGate)
   if (latest === null || !supersedes(rollout, latest.version, instances, pauseRequested))
     return null
-  const decision = decideTrigger(
-    await triggerInput(state, instances, latest, deps),
-    deps.clock.nowMs(),
-  )
+  const decision = decideTrigger(input, deps.clock.nowMs())
   return decision.type === 'start' && decision.request.kind === 'OSImage' ? latest.version : null
 }
 

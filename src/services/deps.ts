@@ -6,11 +6,14 @@ import type { Clock } from '../runtime/clock.js'
 import type { Fabric } from '../fabrics/types/fabric.js'
 import type { Store } from '../store/store.js'
 import type { ControlStore } from '../store/control-store.js'
+import type { PlanStore } from '../store/plan-store.js'
 import type { StoreCatalog } from './catalog.js'
 import type { Config } from '../config/config.js'
 
 export type ServiceDeps = Readonly<{
   store: Store & ControlStore
+  /** Rollout plans (docs/rollouts.md § Waves across scale sets). */
+  plans: PlanStore
   fabric: Fabric
   catalog: StoreCatalog
   clock: Clock

@@ -13,7 +13,7 @@ import type { ServiceDeps } from './deps.js'
 export type PlatformImageRef = Readonly<{ sub: string; key: PlatformImageKey; version: string }>
 
 /**
- * Publishes a version (StoreCatalog.publish) and wakes every scale set.
+ * Publishes a version (StoreCatalog.publish) and wakes every scale set and rollout plan.
  * @returns whether it was created (201) rather than already there (200), and the version.
  */
 export async function publishPlatformImage(
@@ -22,6 +22,8 @@ export async function publishPlatformImage(
 ): Promise<{ created: boolean; image: PlatformImageVersion }> {
   const published = await deps.catalog.publish(input)
   for (const key of await deps.store.listScaleSetKeys()) deps.notify(key)
+  // Rollout plans too: a new version starts a wave (docs/rollouts.md § Waves across scale sets).
+  for (const key of await deps.plans.listPlanKeys()) deps.notify(key)
   return published
 }
 

@@ -11,7 +11,9 @@ const page = readFileSync(join(import.meta.dirname, '../../docs/rollouts.md'), '
 
 describe('docs/rollouts.md § Reason catalogue', () => {
   it('lists every code of the catalogue, and no other', () => {
-    const section = page.slice(page.indexOf('\n## Reason catalogue'))
+    const start = page.indexOf('\n## Reason catalogue')
+    const end = page.indexOf('\n## ', start + 1)
+    const section = page.slice(start, end === -1 ? undefined : end)
     const rows = [...section.matchAll(/^\| `([^`]+)`\s*\|\s*(\w+)\s*\|\s*(\w+)\s*\|/gm)].map(
       (m) => ({
         code: m[1]!.replace('Batch<N>Soak', 'BatchSoak').replace('Batch<N>', 'Batch'),

@@ -108,7 +108,13 @@ export class EventHub {
 /** A stored event as a stream frame (`id`, `event: rollout|instance`, JSON `data`). */
 export function hubEvent(e: { seq: number; event: RolloutEvent }): HubEvent {
   const { seq, event } = e
-  const kind = event.instanceId === null ? 'rollout' : 'instance'
+  // A rollout plan's events (docs/rollouts.md § Waves across scale sets) are keyed by the plan.
+  const kind =
+    event.instanceId !== null
+      ? 'instance'
+      : /\/providers\/osroll\.upgrades\/rolloutplans\//.test(event.scaleSetKey)
+        ? 'wave'
+        : 'rollout'
   const data = JSON.stringify({ ...event, at: new Date(event.atMs).toISOString() })
   return {
     seq,

@@ -6,6 +6,7 @@
  */
 import type { FailureReason } from './types.js'
 import type { GateReason } from '../gates/gates.js'
+import type { WaveReasonCode } from '../waves/wave.js'
 
 /** What a reason says happened. */
 export type ReasonKind =
@@ -39,6 +40,7 @@ export type ReasonSignal =
   | 'image'
   | 'cluster'
   | 'gate'
+  | 'plan'
   | 'engine'
 
 export type ReasonEntry = Readonly<{
@@ -119,6 +121,20 @@ export const REASONS = {
     'gate',
     'The server refused the query or answered what a gate cannot use.',
   ),
+  // Why a rollout plan's wave stopped (docs/rollouts.md § Waves across scale sets).
+  ScaleSetNotFound: r('abort', 'plan', 'A set of the stage no longer exists.'),
+  ScaleSetLeftPlanImage: r('abort', 'plan', "A set of the stage no longer runs the plan's image."),
+  ScaleSetRolloutFaulted: r(
+    'abort',
+    'plan',
+    "A set's rollout of the stage faulted (its error quoted).",
+  ),
+  ScaleSetUnhealthy: r(
+    'abort',
+    'plan',
+    'A set of the stage did not stay healthy for the bake time.',
+  ),
+  CancelledByUser: r('stop', 'operator', 'The plan was cancelled: the wave in flight ended.'),
   SoakRestarted: r('wait', 'probe', "An instance's health changed during the soak: it restarts."),
   SoakPassed: r('done', 'probe', "The set's health stayed stable for the soak."),
   // Rollout ends and controls.
@@ -179,5 +195,10 @@ export function failureCode(reason: FailureReason): ReasonCode {
 
 /** A health gate's failure reason as a catalogue code: compiles only while each is catalogued. */
 export function gateCode(reason: GateReason): ReasonCode {
+  return reason
+}
+
+/** A wave's stop reason as a catalogue code: compiles only while each is catalogued. */
+export function waveCode(reason: WaveReasonCode): ReasonCode {
   return reason
 }

@@ -66,7 +66,16 @@ export type TriggerInput = Readonly<{
   /** The Service Fabric cluster's durability for the set's node type now, when it names one. */
   clusterDurability?: string | null
   timing: TimingProfile
+  /**
+   * The set is in a rollout plan (docs/rollouts.md § Waves across scale sets, W3): automatic OS
+   * rollouts go no further than the version the plan released to the set's stage. Absent: the
+   * set is in no plan.
+   */
+  planGate?: PlanGate | null
 }>
+
+/** What a rollout plan lets a set's trigger roll to: nothing yet, or one released version. */
+export type PlanGate = Readonly<{ release: Readonly<{ version: string; atMs: number }> | null }>
 
 export type StartRequest = Readonly<{
   kind: RolloutKind
@@ -98,8 +107,31 @@ export function decideTrigger(t: TriggerInput, nowMs: number): TriggerDecision {
   return decideModelRollout(t.spec, t.instances)
 }
 
+/**
+ * The latest version a set's trigger may use under its plan's gate (W3): the released version
+ * when the set's region has it (an older release than latest is rolled to, not skipped), its
+ * delay counted from the release; nothing before a release or while the region lacks it.
+ * @example latest 1.2.0 eligible at 5, released 1.1.0 at 9 → { version: '1.1.0', eligibleAtMs: 9 };
+ *   released 1.3.0 → null; no gate → latest as it is
+ */
+export function gatedLatest(
+  latest: TriggerInput['latest'],
+  gate: PlanGate | null | undefined,
+): TriggerInput['latest'] {
+  if (gate === undefined || gate === null) return latest
+  const r = gate.release
+  if (latest === null || r === null) return null
+  const order = compareVersions(r.version, latest.version)
+  if (order > 0) return null
+  return {
+    version: r.version,
+    eligibleAtMs: order === 0 ? Math.max(latest.eligibleAtMs, r.atMs) : r.atMs,
+  }
+}
+
 function decideOsRollout(t: TriggerInput, nowMs: number): TriggerDecision {
-  const { spec, latest } = t
+  const { spec } = t
+  const latest = gatedLatest(t.latest, t.planGate)
   if (!spec.automaticOS.enabled || !isLatest(spec.image) || latest === null) return { type: 'none' }
   if (t.faultedVersions.has(latest.version)) return { type: 'none' }
   // R1.7: in upgrade mode Manual only instances on the latest model are moved by an OS rollout.

@@ -178,5 +178,28 @@ export function migrations(dialect: SqlDialectName): Record<string, Migration> {
           .execute()
       },
     },
+    '007_rollout_plans': {
+      // Rollout plans (docs/rollouts.md § Waves across scale sets): a plan's document, and its
+      // member sets; the members' primary key keeps a set in one plan.
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('rollout_plans')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('subscription_id', 'text', (c) => c.notNull())
+          .addColumn('document', 'text', (c) => c.notNull())
+          .addColumn('revision', 'bigint', (c) => c.notNull())
+          .execute()
+        await db.schema
+          .createTable('rollout_plan_members')
+          .addColumn('set_key', 'text', (c) => c.primaryKey())
+          .addColumn('plan_key', 'text', (c) => c.notNull())
+          .execute()
+        await db.schema
+          .createIndex('rollout_plan_members_plan')
+          .on('rollout_plan_members')
+          .columns(['plan_key'])
+          .execute()
+      },
+    },
   }
 }

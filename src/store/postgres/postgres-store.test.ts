@@ -12,6 +12,8 @@ import {
   runStoreContract,
 } from '../store.contract.js'
 import { openPostgresStore } from './open-postgres.js'
+import { runPlanStoreContract } from '../plan-store.contract.js'
+import { SqlPlans } from '../sql/sql-plans.js'
 import { runLocalStateContract } from '../../fabrics/local/local-state.contract.js'
 import { SqlLocalState } from '../sql/sql-local-state.js'
 import { runSimStateContract } from '../../fabrics/sim/sim-state.contract.js'
@@ -47,6 +49,10 @@ if (!url && inCi) {
   runStoreContract('postgres', open)
   runControlStoreContract('postgres', open)
   runLeaseStoreContract('postgres', open)
+  runPlanStoreContract('postgres', async () => {
+    const { store, close } = await open()
+    return { plans: new SqlPlans(store), leases: store, close }
+  })
   runLocalStateContract('postgres', async () => {
     const { store, close } = await open()
     return { state: new SqlLocalState(store), close }
@@ -92,6 +98,7 @@ if (!url && inCi) {
           '004_retention',
           '005_event_seq_autoincrement',
           '006_settings',
+          '007_rollout_plans',
         ])
       } finally {
         for (const s of stores) await s.close()

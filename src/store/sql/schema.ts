@@ -41,4 +41,6 @@ export interface Database {
   leases: { key: string; holder: string; epoch: number; expires_at_ms: number }
   replicas: { id: string; seen_at_ms: number }
   settings: { name: string; value: string }
+  rollout_plans: { key: string; subscription_id: string; document: string; revision: number }
+  rollout_plan_members: { set_key: string; plan_key: string }
 }

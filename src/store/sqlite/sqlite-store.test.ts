@@ -9,6 +9,8 @@ import {
   runStoreContract,
 } from '../store.contract.js'
 import { openSqliteStore } from './open-sqlite.js'
+import { runPlanStoreContract } from '../plan-store.contract.js'
+import { SqlPlans } from '../sql/sql-plans.js'
 import { runLocalStateContract } from '../../fabrics/local/local-state.contract.js'
 import { SqlLocalState } from '../sql/sql-local-state.js'
 import { runSimStateContract, simInstance } from '../../fabrics/sim/sim-state.contract.js'
@@ -21,6 +23,10 @@ const sqlite = async () => {
 runStoreContract('sqlite', sqlite)
 runControlStoreContract('sqlite', sqlite)
 runLeaseStoreContract('sqlite', sqlite)
+runPlanStoreContract('sqlite', async () => {
+  const { store, close } = await sqlite()
+  return { plans: new SqlPlans(store), leases: store, close }
+})
 runLocalStateContract('sqlite', async () => {
   const { store, close } = await sqlite()
   return { state: new SqlLocalState(store), close }
