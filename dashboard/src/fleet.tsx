@@ -8,13 +8,15 @@ import type { Api } from './api.js'
 import { compareVersions, useLive } from './live.js'
 import type { ArmSet, Latest } from './model.js'
 import { healthSource, imageOf, progressText, subscriptionHeading } from './model.js'
+import { FleetPictures } from './fleet-pictures.js'
 
 type Row = { set: ArmSet; latest: Latest | null; newest: string | null }
 type Sub = { subscriptionId: string; displayName: string; rows: Row[] }
 
-export function FleetView(p: { api: Api; onOpen: (id: string) => void }) {
+export function FleetView(p: { api: Api; canAct: boolean; onOpen: (id: string) => void }) {
   const [subs, setSubs] = useState<Sub[] | null>(null)
   const [error, setError] = useState<string | null>(null)
+  const [refresh, setRefresh] = useState(0)
   const load = async () => {
     try {
       const list = await p.api.list<{ subscriptionId: string; displayName: string }>(
@@ -35,6 +37,7 @@ export function FleetView(p: { api: Api; onOpen: (id: string) => void }) {
         out.push({ ...s, rows })
       }
       setSubs(out)
+      setRefresh((n) => n + 1)
       setError(null)
     } catch (err) {
       setError((err as Error).message)
@@ -108,6 +111,14 @@ export function FleetView(p: { api: Api; onOpen: (id: string) => void }) {
           )}
         </div>
       ))}
+      {subs && (
+        <FleetPictures
+          api={p.api}
+          sets={subs.flatMap((s) => s.rows.map((r) => r.set))}
+          refresh={refresh}
+          canAct={p.canAct}
+        />
+      )}
     </section>
   )
 }

@@ -9,6 +9,8 @@ import type { Api, StreamEvent } from './api.js'
 import { compareVersions, useLive } from './live.js'
 import type { ArmSet, HistoryEntry, Latest, Vm } from './model.js'
 import { CELL_LABEL, cellState, healthSource, imageOf } from './model.js'
+import { RolloutTimeline } from './gantt.js'
+import { PlanAndActions } from './plan.js'
 
 const PALETTE = [
   '#64748b',
@@ -27,7 +29,7 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
   const [data, setData] = useState<Data | null>(null)
   const [error, setError] = useState<string | null>(null)
   const [selected, setSelected] = useState<string | null>(null)
-  const [notice, setNotice] = useState<string | null>(null)
+  const [refresh, setRefresh] = useState(0)
   const lastEvents = useRef<{ rolloutId: string | null; byInstance: Map<string, string> }>({
     rolloutId: null,
     byInstance: new Map(),
@@ -46,6 +48,7 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
           ? await p.api.get<Latest>(`${p.id}/rollingUpgrades/latest`).catch(() => null)
           : null
       setData({ set, vms, latest, history })
+      setRefresh((n) => n + 1)
       setError(null)
     } catch (err) {
       setError((err as Error).message)
@@ -85,31 +88,11 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
     )
 
   const { set, vms, latest, history } = data
-  const running = latest?.properties.runningStatus.code === 'RollingForward'
   const versions = [
     ...new Set(vms.map((v) => v.properties.storageProfile?.imageReference?.exactVersion ?? '?')),
   ].sort(compareVersions)
   const colour = (v: string) => PALETTE[versions.indexOf(v) % PALETTE.length] as string
   const chosen = vms.find((v) => v.instanceId === selected) ?? null
-
-  const act = async (what: 'start' | 'cancel') => {
-    const ok = await confirmDialog(
-      what === 'start'
-        ? `Start an OS rollout of ${set.name} to the latest image now?`
-        : `Cancel the running rollout of ${set.name}? Instances being upgraded finish; no new batch starts.`,
-    )
-    if (!ok) return
-    try {
-      await p.api.request(
-        'POST',
-        what === 'start' ? `${p.id}/osRollingUpgrade` : `${p.id}/rollingUpgrades/cancel`,
-      )
-      setNotice(what === 'start' ? 'Rollout requested.' : 'Cancellation requested.')
-      await load()
-    } catch (err) {
-      setNotice(`Could not ${what}: ${(err as Error).message}`)
-    }
-  }
 
   return (
     <section aria-labelledby="set-title">
@@ -134,26 +117,17 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
       )}
 
       <RolloutPanel latest={latest} capacity={vms.length} />
-      {p.canAct && (
-        <div class="actions">
-          <button type="button" onClick={() => void act('start')} disabled={running}>
-            Start OS rollout
-          </button>
-          <button
-            type="button"
-            class="danger"
-            onClick={() => void act('cancel')}
-            disabled={!running}
-          >
-            Cancel rollout
-          </button>
-        </div>
-      )}
-      {notice && (
-        <p role="status" class="notice">
-          {notice}
-        </p>
-      )}
+      <PlanAndActions
+        api={p.api}
+        setId={p.id}
+        setName={set.name}
+        canAct={p.canAct}
+        refresh={refresh}
+        onDone={load}
+      />
+
+      <h2>Rollout timeline</h2>
+      <RolloutTimeline api={p.api} setId={p.id} refresh={refresh} />
 
       <h2>Instances</h2>
       <Legend versions={versions} colour={colour} />
@@ -221,6 +195,7 @@ function RolloutPanel(p: { latest: Latest | null; capacity: number }) {
       <div
         class="bar"
         role="progressbar"
+        aria-label="Instances upgraded"
         aria-valuemin={0}
         aria-valuemax={total}
         aria-valuenow={done}
@@ -396,22 +371,4 @@ function Timeline(p: { history: HistoryEntry[] }) {
       })}
     </ol>
   )
-}
-
-/** A modal confirmation (native <dialog>: focus trapped, Escape cancels). */
-function confirmDialog(message: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const d = document.createElement('dialog')
-    d.setAttribute('aria-label', 'Confirm')
-    d.innerHTML =
-      '<p></p><form method="dialog"><button value="no">No</button> <button value="yes" class="danger">Yes</button></form>'
-    ;(d.querySelector('p') as HTMLElement).textContent = message
-    document.body.append(d)
-    d.addEventListener('close', () => {
-      resolve(d.returnValue === 'yes')
-      d.remove()
-    })
-    d.showModal()
-    ;(d.querySelector('button[value=yes]') as HTMLButtonElement).focus()
-  })
 }
