@@ -32,6 +32,7 @@ type RolloutItem = {
 
 /** Rows per instance up to 60 instances (auto), then one per batch; or as the operator asks. */
 const MAX_ROWS = { auto: 60, instance: Infinity, batch: 0 } as const
+let charts = 0
 const ROW_H = 20
 const LABEL_W = 150
 const WIDTH = 1000
@@ -134,9 +135,16 @@ export function RolloutTimeline(p: { api: Api; setId: string; refresh: number })
   )
 }
 
-export function GanttChart(p: { gantt: Gantt; live: boolean; axisEndMs?: number | null }) {
+export function GanttChart(p: {
+  gantt: Gantt
+  live: boolean
+  axisEndMs?: number | null
+  /** One instance's row in its drawer: no caption, focus line or legend. */
+  compact?: boolean
+}) {
   const g = p.gantt
   const [focus, setFocus] = useState<GanttRow | null>(null)
+  const [hatch] = useState(() => `hatch-${++charts}`)
   // A replay keeps the whole rollout's axis: the chart fills in, it does not zoom.
   const span = Math.max(1000, Math.max(p.axisEndMs ?? 0, g.endMs) - g.startMs)
   const x = (ms: number) => LABEL_W + ((ms - g.startMs) / span) * (WIDTH - LABEL_W - 10)
@@ -148,17 +156,19 @@ export function GanttChart(p: { gantt: Gantt; live: boolean; axisEndMs?: number 
     .join(' · ')
   return (
     <figure class="gantt">
-      <figcaption>
-        <strong data-testid="timeline-status">{g.status}</strong> · {counts || 'no instance yet'}
-        {g.aggregated && (
-          <span data-testid="timeline-aggregated">
-            {' '}
-            · {g.rows.reduce((n, r) => n + r.instanceIds.length, 0)} instances shown as one row per
-            batch (its slowest instance)
-          </span>
-        )}
-        {p.live && <span class="muted"> · live</span>}
-      </figcaption>
+      {!p.compact && (
+        <figcaption>
+          <strong data-testid="timeline-status">{g.status}</strong> · {counts || 'no instance yet'}
+          {g.aggregated && (
+            <span data-testid="timeline-aggregated">
+              {' '}
+              · {g.rows.reduce((n, r) => n + r.instanceIds.length, 0)} instances shown as one row
+              per batch (its slowest instance)
+            </span>
+          )}
+          {p.live && <span class="muted"> · live</span>}
+        </figcaption>
+      )}
       <svg
         viewBox={`0 0 ${WIDTH} ${height}`}
         width="100%"
@@ -168,7 +178,7 @@ export function GanttChart(p: { gantt: Gantt; live: boolean; axisEndMs?: number 
       >
         <defs>
           <pattern
-            id="hatch"
+            id={hatch}
             width="6"
             height="6"
             patternUnits="userSpaceOnUse"
@@ -213,16 +223,20 @@ export function GanttChart(p: { gantt: Gantt; live: boolean; axisEndMs?: number 
           </rect>
         ))}
         {g.rows.map((r, i) => (
-          <Row key={r.key} row={r} y={top + i * ROW_H} x={x} onFocus={setFocus} />
+          <Row key={r.key} row={r} y={top + i * ROW_H} x={x} hatch={hatch} onFocus={setFocus} />
         ))}
         {(p.live || g.atMs < (p.axisEndMs ?? 0)) && (
           <line x1={x(g.atMs)} x2={x(g.atMs)} y1={14} y2={height} class="now" />
         )}
       </svg>
-      <p class="gantt-focus" aria-live="polite" data-testid="timeline-focus">
-        {focus ? describe(focus) : 'Hover or focus (Tab) a row for its steps and reasons.'}
-      </p>
-      <Legend />
+      {!p.compact && (
+        <>
+          <p class="gantt-focus" aria-live="polite" data-testid="timeline-focus">
+            {focus ? describe(focus) : 'Hover or focus (Tab) a row for its steps and reasons.'}
+          </p>
+          <Legend />
+        </>
+      )}
     </figure>
   )
 }
@@ -231,6 +245,7 @@ function Row(p: {
   row: GanttRow
   y: number
   x: (ms: number) => number
+  hatch: string
   onFocus: (r: GanttRow | null) => void
 }) {
   const r = p.row
@@ -273,7 +288,7 @@ function Row(p: {
                 y={p.y + 3}
                 width={w}
                 height={ROW_H - 6}
-                fill="url(#hatch)"
+                fill={`url(#${p.hatch})`}
               />
             )}
           </g>

@@ -11,6 +11,7 @@ import type { ArmSet, HistoryEntry, Latest, Vm } from './model.js'
 import { CELL_LABEL, cellState, healthSource, imageOf } from './model.js'
 import { RolloutTimeline } from './gantt.js'
 import { PlanAndActions } from './plan.js'
+import { InstanceHistory } from './instance-history.js'
 
 const PALETTE = [
   '#64748b',
@@ -139,7 +140,13 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
         onSelect={setSelected}
       />
       {chosen && (
-        <InstanceDetails api={p.api} setId={p.id} vm={chosen} onClose={() => setSelected(null)} />
+        <InstanceDetails
+          api={p.api}
+          setId={p.id}
+          vm={chosen}
+          refresh={refresh}
+          onClose={() => setSelected(null)}
+        />
       )}
 
       <h2>OS upgrade history</h2>
@@ -286,7 +293,13 @@ function Grid(p: {
   )
 }
 
-function InstanceDetails(p: { api: Api; setId: string; vm: Vm; onClose: () => void }) {
+function InstanceDetails(p: {
+  api: Api
+  setId: string
+  vm: Vm
+  refresh: number
+  onClose: () => void
+}) {
   const [log, setLog] = useState<string | null>(null)
   useEffect(() => {
     setLog(null)
@@ -329,6 +342,13 @@ function InstanceDetails(p: { api: Api; setId: string; vm: Vm; onClose: () => vo
             : 'none'}
         </dd>
       </dl>
+      <h4>Across rollouts</h4>
+      <InstanceHistory
+        api={p.api}
+        setId={p.setId}
+        instanceId={p.vm.instanceId}
+        refresh={p.refresh}
+      />
       <h4>Boot log (tail)</h4>
       <pre class="log">{log ?? 'Loading…'}</pre>
     </aside>

@@ -201,16 +201,25 @@ describe.skipIf(!available && !inCi)('dashboard pictures in Chromium', () => {
         'HealthDeadlineExceeded',
       )
       expect(await page.getByTestId('timeline-mark').count()).toBeGreaterThan(0)
-      await accessible(page, 'set view, rolled back')
+      // The instance's drawer: its rows of both rollouts, the rolled-back one marked.
+      await page.locator('[data-testid=instance]', { hasText: /^0$/ }).click()
+      const across = page.getByTestId('instance-history').locator('li')
+      await expect.poll(() => across.count(), { timeout: 10_000 }).toBe(2)
+      expect(await across.first().textContent()).toContain('1.2.0')
+      expect(await across.first().getByTestId('timeline-row').getAttribute('data-outcome')).toBe(
+        'RolledBack',
+      )
+      await accessible(page, 'set view, rolled back, an instance drawer open')
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-rollback.png'), fullPage: true })
 
+      const rows = page.getByTestId('timeline').getByTestId('timeline-row')
       // Rows per batch on request (what 1,000 instances get by themselves).
       await page.getByTestId('timeline-rows').selectOption('batch')
-      await expect.poll(() => page.getByTestId('timeline-row').count()).toBe(1)
+      await expect.poll(() => rows.count()).toBe(1)
       expect(await page.getByTestId('timeline-aggregated').textContent()).toMatch(
         /instances shown as one row per batch/,
       )
-      expect(await page.getByTestId('timeline-row').first().getAttribute('aria-label')).toMatch(
+      expect(await rows.first().getAttribute('aria-label')).toMatch(
         /Batch 1 \(\d\).*RolledBack.*× /,
       )
       // Replay of the history entry before it: the earlier rollout drawn as it was half-way.
@@ -220,7 +229,7 @@ describe.skipIf(!available && !inCi)('dashboard pictures in Chromium', () => {
       const replay = page.getByTestId('replay')
       await replay.focus()
       await page.keyboard.press('Home')
-      await expect.poll(() => page.getByTestId('timeline-row').count()).toBeLessThan(4)
+      await expect.poll(() => rows.count()).toBeLessThan(4)
       await page.close()
 
       const fleet = await open('/')
