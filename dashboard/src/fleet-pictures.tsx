@@ -26,36 +26,24 @@ type Quarantined = {
   quarantinedAt: string | null
   reason: { code?: string; message?: string } | null
 }
-type Loaded = {
-  sets: SetVersions[]
-  adoption: AdoptionPoint[][]
-  quarantined: Quarantined[]
-}
+type Loaded = { sets: SetVersions[]; quarantined: Quarantined[] }
 
 export function FleetPictures(p: { api: Api; sets: ArmSet[]; refresh: number; canAct: boolean }) {
   const [data, setData] = useState<Loaded | null>(null)
+  const [adoption, setAdoptionData] = useState<AdoptionPoint[][] | null>(null)
   const [notice, setNotice] = useState<string | null>(null)
+  /** The matrix and the quarantine first; the adoption, which reads timelines, after. */
   const load = async () => {
     const now = Date.now()
     const per = await Promise.all(
       p.sets.map(async (set) => {
         const base = `${set.id}/providers/Osroll.Upgrades`
-        const [vms, q, rollouts] = await Promise.all([
+        const [vms, q] = await Promise.all([
           p.api.list<Vm>(`${set.id}/virtualMachines`),
           p.api.list<{ properties: Omit<Quarantined, 'setId' | 'setName'> }>(
             `${base}/quarantinedVersions`,
           ),
-          p.api.list<{ name: string }>(`${base}/rollouts`),
         ])
-        const timelines = await Promise.all(
-          rollouts
-            .slice(0, ADOPTION_ROLLOUTS)
-            .map((r) =>
-              p.api
-                .get<{ properties: TimelineProps }>(`${base}/rollouts/${r.name}/timeline`)
-                .then((t) => t.properties),
-            ),
-        )
         const nowVersions: Record<string, string> = {}
         for (const vm of vms)
           nowVersions[vm.instanceId] =
@@ -63,17 +51,33 @@ export function FleetPictures(p: { api: Api; sets: ArmSet[]; refresh: number; ca
         const counts: Record<string, number> = {}
         for (const v of Object.values(nowVersions)) counts[v] = (counts[v] ?? 0) + 1
         return {
+          base,
+          nowVersions,
           versions: { setId: set.id, name: set.name, versions: counts },
-          adoption: setAdoption(nowVersions, timelines.map(movesOf), now),
           quarantined: q.map((x) => ({ ...x.properties, setId: set.id, setName: set.name })),
         }
       }),
     )
     setData({
       sets: per.map((x) => x.versions),
-      adoption: per.map((x) => x.adoption),
       quarantined: per.flatMap((x) => x.quarantined),
     })
+    const history = await Promise.all(
+      per.map(async (x) => {
+        const rollouts = await p.api.list<{ name: string }>(`${x.base}/rollouts`)
+        const timelines = await Promise.all(
+          rollouts
+            .slice(0, ADOPTION_ROLLOUTS)
+            .map((r) =>
+              p.api
+                .get<{ properties: TimelineProps }>(`${x.base}/rollouts/${r.name}/timeline`)
+                .then((t) => t.properties),
+            ),
+        )
+        return setAdoption(x.nowVersions, timelines.map(movesOf), now)
+      }),
+    )
+    setAdoptionData(history)
   }
   useEffect(() => {
     load().catch(() => undefined)
@@ -103,7 +107,7 @@ export function FleetPictures(p: { api: Api; sets: ArmSet[]; refresh: number; ca
       <h2>Versions × scale sets</h2>
       <VersionMatrix sets={data.sets} />
       <h2>Version adoption over time</h2>
-      <Adoption perSet={data.adoption} />
+      {adoption ? <Adoption perSet={adoption} /> : <p class="muted">Loading…</p>}
       <h2>Quarantined versions</h2>
       {notice && (
         <p role="status" class="notice">

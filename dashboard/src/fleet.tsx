@@ -17,27 +17,35 @@ export function FleetView(p: { api: Api; canAct: boolean; onOpen: (id: string) =
   const [subs, setSubs] = useState<Sub[] | null>(null)
   const [error, setError] = useState<string | null>(null)
   const [refresh, setRefresh] = useState(0)
+  const [sets, setSets] = useState<ArmSet[] | null>(null)
   const load = async () => {
     try {
       const list = await p.api.list<{ subscriptionId: string; displayName: string }>(
         '/subscriptions',
       )
-      const out: Sub[] = []
-      for (const s of list) {
-        const sets = await p.api.list<ArmSet>(
-          `/subscriptions/${s.subscriptionId}/providers/Microsoft.Compute/virtualMachineScaleSets`,
-        )
-        const rows = await Promise.all(
-          sets.map(async (set) => ({
-            set,
-            latest: await latestOf(p.api, set.id),
-            newest: await newestVersion(p.api, s.subscriptionId, set).catch(() => null),
-          })),
-        )
-        out.push({ ...s, rows })
-      }
-      setSubs(out)
+      const perSub = await Promise.all(
+        list.map((s) =>
+          p.api.list<ArmSet>(
+            `/subscriptions/${s.subscriptionId}/providers/Microsoft.Compute/virtualMachineScaleSets`,
+          ),
+        ),
+      )
+      // The pictures start from the sets, beside the rows' own reads.
+      setSets(perSub.flat())
       setRefresh((n) => n + 1)
+      const out: Sub[] = await Promise.all(
+        list.map(async (s, i) => ({
+          ...s,
+          rows: await Promise.all(
+            (perSub[i] ?? []).map(async (set) => ({
+              set,
+              latest: await latestOf(p.api, set.id),
+              newest: await newestVersion(p.api, s.subscriptionId, set).catch(() => null),
+            })),
+          ),
+        })),
+      )
+      setSubs(out)
       setError(null)
     } catch (err) {
       setError((err as Error).message)
@@ -111,14 +119,7 @@ export function FleetView(p: { api: Api; canAct: boolean; onOpen: (id: string) =
           )}
         </div>
       ))}
-      {subs && (
-        <FleetPictures
-          api={p.api}
-          sets={subs.flatMap((s) => s.rows.map((r) => r.set))}
-          refresh={refresh}
-          canAct={p.canAct}
-        />
-      )}
+      {sets && <FleetPictures api={p.api} sets={sets} refresh={refresh} canAct={p.canAct} />}
     </section>
   )
 }

@@ -37,32 +37,43 @@ const ROW_H = 20
 const LABEL_W = 150
 const WIDTH = 1000
 
-export function RolloutTimeline(p: { api: Api; setId: string; refresh: number }) {
+export type TimelineData = {
+  list: RolloutItem[] | null
+  chosen: string
+  setChosen: (id: string) => void
+  t: TimelineProps | null
+  error: string | null
+}
+
+/**
+ * The set's rollouts and the chosen one's timeline, re-read on every `refresh`. A hook of the
+ * set view, so that the reads start with the page, beside the set's own.
+ */
+export function useRolloutTimeline(api: Api, setId: string, refresh: number): TimelineData {
   const [list, setList] = useState<RolloutItem[] | null>(null)
   const [chosen, setChosen] = useState<string>('current')
   const [t, setT] = useState<TimelineProps | null>(null)
   const [error, setError] = useState<string | null>(null)
-  const [replayAt, setReplayAt] = useState<number | null>(null)
-  const [rows, setRows] = useState<'auto' | 'instance' | 'batch'>('auto')
-
   useEffect(() => {
-    p.api
-      .get<{ value: RolloutItem[] }>(`${p.setId}/providers/Osroll.Upgrades/rollouts`)
-      .then((r) => setList(r.value))
-      .catch(() => setList([]))
-  }, [p.setId, p.refresh])
-  useEffect(() => {
-    if (list === null || list.length === 0) return
-    p.api
-      .get<{ properties: TimelineProps }>(
-        `${p.setId}/providers/Osroll.Upgrades/rollouts/${chosen}/timeline`,
-      )
-      .then((r) => {
-        setT(r.properties)
+    const base = `${setId}/providers/Osroll.Upgrades/rollouts`
+    api
+      .get<{ value: RolloutItem[] }>(base)
+      .then(async (r) => {
+        setList(r.value)
+        if (r.value.length === 0) return
+        const got = await api.get<{ properties: TimelineProps }>(`${base}/${chosen}/timeline`)
+        setT(got.properties)
         setError(null)
       })
       .catch((err: unknown) => setError((err as Error).message))
-  }, [p.setId, chosen, list === null || list.length === 0 ? 0 : p.refresh])
+  }, [setId, chosen, refresh])
+  return { list, chosen, setChosen, t, error }
+}
+
+export function RolloutTimeline(p: { data: TimelineData }) {
+  const { list, chosen, setChosen, t, error } = p.data
+  const [replayAt, setReplayAt] = useState<number | null>(null)
+  const [rows, setRows] = useState<'auto' | 'instance' | 'batch'>('auto')
 
   const running = t !== null && !t.runningStatus.endTime
   const now = Date.now()

@@ -9,7 +9,7 @@ import type { Api, StreamEvent } from './api.js'
 import { compareVersions, useLive } from './live.js'
 import type { ArmSet, HistoryEntry, Latest, Vm } from './model.js'
 import { CELL_LABEL, cellState, healthSource, imageOf } from './model.js'
-import { RolloutTimeline } from './gantt.js'
+import { RolloutTimeline, useRolloutTimeline } from './gantt.js'
 import { PlanAndActions } from './plan.js'
 import { InstanceHistory } from './instance-history.js'
 
@@ -74,6 +74,7 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
   const live = useLive(p.api, `?scaleSet=${encodeURIComponent(p.id)}`, load, onEvent)
   useEffect(() => void load(), [p.id])
 
+  const timeline = useRolloutTimeline(p.api, p.id, refresh)
   if (!data)
     return (
       <section>
@@ -128,7 +129,7 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
       />
 
       <h2>Rollout timeline</h2>
-      <RolloutTimeline api={p.api} setId={p.id} refresh={refresh} />
+      <RolloutTimeline data={timeline} />
 
       <h2>Instances</h2>
       <Legend versions={versions} colour={colour} />

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import AxeBuilder from '@axe-core/playwright'
+import { AxeBuilder } from '@axe-core/playwright'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe } from '../../test-support/serve-process.js'
@@ -153,6 +153,15 @@ describe.skipIf(!available && !inCi)('dashboard pictures in Chromium', () => {
       await page.getByRole('button', { name: 'Resume rollout' }).click()
       expect(await dialog.textContent()).toMatch(/goes on with its next batch/)
       await dialog.getByRole('button', { name: 'Yes, resume' }).click()
+      // Half-way: the timeline fills in as batches go (the docs' picture of a rollout).
+      await expect
+        .poll(() => page.locator('[data-testid=timeline-row][data-outcome=Succeeded]').count(), {
+          timeout: 15_000,
+        })
+        .toBeGreaterThanOrEqual(2)
+      await page.getByTestId('timeline').screenshot({
+        path: join(ARTIFACTS, 'dashboard-timeline-live.png'),
+      })
       await expect
         .poll(() => page.getByTestId('rollout-status').textContent(), { timeout: 20_000 })
         .toBe('Completed')
@@ -173,6 +182,11 @@ describe.skipIf(!available && !inCi)('dashboard pictures in Chromium', () => {
         })
         .toBe('100%')
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-timeline.png'), fullPage: true })
+      await fleet.getByTestId('adoption').locator('canvas').waitFor()
+      await fleet.screenshot({
+        path: join(ARTIFACTS, 'dashboard-fleet-pictures.png'),
+        fullPage: true,
+      })
       await fleet.close()
       await page.close()
     },
@@ -210,7 +224,10 @@ describe.skipIf(!available && !inCi)('dashboard pictures in Chromium', () => {
         'RolledBack',
       )
       await accessible(page, 'set view, rolled back, an instance drawer open')
-      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-rollback.png'), fullPage: true })
+      await back.first().focus() // its reason written below the chart
+      await page.getByTestId('timeline').screenshot({
+        path: join(ARTIFACTS, 'dashboard-rollback.png'),
+      })
 
       const rows = page.getByTestId('timeline').getByTestId('timeline-row')
       // Rows per batch on request (what 1,000 instances get by themselves).
