@@ -93,6 +93,14 @@ async function timelineFigures(url: string): Promise<void> {
   await page.bringToFront()
   const ms = await firstRender(page, url, '[data-testid=timeline-row]', 1)
   figures['dashboard.timeline_first_render_1000_ms'] = Math.round(ms)
+  // Where the time went: the page's slowest reads (start → end, by its own clock).
+  const reads = (await page.evaluate(
+    `performance.getEntriesByType('resource').map((e) => [e.name, e.startTime, e.responseEnd])`,
+  )) as [string, number, number][]
+  for (const [name, start, end] of reads.sort((a, b) => b[2] - b[1] - (a[2] - a[1])).slice(0, 6))
+    process.stderr.write(
+      `  ${start.toFixed(0)} → ${end.toFixed(0)} ms  ${name.replace(/^.*virtualMachineScaleSets\/web/, '…').slice(0, 90)}\n`,
+    )
   rows.push([
     'rollout timeline, 1,000 instances (live): first render',
     `${ms.toFixed(0)} ms`,
