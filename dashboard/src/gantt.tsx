@@ -6,7 +6,7 @@
  * focused or hovered row (keyboard). A running rollout re-reads its timeline on every event
  * (`refresh`); a history entry replays: a slider sets the instant drawn.
  */
-import { useEffect, useMemo, useState } from 'preact/hooks'
+import { useEffect, useLayoutEffect, useMemo, useState } from 'preact/hooks'
 import type { Api } from './api.js'
 import type { Gantt, GanttRow, SegmentKind, TimelineProps } from './timeline-model.js'
 import { PROBLEM, SEGMENT_LABEL, buildGantt, formatMs } from './timeline-model.js'
@@ -77,6 +77,7 @@ export function RolloutTimeline(p: { data: TimelineData }) {
 
   const running = t !== null && !t.runningStatus.endTime
   const now = Date.now()
+  const drawFrom = performance.now()
   const gantt = useMemo(
     () => (t ? buildGantt(t, running ? now : (replayAt ?? Infinity), MAX_ROWS[rows]) : null),
     [t, replayAt, rows, running ? Math.floor(now / 1000) : 0],
@@ -118,20 +119,12 @@ export function RolloutTimeline(p: { data: TimelineData }) {
           </select>
         </label>
         {t && !running && gantt && (
-          <label class="replay">
-            Replay{' '}
-            <input
-              type="range"
-              min={gantt.startMs}
-              max={Date.parse(t.runningStatus.endTime ?? '') || gantt.endMs}
-              step={250}
-              value={replayAt ?? gantt.endMs}
-              aria-valuetext={`${formatMs(gantt.atMs - gantt.startMs)} after start`}
-              onInput={(e) => setReplayAt(Number((e.target as HTMLInputElement).value))}
-              data-testid="replay"
-            />{' '}
-            <span class="mono">+{formatMs(gantt.atMs - gantt.startMs)}</span>
-          </label>
+          <Replay
+            startMs={gantt.startMs}
+            endMs={Date.parse(t.runningStatus.endTime ?? '') || gantt.endMs}
+            atMs={replayAt}
+            onAt={setReplayAt}
+          />
         )}
       </div>
       {error && <p class="error">{error}</p>}
@@ -139,10 +132,61 @@ export function RolloutTimeline(p: { data: TimelineData }) {
         <GanttChart
           gantt={gantt}
           live={running}
+          measureFrom={drawFrom}
           axisEndMs={running ? null : Date.parse(t?.runningStatus.endTime ?? '') || null}
         />
       )}
     </div>
+  )
+}
+
+/**
+ * The replay of an ended rollout: a slider (arrows, Home, End) for the instant drawn, and Play,
+ * which moves it from the start (or where it is) to the end in about five seconds.
+ */
+function Replay(p: {
+  startMs: number
+  endMs: number
+  atMs: number | null
+  onAt: (ms: number | null) => void
+}) {
+  const [playing, setPlaying] = useState(false)
+  const at = p.atMs ?? p.endMs
+  useEffect(() => {
+    if (!playing) return
+    const stepMs = Math.max(100, (p.endMs - p.startMs) / 50)
+    let pos = at >= p.endMs ? p.startMs : at
+    p.onAt(pos)
+    const timer = setInterval(() => {
+      pos = Math.min(p.endMs, pos + stepMs)
+      p.onAt(pos)
+      if (pos >= p.endMs) setPlaying(false)
+    }, 100)
+    return () => clearInterval(timer)
+  }, [playing])
+  return (
+    <span class="replay">
+      <label>
+        Replay{' '}
+        <input
+          type="range"
+          min={p.startMs}
+          max={p.endMs}
+          step={250}
+          value={at}
+          aria-valuetext={`${formatMs(at - p.startMs)} after start`}
+          onInput={(e) => {
+            setPlaying(false)
+            p.onAt(Number((e.target as HTMLInputElement).value))
+          }}
+          data-testid="replay"
+        />
+      </label>{' '}
+      <span class="mono">+{formatMs(at - p.startMs)}</span>{' '}
+      <button type="button" class="small-button" onClick={() => setPlaying(!playing)}>
+        {playing ? '⏸ Stop' : '▶ Play'}
+      </button>
+    </span>
   )
 }
 
@@ -152,9 +196,15 @@ export function GanttChart(p: {
   axisEndMs?: number | null
   /** One instance's row in its drawer: no caption, focus line or legend. */
   compact?: boolean
+  /** When this draw started (its model's build), for the measure of each draw. */
+  measureFrom?: number
 }) {
   const g = p.gantt
   const [focus, setFocus] = useState<GanttRow | null>(null)
+  // Each draw, from the model's build to the DOM, as a User Timing measure (bench:dashboard).
+  useLayoutEffect(() => {
+    if (p.measureFrom !== undefined) performance.measure('osroll:gantt', { start: p.measureFrom })
+  })
   const [hatch] = useState(() => `hatch-${++charts}`)
   // A replay keeps the whole rollout's axis: the chart fills in, it does not zoom.
   const span = Math.max(1000, Math.max(p.axisEndMs ?? 0, g.endMs) - g.startMs)

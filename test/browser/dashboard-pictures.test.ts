@@ -247,6 +247,10 @@ describe.skipIf(!available && !inCi)('dashboard pictures in Chromium', () => {
       await replay.focus()
       await page.keyboard.press('Home')
       await expect.poll(() => rows.count()).toBeLessThan(4)
+      // Play: the position moves on to the end, and the rows fill in.
+      await page.getByRole('button', { name: '▶ Play' }).click()
+      await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(4)
+      await page.getByRole('button', { name: '▶ Play' }).waitFor({ timeout: 15_000 })
       await page.close()
 
       const fleet = await open('/')
