@@ -1,6 +1,7 @@
 /** The fleet pictures' model (dashboard/src/fleet-model.ts), without a browser. */
 import { describe, expect, it } from 'vitest'
 import { fleetAdoption, setAdoption, versionMatrix } from '../../dashboard/src/fleet-model.js'
+import type { AdoptionPoint } from '../../dashboard/src/fleet-model.js'
 
 describe('versionMatrix', () => {
   it('gives each set its share per version, oldest version first, and the fleet its own', () => {
@@ -68,11 +69,11 @@ describe('adoption', () => {
     ])
   })
   it('sums the sets into the fleet share per version at every change', () => {
-    const a = [
+    const a: AdoptionPoint[] = [
       { atMs: 0, counts: { '1.0.0': 2 } },
       { atMs: 10, counts: { '1.1.0': 2 } },
     ]
-    const b = [{ atMs: 5, counts: { '1.0.0': 2 } }]
+    const b: AdoptionPoint[] = [{ atMs: 5, counts: { '1.0.0': 2 } }]
     expect(fleetAdoption([a, b])).toEqual({
       times: [0, 5, 10],
       versions: ['1.0.0', '1.1.0'],
