@@ -93,7 +93,7 @@ export function App() {
               onBack={() => open(null)}
             />
           ) : (
-            <FleetView api={api} onOpen={open} />
+            <FleetView api={api} canAct={who.role !== 'Reader'} onOpen={open} />
           ))}
       </main>
     </div>

@@ -8,32 +8,43 @@ import type { Api } from './api.js'
 import { compareVersions, useLive } from './live.js'
 import type { ArmSet, Latest } from './model.js'
 import { healthSource, imageOf, progressText, subscriptionHeading } from './model.js'
+import { FleetPictures } from './fleet-pictures.js'
 
 type Row = { set: ArmSet; latest: Latest | null; newest: string | null }
 type Sub = { subscriptionId: string; displayName: string; rows: Row[] }
 
-export function FleetView(p: { api: Api; onOpen: (id: string) => void }) {
+export function FleetView(p: { api: Api; canAct: boolean; onOpen: (id: string) => void }) {
   const [subs, setSubs] = useState<Sub[] | null>(null)
   const [error, setError] = useState<string | null>(null)
+  const [refresh, setRefresh] = useState(0)
+  const [sets, setSets] = useState<ArmSet[] | null>(null)
   const load = async () => {
     try {
       const list = await p.api.list<{ subscriptionId: string; displayName: string }>(
         '/subscriptions',
       )
-      const out: Sub[] = []
-      for (const s of list) {
-        const sets = await p.api.list<ArmSet>(
-          `/subscriptions/${s.subscriptionId}/providers/Microsoft.Compute/virtualMachineScaleSets`,
-        )
-        const rows = await Promise.all(
-          sets.map(async (set) => ({
-            set,
-            latest: await latestOf(p.api, set.id),
-            newest: await newestVersion(p.api, s.subscriptionId, set).catch(() => null),
-          })),
-        )
-        out.push({ ...s, rows })
-      }
+      const perSub = await Promise.all(
+        list.map((s) =>
+          p.api.list<ArmSet>(
+            `/subscriptions/${s.subscriptionId}/providers/Microsoft.Compute/virtualMachineScaleSets`,
+          ),
+        ),
+      )
+      // The pictures start from the sets, beside the rows' own reads.
+      setSets(perSub.flat())
+      setRefresh((n) => n + 1)
+      const out: Sub[] = await Promise.all(
+        list.map(async (s, i) => ({
+          ...s,
+          rows: await Promise.all(
+            (perSub[i] ?? []).map(async (set) => ({
+              set,
+              latest: await latestOf(p.api, set.id),
+              newest: await newestVersion(p.api, s.subscriptionId, set).catch(() => null),
+            })),
+          ),
+        })),
+      )
       setSubs(out)
       setError(null)
     } catch (err) {
@@ -108,6 +119,7 @@ export function FleetView(p: { api: Api; onOpen: (id: string) => void }) {
           )}
         </div>
       ))}
+      {sets && <FleetPictures api={p.api} sets={sets} refresh={refresh} canAct={p.canAct} />}
     </section>
   )
 }

@@ -9,6 +9,9 @@ import type { Api, StreamEvent } from './api.js'
 import { compareVersions, useLive } from './live.js'
 import type { ArmSet, HistoryEntry, Latest, Vm } from './model.js'
 import { CELL_LABEL, cellState, healthSource, imageOf } from './model.js'
+import { RolloutTimeline, useRolloutTimeline } from './gantt.js'
+import { PlanAndActions } from './plan.js'
+import { InstanceHistory } from './instance-history.js'
 
 const PALETTE = [
   '#64748b',
@@ -27,7 +30,7 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
   const [data, setData] = useState<Data | null>(null)
   const [error, setError] = useState<string | null>(null)
   const [selected, setSelected] = useState<string | null>(null)
-  const [notice, setNotice] = useState<string | null>(null)
+  const [refresh, setRefresh] = useState(0)
   const lastEvents = useRef<{ rolloutId: string | null; byInstance: Map<string, string> }>({
     rolloutId: null,
     byInstance: new Map(),
@@ -46,6 +49,7 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
           ? await p.api.get<Latest>(`${p.id}/rollingUpgrades/latest`).catch(() => null)
           : null
       setData({ set, vms, latest, history })
+      setRefresh((n) => n + 1)
       setError(null)
     } catch (err) {
       setError((err as Error).message)
@@ -70,6 +74,7 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
   const live = useLive(p.api, `?scaleSet=${encodeURIComponent(p.id)}`, load, onEvent)
   useEffect(() => void load(), [p.id])
 
+  const timeline = useRolloutTimeline(p.api, p.id, refresh)
   if (!data)
     return (
       <section>
@@ -85,31 +90,11 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
     )
 
   const { set, vms, latest, history } = data
-  const running = latest?.properties.runningStatus.code === 'RollingForward'
   const versions = [
     ...new Set(vms.map((v) => v.properties.storageProfile?.imageReference?.exactVersion ?? '?')),
   ].sort(compareVersions)
   const colour = (v: string) => PALETTE[versions.indexOf(v) % PALETTE.length] as string
   const chosen = vms.find((v) => v.instanceId === selected) ?? null
-
-  const act = async (what: 'start' | 'cancel') => {
-    const ok = await confirmDialog(
-      what === 'start'
-        ? `Start an OS rollout of ${set.name} to the latest image now?`
-        : `Cancel the running rollout of ${set.name}? Instances being upgraded finish; no new batch starts.`,
-    )
-    if (!ok) return
-    try {
-      await p.api.request(
-        'POST',
-        what === 'start' ? `${p.id}/osRollingUpgrade` : `${p.id}/rollingUpgrades/cancel`,
-      )
-      setNotice(what === 'start' ? 'Rollout requested.' : 'Cancellation requested.')
-      await load()
-    } catch (err) {
-      setNotice(`Could not ${what}: ${(err as Error).message}`)
-    }
-  }
 
   return (
     <section aria-labelledby="set-title">
@@ -134,26 +119,17 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
       )}
 
       <RolloutPanel latest={latest} capacity={vms.length} />
-      {p.canAct && (
-        <div class="actions">
-          <button type="button" onClick={() => void act('start')} disabled={running}>
-            Start OS rollout
-          </button>
-          <button
-            type="button"
-            class="danger"
-            onClick={() => void act('cancel')}
-            disabled={!running}
-          >
-            Cancel rollout
-          </button>
-        </div>
-      )}
-      {notice && (
-        <p role="status" class="notice">
-          {notice}
-        </p>
-      )}
+      <PlanAndActions
+        api={p.api}
+        setId={p.id}
+        setName={set.name}
+        canAct={p.canAct}
+        refresh={refresh}
+        onDone={load}
+      />
+
+      <h2>Rollout timeline</h2>
+      <RolloutTimeline data={timeline} />
 
       <h2>Instances</h2>
       <Legend versions={versions} colour={colour} />
@@ -165,7 +141,13 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
         onSelect={setSelected}
       />
       {chosen && (
-        <InstanceDetails api={p.api} setId={p.id} vm={chosen} onClose={() => setSelected(null)} />
+        <InstanceDetails
+          api={p.api}
+          setId={p.id}
+          vm={chosen}
+          refresh={refresh}
+          onClose={() => setSelected(null)}
+        />
       )}
 
       <h2>OS upgrade history</h2>
@@ -221,6 +203,7 @@ function RolloutPanel(p: { latest: Latest | null; capacity: number }) {
       <div
         class="bar"
         role="progressbar"
+        aria-label="Instances upgraded"
         aria-valuemin={0}
         aria-valuemax={total}
         aria-valuenow={done}
@@ -311,7 +294,13 @@ function Grid(p: {
   )
 }
 
-function InstanceDetails(p: { api: Api; setId: string; vm: Vm; onClose: () => void }) {
+function InstanceDetails(p: {
+  api: Api
+  setId: string
+  vm: Vm
+  refresh: number
+  onClose: () => void
+}) {
   const [log, setLog] = useState<string | null>(null)
   useEffect(() => {
     setLog(null)
@@ -354,6 +343,13 @@ function InstanceDetails(p: { api: Api; setId: string; vm: Vm; onClose: () => vo
             : 'none'}
         </dd>
       </dl>
+      <h4>Across rollouts</h4>
+      <InstanceHistory
+        api={p.api}
+        setId={p.setId}
+        instanceId={p.vm.instanceId}
+        refresh={p.refresh}
+      />
       <h4>Boot log (tail)</h4>
       <pre class="log">{log ?? 'Loading…'}</pre>
     </aside>
@@ -396,22 +392,4 @@ function Timeline(p: { history: HistoryEntry[] }) {
       })}
     </ol>
   )
-}
-
-/** A modal confirmation (native <dialog>: focus trapped, Escape cancels). */
-function confirmDialog(message: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const d = document.createElement('dialog')
-    d.setAttribute('aria-label', 'Confirm')
-    d.innerHTML =
-      '<p></p><form method="dialog"><button value="no">No</button> <button value="yes" class="danger">Yes</button></form>'
-    ;(d.querySelector('p') as HTMLElement).textContent = message
-    document.body.append(d)
-    d.addEventListener('close', () => {
-      resolve(d.returnValue === 'yes')
-      d.remove()
-    })
-    d.showModal()
-    ;(d.querySelector('button[value=yes]') as HTMLButtonElement).focus()
-  })
 }
