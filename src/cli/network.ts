@@ -1,8 +1,12 @@
-/** `osroll network lb create` and `osroll network lb probe create` (like az network lb). */
+/**
+ * `osroll network lb create` and `osroll network lb probe create` (like az network lb); the
+ * virtual networks are network-vnet.ts's.
+ */
 import type { Command } from 'commander'
 import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
+import { registerVnet } from './network-vnet.js'
 import { agree, enumOption, isResourceId, parseResourceId, required } from './args.js'
 
 /** `--lb-name` with `-g`, or a load balancer's full id (which also names the subscription). */
@@ -33,11 +37,11 @@ function lbOf(o: Common & { resourceGroup?: string; lbName: string }): {
 }
 
 export function registerNetwork(program: Command): void {
-  const lb = program
+  const network = program
     .command('network')
-    .description('load balancers and probes (like az network)')
-    .command('lb')
-    .description('load balancers')
+    .description('load balancers, probes, virtual networks and subnets (like az network)')
+  registerVnet(network)
+  const lb = network.command('lb').description('load balancers')
   const lbPath = (sub: string, rg: string, name: string) =>
     `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network/loadBalancers/${name}`
 
