@@ -26,6 +26,19 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
     labelNames: ['outcome', 'kind'],
     registers: [registry],
   })
+  // Lifecycle hooks (docs/rollouts.md § Lifecycle hooks): each call's result, each answer taken.
+  const hookCalls = new Counter({
+    name: 'osroll_hook_calls_total',
+    help: 'Lifecycle hook calls by hook and result (answer, timeout, connection, status, unparseable)',
+    labelNames: ['hook', 'result'],
+    registers: [registry],
+  })
+  const hookAnswers = new Counter({
+    name: 'osroll_hook_answers_total',
+    help: 'Lifecycle hook answers acted on, by hook, action and source (webhook, default, guest, request)',
+    labelNames: ['hook', 'answer', 'source'],
+    registers: [registry],
+  })
   const instanceSeconds = new Histogram({
     name: 'osroll_instance_upgrade_duration_seconds',
     help: 'From the reimage decision to healthy (or failed), per instance',
@@ -110,6 +123,8 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
       if (after.status !== 'RollingForward' && before?.status !== after.status)
         rollouts.inc({ status: after.status, ...labels })
       for (const e of events) {
+        if (e.hook)
+          hookAnswers.inc({ hook: e.hook.hook, answer: e.hook.answer, source: e.hook.source })
         if (e.instanceId === null || e.from === e.to) continue // a step, not an outcome
         const outcome = OUTCOMES[e.to]
         if (!outcome) continue
@@ -123,6 +138,9 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
         const end = Math.max(...batch.map((a) => a.endedAtMs ?? a.startedAtMs))
         if (batch.length > 0) batchSeconds.observe((end - start) / 1000)
       }
+    },
+    hookCall(hook: string, result: string): void {
+      hookCalls.inc({ hook, result })
     },
     probe(protocol: string, result: string, seconds: number): void {
       probes.inc({ protocol, result })

@@ -11,6 +11,8 @@ import { durabilityMismatched } from '../scale-set/service-fabric.js'
 import { formatDurationMs } from '../duration.js'
 import { advanceAttempt, fail, minHealthyDueAtMs } from './attempt.js'
 import type { AttemptContext } from './attempt.js'
+import { hookProgress } from './hooks.js'
+import type { HookAnswer } from './hooks.js'
 import { excusedUnhealthy, SUPERSEDED_CODE } from './roll-forward.js'
 import { assertRolloutInvariants } from './invariants.js'
 import { chooseBatch, findCandidates } from './batch.js'
@@ -41,6 +43,8 @@ export type Snapshot = Readonly<{
   pauseRequestedAtMs?: number | null
   /** Effects that failed for good since the last pass. */
   failures: readonly EffectFailure[]
+  /** Lifecycle hooks' answers since the last pass (docs/rollouts.md § Lifecycle hooks). */
+  hookAnswers?: readonly HookAnswer[]
   /** The next unused instance id (maxSurge replacements take ids from here). */
   nextInstanceId: number
   /**
@@ -86,6 +90,7 @@ export function planStep(s: Snapshot, nowMs: number): Step {
     nowMs,
     observe: (id: string) => byId.get(id),
     failuresOf: (id: string) => s.failures.filter((f) => f.instanceId === id),
+    answers: s.hookAnswers ?? [],
   }
   const actions: Action[] = []
   const events: RolloutEvent[] = []
@@ -112,6 +117,7 @@ class StepDecider {
 
   decide(): Step {
     this.stopIfNoProgress()
+    this.skipUnstartedOnCancel()
     if (this.r.attempts.some((a) => !isTerminal(a))) {
       this.refreshPending()
       return this.done(this.earliestDeadline())
@@ -157,6 +163,21 @@ class StepDecider {
   }
 
   /**
+   * Lifecycle hooks: a cancel does not wait for pre-reimage hooks (a deferral may last an hour):
+   * instances still waiting on one are left on their version as skipped (reason CancelRequested).
+   */
+  private skipUnstartedOnCancel(): void {
+    if (this.s.cancelRequestedAtMs === null) return
+    if (!this.r.attempts.some((a) => a.state === 'PreReimage')) return
+    const attempts = this.r.attempts.map((a): Attempt => {
+      if (a.state !== 'PreReimage') return a
+      this.event(a.instanceId, a.state, 'Skipped', 'CancelRequested')
+      return { ...a, state: 'Skipped', endedAtMs: this.nowMs, hook: null }
+    })
+    this.r = { ...this.r, attempts }
+  }
+
+  /**
    * batchSoak: the soak after the last batch, if one is under way. A Step when it failed (the
    * rollout stops), the time to look again while it waits, or null once passed (or none).
    */
@@ -183,6 +204,7 @@ class StepDecider {
       nowMs: this.nowMs,
       observe: (id: string) => this.byId.get(id),
       failuresOf: (id: string) => this.s.failures.filter((f) => f.instanceId === id),
+      answers: this.s.hookAnswers ?? [],
     }
   }
 
@@ -191,7 +213,8 @@ class StepDecider {
     const r = this.r
     this.r = { ...r, batchesChecked: r.batchCount }
     if (r.pace === 'allAtOnce' || r.ending) return // ending: progressDeadline stopped it
-    const upgraded = r.attempts.filter((a) => a.state !== 'Removed')
+    // Skipped by a pre-reimage hook: not upgraded, so neither counted nor failed.
+    const upgraded = r.attempts.filter((a) => a.state !== 'Removed' && a.state !== 'Skipped')
     const bad = upgraded.filter((a) => isFailedState(a) || this.unhealthyNow(a))
     const threshold = r.policy.unhealthyUpgradedPercentMax
     if (upgraded.length === 0 || !exceedsPercent(bad.length, upgraded.length, threshold)) {
@@ -333,7 +356,14 @@ class StepDecider {
       const obs = this.byId.get(id) as InstanceObservation
       if (obs.osUpgradePending) approvedPending.push(id)
       const method = this.methodFor(obs)
-      const state = method === 'surge' ? 'Surging' : method === 'reimage' ? 'Reimaging' : 'Updating'
+      const hooked = r.hooks?.preReimage !== undefined
+      const state = hooked
+        ? 'PreReimage'
+        : method === 'surge'
+          ? 'Surging'
+          : method === 'reimage'
+            ? 'Reimaging'
+            : 'Updating'
       this.event(id, 'Pending', state, `Batch${batch}`)
       return {
         instanceId: id,
@@ -348,6 +378,7 @@ class StepDecider {
         endedAtMs: null,
         failure: null,
         rollbackError: null,
+        ...(hooked ? { hook: hookProgress('preReimage', this.nowMs) } : {}),
       }
     })
     if (approvedPending.length > 0)
@@ -402,8 +433,13 @@ class StepDecider {
   /** The next future deadline of an open attempt; past ones are handled by polling. */
   private earliestDeadline(): number | null {
     const open = this.r.attempts.filter((a) => !isTerminal(a))
+    // An attempt waiting on a hook has no deadline of its own: only a deferral's end.
     const future = [
-      ...open.map((a) => a.deadlineAtMs),
+      ...open.map((a) =>
+        a.state === 'PreReimage' || a.state === 'PostHealthy'
+          ? (a.hook?.notBeforeMs ?? 0)
+          : a.deadlineAtMs,
+      ),
       ...open.map((a) => minHealthyDueAtMs(a, this.r) ?? 0),
     ].filter((t) => t > this.nowMs)
     return future.length === 0 ? null : Math.min(...future)
