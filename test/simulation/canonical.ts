@@ -23,6 +23,7 @@ function scenario(
     rolling?: Partial<ScaleSetSpec['rolling']>
     extensions?: FabricModel['extensions']
     settings?: Scenario['settings']
+    hooks?: Scenario['hooks']
   },
 ): Scenario {
   const s = spec({
@@ -53,6 +54,7 @@ function scenario(
     faults: o.faults,
     healthDeadlineMs: 300 * S,
     ...(o.settings ? { settings: o.settings } : {}),
+    ...(o.hooks ? { hooks: o.hooks } : {}),
     timing: NO_DELAY,
     maxSteps: 2000,
   }
@@ -290,5 +292,29 @@ export const CANONICAL: readonly Scenario[] = [
       publish(10 * S, '1.1.0', BROKEN),
       { atMs: 20 * S, fault: { kind: 'manualStart', rollback: true } },
     ],
+  }),
+  // docs/rollouts.md § Lifecycle hooks: batches of one (0…5). The pre-reimage hook defers 0 twice
+  // (30 s each) before continuing, skips 1 (left on 1.0.0, counted in nothing), times out on 2
+  // (the default, continue); the post-healthy hook fails 3 (rolled back as a health failure)
+  // and answers 4 with garbage (the default, continue). 1 failed of 5 upgraded is within 50%.
+  scenario('lifecycle-hooks', {
+    spec: { capacity: 6 },
+    rolling: { unhealthyUpgradedPercentMax: 50 },
+    hooks: {
+      spec: {
+        preReimage: { url: 'http://hooks.sim/pre', timeoutMs: 5 * S, defaultAction: 'continue' },
+        postHealthy: { url: 'http://hooks.sim/post', timeoutMs: 5 * S, defaultAction: 'continue' },
+      },
+      script: {
+        'preReimage:0': ['defer', 'defer', 'continue'],
+        'preReimage:1': ['skip'],
+        'preReimage:2': ['timeout'],
+        'postHealthy:3': ['fail'],
+        'postHealthy:4': ['garbage'],
+      },
+      deferSeconds: 30,
+      seed: 1,
+    },
+    faults: [publish(10 * S, '1.1.0')],
   }),
 ]

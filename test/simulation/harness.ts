@@ -25,6 +25,8 @@ import type { Fault, Scenario } from './scenario.js'
 import { Invariants } from './invariants.js'
 import { TimelineInvariant } from './timeline-invariant.js'
 import { Transcript } from './transcript.js'
+import { simHookCaller } from './sim-hooks.js'
+import { HookInvariants } from './hook-invariants.js'
 
 export type SimResult = Readonly<{
   scenario: Scenario
@@ -104,6 +106,7 @@ export async function simWorld(s: Scenario): Promise<SimWorld> {
     scaleSetState(s.spec, {
       fabricModel: s.model,
       ...(s.settings ? { upgradeSettings: s.settings } : {}),
+      ...(s.hooks ? { lifecycleHooks: s.hooks.spec } : {}),
     }),
     null,
   )
@@ -129,6 +132,7 @@ export function simDeps(w: SimWorld, onSettled: () => void): ReconcilerDeps {
       log: silentLogger,
       onSettled,
       retries: 2,
+      ...(s.hooks ? { hooks: simHookCaller(s.hooks) } : {}),
     }),
     log: silentLogger,
     ids: w.nextId,
@@ -158,6 +162,7 @@ export async function runScenario(
   let deps = makeDeps(true)
   const inv = new Invariants(s)
   const timelines = new TimelineInvariant(inv.violations)
+  const hookChecks = new HookInvariants(inv.violations)
   const transcript = new Transcript(s)
   const pending = [...s.faults].sort((a, b) => a.atMs - b.atMs)
   let steps = 0
@@ -200,6 +205,7 @@ export async function runScenario(
     const state = (await store.getScaleSet(key)) as ScaleSetState
     await inv.check(clock.nowMs(), after, rollouts, state, simState)
     await timelines.check(clock.nowMs(), rollouts, (id) => store.listEvents(id))
+    await hookChecks.check(clock.nowMs(), after, rollouts, (id) => store.listEvents(id))
     transcript.step(clock.nowMs(), after, rollouts)
     if (inv.violations.length > 0) break
 

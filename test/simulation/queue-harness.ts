@@ -17,6 +17,7 @@ import type { SimResult } from './harness.js'
 import { applyFault, simDeps, simWorld } from './harness.js'
 import { Invariants } from './invariants.js'
 import { TimelineInvariant } from './timeline-invariant.js'
+import { HookInvariants } from './hook-invariants.js'
 import { QueueWatch } from './queue-watch.js'
 import type { Fault, Scenario } from './scenario.js'
 import { Transcript } from './transcript.js'
@@ -70,6 +71,7 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
   const watch = new QueueWatch({ concurrency: 2, activePollMs: ACTIVE_POLL_MS })
   const inv = new Invariants(s)
   const timelines = new TimelineInvariant(inv.violations)
+  const hookChecks = new HookInvariants(inv.violations)
   const transcript = new Transcript(s)
   const pending = [...s.faults].sort((a, b) => a.atMs - b.atMs)
 
@@ -194,6 +196,7 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
       simState,
     )
     await timelines.check(clock.nowMs(), rollouts, (id) => store.listEvents(id))
+    await hookChecks.check(clock.nowMs(), after, rollouts, (id) => store.listEvents(id))
     transcript.step(clock.nowMs(), after, rollouts)
     watch.succeeded(k, clock.nowMs(), result)
     return result

@@ -7,6 +7,7 @@ import type { ScaleSetSpec } from '../../src/core/scale-set/spec.js'
 import type { TimingProfile } from '../../src/core/rollout/start.js'
 import type { FabricModel } from '../../src/fabrics/types/fabric.js'
 import type { UpgradeSettings } from '../../src/store/store.js'
+import type { SimHooks } from './sim-hooks.js'
 
 export type Fault = Readonly<
   | { kind: 'publish'; version: string; uri: string }
@@ -50,6 +51,8 @@ export type Scenario = Readonly<{
   healthDeadlineMs: number
   /** osroll's per-set settings (minHealthyTime, adaptive ramp), absent for none. */
   settings?: UpgradeSettings
+  /** Lifecycle hooks and how the simulated webhooks answer (docs/rollouts.md § Lifecycle hooks). */
+  hooks?: SimHooks
   timing: TimingProfile
   maxSteps: number
 }>

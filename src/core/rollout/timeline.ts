@@ -211,7 +211,8 @@ function changeSteps(
     case 'Reimaging':
     case 'Updating':
     case 'Surging':
-      return [at('requested')]
+      // After the pre-reimage hook's continue, its hookAnswered step is the request.
+      return e.from === 'PreReimage' ? [] : [at('requested')]
     case 'WaitingHealth':
       return [at('booted', Math.min(e.bootedAtMs ?? e.atMs, e.atMs))]
     case 'Succeeded': {
