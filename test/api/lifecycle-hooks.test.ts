@@ -337,7 +337,21 @@ describe('lifecycle hooks in a rollout', () => {
       expect(text).toMatch(
         /osroll_hook_answers_total\{hook="postHealthy",answer="fail",source="webhook"\} 1/,
       )
-      // The decisions are rollout events, as /events streams them.
+      // The decisions are rollout events, and /events streams them with their hook record.
+      const port = (f.h.sys.app.server.address() as { port: number }).port
+      const sse = await readEvents(
+        `http://127.0.0.1:${port}/events?since=0&scaleSet=${encodeURIComponent(key)}`,
+        f.h.sys.adminToken,
+        (text) => text.includes('"reason":"PostHealthyHookFailed"'),
+      )
+      const frames = sse
+        .split('\n\n')
+        .filter((fr) => fr.includes('event: instance'))
+        .map((fr) => JSON.parse(fr.slice(fr.indexOf('data: ') + 6)) as Record<string, any>)
+      expect(frames.find((e) => e['reason'] === 'PreReimageSkip')).toMatchObject({
+        instanceId: '1',
+        hook: { hook: 'preReimage', answer: 'skip', source: 'webhook' },
+      })
       const events = await f.h.sys.deps.store.listEvents(done.id)
       expect(events.filter((e) => e.hook).map((e) => [e.instanceId, e.reason])).toEqual(
         expect.arrayContaining([
@@ -350,3 +364,28 @@ describe('lifecycle hooks in a rollout', () => {
     },
   )
 })
+
+/** The text of an event stream until `done` says so (or 15 s pass), then closes it. */
+async function readEvents(url: string, token: string, done: (text: string) => boolean) {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(), 15_000)
+  let text = ''
+  try {
+    const res = await fetch(url, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: controller.signal,
+    })
+    expect(res.status).toBe(200)
+    const decoder = new TextDecoder()
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      text += decoder.decode(chunk, { stream: true })
+      if (done(text)) break
+    }
+  } catch (err) {
+    if (!controller.signal.aborted) throw err
+  } finally {
+    clearTimeout(timer)
+    controller.abort()
+  }
+  return text
+}
