@@ -150,8 +150,13 @@ class StepDecider {
     const error = progressDeadlineError(this.r)
     const ctx = this.attemptContext()
     const detail = formatDurationMs(this.r.progressDeadlineMs ?? 0)
-    const attempts = this.r.attempts.map((a) => {
+    const attempts = this.r.attempts.map((a): Attempt => {
       if (isTerminal(a) || a.state === 'RollingBack') return a
+      // Still waiting on its pre-reimage hook: never touched, so left as it is (skipped).
+      if (a.state === 'PreReimage') {
+        this.event(a.instanceId, a.state, 'Skipped', 'ProgressDeadlineExceeded')
+        return { ...a, state: 'Skipped', endedAtMs: this.nowMs, hook: null }
+      }
       const failed = fail(a, ctx, 'ProgressDeadlineExceeded', detail)
       this.event(a.instanceId, a.state, failed.state, 'ProgressDeadlineExceeded')
       const adv = advanceAttempt(failed, ctx)
