@@ -22,7 +22,7 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
   })
   const instances = new Counter({
     name: 'osroll_instance_upgrades_total',
-    help: 'Instance upgrades by outcome (succeeded, failed, rolled_back, rollback_failed)',
+    help: 'Instance upgrades by outcome (succeeded, failed, rolled_back, rollback_failed, skipped)',
     labelNames: ['outcome', 'kind'],
     registers: [registry],
   })
@@ -157,4 +157,5 @@ const OUTCOMES: Record<string, string | undefined> = {
   Failed: 'failed',
   RolledBack: 'rolled_back',
   RollbackFailed: 'rollback_failed',
+  Skipped: 'skipped',
 }

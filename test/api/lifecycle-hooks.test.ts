@@ -337,6 +337,7 @@ describe('lifecycle hooks in a rollout', () => {
       expect(text).toMatch(
         /osroll_hook_answers_total\{hook="postHealthy",answer="fail",source="webhook"\} 1/,
       )
+      expect(text).toMatch(/osroll_instance_upgrades_total\{outcome="skipped",kind="OSImage"\} 1/)
       // The decisions are rollout events, and /events streams them with their hook record.
       const port = (f.h.sys.app.server.address() as { port: number }).port
       const sse = await readEvents(
