@@ -215,7 +215,7 @@ describe('lifecycle hooks in a rollout', () => {
       script.set('/post:3', [{ body: { answer: 'fail', reason: 'checkout returned 500' } }])
       const put = await f.call('PUT', `${set}${HOOKS}`, {
         properties: {
-          preReimage: { url: `${hookBase}/pre`, timeout: 'PT1S', defaultAction: 'continue' },
+          preReimage: { url: `${hookBase}/pre`, timeout: 'PT3S', defaultAction: 'continue' },
           postHealthy: { url: `${hookBase}/post`, timeout: 'PT2S', defaultAction: 'continue' },
         },
       })
@@ -301,7 +301,7 @@ describe('lifecycle hooks in a rollout', () => {
           answer: 'continue',
           source: 'default',
           cause: 'timeout',
-          reason: 'no answer within 1000 ms',
+          reason: 'no answer within 3000 ms',
         },
         {
           hook: 'postHealthy',

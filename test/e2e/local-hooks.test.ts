@@ -94,7 +94,7 @@ describe('lifecycle hooks on the local fabric', () => {
       const hooks = await call('PUT', `${set()}/providers/Osroll.Upgrades/lifecycleHooks/default`, {
         body: {
           properties: {
-            preReimage: { url: `${hookBase}/pre`, timeout: 'PT1S', defaultAction: 'continue' },
+            preReimage: { url: `${hookBase}/pre`, timeout: 'PT3S', defaultAction: 'continue' },
             postHealthy: { url: `${hookBase}/post`, timeout: 'PT5S', defaultAction: 'continue' },
           },
         },
