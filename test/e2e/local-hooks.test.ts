@@ -22,7 +22,6 @@ import {
   loadBalancerBody,
   HTTP_HEALTH_PROBE,
   healthyInstances,
-  privateAddresses,
 } from '../../test-support/arm-fixtures.js'
 
 const work = mkdtempSync(join(tmpdir(), 'osroll-e2e-hooks-'))
@@ -118,12 +117,21 @@ describe('lifecycle hooks on the local fabric', () => {
       })
       // What each instance really serves: 0 the new version, 1 (skipped) and 2 (rolled back) the old.
       await waitFor(() => healthyInstances(get, set(), 3), 'all healthy again', 30_000)
-      const ips = await privateAddresses(get, set())
-      expect(ips.every((ip) => ip.startsWith('127.88.'))).toBe(true)
-      const served = await Promise.all(
-        ips.map(async (ip) => (await fetch(`http://${ip}:8080/`)).text()),
+      // Each instance's address by its id (the NIC's id names its instance).
+      const nics = (await get(`${set()}/networkInterfaces`)).value as any[]
+      const ipOf = new Map(
+        nics.map((n) => [
+          /virtualMachines\/(\d+)\//.exec(String(n.id))?.[1],
+          n.properties.ipConfigurations[0].properties.privateIPAddress as string,
+        ]),
       )
-      expect(served.map((t) => /runs image (\S+?)[;\s]/.exec(t)?.[1])).toEqual([
+      expect([...ipOf.keys()].sort()).toEqual(['0', '1', '2'])
+      const served = async (id: string) =>
+        /runs image (\d+\.\d+\.\d+)/.exec(
+          await (await fetch(`http://${ipOf.get(id)}:8080/`)).text(),
+        )?.[1]
+      expect([...ipOf.values()].every((ip) => ip.startsWith('127.88.'))).toBe(true)
+      expect([await served('0'), await served('1'), await served('2')]).toEqual([
         '1.1.0',
         '1.0.0',
         '1.0.0',
