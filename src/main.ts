@@ -25,6 +25,7 @@ import { SqlLocalState } from './store/sql/sql-local-state.js'
 import { Prober } from './health/prober.js'
 import { createMetrics } from './runtime/metrics.js'
 import { GateEvaluator } from './runtime/gates.js'
+import { httpHookCaller } from './runtime/hook-caller.js'
 import type { Metrics } from './runtime/metrics.js'
 import { parseSimUri } from './fabrics/sim/sim-behaviour.js'
 import { StoreCatalog } from './services/catalog.js'
@@ -141,6 +142,8 @@ export async function buildSystem(o: {
     log: o.log,
     onSettled: (key) => orchestrator?.enqueue(key),
     addresses: new SubnetAddresses(store),
+    hooks: httpHookCaller,
+    onHookResult: (hook, result) => metrics.hookCall(hook, result),
   })
   // Several replicas share a PostgreSQL store: each set is driven under a lease
   // (docs/architecture.md § Several replicas), and

@@ -13,6 +13,7 @@ import type { Common } from './context.js'
 import { print } from './output.js'
 import { registerUpgradeSettings } from './vmss-upgrade-settings.js'
 import { registerHealthGates } from './vmss-health-gates.js'
+import { registerHooks } from './vmss-hook.js'
 import { registerQuarantine } from './vmss-quarantine.js'
 import { applySet } from './set-path.js'
 import { startRequest } from './vmss-start.js'
@@ -362,13 +363,15 @@ export function registerVmss(program: Command): void {
       }),
     )
 
-  registerUpgradeSettings(vmss, {
+  const addressing = {
     named,
-    resolve: (given) => {
+    resolve: (given: object) => {
       const o = resolveSet(given as GivenSet)
       return { ...o, path: (sub: string) => setPath(sub, o) }
     },
-  })
+  }
+  registerUpgradeSettings(vmss, addressing)
+  registerHooks(vmss, addressing)
 
   registerHealthGates(vmss, {
     named,

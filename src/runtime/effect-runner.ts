@@ -15,6 +15,8 @@ import type { ImageCatalog } from './catalog.js'
 import type { Clock } from './clock.js'
 import type { Logger } from './logger.js'
 import type { SubnetAddresses } from './subnet-addresses.js'
+import type { HookAnswer } from '../core/rollout/hooks.js'
+import type { HookCaller } from './hook-caller.js'
 
 export type EffectRunnerDeps = Readonly<{
   fabric: Fabric
@@ -33,6 +35,13 @@ export type EffectRunnerDeps = Readonly<{
    * subnet is created, given back once it is deleted. Absent (the simulator): no claims.
    */
   addresses?: SubnetAddresses
+  /**
+   * Lifecycle hooks' caller (hook-caller.ts; the simulator's own). Absent: a call answers
+   * `connection` at once, so the hook's default applies.
+   */
+  hooks?: HookCaller
+  /** Told of each hook call's result (metrics.ts); optional. */
+  onHookResult?: (hook: string, kind: string) => void
 }>
 
 export type EffectContext = Readonly<{
@@ -55,6 +64,8 @@ type Unit = Readonly<{
   instanceId: string
   type: Action['type']
   run: (signal: AbortSignal) => Promise<void>
+  /** A hook call whose answer already waits for the next pass: not made again. */
+  answered?: () => boolean
 }>
 
 export class EffectRunner {
@@ -62,6 +73,8 @@ export class EffectRunner {
   /** What runs per set (lane key → action type), so per-set questions need not scan them all. */
   private readonly bySet = new Map<string, Map<string, Action['type']>>()
   private readonly failures = new Map<string, EffectFailure[]>()
+  /** Hook answers not yet taken by a pass, per set; a call is not repeated while its answer waits. */
+  private readonly answers = new Map<string, HookAnswer[]>()
   private readonly closing = new AbortController()
 
   constructor(private readonly deps: EffectRunnerDeps) {}
@@ -97,10 +110,17 @@ export class EffectRunner {
     const together = new AbortController()
     const deadline = this.deps.clock.nowMs() + this.timeoutMs
     for (const unit of this.units(ctx, actions, prefetched ?? new Map())) {
-      // One fabric call at a time per instance; store-only actions (deferral tags) run beside it.
-      const lane = unit.type === 'markPending' || unit.type === 'clearPending' ? 'store' : 'fabric'
+      // One fabric call at a time per instance; store-only actions (deferral tags) and hook
+      // calls run beside it.
+      const lane =
+        unit.type === 'markPending' || unit.type === 'clearPending'
+          ? 'store'
+          : unit.type === 'callHook'
+            ? 'hook'
+            : 'fabric'
       const key = `${ctx.scaleSetKey}|${unit.instanceId}|${lane}`
       if (this.inFlight.has(key)) continue
+      if (unit.answered?.()) continue
       let types = this.bySet.get(ctx.scaleSetKey)
       if (!types) this.bySet.set(ctx.scaleSetKey, (types = new Map()))
       types.set(key, unit.type)
@@ -119,6 +139,13 @@ export class EffectRunner {
   takeFailures(scaleSetKey: string): EffectFailure[] {
     const list = this.failures.get(scaleSetKey) ?? []
     this.failures.delete(scaleSetKey)
+    return list
+  }
+
+  /** Hook answers since the last call, for the next plan of this set. */
+  takeHookAnswers(scaleSetKey: string): HookAnswer[] {
+    const list = this.answers.get(scaleSetKey) ?? []
+    this.answers.delete(scaleSetKey)
     return list
   }
 
@@ -375,6 +402,9 @@ export class EffectRunner {
             })
           }
           break
+        case 'callHook':
+          out.push(this.hookUnit(ctx, a))
+          break
         case 'markPending':
         case 'clearPending':
           for (const id of a.instanceIds) {
@@ -388,6 +418,41 @@ export class EffectRunner {
       }
     }
     return out
+  }
+
+  /** A hook call: its result (never an exception) waits for the next pass. */
+  private hookUnit(ctx: EffectContext, a: Extract<Action, { type: 'callHook' }>): Unit {
+    const key = ctx.scaleSetKey
+    const same = (x: HookAnswer) =>
+      x.instanceId === a.instanceId && x.hook === a.hook && x.call === a.call
+    return {
+      instanceId: a.instanceId,
+      type: a.type,
+      answered: () => (this.answers.get(key) ?? []).some(same),
+      run: async (signal) => {
+        const request = {
+          hook: a.hook,
+          scaleSetId: key,
+          rolloutId: ctx.rolloutId ?? null,
+          instanceId: a.instanceId,
+          batch: a.batch,
+          fromVersion: a.fromVersion,
+          targetVersion: a.targetVersion,
+          deferrals: a.deferrals,
+        }
+        this.deps.log.info(
+          { scaleSet: key, rollout: ctx.rolloutId, instanceIds: [a.instanceId], hook: a.hook },
+          'Calling lifecycle hook',
+        )
+        const result = this.deps.hooks
+          ? await this.deps.hooks.call(a, request, signal)
+          : ({ kind: 'error', cause: 'connection', detail: 'no hook caller' } as const)
+        this.deps.onHookResult?.(a.hook, result.kind === 'answer' ? 'answer' : result.cause)
+        const list = (this.answers.get(key) ?? []).filter((x) => !same(x))
+        list.push({ instanceId: a.instanceId, hook: a.hook, call: a.call, result })
+        this.answers.set(key, list)
+      },
+    }
   }
 }
 

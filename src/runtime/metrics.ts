@@ -23,7 +23,7 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
   })
   const instances = new Counter({
     name: 'osroll_instance_upgrades_total',
-    help: 'Instance upgrades by outcome (succeeded, failed, rolled_back, rollback_failed)',
+    help: 'Instance upgrades by outcome (succeeded, failed, rolled_back, rollback_failed, skipped)',
     labelNames: ['outcome', 'kind'],
     registers: [registry],
   })
@@ -31,6 +31,19 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
     name: 'osroll_rollout_reasons_total',
     help: 'Reasons rollouts recorded, by catalogue code and what it says happened (docs/rollouts.md § Reason catalogue)',
     labelNames: ['reason', 'kind'],
+    registers: [registry],
+  })
+  // Lifecycle hooks (docs/rollouts.md § Lifecycle hooks): each call's result, each answer taken.
+  const hookCalls = new Counter({
+    name: 'osroll_hook_calls_total',
+    help: 'Lifecycle hook calls by hook and result (answer, timeout, connection, status, unparseable)',
+    labelNames: ['hook', 'result'],
+    registers: [registry],
+  })
+  const hookAnswers = new Counter({
+    name: 'osroll_hook_answers_total',
+    help: 'Lifecycle hook answers acted on, by hook, action and source (webhook, default, guest, request)',
+    labelNames: ['hook', 'answer', 'source'],
     registers: [registry],
   })
   const instanceSeconds = new Histogram({
@@ -137,6 +150,8 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
       for (const e of events) {
         const code = reasonCode(e.reason)
         reasons.inc({ reason: code ?? 'Uncatalogued', kind: code ? REASONS[code].kind : 'unknown' })
+        if (e.hook)
+          hookAnswers.inc({ hook: e.hook.hook, answer: e.hook.answer, source: e.hook.source })
         if (e.instanceId === null || e.from === e.to) continue // a step, not an outcome
         const outcome = OUTCOMES[e.to]
         if (!outcome) continue
@@ -150,6 +165,9 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
         const end = Math.max(...batch.map((a) => a.endedAtMs ?? a.startedAtMs))
         if (batch.length > 0) batchSeconds.observe((end - start) / 1000)
       }
+    },
+    hookCall(hook: string, result: string): void {
+      hookCalls.inc({ hook, result })
     },
     probe(protocol: string, result: string, seconds: number): void {
       probes.inc({ protocol, result })
@@ -166,4 +184,5 @@ const OUTCOMES: Record<string, string | undefined> = {
   Failed: 'failed',
   RolledBack: 'rolled_back',
   RollbackFailed: 'rollback_failed',
+  Skipped: 'skipped',
 }

@@ -114,6 +114,7 @@ async function step(
       pauseRequestedAtMs:
         state.pauseRequest?.rolloutId === rollout.id ? state.pauseRequest.atMs : null,
       failures: deps.effects.takeFailures(state.key),
+      hookAnswers: deps.effects.takeHookAnswers(state.key),
       nextInstanceId: state.nextInstanceId,
       clusterDurability: await clusterDurabilityOf(state, deps),
       supersededBy: started ? null : await supersedingVersion(state, instances, rollout, deps),
@@ -274,6 +275,7 @@ async function maybeStart(
     spec: state.spec,
     request: decision.request,
     ...frozenTiming(state.upgradeSettings, deps.healthDeadlineMs),
+    hooks: state.lifecycleHooks ?? null,
     rollForwardFrom:
       decision.request.kind === 'OSImage' && target !== null
         ? [...state.faultedVersions, ...(await supersededVersion(state.key, deps))]

@@ -11,7 +11,7 @@ import { formatDurationMs } from '../core/duration.js'
 import { progressOf } from '../core/rollout/progress.js'
 import { rolloutTimeline } from '../core/rollout/timeline.js'
 import type { InstanceTimeline, Placement } from '../core/rollout/timeline.js'
-import type { Rollout } from '../core/rollout/types.js'
+import type { HookRecord, Rollout } from '../core/rollout/types.js'
 import type { StoredResource } from '../store/control-store.js'
 import type { ServiceDeps } from './deps.js'
 import { ROLLOUT_STATUS_TYPE } from './rollout-controls.js'
@@ -138,8 +138,23 @@ function summary(r: Rollout): Record<string, unknown> {
     },
     batchesStarted: r.batchCount,
     progress: progressOf(r),
+    // Lifecycle hooks: instances a pre-reimage hook skipped, counted in none of Azure's counts.
+    skippedInstanceIds: r.attempts.filter((a) => a.state === 'Skipped').map((a) => a.instanceId),
     ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
     conditions: rolloutConditions(r).map(armCondition),
+  }
+}
+
+/** A hook answer as the API shows it (docs/api.md § Osroll.Upgrades). */
+function hookView(h: HookRecord): Record<string, unknown> {
+  return {
+    hook: h.hook,
+    answer: h.answer,
+    source: h.source,
+    ...(h.cause ? { cause: h.cause } : {}),
+    ...(h.quote ? { reason: h.quote } : {}),
+    ...(h.retryAfterMs !== undefined ? { retryAfter: formatDurationMs(h.retryAfterMs) } : {}),
+    ...(h.notBeforeMs !== undefined ? { notBefore: iso(h.notBeforeMs) } : {}),
   }
 }
 
@@ -153,7 +168,12 @@ function instanceView(i: InstanceTimeline): Record<string, unknown> {
     method: i.method,
     state: i.state,
     outcome: i.outcome,
-    steps: i.steps.map((s) => ({ step: s.step, time: iso(s.atMs), reason: s.reason })),
+    steps: i.steps.map((s) => ({
+      step: s.step,
+      time: iso(s.atMs),
+      reason: s.reason,
+      ...(s.hook ? { hook: hookView(s.hook) } : {}),
+    })),
     phases: i.phases.map((p) => ({
       phase: p.phase,
       startTime: iso(p.startMs),

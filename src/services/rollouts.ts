@@ -390,6 +390,7 @@ async function startUserRollout(
     spec: state.spec,
     request,
     ...frozenTiming(state.upgradeSettings, deps.config.healthDeadlineMs),
+    hooks: state.lifecycleHooks ?? null,
     rollForwardFrom: state.faultedVersions,
     nowMs: deps.clock.nowMs(),
   })

@@ -449,6 +449,7 @@ async function saveState(
       // osroll's own per-set state lives beside the model: a set PUT keeps the upgrade settings
       // and a pause of the running rollout (docs/rollouts.md § Pause and resume).
       ...(current?.upgradeSettings ? { upgradeSettings: current.upgradeSettings } : {}),
+      ...(current?.lifecycleHooks ? { lifecycleHooks: current.lifecycleHooks } : {}),
       ...(current?.pauseRequest ? { pauseRequest: current.pauseRequest } : {}),
       // The health gates too (docs/controls.md § Health gates).
       ...(current?.healthGates ? { healthGates: current.healthGates } : {}),

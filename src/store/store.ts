@@ -4,6 +4,7 @@
  * rollouts and scale sets carry a
  * `revision` for optimistic concurrency, so a stale writer fails with `RevisionConflict`.
  */
+import type { LifecycleHooks } from '../core/rollout/hooks.js'
 import type { QuarantineRecord } from '../core/rollout/quarantine.js'
 import type { FaultCause } from '../core/rollout/recovery.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
@@ -71,6 +72,11 @@ export type ScaleSetState = Readonly<{
    * existed. See docs/architecture.md § Recording a rollout's end.
    */
   openRollout?: string | null
+  /**
+   * osroll's lifecycle hooks (docs/rollouts.md § Lifecycle hooks), frozen into each OS image
+   * rollout when it starts; absent: none.
+   */
+  lifecycleHooks?: LifecycleHooks | null
   revision: number
 }>
 

@@ -58,7 +58,9 @@ describe('osroll network vnet', () => {
     )
     expect(overlap.code).not.toBe(0)
     expect(overlap.stderr).toMatch(/NetcfgSubnetRangesOverlap/)
-    expect(overlap.stderr).toMatch(/Subnet 'bad' is not valid because its IP address range overlaps/)
+    expect(overlap.stderr).toMatch(
+      /Subnet 'bad' is not valid because its IP address range overlaps/,
+    )
     const names = await osroll(
       ...'network vnet show -g rg -n vnet --query properties.subnets[].name'.split(' '),
     )

@@ -24,6 +24,7 @@ function scenario(
     extensions?: FabricModel['extensions']
     settings?: Scenario['settings']
     gates?: Scenario['gates']
+    hooks?: Scenario['hooks']
   },
 ): Scenario {
   const s = spec({
@@ -55,6 +56,7 @@ function scenario(
     healthDeadlineMs: 300 * S,
     ...(o.settings ? { settings: o.settings } : {}),
     ...(o.gates ? { gates: o.gates } : {}),
+    ...(o.hooks ? { hooks: o.hooks } : {}),
     timing: NO_DELAY,
     maxSteps: 2000,
   }
@@ -308,5 +310,29 @@ export const CANONICAL: readonly Scenario[] = [
       outcomes: { '1.1.0': 'pass', '1.2.0': 'fail', '1.3.0': 'down' },
     },
     faults: [publish(10 * S, '1.1.0'), publish(200 * S, '1.2.0'), publish(400 * S, '1.3.0')],
+  }),
+  // docs/rollouts.md § Lifecycle hooks: batches of one (0…5). The pre-reimage hook defers 0 twice
+  // (30 s each) before continuing, skips 1 (left on 1.0.0, counted in nothing), times out on 2
+  // (the default, continue); the post-healthy hook fails 3 (rolled back as a health failure)
+  // and answers 4 with garbage (the default, continue). 1 failed of 5 upgraded is within 50%.
+  scenario('lifecycle-hooks', {
+    spec: { capacity: 6 },
+    rolling: { unhealthyUpgradedPercentMax: 50 },
+    hooks: {
+      spec: {
+        preReimage: { url: 'http://hooks.sim/pre', timeoutMs: 5 * S, defaultAction: 'continue' },
+        postHealthy: { url: 'http://hooks.sim/post', timeoutMs: 5 * S, defaultAction: 'continue' },
+      },
+      script: {
+        'preReimage:0': ['defer', 'defer', 'continue'],
+        'preReimage:1': ['skip'],
+        'preReimage:2': ['timeout'],
+        'postHealthy:3': ['fail'],
+        'postHealthy:4': ['garbage'],
+      },
+      deferSeconds: 30,
+      seed: 1,
+    },
+    faults: [publish(10 * S, '1.1.0')],
   }),
 ]

@@ -18,8 +18,9 @@ const T = 600_000 // the new version comes once the first fleet has settled
 
 /** The seed's fleet and policy, with nothing happening but `1.1.0` (healthy) at T. */
 function quiet(seed: number): Scenario {
-  // Nothing changes: no health gates either (they would judge the new version).
-  const { gates: _gates, ...g } = generateScenario(seed)
+  // Nothing changes: no health gates (they would judge the new version) and no lifecycle hook
+  // (their answers change the batches).
+  const { gates: _gates, hooks: _hooks, ...g } = generateScenario(seed)
   const spec = { ...g.spec, automaticOS: { ...g.spec.automaticOS, deferral: false } }
   const publish = { kind: 'publish', version: '1.1.0', uri: 'sim:?boot=1' } as const
   return {

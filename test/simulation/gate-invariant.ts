@@ -29,7 +29,9 @@ export class GateInvariant {
             this.fail(`${where} counted upgraded with its cohort gates ${batch ?? 'never asked'}`)
         }
         const gateFailed = own === 'fail' || batch === 'fail'
-        if (gateFailed && isTerminal(a) && a.state !== 'Removed' && a.failure === null)
+        // A removed or skipped instance (docs/rollouts.md § Lifecycle hooks) left the batch first.
+        const left = a.state === 'Removed' || a.state === 'Skipped'
+        if (gateFailed && isTerminal(a) && !left && a.failure === null)
           this.fail(`${where} ended ${a.state} after a gate failed, with no failure recorded`)
       }
     }

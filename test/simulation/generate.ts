@@ -11,6 +11,8 @@ import type { ScaleSetSpec } from '../../src/core/scale-set/spec.js'
 import type { Fault, Scenario, TimedFault } from './scenario.js'
 import { NO_DELAY, SF_NODE_TYPE } from './scenario.js'
 import type { SimGateOutcome, SimGatePlan } from './sim-gates.js'
+import type { SimHooks } from './sim-hooks.js'
+import type { LifecycleHooks } from '../../src/core/rollout/hooks.js'
 
 const S = 1000
 
@@ -107,6 +109,7 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
       atMs: manual.int(20, horizon / S) * S,
       fault: { kind: 'manualUpgrade', ids: null },
     })
+  const hooks = randomHooks(seed)
   return {
     name: `random-${seed}`,
     seed,
@@ -121,6 +124,7 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     healthDeadlineMs: rng.pick([60, 120, 300]) * S,
     ...(Object.keys(settings).length > 0 ? { settings } : {}),
     ...(gates ? { gates } : {}),
+    ...(hooks ? { hooks } : {}),
     timing: NO_DELAY,
     maxSteps: 5000,
   }
@@ -137,6 +141,57 @@ function gatePlan(rng: Rng): SimGatePlan {
     intervalMs: rng.pick([1, 5, 10]) * S,
     timeoutMs: rng.pick([15, 60, 240]) * S,
     outcomes,
+  }
+}
+
+/**
+ * Lifecycle hooks (docs/rollouts.md § Lifecycle hooks), from a stream of their own: for a quarter
+ * of the seeds a pre-reimage hook, a post-healthy one or both, whose simulated webhooks continue,
+ * defer, skip, fail, time out, answer 500 or garbage, with tight deferral bounds now and then.
+ */
+function randomHooks(seed: number): SimHooks | undefined {
+  const rng = new Rng(seed ^ 0x7b0c_4e21)
+  if (!rng.chance(0.25)) return undefined
+  const pre = rng.chance(0.8)
+  const post = !pre || rng.chance(0.5)
+  const timeoutMs = rng.pick([1, 5, 30]) * S
+  const tight = rng.chance(0.3)
+  const spec: LifecycleHooks = {
+    ...(pre
+      ? {
+          preReimage: {
+            url: 'http://hooks.sim/pre',
+            timeoutMs,
+            defaultAction: rng.pick(['continue', 'skip'] as const),
+            ...(tight
+              ? { maxDeferrals: rng.int(0, 3), maxDeferMs: rng.pick([10, 60, 300]) * S }
+              : {}),
+          },
+        }
+      : {}),
+    ...(post
+      ? {
+          postHealthy: {
+            url: 'http://hooks.sim/post',
+            timeoutMs,
+            defaultAction: rng.pick(['continue', 'fail'] as const),
+          },
+        }
+      : {}),
+  }
+  return {
+    spec,
+    weights: {
+      continue: rng.pick([2, 6, 20]),
+      defer: rng.pick([0, 1, 3]),
+      skip: rng.pick([0, 1]),
+      fail: rng.pick([0, 1]),
+      timeout: rng.pick([0, 1]),
+      status: rng.pick([0, 1]),
+      garbage: rng.pick([0, 1]),
+    },
+    ...(rng.chance(0.7) ? { deferSeconds: rng.pick([0, 1, 10, 120, 5000]) } : {}),
+    seed,
   }
 }
 

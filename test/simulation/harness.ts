@@ -28,6 +28,8 @@ import { TimelineInvariant } from './timeline-invariant.js'
 import { Transcript } from './transcript.js'
 import { SimGates } from './sim-gates.js'
 import { GateInvariant } from './gate-invariant.js'
+import { simHookCaller } from './sim-hooks.js'
+import { HookInvariants } from './hook-invariants.js'
 
 export type SimResult = Readonly<{
   scenario: Scenario
@@ -109,6 +111,7 @@ export async function simWorld(s: Scenario): Promise<SimWorld> {
     scaleSetState(s.spec, {
       fabricModel: s.model,
       ...(s.settings ? { upgradeSettings: s.settings } : {}),
+      ...(s.hooks ? { lifecycleHooks: s.hooks.spec } : {}),
     }),
     null,
   )
@@ -135,6 +138,7 @@ export function simDeps(w: SimWorld, onSettled: () => void): ReconcilerDeps {
       log: silentLogger,
       onSettled,
       retries: 2,
+      ...(s.hooks ? { hooks: simHookCaller(s.hooks) } : {}),
     }),
     log: silentLogger,
     ids: w.nextId,
@@ -169,6 +173,7 @@ export async function runScenario(
     s.gates && world.gates
       ? new GateInvariant(s.gates, world.gates, (m) => inv.violations.push(m))
       : null
+  const hookChecks = new HookInvariants(inv.violations)
   const transcript = new Transcript(s)
   const pending = [...s.faults].sort((a, b) => a.atMs - b.atMs)
   let steps = 0
@@ -212,6 +217,7 @@ export async function runScenario(
     await inv.check(clock.nowMs(), after, rollouts, state, simState)
     await timelines.check(clock.nowMs(), rollouts, (id) => store.listEvents(id))
     gateInv?.check(`t=${clock.nowMs()}ms`, rollouts)
+    await hookChecks.check(clock.nowMs(), after, rollouts, (id) => store.listEvents(id))
     transcript.step(clock.nowMs(), after, rollouts)
     if (inv.violations.length > 0) break
 

@@ -450,7 +450,8 @@ export class Invariants {
 
   private checkCounts(tag: string, r: Rollout): void {
     const p = progressOf(r)
-    const counted = r.attempts.filter((a) => a.state !== 'Removed').length
+    // Removed and Skipped (docs/rollouts.md § Lifecycle hooks) count in none of the four.
+    const counted = r.attempts.filter((a) => a.state !== 'Removed' && a.state !== 'Skipped').length
     const sum =
       p.successfulInstanceCount +
       p.failedInstanceCount +

@@ -18,6 +18,7 @@ import { applyFault, simDeps, simWorld } from './harness.js'
 import { GateInvariant } from './gate-invariant.js'
 import { Invariants } from './invariants.js'
 import { TimelineInvariant } from './timeline-invariant.js'
+import { HookInvariants } from './hook-invariants.js'
 import { QueueWatch } from './queue-watch.js'
 import type { Fault, Scenario } from './scenario.js'
 import { Transcript } from './transcript.js'
@@ -73,6 +74,7 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
   const timelines = new TimelineInvariant(inv.violations)
   const gateInv =
     s.gates && w.gates ? new GateInvariant(s.gates, w.gates, (m) => inv.violations.push(m)) : null
+  const hookChecks = new HookInvariants(inv.violations)
   const transcript = new Transcript(s)
   const pending = [...s.faults].sort((a, b) => a.atMs - b.atMs)
 
@@ -198,6 +200,7 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
     )
     await timelines.check(clock.nowMs(), rollouts, (id) => store.listEvents(id))
     gateInv?.check(`t=${clock.nowMs()}ms`, rollouts)
+    await hookChecks.check(clock.nowMs(), after, rollouts, (id) => store.listEvents(id))
     transcript.step(clock.nowMs(), after, rollouts)
     watch.succeeded(k, clock.nowMs(), result)
     return result

@@ -8,6 +8,7 @@ import type { TimingProfile } from '../../src/core/rollout/start.js'
 import type { FabricModel } from '../../src/fabrics/types/fabric.js'
 import type { UpgradeSettings } from '../../src/store/store.js'
 import type { SimGatePlan } from './sim-gates.js'
+import type { SimHooks } from './sim-hooks.js'
 
 export type Fault = Readonly<
   | { kind: 'publish'; version: string; uri: string }
@@ -53,6 +54,8 @@ export type Scenario = Readonly<{
   settings?: UpgradeSettings
   /** Health gates and how they answer per version (docs/controls.md § Health gates); absent: none. */
   gates?: SimGatePlan
+  /** Lifecycle hooks and how the simulated webhooks answer (docs/rollouts.md § Lifecycle hooks). */
+  hooks?: SimHooks
   timing: TimingProfile
   maxSteps: number
 }>

@@ -13,7 +13,13 @@ import { CANONICAL } from './canonical.js'
 import { runScenario } from './harness.js'
 
 const dir = fileURLToPath(new URL('./golden/', import.meta.url))
-const SCENARIOS = ['broken-image-rollback', 'min-healthy-time', 'deferral-approve', 'max-surge']
+const SCENARIOS = [
+  'broken-image-rollback',
+  'min-healthy-time',
+  'deferral-approve',
+  'max-surge',
+  'lifecycle-hooks',
+]
 
 const sec = (ms: number) => `${ms / 1000}s`
 
@@ -26,7 +32,13 @@ function render(t: RolloutTimeline): string[] {
       `  batch ${b.batch} [${b.instanceIds.join(',')}] ${sec(b.startedAtMs)}–${b.endedAtMs === null ? '…' : sec(b.endedAtMs)}`,
     )
   for (const i of t.instances) {
-    const steps = i.steps.map((s) => `${s.step}@${sec(s.atMs)}${s.reason ? `(${s.reason})` : ''}`)
+    const steps = i.steps.map(
+      (s) =>
+        `${s.step}@${sec(s.atMs)}${s.reason ? `(${s.reason})` : ''}` +
+        (s.step === 'hookAnswered' && s.hook
+          ? `[${s.hook.hook} ${s.hook.answer} ${s.hook.source}${s.hook.cause ? ` ${s.hook.cause}` : ''}]`
+          : ''),
+    )
     lines.push(
       `  ${i.instanceId} batch ${i.batch} ${i.method} → ${i.outcome ?? i.state}: ${steps.join(' ')}`,
     )

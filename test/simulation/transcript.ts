@@ -78,7 +78,8 @@ export class Transcript {
         nowMs,
         `rollout ${r.id} started: ${r.kind} → ${target} by ${r.startedBy}, ${r.pace}, rollback ${r.rollback ? 'on' : 'off'}` +
           (r.rollForwardFrom ? `, rolling forward from ${r.rollForwardFrom.join(',')}` : '') +
-          (r.adaptiveRamp === true ? ', adaptive ramp' : ''),
+          (r.adaptiveRamp === true ? ', adaptive ramp' : '') +
+          (r.hooks ? `, hooks ${Object.keys(r.hooks).join(',')}` : ''),
       )
     }
     if (r.supersededBy != null && prev?.supersededBy == null)
@@ -106,6 +107,7 @@ export class Transcript {
       changes.set(label, [...(changes.get(label) ?? []), a.instanceId])
     }
     for (const [label, ids] of changes) this.push(nowMs, `  ${ids.join(',')} → ${label}`)
+    this.deferrals(nowMs, prev, r)
     this.soak(nowMs, prev, r)
     if (r.batchCount > (prev?.batchCount ?? 0)) {
       const ids = r.attempts.filter((a) => a.batch === r.batchCount).map((a) => a.instanceId)
@@ -126,6 +128,19 @@ export class Transcript {
           `; rolled back ${rb.successfullyRolledbackInstanceCount}, rollback failed ${rb.failedRolledbackInstanceCount}`,
       )
       if (r.error) this.push(nowMs, `  ${r.error.code}: ${r.error.message}`)
+    }
+  }
+
+  /** Lifecycle hooks (docs/rollouts.md § Lifecycle hooks): each deferral and until when. */
+  private deferrals(nowMs: number, prev: Rollout | undefined, r: Rollout): void {
+    const was = new Map((prev?.attempts ?? []).map((a) => [a.instanceId, a.hook?.deferrals ?? 0]))
+    for (const a of r.attempts) {
+      const n = a.hook?.deferrals ?? 0
+      if (n > (was.get(a.instanceId) ?? 0) && a.hook?.notBeforeMs != null)
+        this.push(
+          nowMs,
+          `  ${a.instanceId} deferred by the pre-reimage hook (${n}) until t=${formatSeconds(a.hook.notBeforeMs)}`,
+        )
     }
   }
 
@@ -152,7 +167,9 @@ export class Transcript {
 }
 
 function isInitial(state: string): boolean {
-  return state === 'Reimaging' || state === 'Updating' || state === 'Surging'
+  return (
+    state === 'Reimaging' || state === 'Updating' || state === 'Surging' || state === 'PreReimage'
+  )
 }
 
 function summarize(fleet: readonly InstanceView[]): string {

@@ -12,6 +12,7 @@ import { startRolloutAction } from '../../services/rollout-start.js'
 import { requireScaleSet } from '../../services/scale-sets.js'
 import { normalizeLocation } from '../../core/scale-set/to-spec.js'
 import { accepted } from '../lro.js'
+import { registerHookRoutes } from './lifecycle-hooks.js'
 import {
   listRolloutsView,
   rolloutById,
@@ -31,6 +32,7 @@ const UPGRADES = `${SET}/providers/Osroll.Upgrades`
 export function registerUpgradeRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   const ref = (p: SetParams) => ({ sub: p.sub, rg: p.rg, name: p.name })
   const SETTINGS = `${UPGRADES}/upgradeSettings/default`
+  registerHookRoutes(app, deps, UPGRADES)
   app.get<{ Params: SetParams }>(SETTINGS, async (req) => getUpgradeSettings(deps, ref(req.params)))
   for (const method of ['put', 'patch'] as const)
     app[method]<{ Params: SetParams }>(SETTINGS, async (req, reply) => {

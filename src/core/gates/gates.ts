@@ -6,6 +6,7 @@
  * gate that has not answered is never a pass (fail closed).
  */
 import type { Attempt, InstanceObservation, Rollout } from '../rollout/types.js'
+import { TERMINAL_ATTEMPT_STATES } from '../rollout/types.js'
 import { verdict } from '../health/verdict.js'
 
 export type GateKind = 'prometheus' | 'cohort' | 'webhook'
@@ -146,14 +147,13 @@ export function gateCandidates(
   return { instances: out, batch }
 }
 
+/**
+ * Out of the batch's cohort: ended (a skipped instance too, docs/rollouts.md § Lifecycle hooks),
+ * rolling back, or past its gates and waiting for the post-healthy hook.
+ */
 function isDone(a: Attempt): boolean {
   return (
-    a.state === 'Succeeded' ||
-    a.state === 'Failed' ||
-    a.state === 'RolledBack' ||
-    a.state === 'RollbackFailed' ||
-    a.state === 'Removed' ||
-    a.state === 'RollingBack'
+    TERMINAL_ATTEMPT_STATES.has(a.state) || a.state === 'RollingBack' || a.state === 'PostHealthy'
   )
 }
 

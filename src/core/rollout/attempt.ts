@@ -11,11 +11,14 @@ import { verdict } from '../health/verdict.js'
 import { failureMessage } from './messages.js'
 import { gateFailureMessage, gateVerdictOf } from '../gates/gates.js'
 import type { GateInputs } from '../gates/gates.js'
+import { answerFor, decideHook, hookProgress } from './hooks.js'
+import type { HookAnswer, HookName } from './hooks.js'
 import type {
   Action,
   Attempt,
   EffectFailure,
   FailureReason,
+  HookRecord,
   InstanceObservation,
   Rollout,
   RolloutEvent,
@@ -29,7 +32,12 @@ export type AttemptContext = Readonly<{
   failuresOf: (instanceId: string) => readonly EffectFailure[]
   /** The health gates' verdicts (docs/controls.md § Health gates); absent or null: no gates. */
   gates?: GateInputs | null
+  /** Lifecycle hooks' answers since the last pass (docs/rollouts.md § Lifecycle hooks). */
+  answers?: readonly HookAnswer[]
 }>
+
+/** The hook answer a hop decided on, for its event. */
+type Noted = { record: HookRecord | null }
 
 export type Advanced = { attempt: Attempt; actions: Action[]; events: RolloutEvent[] }
 
@@ -41,9 +49,11 @@ export type Advanced = { attempt: Attempt; actions: Action[]; events: RolloutEve
 export function advanceAttempt(a: Attempt, ctx: AttemptContext): Advanced {
   const out: Advanced = { attempt: a, actions: [], events: [] }
   for (let hop = 0; hop < 4; hop++) {
-    const next = step(out.attempt, ctx, out.actions)
+    const noted: Noted = { record: null }
+    const next = step(out.attempt, ctx, out.actions, noted)
     if (next === out.attempt) break
     const booted = next.state === 'WaitingHealth' ? bootedAtOf(next, ctx) : null
+    const failed = next.failure && next.state !== out.attempt.state && isFailure(next.state)
     out.events.push({
       atMs: ctx.nowMs,
       rolloutId: ctx.rollout.id,
@@ -51,13 +61,15 @@ export function advanceAttempt(a: Attempt, ctx: AttemptContext): Advanced {
       instanceId: a.instanceId,
       from: out.attempt.state,
       to: next.state,
-      reason:
-        next.failure && next.state !== out.attempt.state && isFailure(next.state)
-          ? next.failure.reason
+      reason: failed
+        ? (next.failure?.reason ?? 'Failed')
+        : noted.record
+          ? hookReason(noted.record)
           : next.state === 'Succeeded' && gateVerdictOf(next, ctx.gates) !== null
             ? 'HealthyAndGatesPassed'
             : reasonOf(next),
       ...(booted !== null ? { bootedAtMs: booted } : {}),
+      ...(noted.record ? { hook: noted.record } : {}),
     })
     out.attempt = next
   }
@@ -68,7 +80,7 @@ export function advanceAttempt(a: Attempt, ctx: AttemptContext): Advanced {
   return out
 }
 
-function step(a: Attempt, ctx: AttemptContext, actions: Action[]): Attempt {
+function step(a: Attempt, ctx: AttemptContext, actions: Action[], noted: Noted): Attempt {
   if (TERMINAL_ATTEMPT_STATES.has(a.state)) return a
   const obs = ctx.observe(a.instanceId)
   // Deleted (scale-in) while in the batch: not counted, so no failure either — even one seen
@@ -80,6 +92,10 @@ function step(a: Attempt, ctx: AttemptContext, actions: Action[]): Attempt {
       return onApplying(a, obs, ctx, actions)
     case 'Surging':
       return onSurging(a, ctx, actions)
+    case 'PreReimage':
+      return onPreReimage(a, ctx, actions, noted)
+    case 'PostHealthy':
+      return onPostHealthy(a, ctx, actions, noted)
     case 'WaitingHealth':
       return onWaitingHealth(a, obs, ctx)
     case 'RollingBack':
@@ -148,8 +164,7 @@ function onSurging(a: Attempt, ctx: AttemptContext, actions: Action[]): Attempt 
     const gate = gateVerdictOf(a, ctx.gates)
     if (gate?.status === 'fail')
       return fail(a, ctx, 'GateFailed', gateFailureMessage(surgeId, gate))
-    if (gate === null || gate.status === 'pass')
-      return { ...a, state: 'Succeeded', endedAtMs: nowMs }
+    if (gate === null || gate.status === 'pass') return healthyOnNew(a, ctx)
   }
   const deadline = Math.max(created.bootedAtMs, a.startedAtMs) + r.healthDeadlineMs
   if (nowMs >= deadline) return fail(a, ctx, 'HealthDeadlineExceeded', null)
@@ -167,15 +182,92 @@ function onWaitingHealth(a: Attempt, obs: InstanceObservation, ctx: AttemptConte
   if (gate?.status === 'fail')
     return fail(a, ctx, 'GateFailed', gateFailureMessage(a.instanceId, gate))
   const gated = gate !== null && gate.status !== 'pass'
-  if (healthy && minHealthyMs === 0)
-    return gated ? a : { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs }
+  if (healthy && minHealthyMs === 0) return gated ? a : healthyOnNew(a, ctx)
   const since = a.healthySinceMs ?? null
   if (healthy && since !== null && ctx.nowMs - since >= minHealthyMs)
-    return gated ? a : { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs }
+    return gated ? a : healthyOnNew(a, ctx)
   if (healthy) return a // healthy, not long enough yet: `healthySinceMs` is noted below
   if (since !== null) return fail(a, ctx, 'UnstableHealth', formatDurationMs(minHealthyMs))
   if (ctx.nowMs >= a.deadlineAtMs) return fail(a, ctx, 'HealthDeadlineExceeded', null)
   return a
+}
+
+/**
+ * Healthy on the new version (after minHealthyTime, if any): counted upgraded, or first asked
+ * of the post-healthy hook when the rollout has one.
+ */
+function healthyOnNew(a: Attempt, ctx: AttemptContext): Attempt {
+  if (ctx.rollout.hooks?.postHealthy)
+    return { ...a, state: 'PostHealthy', hook: hookProgress('postHealthy', ctx.nowMs) }
+  return { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs }
+}
+
+/**
+ * The pre-reimage hook: asked (again after a deferral's end) until it answers; continue moves on
+ * to the reimage (or surge) with a health deadline from now, skip leaves the instance alone.
+ */
+function onPreReimage(a: Attempt, ctx: AttemptContext, actions: Action[], noted: Noted): Attempt {
+  const spec = ctx.rollout.hooks?.preReimage
+  const p = a.hook ?? hookProgress('preReimage', a.startedAtMs)
+  if (!spec) return proceed(a, ctx)
+  const answer = answerFor({ ...a, hook: p }, ctx.answers ?? [])
+  if (!answer) {
+    if (p.notBeforeMs === null || ctx.nowMs >= p.notBeforeMs)
+      actions.push(hookCall(a, 'preReimage', ctx))
+    return a
+  }
+  const d = decideHook('preReimage', spec, p, answer.result, ctx.nowMs)
+  noted.record = d.record
+  if (d.action === 'skip') return { ...a, state: 'Skipped', endedAtMs: ctx.nowMs, hook: null }
+  if (d.action === 'defer') return { ...a, hook: d.progress }
+  return proceed(a, ctx)
+}
+
+/** After the pre-reimage hook's continue: the attempt's method, deadline counted from now. */
+function proceed(a: Attempt, ctx: AttemptContext): Attempt {
+  const state = a.method === 'surge' ? 'Surging' : a.method === 'reimage' ? 'Reimaging' : 'Updating'
+  return { ...a, state, hook: null, deadlineAtMs: ctx.nowMs + ctx.rollout.healthDeadlineMs }
+}
+
+/** The post-healthy hook: continue counts the instance upgraded; fail fails it as R4 says. */
+function onPostHealthy(a: Attempt, ctx: AttemptContext, actions: Action[], noted: Noted): Attempt {
+  const spec = ctx.rollout.hooks?.postHealthy
+  if (!spec) return { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs, hook: null }
+  const p = a.hook ?? hookProgress('postHealthy', ctx.nowMs)
+  const answer = answerFor({ ...a, hook: p }, ctx.answers ?? [])
+  if (!answer) {
+    actions.push(hookCall(a, 'postHealthy', ctx))
+    return a
+  }
+  const d = decideHook('postHealthy', spec, p, answer.result, ctx.nowMs)
+  noted.record = d.record
+  if (d.action === 'fail') {
+    const detail = d.record.quote ?? d.record.cause ?? null
+    return { ...fail(a, ctx, 'PostHealthyHookFailed', detail), hook: null }
+  }
+  return { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs, hook: null }
+}
+
+function hookCall(a: Attempt, hook: HookName, ctx: AttemptContext): Action {
+  const spec = ctx.rollout.hooks?.[hook]
+  return {
+    type: 'callHook',
+    hook,
+    instanceId: a.instanceId,
+    call: a.hook?.call ?? 0,
+    url: spec?.url ?? '',
+    timeoutMs: spec?.timeoutMs ?? 0,
+    batch: a.batch,
+    fromVersion: a.fromVersion,
+    targetVersion: ctx.rollout.target.imageVersion,
+    deferrals: a.hook?.deferrals ?? 0,
+  }
+}
+
+/** An answer's event reason, e.g. `PreReimageDefer`, `PostHealthyContinue`. */
+export function hookReason(r: HookRecord): string {
+  const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1)
+  return `${cap(r.hook)}${cap(r.answer)}`
 }
 
 /**
@@ -300,6 +392,8 @@ function reasonOf(a: Attempt): string {
       return 'RestoreFailed'
     case 'Removed':
       return 'InstanceDeleted'
+    case 'PostHealthy':
+      return 'Healthy'
     default:
       return a.state
   }

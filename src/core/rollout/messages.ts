@@ -91,6 +91,8 @@ export function failureMessage(
       return `Instance ${instanceId} became healthy on the new OS disk, then unhealthy before its minHealthyTime ${detail ?? ''} had passed.`
     case 'GateFailed':
       return detail ?? `Instance ${instanceId} failed a health gate.`
+    case 'PostHealthyHookFailed':
+      return `The post-healthy hook failed instance ${instanceId}: ${detail ?? 'no reason given'}`
     case 'ProgressDeadlineExceeded':
       return `Instance ${instanceId} had not counted as upgraded when the rollout's progressDeadline ${detail ?? ''} passed with no instance counted; the rollout stopped.`
   }

@@ -12,6 +12,8 @@ import { durabilityMismatched } from '../scale-set/service-fabric.js'
 import { formatDurationMs } from '../duration.js'
 import { advanceAttempt, fail, minHealthyDueAtMs } from './attempt.js'
 import type { AttemptContext } from './attempt.js'
+import { hookProgress } from './hooks.js'
+import type { HookAnswer } from './hooks.js'
 import { excusedUnhealthy, SUPERSEDED_CODE } from './roll-forward.js'
 import { assertRolloutInvariants } from './invariants.js'
 import { chooseBatch, findCandidates } from './batch.js'
@@ -42,6 +44,8 @@ export type Snapshot = Readonly<{
   pauseRequestedAtMs?: number | null
   /** Effects that failed for good since the last pass. */
   failures: readonly EffectFailure[]
+  /** Lifecycle hooks' answers since the last pass (docs/rollouts.md § Lifecycle hooks). */
+  hookAnswers?: readonly HookAnswer[]
   /** The next unused instance id (maxSurge replacements take ids from here). */
   nextInstanceId: number
   /**
@@ -93,6 +97,7 @@ export function planStep(s: Snapshot, nowMs: number): Step {
     observe: (id: string) => byId.get(id),
     failuresOf: (id: string) => s.failures.filter((f) => f.instanceId === id),
     gates: s.gates ?? null,
+    answers: s.hookAnswers ?? [],
   }
   const actions: Action[] = []
   const events: RolloutEvent[] = []
@@ -119,6 +124,7 @@ class StepDecider {
 
   decide(): Step {
     this.stopIfNoProgress()
+    this.skipUnstartedOnCancel()
     if (this.r.attempts.some((a) => !isTerminal(a))) {
       this.refreshPending()
       return this.done(this.earliestDeadline())
@@ -151,8 +157,13 @@ class StepDecider {
     const error = progressDeadlineError(this.r)
     const ctx = this.attemptContext()
     const detail = formatDurationMs(this.r.progressDeadlineMs ?? 0)
-    const attempts = this.r.attempts.map((a) => {
+    const attempts = this.r.attempts.map((a): Attempt => {
       if (isTerminal(a) || a.state === 'RollingBack') return a
+      // Still waiting on its pre-reimage hook: never touched, so left as it is (skipped).
+      if (a.state === 'PreReimage') {
+        this.event(a.instanceId, a.state, 'Skipped', 'ProgressDeadlineExceeded')
+        return { ...a, state: 'Skipped', endedAtMs: this.nowMs, hook: null }
+      }
       const failed = fail(a, ctx, 'ProgressDeadlineExceeded', detail)
       this.event(a.instanceId, a.state, failed.state, 'ProgressDeadlineExceeded')
       const adv = advanceAttempt(failed, ctx)
@@ -161,6 +172,21 @@ class StepDecider {
       return adv.attempt
     })
     this.r = { ...this.r, attempts, ending: { status: 'Faulted', error } }
+  }
+
+  /**
+   * Lifecycle hooks: a cancel does not wait for pre-reimage hooks (a deferral may last an hour):
+   * instances still waiting on one are left on their version as skipped (reason CancelRequested).
+   */
+  private skipUnstartedOnCancel(): void {
+    if (this.s.cancelRequestedAtMs === null) return
+    if (!this.r.attempts.some((a) => a.state === 'PreReimage')) return
+    const attempts = this.r.attempts.map((a): Attempt => {
+      if (a.state !== 'PreReimage') return a
+      this.event(a.instanceId, a.state, 'Skipped', 'CancelRequested')
+      return { ...a, state: 'Skipped', endedAtMs: this.nowMs, hook: null }
+    })
+    this.r = { ...this.r, attempts }
   }
 
   /**
@@ -191,6 +217,7 @@ class StepDecider {
       observe: (id: string) => this.byId.get(id),
       failuresOf: (id: string) => this.s.failures.filter((f) => f.instanceId === id),
       gates: this.s.gates ?? null,
+      answers: this.s.hookAnswers ?? [],
     }
   }
 
@@ -199,7 +226,8 @@ class StepDecider {
     const r = this.r
     this.r = { ...r, batchesChecked: r.batchCount }
     if (r.pace === 'allAtOnce' || r.ending) return // ending: progressDeadline stopped it
-    const upgraded = r.attempts.filter((a) => a.state !== 'Removed')
+    // Skipped by a pre-reimage hook: not upgraded, so neither counted nor failed.
+    const upgraded = r.attempts.filter((a) => a.state !== 'Removed' && a.state !== 'Skipped')
     const bad = upgraded.filter((a) => isFailedState(a) || this.unhealthyNow(a))
     const threshold = r.policy.unhealthyUpgradedPercentMax
     if (upgraded.length === 0 || !exceedsPercent(bad.length, upgraded.length, threshold)) {
@@ -341,7 +369,14 @@ class StepDecider {
       const obs = this.byId.get(id) as InstanceObservation
       if (obs.osUpgradePending) approvedPending.push(id)
       const method = this.methodFor(obs)
-      const state = method === 'surge' ? 'Surging' : method === 'reimage' ? 'Reimaging' : 'Updating'
+      const hooked = r.hooks?.preReimage !== undefined
+      const state = hooked
+        ? 'PreReimage'
+        : method === 'surge'
+          ? 'Surging'
+          : method === 'reimage'
+            ? 'Reimaging'
+            : 'Updating'
       this.event(id, 'Pending', state, `Batch${batch}`)
       return {
         instanceId: id,
@@ -356,6 +391,7 @@ class StepDecider {
         endedAtMs: null,
         failure: null,
         rollbackError: null,
+        ...(hooked ? { hook: hookProgress('preReimage', this.nowMs) } : {}),
       }
     })
     if (approvedPending.length > 0)
@@ -410,8 +446,13 @@ class StepDecider {
   /** The next future deadline of an open attempt; past ones are handled by polling. */
   private earliestDeadline(): number | null {
     const open = this.r.attempts.filter((a) => !isTerminal(a))
+    // An attempt waiting on a hook has no deadline of its own: only a deferral's end.
     const future = [
-      ...open.map((a) => a.deadlineAtMs),
+      ...open.map((a) =>
+        a.state === 'PreReimage' || a.state === 'PostHealthy'
+          ? (a.hook?.notBeforeMs ?? 0)
+          : a.deadlineAtMs,
+      ),
       ...open.map((a) => minHealthyDueAtMs(a, this.r) ?? 0),
     ].filter((t) => t > this.nowMs)
     return future.length === 0 ? null : Math.min(...future)

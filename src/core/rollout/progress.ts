@@ -15,7 +15,8 @@ export function progressOf(r: Pick<Rollout, 'attempts' | 'pendingIds'>): Progres
   let failed = 0
   let inProgress = 0
   for (const a of r.attempts) {
-    if (a.state === 'Removed') continue
+    // Removed and Skipped (a pre-reimage hook's skip) count as neither done nor failed.
+    if (a.state === 'Removed' || a.state === 'Skipped') continue
     if (a.state === 'Succeeded') successful++
     else if (isFailedState(a)) failed++
     else inProgress++

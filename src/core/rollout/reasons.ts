@@ -40,6 +40,7 @@ export type ReasonSignal =
   | 'image'
   | 'cluster'
   | 'gate'
+  | 'hook'
   | 'plan'
   | 'engine'
 
@@ -120,6 +121,33 @@ export const REASONS = {
     'rollback',
     'gate',
     'The server refused the query or answered what a gate cannot use.',
+  ),
+  // Lifecycle hooks' answers (docs/rollouts.md § Lifecycle hooks), as `<Hook><Answer>`.
+  PreReimageContinue: r(
+    'start',
+    'hook',
+    'The pre-reimage hook said continue: the reimage goes ahead.',
+  ),
+  PreReimageDefer: r(
+    'wait',
+    'hook',
+    'The pre-reimage hook deferred the instance until its retryAfter.',
+  ),
+  PreReimageSkip: r(
+    'skip',
+    'hook',
+    'The pre-reimage hook skipped the instance: it stays on its version.',
+  ),
+  PostHealthyContinue: r('done', 'hook', 'The post-healthy hook said continue: upgraded.'),
+  PostHealthyFail: r(
+    'rollback',
+    'hook',
+    'The post-healthy hook failed the instance (its answer quoted).',
+  ),
+  PostHealthyHookFailed: r(
+    'rollback',
+    'hook',
+    "The post-healthy hook's fail, as the instance's failure.",
   ),
   // Why a rollout plan's wave stopped (docs/rollouts.md § Waves across scale sets).
   ScaleSetNotFound: r('abort', 'plan', 'A set of the stage no longer exists.'),

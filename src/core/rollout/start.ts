@@ -14,6 +14,7 @@ import { verdict } from '../health/verdict.js'
 import { rollForwardFrom } from './roll-forward.js'
 import { exceedsPercent } from './thresholds.js'
 import type { BatchSoak, InstanceObservation, Rollout, RolloutTarget } from './types.js'
+import type { LifecycleHooks } from './hooks.js'
 
 /** Delays of a timing profile, in ms; a delay is drawn in [min, max] per set and target. */
 export type TimingProfile = Readonly<{
@@ -230,6 +231,8 @@ export function startRollout(o: {
   rollForwardFrom?: readonly string[]
   /** The set's adaptive ramp (osroll's own), for batched rollouts of sets other than SF ones. */
   adaptiveRamp?: boolean
+  /** The set's lifecycle hooks (docs/rollouts.md § Lifecycle hooks), for OS image rollouts. */
+  hooks?: LifecycleHooks | null
   nowMs: number
 }): Rollout {
   const { spec, request } = o
@@ -260,6 +263,7 @@ export function startRollout(o: {
     ...(o.progressDeadlineMs ? { progressDeadlineMs: o.progressDeadlineMs } : {}),
     ...(from.length > 0 ? { rollForwardFrom: from } : {}),
     ...(ramp ? { adaptiveRamp: true } : {}),
+    ...(o.hooks && request.kind === 'OSImage' && hasHook(o.hooks) ? { hooks: o.hooks } : {}),
     status: 'RollingForward',
     startedAtMs: o.nowMs,
     endedAtMs: null,
@@ -274,6 +278,10 @@ export function startRollout(o: {
     error: null,
     revision: 0,
   }
+}
+
+function hasHook(h: LifecycleHooks): boolean {
+  return h.preReimage !== undefined || h.postHealthy !== undefined
 }
 
 /**

@@ -173,6 +173,39 @@ describe('the steps of one event', () => {
     expect(stepsOf(from, to, reason)).toEqual(steps)
   })
 
+  it.each([
+    ['Pending', 'PreReimage', 'Batch1', ['requested']],
+    ['PreReimage', 'Skipped', 'CancelRequested', ['skipped']],
+    ['WaitingHealth', 'PostHealthy', 'Healthy', ['firstHealthy']],
+    ['PostHealthy', 'Succeeded', 'PostHealthyContinue', ['succeeded']],
+  ])('lifecycle hooks: %s → %s (%s) records %j', (from, to, reason, steps) => {
+    expect(stepsOf(from, to, reason)).toEqual(steps)
+  })
+
+  it('records a hook answer as hookAnswered before the change it causes', () => {
+    const hook = { hook: 'preReimage', answer: 'skip', source: 'webhook', quote: 'busy' } as const
+    const t = instanceTimeline(attempt, [
+      { ...base, from: 'PreReimage', to: 'Skipped', reason: 'PreReimageSkip', hook },
+    ])
+    expect(t.steps).toEqual([
+      { step: 'hookAnswered', atMs: base.atMs, reason: 'PreReimageSkip', hook },
+      { step: 'skipped', atMs: base.atMs, reason: 'PreReimageSkip' },
+    ])
+  })
+
+  it("a deferral's approval is the pre-reimage hook's continue, by the guest, a request or NotBefore", () => {
+    const hookOf = (reason: string) =>
+      instanceTimeline(attempt, [{ ...base, from: 'Pending', to: 'Pending', reason }]).steps[0]!
+        .hook
+    expect(hookOf('ApprovedByGuest')).toEqual({
+      hook: 'preReimage',
+      answer: 'continue',
+      source: 'guest',
+    })
+    expect(hookOf('ApprovedByRequest')?.source).toBe('request')
+    expect(hookOf('NotBeforeReached')).toMatchObject({ source: 'default', cause: 'notBefore' })
+  })
+
   it('keeps a swap noted after the boot it caused at the boot (a reimage that returns booted)', () => {
     const t = instanceTimeline(attempt, [
       { ...base, atMs: 7, from: 'Reimaging', to: 'Reimaging', reason: 'DiskSwapped' },

@@ -4,7 +4,7 @@
  * Gantt chart) and the batches with their start and end. Derived only from the rollout and its
  * events, so it is there for as long as the history keeps the rollout.
  */
-import type { Attempt, AttemptState, Rollout, RolloutEvent } from './types.js'
+import type { Attempt, AttemptState, HookRecord, Rollout, RolloutEvent } from './types.js'
 import { TERMINAL_ATTEMPT_STATES } from './types.js'
 
 export type TimelineStepName =
@@ -23,17 +23,25 @@ export type TimelineStepName =
   | 'rollbackFailed'
   | 'released' // the kept previous OS disk released
   | 'removed' // the instance was deleted while in the batch
+  | 'hookAnswered' // a lifecycle hook answered (or its default applied): `hook` says which, how
+  | 'skipped' // the pre-reimage hook said skip (or a cancel came first): left on its version
 
 export type TimelineStep = Readonly<{
   step: TimelineStepName
   atMs: number
   /** The event's reason code, e.g. `Batch2`, `HealthDeadlineExceeded`, `ApprovedByGuest`. */
   reason: string
+  /**
+   * `hookAnswered` and `approved`: the hook's answer (docs/rollouts.md § Lifecycle hooks). A
+   * deferral's approval is the pre-reimage hook answered by the guest, a request or NotBefore.
+   */
+  hook?: HookRecord
 }>
 
 /** A bar between two steps; `endMs` null while it lasts. */
 export type TimelinePhase = Readonly<{
-  phase: 'applying' | 'booting' | 'waitingHealth' | 'minHealthyTime' | 'rollingBack'
+  phase:
+    'preReimageHook' | 'applying' | 'booting' | 'waitingHealth' | 'minHealthyTime' | 'rollingBack'
   startMs: number
   endMs: number | null
 }>
@@ -160,6 +168,7 @@ export const OUTCOME_STEPS: Readonly<Record<string, TimelineStepName>> = {
   RolledBack: 'rolledBack',
   RollbackFailed: 'rollbackFailed',
   Removed: 'removed',
+  Skipped: 'skipped',
 }
 
 /** The last step that records an outcome (what a terminal attempt's timeline ends with). */
@@ -182,12 +191,28 @@ function stepsOf(e: RolloutEvent, before: readonly TimelineStep[]): TimelineStep
     atMs,
     reason: e.reason,
   })
-  if (e.from === e.to) return noteStep(e, at)
+  const answered: TimelineStep[] = e.hook ? [{ ...at('hookAnswered'), hook: e.hook }] : []
+  if (e.from === e.to) return [...answered, ...noteStep(e, at)]
+  return [...answered, ...changeSteps(e, before, at)]
+}
+
+function changeSteps(
+  e: RolloutEvent,
+  before: readonly TimelineStep[],
+  at: (step: TimelineStepName, atMs?: number) => TimelineStep,
+): TimelineStep[] {
   switch (e.to) {
+    case 'PreReimage':
+      return [at('requested')]
+    case 'PostHealthy':
+      return before.some((s) => s.step === 'firstHealthy') ? [] : [at('firstHealthy')]
+    case 'Skipped':
+      return [at('skipped')]
     case 'Reimaging':
     case 'Updating':
     case 'Surging':
-      return [at('requested')]
+      // After the pre-reimage hook's continue, its hookAnswered step is the request.
+      return e.from === 'PreReimage' ? [] : [at('requested')]
     case 'WaitingHealth':
       return [at('booted', Math.min(e.bootedAtMs ?? e.atMs, e.atMs))]
     case 'Succeeded': {
@@ -221,9 +246,11 @@ function noteStep(e: RolloutEvent, at: (step: TimelineStepName) => TimelineStep)
     case 'OSUpgradePending':
       return [at('upgradePending')]
     case 'ApprovedByRequest':
+      return [{ ...at('approved'), hook: approval('request') }]
     case 'ApprovedByGuest':
+      return [{ ...at('approved'), hook: approval('guest') }]
     case 'NotBeforeReached':
-      return [at('approved')]
+      return [{ ...at('approved'), hook: { ...approval('default'), cause: 'notBefore' } }]
     case 'DiskSwapped':
       return [at('diskSwapped')]
     case 'ModelApplied':
@@ -237,6 +264,15 @@ function noteStep(e: RolloutEvent, at: (step: TimelineStepName) => TimelineStep)
     default:
       return []
   }
+}
+
+/**
+ * Deferral (docs/rollouts.md R6) is the pre-reimage hook of Azure's own kind: its approval is a
+ * continue answered by the guest (qemu's StartRequests), by approveRollingUpgrade, or by default
+ * once the scheduled event's NotBefore passed.
+ */
+function approval(source: HookRecord['source']): HookRecord {
+  return { hook: 'preReimage', answer: 'continue', source }
 }
 
 /**
@@ -263,13 +299,22 @@ function causal(steps: TimelineStep[]): void {
 function phasesOf(steps: readonly TimelineStep[]): TimelinePhase[] {
   const first = (...names: TimelineStepName[]) =>
     steps.find((s) => names.includes(s.step))?.atMs ?? null
-  const requested = first('requested')
-  if (requested === null) return []
+  const asked = first('requested')
+  if (asked === null) return []
+  // With a pre-reimage hook, applying starts at its continue (or never, when it said skip).
+  const pre = steps.find(
+    (s) => s.step === 'hookAnswered' && s.hook?.hook === 'preReimage' && s.hook.answer !== 'defer',
+  )
+  const hooked = steps.some((s) => s.step === 'hookAnswered' && s.hook?.hook === 'preReimage')
+  const phases: TimelinePhase[] = []
+  if (hooked)
+    phases.push({ phase: 'preReimageHook', startMs: asked, endMs: pre?.atMs ?? first('skipped') })
+  if (hooked && (pre === undefined || pre.hook?.answer === 'skip')) return phases
+  const requested = pre?.atMs ?? asked
   const applied = first('diskSwapped', 'modelApplied')
   const booted = first('booted')
   const healthy = first('firstHealthy')
   const done = first('succeeded', 'failed', 'removed')
-  const phases: TimelinePhase[] = []
   const bar = (phase: TimelinePhase['phase'], startMs: number, ...ends: (number | null)[]) => {
     const endMs = ends.find((t) => t !== null) ?? null
     phases.push({ phase, startMs, endMs })

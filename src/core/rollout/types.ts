@@ -7,6 +7,7 @@
 import type { RollingPolicy } from '../scale-set/spec.js'
 import type { RolloutKind, RolloutTrigger } from '../scale-set/policy.js'
 import type { HealthState, PowerState, ProvisioningState, Verdict } from '../health/verdict.js'
+import type { HookName, HookProgress, HookRecord, LifecycleHooks } from './hooks.js'
 
 export type { RolloutKind, RolloutTrigger }
 
@@ -40,6 +41,8 @@ export type AttemptState =
   | 'Reimaging' // OS disk being replaced by one built from the target
   | 'Updating' // model applied in place (extensions re-provisioned), no new disk
   | 'Surging' // maxSurge: a replacement instance is being created from the target
+  | 'PreReimage' // its batch started; waiting for the pre-reimage hook (or a deferral's end)
+  | 'PostHealthy' // healthy on the new version; waiting for the post-healthy hook
   | 'WaitingHealth' // started on the new disk, waiting for healthy until deadlineAtMs
   | 'RollingBack' // failed; previous OS disk being restored
   | 'Succeeded'
@@ -47,6 +50,7 @@ export type AttemptState =
   | 'RolledBack' // failed, restored to the previous disk (or surge replacement discarded)
   | 'RollbackFailed' // failed, and the restore failed too
   | 'Removed' // the instance was deleted (scale-in) while in the batch; not counted
+  | 'Skipped' // the pre-reimage hook said skip: left on its version, not counted, reported
 
 export const TERMINAL_ATTEMPT_STATES: ReadonlySet<AttemptState> = new Set([
   'Succeeded',
@@ -54,6 +58,7 @@ export const TERMINAL_ATTEMPT_STATES: ReadonlySet<AttemptState> = new Set([
   'RolledBack',
   'RollbackFailed',
   'Removed',
+  'Skipped',
 ])
 
 export type FailureReason =
@@ -64,6 +69,7 @@ export type FailureReason =
   | 'UnstableHealth'
   | 'ProgressDeadlineExceeded'
   | 'GateFailed'
+  | 'PostHealthyHookFailed'
 
 /** One instance's part in a rollout; an instance is tried at most once per rollout. */
 export type Attempt = Readonly<{
@@ -87,7 +93,11 @@ export type Attempt = Readonly<{
    * has been healthy on its new disk without a break; absent or null when it is not.
    */
   healthySinceMs?: number | null
+  /** Lifecycle hooks (docs/rollouts.md § Lifecycle hooks): the hook it waits on; absent: none. */
+  hook?: HookProgress | null
 }>
+
+export type { HookRecord }
 
 export type RolloutError = Readonly<{ code: string; message: string }>
 
@@ -138,6 +148,8 @@ export type Rollout = Readonly<{
   adaptiveRamp?: boolean
   /** With the ramp: the most instances the latest batch could take (R3.3 may pick fewer). */
   rampSize?: number
+  /** Lifecycle hooks frozen at start (OS image rollouts only). Absent: none. */
+  hooks?: LifecycleHooks
   status: RolloutStatus
   startedAtMs: number
   endedAtMs: number | null
@@ -217,6 +229,19 @@ export type Action = Readonly<
   | { type: 'delete'; instanceIds: readonly string[] }
   | { type: 'markPending'; instanceIds: readonly string[] }
   | { type: 'clearPending'; instanceIds: readonly string[] }
+  | {
+      type: 'callHook'
+      hook: HookName
+      instanceId: string
+      /** The attempt's call number, returned with the answer. */
+      call: number
+      url: string
+      timeoutMs: number
+      batch: number
+      fromVersion: string
+      targetVersion: string | null
+      deferrals: number
+    }
 >
 
 export type NewInstance = Readonly<{
@@ -244,6 +269,8 @@ export type RolloutEvent = Readonly<{
   reason: string
   /** `StartedOnNewDisk`: when the instance started on its new disk, as the fabric says. */
   bootedAtMs?: number
+  /** A lifecycle hook's answer this event records (docs/rollouts.md § Lifecycle hooks). */
+  hook?: HookRecord
 }>
 
 /** An effect that failed for good (after the runtime's retries), fed to the next plan. */
