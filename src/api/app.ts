@@ -33,6 +33,7 @@ import { registerIdentityRoutes } from './routes/identity.js'
 import { registerGalleryRoutes } from './routes/galleries.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerUpgradeRoutes } from './routes/upgrades.js'
+import { registerMaintenanceWindowRoutes } from './routes/maintenance-windows.js'
 import {
   forgetRefusedGroup,
   registerResourceGroupRoutes,
@@ -212,6 +213,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   registerGalleryRoutes(app, o.deps)
   registerEventRoutes(app, o.deps)
   registerUpgradeRoutes(app, o.deps)
+  registerMaintenanceWindowRoutes(app, o.deps)
   registerSizeRoutes(app)
   return app
 }

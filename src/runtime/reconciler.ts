@@ -18,6 +18,7 @@ import type { Clock } from './clock.js'
 import type { EffectRunner } from './effect-runner.js'
 import type { Logger } from './logger.js'
 import { frozenTiming } from '../core/rollout/timing.js'
+import { windowStateAt } from './maintenance-window.js'
 
 export type ReconcilerDeps = Readonly<{
   store: Store
@@ -104,6 +105,8 @@ async function step(
       nextInstanceId: state.nextInstanceId,
       clusterDurability: await clusterDurabilityOf(state, deps),
       supersededBy: started ? null : await supersedingVersion(state, instances, rollout, deps),
+      // docs/rollouts.md § Maintenance windows: read at every pass, so a change applies at once.
+      window: state.maintenanceWindows ? windowStateAt(state.maintenanceWindows, nowMs) : null,
     },
     nowMs,
   )

@@ -8,6 +8,7 @@ import type { QuarantineRecord } from '../core/rollout/quarantine.js'
 import type { FaultCause } from '../core/rollout/recovery.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
+import type { MaintenanceWindows } from '../core/rollout/window.js'
 import type { FabricModel } from '../fabrics/types/fabric.js'
 
 /** The orchestrator's view of one scale set: its spec plus the facts it decides on. */
@@ -58,6 +59,11 @@ export type ScaleSetState = Readonly<{
    * it starts; absent: the server's `--health-deadline`, no minHealthyTime, soak or progressDeadline.
    */
   upgradeSettings?: UpgradeSettings | null
+  /**
+   * osroll's maintenance windows (docs/rollouts.md § Maintenance windows), read by every pass;
+   * absent or null: none, batches start at any time.
+   */
+  maintenanceWindows?: MaintenanceWindows | null
   revision: number
 }>
 
