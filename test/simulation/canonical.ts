@@ -23,6 +23,8 @@ function scenario(
     rolling?: Partial<ScaleSetSpec['rolling']>
     extensions?: FabricModel['extensions']
     settings?: Scenario['settings']
+    windows?: Scenario['windows']
+    epochMs?: number
   },
 ): Scenario {
   const s = spec({
@@ -53,6 +55,7 @@ function scenario(
     faults: o.faults,
     healthDeadlineMs: 300 * S,
     ...(o.settings ? { settings: o.settings } : {}),
+    ...(o.windows ? { windows: o.windows, epochMs: o.epochMs ?? 0 } : {}),
     timing: NO_DELAY,
     maxSteps: 2000,
   }
@@ -290,5 +293,20 @@ export const CANONICAL: readonly Scenario[] = [
       publish(10 * S, '1.1.0', BROKEN),
       { atMs: 20 * S, fault: { kind: 'manualStart', rollback: true } },
     ],
+  }),
+  // docs/rollouts.md § Maintenance windows: Berlin, the night its clocks go forward (02:00 CET
+  // is 03:00 CEST). A window opens at every full hour for 10 minutes. The new version comes at
+  // 01:41 CET: batch 1 waits for the next window (03:00 CEST: 79 minutes later on the wall
+  // clock, 19 in real time), batch 2 starts inside it and is still in flight when it closes at
+  // 03:10 (it completes), and batch 3 waits for the 04:00 window.
+  scenario('maintenance-window', {
+    spec: { capacity: 6 },
+    rolling: { batchPercentMax: 34 },
+    windows: {
+      timeZone: 'Europe/Berlin',
+      windows: [{ cron: '0 * * * *', durationMs: 600 * S }],
+    },
+    epochMs: Date.parse('2026-03-29T00:40:00Z'),
+    faults: [publish(60 * S, '1.1.0', 'sim:?boot=320')],
   }),
 ]
