@@ -11,6 +11,7 @@ import { common, connect, run } from './context.js'
 import type { Common } from './context.js'
 import { print } from './output.js'
 import { registerUpgradeSettings } from './vmss-upgrade-settings.js'
+import { registerMaintenanceWindow } from './vmss-maintenance-window.js'
 import { registerQuarantine } from './vmss-quarantine.js'
 import { applySet } from './set-path.js'
 import { startRequest } from './vmss-start.js'
@@ -360,13 +361,15 @@ export function registerVmss(program: Command): void {
       }),
     )
 
-  registerUpgradeSettings(vmss, {
+  const addressing = {
     named,
-    resolve: (given) => {
+    resolve: (given: object) => {
       const o = resolveSet(given as GivenSet)
       return { ...o, path: (sub: string) => setPath(sub, o) }
     },
-  })
+  }
+  registerUpgradeSettings(vmss, addressing)
+  registerMaintenanceWindow(vmss, addressing)
 
   registerQuarantine(vmss, named, resolveSet, setPath)
 
