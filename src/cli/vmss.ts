@@ -532,6 +532,8 @@ type PlanBody = {
       }[]
       unhealthyBudget: { moreAllowed: number }
       upgradedFailuresAllowed: number
+      /** With maintenance windows only (docs/rollouts.md § Maintenance windows). */
+      window?: { estimatedStart: string; opensAt: string; closesAt: string }
     }[]
     awaitingApproval: string[]
     awaitingManualUpgrade: string[]
@@ -550,6 +552,10 @@ function batchRow(b: PlanBody['properties']['batches'][number]): Record<string, 
     method: distinct(b.instances.map((i) => i.method)),
     moreUnhealthyAllowed: b.unhealthyBudget.moreAllowed,
     upgradedFailuresAllowed: b.upgradedFailuresAllowed,
+    // Maintenance windows: the batch's latest start and its window (a column only with them).
+    ...(b.window
+      ? { latestStart: b.window.estimatedStart, window: `${b.window.opensAt}–${b.window.closesAt}` }
+      : {}),
   }
 }
 

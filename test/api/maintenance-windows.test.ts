@@ -205,6 +205,20 @@ describe('maintenanceWindows', () => {
         'each batch starts only inside a maintenance window, else waits for the next one',
       )
 
+      const table = await f.osroll(
+        'vmss',
+        'rolling-upgrade',
+        'plan',
+        '-g',
+        'rg',
+        '-n',
+        'web',
+        '-o',
+        'table',
+      )
+      expect(table.code, table.stderr).toBe(0)
+      expect(table.stdout).toMatch(/LatestStart/)
+      expect(table.stdout).toContain(next)
       const current = await waitFor(
         async () => {
           const r = await f.call('GET', `${set}${CURRENT}`)
