@@ -14,6 +14,7 @@ import { print } from './output.js'
 import { registerUpgradeSettings } from './vmss-upgrade-settings.js'
 import { registerHealthGates } from './vmss-health-gates.js'
 import { registerHooks } from './vmss-hook.js'
+import { registerMaintenanceWindow } from './vmss-maintenance-window.js'
 import { registerQuarantine } from './vmss-quarantine.js'
 import { applySet } from './set-path.js'
 import { startRequest } from './vmss-start.js'
@@ -372,6 +373,7 @@ export function registerVmss(program: Command): void {
   }
   registerUpgradeSettings(vmss, addressing)
   registerHooks(vmss, addressing)
+  registerMaintenanceWindow(vmss, addressing)
 
   registerHealthGates(vmss, {
     named,
@@ -543,6 +545,8 @@ type PlanBody = {
       }[]
       unhealthyBudget: { moreAllowed: number }
       upgradedFailuresAllowed: number
+      /** With maintenance windows only (docs/rollouts.md § Maintenance windows). */
+      window?: { estimatedStart: string; opensAt: string; closesAt: string }
     }[]
     awaitingApproval: string[]
     awaitingManualUpgrade: string[]
@@ -561,6 +565,10 @@ function batchRow(b: PlanBody['properties']['batches'][number]): Record<string, 
     method: distinct(b.instances.map((i) => i.method)),
     moreUnhealthyAllowed: b.unhealthyBudget.moreAllowed,
     upgradedFailuresAllowed: b.upgradedFailuresAllowed,
+    // Maintenance windows: the batch's latest start and its window (a column only with them).
+    ...(b.window
+      ? { latestStart: b.window.estimatedStart, window: `${b.window.opensAt}–${b.window.closesAt}` }
+      : {}),
   }
 }
 

@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
 import { REASONS, reasonCode } from '../core/rollout/reasons.js'
+import { WINDOW_OPENED } from '../core/rollout/window.js'
 
 export type Metrics = ReturnType<typeof createMetrics>
 
@@ -100,6 +101,24 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
     help: 'Leases this replica found taken by another replica when it tried to renew them',
     registers: [registry],
   })
+  // docs/rollouts.md § Maintenance windows: 1 while the set's rollout waits for its window.
+  const windowWaiting = new Gauge({
+    name: 'osroll_rollout_waiting_for_window',
+    help: 'Whether the scale set rollout waits for a maintenance window (1) or not (0)',
+    labelNames: ['scale_set'],
+    registers: [registry],
+  })
+  const windowWaits = new Counter({
+    name: 'osroll_maintenance_window_waits_total',
+    help: 'Times a rollout began waiting for a maintenance window (a batch could not start)',
+    registers: [registry],
+  })
+  const windowWaitSeconds = new Histogram({
+    name: 'osroll_maintenance_window_wait_seconds',
+    help: 'How long a rollout waited for its maintenance window, per wait',
+    buckets: [1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86_400, 7 * 86_400],
+    registers: [registry],
+  })
   const storeSeconds = new Histogram({
     name: 'osroll_store_query_duration_seconds',
     help: 'Store (SQLite or PostgreSQL) query latency, by outcome',
@@ -144,6 +163,15 @@ export function createMetrics(o: { defaultMetrics?: boolean } = {}) {
     /** Records what a saved decision says: a rollout start or end, instance outcomes, batches. */
     rolloutStep(before: Rollout | null, after: Rollout, events: readonly RolloutEvent[]): void {
       const labels = { kind: after.kind, started_by: after.startedBy }
+      const wait = after.status === 'RollingForward' && after.windowWait != null
+      if (wait || before?.windowWait != null || after.windowWait != null)
+        windowWaiting.set({ scale_set: after.scaleSetKey }, wait ? 1 : 0)
+      if (wait && before?.windowWait == null) windowWaits.inc()
+      const waited = before?.windowWait ?? null
+      const waitEndedAtMs =
+        events.find((e) => e.reason === WINDOW_OPENED)?.atMs ?? after.endedAtMs ?? null
+      if (waited !== null && !wait && waitEndedAtMs !== null)
+        windowWaitSeconds.observe((waitEndedAtMs - waited.sinceMs) / 1000)
       if (before === null) rollouts.inc({ status: 'Started', ...labels })
       if (after.status !== 'RollingForward' && before?.status !== after.status)
         rollouts.inc({ status: after.status, ...labels })

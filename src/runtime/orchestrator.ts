@@ -166,8 +166,14 @@ export class Orchestrator {
         : await pass(key, this.deps)
       this.failures.delete(key)
       const now = this.clock.nowMs()
+      // A rollout waiting for its maintenance window has no batch to watch: it wakes when the
+      // window opens (wakeAtMs) and on the resync, as an idle set (docs/rollouts.md
+      // § Maintenance windows).
+      const r = result.rollout
       const poll =
-        result.rollout?.status === 'RollingForward' ? now + (this.o.activePollMs ?? 1000) : null
+        r?.status === 'RollingForward' && r.windowWait == null
+          ? now + (this.o.activePollMs ?? 1000)
+          : null
       const next = [result.wakeAtMs, poll].filter((x): x is number => x !== null)
       if (next.length > 0) this.enqueue(key, Math.max(now, Math.min(...next)))
     } catch (err) {

@@ -20,6 +20,7 @@ import type { GateSource } from './gates.js'
 import type { Logger } from './logger.js'
 import { frozenTiming } from '../core/rollout/timing.js'
 import { AppError } from '../errors.js'
+import { windowStateAt } from './maintenance-window.js'
 
 export type ReconcilerDeps = Readonly<{
   store: Store
@@ -119,6 +120,8 @@ async function step(
       clusterDurability: await clusterDurabilityOf(state, deps),
       supersededBy: started ? null : await supersedingVersion(state, instances, rollout, deps),
       gates: deps.gates?.inputs(state, rollout, instances) ?? null,
+      // docs/rollouts.md § Maintenance windows: read at every pass, so a change applies at once.
+      window: state.maintenanceWindows ? windowStateAt(state.maintenanceWindows, nowMs) : null,
     },
     nowMs,
   )

@@ -9,6 +9,7 @@ import { REASONS } from '../core/rollout/reasons.js'
 import { Errors } from '../errors.js'
 import { progressOf } from '../core/rollout/progress.js'
 import type { Rollout } from '../core/rollout/types.js'
+import { WINDOW_CLOSED, waitingMessage } from '../core/rollout/window.js'
 import type { ScaleSetState } from '../store/store.js'
 import type { ServiceDeps } from './deps.js'
 import { iso, updateState } from './rollouts.js'
@@ -86,9 +87,62 @@ export async function currentRollout(
       ...(r.pausedAtMs != null ? { pausedAt: iso(r.pausedAtMs) } : {}),
       batchesStarted: r.batchCount,
       progress: progressOf(r),
-      conditions: [...rolloutConditions(r).map(armCondition), pausedCondition(state, r)],
+      // docs/rollouts.md § Maintenance windows: only on sets with windows (or a rollout that
+      // waited for them), so the status of every other set is as it was.
+      ...windowStatus(state, r),
+      conditions: [
+        ...rolloutConditions(r).map(armCondition),
+        pausedCondition(state, r),
+        ...windowCondition(state, r),
+      ],
     },
   }
+}
+
+function waiting(r: Rollout): boolean {
+  return r.status === 'RollingForward' && r.windowWait != null
+}
+
+/** `waitingForMaintenanceWindow`, `waitingUntil` and the status line, with windows only. */
+function windowStatus(state: ScaleSetState, r: Rollout): Record<string, unknown> {
+  if (!state.maintenanceWindows && r.windowWait == null) return {}
+  const until = waiting(r) ? (r.windowWait?.untilMs ?? null) : null
+  return {
+    waitingForMaintenanceWindow: waiting(r),
+    ...(waiting(r)
+      ? {
+          waitingUntil: until === null ? null : iso(until),
+          statusMessage: waitingMessage(until),
+        }
+      : {}),
+  }
+}
+
+/** Kubernetes-style `WaitingForMaintenanceWindow`: True while the rollout waits. */
+function windowCondition(state: ScaleSetState, r: Rollout): Record<string, unknown>[] {
+  if (!state.maintenanceWindows && r.windowWait == null) return []
+  const wait = r.windowWait ?? null
+  if (waiting(r) && wait !== null)
+    return [
+      {
+        type: 'WaitingForMaintenanceWindow',
+        status: 'True',
+        reason: WINDOW_CLOSED,
+        message: `No batch starts outside the set's maintenance windows: ${waitingMessage(wait.untilMs)}.`,
+        lastTransitionTime: iso(wait.sinceMs),
+      },
+    ]
+  return [
+    {
+      type: 'WaitingForMaintenanceWindow',
+      status: 'False',
+      reason: 'InsideMaintenanceWindow',
+      message:
+        r.status === 'RollingForward'
+          ? REASONS.InsideMaintenanceWindow.summary
+          : `The rollout ended ${r.status}.`,
+    },
+  ]
 }
 
 function pauseRequested(state: ScaleSetState, r: Rollout): boolean {

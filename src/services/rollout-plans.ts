@@ -17,6 +17,7 @@ import { requireScaleSet } from './scale-sets.js'
 import { namedVersion } from './rollouts.js'
 import type { ScaleSetRef } from './scale-sets.js'
 import { frozenTiming } from '../core/rollout/timing.js'
+import { windowStateAt } from '../runtime/maintenance-window.js'
 
 export const PLAN_TYPE = 'Osroll.Upgrades/plans'
 
@@ -40,6 +41,7 @@ export async function rolloutPlan(
     deps.store.listInstanceRecords(state.key),
     deps.store.getActiveRollout(state.key),
   ])
+  const windows = state.maintenanceWindows ?? null
   const plan = dryRun({
     spec,
     instances: observe(views, records),
@@ -54,6 +56,8 @@ export async function rolloutPlan(
     rollForwardFrom: state.faultedVersions,
     nextInstanceId: state.nextInstanceId,
     nowMs: deps.clock.nowMs(),
+    // docs/rollouts.md § Maintenance windows: the plan waits for them as the rollout would.
+    ...(windows ? { windowAt: (atMs: number) => windowStateAt(windows, atMs) } : {}),
   })
   return {
     id: `${resource.id.replace(/\/$/, '')}/providers/${PLAN_TYPE}/default`,
@@ -129,6 +133,16 @@ function armPlan(p: DryRunPlan): Record<string, unknown> {
       unhealthyBudget: b.unhealthyBudget,
       upgradedFailuresAllowed: b.upgradedFailuresAllowed,
       rampSize: b.rampSize,
+      // Only with maintenance windows: the plan of a set without them is as it was.
+      ...(b.window
+        ? {
+            window: {
+              estimatedStart: new Date(b.window.estimatedStartAtMs).toISOString(),
+              opensAt: new Date(b.window.openedAtMs).toISOString(),
+              closesAt: new Date(b.window.closesAtMs).toISOString(),
+            },
+          }
+        : {}),
     })),
     awaitingApproval: p.awaitingApproval,
     awaitingManualUpgrade: p.awaitingManualUpgrade,

@@ -447,9 +447,11 @@ async function saveState(
       ...(current?.quarantine && !enabling ? { quarantine: current.quarantine } : {}),
       ...(current?.observed ? { observed: current.observed } : {}),
       // osroll's own per-set state lives beside the model: a set PUT keeps the upgrade settings
-      // and a pause of the running rollout (docs/rollouts.md § Pause and resume).
+      // and a pause of the running rollout (docs/rollouts.md § Pause and resume), and the
+      // maintenance windows (docs/rollouts.md § Maintenance windows).
       ...(current?.upgradeSettings ? { upgradeSettings: current.upgradeSettings } : {}),
       ...(current?.lifecycleHooks ? { lifecycleHooks: current.lifecycleHooks } : {}),
+      ...(current?.maintenanceWindows ? { maintenanceWindows: current.maintenanceWindows } : {}),
       ...(current?.pauseRequest ? { pauseRequest: current.pauseRequest } : {}),
       // The health gates too (docs/controls.md § Health gates).
       ...(current?.healthGates ? { healthGates: current.healthGates } : {}),

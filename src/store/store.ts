@@ -9,6 +9,7 @@ import type { QuarantineRecord } from '../core/rollout/quarantine.js'
 import type { FaultCause } from '../core/rollout/recovery.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
 import type { Rollout, RolloutEvent } from '../core/rollout/types.js'
+import type { MaintenanceWindows } from '../core/rollout/window.js'
 import type { FabricModel } from '../fabrics/types/fabric.js'
 import type { HealthGate } from '../core/gates/gates.js'
 
@@ -77,6 +78,11 @@ export type ScaleSetState = Readonly<{
    * rollout when it starts; absent: none.
    */
   lifecycleHooks?: LifecycleHooks | null
+  /**
+   * osroll's maintenance windows (docs/rollouts.md § Maintenance windows), read by every pass;
+   * absent or null: none, batches start at any time.
+   */
+  maintenanceWindows?: MaintenanceWindows | null
   revision: number
 }>
 

@@ -25,6 +25,8 @@ function scenario(
     settings?: Scenario['settings']
     gates?: Scenario['gates']
     hooks?: Scenario['hooks']
+    windows?: Scenario['windows']
+    epochMs?: number
   },
 ): Scenario {
   const s = spec({
@@ -57,6 +59,7 @@ function scenario(
     ...(o.settings ? { settings: o.settings } : {}),
     ...(o.gates ? { gates: o.gates } : {}),
     ...(o.hooks ? { hooks: o.hooks } : {}),
+    ...(o.windows ? { windows: o.windows, epochMs: o.epochMs ?? 0 } : {}),
     timing: NO_DELAY,
     maxSteps: 2000,
   }
@@ -334,5 +337,20 @@ export const CANONICAL: readonly Scenario[] = [
       seed: 1,
     },
     faults: [publish(10 * S, '1.1.0')],
+  }),
+  // docs/rollouts.md § Maintenance windows: Berlin, the night its clocks go forward (02:00 CET
+  // is 03:00 CEST). A window opens at every full hour for 10 minutes. The new version comes at
+  // 01:41 CET: batch 1 waits for the next window (03:00 CEST: 79 minutes later on the wall
+  // clock, 19 in real time), batch 2 starts inside it and is still in flight when it closes at
+  // 03:10 (it completes), and batch 3 waits for the 04:00 window.
+  scenario('maintenance-window', {
+    spec: { capacity: 6 },
+    rolling: { batchPercentMax: 34 },
+    windows: {
+      timeZone: 'Europe/Berlin',
+      windows: [{ cron: '0 * * * *', durationMs: 600 * S }],
+    },
+    epochMs: Date.parse('2026-03-29T00:40:00Z'),
+    faults: [publish(60 * S, '1.1.0', 'sim:?boot=320')],
   }),
 ]

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { dryRun } from '../../src/core/rollout/dry-run.js'
 import { observe } from '../../src/runtime/reconciler.js'
+import { windowStateAt } from '../../src/runtime/maintenance-window.js'
 import type { Rollout } from '../../src/core/rollout/types.js'
 import { generateScenario } from './generate.js'
 import { runScenario } from './harness.js'
@@ -45,6 +46,7 @@ describe('dry-run plan = execution when nothing changes', () => {
   it(`holds for ${SEEDS} seeds`, { timeout: 120_000 }, async () => {
     const mismatches: string[] = []
     let compared = 0
+    let withWindows = 0
     for (let seed = 0; seed < SEEDS; seed++) {
       const views: PassView[] = []
       const run = await runScenario(quiet(seed), { beforePass: (v) => views.push(v) })
@@ -58,6 +60,7 @@ describe('dry-run plan = execution when nothing changes', () => {
         views.find((v) => v.active?.id === r.id && v.active.batchCount === 0) ??
         views.filter((v) => v.active === undefined && v.nowMs <= r.startedAtMs).at(-1)
       if (!at) throw new Error(`seed ${seed}: no pass saw the fleet before rollout ${r.id}`)
+      const windows = at.state.maintenanceWindows ?? null
       const plan = dryRun({
         spec: at.state.spec,
         instances: observe(at.instances, at.records),
@@ -76,8 +79,24 @@ describe('dry-run plan = execution when nothing changes', () => {
         adaptiveRamp: at.state.upgradeSettings?.adaptiveRamp === true,
         nextInstanceId: at.state.nextInstanceId,
         nowMs: r.startedAtMs,
+        ...(windows ? { windowAt: (ms: number) => windowStateAt(windows, ms) } : {}),
       })
       compared++
+      if (windows) {
+        withWindows++
+        // Each batch's latest start (the worst case) falls in the window shown; a batch the worst
+        // case never reaches (its progressDeadline stops it first) shows none, but the first
+        // always starts.
+        for (const b of plan.batches) {
+          const w = b.window
+          if (
+            w === undefined
+              ? b.batch === 1
+              : !(w.openedAtMs <= w.estimatedStartAtMs && w.estimatedStartAtMs < w.closesAtMs)
+          )
+            mismatches.push(`seed ${seed}: batch ${b.batch}: window ${JSON.stringify(w)}`)
+        }
+      }
       const predicted = plan.batches.map((b) => b.instances.map((i) => i.instanceId))
       if (
         JSON.stringify(predicted) !== JSON.stringify(batchesOf(r)) ||
@@ -89,5 +108,6 @@ describe('dry-run plan = execution when nothing changes', () => {
     }
     expect(mismatches).toEqual([])
     expect(compared).toBeGreaterThan(SEEDS / 2) // most seeds do roll
+    expect(withWindows).toBeGreaterThan(SEEDS / 10) // and some of them inside windows
   })
 })

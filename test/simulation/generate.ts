@@ -8,6 +8,7 @@
 import { Rng } from '../../test-support/rng.js'
 import { fabricModel, spec } from '../../test-support/builders.js'
 import type { ScaleSetSpec } from '../../src/core/scale-set/spec.js'
+import type { MaintenanceWindow } from '../../src/core/rollout/window.js'
 import type { Fault, Scenario, TimedFault } from './scenario.js'
 import { NO_DELAY, SF_NODE_TYPE } from './scenario.js'
 import type { SimGateOutcome, SimGatePlan } from './sim-gates.js'
@@ -110,6 +111,7 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
       fault: { kind: 'manualUpgrade', ids: null },
     })
   const hooks = randomHooks(seed)
+  const windows = windowsOf(seed)
   return {
     name: `random-${seed}`,
     seed,
@@ -127,6 +129,7 @@ export function generateScenario(seed: number, o: GenerateOptions = {}): Scenari
     ...(hooks ? { hooks } : {}),
     timing: NO_DELAY,
     maxSteps: 5000,
+    ...(windows ?? {}),
   }
 }
 
@@ -194,6 +197,48 @@ function randomHooks(seed: number): SimHooks | undefined {
     seed,
   }
 }
+
+/**
+ * Maintenance windows (docs/rollouts.md § Maintenance windows), from a stream of their own: for
+ * some seeds, windows in a time zone with DST, and a clock that starts shortly before one of its
+ * changes, so that rollouts wait across it.
+ */
+function windowsOf(seed: number): Pick<Scenario, 'windows' | 'epochMs'> | null {
+  const rng = new Rng(seed ^ 0x77a1_d0c5)
+  if (!rng.chance(0.3)) return null
+  const zone = rng.pick(ZONES)
+  const epochMs = Date.parse(rng.pick(zone.changes)) - rng.int(0, 180) * 60 * S
+  const windows = rng.pick(WINDOW_MENU)
+  return { windows: { timeZone: zone.timeZone, windows }, epochMs }
+}
+
+/** Time zones and instants of their DST changes (2026), and one without DST. */
+const ZONES = [
+  { timeZone: 'Europe/Berlin', changes: ['2026-03-29T01:00:00Z', '2026-10-25T01:00:00Z'] },
+  { timeZone: 'America/New_York', changes: ['2026-03-08T07:00:00Z', '2026-11-01T06:00:00Z'] },
+  { timeZone: 'Australia/Sydney', changes: ['2026-04-04T16:00:00Z', '2026-10-03T16:00:00Z'] },
+  { timeZone: 'UTC', changes: ['2026-06-01T00:00:00Z'] },
+] as const
+
+const MIN = 60 * S
+/** Windows that never overlap: short and frequent (the sim's rollouts last minutes), some at
+ * the night hours DST moves, and weekly ranges over the change's weekend. */
+const WINDOW_MENU: readonly (readonly MaintenanceWindow[])[] = [
+  [{ cron: '*/10 * * * *', durationMs: 3 * MIN }],
+  [{ cron: '0 * * * *', durationMs: 20 * MIN }],
+  [{ cron: '*/15 1-4 * * *', durationMs: 5 * MIN }],
+  [{ cron: '30 2 * * *', durationMs: 45 * MIN }],
+  [
+    { cron: '0 */2 * * *', durationMs: 15 * MIN },
+    { cron: '0 1-23/2 * * *', durationMs: 15 * MIN },
+  ],
+  [{ cron: '*/20 * * * * *', durationMs: 8 * S }],
+  [{ weekly: { start: 'Sat 22:00', end: 'Sun 04:00' } }],
+  [
+    { weekly: { start: 'Sun 01:00', end: 'Sun 02:30' } },
+    { weekly: { start: 'Sun 03:00', end: 'Sun 05:00' } },
+  ],
+]
 
 /**
  * Faults of the rollout rules added after the generator's first draws (issue 18): drawn from a

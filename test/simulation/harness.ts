@@ -23,6 +23,7 @@ import type { InstanceView } from '../../src/fabrics/types/fabric.js'
 import type { ScaleSetState } from '../../src/store/store.js'
 import { AppError } from '../../src/errors.js'
 import type { Fault, Scenario } from './scenario.js'
+import { timedFaults } from './scenario.js'
 import { Invariants } from './invariants.js'
 import { TimelineInvariant } from './timeline-invariant.js'
 import { Transcript } from './transcript.js'
@@ -101,17 +102,18 @@ export type SimWorld = Readonly<{
 
 /** The scenario's world at t=0: the initial image published and the scale set stored. */
 export async function simWorld(s: Scenario): Promise<SimWorld> {
-  const clock = new ManualClock(0)
+  const clock = new ManualClock(s.epochMs ?? 0)
   const store = new FlakyStore()
   const catalog = new MemoryCatalog()
   const simState = new MemorySimState()
   const fabric = new SimFabric({ nowMs: () => clock.nowMs(), state: simState, seed: s.seed })
-  catalog.publish(s.spec.image, s.initial.version, s.initial.uri, s.spec.location, 0)
+  catalog.publish(s.spec.image, s.initial.version, s.initial.uri, s.spec.location, clock.nowMs())
   await store.putScaleSet(
     scaleSetState(s.spec, {
       fabricModel: s.model,
       ...(s.settings ? { upgradeSettings: s.settings } : {}),
       ...(s.hooks ? { lifecycleHooks: s.hooks.spec } : {}),
+      ...(s.windows ? { maintenanceWindows: s.windows } : {}),
     }),
     null,
   )
@@ -175,7 +177,7 @@ export async function runScenario(
       : null
   const hookChecks = new HookInvariants(inv.violations)
   const transcript = new Transcript(s)
-  const pending = [...s.faults].sort((a, b) => a.atMs - b.atMs)
+  const pending = timedFaults(s)
   let steps = 0
   let crashNext: boolean | null = null
   let idleSteps = 0

@@ -25,6 +25,7 @@ import { observe } from '../../src/runtime/reconciler.js'
 import type { InstanceRecord, ScaleSetState } from '../../src/store/store.js'
 import type { Scenario } from './scenario.js'
 import { TimingInvariants } from './timing-invariants.js'
+import { WindowInvariant } from './window-invariant.js'
 
 const RESTORED = new Set(['RollingBack', 'RolledBack', 'RollbackFailed'])
 
@@ -47,14 +48,18 @@ export class Invariants {
 
   /** batchSoak and progressDeadline (timing-invariants.ts). */
   private readonly timing: TimingInvariants
+  /** Maintenance windows (window-invariant.ts). */
+  private readonly windows: WindowInvariant
 
   constructor(private readonly s: Scenario) {
     this.timing = new TimingInvariants((m) => this.fail(m))
+    this.windows = new WindowInvariant((m) => this.fail(m))
   }
 
   /** A pass at this time failed (an injected store failure): the orchestrator retries it. */
   notePassFailed(nowMs: number): void {
     this.timing.passFailedAtMs = nowMs
+    this.windows.passFailedAtMs = nowMs
   }
 
   notePause(pause: ScaleSetState['pauseRequest']): void {
@@ -104,6 +109,7 @@ export class Invariants {
       this.checkRollout(at, r, prev, after, state, later)
       this.checkMinHealthy(at, r)
       this.timing.check(at, now, r, prev, this.before)
+      this.windows.check(at, now, r, prev, state.maintenanceWindows)
       this.checkRollbackAsked(at, r, prev, after, later)
       // A paused rollout never starts a batch (the one running when it was paused finishes).
       if (prev && this.pause?.rolloutId === r.id && r.batchCount > prev.batchCount)
@@ -177,6 +183,8 @@ export class Invariants {
       this.s.healthDeadlineMs +
       this.s.spec.rolling.pauseBetweenBatchesMs +
       (this.s.settings?.batchSoakMaxMs ?? 0) +
+      // a batch may wait for the next maintenance window: at most a week with weekly ranges
+      (this.s.windows ? 7 * 24 * 3_600_000 : 0) +
       120_000
     const boundMs = (this.s.spec.capacity * 2 + 10) * worstBatchMs
     for (const r of rollouts) {

@@ -22,6 +22,7 @@ import { HookInvariants } from './hook-invariants.js'
 import { QueueWatch } from './queue-watch.js'
 import type { Fault, Scenario } from './scenario.js'
 import { Transcript } from './transcript.js'
+import { timedFaults } from './scenario.js'
 
 export type QueueResult = SimResult &
   Readonly<{
@@ -76,7 +77,7 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
     s.gates && w.gates ? new GateInvariant(s.gates, w.gates, (m) => inv.violations.push(m)) : null
   const hookChecks = new HookInvariants(inv.violations)
   const transcript = new Transcript(s)
-  const pending = [...s.faults].sort((a, b) => a.atMs - b.atMs)
+  const pending = timedFaults(s)
 
   // Passes wait for the faults of their instant to be applied (the orchestrator wakes in the
   // same turn as the clock moves), as the step loop applies them before its pass.
@@ -98,7 +99,9 @@ export async function runQueueScenario(s: Scenario): Promise<QueueResult> {
     // (waiting for an approval, or stuck: `finish` tells which).
     const revision = `${latest?.id} ${latest?.revision}`
     if (revision !== lastRevision) [lastRevision, changedAtMs] = [revision, clock.nowMs()]
-    if (pending.length === 0 && clock.nowMs() - changedAtMs > worstBatchMs) break
+    // (One waiting for its maintenance window has not stopped: it wakes when the window opens.)
+    const waiting = latest?.windowWait != null && latest.windowWait.untilMs !== null
+    if (pending.length === 0 && clock.nowMs() - changedAtMs > worstBatchMs && !waiting) break
     const next = Math.min(clock.nextSleeperAtMs() ?? Infinity, pending[0]?.atMs ?? Infinity)
     if (next === Infinity) break // the resync always sleeps: this is a bug the watch reports
     gate = openGate()

@@ -66,7 +66,10 @@ export class QueueWatch {
   succeeded(key: string, nowMs: number, result: PassResult): void {
     const k = this.ended(key, nowMs)
     k.failures = 0
-    const poll = result.rollout?.status === 'RollingForward' ? nowMs + this.o.activePollMs : null
+    // A rollout waiting for its maintenance window is not polled (orchestrator.ts).
+    const r = result.rollout
+    const poll =
+      r?.status === 'RollingForward' && r.windowWait == null ? nowMs + this.o.activePollMs : null
     const next = [result.wakeAtMs, poll].filter((x): x is number => x !== null)
     k.wakeAtMs = next.length > 0 ? Math.max(nowMs, Math.min(...next)) : null
   }

@@ -9,6 +9,7 @@ import type { FabricModel } from '../../src/fabrics/types/fabric.js'
 import type { UpgradeSettings } from '../../src/store/store.js'
 import type { SimGatePlan } from './sim-gates.js'
 import type { SimHooks } from './sim-hooks.js'
+import type { MaintenanceWindows } from '../../src/core/rollout/window.js'
 
 export type Fault = Readonly<
   | { kind: 'publish'; version: string; uri: string }
@@ -58,7 +59,22 @@ export type Scenario = Readonly<{
   hooks?: SimHooks
   timing: TimingProfile
   maxSteps: number
+  /**
+   * The set's maintenance windows (docs/rollouts.md § Maintenance windows), absent for none.
+   * Windows need a calendar: such a scenario starts its clock at `epochMs` (a real date, near a
+   * DST change), and its faults' times count from there.
+   */
+  windows?: MaintenanceWindows
+  epochMs?: number
 }>
+
+/** The scenario's faults at their times on the clock (shifted by its epoch). */
+export function timedFaults(s: Scenario): TimedFault[] {
+  const epoch = s.epochMs ?? 0
+  return [...s.faults]
+    .map((f) => (epoch === 0 ? f : { ...f, atMs: f.atMs + epoch }))
+    .sort((a, b) => a.atMs - b.atMs)
+}
 
 /** The cluster node type a Service Fabric scenario's set names, at Silver to begin with. */
 export const SF_NODE_TYPE = {

@@ -35,6 +35,8 @@ export class TimingInvariants {
     before: readonly InstanceObservation[],
   ): void {
     if (prev?.pausedAtMs != null && r.pausedAtMs == null) this.resumedAt.set(r.id, nowMs)
+    // A maintenance window opened: the progressDeadline restarts, as at a resume.
+    if (prev?.windowWait != null && r.windowWait == null) this.resumedAt.set(r.id, nowMs)
     if (!prev) return
     if (r.batchSoak && soaks(r)) this.checkSoak(at, nowMs, r, prev, before)
     if (r.progressDeadlineMs) this.checkProgress(at, nowMs, r, prev)
@@ -89,7 +91,11 @@ export class TimingInvariants {
       this.fail(
         `${at} rollout ${r.id}: stopped by its progressDeadline of ${deadline} ms only ${nowMs - sinceMs} ms after the last progress (${sinceMs} ms)`,
       )
-    const running = r.status === 'RollingForward' && r.ending === null && r.pausedAtMs == null
+    const running =
+      r.status === 'RollingForward' &&
+      r.ending === null &&
+      r.pausedAtMs == null &&
+      r.windowWait == null
     if (running && nowMs - sinceMs >= deadline && this.passFailedAtMs !== nowMs)
       this.fail(
         `${at} rollout ${r.id}: still running ${nowMs - sinceMs} ms after its last progress (${sinceMs} ms), past its progressDeadline of ${deadline} ms`,

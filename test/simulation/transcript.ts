@@ -7,6 +7,7 @@ import { verdict } from '../../src/core/health/verdict.js'
 import { compareVersions } from '../../src/core/image/version.js'
 import { progressOf, rollbackInfoOf } from '../../src/core/rollout/progress.js'
 import type { Rollout } from '../../src/core/rollout/types.js'
+import { formatDurationMs } from '../../src/core/duration.js'
 import type { InstanceView } from '../../src/fabrics/types/fabric.js'
 import type { Fault, Scenario } from './scenario.js'
 
@@ -14,8 +15,22 @@ export class Transcript {
   readonly lines: string[] = []
   private lastFleet = ''
   private readonly seen = new Map<string, Rollout>()
+  private readonly epochMs: number
+  /** With maintenance windows: wall-clock times in the windows' time zone. */
+  private readonly wall: Intl.DateTimeFormat | null
 
   constructor(s: Scenario) {
+    this.epochMs = s.epochMs ?? 0
+    this.wall = s.windows
+      ? new Intl.DateTimeFormat('en-GB', {
+          timeZone: s.windows.timeZone,
+          weekday: 'short',
+          hour: '2-digit',
+          minute: '2-digit',
+          second: '2-digit',
+          timeZoneName: 'short',
+        })
+      : null
     const p = s.spec.rolling
     this.lines.push(
       `scenario ${s.name} (seed ${s.seed}): ${s.spec.capacity} instances` +
@@ -42,6 +57,16 @@ export class Transcript {
       this.lines.push(
         `health gates: ${kinds.join(' and ')}, interval ${g.intervalMs / 1000}s, timeout ${g.timeoutMs / 1000}s` +
           (outcomes.length ? `; ${outcomes.join(', ')}` : ''),
+      )
+    }
+    if (s.windows) {
+      const ws = s.windows.windows.map((w) =>
+        'cron' in w
+          ? `cron '${w.cron}' for ${formatDurationMs(w.durationMs)}`
+          : `weekly ${w.weekly.start}-${w.weekly.end}`,
+      )
+      this.lines.push(
+        `maintenance windows (${s.windows.timeZone}): ${ws.join('; ')}; t=0s is ${new Date(this.epochMs).toISOString()}`,
       )
     }
   }
@@ -89,6 +114,7 @@ export class Transcript {
         nowMs,
         `rollout ${r.id} ${r.pausedAtMs != null ? 'paused: no new batch' : 'resumed'}`,
       )
+    this.windowWait(nowMs, prev, r)
     const before = new Map((prev?.attempts ?? []).map((a) => [a.instanceId, a.state]))
     const changes = new Map<string, string[]>()
     for (const a of r.attempts) {
@@ -144,6 +170,26 @@ export class Transcript {
     }
   }
 
+  /** Maintenance windows (docs/rollouts.md § Maintenance windows): the wait and its end. */
+  private windowWait(nowMs: number, prev: Rollout | undefined, r: Rollout): void {
+    const was = prev?.windowWait ?? null
+    const now = r.windowWait ?? null
+    if (now && (!was || was.untilMs !== now.untilMs))
+      this.push(
+        nowMs,
+        `rollout ${r.id} waiting for maintenance window until ` +
+          (now.untilMs === null ? 'none opens' : this.stamp(now.untilMs)),
+      )
+    else if (was && !now && r.status === 'RollingForward')
+      this.push(nowMs, `rollout ${r.id} maintenance window open: resumes`)
+  }
+
+  /** An instant as the transcript's time, with the wall clock when there are windows. */
+  private stamp(ms: number): string {
+    const t = `t=${formatSeconds(ms - this.epochMs)}`
+    return this.wall ? `${t} (${this.wall.format(ms)})` : t
+  }
+
   /** batchSoak (docs/rollouts.md § Per-set timing): its start, restarts and pass. */
   private soak(nowMs: number, prev: Rollout | undefined, r: Rollout): void {
     const was = prev?.soak ?? null
@@ -162,7 +208,7 @@ export class Transcript {
   }
 
   private push(nowMs: number, text: string): void {
-    this.lines.push(`t=${formatSeconds(nowMs)} ${text}`)
+    this.lines.push(`${this.stamp(nowMs)} ${text}`)
   }
 }
 

@@ -18,6 +18,7 @@ import type { StartRequest } from './start.js'
 import { unhealthyBeforeBatch } from './messages.js'
 import { excusedUnhealthy } from './roll-forward.js'
 import { exceedsPercent, wholePercent } from './thresholds.js'
+import type { WindowState } from './window.js'
 import type {
   Action,
   Attempt,
@@ -41,6 +42,12 @@ export type DryRunInput = Readonly<{
   adaptiveRamp?: boolean
   nextInstanceId: number
   nowMs: number
+  /**
+   * The set's maintenance windows as a pure function of the instant (docs/rollouts.md
+   * § Maintenance windows; the runtime's calendar), absent without windows: batches wait for
+   * them in the plan as in the rollout.
+   */
+  windowAt?: (atMs: number) => WindowState
 }>
 
 export type PlannedInstance = Readonly<{
@@ -69,6 +76,11 @@ export type PlannedBatch = Readonly<{
   upgradedFailuresAllowed: number
   /** With the adaptive ramp: the most instances this batch could take; null without it. */
   rampSize: number | null
+  /**
+   * With maintenance windows only: when the batch starts at the latest (the worst case) and the
+   * window it starts in.
+   */
+  window?: Readonly<{ estimatedStartAtMs: number; openedAtMs: number; closesAtMs: number }>
 }>
 
 export type DryRunPlan = Readonly<{
@@ -107,19 +119,19 @@ export function dryRun(input: DryRunInput): DryRunPlan {
     rollback: r.rollback,
     adaptiveRamp: r.adaptiveRamp === true,
     precheck,
-    batches: batchesOf(r, input, fast.budgets, fast.ramps),
+    batches: withWindows(batchesOf(r, input, fast.budgets, fast.ramps), slow.rollout, input),
     awaitingApproval: fast.stuck ? r.pendingIds : [],
     awaitingManualUpgrade: findCandidates({ ...r, attempts: [] }, input.instances).behindModel.map(
       (i) => i.instanceId,
     ),
     outcome: { status: fast.stuck ? 'RollingForward' : r.status, error: r.error },
     worstCaseDurationMs: (slow.rollout.endedAtMs ?? slow.nowMs) - input.nowMs,
-    worstCaseAssumes: assumptions(slow.rollout),
+    worstCaseAssumes: assumptions(slow.rollout, input.windowAt !== undefined),
   }
 }
 
 /** The worst case's assumptions, from the rollout the slow run imagined. */
-function assumptions(r: Rollout): string[] {
+function assumptions(r: Rollout, windows: boolean): string[] {
   const d = formatDurationMs
   const out = [
     `each instance becomes healthy just inside its health deadline of ${d(r.healthDeadlineMs)}`,
@@ -130,6 +142,8 @@ function assumptions(r: Rollout): string[] {
     out.push(
       `each batch's soak at its maximum of ${d(r.batchSoak.maxMs)} (the set settles only ${d(r.batchSoak.minMs)} before it)`,
     )
+  if (windows)
+    out.push('each batch starts only inside a maintenance window, else waits for the next one')
   if (r.error?.code === PROGRESS_DEADLINE_EXCEEDED)
     out.push(
       `the progressDeadline of ${d(r.progressDeadlineMs ?? 0)} stops a rollout this slow first (Faulted, ${PROGRESS_DEADLINE_EXCEEDED})`,
@@ -191,6 +205,7 @@ function imagine(input: DryRunInput, pace: 'instant' | 'slowest'): Imagined {
         cancelRequestedAtMs: null,
         failures: [],
         nextInstanceId,
+        window: input.windowAt ? input.windowAt(nowMs) : null,
       },
       nowMs,
     )
@@ -342,6 +357,27 @@ function precheckNow(input: DryRunInput, r: Rollout): DryRunPlan['precheck'] {
   const threshold = r.policy.unhealthyPercentMax
   if (!exceedsPercent(unhealthy, n, threshold)) return { passes: true, error: null }
   return { passes: false, error: unhealthyBeforeBatch(true, wholePercent(unhealthy, n), threshold) }
+}
+
+/**
+ * Maintenance windows: each batch's latest start (the slow run's) and the window it falls in.
+ * The worst case's batches are the same as the plan's (the same engine on the same fleet), only
+ * later; a batch the slow run did not reach (stopped by its progressDeadline) has none.
+ */
+function withWindows(batches: PlannedBatch[], slow: Rollout, input: DryRunInput): PlannedBatch[] {
+  const windowAt = input.windowAt
+  if (!windowAt) return batches
+  return batches.map((b) => {
+    const starts = slow.attempts.filter((a) => a.batch === b.batch).map((a) => a.startedAtMs)
+    if (starts.length === 0) return b
+    const estimatedStartAtMs = Math.min(...starts)
+    const w = windowAt(estimatedStartAtMs)
+    if (!w.open) return b // cannot be: the engine starts batches only in a window
+    return {
+      ...b,
+      window: { estimatedStartAtMs, openedAtMs: w.openedAtMs, closesAtMs: w.closesAtMs },
+    }
+  })
 }
 
 function batchesOf(

@@ -23,6 +23,8 @@ import { isFailedState, isTerminal, mostImpactfulFailure } from './progress.js'
 import { progressDeadlineError, progressDueAtMs } from './progress-deadline.js'
 import { judgeSoak, soaks, startSoak } from './soak.js'
 import { batchSize, exceedsPercent, wholePercent } from './thresholds.js'
+import { WAITING_FOR_WINDOW, WINDOW_CLOSED, WINDOW_OPENED } from './window.js'
+import type { WindowState } from './window.js'
 import type {
   Action,
   Attempt,
@@ -63,6 +65,11 @@ export type Snapshot = Readonly<{
    * (docs/controls.md § Health gates); absent or null: the set has no gates.
    */
   gates?: GateInputs | null
+  /**
+   * The set's maintenance windows at `nowMs` (docs/rollouts.md § Maintenance windows), computed
+   * by the runtime; absent or null: the set has none, always open.
+   */
+  window?: WindowState | null
 }>
 
 export type Step = Readonly<{
@@ -288,6 +295,12 @@ class StepDecider {
       }
       this.event(null, 'Paused', 'RollingForward', 'ResumeRequested')
     }
+    // Maintenance windows: outside one, no batch starts (nor its pre-check) while one could.
+    const window = this.s.window ?? null
+    if (window !== null && !window.open) {
+      if (findCandidates(this.r, this.s.instances).eligible.length > 0)
+        return this.waitForWindow(window.nextOpenAtMs)
+    } else if (this.r.windowWait != null) this.windowOpened()
     const r = this.r
     const population = this.population()
     // Roll forward: instances the bad version broke neither count nor wait (roll-forward.ts).
@@ -341,6 +354,33 @@ class StepDecider {
     }
     this.refreshPending()
     return this.done(null)
+  }
+
+  /**
+   * Waits for the next maintenance window: recorded once (with when it opens), then a wake-up
+   * when it opens. The batch in flight, if any, already finished: windows gate only starts.
+   */
+  private waitForWindow(untilMs: number | null): Step {
+    const wait = this.r.windowWait ?? null
+    if (wait === null) {
+      this.r = { ...this.r, windowWait: { sinceMs: this.nowMs, untilMs } }
+      this.event(null, 'RollingForward', WAITING_FOR_WINDOW, WINDOW_CLOSED, untilMs)
+    } else if (wait.untilMs !== untilMs) {
+      // The windows changed while the rollout waited: the new next opening.
+      this.r = { ...this.r, windowWait: { ...wait, untilMs } }
+    }
+    this.refreshPending()
+    return this.done(untilMs)
+  }
+
+  /** The window opened: the wait ends and, as after a resume, the progressDeadline restarts. */
+  private windowOpened(): void {
+    this.r = {
+      ...this.r,
+      windowWait: null,
+      ...(this.r.progressDeadlineMs ? { resumedAtMs: this.nowMs } : {}),
+    }
+    this.event(null, WAITING_FOR_WINDOW, 'RollingForward', WINDOW_OPENED)
   }
 
   /**
@@ -466,6 +506,7 @@ class StepDecider {
   ): Step {
     const cancel = status === 'Cancelled' && cancelAtMs !== undefined
     if (status === 'Completed') this.r = { ...this.r, pendingIds: [] }
+    if (this.r.windowWait != null) this.r = { ...this.r, windowWait: null }
     this.r = {
       ...this.r,
       status,
@@ -484,6 +525,7 @@ class StepDecider {
     this.r = {
       ...this.r,
       supersededBy: version,
+      ...(this.r.windowWait != null ? { windowWait: null } : {}),
       status: 'Cancelled',
       error: null,
       ending: null,
@@ -493,7 +535,13 @@ class StepDecider {
     return this.done(null)
   }
 
-  private event(instanceId: string | null, from: string, to: string, reason: string): void {
+  private event(
+    instanceId: string | null,
+    from: string,
+    to: string,
+    reason: string,
+    untilMs?: number | null,
+  ): void {
     this.events.push({
       atMs: this.nowMs,
       rolloutId: this.r.id,
@@ -502,6 +550,7 @@ class StepDecider {
       from,
       to,
       reason,
+      ...(untilMs != null ? { untilMs } : {}),
     })
   }
 

@@ -2,7 +2,7 @@
  * progressDeadline (docs/rollouts.md § Per-set timing): a rollout in which no instance has
  * counted as upgraded for this long stops, Faulted with `ProgressDeadlineExceeded`. The clock
  * starts at the rollout's start, restarts at each instance counted upgraded and at each resume
- * from a pause hold, and stands still while a pause holds the rollout.
+ * from a pause hold or a wait for a maintenance window, and stands still while either holds it.
  */
 import { formatDurationMs } from '../duration.js'
 import type { Rollout, RolloutError } from './types.js'
@@ -28,13 +28,14 @@ export function lastProgress(r: Clocked): Readonly<{ atMs: number; what: string 
 
 /**
  * When the deadline passes; null when none applies: none set, the rollout ended or is already
- * ending, or a pause holds it (the clock stands still until the resume).
+ * ending, or a pause or a closed maintenance window holds it (the clock stands still until the
+ * resume).
  * @example progressDeadlineMs 600_000, nothing counted since the start at 0 → 600_000
  */
 export function progressDueAtMs(r: Rollout): number | null {
   const deadline = r.progressDeadlineMs ?? 0
   if (deadline <= 0 || r.status !== 'RollingForward' || r.ending !== null) return null
-  if (r.pausedAtMs != null) return null
+  if (r.pausedAtMs != null || r.windowWait != null) return null
   return lastProgress(r).atMs + deadline
 }
 

@@ -41,6 +41,7 @@ export type ReasonSignal =
   | 'cluster'
   | 'gate'
   | 'hook'
+  | 'window'
   | 'plan'
   | 'engine'
 
@@ -149,6 +150,14 @@ export const REASONS = {
     'hook',
     "The post-healthy hook's fail, as the instance's failure.",
   ),
+  // Maintenance windows (docs/rollouts.md § Maintenance windows).
+  MaintenanceWindowClosed: r(
+    'wait',
+    'window',
+    'No window is open: the next batch waits until one opens (untilMs).',
+  ),
+  MaintenanceWindowOpened: r('control', 'window', 'A window opened: the rollout goes on.'),
+  InsideMaintenanceWindow: r('control', 'window', 'A window is open: batches may start.'),
   // Why a rollout plan's wave stopped (docs/rollouts.md § Waves across scale sets).
   ScaleSetNotFound: r('abort', 'plan', 'A set of the stage no longer exists.'),
   ScaleSetLeftPlanImage: r('abort', 'plan', "A set of the stage no longer runs the plan's image."),

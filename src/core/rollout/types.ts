@@ -174,7 +174,16 @@ export type Rollout = Readonly<{
    * latest model; the others wait for `manualupgrade`. Absent: every instance behind the target.
    */
   latestModelOnly?: boolean
-  /** When the rollout last resumed from a pause hold (restarts the progressDeadline clock). */
+  /**
+   * While the rollout waits for a maintenance window (docs/rollouts.md § Maintenance windows):
+   * since when, and until the next window opens (null: none opens again). Null or absent: not
+   * waiting.
+   */
+  windowWait?: Readonly<{ sinceMs: number; untilMs: number | null }> | null
+  /**
+   * When the rollout last resumed from a pause hold or a wait for its maintenance window
+   * (restarts the progressDeadline clock).
+   */
   resumedAtMs?: number | null
   /** The batch soak under way, null or absent when none is (docs/rollouts.md § Per-set timing). */
   soak?: SoakState | null
@@ -271,6 +280,8 @@ export type RolloutEvent = Readonly<{
   bootedAtMs?: number
   /** A lifecycle hook's answer this event records (docs/rollouts.md § Lifecycle hooks). */
   hook?: HookRecord
+  /** `MaintenanceWindowClosed`: when the next window opens (absent: none opens again). */
+  untilMs?: number
 }>
 
 /** An effect that failed for good (after the runtime's retries), fed to the next plan. */
