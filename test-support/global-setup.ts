@@ -10,7 +10,12 @@ import { join } from 'node:path'
 import { instanceProcesses, serveProcessesUnder, stopInstanceProcesses } from './serve-process.js'
 
 export default function setup(): () => Promise<void> {
+  // vitest runs a global setup once per project (vitest.config.ts has two) in one process: the
+  // first makes the suite's dir, the others keep it (nesting them would make the qemu fabric's
+  // QMP socket paths longer than a unix socket allows).
+  if (process.env['OSROLL_SUITE_DIR']) return async () => {}
   const dir = mkdtempSync(join(tmpdir(), 'osroll-suite-'))
+  process.env['OSROLL_SUITE_DIR'] = dir
   process.env['TMPDIR'] = dir
   return async () => {
     const servers = serveProcessesUnder(dir)

@@ -31,7 +31,12 @@ const publish = (version: string, health: 'healthy' | 'unhealthy' = 'healthy') =
   })
 
 beforeAll(async () => {
-  h = await apiHarness({ fabric: 'local', healthDeadline: 'PT10S' })
+  h = await apiHarness({
+    fabric: 'local',
+    healthDeadline: 'PT10S',
+    // Its own /16, so that files running side by side never share an address.
+    config: { addressRange: '127.89.0.0/16' },
+  })
   call = h.call
   sub = h.sub
 })
@@ -103,7 +108,7 @@ describe('local fabric through the API', () => {
       })
       await waitFor(healthyAll, 'all healthy again', 30_000)
       const diag = await call('GET', `${set()}/virtualMachines/0/bootDiagnostics`)
-      expect(diag.body.consoleLog).toMatch(/sample web 1\.1\.0 listening on 127\.77\./)
+      expect(diag.body.consoleLog).toMatch(/sample web 1\.1\.0 listening on 127\.89\./)
       expect((await call('GET', `${set()}/virtualMachines/99/bootDiagnostics`)).status).toBe(404)
       expect((await answers()).every((a) => a.includes('runs image 1.1.0'))).toBe(true)
     },
