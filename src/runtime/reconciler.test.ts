@@ -11,6 +11,7 @@ import { MemoryCatalog } from './catalog.js'
 import { SimFabric } from '../fabrics/sim/sim-fabric.js'
 import { EffectRunner } from './effect-runner.js'
 import { reconcile } from './reconciler.js'
+import { startRollout } from '../core/rollout/start.js'
 import type { ReconcilerDeps } from './reconciler.js'
 import { silentLogger } from './logger.js'
 import type { ScaleSetSpec } from '../core/scale-set/spec.js'
@@ -249,6 +250,42 @@ describe('reconciler', () => {
     expect(set.quarantine?.[0]).toMatchObject({ version: '1.1.0', rolloutId: faulted!.id })
     expect(set.openRollout).toBeNull()
     expect(await w.store.listRollouts(SET_KEY, { limit: 5 })).toHaveLength(1)
+  })
+
+  it("records the end of a rollout the API started, across a crash at the end's write", async () => {
+    const s = spec({ capacity: 2 })
+    const w = await world({
+      spec: { capacity: 2, automaticOS: { ...s.automaticOS, enabled: false } },
+    })
+    await runFor(w, w.deps(), 2000)
+    w.catalog.publish(s.image, '1.1.0', 'sim:?boot=1&health=unhealthy', 'westus', w.clock.nowMs())
+    // As osRollingUpgrade / rollouts/start create it: only the rollout, no note on the set.
+    const state = (await w.store.getScaleSet(SET_KEY))!
+    const user = startRollout({
+      id: 'u1',
+      spec: state.spec,
+      request: {
+        kind: 'OSImage',
+        startedBy: 'User',
+        target: { imageVersion: '1.1.0', modelGeneration: state.spec.modelGeneration },
+        pace: 'batched',
+        scope: null,
+        rollback: true,
+      },
+      healthDeadlineMs: 60_000,
+      nowMs: w.clock.nowMs(),
+    })
+    await w.store.createRollout(user)
+    const store = breakingEndWrite(w, async () => {
+      throw new Error('the control plane died here')
+    })
+    await expect(runFor(w, { ...w.deps(), store }, 70_000)).rejects.toThrow('died here')
+    expect((await w.store.getRollout('u1'))?.status).toBe('Faulted')
+    expect((await w.store.getScaleSet(SET_KEY))!.openRollout).toBe('u1')
+    await runFor(w, w.deps(), 2000)
+    const set = (await w.store.getScaleSet(SET_KEY))!
+    expect(set.quarantine?.[0]).toMatchObject({ version: '1.1.0', rolloutId: 'u1' })
+    expect(set.openRollout).toBeNull()
   })
 
   it('never creates more instances than the capacity while slow creates are in flight', async () => {

@@ -81,8 +81,14 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Pass
   const instances = observe(views, records)
   const rollout = active ?? null
   let state = await reconcileCapacity(stored, instances, rollout, deps)
-  if (rollout !== null) return step(state, instances, rollout, deps, null)
-  if (state.openRollout) state = await recordOpenEnd(state, deps)
+  if (state.openRollout && state.openRollout !== rollout?.id)
+    state = await recordOpenEnd(state, deps, rollout === null)
+  if (rollout !== null) {
+    // A rollout the API started (osRollingUpgrade, rollouts/start, manualupgrade) is noted as
+    // open by its first pass, so that its end, too, survives a crash.
+    if (state.openRollout !== rollout.id) state = await noteOpen(state, rollout.id, deps)
+    return step(state, instances, rollout, deps, null)
+  }
   const started = await maybeStart(state, instances, deps)
   if (started.type === 'started') return step(state, instances, started.rollout, deps, started)
   let triggerWake = started.type === 'wait' ? started.wakeAtMs : null
@@ -193,6 +199,8 @@ async function writeEnd(
   nextInstanceId: number,
   nowMs: number,
   deps: ReconcilerDeps,
+  /** False when another rollout runs now: its cancel or pause request is its own. */
+  clearRequests = true,
 ): Promise<ScaleSetState> {
   let current = state
   for (let attempt = 1; ; attempt++) {
@@ -201,8 +209,11 @@ async function writeEnd(
         {
           ...current,
           nextInstanceId: Math.max(nextInstanceId, current.nextInstanceId),
-          cancelRequestedAtMs: null,
-          ...(current.pauseRequest ? { pauseRequest: null } : {}),
+          ...(clearRequests ? { cancelRequestedAtMs: null } : {}),
+          ...(current.pauseRequest?.rolloutId === ended.id ||
+          (clearRequests && current.pauseRequest)
+            ? { pauseRequest: null }
+            : {}),
           ...(current.openRollout !== undefined ? { openRollout: null } : {}),
           ...recordEnd(current, ended, nowMs),
         },
@@ -222,7 +233,11 @@ async function writeEnd(
  * between the two writes) records it now, at the rollout's end time. A rollout that is gone
  * (history pruned, set re-created) is forgotten.
  */
-async function recordOpenEnd(state: ScaleSetState, deps: ReconcilerDeps): Promise<ScaleSetState> {
+async function recordOpenEnd(
+  state: ScaleSetState,
+  deps: ReconcilerDeps,
+  clearRequests: boolean,
+): Promise<ScaleSetState> {
   const open = await deps.store.getRollout(state.openRollout!)
   if (open && open.status === 'RollingForward') return state
   if (!open) return deps.store.putScaleSet({ ...state, openRollout: null }, state.revision)
@@ -230,11 +245,28 @@ async function recordOpenEnd(state: ScaleSetState, deps: ReconcilerDeps): Promis
     { scaleSet: state.key, rollout: open.id },
     'Recording the end of a rollout the set had not recorded (the control plane stopped between the two writes)',
   )
-  return writeEnd(state, open, state.nextInstanceId, open.endedAtMs ?? deps.clock.nowMs(), deps)
+  const atMs = open.endedAtMs ?? deps.clock.nowMs()
+  return writeEnd(state, open, state.nextInstanceId, atMs, deps, clearRequests)
 }
 
 function isConflict(err: unknown): boolean {
   return err instanceof AppError && err.code === 'RevisionConflict'
+}
+
+/** Notes `rolloutId` as the set's open rollout; a racing set write leaves it to the next pass. */
+async function noteOpen(
+  state: ScaleSetState,
+  rolloutId: string,
+  deps: ReconcilerDeps,
+): Promise<ScaleSetState> {
+  try {
+    return await deps.store.putScaleSet({ ...state, openRollout: rolloutId }, state.revision, {
+      onlyWithRollout: rolloutId,
+    })
+  } catch (err) {
+    if (!isConflict(err)) throw err
+    return state
+  }
 }
 
 /** A rollout decided by this pass, not stored yet. */
