@@ -423,8 +423,12 @@ export class EffectRunner {
   /** A hook call: its result (never an exception) waits for the next pass. */
   private hookUnit(ctx: EffectContext, a: Extract<Action, { type: 'callHook' }>): Unit {
     const key = ctx.scaleSetKey
+    const rolloutId = ctx.rolloutId ?? null
     const same = (x: HookAnswer) =>
-      x.instanceId === a.instanceId && x.hook === a.hook && x.call === a.call
+      x.rolloutId === rolloutId &&
+      x.instanceId === a.instanceId &&
+      x.hook === a.hook &&
+      x.call === a.call
     return {
       instanceId: a.instanceId,
       type: a.type,
@@ -449,7 +453,7 @@ export class EffectRunner {
           : ({ kind: 'error', cause: 'connection', detail: 'no hook caller' } as const)
         this.deps.onHookResult?.(a.hook, result.kind === 'answer' ? 'answer' : result.cause)
         const list = (this.answers.get(key) ?? []).filter((x) => !same(x))
-        list.push({ instanceId: a.instanceId, hook: a.hook, call: a.call, result })
+        list.push({ rolloutId, instanceId: a.instanceId, hook: a.hook, call: a.call, result })
         this.answers.set(key, list)
       },
     }

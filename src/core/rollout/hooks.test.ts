@@ -140,6 +140,7 @@ const answer = (
   call: number,
   result: HookResult,
 ) => ({
+  rolloutId: 'r1',
   instanceId,
   hook,
   call,
@@ -175,6 +176,16 @@ describe('planStep with lifecycle hooks', () => {
       reason: 'PreReimageContinue',
       hook: { hook: 'preReimage', answer: 'continue', source: 'webhook' },
     })
+  })
+
+  it("an answer to another rollout's call is not this one's", () => {
+    // Rollout r0 asked about instance 0 and ended before its answer landed; r1 asks the same
+    // call number and must not take r0's `continue` (or skip, or defer) as its own.
+    const s1 = plan(begin(), f, 0)
+    const stale = { ...answer('0', 'preReimage', 0, ok('continue')), rolloutId: 'r0' }
+    const s2 = plan(s1.rollout, f, 1 * S, [stale])
+    expect(s2.rollout.attempts[0]).toMatchObject({ state: 'PreReimage' })
+    expect(s2.actions).not.toContainEqual(expect.objectContaining({ type: 'reimage' }))
   })
 
   it('a deferral holds the reimage and the next call until it ends; a late answer is ignored', () => {

@@ -59,6 +59,8 @@ export type HookResult = Readonly<
 
 /** A call's result for one attempt; `call` is the attempt's call number it answers. */
 export type HookAnswer = Readonly<{
+  /** The rollout whose call this answers: an answer that lands after its rollout ended is not the next one's. */
+  rolloutId: string | null
   instanceId: string
   hook: HookName
   call: number

@@ -104,7 +104,7 @@ export function planStep(s: Snapshot, nowMs: number): Step {
     observe: (id: string) => byId.get(id),
     failuresOf: (id: string) => s.failures.filter((f) => f.instanceId === id),
     gates: s.gates ?? null,
-    answers: s.hookAnswers ?? [],
+    answers: answersOf(s, r0.id),
   }
   const actions: Action[] = []
   const events: RolloutEvent[] = []
@@ -224,7 +224,7 @@ class StepDecider {
       observe: (id: string) => this.byId.get(id),
       failuresOf: (id: string) => this.s.failures.filter((f) => f.instanceId === id),
       gates: this.s.gates ?? null,
-      answers: this.s.hookAnswers ?? [],
+      answers: answersOf(this.s, this.r.id),
     }
   }
 
@@ -575,4 +575,9 @@ function sameRollout(a: Rollout, b: Rollout): boolean {
     if (x.some((v, i) => v !== y[i])) return false
   }
   return true
+}
+
+/** The hook answers to this rollout's calls (docs/rollouts.md § Lifecycle hooks). */
+function answersOf(s: Snapshot, rolloutId: string): readonly HookAnswer[] {
+  return (s.hookAnswers ?? []).filter((x) => x.rolloutId === rolloutId)
 }
