@@ -340,7 +340,7 @@ export async function queryValue(
   const url = `${serverUrl.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`
   let res: Response
   try {
-    res = await fetch(url, { signal })
+    res = await fetch(url, { signal, redirect: 'error' })
   } catch (err) {
     if (signal.aborted)
       return {

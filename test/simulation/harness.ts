@@ -405,8 +405,10 @@ async function manualStart(
       scope: null,
       ...(rollback !== undefined ? { rollback } : {}),
     },
-    // As the API freezes them (services/rollouts.ts): the set's upgrade settings over the default.
+    // As the API freezes them (services/rollouts.ts): the set's upgrade settings over the default,
+    // and its lifecycle hooks.
     ...frozenTiming(state.upgradeSettings, s.healthDeadlineMs),
+    ...(state.lifecycleHooks ? { hooks: state.lifecycleHooks } : {}),
     rollForwardFrom: state.faultedVersions,
     nowMs: clock.nowMs(),
   })

@@ -165,6 +165,7 @@ function onSurging(a: Attempt, ctx: AttemptContext, actions: Action[]): Attempt 
     if (gate?.status === 'fail')
       return fail(a, ctx, 'GateFailed', gateFailureMessage(surgeId, gate))
     if (gate === null || gate.status === 'pass') return healthyOnNew(a, ctx)
+    return a // healthy, its gates not answered yet: their timeout bounds the wait, as for a reimage
   }
   const deadline = Math.max(created.bootedAtMs, a.startedAtMs) + r.healthDeadlineMs
   if (nowMs >= deadline) return fail(a, ctx, 'HealthDeadlineExceeded', null)
