@@ -126,10 +126,20 @@ describe('lifecycle hooks on the local fabric', () => {
         ]),
       )
       expect([...ipOf.keys()].sort()).toEqual(['0', '1', '2'])
-      const served = async (id: string) =>
-        /runs image (\d+\.\d+\.\d+)/.exec(
-          await (await fetch(`http://${ipOf.get(id)}:8080/`)).text(),
-        )?.[1]
+      // The probe's last answer may predate the rolled-back instance's restart on its previous
+      // disk (seen in CI: refused once): ask until it answers.
+      const served = (id: string) =>
+        waitFor(
+          async () => {
+            const text = await fetch(`http://${ipOf.get(id)}:8080/`).then(
+              (r) => r.text(),
+              () => null,
+            )
+            return text === null ? false : /runs image (\d+\.\d+\.\d+)/.exec(text)?.[1]
+          },
+          `instance ${id} answering`,
+          30_000,
+        )
       expect([...ipOf.values()].every((ip) => ip.startsWith('127.88.'))).toBe(true)
       expect([await served('0'), await served('1'), await served('2')]).toEqual([
         '1.1.0',
