@@ -41,7 +41,7 @@ export function effectNote(
  * cannot be written is logged, never taken for the effect's failure.
  */
 export async function noteEffect(
-  deps: Readonly<{ store: Pick<Store, 'appendEvents'>; clock: Clock; log: Logger }>,
+  deps: Readonly<{ store: Pick<Store, 'appendEvents' | 'getRollout'>; clock: Clock; log: Logger }>,
   ctx: Readonly<{ scaleSetKey: string; rolloutId?: string }>,
   type: Action['type'],
   instanceId: string,
@@ -49,6 +49,9 @@ export async function noteEffect(
   const event = effectNote(ctx, type, instanceId, deps.clock.nowMs())
   if (event === null) return
   try {
+    // An effect that ends after its set was deleted (and its rollout with it) notes nothing: a
+    // deleted set's events never come back (docs/operations.md § Quotas and retention).
+    if (!(await deps.store.getRollout(event.rolloutId))) return
     await deps.store.appendEvents([event])
   } catch (err) {
     deps.log.warn(
