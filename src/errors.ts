@@ -67,6 +67,12 @@ export const Errors = {
   CannotRemoveProbeUsedByVMSS: defineError('CannotRemoveProbeUsedByVMSS', 400, {
     retryable: false,
   }),
+  /** Deleting a load balancer, or removing a pool of it, that a scale set's NICs still join. */
+  LoadBalancerInUseByVirtualMachineScaleSet: defineError(
+    'LoadBalancerInUseByVirtualMachineScaleSet',
+    400,
+    { retryable: false },
+  ),
   InvalidResourceReference: defineError('InvalidResourceReference', 400, { retryable: false }),
   InvalidAddressPrefixFormatted: defineError('InvalidAddressPrefixFormatted', 400, {
     retryable: false,

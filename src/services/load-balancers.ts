@@ -1,7 +1,8 @@
 /**
  * Load balancers and their probes (docs/api.md § Load balancers and probes): stored as resources;
  * probes are validated;
- * deleting a load balancer whose probe a scale set uses is refused.
+ * deleting a load balancer whose probe or backend pool a scale set uses is refused, as is a PUT
+ * that removes such a probe or pool. A pool lists the instances' NIC IP configurations in it.
  */
 import { isDeepStrictEqual } from 'node:util'
 import { canonicalEnums, LOAD_BALANCER_ENUMS } from '../core/enums.js'
@@ -15,7 +16,12 @@ import { Errors } from '../errors.js'
 import type { AppError } from '../errors.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
 import type { ArmScaleSet } from '../core/scale-set/arm-model.js'
-import { backendPoolReferences, parseBackendPoolId } from '../core/scale-set/backend-pools.js'
+import {
+  backendPoolReferences,
+  parseBackendPoolId,
+  poolMemberships,
+} from '../core/scale-set/backend-pools.js'
+import type { PoolMembership } from '../core/scale-set/backend-pools.js'
 import { normalizeLocation } from '../core/scale-set/to-spec.js'
 import {
   LB_TYPE,
@@ -69,13 +75,15 @@ export async function putLoadBalancer(
   const children = writtenChildren({ ...mergedProps, probes })
   const problems = childReferenceProblems(id, children)
   if (problems.length > 0) throw problemsError(problems)
-  if (existing)
+  if (existing) {
     await refuseRemovingUsedProbes(
       deps,
       id,
       existing,
       probes.map((p) => String(p['name'])),
     )
+    refuseRemovingUsedPools(id, await poolUsers(deps, existing), namesOf(children))
+  }
   const now = deps.clock.nowMs()
   const { provisioningState: _state, resourceGuid: _guid, ...writable } = children
   const oldProps = existing?.body['properties'] as Record<string, unknown> | undefined
@@ -91,7 +99,7 @@ export async function putLoadBalancer(
   }
   // Read-back equals write (docs/api.md § What a GET returns): the GET PUT back keeps the etag.
   if (existing && isDeepStrictEqual(writtenBody(existing.body), toStore))
-    return { created: false, view: lbView(existing) }
+    return { created: false, view: await lbView(deps, existing) }
   const stored: StoredResource = {
     id,
     type: LB_TYPE,
@@ -104,7 +112,7 @@ export async function putLoadBalancer(
     updatedAtMs: now,
   }
   await deps.store.putResource(stored)
-  return { created: !existing, view: lbView(stored) }
+  return { created: !existing, view: await lbView(deps, stored) }
 }
 
 export async function getLoadBalancer(
@@ -113,7 +121,7 @@ export async function getLoadBalancer(
 ): Promise<Record<string, unknown>> {
   const r = await deps.store.getResource(loadBalancerId(ref.sub, ref.rg, ref.name))
   if (!r) throw lbNotFound(ref)
-  return lbView(r)
+  return lbView(deps, r)
 }
 
 export async function getProbe(
@@ -134,6 +142,7 @@ export async function deleteLoadBalancer(deps: ServiceDeps, ref: LbRef): Promise
   const existing = await deps.store.getResource(id)
   if (!existing) return false
   await refuseRemovingUsedProbes(deps, id, existing, [])
+  refuseRemovingUsedPools(id, await poolUsers(deps, existing), undefined)
   return deps.store.deleteResource(id)
 }
 
@@ -277,6 +286,89 @@ export async function backendPoolFacts(
   return out
 }
 
+/** A scale set whose NIC IP configurations join pools of one load balancer, and how. */
+type PoolUser = Readonly<{ set: StoredResource; joins: readonly PoolMembership[] }>
+
+/** The scale sets of the load balancer's subscription that join one of its pools. */
+async function poolUsers(deps: ServiceDeps, lb: StoredResource): Promise<PoolUser[]> {
+  const prefix = `${String(lb.body['id'] ?? lb.id)}/backendAddressPools/`.toLowerCase()
+  const sets = await deps.store.listResources({
+    type: SCALE_SET_TYPE,
+    subscriptionId: lb.subscriptionId,
+  })
+  return sets.flatMap((set) => {
+    const joins = poolMemberships(set.body as ArmScaleSet).filter((j) =>
+      j.poolId.toLowerCase().startsWith(prefix),
+    )
+    return joins.length > 0 ? [{ set, joins }] : []
+  })
+}
+
+/**
+ * Each pool's read-only `backendIPConfigurations`, by the pool's lower-case id: the NIC IP
+ * configuration of every instance whose scale set model joins it, with the ids Azure gives
+ * them (`{set}/virtualMachines/{instance}/networkInterfaces/{nic}/ipConfigurations/{ip}`).
+ */
+async function poolMembers(
+  deps: ServiceDeps,
+  users: readonly PoolUser[],
+): Promise<Map<string, { backendIPConfigurations: { id: string }[] }>> {
+  const out = new Map<string, { backendIPConfigurations: { id: string }[] }>()
+  for (const { set, joins } of users) {
+    const setId = String(set.body['id'] ?? set.id)
+    const views = await deps.fabric.listInstances(set.id.toLowerCase())
+    for (const j of joins) {
+      const entry = out.get(j.poolId.toLowerCase()) ?? { backendIPConfigurations: [] }
+      for (const v of views)
+        entry.backendIPConfigurations.push({
+          id: `${setId}/virtualMachines/${v.instanceId}/networkInterfaces/${j.nic}/ipConfigurations/${j.ipConfig}`,
+        })
+      out.set(j.poolId.toLowerCase(), entry)
+    }
+  }
+  return out
+}
+
+/**
+ * A pool a scale set joins cannot go: neither by a PUT that leaves it out (`keep`: the pool
+ * names the PUT keeps) nor by deleting the load balancer (`keep` undefined), as Azure refuses
+ * both with `LoadBalancerInUseByVirtualMachineScaleSet`.
+ */
+function refuseRemovingUsedPools(
+  lbId: string,
+  users: readonly PoolUser[],
+  keep: ReadonlySet<string> | undefined,
+): void {
+  for (const { set, joins } of users) {
+    const gone = joins
+      .map((j) => parseBackendPoolId(j.poolId)?.pool ?? j.poolId)
+      .filter((name) => !keep?.has(name.toLowerCase()))
+    const setId = String(set.body['id'] ?? set.id)
+    const first = gone[0]
+    if (first === undefined) continue
+    if (keep === undefined)
+      throw Errors.LoadBalancerInUseByVirtualMachineScaleSet(
+        `Cannot delete load balancer ${lbId} since its child resources ${[...new Set(gone)].join(', ')} are in use by virtual machine scale set ${setId}.`,
+      )
+    throw Errors.LoadBalancerInUseByVirtualMachineScaleSet(
+      `Cannot remove backend address pool ${first} from load balancer since it is in use by virtual machine scale set ${setId}.`,
+      'properties.backendAddressPools',
+    )
+  }
+}
+
+/** The lower-case names of the backend pools in a load balancer's written children. */
+function namesOf(children: Record<string, unknown>): Set<string> {
+  const pools = Array.isArray(children['backendAddressPools'])
+    ? children['backendAddressPools']
+    : []
+  return new Set(
+    pools.flatMap((p: unknown) =>
+      isPlainObject(p) && typeof p['name'] === 'string' ? [p['name'].toLowerCase()] : [],
+    ),
+  )
+}
+
 /**
  * A stored body as this build writes it: one stored before children were normalised (rule
  * defaults, no read-only members) compares equal to its GET PUT back.
@@ -287,9 +379,10 @@ function writtenBody(body: Record<string, unknown>): Record<string, unknown> {
   return { ...body, sku: { tier: 'Regional', ...sku }, properties: writtenChildren(props) }
 }
 
-function lbView(r: StoredResource): Record<string, unknown> {
+async function lbView(deps: ServiceDeps, r: StoredResource): Promise<Record<string, unknown>> {
   const id = String(r.body['id'] ?? r.id)
   const props = isPlainObject(r.body['properties']) ? r.body['properties'] : {}
+  const members = await poolMembers(deps, await poolUsers(deps, r))
   return {
     ...r.body,
     id,
@@ -297,7 +390,7 @@ function lbView(r: StoredResource): Record<string, unknown> {
     type: LB_TYPE,
     etag: r.etag,
     sku: { tier: 'Regional', ...(r.body['sku'] as object | undefined) },
-    properties: childViews(id, r.etag, props as Record<string, unknown>),
+    properties: childViews(id, r.etag, props as Record<string, unknown>, members),
   }
 }
 

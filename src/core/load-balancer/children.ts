@@ -145,12 +145,18 @@ export function childReferenceProblems(lbId: string, props: Props): Problem[] {
 /**
  * The load balancer's `properties` as a GET shows them: every child with its id, type, etag and
  * provisioning state, and the back-references of Azure (the rules that use a pool, a probe or a
- * frontend).
+ * frontend), plus `outside`: back-references from other resources, by the child's lower-case id
+ * (a pool's `backendIPConfigurations`, the instances' NIC IP configurations in it).
  * @example childViews(lbId, 'W/"1"', { probes: [{ name: 'http', properties: {} }] })
  *   → { probes: [{ name: 'http', id: `${lbId}/probes/http`, etag: 'W/"1"',
  *       type: 'Microsoft.Network/loadBalancers/probes', properties: { provisioningState: 'Succeeded' } }], … }
  */
-export function childViews(lbId: string, etag: string, props: Props): Props {
+export function childViews(
+  lbId: string,
+  etag: string,
+  props: Props,
+  outside: ReadonlyMap<string, Readonly<Record<string, readonly { id: string }[]>>> = new Map(),
+): Props {
   const backRefs = backReferences(lbId, props)
   const out: Props = { ...props }
   for (const kind of CHILD_KINDS) {
@@ -162,7 +168,10 @@ export function childViews(lbId: string, etag: string, props: Props): Props {
     out[kind] = list.map((c: unknown) => {
       if (!isPlainObject(c)) return c
       const id = `${lbId}/${kind}/${String(c['name'])}`
-      const extra = backRefs.get(id.toLowerCase()) ?? {}
+      const extra = {
+        ...backRefs.get(id.toLowerCase()),
+        ...outside.get(id.toLowerCase()),
+      }
       return {
         ...c,
         id,

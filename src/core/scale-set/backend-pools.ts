@@ -48,6 +48,36 @@ export function backendPoolReferences(model: ArmScaleSet): BackendPoolReference[
   )
 }
 
+/** A NIC IP configuration of the model that joins a backend pool, by the names instances use. */
+export type PoolMembership = Readonly<{ nic: string; ipConfig: string; poolId: string }>
+
+/**
+ * Which backend pools each named NIC IP configuration of the model joins: what a pool's
+ * read-only `backendIPConfigurations` lists for every instance. Items without a well-formed
+ * pool id are left out (the model was checked when written).
+ * See docs/api.md § Load balancers and probes.
+ * @example poolMemberships(set whose NIC 'nic', IP configuration 'ip' joins `${lb}/backendAddressPools/pool`)
+ *   → [{ nic: 'nic', ipConfig: 'ip', poolId: `${lb}/backendAddressPools/pool` }]
+ */
+export function poolMemberships(model: ArmScaleSet): PoolMembership[] {
+  const nics =
+    model.properties?.virtualMachineProfile?.networkProfile?.networkInterfaceConfigurations
+  return listOf(nics).flatMap((nic) =>
+    listOf(field(field(nic, 'properties'), 'ipConfigurations')).flatMap((ip) => {
+      const nicName = field(nic, 'name')
+      const ipName = field(ip, 'name')
+      if (typeof nicName !== 'string' || typeof ipName !== 'string') return []
+      const pools = listOf(field(field(ip, 'properties'), 'loadBalancerBackendAddressPools'))
+      return pools.flatMap((ref) => {
+        const id = field(ref, 'id')
+        return typeof id === 'string' && parseBackendPoolId(id)
+          ? [{ nic: nicName, ipConfig: ipName, poolId: id }]
+          : []
+      })
+    }),
+  )
+}
+
 /**
  * Problems of the model's pool references. `exists` answers for a well-formed pool id (lower
  * case) whether that pool exists in the set's region; `scaleSetId` names the set in Azure's
