@@ -16,19 +16,12 @@ import { Errors } from '../errors.js'
 import type { AppError } from '../errors.js'
 import { isPlainObject } from '../core/scale-set/shape.js'
 import type { ArmScaleSet } from '../core/scale-set/arm-model.js'
-import {
-  backendPoolReferences,
-  parseBackendPoolId,
-  poolMemberships,
-} from '../core/scale-set/backend-pools.js'
-import type { PoolMembership } from '../core/scale-set/backend-pools.js'
+import { backendPoolReferences, parseBackendPoolId } from '../core/scale-set/backend-pools.js'
 import { normalizeLocation } from '../core/scale-set/to-spec.js'
 import {
   LB_TYPE,
-  SCALE_SET_TYPE,
   loadBalancerId,
   mergeArm,
-  parseProbeId,
   problemsError,
   requireLocation,
   requireObject,
@@ -38,6 +31,13 @@ import type { ServiceDeps } from './deps.js'
 import type { NameKind } from '../core/names.js'
 import { requireLinkedAccess, requireNames, requireTags } from './guards.js'
 import type { Caller } from './guards.js'
+import {
+  poolMembers,
+  poolNamesOf,
+  poolUsers,
+  refuseRemovingUsedPools,
+  refuseRemovingUsedProbes,
+} from './load-balancer-users.js'
 
 export type LbRef = Readonly<{ sub: string; rg: string; name: string }>
 
@@ -52,29 +52,12 @@ export async function putLoadBalancer(
     ['resourceGroup', ref.rg, 'resourceGroupName'],
     ['loadBalancer', ref.name, 'name'],
   ])
-  const parsed = coerceScalars(
-    canonicalEnums(requireObject(body), LOAD_BALANCER_ENUMS),
-    LOAD_BALANCER_SCALARS,
-  ) as Record<string, unknown>
-  requireTags(parsed)
   const id = loadBalancerId(ref.sub, ref.rg, ref.name)
   const existing = await deps.store.getResource(id)
-  const { id: _i, name: _n, type: _t, etag: _e, ...sent } = parsed
-  const merged = (existing ? mergeArm(existing.body, sent) : sent) as Record<string, unknown>
-  const mergedProps = isPlainObject(merged['properties']) ? merged['properties'] : {}
-  requireNames(childNames(merged['properties']))
-  requireLinkedAccess(merged, { own: ref.sub, caller, action: `${LB_TYPE}/write`, scope: id })
-  requireLocation(merged)
-  const sku = (merged['sku'] as { name?: unknown } | undefined)?.name ?? 'Basic'
-  if (sku !== 'Basic' && sku !== 'Standard')
-    throw Errors.InvalidParameter(
-      `Load balancer SKU '${String(sku)}' is not one of Basic, Standard.`,
-      'sku.name',
-    )
-  const probes = validateProbes(mergedProps['probes'])
-  const children = writtenChildren({ ...mergedProps, probes })
-  const problems = childReferenceProblems(id, children)
-  if (problems.length > 0) throw problemsError(problems)
+  const { merged, sku, probes, children } = checkedLoadBalancer(id, existing, body, {
+    own: ref.sub,
+    caller,
+  })
   if (existing) {
     await refuseRemovingUsedProbes(
       deps,
@@ -82,7 +65,7 @@ export async function putLoadBalancer(
       existing,
       probes.map((p) => String(p['name'])),
     )
-    refuseRemovingUsedPools(id, await poolUsers(deps, existing), namesOf(children))
+    refuseRemovingUsedPools(id, await poolUsers(deps, existing), poolNamesOf(children))
   }
   const now = deps.clock.nowMs()
   const { provisioningState: _state, resourceGuid: _guid, ...writable } = children
@@ -113,6 +96,45 @@ export async function putLoadBalancer(
   }
   await deps.store.putResource(stored)
   return { created: !existing, view: await lbView(deps, stored) }
+}
+
+/**
+ * The PUT's body merged onto what is stored and checked: names, tags, linked access, location,
+ * SKU, probes and the references between children. Throws the first problem's ARM error.
+ */
+function checkedLoadBalancer(
+  id: string,
+  existing: StoredResource | undefined,
+  body: unknown,
+  access: { own: string; caller: Caller | undefined },
+): {
+  merged: Record<string, unknown>
+  sku: string
+  probes: Record<string, unknown>[]
+  children: Record<string, unknown>
+} {
+  const parsed = coerceScalars(
+    canonicalEnums(requireObject(body), LOAD_BALANCER_ENUMS),
+    LOAD_BALANCER_SCALARS,
+  ) as Record<string, unknown>
+  requireTags(parsed)
+  const { id: _i, name: _n, type: _t, etag: _e, ...sent } = parsed
+  const merged = (existing ? mergeArm(existing.body, sent) : sent) as Record<string, unknown>
+  const mergedProps = isPlainObject(merged['properties']) ? merged['properties'] : {}
+  requireNames(childNames(merged['properties']))
+  requireLinkedAccess(merged, { ...access, action: `${LB_TYPE}/write`, scope: id })
+  requireLocation(merged)
+  const sku = (merged['sku'] as { name?: unknown } | undefined)?.name ?? 'Basic'
+  if (sku !== 'Basic' && sku !== 'Standard')
+    throw Errors.InvalidParameter(
+      `Load balancer SKU '${String(sku)}' is not one of Basic, Standard.`,
+      'sku.name',
+    )
+  const probes = validateProbes(mergedProps['probes'])
+  const children = writtenChildren({ ...mergedProps, probes })
+  const problems = childReferenceProblems(id, children)
+  if (problems.length > 0) throw problemsError(problems)
+  return { merged, sku, probes, children }
 }
 
 export async function getLoadBalancer(
@@ -228,36 +250,6 @@ function validateProbes(value: unknown): Record<string, unknown>[] {
   })
 }
 
-async function refuseRemovingUsedProbes(
-  deps: ServiceDeps,
-  lbId: string,
-  lb: StoredResource,
-  keep: readonly string[],
-): Promise<void> {
-  const kept = new Set(keep.map((k) => k.toLowerCase()))
-  const sets = await deps.store.listResources({
-    type: SCALE_SET_TYPE,
-    subscriptionId: lb.subscriptionId,
-  })
-  for (const s of sets) {
-    const probeId = (
-      (s.body['properties'] as Record<string, unknown> | undefined)?.['virtualMachineProfile'] as
-        { networkProfile?: { healthProbe?: { id?: string } } } | undefined
-    )?.networkProfile?.healthProbe?.id
-    const p = probeId ? parseProbeId(probeId) : undefined
-    if (
-      !p ||
-      loadBalancerId(p.sub, p.rg, p.lb).toLowerCase() !== lbId.toLowerCase() ||
-      kept.has(p.probe.toLowerCase())
-    )
-      continue
-    throw Errors.CannotRemoveProbeUsedByVMSS(
-      `Probe ${probeId} cannot be removed: it is used as the health probe of virtual machine scale set ${s.name}.`,
-      'properties.probes',
-    )
-  }
-}
-
 /**
  * For each well-formed backend pool id the scale set model references (lower case): whether
  * that pool exists on a load balancer in `location` (docs/api.md § Load balancers and probes).
@@ -284,89 +276,6 @@ export async function backendPoolFacts(
     out.set(id.toLowerCase(), here && found)
   }
   return out
-}
-
-/** A scale set whose NIC IP configurations join pools of one load balancer, and how. */
-type PoolUser = Readonly<{ set: StoredResource; joins: readonly PoolMembership[] }>
-
-/** The scale sets of the load balancer's subscription that join one of its pools. */
-async function poolUsers(deps: ServiceDeps, lb: StoredResource): Promise<PoolUser[]> {
-  const prefix = `${String(lb.body['id'] ?? lb.id)}/backendAddressPools/`.toLowerCase()
-  const sets = await deps.store.listResources({
-    type: SCALE_SET_TYPE,
-    subscriptionId: lb.subscriptionId,
-  })
-  return sets.flatMap((set) => {
-    const joins = poolMemberships(set.body as ArmScaleSet).filter((j) =>
-      j.poolId.toLowerCase().startsWith(prefix),
-    )
-    return joins.length > 0 ? [{ set, joins }] : []
-  })
-}
-
-/**
- * Each pool's read-only `backendIPConfigurations`, by the pool's lower-case id: the NIC IP
- * configuration of every instance whose scale set model joins it, with the ids Azure gives
- * them (`{set}/virtualMachines/{instance}/networkInterfaces/{nic}/ipConfigurations/{ip}`).
- */
-async function poolMembers(
-  deps: ServiceDeps,
-  users: readonly PoolUser[],
-): Promise<Map<string, { backendIPConfigurations: { id: string }[] }>> {
-  const out = new Map<string, { backendIPConfigurations: { id: string }[] }>()
-  for (const { set, joins } of users) {
-    const setId = String(set.body['id'] ?? set.id)
-    const views = await deps.fabric.listInstances(set.id.toLowerCase())
-    for (const j of joins) {
-      const entry = out.get(j.poolId.toLowerCase()) ?? { backendIPConfigurations: [] }
-      for (const v of views)
-        entry.backendIPConfigurations.push({
-          id: `${setId}/virtualMachines/${v.instanceId}/networkInterfaces/${j.nic}/ipConfigurations/${j.ipConfig}`,
-        })
-      out.set(j.poolId.toLowerCase(), entry)
-    }
-  }
-  return out
-}
-
-/**
- * A pool a scale set joins cannot go: neither by a PUT that leaves it out (`keep`: the pool
- * names the PUT keeps) nor by deleting the load balancer (`keep` undefined), as Azure refuses
- * both with `LoadBalancerInUseByVirtualMachineScaleSet`.
- */
-function refuseRemovingUsedPools(
-  lbId: string,
-  users: readonly PoolUser[],
-  keep: ReadonlySet<string> | undefined,
-): void {
-  for (const { set, joins } of users) {
-    const gone = joins
-      .map((j) => parseBackendPoolId(j.poolId)?.pool ?? j.poolId)
-      .filter((name) => !keep?.has(name.toLowerCase()))
-    const setId = String(set.body['id'] ?? set.id)
-    const first = gone[0]
-    if (first === undefined) continue
-    if (keep === undefined)
-      throw Errors.LoadBalancerInUseByVirtualMachineScaleSet(
-        `Cannot delete load balancer ${lbId} since its child resources ${[...new Set(gone)].join(', ')} are in use by virtual machine scale set ${setId}.`,
-      )
-    throw Errors.LoadBalancerInUseByVirtualMachineScaleSet(
-      `Cannot remove backend address pool ${first} from load balancer since it is in use by virtual machine scale set ${setId}.`,
-      'properties.backendAddressPools',
-    )
-  }
-}
-
-/** The lower-case names of the backend pools in a load balancer's written children. */
-function namesOf(children: Record<string, unknown>): Set<string> {
-  const pools = Array.isArray(children['backendAddressPools'])
-    ? children['backendAddressPools']
-    : []
-  return new Set(
-    pools.flatMap((p: unknown) =>
-      isPlainObject(p) && typeof p['name'] === 'string' ? [p['name'].toLowerCase()] : [],
-    ),
-  )
 }
 
 /**
