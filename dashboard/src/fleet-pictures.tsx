@@ -9,7 +9,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import type uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
 import type { Api } from './api.js'
-import type { ArmSet, Vm } from './model.js'
+import type { ArmSet } from './model.js'
 import type { AdoptionPoint, RolloutMoves, SetVersions } from './fleet-model.js'
 import { fleetAdoption, setAdoption, versionMatrix } from './fleet-model.js'
 import { confirmDialog } from './plan.js'
@@ -27,54 +27,82 @@ type Quarantined = {
   reason: { code?: string; message?: string } | null
 }
 type Loaded = { sets: SetVersions[]; quarantined: Quarantined[] }
+/** One set of `GET /subscriptions/{sub}/providers/Osroll.Upgrades/fleetVersions`. */
+type FleetItem = {
+  properties: {
+    scaleSet: { id: string; name: string }
+    versions: Record<string, number>
+    quarantinedVersions: { properties: Omit<Quarantined, 'setId' | 'setName'> }[]
+    instanceVersions?: Record<string, string>
+  }
+}
+
+/** The subscription id of an ARM id. */
+function subscriptionOf(id: string): string {
+  return id.split('/')[2] ?? ''
+}
 
 export function FleetPictures(p: { api: Api; sets: ArmSet[]; refresh: number; canAct: boolean }) {
   const [data, setData] = useState<Loaded | null>(null)
   const [adoption, setAdoptionData] = useState<AdoptionPoint[][] | null>(null)
   const [notice, setNotice] = useState<string | null>(null)
-  /** The matrix and the quarantine first; the adoption, which reads timelines, after. */
+  /**
+   * The matrix and the quarantine first, from one fleet-wide read per subscription
+   * (docs/api.md § Fleet versions); the adoption, which needs each instance's version and
+   * reads timelines, after.
+   */
   const load = async () => {
     const now = Date.now()
-    const per = await Promise.all(
-      p.sets.map(async (set) => {
-        const base = `${set.id}/providers/Osroll.Upgrades`
-        const [vms, q] = await Promise.all([
-          p.api.list<Vm>(`${set.id}/virtualMachines`),
-          p.api.list<{ properties: Omit<Quarantined, 'setId' | 'setName'> }>(
-            `${base}/quarantinedVersions`,
+    // The fleet table's sets, in its order.
+    const order = new Map(p.sets.map((s, i) => [s.id.toLowerCase(), i]))
+    const subs = [...new Set(p.sets.map((s) => subscriptionOf(s.id)))]
+    const read = async (expand: boolean) =>
+      (
+        await Promise.all(
+          subs.map((sub) =>
+            p.api.list<FleetItem>(
+              `/subscriptions/${sub}/providers/Osroll.Upgrades/fleetVersions${expand ? '?$expand=instances' : ''}`,
+            ),
           ),
-        ])
-        const nowVersions: Record<string, string> = {}
-        for (const vm of vms)
-          nowVersions[vm.instanceId] =
-            vm.properties.storageProfile?.imageReference?.exactVersion ?? '?'
-        const counts: Record<string, number> = {}
-        for (const v of Object.values(nowVersions)) counts[v] = (counts[v] ?? 0) + 1
-        return {
-          base,
-          nowVersions,
-          versions: { setId: set.id, name: set.name, versions: counts },
-          quarantined: q.map((x) => ({ ...x.properties, setId: set.id, setName: set.name })),
-        }
-      }),
-    )
+        )
+      )
+        .flat()
+        .filter((x) => order.has(x.properties.scaleSet.id.toLowerCase()))
+        .sort(
+          (a, b) =>
+            (order.get(a.properties.scaleSet.id.toLowerCase()) ?? 0) -
+            (order.get(b.properties.scaleSet.id.toLowerCase()) ?? 0),
+        )
+    const items = await read(false)
     setData({
-      sets: per.map((x) => x.versions),
-      quarantined: per.flatMap((x) => x.quarantined),
+      sets: items.map((x) => ({
+        setId: x.properties.scaleSet.id,
+        name: x.properties.scaleSet.name,
+        versions: x.properties.versions,
+      })),
+      quarantined: items.flatMap((x) =>
+        x.properties.quarantinedVersions.map((q) => ({
+          ...q.properties,
+          setId: x.properties.scaleSet.id,
+          setName: x.properties.scaleSet.name,
+        })),
+      ),
     })
+    const expanded = await read(true)
     const history = await Promise.all(
-      per.map(async (x) => {
-        const rollouts = await p.api.list<{ name: string }>(`${x.base}/rollouts`)
+      expanded.map(async (x) => {
+        const base = `${x.properties.scaleSet.id}/providers/Osroll.Upgrades`
+        const rollouts = await p.api.list<{ name: string }>(`${base}/rollouts`)
         const timelines = await Promise.all(
           rollouts
             .slice(0, ADOPTION_ROLLOUTS)
             .map((r) =>
               p.api
-                .get<{ properties: TimelineProps }>(`${x.base}/rollouts/${r.name}/timeline`)
+                .get<{ properties: TimelineProps }>(`${base}/rollouts/${r.name}/timeline`)
                 .then((t) => t.properties),
             ),
         )
-        return setAdoption(x.nowVersions, timelines.map(movesOf), now)
+        return setAdoption(x.properties.instanceVersions ?? {}, timelines.map(movesOf), now)
       }),
     )
     setAdoptionData(history)

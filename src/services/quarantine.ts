@@ -22,7 +22,7 @@ export async function listQuarantine(
   ref: ScaleSetRef,
 ): Promise<{ value: Record<string, unknown>[] }> {
   const { resource, state } = await requireScaleSet(deps, ref)
-  return { value: quarantineList(state).map((q) => view(resource.id, q)) }
+  return { value: quarantineList(state).map((q) => quarantineView(setIdOf(resource), q)) }
 }
 
 /** GET …/quarantinedVersions/{version}: one, else 404 `NotFound`. */
@@ -32,7 +32,7 @@ export async function getQuarantine(
   version: string,
 ): Promise<Record<string, unknown>> {
   const { resource, state } = await requireScaleSet(deps, ref)
-  return view(resource.id, requireQuarantined(state, checked(version), ref))
+  return quarantineView(setIdOf(resource), requireQuarantined(state, checked(version), ref))
 }
 
 /**
@@ -53,7 +53,10 @@ export async function releaseQuarantine(
     return releaseOnSet(s, v) as ScaleSetState
   })
   deps.notify(state.key)
-  return { ...view(resource.id, released), properties: { ...props(released), released: true } }
+  return {
+    ...quarantineView(setIdOf(resource), released),
+    properties: { ...props(released), released: true },
+  }
 }
 
 function checked(version: string): string {
@@ -75,7 +78,7 @@ function requireQuarantined(state: ScaleSetState, version: string, ref: ScaleSet
   return found
 }
 
-function view(setId: string, q: QuarantineRecord): Record<string, unknown> {
+export function quarantineView(setId: string, q: QuarantineRecord): Record<string, unknown> {
   return {
     id: `${setId.replace(/\/$/, '')}/providers/${QUARANTINE_TYPE}/${q.version}`,
     name: q.version,
@@ -91,4 +94,9 @@ function props(q: QuarantineRecord): Record<string, unknown> {
     quarantinedAt: q.atMs === null ? null : iso(q.atMs),
     reason: q.reason,
   }
+}
+
+/** The set's id as it was created (the store's key is lower-cased). */
+function setIdOf(resource: { id: string; body: Record<string, unknown> }): string {
+  return String(resource.body['id'] ?? resource.id)
 }

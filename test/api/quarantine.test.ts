@@ -99,6 +99,12 @@ describe('quarantine', () => {
           },
         },
       ])
+      // The fleet-wide read lists the same (docs/api.md § Fleet versions).
+      const fleet = await f.h.call(
+        'GET',
+        `/subscriptions/${f.h.sub}/providers/Osroll.Upgrades/fleetVersions`,
+      )
+      expect(fleet.body.value[0].properties.quarantinedVersions).toEqual(list.value)
 
       // a scale-out builds the new instance from 1.0.0, not the quarantined 1.1.0
       const scaled = await f.osroll('vmss', 'scale', '-g', 'rg', '-n', 'web', '--new-capacity', '6')
