@@ -86,6 +86,9 @@ export function ScaleSetView(p: { api: Api; id: string; canAct: boolean; onBack:
         ) : (
           <p class="muted">Loading…</p>
         )}
+        {/* The timeline has reads of its own: it need not wait for the 1,000 instances' views. */}
+        <h2>Rollout timeline</h2>
+        <RolloutTimeline data={timeline} />
       </section>
     )
 
