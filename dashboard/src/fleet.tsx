@@ -9,6 +9,7 @@ import { compareVersions, useLive } from './live.js'
 import type { ArmSet, Latest } from './model.js'
 import { healthSource, imageOf, progressText, subscriptionHeading } from './model.js'
 import { FleetPictures } from './fleet-pictures.js'
+import { RolloutPlans } from './waves.js'
 
 type Row = { set: ArmSet; latest: Latest | null; newest: string | null }
 type Sub = { subscriptionId: string; displayName: string; rows: Row[] }
@@ -18,6 +19,7 @@ export function FleetView(p: { api: Api; canAct: boolean; onOpen: (id: string) =
   const [error, setError] = useState<string | null>(null)
   const [refresh, setRefresh] = useState(0)
   const [sets, setSets] = useState<ArmSet[] | null>(null)
+  const [subIds, setSubIds] = useState<string[]>([])
   const load = async () => {
     try {
       const list = await p.api.list<{ subscriptionId: string; displayName: string }>(
@@ -32,6 +34,7 @@ export function FleetView(p: { api: Api; canAct: boolean; onOpen: (id: string) =
       )
       // The pictures start from the sets, beside the rows' own reads.
       setSets(perSub.flat())
+      setSubIds(list.map((s) => s.subscriptionId))
       setRefresh((n) => n + 1)
       const out: Sub[] = await Promise.all(
         list.map(async (s, i) => ({
@@ -120,6 +123,7 @@ export function FleetView(p: { api: Api; canAct: boolean; onOpen: (id: string) =
         </div>
       ))}
       {sets && <FleetPictures api={p.api} sets={sets} refresh={refresh} canAct={p.canAct} />}
+      <RolloutPlans api={p.api} subs={subIds} refresh={refresh} canAct={p.canAct} />
     </section>
   )
 }
