@@ -304,18 +304,12 @@ function InstanceDetails(p: {
   refresh: number
   onClose: () => void
 }) {
-  const [log, setLog] = useState<string | null>(null)
+  const [follow, setFollow] = useState(true)
+  const log = useConsoleTail(p.api, `${p.setId}/virtualMachines/${p.vm.instanceId}`, follow)
+  const logRef = useRef<HTMLPreElement>(null)
   useEffect(() => {
-    setLog(null)
-    p.api
-      .get<{ consoleLog: string }>(`${p.setId}/virtualMachines/${p.vm.instanceId}/bootDiagnostics`)
-      .then((r) => setLog(r.consoleLog.trimEnd().split('\n').slice(-20).join('\n') || '(empty)'))
-      .catch((err: unknown) => setLog(`(no boot log: ${(err as Error).message})`))
-  }, [
-    p.vm.instanceId,
-    p.vm.properties.storageProfile?.imageReference?.exactVersion,
-    p.vm.properties.instanceView?.vmHealth?.status?.code,
-  ])
+    if (follow && logRef.current) logRef.current.scrollTop = logRef.current.scrollHeight
+  }, [log, follow])
   const iv = p.vm.properties.instanceView
   return (
     <aside class="details" aria-label={`Instance ${p.vm.instanceId}`} data-testid="details">
@@ -353,10 +347,57 @@ function InstanceDetails(p: {
         instanceId={p.vm.instanceId}
         refresh={p.refresh}
       />
-      <h4>Boot log (tail)</h4>
-      <pre class="log">{log ?? 'Loading…'}</pre>
+      <h4>Console</h4>
+      <label class="small">
+        <input
+          type="checkbox"
+          checked={follow}
+          onChange={(e) => setFollow((e.target as HTMLInputElement).checked)}
+          data-testid="console-follow"
+        />{' '}
+        Follow (re-read every {CONSOLE_EVERY_MS / 1000} s)
+      </label>
+      <pre class="log" ref={logRef} tabIndex={0} aria-label="Console tail" data-testid="console">
+        {log ?? 'Loading…'}
+      </pre>
     </aside>
   )
+}
+
+/** How often a followed console is re-read, and how many of its last lines are shown. */
+const CONSOLE_EVERY_MS = 2000
+const CONSOLE_LINES = 40
+
+/**
+ * The tail of an instance's console (`…/bootDiagnostics`, 64 KiB at most), re-read every
+ * CONSOLE_EVERY_MS while `follow` is on: a tail that follows. A fabric without a console (sim)
+ * answers an error once, shown, and is not asked again.
+ */
+function useConsoleTail(api: Api, vmPath: string, follow: boolean): string | null {
+  const [log, setLog] = useState<string | null>(null)
+  useEffect(() => {
+    setLog(null)
+  }, [vmPath])
+  useEffect(() => {
+    let stopped = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const read = async () => {
+      try {
+        const r = await api.get<{ consoleLog: string }>(`${vmPath}/bootDiagnostics`)
+        if (stopped) return
+        setLog(r.consoleLog.trimEnd().split('\n').slice(-CONSOLE_LINES).join('\n') || '(empty)')
+        if (follow) timer = setTimeout(() => void read(), CONSOLE_EVERY_MS)
+      } catch (err) {
+        if (!stopped) setLog(`(no console: ${(err as Error).message})`)
+      }
+    }
+    void read()
+    return () => {
+      stopped = true
+      clearTimeout(timer)
+    }
+  }, [vmPath, follow])
+  return log
 }
 
 function Timeline(p: { history: HistoryEntry[] }) {

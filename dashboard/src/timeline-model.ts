@@ -7,7 +7,13 @@
  * RollingForward and its end). Past `maxRows` instances the rows are one per batch.
  */
 
-export type TimelineStep = { step: string; time: string; reason: string }
+export type TimelineStep = {
+  step: string
+  time: string
+  reason: string
+  /** A lifecycle hook's answer behind the step: which hook, what it said and its quote. */
+  hook?: { hook: string; answer: string; source?: string; reason?: string }
+}
 export type TimelineInstance = {
   instanceId: string
   batch: number
@@ -357,4 +363,16 @@ export function parseIsoDuration(text: string | null | undefined): number | null
   return (
     ((Number(d ?? 0) * 24 + Number(h ?? 0)) * 60 + Number(mi ?? 0)) * 60_000 + Number(s ?? 0) * 1000
   )
+}
+
+/** Reason codes of health gates' and hooks' answers: docs/rollouts.md § Reason catalogue. */
+const ANSWER = /^(Gate|HealthyAndGatesPassed|PreReimage|PostHealthy)/
+
+/**
+ * The instance's steps in `t` (its latest rollout) that are a gate's or a hook's answer, in
+ * order: what each gate and hook last said about it.
+ * @example gateAndHookAnswers(t with a step { reason: 'PreReimageDefer: retry at …' }) → [that step]
+ */
+export function gateAndHookAnswers(t: TimelineProps): TimelineStep[] {
+  return (t.instances[0]?.steps ?? []).filter((s) => ANSWER.test(s.reason))
 }

@@ -1,6 +1,11 @@
 /** The rollout Gantt's model (dashboard/src/timeline-model.ts), without a browser. */
 import { describe, expect, it } from 'vitest'
-import { buildGantt, formatMs, parseIsoDuration } from '../../dashboard/src/timeline-model.js'
+import {
+  buildGantt,
+  formatMs,
+  gateAndHookAnswers,
+  parseIsoDuration,
+} from '../../dashboard/src/timeline-model.js'
 import type { TimelineInstance, TimelineProps } from '../../dashboard/src/timeline-model.js'
 
 const T0 = Date.parse('2026-12-04T10:00:00.000Z')
@@ -165,5 +170,20 @@ describe('durations', () => {
     expect(parseIsoDuration('PT1H2M3.5S')).toBe(3_723_500)
     expect(parseIsoDuration('PT0S')).toBe(0)
     expect(parseIsoDuration('nope')).toBeNull()
+  })
+})
+
+describe('gateAndHookAnswers', () => {
+  it("lists the instance's gate and hook answers of its latest rollout, in order", () => {
+    const i = succeeded('0', 1, 0)
+    const hook = { hook: 'preReimage', answer: 'defer', source: 'webhook', reason: 'draining' }
+    const steps = [
+      { step: 'hook', time: at(0), reason: 'PreReimageDefer', hook },
+      ...i.steps,
+      { step: 'gate', time: at(11), reason: 'HealthyAndGatesPassed' },
+    ]
+    const t = { instances: [{ ...i, steps }] } as unknown as TimelineProps
+    expect(gateAndHookAnswers(t)).toEqual([steps[0], steps[steps.length - 1]])
+    expect(gateAndHookAnswers({ instances: [i] } as unknown as TimelineProps)).toEqual([])
   })
 })
