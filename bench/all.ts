@@ -14,7 +14,10 @@ const only = process.argv
   ?.slice(7)
   .split(',')
 const BENCHES = [
+  // First: what this machine does today on fixed work, printed beside every absolute figure.
+  'calibration',
   'engine',
+  'plan',
   'api',
   'local',
   'qemu',
@@ -35,6 +38,9 @@ const WANTED = [
   'api.p99_during_rollout_ms',
   'rss_mb_10k_instances',
   'ansible_over_osroll_wall_ratio',
+  'plan_ms',
+  'calibration.cpu_ms',
+  'calibration.sqlite_commits_per_s',
 ]
 
 const merged: Record<string, number> = {}
