@@ -35,6 +35,7 @@ import { registerEventRoutes } from './routes/events.js'
 import { registerUpgradeRoutes } from './routes/upgrades.js'
 import { registerHealthGateRoutes } from './routes/health-gates.js'
 import { registerWavePlanRoutes } from './routes/wave-plans.js'
+import { registerHostRoutes } from './routes/hosts.js'
 import { registerMaintenanceWindowRoutes } from './routes/maintenance-windows.js'
 import {
   forgetRefusedGroup,
@@ -217,6 +218,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   registerUpgradeRoutes(app, o.deps)
   registerHealthGateRoutes(app, o.deps)
   registerWavePlanRoutes(app, o.deps)
+  registerHostRoutes(app, o.deps)
   registerMaintenanceWindowRoutes(app, o.deps)
   registerSizeRoutes(app)
   return app
