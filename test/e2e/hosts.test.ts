@@ -11,7 +11,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -206,5 +206,7 @@ describe.skipIf(skip !== null)(`hosts over SSH${skip ? ` (skipped: ${skip})` : '
     expect((await h.call('DELETE', `${HOSTS}/hv0`)).status).toBe(204)
     const list = (await h.call('GET', HOSTS)).body.value.map((x: { name: string }) => x.name)
     expect(list).toEqual(['local', 'hv1', 'hv2'])
+    // Every connection's key file went with it: none stays in the data dir.
+    expect(readdirSync(join(h.dataDir, 'hosts'))).toEqual([])
   })
 })

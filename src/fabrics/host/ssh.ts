@@ -3,14 +3,14 @@
  * scanning the keys a host offers (`ssh-keyscan`), deriving the public half of a private key
  * (`ssh-keygen -y`), and running a command over `ssh` that trusts the pinned host key alone.
  *
- * Each connection uses files osroll writes from the registry, never the user's: the private key
- * (0600) and a known_hosts with the one pinned key under a `HostKeyAlias`, in a 0700 directory
- * per host under `dir`. `StrictHostKeyChecking=yes` makes ssh refuse any other key, and the
+ * Each connection uses files osroll writes from the registry for that run alone, never the
+ * user's: the private key (0600) and a known_hosts with the one pinned key under a
+ * `HostKeyAlias`, in a fresh 0700 directory under `dir`, removed when ssh exits. `StrictHostKeyChecking=yes` makes ssh refuse any other key, and the
  * outcome says which key the host offered instead. No ssh_config is read (`-F /dev/null`).
  */
 import { execFile } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { HostKey } from '../../core/hosts/host-spec.js'
@@ -97,6 +97,8 @@ export async function publicKeyOf(
 
 /** Runs commands on hosts over ssh with osroll's own key and known_hosts files. */
 export class SshClient {
+  private swept = false
+
   constructor(private readonly o: Readonly<{ dir: string }>) {}
 
   /**
@@ -106,7 +108,7 @@ export class SshClient {
    */
   async run(target: SshTarget, argv: readonly string[], o: SshOptions = {}): Promise<SshOutcome> {
     const files = this.filesOf(target)
-    const alias = `osroll-host-${target.name.toLowerCase()}`
+    const alias = aliasOf(target)
     const r = await exec(
       'ssh',
       [
@@ -123,24 +125,38 @@ export class SshClient {
         argv.map(shellQuote).join(' '),
       ],
       o.timeoutMs ?? TIMEOUT_MS,
-    )
+    ).finally(files.done)
     return classify(r, target)
   }
 
-  /** The host's key and known_hosts, (re)written atomically from the registry on every run. */
-  private filesOf(t: SshTarget): { key: string; knownHosts: string } {
+  /**
+   * The host's key and known_hosts, written for one run into a fresh 0700 directory under `dir`
+   * (removed by `done`): no key stays on disk after a host leaves the registry, on any replica.
+   */
+  private filesOf(t: SshTarget): { key: string; knownHosts: string; done: () => void } {
     mkdirSync(this.o.dir, { recursive: true, mode: 0o700 })
     chmodSync(this.o.dir, 0o700)
-    const id = createHash('sha256').update(t.name.toLowerCase()).digest('hex').slice(0, 16)
-    const dir = join(this.o.dir, id)
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    if (!this.swept) this.sweep()
+    const dir = mkdtempSync(join(this.o.dir, 'run-'))
     const key = join(dir, 'id')
     const knownHosts = join(dir, 'known_hosts')
-    const alias = `osroll-host-${t.name.toLowerCase()}`
-    writeAtomic(key, withNewline(t.privateKey))
-    writeAtomic(knownHosts, `${alias} ${t.hostKey.type} ${t.hostKey.base64}\n`)
-    return { key, knownHosts }
+    writeFileSync(key, withNewline(t.privateKey), { mode: 0o600 })
+    writeFileSync(knownHosts, `${aliasOf(t)} ${t.hostKey.type} ${t.hostKey.base64}\n`, {
+      mode: 0o600,
+    })
+    return { key, knownHosts, done: () => rmSync(dir, { recursive: true, force: true }) }
   }
+
+  /** Once per process: the run directories a killed osroll left (one osroll per data dir). */
+  private sweep(): void {
+    this.swept = true
+    for (const d of readdirSync(this.o.dir))
+      if (d.startsWith('run-')) rmSync(join(this.o.dir, d), { recursive: true, force: true })
+  }
+}
+
+function aliasOf(t: SshTarget): string {
+  return `osroll-host-${t.name.toLowerCase()}`
 }
 
 /** The algorithms that can present the pinned key, so ssh asks the host for that key alone. */
@@ -191,12 +207,6 @@ function exec(file: string, args: readonly string[], timeoutMs: number): Promise
       },
     ),
   )
-}
-
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`
-  writeFileSync(tmp, text, { mode: 0o600 })
-  renameSync(tmp, file)
 }
 
 function withNewline(s: string): string {
