@@ -162,6 +162,17 @@ describe.skipIf(skip !== null)(`hosts over SSH${skip ? ` (skipped: ${skip})` : '
     expect(again.body.properties.status.reachability).toBe('Reachable')
   }, 60_000)
 
+  it("keeps a host's pinned key when its address moves: another machine there is refused", async () => {
+    const r = await h.call('PUT', `${HOSTS}/hv1`, {
+      body: body(1, { address: ssh.hosts[0]?.address }),
+    })
+    expect([r.status, r.body.error.code]).toEqual([409, 'HostKeyRefused'])
+    expect(r.body.error.message).toContain(ssh.fingerprint(1)) // pinned
+    expect(r.body.error.message).toContain(ssh.fingerprint(0)) // offered at the new address
+    const kept = (await h.call('GET', `${HOSTS}/hv1`)).body.properties
+    expect(kept.address).toBe(ssh.hosts[1]?.address)
+  })
+
   it('shows a cut-off host unreachable, the others unharmed, and reachable when it is back', async () => {
     await ssh.cutOff(1)
     try {
