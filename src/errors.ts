@@ -80,6 +80,11 @@ export const Errors = {
   InUseSubnetCannotBeDeleted: defineError('InUseSubnetCannotBeDeleted', 400, { retryable: false }),
   InUseSubnetCannotBeUpdated: defineError('InUseSubnetCannotBeUpdated', 400, { retryable: false }),
   SubnetIsFull: defineError('SubnetIsFull', 400, { retryable: false }),
+  /** A hypervisor host's SSH host key is not the pinned (or expected) one (docs/api.md § Hosts). */
+  HostKeyRefused: defineError('HostKeyRefused', 409, { retryable: false }),
+  HostUnreachable: defineError('HostUnreachable', 400, { retryable: false }),
+  HostAuthenticationFailed: defineError('HostAuthenticationFailed', 400, { retryable: false }),
+  HostWithoutQemu: defineError('HostWithoutQemu', 400, { retryable: false }),
   InternalServerError: defineError('InternalServerError', 500, { retryable: false }),
   /** Another 4xx the HTTP layer (Fastify) raised, passed on with its own status. */
   BadRequest: (status: number, message: string): AppError =>

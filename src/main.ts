@@ -42,6 +42,10 @@ import type { WaveReconcilerDeps } from './runtime/wave-reconciler.js'
 import { createWaveMetrics } from './runtime/wave-metrics.js'
 import { reconcile } from './runtime/reconciler.js'
 import { SqlPlans } from './store/sql/sql-plans.js'
+import { SqlHosts } from './store/sql/sql-hosts.js'
+import { SshClient } from './fabrics/host/ssh.js'
+import { SshHostProber } from './fabrics/host/host-check.js'
+import { HostMonitor } from './runtime/host-monitor.js'
 import { RetentionSweeper } from './runtime/retention.js'
 import { refreshOperation } from './services/operations.js'
 import { WakeChannel } from './store/postgres/wake-channel.js'
@@ -227,9 +231,23 @@ export async function buildSystem(o: {
     ...(o.activePollMs ? { pollMs: o.activePollMs } : {}),
     metrics: createWaveMetrics(metrics.registry),
   }
+  // The hosts registry (docs/api.md § Hosts): osroll's own key and known_hosts files per host.
+  const hosts = {
+    store: new SqlHosts(store),
+    prober: new SshHostProber(new SshClient({ dir: join(config.dataDir, 'hosts') })),
+    clock,
+  }
+  const hostMonitor = new HostMonitor({
+    prober: hosts.prober,
+    clock,
+    hosts: hosts.store,
+    log: o.log,
+    intervalMs: DEFAULTS.hostCheckIntervalMs,
+  })
   const deps: ServiceDeps = {
     store,
     plans,
+    hosts,
     fabric,
     catalog,
     clock,
@@ -282,9 +300,11 @@ export async function buildSystem(o: {
     }
     orchestrator?.start()
     retention.start()
+    hostMonitor.start()
   }
   const stop = async (): Promise<void> => {
     await retention.stop()
+    await hostMonitor.stop()
     await orchestrator?.stop()
     gates.close()
     await leases?.stop()

@@ -36,6 +36,7 @@ import { registerUpgradeRoutes } from './routes/upgrades.js'
 import { registerHealthGateRoutes } from './routes/health-gates.js'
 import { registerWavePlanRoutes } from './routes/wave-plans.js'
 import { registerFleetVersionRoutes } from './routes/fleet-versions.js'
+import { registerHostRoutes } from './routes/hosts.js'
 import { registerMaintenanceWindowRoutes } from './routes/maintenance-windows.js'
 import {
   forgetRefusedGroup,
@@ -219,6 +220,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   registerHealthGateRoutes(app, o.deps)
   registerWavePlanRoutes(app, o.deps)
   registerFleetVersionRoutes(app, o.deps)
+  registerHostRoutes(app, o.deps)
   registerMaintenanceWindowRoutes(app, o.deps)
   registerSizeRoutes(app)
   return app

@@ -13,6 +13,7 @@ import { registerSig } from './sig.js'
 import { registerDemo } from './demo.js'
 import { registerGroup } from './group.js'
 import { registerRolloutPlan } from './rollout-plan.js'
+import { registerHost } from './host.js'
 
 const require = createRequire(import.meta.url)
 const pkg = require('../../package.json') as { version: string }
@@ -29,6 +30,7 @@ registerToken(program)
 registerGroup(program)
 registerVmss(program)
 registerRolloutPlan(program)
+registerHost(program)
 registerImages(program)
 registerNetwork(program)
 registerSig(program)

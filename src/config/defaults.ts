@@ -8,6 +8,8 @@ export const DEFAULTS = {
   qemuAccel: 'auto',
   store: 'sqlite',
   timing: 'prompt',
+  /** How often every registered host is checked over SSH (docs/api.md § Hosts). */
+  hostCheckIntervalMs: 30_000,
   /** Azure's fixed per-instance health wait (docs/rollouts.md R4). */
   healthDeadline: 'PT5M',
   promptJitter: 'PT30S',

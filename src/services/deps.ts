@@ -9,11 +9,14 @@ import type { ControlStore } from '../store/control-store.js'
 import type { PlanStore } from '../store/plan-store.js'
 import type { StoreCatalog } from './catalog.js'
 import type { Config } from '../config/config.js'
+import type { HostDeps } from './hosts.js'
 
 export type ServiceDeps = Readonly<{
   store: Store & ControlStore
   /** Rollout plans (docs/rollouts.md § Waves across scale sets). */
   plans: PlanStore
+  /** The hosts registry (docs/api.md § Hosts). */
+  hosts: HostDeps
   fabric: Fabric
   catalog: StoreCatalog
   clock: Clock

@@ -201,5 +201,19 @@ export function migrations(dialect: SqlDialectName): Record<string, Migration> {
           .execute()
       },
     },
+    '008_hosts': {
+      // The hosts registry (docs/api.md § Hosts): a host's document (its private key sealed),
+      // and its last check's status with the time it was checked, written apart from the spec.
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('hosts')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('document', 'text', (c) => c.notNull())
+          .addColumn('status', 'text')
+          .addColumn('status_at_ms', 'bigint')
+          .addColumn('revision', 'bigint', (c) => c.notNull())
+          .execute()
+      },
+    },
   }
 }

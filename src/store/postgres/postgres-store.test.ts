@@ -99,6 +99,7 @@ if (!url && inCi) {
           '005_event_seq_autoincrement',
           '006_settings',
           '007_rollout_plans',
+          '008_hosts',
         ])
       } finally {
         for (const s of stores) await s.close()

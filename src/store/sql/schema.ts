@@ -43,4 +43,11 @@ export interface Database {
   settings: { name: string; value: string }
   rollout_plans: { key: string; subscription_id: string; document: string; revision: number }
   rollout_plan_members: { set_key: string; plan_key: string }
+  hosts: {
+    key: string
+    document: string
+    status: string | null
+    status_at_ms: number | null
+    revision: number
+  }
 }
