@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint'
 // An import path into each layer, by its segments ('../../store/sql/x.js' is into store).
 // `fabrics` is the fabric implementations; `fabrics/types` (what a fabric is and keeps) is below.
 const into = {
-  main: String.raw`^(\.\./)+main\.js$`,
+  main: String.raw`^(\.\./)+main(\.js$|/)`,
   cli: String.raw`^(\.\./)+cli/`,
   api: String.raw`^(\.\./)+api/`,
   services: String.raw`^(\.\./)+services/`,
@@ -46,12 +46,12 @@ const layers = [
           'src/cli/images.ts',
           'src/cli/demo-fabric.ts',
         ],
-        regex: String.raw`^(\.\./)+(main\.js$|api/|services/|runtime/|health/|store/|fabrics/)`,
+        regex: String.raw`^(\.\./)+(main(\.js$|/)|api/|services/|runtime/|health/|store/|fabrics/)`,
         message: 'a client command talks to the server only through the client',
       },
       {
         files: ['src/cli/images.ts', 'src/cli/demo-fabric.ts'],
-        regex: String.raw`^(\.\./)+(main\.js$|api/|services/|runtime/|health/|store/|fabrics/(?!qemu/sample-image\.js$))`,
+        regex: String.raw`^(\.\./)+(main(\.js$|/)|api/|services/|runtime/|health/|store/|fabrics/(?!qemu/sample-image\.js$))`,
         message: 'the image commands talk to the server only through the client',
       },
     ],

@@ -13,14 +13,24 @@ import { print } from './output.js'
 type Named = Common & { name?: string; resourceGroup?: string }
 const COLUMNS = ['name', 'location', 'properties.provisioningState']
 
+const named = (c: Command) =>
+  common(c)
+    .option('-n, --name <name>', 'resource group name')
+    .option('-g, --resource-group <name>', 'resource group name (the same as -n)')
+
+const path = (sub: string, o: Named) => `/subscriptions/${sub}/resourcegroups/${nameOf(o)}`
+
 export function registerGroup(program: Command): void {
   const group = program.command('group').description('manage resource groups (like az group)')
-  const named = (c: Command) =>
-    common(c)
-      .option('-n, --name <name>', 'resource group name')
-      .option('-g, --resource-group <name>', 'resource group name (the same as -n)')
-  const path = (sub: string, o: Named) => `/subscriptions/${sub}/resourcegroups/${nameOf(o)}`
+  registerCreate(group)
+  registerShow(group)
+  registerList(group)
+  registerDelete(group)
+  registerExists(group)
+}
 
+/** Registers `group create`: a resource group, or its tags updated. */
+function registerCreate(group: Command): void {
   named(group.command('create').description('create a resource group, or update its tags'))
     .requiredOption('-l, --location <region>', 'region (it cannot change later)')
     .option('--tags <tags...>', 'space-separated tags: key[=value]')
@@ -37,7 +47,10 @@ export function registerGroup(program: Command): void {
         print((await client.request('PUT', path(sub, o), body)).body, o, COLUMNS)
       }),
     )
+}
 
+/** Registers `group show`. */
+function registerShow(group: Command): void {
   named(group.command('show').description('show a resource group'))
     .addHelpText('after', '\nExample:\n  osroll group show -g rg --query location\n')
     .action((o: Named) =>
@@ -46,7 +59,10 @@ export function registerGroup(program: Command): void {
         print((await client.get(path(sub, o))).body, o, COLUMNS)
       }),
     )
+}
 
+/** Registers `group list`: the resource groups of the subscription. */
+function registerList(group: Command): void {
   common(group.command('list').description('list the resource groups of the subscription'))
     .addHelpText('after', '\nExample:\n  osroll group list -o table\n')
     .action((o: Common) =>
@@ -55,7 +71,10 @@ export function registerGroup(program: Command): void {
         print(await client.list(`/subscriptions/${sub}/resourcegroups`), o, COLUMNS)
       }),
     )
+}
 
+/** Registers `group delete`: a group and everything in it. */
+function registerDelete(group: Command): void {
   named(group.command('delete').description('delete a resource group and everything in it'))
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--no-wait', 'return at once')
@@ -70,7 +89,10 @@ export function registerGroup(program: Command): void {
         if (location && o.wait !== false) await client.follow(location)
       }),
     )
+}
 
+/** Registers `group exists`: true or false. */
+function registerExists(group: Command): void {
   named(group.command('exists').description('whether a resource group exists: true or false'))
     .addHelpText('after', '\nExample:\n  osroll group exists -n rg\n')
     .action((o: Named) =>

@@ -18,12 +18,33 @@ const SUBNET_COLUMNS = ['name', 'properties.addressPrefix', 'properties.provisio
 const vnetsPath = (sub: string, rg: string) =>
   `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks`
 
+const group = (c: Command) => c.requiredOption('-g, --resource-group <name>', 'resource group')
+
+const named = (c: Command) => group(c).requiredOption('-n, --name <name>', 'virtual network name')
+
+const ofVnet = (c: Command) => group(c).requiredOption('--vnet-name <name>', 'the virtual network')
+
+const subnetNamed = (c: Command) => ofVnet(c).requiredOption('-n, --name <name>', 'subnet name')
+
+const subnetsPath = (sub: string, o: Group & { vnetName: string }) =>
+  `${vnetsPath(sub, o.resourceGroup)}/${o.vnetName}/subnets`
+
 /** Registers `vnet` on the `network` command. */
 export function registerVnet(network: Command): void {
   const vnet = network.command('vnet').description('virtual networks and their subnets')
-  const group = (c: Command) => c.requiredOption('-g, --resource-group <name>', 'resource group')
-  const named = (c: Command) => group(c).requiredOption('-n, --name <name>', 'virtual network name')
+  registerVnetCreate(vnet)
+  registerVnetShow(vnet)
+  registerVnetList(vnet)
+  registerVnetDelete(vnet)
+  const subnet = vnet.command('subnet').description("a virtual network's subnets")
+  registerSubnetCreate(subnet)
+  registerSubnetShow(subnet)
+  registerSubnetList(subnet)
+  registerSubnetDelete(subnet)
+}
 
+/** Registers `network vnet create`: a virtual network, with a first subnet if asked. */
+function registerVnetCreate(vnet: Command): void {
   named(common(vnet.command('create').description('create or replace a virtual network')))
     .option('-l, --location <region>', 'region', 'westus')
     .option('--address-prefixes <prefix...>', 'its address space (CIDR)', ['10.0.0.0/16'])
@@ -57,6 +78,10 @@ export function registerVnet(network: Command): void {
           print((await client.request('PUT', path, body)).body, o, VNET_COLUMNS)
         }),
     )
+}
+
+/** Registers `network vnet show`. */
+function registerVnetShow(vnet: Command): void {
   named(common(vnet.command('show').description('one virtual network')))
     .addHelpText('after', '\nExample:\n  osroll network vnet show -g rg -n vnet\n')
     .action((o: Vnet) =>
@@ -65,6 +90,10 @@ export function registerVnet(network: Command): void {
         print((await client.get(`${vnetsPath(sub, o.resourceGroup)}/${o.name}`)).body, o)
       }),
     )
+}
+
+/** Registers `network vnet list`: a group's virtual networks, or the subscription's. */
+function registerVnetList(vnet: Command): void {
   common(vnet.command('list').description("the virtual networks of a group, or the subscription's"))
     .option('-g, --resource-group <name>', 'resource group (default: the whole subscription)')
     .addHelpText('after', '\nExample:\n  osroll network vnet list -g rg -o table\n')
@@ -77,6 +106,10 @@ export function registerVnet(network: Command): void {
         print(await client.list(path), o, VNET_COLUMNS)
       }),
     )
+}
+
+/** Registers `network vnet delete`: a virtual network no set uses. */
+function registerVnetDelete(vnet: Command): void {
   named(common(vnet.command('delete').description('delete a virtual network no set uses')))
     .addHelpText('after', '\nExample:\n  osroll network vnet delete -g rg -n vnet\n')
     .action((o: Vnet) =>
@@ -85,14 +118,10 @@ export function registerVnet(network: Command): void {
         await client.request('DELETE', `${vnetsPath(sub, o.resourceGroup)}/${o.name}`)
       }),
     )
+}
 
-  const subnet = vnet.command('subnet').description("a virtual network's subnets")
-  const ofVnet = (c: Command) =>
-    group(c).requiredOption('--vnet-name <name>', 'the virtual network')
-  const subnetNamed = (c: Command) => ofVnet(c).requiredOption('-n, --name <name>', 'subnet name')
-  const subnetsPath = (sub: string, o: Group & { vnetName: string }) =>
-    `${vnetsPath(sub, o.resourceGroup)}/${o.vnetName}/subnets`
-
+/** Registers `network vnet subnet create`. */
+function registerSubnetCreate(subnet: Command): void {
   subnetNamed(common(subnet.command('create').description('create or replace a subnet')))
     .requiredOption('--address-prefixes <prefix>', "the subnet's address prefix (CIDR)")
     .addHelpText(
@@ -107,6 +136,10 @@ export function registerVnet(network: Command): void {
         print((await client.request('PUT', path, body)).body, o, SUBNET_COLUMNS)
       }),
     )
+}
+
+/** Registers `network vnet subnet show`. */
+function registerSubnetShow(subnet: Command): void {
   subnetNamed(common(subnet.command('show').description('one subnet')))
     .addHelpText(
       'after',
@@ -118,6 +151,10 @@ export function registerVnet(network: Command): void {
         print((await client.get(`${subnetsPath(sub, o)}/${o.name}`)).body, o)
       }),
     )
+}
+
+/** Registers `network vnet subnet list`: a virtual network's subnets. */
+function registerSubnetList(subnet: Command): void {
   ofVnet(common(subnet.command('list').description("a virtual network's subnets")))
     .addHelpText(
       'after',
@@ -129,6 +166,10 @@ export function registerVnet(network: Command): void {
         print(await client.list(subnetsPath(sub, o)), o, SUBNET_COLUMNS)
       }),
     )
+}
+
+/** Registers `network vnet subnet delete`: a subnet no instance uses. */
+function registerSubnetDelete(subnet: Command): void {
   subnetNamed(common(subnet.command('delete').description('delete a subnet no instance uses')))
     .addHelpText(
       'after',

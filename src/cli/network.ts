@@ -36,15 +36,21 @@ function lbOf(o: Common & { resourceGroup?: string; lbName: string }): {
   }
 }
 
+const lbPath = (sub: string, rg: string, name: string) =>
+  `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network/loadBalancers/${name}`
+
 export function registerNetwork(program: Command): void {
   const network = program
     .command('network')
     .description('load balancers, probes, virtual networks and subnets (like az network)')
   registerVnet(network)
   const lb = network.command('lb').description('load balancers')
-  const lbPath = (sub: string, rg: string, name: string) =>
-    `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network/loadBalancers/${name}`
+  registerLbCreate(lb)
+  registerProbeCreate(lb)
+}
 
+/** Registers `network lb create`. */
+function registerLbCreate(lb: Command): void {
   common(lb.command('create').description('create a load balancer'))
     .requiredOption('-g, --resource-group <name>', 'resource group')
     .requiredOption('-n, --name <name>', 'load balancer name')
@@ -62,7 +68,10 @@ export function registerNetwork(program: Command): void {
         ])
       }),
     )
+}
 
+/** Registers `network lb probe create`: a probe added to the load balancer, or replacing the one of its name. */
+function registerProbeCreate(lb: Command): void {
   common(
     lb
       .command('probe')
@@ -88,59 +97,59 @@ export function registerNetwork(program: Command): void {
       'after',
       '\nExample:\n  osroll network lb probe create -g rg --lb-name lb -n http --protocol Http --port 8080 --path /health\n',
     )
-    .action(
-      (
-        o: Common & {
-          resourceGroup?: string
-          lbName: string
-          name: string
-          protocol: string
-          port: string
-          path?: string
-          interval: string
-          threshold: string
-        },
-      ) =>
-        run(async () => {
-          const lb = lbOf(o)
-          const { client, sub } = await connect({ ...o, subscription: lb.subscription })
-          const path = lbPath(sub, lb.resourceGroup, lb.name)
-          const current = (await client.get(path)).body as {
-            location: string
-            sku?: unknown
-            properties: { probes?: { name: string }[] }
-          }
-          const probe = {
-            name: o.name,
-            properties: {
-              protocol: o.protocol,
-              port: Number(o.port),
-              ...(o.path ? { requestPath: o.path } : {}),
-              intervalInSeconds: Number(o.interval),
-              probeThreshold: Number(o.threshold),
-            },
-          }
-          const probes = [
-            ...(current.properties.probes ?? [])
-              .filter((p) => p.name.toLowerCase() !== o.name.toLowerCase())
-              .map(({ name, ...rest }) => ({
-                name,
-                properties: (rest as { properties: unknown }).properties,
-              })),
-            probe,
-          ]
-          const updated = (
-            await client.request('PUT', path, {
-              location: current.location,
-              sku: current.sku,
-              properties: { probes },
-            })
-          ).body as { properties: { probes: { name: string }[] } }
-          print(
-            updated.properties.probes.find((p) => p.name === o.name),
-            o,
-            ['name', 'properties.protocol', 'properties.port', 'properties.requestPath'],
-          )
-        }),
-    )
+    .action((o: ProbeOpts) => run(() => createProbe(o)))
+}
+
+type ProbeOpts = Common & {
+  resourceGroup?: string
+  lbName: string
+  name: string
+  protocol: string
+  port: string
+  path?: string
+  interval: string
+  threshold: string
+}
+
+/** Adds the probe to its load balancer (replacing one of the same name) and prints it. */
+async function createProbe(o: ProbeOpts): Promise<void> {
+  const lb = lbOf(o)
+  const { client, sub } = await connect({ ...o, subscription: lb.subscription })
+  const path = lbPath(sub, lb.resourceGroup, lb.name)
+  const current = (await client.get(path)).body as {
+    location: string
+    sku?: unknown
+    properties: { probes?: { name: string }[] }
+  }
+  const probe = {
+    name: o.name,
+    properties: {
+      protocol: o.protocol,
+      port: Number(o.port),
+      ...(o.path ? { requestPath: o.path } : {}),
+      intervalInSeconds: Number(o.interval),
+      probeThreshold: Number(o.threshold),
+    },
+  }
+  const probes = [
+    ...(current.properties.probes ?? [])
+      .filter((p) => p.name.toLowerCase() !== o.name.toLowerCase())
+      .map(({ name, ...rest }) => ({
+        name,
+        properties: (rest as { properties: unknown }).properties,
+      })),
+    probe,
+  ]
+  const updated = (
+    await client.request('PUT', path, {
+      location: current.location,
+      sku: current.sku,
+      properties: { probes },
+    })
+  ).body as { properties: { probes: { name: string }[] } }
+  print(
+    updated.properties.probes.find((p) => p.name === o.name),
+    o,
+    ['name', 'properties.protocol', 'properties.port', 'properties.requestPath'],
+  )
 }

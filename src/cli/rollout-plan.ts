@@ -20,14 +20,24 @@ const LIST_COLUMNS = [
 ]
 const SHOW_COLUMNS = ['name', 'phase', 'startTime', 'bakeEndTime', 'endTime']
 
+const named = (c: Command) => common(c).option('-n, --name <name>', 'rollout plan name')
+
+const path = (sub: string, name?: string) =>
+  `/subscriptions/${sub}/providers/Osroll.Upgrades/rolloutPlans${name ? `/${encodeURIComponent(name)}` : ''}`
+
 export function registerRolloutPlan(program: Command): void {
   const plan = program
     .command('rollout-plan')
     .description('order the automatic OS rollouts of many scale sets into stages (osroll only)')
-  const named = (c: Command) => common(c).option('-n, --name <name>', 'rollout plan name')
-  const path = (sub: string, name?: string) =>
-    `/subscriptions/${sub}/providers/Osroll.Upgrades/rolloutPlans${name ? `/${encodeURIComponent(name)}` : ''}`
+  registerCreate(plan)
+  registerShow(plan)
+  registerList(plan)
+  registerActions(plan)
+  registerDelete(plan)
+}
 
+/** Registers `rollout-plan create`: a plan, or its stages replaced. */
+function registerCreate(plan: Command): void {
   named(plan.command('create').description('create a rollout plan, or replace its stages'))
     .option(
       '--image <image>',
@@ -58,7 +68,10 @@ export function registerRolloutPlan(program: Command): void {
         print((await client.request('PUT', path(sub, name), body)).body, o)
       }),
     )
+}
 
+/** Registers `rollout-plan show`: a plan with its status per stage and per set. */
+function registerShow(plan: Command): void {
   named(plan.command('show').description('a plan with its status per stage and per set'))
     .addHelpText('after', '\nExample:\n  osroll rollout-plan show -n web -o table\n')
     .action((o: Named) =>
@@ -72,7 +85,10 @@ export function registerRolloutPlan(program: Command): void {
         print(table && !o.query ? body.properties.status.stages : body, o, SHOW_COLUMNS)
       }),
     )
+}
 
+/** Registers `rollout-plan list`. */
+function registerList(plan: Command): void {
   common(plan.command('list').description('the rollout plans of the subscription'))
     .addHelpText('after', '\nExample:\n  osroll rollout-plan list -o table\n')
     .action((o: Common) =>
@@ -81,7 +97,10 @@ export function registerRolloutPlan(program: Command): void {
         print(await client.list(path(sub)), o, LIST_COLUMNS)
       }),
     )
+}
 
+/** Registers `rollout-plan pause`, `resume` and `cancel`. */
+function registerActions(plan: Command): void {
   for (const [action, what] of [
     ['pause', 'hold the next stage and any new wave (the stage in flight finishes)'],
     ['resume', 'go on from where the plan was paused'],
@@ -99,7 +118,10 @@ export function registerRolloutPlan(program: Command): void {
           )
         }),
       )
+}
 
+/** Registers `rollout-plan delete`: its sets roll on their own again. */
+function registerDelete(plan: Command): void {
   named(plan.command('delete').description('delete a plan: its sets roll on their own again'))
     .addHelpText('after', '\nExample:\n  osroll rollout-plan delete -n web\n')
     .action((o: Named) =>

@@ -10,18 +10,28 @@ import { enumOption } from './args.js'
 
 type GalleryOpts = Common & { resourceGroup: string; galleryName: string; location: string }
 
+const galleryPath = (sub: string, o: GalleryOpts) =>
+  `/subscriptions/${sub}/resourceGroups/${o.resourceGroup}/providers/Microsoft.Compute/galleries/${o.galleryName}`
+
+const flags = (c: Command) =>
+  common(c)
+    .requiredOption('-g, --resource-group <name>', 'resource group')
+    .requiredOption('-r, --gallery-name <name>', 'gallery')
+    .option('-l, --location <region>', 'region', 'westus')
+
 export function registerSig(program: Command): void {
   const sig = program
     .command('sig')
     .description('galleries, image definitions and versions (like az sig)')
-  const galleryPath = (sub: string, o: GalleryOpts) =>
-    `/subscriptions/${sub}/resourceGroups/${o.resourceGroup}/providers/Microsoft.Compute/galleries/${o.galleryName}`
-  const flags = (c: Command) =>
-    common(c)
-      .requiredOption('-g, --resource-group <name>', 'resource group')
-      .requiredOption('-r, --gallery-name <name>', 'gallery')
-      .option('-l, --location <region>', 'region', 'westus')
+  registerCreate(sig)
+  registerImageDefinition(sig)
+  const version = sig.command('image-version').description('image versions')
+  registerVersionCreate(version)
+  registerVersionShow(version)
+}
 
+/** Registers `sig create`: a gallery. */
+function registerCreate(sig: Command): void {
   flags(sig.command('create').description('create a gallery'))
     .addHelpText('after', '\nExample:\n  osroll sig create -g rg -r gallery\n')
     .action((o: GalleryOpts) =>
@@ -34,7 +44,10 @@ export function registerSig(program: Command): void {
         )
       }),
     )
+}
 
+/** Registers `sig image-definition create`. */
+function registerImageDefinition(sig: Command): void {
   flags(
     sig
       .command('image-definition')
@@ -93,8 +106,10 @@ export function registerSig(program: Command): void {
           )
         }),
     )
+}
 
-  const version = sig.command('image-version').description('image versions')
+/** Registers `sig image-version create`: a version from an artifact, with its target regions. */
+function registerVersionCreate(version: Command): void {
   flags(version.command('create').description('create an image version from an artifact'))
     .requiredOption('-i, --gallery-image-definition <name>', 'image definition')
     .requiredOption('-e, --gallery-image-version <x.y.z>', 'version')
@@ -138,6 +153,10 @@ export function registerSig(program: Command): void {
           print((await client.request('PUT', path, body)).body, o, ['name', 'location'])
         }),
     )
+}
+
+/** Registers `sig image-version show`: a version and its replication. */
+function registerVersionShow(version: Command): void {
   flags(version.command('show').description('show an image version and its replication'))
     .requiredOption('-i, --gallery-image-definition <name>', 'image definition')
     .requiredOption('-e, --gallery-image-version <x.y.z>', 'version')

@@ -24,14 +24,24 @@ type AddFlags = {
   interval?: string
 }
 
+const gatesPath = (sub: string, o: { path: (sub: string) => string }) =>
+  `${o.path(sub)}/providers/Osroll.Upgrades/healthGates/default`
+
 export function registerHealthGates(vmss: Command, set: SetAddressing): void {
-  const gatesPath = (sub: string, o: { path: (sub: string) => string }) =>
-    `${o.path(sub)}/providers/Osroll.Upgrades/healthGates/default`
   const hg = vmss
     .command('health-gate')
     .description(
       "health gates judged beside the set's health source: prometheus, cohort, webhook (osroll only)",
     )
+  registerShow(hg, set)
+  registerAdd(hg, set)
+  registerRemove(hg, set)
+  registerSet(hg, set)
+  registerDelete(hg, set)
+}
+
+/** Registers `health-gate show`. */
+function registerShow(hg: Command, set: SetAddressing): void {
   set.named(hg.command('show').description("the set's health gates")).action((given: object) =>
     run(async () => {
       const o = set.resolve(given)
@@ -39,6 +49,10 @@ export function registerHealthGates(vmss: Command, set: SetAddressing): void {
       print((await client.get(gatesPath(sub, o))).body, o)
     }),
   )
+}
+
+/** Registers `health-gate add`: one gate added, or replacing the gate of its name. */
+function registerAdd(hg: Command, set: SetAddressing): void {
   set
     .named(
       hg
@@ -78,6 +92,10 @@ export function registerHealthGates(vmss: Command, set: SetAddressing): void {
         print((await client.request('PUT', path, { properties: { gates } })).body, o)
       }),
     )
+}
+
+/** Registers `health-gate remove`: one gate, by name. */
+function registerRemove(hg: Command, set: SetAddressing): void {
   set
     .named(
       hg
@@ -97,6 +115,10 @@ export function registerHealthGates(vmss: Command, set: SetAddressing): void {
         print((await client.request('PUT', path, { properties: { gates } })).body, o)
       }),
     )
+}
+
+/** Registers `health-gate set`: all gates, from a JSON list. */
+function registerSet(hg: Command, set: SetAddressing): void {
   set
     .named(
       hg
@@ -120,6 +142,10 @@ export function registerHealthGates(vmss: Command, set: SetAddressing): void {
         print((await client.request('PUT', gatesPath(sub, o), { properties: { gates } })).body, o)
       }),
     )
+}
+
+/** Registers `health-gate delete`: all the set's gates. */
+function registerDelete(hg: Command, set: SetAddressing): void {
   set
     .named(
       hg

@@ -20,14 +20,22 @@ type SetFlags = {
 const HOOKS = ['pre-reimage', 'post-healthy']
 const NAMES: Record<string, string> = { 'pre-reimage': 'preReimage', 'post-healthy': 'postHealthy' }
 
+const hooksPath = (sub: string, o: { path: (sub: string) => string }) =>
+  `${o.path(sub)}/providers/Osroll.Upgrades/lifecycleHooks/default`
+
 export function registerHooks(vmss: Command, set: SetAddressing): void {
-  const hooksPath = (sub: string, o: { path: (sub: string) => string }) =>
-    `${o.path(sub)}/providers/Osroll.Upgrades/lifecycleHooks/default`
   const hook = vmss
     .command('hook')
     .description(
       'per-instance lifecycle hooks: a pre-reimage webhook (continue, defer, skip) and a post-healthy one (continue, fail) (osroll only)',
     )
+  registerShow(hook, set)
+  registerSet(hook, set)
+  registerDelete(hook, set)
+}
+
+/** Registers `hook show`: the set's lifecycle hooks. */
+function registerShow(hook: Command, set: SetAddressing): void {
   set.named(hook.command('show').description("the set's lifecycle hooks")).action((given: object) =>
     run(async () => {
       const o = set.resolve(given)
@@ -35,6 +43,10 @@ export function registerHooks(vmss: Command, set: SetAddressing): void {
       print((await client.get(hooksPath(sub, o))).body, o)
     }),
   )
+}
+
+/** Registers `hook set`: one hook, the other kept. */
+function registerSet(hook: Command, set: SetAddressing): void {
   set
     .named(
       hook
@@ -74,6 +86,10 @@ export function registerHooks(vmss: Command, set: SetAddressing): void {
         print((await client.request('PATCH', hooksPath(sub, o), { properties })).body, o)
       }),
     )
+}
+
+/** Registers `hook delete`: one hook (--hook), or all of them. */
+function registerDelete(hook: Command, set: SetAddressing): void {
   set
     .named(
       hook

@@ -12,14 +12,22 @@ type SetFlags = { timeZone?: string; cron: string[]; duration: string[]; weekly:
 
 const collect = (value: string, previous: string[]) => [...previous, value]
 
+const windowsPath = (sub: string, o: { path: (sub: string) => string }) =>
+  `${o.path(sub)}/providers/Osroll.Upgrades/maintenanceWindows/default`
+
 export function registerMaintenanceWindow(vmss: Command, set: SetAddressing): void {
-  const windowsPath = (sub: string, o: { path: (sub: string) => string }) =>
-    `${o.path(sub)}/providers/Osroll.Upgrades/maintenanceWindows/default`
   const mw = vmss
     .command('maintenance-window')
     .description(
       "osroll's maintenance windows: batches start only inside them (cron + duration or weekly ranges, in a time zone; osroll only)",
     )
+  registerShow(mw, set)
+  registerSet(mw, set)
+  registerDelete(mw, set)
+}
+
+/** Registers `maintenance-window show`: the windows, and whether one is open now. */
+function registerShow(mw: Command, set: SetAddressing): void {
   set
     .named(mw.command('show').description("the set's windows, and whether one is open now"))
     .action((given: object) =>
@@ -29,6 +37,10 @@ export function registerMaintenanceWindow(vmss: Command, set: SetAddressing): vo
         print((await client.get(windowsPath(sub, o))).body, o)
       }),
     )
+}
+
+/** Registers `maintenance-window set`: the windows (replacing the ones before), or the zone. */
+function registerSet(mw: Command, set: SetAddressing): void {
   set
     .named(
       mw
@@ -85,6 +97,10 @@ export function registerMaintenanceWindow(vmss: Command, set: SetAddressing): vo
         print((await client.request('PATCH', windowsPath(sub, o), { properties })).body, o)
       }),
     )
+}
+
+/** Registers `maintenance-window delete`: batches start at any time again. */
+function registerDelete(mw: Command, set: SetAddressing): void {
   set
     .named(
       mw.command('delete').description("remove the set's windows: batches start at any time again"),

@@ -24,14 +24,22 @@ type SetFlags = {
   adaptiveRamp?: boolean
 }
 
+const settingsPath = (sub: string, o: { path: (sub: string) => string }) =>
+  `${o.path(sub)}/providers/Osroll.Upgrades/upgradeSettings/default`
+
 export function registerUpgradeSettings(vmss: Command, set: SetAddressing): void {
-  const settingsPath = (sub: string, o: { path: (sub: string) => string }) =>
-    `${o.path(sub)}/providers/Osroll.Upgrades/upgradeSettings/default`
   const us = vmss
     .command('upgrade-settings')
     .description(
       "osroll's per-set rollout timing: healthDeadline, minHealthyTime, batchSoak, progressDeadline (osroll only)",
     )
+  registerShow(us, set)
+  registerSet(us, set)
+  registerDelete(us, set)
+}
+
+/** Registers `upgrade-settings show`: the set's settings and the effective values. */
+function registerShow(us: Command, set: SetAddressing): void {
   set
     .named(us.command('show').description("the set's upgrade settings and the effective values"))
     .action((given: object) =>
@@ -41,6 +49,10 @@ export function registerUpgradeSettings(vmss: Command, set: SetAddressing): void
         print((await client.get(settingsPath(sub, o))).body, o)
       }),
     )
+}
+
+/** Registers `upgrade-settings set`: the timings given, the others kept. */
+function registerSet(us: Command, set: SetAddressing): void {
   set
     .named(
       us
@@ -92,6 +104,10 @@ export function registerUpgradeSettings(vmss: Command, set: SetAddressing): void
         print((await client.request('PATCH', settingsPath(sub, o), { properties })).body, o)
       }),
     )
+}
+
+/** Registers `upgrade-settings delete`: the defaults apply again. */
+function registerDelete(us: Command, set: SetAddressing): void {
   set
     .named(
       us.command('delete').description("remove the set's upgrade settings: the defaults apply"),

@@ -127,15 +127,89 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError'
 }
 
+type Key = keyof typeof ENV_NAMES
+type DurationKey =
+  | 'healthDeadline'
+  | 'promptJitter'
+  | 'replicationDelay'
+  | 'historyRetention'
+  | 'leaseTtl'
+  | 'operationRetention'
+
+/** How the checks read a value (flag, then variable) and say what is wrong with it. */
+type Reader = Readonly<{
+  get: (k: Key) => string | undefined
+  fail: (k: Key, msg: string) => never
+  duration: (k: DurationKey, fallback: string) => number
+  count: (k: 'maxInstancesPerSubscription' | 'maxEventStreamsPerToken', d: number) => number
+}>
+
 /**
+ * Checks in a fixed order (the first problem is the one reported): the server's shape, its
+ * service settings, the lifetimes, then the rest as the result is built.
  * @example loadConfig({ port: '8080' }, { OSROLL_FABRIC: 'sim' }).port === 8080
  */
 export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
-  const get = (k: keyof typeof ENV_NAMES): string | undefined =>
-    flags[k] ?? env[ENV_NAMES[k]] ?? undefined
-  const fail = (k: keyof typeof ENV_NAMES, msg: string): never => {
+  const r = readerOf(flags, env)
+  const { get, duration, count } = r
+  const { port, fabric, qemuAccel, store, timing } = shapeOf(r)
+  const { retryAfter, logLevel, databaseSchema, replicaId, rateLimit, osDiskMode } = serviceOf(r)
+  const { operationRetentionMs, leaseTtlMs, implicitGroups } = lifetimesOf(r)
+  return {
+    host: get('host') ?? DEFAULTS.host,
+    port,
+    dataDir: resolve(get('dataDir') ?? DEFAULTS.dataDir),
+    fabric: fabric as Config['fabric'],
+    qemuAccel: qemuAccel as AccelChoice,
+    store: store as Config['store'],
+    databaseUrl: get('databaseUrl') ?? null,
+    databaseSchema,
+    replicaId,
+    leaseTtlMs,
+    tls: tlsOf(get('tls'), get('tlsCert'), get('tlsKey'), r.fail),
+    timing: timing as Config['timing'],
+    healthDeadlineMs: duration('healthDeadline', DEFAULTS.healthDeadline),
+    promptJitterMs: duration('promptJitter', DEFAULTS.promptJitter),
+    retryAfterSeconds: retryAfter,
+    logLevel: logLevel as LogLevel,
+    replicationDelayMs: duration('replicationDelay', DEFAULTS.replicationDelay),
+    addressPrefix: addressPrefixOf(get('addressRange') ?? DEFAULTS.addressRange, r.fail),
+    historyRetentionMs: duration('historyRetention', DEFAULTS.historyRetention),
+    rateLimitPerMinute: rateLimit,
+    osDiskMode: osDiskMode as OsDiskMode,
+    maxInstancesPerSubscription: count(
+      'maxInstancesPerSubscription',
+      DEFAULTS.maxInstancesPerSubscription,
+    ),
+    maxEventStreamsPerToken: count('maxEventStreamsPerToken', DEFAULTS.maxEventStreamsPerToken),
+    operationRetentionMs,
+    secretsKeyFile: get('secretsKeyFile') ? resolve(get('secretsKeyFile') as string) : null,
+    implicitResourceGroups: implicitGroups === 'true',
+    ...instancesOf(r.get, r.fail),
+  }
+}
+
+function readerOf(flags: RawConfig, env: NodeJS.ProcessEnv): Reader {
+  const get = (k: Key): string | undefined => flags[k] ?? env[ENV_NAMES[k]] ?? undefined
+  const fail = (k: Key, msg: string): never => {
     throw new ConfigError(`--${kebab(k)} (${ENV_NAMES[k]}): ${msg}`)
   }
+  const duration = (k: DurationKey, fallback: string): number => {
+    const text = get(k) ?? fallback
+    const ms = parseDurationMs(text)
+    return ms ?? fail(k, `'${text}' is not an ISO-8601 duration such as PT5M`)
+  }
+  const count = (k: 'maxInstancesPerSubscription' | 'maxEventStreamsPerToken', d: number) => {
+    const n = Number(get(k) ?? d)
+    return Number.isInteger(n) && n >= 0 && n <= 1e9
+      ? n
+      : fail(k, `'${get(k)}' must be a whole number from 0 (no limit) to 1000000000`)
+  }
+  return { get, fail, duration, count }
+}
+
+/** Where it listens, what runs instances, which store, which timing. */
+function shapeOf({ get, fail }: Reader) {
   const port = Number(get('port') ?? DEFAULTS.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     fail('port', `'${get('port')}' is not a port number`)
@@ -153,20 +227,11 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   const timing = get('timing') ?? DEFAULTS.timing
   if (timing !== 'prompt' && timing !== 'azure')
     fail('timing', `'${timing}' is not one of prompt, azure`)
-  const duration = (
-    k:
-      | 'healthDeadline'
-      | 'promptJitter'
-      | 'replicationDelay'
-      | 'historyRetention'
-      | 'leaseTtl'
-      | 'operationRetention',
-    fallback: string,
-  ): number => {
-    const text = get(k) ?? fallback
-    const ms = parseDurationMs(text)
-    return ms ?? fail(k, `'${text}' is not an ISO-8601 duration such as PT5M`)
-  }
+  return { port, fabric, qemuAccel, store, timing }
+}
+
+/** Retry-After, the log level, the database schema, the replica's name, the rate limit, disks. */
+function serviceOf({ get, fail }: Reader) {
   const retryAfter = Number(get('retryAfter') ?? DEFAULTS.retryAfterSeconds)
   if (!Number.isInteger(retryAfter) || retryAfter < 1 || retryAfter > 60)
     fail('retryAfter', 'must be whole seconds from 1 to 60')
@@ -185,12 +250,11 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   const osDiskMode = get('osDiskMode') ?? DEFAULTS.osDiskMode
   if (!(OS_DISK_MODES as readonly string[]).includes(osDiskMode))
     fail('osDiskMode', `'${osDiskMode}' is not one of ${OS_DISK_MODES.join(', ')}`)
-  const count = (k: 'maxInstancesPerSubscription' | 'maxEventStreamsPerToken', d: number) => {
-    const n = Number(get(k) ?? d)
-    return Number.isInteger(n) && n >= 0 && n <= 1e9
-      ? n
-      : fail(k, `'${get(k)}' must be a whole number from 0 (no limit) to 1000000000`)
-  }
+  return { retryAfter, logLevel, databaseSchema, replicaId, rateLimit, osDiskMode }
+}
+
+/** How long operations stay readable and leases last; the resource group compatibility switch. */
+function lifetimesOf({ get, fail, duration }: Reader) {
   const operationRetentionMs = duration('operationRetention', DEFAULTS.operationRetention)
   if (operationRetentionMs < 60_000)
     fail('operationRetention', 'must be at least PT1M (clients poll operations after the call)')
@@ -199,44 +263,13 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
   const implicitGroups = get('implicitResourceGroups') ?? String(DEFAULTS.implicitResourceGroups)
   if (implicitGroups !== 'true' && implicitGroups !== 'false')
     fail('implicitResourceGroups', `'${implicitGroups}' is not one of true, false`)
-  return {
-    host: get('host') ?? DEFAULTS.host,
-    port,
-    dataDir: resolve(get('dataDir') ?? DEFAULTS.dataDir),
-    fabric: fabric as Config['fabric'],
-    qemuAccel: qemuAccel as AccelChoice,
-    store: store as Config['store'],
-    databaseUrl: get('databaseUrl') ?? null,
-    databaseSchema,
-    replicaId,
-    leaseTtlMs,
-    tls: tlsOf(get('tls'), get('tlsCert'), get('tlsKey'), fail),
-    timing: timing as Config['timing'],
-    healthDeadlineMs: duration('healthDeadline', DEFAULTS.healthDeadline),
-    promptJitterMs: duration('promptJitter', DEFAULTS.promptJitter),
-    retryAfterSeconds: retryAfter,
-    logLevel: logLevel as LogLevel,
-    replicationDelayMs: duration('replicationDelay', DEFAULTS.replicationDelay),
-    addressPrefix: addressPrefixOf(get('addressRange') ?? DEFAULTS.addressRange, fail),
-    historyRetentionMs: duration('historyRetention', DEFAULTS.historyRetention),
-    rateLimitPerMinute: rateLimit,
-    osDiskMode: osDiskMode as OsDiskMode,
-    maxInstancesPerSubscription: count(
-      'maxInstancesPerSubscription',
-      DEFAULTS.maxInstancesPerSubscription,
-    ),
-    maxEventStreamsPerToken: count('maxEventStreamsPerToken', DEFAULTS.maxEventStreamsPerToken),
-    operationRetentionMs,
-    secretsKeyFile: get('secretsKeyFile') ? resolve(get('secretsKeyFile') as string) : null,
-    implicitResourceGroups: implicitGroups === 'true',
-    ...instancesOf(get, fail),
-  }
+  return { operationRetentionMs, leaseTtlMs, implicitGroups }
 }
 
 /** The local fabric's sandbox and fileUris options. */
 function instancesOf(
-  get: (k: keyof typeof ENV_NAMES) => string | undefined,
-  fail: (k: keyof typeof ENV_NAMES, msg: string) => never,
+  get: (k: Key) => string | undefined,
+  fail: (k: Key, msg: string) => never,
 ): Pick<Config, 'instanceSandbox' | 'instanceUidBase' | 'fileUris' | 'imageSourceRoots'> {
   const sandbox = get('instanceSandbox') ?? DEFAULTS.instanceSandbox
   if (!(SANDBOX_MODES as readonly string[]).includes(sandbox))
@@ -274,7 +307,7 @@ function tlsOf(
   mode: string | undefined,
   cert: string | undefined,
   key: string | undefined,
-  fail: (k: keyof typeof ENV_NAMES, msg: string) => never,
+  fail: (k: Key, msg: string) => never,
 ): Config['tls'] {
   if (mode !== undefined && mode !== 'self-signed')
     fail('tls', `'${mode}' is not supported; use --tls self-signed or --tls-cert/--tls-key`)
@@ -294,10 +327,7 @@ function kebab(s: string): string {
 }
 
 /** `127.a.0.0/16` → `127.a`: instances bind loopback addresses, so the range must be in 127/8. */
-function addressPrefixOf(
-  text: string,
-  fail: (k: keyof typeof ENV_NAMES, msg: string) => never,
-): string {
+function addressPrefixOf(text: string, fail: (k: Key, msg: string) => never): string {
   const m = /^127\.(\d{1,3})\.0\.0\/16$/.exec(text)
   if (!m || Number(m[1]) > 255)
     return fail(

@@ -12,6 +12,41 @@ export type WaveMetrics = ReturnType<typeof createWaveMetrics>
 const STAGE_SECONDS = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 21600, 86400]
 
 export function createWaveMetrics(registry: Registry) {
+  const m = waveMetricSet(registry)
+  const bakingPlans = new Set<string>()
+  return {
+    /** Records what one saved decision of a plan says. */
+    waveStep(
+      planKey: string,
+      before: WavePlanState,
+      after: WavePlanState,
+      notes: readonly WaveNote[],
+    ): void {
+      for (const n of notes) {
+        if (n.kind === 'WaveStarted') m.waves.inc({ status: 'Started' })
+        else if (n.kind === 'WaveSucceeded') m.waves.inc({ status: 'Succeeded' })
+        else if (n.kind === 'WaveCancelled') m.waves.inc({ status: 'Cancelled' })
+        else if (n.kind === 'WaveFailed') {
+          m.waves.inc({ status: 'Failed' })
+          m.failures.inc({ reason: after.wave?.reason?.code ?? 'Unknown' })
+        } else m.stages.inc({ transition: TRANSITIONS[n.kind] })
+      }
+      const wave = after.wave
+      for (const [i, st] of (wave?.stages ?? []).entries()) {
+        const was = before.wave?.version === wave?.version ? before.wave?.stages[i] : undefined
+        if (st.endedAtMs !== null && was?.endedAtMs == null && st.startedAtMs !== null)
+          m.stageSeconds.observe((st.endedAtMs - st.startedAtMs) / 1000)
+      }
+      const isBaking = wave?.phase === 'Rolling' && wave.stages[wave.stage]?.phase === 'Baking'
+      if (isBaking) bakingPlans.add(planKey)
+      else bakingPlans.delete(planKey)
+      m.baking.set(bakingPlans.size)
+    },
+  }
+}
+
+/** The wave metrics on `registry`: the ones registered there already, else new ones. */
+function waveMetricSet(registry: Registry) {
   const waves = once(
     registry,
     'osroll_waves_total',
@@ -66,36 +101,7 @@ export function createWaveMetrics(registry: Registry) {
         registers: [registry],
       }),
   )
-  const bakingPlans = new Set<string>()
-  return {
-    /** Records what one saved decision of a plan says. */
-    waveStep(
-      planKey: string,
-      before: WavePlanState,
-      after: WavePlanState,
-      notes: readonly WaveNote[],
-    ): void {
-      for (const n of notes) {
-        if (n.kind === 'WaveStarted') waves.inc({ status: 'Started' })
-        else if (n.kind === 'WaveSucceeded') waves.inc({ status: 'Succeeded' })
-        else if (n.kind === 'WaveCancelled') waves.inc({ status: 'Cancelled' })
-        else if (n.kind === 'WaveFailed') {
-          waves.inc({ status: 'Failed' })
-          failures.inc({ reason: after.wave?.reason?.code ?? 'Unknown' })
-        } else stages.inc({ transition: TRANSITIONS[n.kind] })
-      }
-      const wave = after.wave
-      for (const [i, st] of (wave?.stages ?? []).entries()) {
-        const was = before.wave?.version === wave?.version ? before.wave?.stages[i] : undefined
-        if (st.endedAtMs !== null && was?.endedAtMs == null && st.startedAtMs !== null)
-          stageSeconds.observe((st.endedAtMs - st.startedAtMs) / 1000)
-      }
-      const isBaking = wave?.phase === 'Rolling' && wave.stages[wave.stage]?.phase === 'Baking'
-      if (isBaking) bakingPlans.add(planKey)
-      else bakingPlans.delete(planKey)
-      baking.set(bakingPlans.size)
-    },
-  }
+  return { waves, failures, stages, stageSeconds, baking }
 }
 
 const TRANSITIONS: Record<string, string> = {
