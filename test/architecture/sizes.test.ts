@@ -81,7 +81,6 @@ const PENDING_SPLIT: readonly Entry[] = [
   { file: 'src/runtime/reconciler.ts', fn: 'step' },
   { file: 'src/services/scale-sets.ts', fn: 'putScaleSet' },
   { file: 'src/services/galleries.ts', fn: 'Galleries.putVersion' },
-  { file: 'src/services/load-balancers.ts', fn: 'putLoadBalancer' },
   { file: 'src/fabrics/local/provisioning.ts', fn: 'runExtensions' },
   { file: 'src/core/scale-set/validate.ts', fn: 'checkAutomaticOSUpgrade' },
 ]
