@@ -7,12 +7,16 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AxeBuilder } from '@axe-core/playwright'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe } from '../../test-support/serve-process.js'
 import type { ServeProcess } from '../../test-support/serve-process.js'
-import { CHROMIUM, buildDashboard, launchChromium } from '../../test-support/browser.js'
+import {
+  CHROMIUM,
+  buildDashboard,
+  launchChromium,
+  seriousViolations,
+} from '../../test-support/browser.js'
 import {
   HTTP_HEALTH_PROBE,
   armPaths,
@@ -81,12 +85,7 @@ describe.skipIf(!available && !inCi)('the instance drawer follows its console', 
       .toMatch(/sample web 1\.0\.0 listening on 127\.96\.\d+\.\d+:8080/)
     // Following: read again and again (every 2 s).
     await expect.poll(() => reads.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(3)
-    const axe = await new AxeBuilder({ page }).analyze()
-    expect(
-      axe.violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.id}: ${v.help}`),
-    ).toEqual([])
+    expect(await seriousViolations(page)).toEqual([])
     // Follow off: the drawer says so; the reads' stop is the effect's cleanup (not timed here:
     // proving that nothing happens would take a real-time sleep).
     await page.getByTestId('console-follow').uncheck()

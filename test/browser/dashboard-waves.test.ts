@@ -8,12 +8,17 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AxeBuilder } from '@axe-core/playwright'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe } from '../../test-support/serve-process.js'
 import type { ServeProcess } from '../../test-support/serve-process.js'
-import { CHROMIUM, buildDashboard, launchChromium } from '../../test-support/browser.js'
+import {
+  CHROMIUM,
+  buildDashboard,
+  launchChromium,
+  openPage,
+  seriousViolations,
+} from '../../test-support/browser.js'
 import {
   armPaths,
   autoUpgradeSetBody,
@@ -73,16 +78,8 @@ describe.skipIf(!available && !inCi)('rollout plans in the dashboard', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  async function open(): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    const page = await context.newPage()
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(`${m.text()} (${m.location().url})`)
-    })
-    page.on('pageerror', (e) => consoleErrors.push(String(e)))
-    await page.goto(`${server.url}/#token=${encodeURIComponent(server.token)}`)
-    return page
-  }
+  const open = () =>
+    openPage(browser, `${server.url}/#token=${encodeURIComponent(server.token)}`, consoleErrors)
 
   it(
     'shows the stages, pauses and resumes the plan through confirmations, and follows the wave to the end',
@@ -99,12 +96,7 @@ describe.skipIf(!available && !inCi)('rollout plans in the dashboard', () => {
         .toBe('Succeeded')
       expect(await card.textContent()).toContain('wave of 1.0.0')
       expect(await stages.nth(0).getAttribute('aria-label')).toBe('Stage 1, canary: Completed')
-      const axe = await new AxeBuilder({ page }).analyze()
-      expect(
-        axe.violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v) => `${v.id}: ${v.help}`),
-      ).toEqual([])
+      expect(await seriousViolations(page)).toEqual([])
 
       // A new version: the wave starts at stage 1, live.
       await server.call('PUT', p().image('1.1.0'), imageBody('sim:?boot=1'))

@@ -146,6 +146,9 @@ export async function runApiFuzz(o: { runs: number; seed: number }): Promise<Fuz
         sql`select id, document from operations order by id`,
         sql`select hash from tokens order by hash`,
         sql`select set_key, instance_id, record from instance_records order by 1, 2`,
+        sql`select * from rollout_plans order by 1`,
+        sql`select * from rollout_plan_members order by 1, 2`,
+        sql`select * from hosts order by 1`,
       ])
         h.update(JSON.stringify((await q.execute(store.db)).rows))
       return h.digest('hex')
@@ -527,6 +530,32 @@ function requestArbitrary(c: {
     `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d/versions/1.0.0`,
     `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ServiceFabric/clusters/c`,
     `/subscriptions/${sub}/providers/Microsoft.Compute/locations/westus/operations/${randomUUID()}`,
+    // osroll's own extension resources (Osroll.Upgrades), on the set and on the subscription.
+    ...[
+      'plans/default',
+      'plans/default?version=1.0.0',
+      'rollouts',
+      'rollouts/current',
+      'rollouts/current/timeline',
+      'rollouts/current/pause',
+      'rollouts/current/resume',
+      'rollouts/start',
+      'rollouts/nope/timeline',
+      'quarantinedVersions',
+      'quarantinedVersions/1.0.0',
+      'quarantinedVersions/1.0.0/release',
+      'upgradeSettings/default',
+      'healthGates/default',
+      'lifecycleHooks/default',
+      'maintenanceWindows/default',
+    ].map((x) => `${set}/providers/Osroll.Upgrades/${x}`),
+    `/subscriptions/${sub}/providers/Osroll.Upgrades/rolloutPlans`,
+    `/subscriptions/${sub}/providers/Osroll.Upgrades/rolloutPlans/plan`,
+    `/subscriptions/${sub}/providers/Osroll.Upgrades/rolloutPlans/plan/pause`,
+    `/subscriptions/${sub}/providers/Osroll.Upgrades/rolloutPlans/plan/cancel`,
+    `/subscriptions/${sub}/providers/Osroll.Upgrades/fleetVersions`,
+    // Not the hosts registry (/providers/Osroll.Fabric/hosts): a PUT reaches out over SSH to
+    // the address it names, and tests reach loopback only; test/api/hosts.test.ts has its inputs.
     '/metrics',
     '/whoami',
     '/healthz',
