@@ -404,6 +404,7 @@ async function makeFabric(
       prober,
       addressPrefix: config.addressPrefix,
       accel: accel.accel,
+      accelReason: accel.reason,
       metadata,
       onChange: (scaleSetKey) => onHealthChange(scaleSetKey),
       nowMs: () => clock.nowMs(),

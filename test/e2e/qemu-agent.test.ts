@@ -2,7 +2,8 @@
  * The guest agent end to end, through the API on one real QEMU VM (issue 19 §7): a Custom
  * Script runs inside the guest and its output shows in the instance view; the Application
  * Health extension, the set's health source, is probed in the guest and reported by the agent;
- * a model whose script fails shows it Failed with its exit code, and fails provisioning. Skipped,
+ * a model whose script fails shows it Failed with its exit code, and fails provisioning; the
+ * instance view names the accelerator the VM runs under. Skipped,
  * saying why, where QEMU or the Debian kernel package is missing.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -101,9 +102,34 @@ describe.skipIf(missing.length > 0)(
         expect(statusOf(provisioned, 'health')).toMatchObject({
           code: 'ProvisioningState/succeeded',
         })
+        // The accelerator, after Azure's own statuses (docs/api.md § Instances and their views).
+        expect(provisioned.statuses.map((s: any) => s.code)).toEqual([
+          'ProvisioningState/succeeded',
+          'PowerState/running',
+          'Osroll/Accelerator/tcg',
+        ])
+        expect(provisioned.statuses[2]).toEqual({
+          code: 'Osroll/Accelerator/tcg',
+          level: 'Info',
+          displayStatus: 'VM under TCG (software emulation)',
+          message: 'asked for (--qemu-accel tcg)',
+        })
+        const setView = (await call('GET', `${p.set()}/instanceView`)).body as any
+        expect(setView.virtualMachine.statusesSummary).toContainEqual({
+          code: 'Osroll/Accelerator/tcg',
+          count: 1,
+        })
         // The health is the agent's own, probed in the guest.
-        const [agentFile] = filesUnder(join(dataDir, 'vms'), 'agent.json')
-        const agent = JSON.parse(readFileSync(join(dataDir, 'vms', agentFile as string), 'utf8'))
+        // (The host's probe can say healthy before the agent's first report: wait for that.)
+        const agent = await waitFor(
+          async () => {
+            const [file] = filesUnder(join(dataDir, 'vms'), 'agent.json')
+            const a = file && JSON.parse(readFileSync(join(dataDir, 'vms', file), 'utf8'))
+            return a?.health?.state === 'healthy' && a
+          },
+          'the agent reporting its in-guest probe',
+          30_000,
+        )
         expect(agent.health).toMatchObject({ state: 'healthy', last: 'healthy' })
 
         // A new model whose script fails: run again in place by the agent, Failed with its code.

@@ -47,7 +47,7 @@ import { readManifest, type QemuManifest } from './manifest.js'
 import { vmDir, type QemuDisk, type QemuInstance, type QemuStateStore } from './qemu-state.js'
 import { requireTools } from './tools.js'
 import { CONSOLE_LOG, CONSOLE_ROTATE_BYTES, consoleTail, rotateConsole } from './console-log.js'
-import { hostTscKhz, startVm, stopVm, type Accel } from './vm.js'
+import { accelOfProcess, hostTscKhz, startVm, stopVm, type Accel } from './vm.js'
 import { GuestAgentEndpoint } from './guest-agent-endpoint.js'
 import type { AgentProgress } from './guest-agent.js'
 
@@ -68,6 +68,8 @@ export type QemuFabricOptions = Readonly<{
   /** A data disk's size when the model gives no `diskSizeGB`. Default 256 MiB. */
   dataDiskMb?: number
   accel?: Accel
+  /** Why `accel` was chosen (accel.ts), shown with it in the instance view. */
+  accelReason?: string
   /** Past this size a VM's console log is rotated (one older generation kept). Default 1 MiB. */
   consoleRotateBytes?: number
   /** How long a guest gets to power off before QMP quit. Default 5 s. */
@@ -381,7 +383,25 @@ export class QemuFabric implements Fabric {
       privateIp: i.privateIp,
       dataDisks: i.dataDisks,
       extensions: provisioned?.extensions ?? [],
+      ...(alive && i.process ? this.acceleratorOf(i.process) : {}),
     }
+  }
+
+  /**
+   * The accelerator a running VM's QEMU was started under, and why: this osroll's choice, or,
+   * for a VM an earlier osroll started under another one, that it was so started.
+   */
+  private acceleratorOf(
+    p: NonNullable<QemuInstance['process']>,
+  ): Pick<InstanceView, 'accelerator'> {
+    const accel = p.accel ?? accelOfProcess(p.pid)
+    if (accel === null) return {}
+    const mine = this.o.accel ?? 'tcg'
+    const reason =
+      accel === mine
+        ? (this.o.accelReason ?? `--qemu-accel ${mine}`)
+        : `started under ${accel.toUpperCase()} by an earlier osroll (this one chose ${mine.toUpperCase()})`
+    return { accelerator: { accel, reason } }
   }
 
   /**
@@ -450,7 +470,11 @@ export class QemuFabric implements Fabric {
         },
       )
       crashPoint('boot-spawned')
-      await this.recordStarted(instance, { ...proc, spawnId }, startedAtMs)
+      await this.recordStarted(
+        instance,
+        { ...proc, spawnId, accel: this.o.accel ?? 'tcg' },
+        startedAtMs,
+      )
     } catch (err) {
       await this.fail(
         instance,
@@ -461,13 +485,18 @@ export class QemuFabric implements Fabric {
 
   private async recordStarted(
     i: QemuInstance,
-    proc: Readonly<{ pid: number; startTicks: number; spawnId: string }>,
+    proc: Readonly<{ pid: number; startTicks: number; spawnId: string; accel?: Accel }>,
     startedAtMs: number,
   ): Promise<QemuInstance> {
     const next: QemuInstance = {
       ...i,
       wantRunning: true,
-      process: { pid: proc.pid, startTicks: proc.startTicks, spawnId: proc.spawnId },
+      process: {
+        pid: proc.pid,
+        startTicks: proc.startTicks,
+        spawnId: proc.spawnId,
+        ...(proc.accel ? { accel: proc.accel } : {}),
+      },
       spawning: null,
       disk: { ...i.disk, startedAtMs },
       provisioning: { state: 'succeeded', error: null },
