@@ -405,6 +405,7 @@ async function makeFabric(
       addressPrefix: config.addressPrefix,
       accel: accel.accel,
       accelReason: accel.reason,
+      downloads: config.fileUris,
       metadata,
       onChange: (scaleSetKey) => onHealthChange(scaleSetKey),
       nowMs: () => clock.nowMs(),

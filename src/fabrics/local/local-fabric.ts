@@ -67,7 +67,7 @@ export type LocalFabricOptions = Readonly<{
   sandbox?: SandboxMode
   /** First uid of instances when osroll runs as root (sandbox.ts `instanceUid`). */
   instanceUidBase?: number
-  /** What Custom Script fileUris may reach (fetch-files.ts); default: no file://, no loopback. */
+  /** What Custom Script fileUris may reach (host/fetch-files.ts); default: no file://, no loopback. */
   downloads?: DownloadPolicy
 }>
 

@@ -41,6 +41,7 @@ import {
   stopProcess,
 } from '../host/processes.js'
 import type { GuestMetadata } from '../types/metadata.js'
+import type { DownloadPolicy } from '../types/local-options.js'
 import { buildSeed, createDataDisk, createOverlay } from './disks.js'
 import { METADATA_RELAY, METADATA_SOCKET, MetadataSockets, writeRelay } from './metadata-sockets.js'
 import { readManifest, type QemuManifest } from './manifest.js'
@@ -79,6 +80,8 @@ export type QemuFabricOptions = Readonly<{
    * (docs/qemu.md § The metadata service); without it that address is not forwarded.
    */
   metadata?: GuestMetadata
+  /** What Custom Script `fileUris` may reach, fetched on the host for the guest (host/fetch-files.ts). */
+  downloads?: DownloadPolicy
   /** Told when a guest agent's report may change an instance's view (wakes its set). */
   onChange?: (scaleSetKey: string) => void
   nowMs?: () => number
@@ -116,6 +119,7 @@ export class QemuFabric implements Fabric {
       state: o.state,
       nowMs: () => this.now(),
       ...(o.onChange ? { onChange: o.onChange } : {}),
+      ...(o.downloads ? { downloads: o.downloads } : {}),
     })
     this.sockets = o.metadata ? new MetadataSockets(this.agent.around(o.metadata)) : null
     this.addresses = new AddressPool({
