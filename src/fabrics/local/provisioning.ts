@@ -111,55 +111,68 @@ export async function runExtensions(o: {
         return e ? [e] : []
       })
       const after = await Promise.all(deps.map(provision))
-      return runOne(ext, deps, after)
+      const failed = after.findIndex((s) => s.state === 'failed')
+      if (failed >= 0) dependents.add(key)
+      return runOne(ext, failed >= 0 ? (deps[failed] ?? null) : null, where, {
+        deadline,
+        budgetMs: o.budgetMs,
+      })
     })()
     running.set(key, p)
     return p
   }
-  const runOne = async (
-    ext: ExtensionModel,
-    deps: readonly ExtensionModel[],
-    after: readonly ExtensionStatus[],
-  ): Promise<ExtensionStatus> => {
-    const type = `${ext.publisher}.${ext.type}`
-    const failed = after.findIndex((s) => s.state === 'failed')
-    if (failed >= 0) {
-      dependents.add(ext.name.toLowerCase())
-      return {
-        name: ext.name,
-        type,
-        state: 'failed',
-        message: `VM Extension '${ext.name}' is marked as failed since it depends upon the VM Extension '${deps[failed]?.name}' which has failed.`,
-      }
-    }
-    if (Date.now() >= deadline)
-      return {
-        name: ext.name,
-        type,
-        state: 'failed',
-        message: `VM Extension '${ext.name}' did not run: the extensions time budget of ${Math.round(o.budgetMs / 1000)} s was spent.`,
-      }
-    if (CUSTOM_SCRIPT.includes(type.toLowerCase()))
-      return customScript(ext, type, where, deadline - Date.now())
-    return { name: ext.name, type, state: 'succeeded', message: 'Enable succeeded' } // Application Health, Service Fabric node
-  }
   const statuses = await Promise.all(o.extensions.map(provision))
-  // The instance's error names the root cause: the first extension in the model's order that
-  // failed on its own, before any that failed only because it depends upon a failed one.
+  return { error: rootCause(o.extensions, statuses, dependents), extensions: statuses }
+}
+
+/**
+ * One extension, once those it is provisioned after have finished: failed when one of them
+ * failed (`failedDependency`) or the budget is spent, else run (Custom Script) or succeeded.
+ */
+async function runOne(
+  ext: ExtensionModel,
+  failedDependency: ExtensionModel | null,
+  where: Where,
+  time: Readonly<{ deadline: number; budgetMs: number }>,
+): Promise<ExtensionStatus> {
+  const type = `${ext.publisher}.${ext.type}`
+  if (failedDependency)
+    return {
+      name: ext.name,
+      type,
+      state: 'failed',
+      message: `VM Extension '${ext.name}' is marked as failed since it depends upon the VM Extension '${failedDependency.name}' which has failed.`,
+    }
+  if (Date.now() >= time.deadline)
+    return {
+      name: ext.name,
+      type,
+      state: 'failed',
+      message: `VM Extension '${ext.name}' did not run: the extensions time budget of ${Math.round(time.budgetMs / 1000)} s was spent.`,
+    }
+  if (CUSTOM_SCRIPT.includes(type.toLowerCase()))
+    return customScript(ext, type, where, time.deadline - Date.now())
+  return { name: ext.name, type, state: 'succeeded', message: 'Enable succeeded' } // Application Health, Service Fabric node
+}
+
+/**
+ * The instance's error, naming the root cause: the first extension in the model's order that
+ * failed on its own, before any that failed only because it depends upon a failed one
+ * (`dependents`, lower-cased names); null when none failed that counts.
+ */
+function rootCause(
+  extensions: readonly ExtensionModel[],
+  statuses: readonly ExtensionStatus[],
+  dependents: ReadonlySet<string>,
+): string | null {
   const counts = (e: ExtensionModel, i: number) =>
     statuses[i]?.state === 'failed' && !e.suppressFailures
-  const root = o.extensions.findIndex(
-    (e, i) => counts(e, i) && !dependents.has(e.name.toLowerCase()),
-  )
-  const first = root >= 0 ? root : o.extensions.findIndex(counts)
-  const ext = o.extensions[first]
-  return {
-    error:
-      ext === undefined
-        ? null
-        : `VM has reported a failure when processing extension '${ext.name}'. Error message: "${statuses[first]?.message}"`,
-    extensions: statuses,
-  }
+  const root = extensions.findIndex((e, i) => counts(e, i) && !dependents.has(e.name.toLowerCase()))
+  const first = root >= 0 ? root : extensions.findIndex(counts)
+  const ext = extensions[first]
+  return ext === undefined
+    ? null
+    : `VM has reported a failure when processing extension '${ext.name}'. Error message: "${statuses[first]?.message}"`
 }
 
 type Where = Readonly<{

@@ -58,6 +58,11 @@ export type QemuInstance = Readonly<{
   healthSource?: HealthSource
 }>
 
+/** The health prober's key of the instance's current OS disk. */
+export function probeKey(i: Pick<QemuInstance, 'scaleSetKey' | 'instanceId' | 'disk'>): string {
+  return `${i.scaleSetKey}|${i.instanceId}|${i.disk.n}`
+}
+
 export interface QemuStateStore {
   list(scaleSetKey: string): Promise<readonly QemuInstance[]>
   listAll(): Promise<readonly QemuInstance[]>
