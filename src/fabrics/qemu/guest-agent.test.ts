@@ -152,6 +152,16 @@ describe('the goal state and its steps', () => {
     ).toBe(
       'The guest agent could not copy the fetched fileUris into the guest: x.sh could not be copied\n',
     )
+    // A fileUri's credentials the command prints are scrubbed, as on local.
+    const tokened = goal([
+      ext('fetch', {
+        settings: { fileUris: ['https://h/x.sh?sig=s3cr3t'], commandToExecute: 'sh x.sh' },
+      }),
+    ])
+    expect(
+      applyReport(tokened, freshProgress(tokened), 0, 0, 'got https://h/x.sh?sig=s3cr3t\n', 0)
+        ?.statuses[0]?.message,
+    ).toBe('Enable succeeded: got https://h/x.sh?***\n')
     const spent = provisioningOf(g, progress, 60_000)
     expect(spent.state).toBe('failed')
     expect(spent.extensions[2]?.message).toBe(

@@ -8,6 +8,7 @@
 import { recordProbe, type ProbeResult, type ProbeStreak } from '../../core/health/probe-streak.js'
 import type { HealthState } from '../../core/health/verdict.js'
 import type { ExtensionModel, ExtensionStatus, HealthCheck } from '../types/fabric.js'
+import { scrubber } from '../host/fetch-files.js'
 
 /** What the agent of one goal (an OS disk and model generation) has done: kept per VM. */
 export type AgentProgress = Readonly<{
@@ -160,11 +161,13 @@ export function applyReport(
   if (!ext || p.statuses[index] !== undefined || nowMs >= g.sinceMs + g.budgetMs + 60_000)
     return null
   const tail = output.slice(-OUTPUT_TAIL)
+  // As on local: a fileUri's credentials the command printed never reach the instance view.
+  const scrub = scrubber(fileUrisOf(ext))
   const status = (state: 'succeeded' | 'failed', message: string): ExtensionStatus => ({
     name: ext.name,
     type: typeOf(ext),
     state,
-    message,
+    message: scrub(message),
   })
   const s =
     exit === 'timeout'
