@@ -86,6 +86,8 @@ async function qemuFabric(n: FabricNeeds, prober: Prober): Promise<FabricParts> 
     prober,
     addressPrefix: config.addressPrefix,
     accel: accel.accel,
+    accelReason: accel.reason,
+    downloads: config.fileUris,
     metadata: n.metadata,
     onChange: (scaleSetKey) => n.onHealthChange(scaleSetKey),
     nowMs: () => clock.nowMs(),

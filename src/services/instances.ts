@@ -255,6 +255,21 @@ function instanceViewOf(
         ...(v.provisioningError ? { message: v.provisioningError } : {}),
       },
       { code: `PowerState/${v.power}`, level: 'Info', displayStatus: `VM ${v.power}` },
+      // After Azure's own statuses, so that clients reading statuses[1] as the power state keep
+      // working (docs/api.md § Instances and their views).
+      ...(v.accelerator
+        ? [
+            {
+              code: `Osroll/Accelerator/${v.accelerator.accel}`,
+              level: 'Info',
+              displayStatus:
+                v.accelerator.accel === 'kvm'
+                  ? 'VM under KVM (hardware virtualisation)'
+                  : 'VM under TCG (software emulation)',
+              message: v.accelerator.reason,
+            },
+          ]
+        : []),
     ],
     extensions: v.extensions.map((e) => {
       const ext = state.fabricModel.extensions.find((x) => x.name === e.name)

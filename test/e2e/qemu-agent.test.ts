@@ -2,10 +2,14 @@
  * The guest agent end to end, through the API on one real QEMU VM (issue 19 §7): a Custom
  * Script runs inside the guest and its output shows in the instance view; the Application
  * Health extension, the set's health source, is probed in the guest and reported by the agent;
- * a model whose script fails shows it Failed with its exit code, and fails provisioning. Skipped,
+ * a model whose script fails shows it Failed with its exit code, and fails provisioning; the
+ * instance view names the accelerator the VM runs under; Custom Script fileUris are fetched by
+ * osroll and run in the guest, and one that answers 404 fails the extension. Skipped,
  * saying why, where QEMU or the Debian kernel package is missing.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -21,11 +25,28 @@ import {
 const work = mkdtempSync(join(tmpdir(), 'osroll-e2e-agent-'))
 let h: Awaited<ReturnType<typeof apiHarness>> | undefined
 
+/** The fileUris' server, on this test's loopback range (127.93.0.0/16). */
+const files = { server: null as Server | null, host: '' }
+
 beforeAll(async () => {
   if (missing.length > 0) return
-  h = await apiHarness({ fabric: 'qemu', healthDeadline: 'PT60S', config: { qemuAccel: 'tcg' } })
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/scripts/greet.sh?'))
+      res.end('echo "greet.sh ran on $(hostname) in $(pwd)"\n')
+    else res.writeHead(404).end()
+  })
+  await new Promise<void>((r) => server.listen(0, '127.93.0.1', r))
+  files.server = server
+  files.host = `127.93.0.1:${(server.address() as AddressInfo).port}`
+  h = await apiHarness({
+    fabric: 'qemu',
+    healthDeadline: 'PT60S',
+    // The fileUris' server is on loopback, which fileUris may reach only when allowed.
+    config: { qemuAccel: 'tcg', fileUriAllowLocal: 'true' },
+  })
 })
 afterAll(async () => {
+  files.server?.close()
   try {
     if (h) await h.call('DELETE', armPaths(h.sub).set())
   } finally {
@@ -60,7 +81,7 @@ describe.skipIf(missing.length > 0)(
   `the guest agent on a real VM${missing.length > 0 ? ` (skipped: ${missing.join(', ')} missing)` : ''}`,
   () => {
     it(
-      'runs Custom Script in the guest, reports in-guest Application Health, and fails a failing script',
+      'runs Custom Script and its fetched fileUris in the guest, reports in-guest Application Health, and fails a failing script and a failed download',
       { timeout: 300_000 },
       async () => {
         const { call, sub, dataDir } = h as NonNullable<typeof h>
@@ -101,9 +122,34 @@ describe.skipIf(missing.length > 0)(
         expect(statusOf(provisioned, 'health')).toMatchObject({
           code: 'ProvisioningState/succeeded',
         })
+        // The accelerator, after Azure's own statuses (docs/api.md § Instances and their views).
+        expect(provisioned.statuses.map((s: any) => s.code)).toEqual([
+          'ProvisioningState/succeeded',
+          'PowerState/running',
+          'Osroll/Accelerator/tcg',
+        ])
+        expect(provisioned.statuses[2]).toEqual({
+          code: 'Osroll/Accelerator/tcg',
+          level: 'Info',
+          displayStatus: 'VM under TCG (software emulation)',
+          message: 'asked for (--qemu-accel tcg)',
+        })
+        const setView = (await call('GET', `${p.set()}/instanceView`)).body as any
+        expect(setView.virtualMachine.statusesSummary).toContainEqual({
+          code: 'Osroll/Accelerator/tcg',
+          count: 1,
+        })
         // The health is the agent's own, probed in the guest.
-        const [agentFile] = filesUnder(join(dataDir, 'vms'), 'agent.json')
-        const agent = JSON.parse(readFileSync(join(dataDir, 'vms', agentFile as string), 'utf8'))
+        // (The host's probe can say healthy before the agent's first report: wait for that.)
+        const agent = await waitFor(
+          async () => {
+            const [file] = filesUnder(join(dataDir, 'vms'), 'agent.json')
+            const a = file && JSON.parse(readFileSync(join(dataDir, 'vms', file), 'utf8'))
+            return a?.health?.state === 'healthy' && a
+          },
+          'the agent reporting its in-guest probe',
+          30_000,
+        )
         expect(agent.health).toMatchObject({ state: 'healthy', last: 'healthy' })
 
         // A new model whose script fails: run again in place by the agent, Failed with its code.
@@ -126,6 +172,48 @@ describe.skipIf(missing.length > 0)(
           code: 'ProvisioningState/failed',
           message: `VM has reported a failure when processing extension 'install'. Error message: "The command exited with code 7: cannot install\n"`,
         })
+
+        // fileUris: osroll fetches them on the host, the agent copies them in, the command runs
+        // them in the guest; then a URI that answers 404 fails the extension as on local.
+        const withFiles = (uri: string) => {
+          const b = withScript('sh greet.sh')
+          b.properties.virtualMachineProfile.extensionProfile.extensions[1].properties.settings.fileUris =
+            [uri]
+          return b
+        }
+        const applyModel = async (b: unknown, state: string, what: string) => {
+          const put = await call('PUT', p.set(), { body: b })
+          expect(put.status, JSON.stringify(put.body)).toBeLessThan(300)
+          await call('POST', `${p.set()}/manualupgrade`, { body: { instanceIds: ['0'] } })
+          return waitFor(
+            async () => {
+              const v = await view()
+              return statusOf(v, 'install')?.code === `ProvisioningState/${state}` && v
+            },
+            what,
+            90_000,
+          )
+        }
+        const fetched = await applyModel(
+          withFiles(`http://${files.host}/scripts/greet.sh?sig=secret-token`),
+          'succeeded',
+          'the fetched script, run in the guest',
+        )
+        expect(statusOf(fetched, 'install').message).toBe(
+          'Enable succeeded: greet.sh ran on web000000 in /var/lib/osroll/extensions/1\n',
+        )
+        const missingFile = await applyModel(
+          withFiles(`http://${files.host}/scripts/missing.sh?sig=secret-token`),
+          'failed',
+          'the extension whose file answers 404',
+        )
+        const why = `Failed to download file 'http://${files.host}/scripts/missing.sh?***': the server answered HTTP 404`
+        expect(statusOf(missingFile, 'install').message).toBe(why)
+        expect(missingFile.statuses[0]).toMatchObject({
+          code: 'ProvisioningState/failed',
+          message: `VM has reported a failure when processing extension 'install'. Error message: "${why}"`,
+        })
+        expect(JSON.stringify(missingFile)).not.toContain('secret-token')
       },
     )
   },

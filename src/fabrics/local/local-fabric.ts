@@ -6,17 +6,15 @@
  * (directories) that nothing but deleting the instance removes. Processes outlive the control
  * plane; `adopt()` at start re-adopts them (pid + start time) and restarts those that should run.
  */
-import { createHash } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { createHash, randomUUID } from 'node:crypto'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { randomUUID } from 'node:crypto'
 import { Errors } from '../../errors.js'
 import { computerName } from '../../core/scale-set/placement.js'
 import type {
   CallOptions,
   Fabric,
   FabricModel,
-  HealthProber,
   ImageArtifact,
   InstanceView,
   NewInstanceSpec,
@@ -24,64 +22,20 @@ import type {
 import { newDataDisks } from '../types/fabric.js'
 import { OsDisks } from './os-disks.js'
 import { ReadBatcher } from '../../util/read-batcher.js'
-import { runCustomData, runExtensions, type InstanceJail } from './provisioning.js'
-import type { LocalDisk, LocalInstance, LocalStateStore } from '../types/local-state.js'
-import type { DownloadPolicy, OsDiskMode, SandboxMode } from '../types/local-options.js'
-import {
-  ensureOwnedBy,
-  giveTo,
-  instanceUid,
-  resolveSandbox,
-  sandboxed,
-  type Sandbox,
-} from './sandbox.js'
-import {
-  crashPoint,
-  findMarked,
-  isAlive,
-  MARK_ROOT,
-  MARK_SPAWN,
-  startProcess,
-  stopProcess,
-  type MarkedProcess,
-} from '../host/processes.js'
-import { AddressPool, addressInUse } from '../host/addresses.js'
+import type { LocalDisk, LocalInstance } from '../types/local-state.js'
+import { isAlive, stopProcess, type MarkedProcess } from '../host/processes.js'
+import { AddressPool } from '../host/addresses.js'
 import { stopOrphans } from './orphans.js'
+import {
+  diskDir,
+  LOCAL_EXTENSION_HANDLERS,
+  probeKey,
+  type LocalFabricOptions,
+} from './local-fabric-options.js'
+import { LocalRuns } from './local-runs.js'
+import { localView } from './local-view.js'
 
-export type LocalFabricOptions = Readonly<{
-  /** Where instance directories live (`{data-dir}/instances`). */
-  rootDir: string
-  /** The content-addressed artifact store (`{data-dir}/images`). */
-  casDir: string
-  state: LocalStateStore
-  prober: HealthProber
-  /** First two octets of the instances' /16, default 127.77. */
-  addressPrefix?: string
-  /** First address index to hand out (tests give each file its own slice), default 1. */
-  addressStart?: number
-  stopGraceMs?: number
-  nowMs?: () => number
-  /** How OS disks are built from artifacts (default auto: reflink, else hard links). */
-  osDiskMode?: OsDiskMode
-  /** Where instance commands run (sandbox.ts): default auto, bubblewrap when it works here. */
-  sandbox?: SandboxMode
-  /** First uid of instances when osroll runs as root (sandbox.ts `instanceUid`). */
-  instanceUidBase?: number
-  /** What Custom Script fileUris may reach (fetch-files.ts); default: no file://, no loopback. */
-  downloads?: DownloadPolicy
-}>
-
-/** Handlers: Custom Script (both publishers), Application Health (probed by osroll), Service Fabric node. */
-export const LOCAL_EXTENSION_HANDLERS: ReadonlySet<string> = new Set(
-  [
-    'Microsoft.Azure.Extensions.CustomScript',
-    'Microsoft.Compute.CustomScriptExtension',
-    'Microsoft.ManagedServices.ApplicationHealthLinux',
-    'Microsoft.ManagedServices.ApplicationHealthWindows',
-    'Microsoft.Azure.ServiceFabric.ServiceFabricNode',
-    'Microsoft.Azure.ServiceFabric.ServiceFabricLinuxNode',
-  ].map((s) => s.toLowerCase()),
-)
+export { LOCAL_EXTENSION_HANDLERS, type LocalFabricOptions } from './local-fabric-options.js'
 
 export class LocalFabric implements Fabric {
   readonly name = 'local'
@@ -92,6 +46,7 @@ export class LocalFabric implements Fabric {
   private readonly rootDir: string
   private readonly addresses: AddressPool
   private sweep: Promise<readonly MarkedProcess[]> | null = null
+  private readonly runs: LocalRuns
 
   constructor(private readonly o: LocalFabricOptions) {
     this.disks = new OsDisks(o.casDir, o.osDiskMode ?? 'auto')
@@ -101,6 +56,14 @@ export class LocalFabric implements Fabric {
       start: o.addressStart,
       ready: () => this.ready(),
       inUse: async () => (await o.state.listAll()).map((i) => i.privateIp),
+    })
+    this.runs = new LocalRuns(o, {
+      rootDir: this.rootDir,
+      ready: () => this.ready(),
+      records: (key, ids) => this.records(key, ids),
+      instanceDir: (key, id) => this.instanceDir(key, id),
+      grace: () => this.grace(),
+      now: () => this.now(),
     })
   }
 
@@ -118,7 +81,9 @@ export class LocalFabric implements Fabric {
 
   async listInstances(scaleSetKey: string, _o?: CallOptions): Promise<readonly InstanceView[]> {
     const list = (await this.o.state.list(scaleSetKey)) as LocalInstance[]
-    return list.map((i) => this.view(i)).sort((a, b) => Number(a.instanceId) - Number(b.instanceId))
+    return list
+      .map((i) => localView(i, this.o.prober))
+      .sort((a, b) => Number(a.instanceId) - Number(b.instanceId))
   }
 
   async createInstances(
@@ -158,7 +123,7 @@ export class LocalFabric implements Fabric {
       // and a crash now leaves it to adopt().
       await this.o.state.put(record)
       await this.copyDisk(dir, disk)
-      await this.start(record)
+      await this.runs.start(record)
     }
   }
 
@@ -171,7 +136,7 @@ export class LocalFabric implements Fabric {
     for (const i of await this.records(scaleSetKey, ids)) {
       await this.o.state.put({ ...i, wantRunning: false })
       if (i.process) await stopProcess(i.process, this.grace())
-      await this.stopSpawn(i)
+      await this.runs.stopSpawn(i)
       this.o.prober.remove(probeKey(i))
       await rm(this.instanceDir(scaleSetKey, i.instanceId), { recursive: true, force: true })
       await this.o.state.remove(scaleSetKey, i.instanceId)
@@ -205,7 +170,7 @@ export class LocalFabric implements Fabric {
         extensionsTimeBudgetMs: model.extensionsTimeBudgetMs,
       }
       await this.o.state.put(next)
-      await this.start(next)
+      await this.runs.start(next)
     }
   }
 
@@ -213,7 +178,7 @@ export class LocalFabric implements Fabric {
     checkSignal(o)
     for (const i of await this.records(scaleSetKey, ids)) {
       if (i.previous === null) {
-        if (!i.process || !isAlive(i.process)) await this.start({ ...i, wantRunning: true })
+        if (!i.process || !isAlive(i.process)) await this.runs.start({ ...i, wantRunning: true })
         continue
       }
       if (i.process) await stopProcess(i.process, this.grace())
@@ -231,7 +196,7 @@ export class LocalFabric implements Fabric {
         recursive: true,
         force: true,
       })
-      await this.start(next)
+      await this.runs.start(next)
     }
   }
 
@@ -264,7 +229,7 @@ export class LocalFabric implements Fabric {
         provisioning: { state: 'updating', error: null, extensions: [] },
       }
       await this.o.state.put(next)
-      this.provisionInBackground(next)
+      this.runs.provisionInBackground(next)
     }
   }
 
@@ -293,250 +258,17 @@ export class LocalFabric implements Fabric {
       if (!i.wantRunning) continue
       if (i.provisioning.state === 'creating') {
         await this.copyDisk(this.instanceDir(i.scaleSetKey, i.instanceId), i.disk) // interrupted creation
-        await this.start(i)
+        await this.runs.start(i)
         restarted++
       } else if (i.process && isAlive(i.process)) {
         adopted++
-        if (i.provisioning.state === 'updating') this.provisionInBackground(i) // cut off by the restart
+        if (i.provisioning.state === 'updating') this.runs.provisionInBackground(i) // cut off by the restart
       } else {
-        await this.start(i)
+        await this.runs.start(i)
         restarted++
       }
     }
     return { adopted, restarted }
-  }
-
-  private view(i: LocalInstance): InstanceView {
-    const alive = i.process !== null && isAlive(i.process)
-    const creating = i.provisioning.state === 'creating'
-    // Register a target the prober does not know (after a restart, or a new disk); a registered
-    // one keeps its key for the life of the disk and its health check (cleared on change).
-    if (alive && i.healthCheck && this.o.prober.state(probeKey(i)) === undefined)
-      this.o.prober.set(probeKey(i), { ...i.healthCheck, host: i.privateIp })
-    const health = creating
-      ? 'initializing'
-      : !alive
-        ? 'unhealthy'
-        : i.healthCheck
-          ? (this.o.prober.state(probeKey(i)) ?? 'initializing')
-          : 'healthy'
-    return {
-      instanceId: i.instanceId,
-      zone: i.zone,
-      updateDomain: i.updateDomain,
-      faultDomain: i.faultDomain,
-      osImageVersion: i.disk.version,
-      previousOsImageVersion: i.previous?.version ?? null,
-      modelGeneration: i.disk.modelGeneration,
-      power: alive ? 'running' : creating ? 'starting' : 'stopped',
-      provisioning: i.provisioning.state,
-      provisioningError: i.provisioning.error,
-      health,
-      bootedAtMs: i.disk.startedAtMs,
-      privateIp: i.privateIp,
-      dataDisks: i.dataDisks,
-      extensions: i.provisioning.extensions,
-    }
-  }
-
-  /**
-   * Starts `boot` on the instance's current disk and records the process: the address checked
-   * free first, custom data run once per disk, the intent recorded before the spawn.
-   */
-  private async start(instance: LocalInstance): Promise<void> {
-    await this.ready()
-    const dir = this.instanceDir(instance.scaleSetKey, instance.instanceId)
-    const taken = await addressInUse(
-      instance.privateIp,
-      instance.healthCheck ? [instance.healthCheck.port] : [],
-    )
-    if (taken !== null) return this.fail(instance, instance.disk, taken)
-    const { uid, jail } = await this.jailOf(instance, dir)
-    const i: LocalInstance = { ...instance, uid }
-    const osDisk = diskDir(dir, i.disk.n)
-    const env = this.environment(i, dir)
-    const logFile = join(dir, 'logs', 'console.log')
-    await this.prepareFolders(i, dir, osDisk)
-    let disk = i.disk
-    let customDataError: string | null = null
-    if (i.customData && !disk.customDataDone) {
-      customDataError = await runCustomData({
-        file: env['OSROLL_CUSTOM_DATA_FILE'] as string,
-        cwd: osDisk,
-        env,
-        timeoutMs: i.extensionsTimeBudgetMs,
-        logFile,
-        jail,
-      })
-      disk = { ...disk, customDataDone: true }
-    }
-    const spawnId = randomUUID()
-    const intent = { spawnId, osDisk: disk.n, privateIp: i.privateIp, atMs: this.now() }
-    await this.o.state.put({ ...i, process: null, spawning: intent })
-    const startedAtMs = this.now()
-    let next: LocalInstance
-    try {
-      const boot = jail.wrap(join(osDisk, 'boot'), [], osDisk, { reportPid: true })
-      const proc = await startProcess({ ...boot, env: { ...env, [MARK_SPAWN]: spawnId }, logFile })
-      crashPoint('boot-spawned')
-      const recorded = { ...proc, spawnId }
-      next = {
-        ...i,
-        wantRunning: true,
-        process: recorded,
-        spawning: null,
-        disk: { ...disk, startedAtMs },
-      }
-    } catch (err) {
-      const message = `The instance could not be started from image ${i.disk.label}: ${(err as Error).message}`
-      await this.fail(i, { ...disk, startedAtMs }, message)
-      return
-    }
-    if (customDataError !== null) {
-      next = { ...next, provisioning: { state: 'failed', error: customDataError, extensions: [] } }
-      await this.o.state.put(next)
-      return
-    }
-    const state = next.extensions.length > 0 ? 'updating' : 'succeeded'
-    next = { ...next, provisioning: { state, error: null, extensions: [] } }
-    await this.o.state.put(next)
-    if (next.extensions.length > 0) this.provisionInBackground(next)
-  }
-
-  /**
-   * Stops whatever still carries the instance's spawn marker (orphans.ts): the recorded process
-   * is a sandbox's pid 1, and a wrapper or child of it must not outlive a deleted instance
-   * either (a sandbox stopped while it was still starting leaves its bubblewrap parent).
-   */
-  private async stopSpawn(i: LocalInstance): Promise<void> {
-    const ids = new Set([i.process?.spawnId, i.spawning?.spawnId].filter((x) => x !== undefined))
-    if (ids.size === 0) return
-    const left = findMarked((root) => root === this.rootDir).filter((p) => ids.has(p.spawnId))
-    await Promise.all(left.map((p) => stopProcess(p, this.grace())))
-  }
-  /** Records that the instance's process could not be started, and why. */
-  private async fail(i: LocalInstance, disk: LocalDisk, error: string): Promise<void> {
-    await this.o.state.put({
-      ...i,
-      wantRunning: true,
-      process: null,
-      spawning: null,
-      disk,
-      provisioning: { state: 'failed', error, extensions: [] },
-    })
-  }
-
-  /**
-   * Runs the extensions of the instance's current disk and records the outcome — unless the
-   * instance moved on meanwhile (another disk or model), whose own run then decides.
-   */
-  private provisionInBackground(i: LocalInstance): void {
-    const dir = this.instanceDir(i.scaleSetKey, i.instanceId)
-    void this.ready()
-      .then(() => this.jailOf(i, dir))
-      .then(({ jail }) =>
-        runExtensions({
-          extensions: i.extensions,
-          dir,
-          env: this.environment(i, dir),
-          budgetMs: i.extensionsTimeBudgetMs,
-          logFile: join(dir, 'logs', 'console.log'),
-          jail,
-          ...(this.o.downloads ? { downloads: this.o.downloads } : {}),
-        }),
-      )
-      .then(async (result) => {
-        const current = (await this.records(i.scaleSetKey, [i.instanceId]))[0]
-        if (
-          !current ||
-          current.disk.n !== i.disk.n ||
-          current.disk.modelGeneration !== i.disk.modelGeneration
-        )
-          return
-        await this.o.state.put({
-          ...current,
-          provisioning: {
-            state: result.error ? 'failed' : 'succeeded',
-            error: result.error,
-            extensions: result.extensions,
-          },
-        })
-      })
-      .catch(() => undefined)
-  }
-
-  /**
-   * The instance's sandbox and uid (kept from its record once it has one), and the jail its
-   * commands run in: only its own folder, as its uid.
-   */
-  private async jailOf(
-    i: LocalInstance,
-    dir: string,
-  ): Promise<{ uid: number | null; jail: InstanceJail }> {
-    const sandbox = await this.sandbox()
-    const uid =
-      sandbox.kind === 'bwrap' && sandbox.perInstanceUid
-        ? (i.uid ?? instanceUid(sandbox, i.privateIp))
-        : null
-    const jail: InstanceJail = {
-      wrap: (command, args, cwd, o = {}) =>
-        sandboxed(sandbox, { command, args, cwd, instanceDir: dir, uid, ...o }),
-      give: (path) => giveTo(uid, path),
-    }
-    return { uid, jail }
-  }
-
-  private sandbox(): Promise<Sandbox> {
-    return resolveSandbox(this.o.sandbox ?? 'auto', this.o.instanceUidBase)
-  }
-
-  /**
-   * The folders an instance writes, its own (its uid's); the rest of its folder stays osroll's,
-   * so nothing the instance does can turn a path osroll opens (logs, custom data) into a link.
-   */
-  private async prepareFolders(i: LocalInstance, dir: string, osDisk: string): Promise<void> {
-    const uid = i.uid ?? null
-    await mkdir(join(dir, 'logs'), { recursive: true })
-    await mkdir(join(dir, 'home'), { recursive: true })
-    await giveTo(uid, join(dir, 'home'))
-    for (const d of i.dataDisks) {
-      const path = join(dir, 'data', `lun${d.lun}`)
-      await mkdir(path, { recursive: true })
-      await ensureOwnedBy(uid, path)
-    }
-    await ensureOwnedBy(uid, osDisk)
-    if (i.customData) {
-      const file = join(dir, 'customdata')
-      await writeFile(file, Buffer.from(i.customData, 'base64'), { mode: 0o600 })
-      await giveTo(uid, file)
-    }
-  }
-
-  /**
-   * The environment (docs/architecture.md § Local images and their environment) for `boot`, custom
-   * data and extension commands.
-   */
-  private environment(i: LocalInstance, dir: string): Record<string, string> {
-    const env: Record<string, string> = {
-      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-      HOME: join(dir, 'home'),
-      // The marker (orphans.ts); each spawn adds its own MARK_SPAWN.
-      [MARK_ROOT]: this.rootDir,
-      OSROLL_INSTANCE_ID: i.instanceId,
-      OSROLL_COMPUTER_NAME: i.computerName,
-      OSROLL_PRIVATE_IP: i.privateIp,
-      OSROLL_IMAGE: i.disk.label,
-      OSROLL_IMAGE_VERSION: i.disk.version,
-      OSROLL_ZONE: i.zone ?? '',
-      OSROLL_UPDATE_DOMAIN: String(i.updateDomain),
-      OSROLL_FAULT_DOMAIN: String(i.faultDomain),
-      OSROLL_DATA_DISKS: JSON.stringify(
-        Object.fromEntries(i.dataDisks.map((d) => [d.lun, join(dir, 'data', `lun${d.lun}`)])),
-      ),
-    }
-    for (const d of i.dataDisks) env[`OSROLL_DATA_DISK_${d.lun}`] = join(dir, 'data', `lun${d.lun}`)
-    if (i.customData) env['OSROLL_CUSTOM_DATA_FILE'] = join(dir, 'customdata')
-    return env
   }
 
   /** A new OS disk from the artifact: cloned, linked or copied (`os-disks.ts`). */
@@ -596,14 +328,6 @@ export class LocalFabric implements Fabric {
   private now(): number {
     return this.o.nowMs?.() ?? Date.now()
   }
-}
-
-function diskDir(instanceDir: string, n: number): string {
-  return join(instanceDir, 'disks', `os-${n}`)
-}
-
-function probeKey(i: Pick<LocalInstance, 'scaleSetKey' | 'instanceId' | 'disk'>): string {
-  return `${i.scaleSetKey}|${i.instanceId}|${i.disk.n}`
 }
 
 function checkSignal(o?: CallOptions): void {

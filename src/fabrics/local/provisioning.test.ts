@@ -17,7 +17,7 @@ import { Prober } from '../../health/prober.js'
 import { fabricModel } from '../../../test-support/builders.js'
 import { importedSample } from '../../../test-support/sample-images.js'
 import { runExtensions } from './provisioning.js'
-import { DEFAULT_DOWNLOAD_POLICY } from './fetch-files.js'
+import { DEFAULT_DOWNLOAD_POLICY } from '../host/fetch-files.js'
 
 /** These tests' file server is on loopback, which fileUris may reach only when allowed. */
 const downloads = { ...DEFAULT_DOWNLOAD_POLICY, allowLocal: true }

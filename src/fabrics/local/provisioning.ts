@@ -7,18 +7,21 @@
  * a download that fails (an expired token answering 403, say) fails the extension. Dependents of
  * a failed extension fail with Azure's message; `suppressFailures` keeps a failure from failing
  * the instance. Everything runs in the instance's sandbox (`InstanceJail`, sandbox.ts), downloads
- * included (fetch-files.ts); credentials of fileUris (user-info, query) never reach a message or
+ * included (host/fetch-files.ts); credentials of fileUris (user-info, query) never reach a message or
  * a log.
  */
-import { spawn } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
 import { appendFile, chmod, lstat, mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ExtensionModel, ExtensionStatus } from '../types/fabric.js'
-import { DEFAULT_DOWNLOAD_POLICY, FETCH_PROGRAM } from './fetch-files.js'
+import {
+  DEFAULT_DOWNLOAD_POLICY,
+  downloadFailure,
+  fetchFileUris,
+  scrubber,
+} from '../host/fetch-files.js'
+import { runCommand as run } from '../host/commands.js'
 import type { DownloadPolicy } from '../types/local-options.js'
 import type { SandboxedCommand } from './sandbox.js'
-import { crashPoint, MARK_SPAWN } from '../host/processes.js'
 
 /** Where an instance's commands run: its sandbox, as its uid (local-fabric.ts makes one). */
 export type InstanceJail = Readonly<{
@@ -48,7 +51,6 @@ const CUSTOM_SCRIPT = [
   'microsoft.azure.extensions.customscript',
   'microsoft.compute.customscriptextension',
 ]
-const DOWNLOAD_TIMEOUT_MS = 30_000
 const OUTPUT_TAIL = 2_000
 
 /** Runs the custom data script if it is one; returns an error message or null. */
@@ -109,55 +111,68 @@ export async function runExtensions(o: {
         return e ? [e] : []
       })
       const after = await Promise.all(deps.map(provision))
-      return runOne(ext, deps, after)
+      const failed = after.findIndex((s) => s.state === 'failed')
+      if (failed >= 0) dependents.add(key)
+      return runOne(ext, failed >= 0 ? (deps[failed] ?? null) : null, where, {
+        deadline,
+        budgetMs: o.budgetMs,
+      })
     })()
     running.set(key, p)
     return p
   }
-  const runOne = async (
-    ext: ExtensionModel,
-    deps: readonly ExtensionModel[],
-    after: readonly ExtensionStatus[],
-  ): Promise<ExtensionStatus> => {
-    const type = `${ext.publisher}.${ext.type}`
-    const failed = after.findIndex((s) => s.state === 'failed')
-    if (failed >= 0) {
-      dependents.add(ext.name.toLowerCase())
-      return {
-        name: ext.name,
-        type,
-        state: 'failed',
-        message: `VM Extension '${ext.name}' is marked as failed since it depends upon the VM Extension '${deps[failed]?.name}' which has failed.`,
-      }
-    }
-    if (Date.now() >= deadline)
-      return {
-        name: ext.name,
-        type,
-        state: 'failed',
-        message: `VM Extension '${ext.name}' did not run: the extensions time budget of ${Math.round(o.budgetMs / 1000)} s was spent.`,
-      }
-    if (CUSTOM_SCRIPT.includes(type.toLowerCase()))
-      return customScript(ext, type, where, deadline - Date.now())
-    return { name: ext.name, type, state: 'succeeded', message: 'Enable succeeded' } // Application Health, Service Fabric node
-  }
   const statuses = await Promise.all(o.extensions.map(provision))
-  // The instance's error names the root cause: the first extension in the model's order that
-  // failed on its own, before any that failed only because it depends upon a failed one.
+  return { error: rootCause(o.extensions, statuses, dependents), extensions: statuses }
+}
+
+/**
+ * One extension, once those it is provisioned after have finished: failed when one of them
+ * failed (`failedDependency`) or the budget is spent, else run (Custom Script) or succeeded.
+ */
+async function runOne(
+  ext: ExtensionModel,
+  failedDependency: ExtensionModel | null,
+  where: Where,
+  time: Readonly<{ deadline: number; budgetMs: number }>,
+): Promise<ExtensionStatus> {
+  const type = `${ext.publisher}.${ext.type}`
+  if (failedDependency)
+    return {
+      name: ext.name,
+      type,
+      state: 'failed',
+      message: `VM Extension '${ext.name}' is marked as failed since it depends upon the VM Extension '${failedDependency.name}' which has failed.`,
+    }
+  if (Date.now() >= time.deadline)
+    return {
+      name: ext.name,
+      type,
+      state: 'failed',
+      message: `VM Extension '${ext.name}' did not run: the extensions time budget of ${Math.round(time.budgetMs / 1000)} s was spent.`,
+    }
+  if (CUSTOM_SCRIPT.includes(type.toLowerCase()))
+    return customScript(ext, type, where, time.deadline - Date.now())
+  return { name: ext.name, type, state: 'succeeded', message: 'Enable succeeded' } // Application Health, Service Fabric node
+}
+
+/**
+ * The instance's error, naming the root cause: the first extension in the model's order that
+ * failed on its own, before any that failed only because it depends upon a failed one
+ * (`dependents`, lower-cased names); null when none failed that counts.
+ */
+function rootCause(
+  extensions: readonly ExtensionModel[],
+  statuses: readonly ExtensionStatus[],
+  dependents: ReadonlySet<string>,
+): string | null {
   const counts = (e: ExtensionModel, i: number) =>
     statuses[i]?.state === 'failed' && !e.suppressFailures
-  const root = o.extensions.findIndex(
-    (e, i) => counts(e, i) && !dependents.has(e.name.toLowerCase()),
-  )
-  const first = root >= 0 ? root : o.extensions.findIndex(counts)
-  const ext = o.extensions[first]
-  return {
-    error:
-      ext === undefined
-        ? null
-        : `VM has reported a failure when processing extension '${ext.name}'. Error message: "${statuses[first]?.message}"`,
-    extensions: statuses,
-  }
+  const root = extensions.findIndex((e, i) => counts(e, i) && !dependents.has(e.name.toLowerCase()))
+  const first = root >= 0 ? root : extensions.findIndex(counts)
+  const ext = extensions[first]
+  return ext === undefined
+    ? null
+    : `VM has reported a failure when processing extension '${ext.name}'. Error message: "${statuses[first]?.message}"`
 }
 
 type Where = Readonly<{
@@ -194,11 +209,7 @@ async function customScript(
     )
   const dir = await extensionFolder(at, folder)
   const problem = await download(uris, dir, at, timeoutMs)
-  if (problem)
-    return status(
-      'failed',
-      `Failed to download file '${redact(uris[problem.index] ?? '')}': ${problem.error}`,
-    )
+  if (problem) return status('failed', downloadFailure(uris, problem))
   if (typeof settings.commandToExecute !== 'string' || settings.commandToExecute === '')
     return status('failed', 'commandToExecute is required.')
   const r = await run(
@@ -247,129 +258,17 @@ async function extensionFolder(at: Where, folder: string): Promise<string> {
   return dir
 }
 
-/** Downloads the files into `dir` in the sandbox (fetch-files.ts); which failed and why, or null. */
-async function download(
-  uris: readonly string[],
-  dir: string,
-  at: Where,
-  timeoutMs: number,
-): Promise<{ index: number; error: string } | null> {
-  if (uris.length === 0) return null
-  const job = { uris, dir, timeoutMs: Math.min(DOWNLOAD_TIMEOUT_MS, timeoutMs), policy: at.policy }
-  const command = at.jail.wrap(process.execPath, ['-e', FETCH_PROGRAM, JSON.stringify(job)], dir, {
-    readOnly: at.policy.fileRoots,
+/** Downloads the files into `dir` in the sandbox (host/fetch-files.ts); which failed and why, or null. */
+function download(uris: readonly string[], dir: string, at: Where, timeoutMs: number) {
+  return fetchFileUris({
+    uris,
+    dir,
+    timeoutMs,
+    policy: at.policy,
+    env: at.env,
+    wrap: (command, args, cwd) =>
+      at.jail.wrap(command, args, cwd, { readOnly: at.policy.fileRoots }),
   })
-  const r = await run(command, at.env, timeoutMs)
-  if (r.code === 0) return null
-  const last = r.output.trim().split('\n').pop() ?? ''
-  try {
-    const told = JSON.parse(last) as { index: number; error: string }
-    if (typeof told.index === 'number' && typeof told.error === 'string') return told
-  } catch {
-    /* not the program's answer: it did not run to its end */
-  }
-  const why = r.timedOut
-    ? `not done within ${Math.round(timeoutMs / 1000)} s`
-    : r.output.slice(-OUTPUT_TAIL)
-  return { index: 0, error: `the download did not complete (${why.trim()})` }
-}
-
-type RunResult = { code: number | null; signal: string | null; output: string; timedOut: boolean }
-
-function run(
-  c: SandboxedCommand,
-  env: Record<string, string>,
-  timeoutMs: number,
-): Promise<RunResult> {
-  return new Promise((resolve) => {
-    // Its own spawn id, named by no record: a command that outlives this control plane (the
-    // marker's root is in `env`) is an orphan the next start stops (orphans.ts).
-    const child = spawn(c.command, c.args, {
-      cwd: c.cwd,
-      env: { ...env, [MARK_SPAWN]: randomUUID() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    })
-    child.once('spawn', () => crashPoint('command-spawned'))
-    let output = ''
-    const add = (d: Buffer) => {
-      output = (output + d.toString()).slice(-64 * 1024)
-    }
-    child.stdout.on('data', add)
-    child.stderr.on('data', add)
-    let timedOut = false
-    const timer = setTimeout(
-      () => {
-        timedOut = true
-        try {
-          process.kill(-(child.pid as number), 'SIGKILL')
-        } catch {
-          /* gone */
-        }
-      },
-      Math.max(1, timeoutMs),
-    )
-    child.on('error', (err) => {
-      clearTimeout(timer)
-      resolve({ code: 127, signal: null, output: err.message, timedOut: false })
-    })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, output, timedOut })
-    })
-  })
-}
-
-/**
- * A fileUri fit to show: user-info and query (SAS tokens) replaced.
- * @example redact('https://u:p@h/x.sh?sig=abc') → 'https://***@h/x.sh?***'
- */
-export function redact(uri: string): string {
-  try {
-    const url = new URL(uri)
-    const auth = url.username || url.password ? '***@' : ''
-    const query = url.search ? '?***' : ''
-    return `${url.protocol}//${auth}${url.host}${url.pathname}${query}`
-  } catch {
-    return uri.replace(/\/\/[^/]*@/, '//***@').replace(/\?.*$/, '?***')
-  }
-}
-
-/**
- * Removes every credential of these fileUris from a text (an error of the HTTP client, a
- * command's output): the whole URIs, their passwords and user names, queries and query values.
- */
-export function scrubber(uris: readonly string[]): (text: string) => string {
-  const secrets = new Set<string>()
-  for (const uri of uris) {
-    secrets.add(uri)
-    try {
-      const url = new URL(uri)
-      for (const s of [url.href, url.search.slice(1), url.password, url.username])
-        if (s.length >= 3) secrets.add(s)
-      for (const [, v] of url.searchParams) if (v.length >= 3) secrets.add(v)
-      for (const s of [url.password, url.username, url.search.slice(1)])
-        if (s.length >= 3) secrets.add(decoded(s))
-    } catch {
-      const q = uri.indexOf('?')
-      if (q >= 0) secrets.add(uri.slice(q + 1))
-    }
-  }
-  const list = [...secrets].sort((a, b) => b.length - a.length)
-  return (text) => {
-    let out = text
-    for (const uri of uris) out = out.split(uri).join(redact(uri))
-    for (const s of list) out = out.split(s).join('***')
-    return out
-  }
-}
-
-function decoded(s: string): string {
-  try {
-    return decodeURIComponent(s)
-  } catch {
-    return s
-  }
 }
 
 async function appendLog(file: string, text: string): Promise<void> {

@@ -4,7 +4,9 @@
  * provisioning outcome, and through the endpoint: Metadata: true required, a VM reads and
  * reports for itself only, a new OS disk is a new goal, in-guest Application Health.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +15,7 @@ import type { ExtensionModel, HealthCheck } from '../types/fabric.js'
 import type { MetadataRequest } from '../types/metadata.js'
 import { GuestAgentEndpoint } from './guest-agent-endpoint.js'
 import {
+  applyFetch,
   applyHealth,
   applyReport,
   freshProgress,
@@ -72,6 +75,7 @@ describe('the goal state and its steps', () => {
       index: 0,
       command: 'echo install',
       timeoutSeconds: 59,
+      files: false,
     })
     p = applyReport(g, first.progress, 0, 3, 'no such file\n', 2000)!
     expect(applyReport(g, p, 0, 0, 'again', 2100)).toBeNull() // reported once only
@@ -108,16 +112,56 @@ describe('the goal state and its steps', () => {
     expect(out.extensions[1]?.state).toBe('failed')
   })
 
-  it('refuses fileUris and a missing command on the host; a spent budget fails what is left', () => {
+  it('fetches fileUris before the command; refuses a missing command on the host; a spent budget fails what is left', () => {
     const g = goal([
-      ext('fetch', { settings: { fileUris: ['https://h/x.sh'], commandToExecute: 'sh x.sh' } }),
       ext('empty', { settings: {} }),
+      ext('fetch', { settings: { fileUris: ['https://h/x.sh'], commandToExecute: 'sh x.sh' } }),
       ext('late'),
     ])
-    const { step, progress } = nextStep(g, freshProgress(g), 0)
-    expect(step).toMatchObject({ kind: 'run', index: 2 })
-    expect(progress.statuses[0]?.message).toMatch(/^fileUris are not supported on the qemu fabric/)
-    expect(progress.statuses[1]?.message).toBe('commandToExecute is required.')
+    const first = nextStep(g, freshProgress(g), 0)
+    expect(first.step).toEqual({
+      kind: 'fetch',
+      index: 1,
+      uris: ['https://h/x.sh'],
+      timeoutMs: 60_000,
+    })
+    expect(first.progress.statuses[0]?.message).toBe('commandToExecute is required.')
+    const fetched = applyFetch(g, first.progress, 1, null)!
+    expect(nextStep(g, fetched, 1000).step).toEqual({
+      kind: 'run',
+      index: 1,
+      command: 'sh x.sh',
+      timeoutSeconds: 59,
+      files: true,
+    })
+    const refused = applyFetch(
+      g,
+      first.progress,
+      1,
+      "Failed to download file 'https://h/x.sh': no",
+    )!
+    expect(refused.statuses[1]).toMatchObject({
+      state: 'failed',
+      message: "Failed to download file 'https://h/x.sh': no",
+    })
+    expect(applyFetch(g, refused, 1, null)).toBeNull() // decided already
+    const { step, progress } = nextStep(g, refused, 0)
+    expect(step).toMatchObject({ kind: 'run', index: 2, files: false })
+    expect(
+      applyReport(g, fetched, 1, 'files', 'x.sh could not be copied\n', 0)?.statuses[1]?.message,
+    ).toBe(
+      'The guest agent could not copy the fetched fileUris into the guest: x.sh could not be copied\n',
+    )
+    // A fileUri's credentials the command prints are scrubbed, as on local.
+    const tokened = goal([
+      ext('fetch', {
+        settings: { fileUris: ['https://h/x.sh?sig=s3cr3t'], commandToExecute: 'sh x.sh' },
+      }),
+    ])
+    expect(
+      applyReport(tokened, freshProgress(tokened), 0, 0, 'got https://h/x.sh?sig=s3cr3t\n', 0)
+        ?.statuses[0]?.message,
+    ).toBe('Enable succeeded: got https://h/x.sh?***\n')
     const spent = provisioningOf(g, progress, 60_000)
     expect(spent.state).toBe('failed')
     expect(spent.extensions[2]?.message).toBe(
@@ -221,7 +265,7 @@ describe('GuestAgentEndpoint', () => {
       applicationHealth: null,
     })
     const next = await as('0', req('GET', '/metadata/osroll/extensions/next?instance=1'))
-    expect(next.body).toBe('run vm0-os1-g1 0 59\necho zero\n')
+    expect(next.body).toBe('run vm0-os1-g1 0 59 0\necho zero\n')
     // VM 0 naming VM 1's goal reports nothing for either.
     const forged = await as(
       '0',
@@ -259,7 +303,7 @@ describe('GuestAgentEndpoint', () => {
         .body,
     ).toBe('ignored\n')
     expect((await as('0', req('GET', '/metadata/osroll/extensions/next'))).body).toBe(
-      'run vm0-os2-g1 0 60\necho zero\n',
+      'run vm0-os2-g1 0 60 0\necho zero\n',
     )
   })
 
@@ -301,5 +345,82 @@ describe('GuestAgentEndpoint', () => {
     expect(
       agent.health({ ...vm, healthSource: 'probe' }, await agent.progressOf(vm)),
     ).toBeUndefined()
+  })
+
+  it('fetches fileUris on the host and serves them to their VM only; a failed download fails the extension', async () => {
+    // 127.93.0.0/16 is this test's range of loopback addresses.
+    const server = createServer((rq, rs) => {
+      if (rq.url?.startsWith('/tools/hello.sh')) rs.end('echo hello from a fetched file\n')
+      else rs.writeHead(404).end()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.93.0.1', r))
+    const port = (server.address() as AddressInfo).port
+    try {
+      const root = join(dir, 'c')
+      const state = new MemoryQemuState()
+      const agent = new GuestAgentEndpoint({
+        rootDir: root,
+        state,
+        nowMs: () => 1000,
+        downloads: { fileRoots: [], maxBytes: 1024, allowLocal: true },
+      })
+      const script = (uri: string) =>
+        ext('install', { settings: { fileUris: [uri], commandToExecute: 'sh hello.sh' } })
+      const vm0 = record('0', {
+        extensions: [script(`http://127.93.0.1:${port}/tools/hello.sh?sig=secret`)],
+      })
+      const vm1 = record('1', {
+        extensions: [script(`http://127.93.0.1:${port}/missing.sh?sig=secret`)],
+      })
+      for (const r of [vm0, vm1]) {
+        await state.put(r)
+        await mkdir(vmDir(root, 'set', r.instanceId), { recursive: true })
+      }
+      const as = (id: string, r: MetadataRequest) =>
+        agent.answer({ scaleSetKey: 'set', instanceId: id }, r)
+      const nextOf = async (id: string) => {
+        for (let n = 0; n < 100; n++) {
+          const body = (await as(id, req('GET', '/metadata/osroll/extensions/next'))).body
+          if (!body.startsWith('wait ')) return body
+          await new Promise((r) => setTimeout(r, 60))
+        }
+        throw new Error(`VM ${id} was told to wait for 6 s`)
+      }
+      expect((await as('0', req('GET', '/metadata/osroll/extensions/next'))).body).toBe(
+        'wait vm0-os1-g1\n',
+      )
+      expect(await nextOf('0')).toBe('run vm0-os1-g1 0 59 1\nsh hello.sh\n')
+      const list = await as('0', req('GET', '/metadata/osroll/extensions/0/files?goal=vm0-os1-g1'))
+      expect(list.body).toBe('0 hello.sh\n')
+      const file = await as(
+        '0',
+        req('GET', '/metadata/osroll/extensions/0/files/0?goal=vm0-os1-g1'),
+      )
+      expect(file).toMatchObject({ status: 200, contentType: 'application/octet-stream' })
+      expect(readFileSync(file.file as string, 'utf8')).toBe('echo hello from a fetched file\n')
+      // Another VM naming VM 0's goal, or a file that is not there: nothing.
+      for (const url of [
+        '/metadata/osroll/extensions/0/files/0?goal=vm0-os1-g1',
+        '/metadata/osroll/extensions/0/files?goal=vm0-os1-g1',
+      ])
+        expect((await as('1', req('GET', url))).status).toBe(404)
+      expect(
+        (await as('0', req('GET', '/metadata/osroll/extensions/0/files/1?goal=vm0-os1-g1'))).status,
+      ).toBe(404)
+
+      // VM 1's URI answers 404: the extension fails as on local, its token never shown.
+      expect(await nextOf('1')).toBe('done vm1-os1-g1 none\n')
+      const failed = agent.provisioning(vm1, await agent.progressOf(vm1))
+      const message = `Failed to download file 'http://127.93.0.1:${port}/missing.sh?***': the server answered HTTP 404`
+      expect(failed).toMatchObject({
+        state: 'failed',
+        extensions: [{ name: 'install', state: 'failed', message }],
+      })
+      expect(failed?.error).toBe(
+        `VM has reported a failure when processing extension 'install'. Error message: "${message}"`,
+      )
+    } finally {
+      server.close()
+    }
   })
 })

@@ -8,6 +8,7 @@
 import { recordProbe, type ProbeResult, type ProbeStreak } from '../../core/health/probe-streak.js'
 import type { HealthState } from '../../core/health/verdict.js'
 import type { ExtensionModel, ExtensionStatus, HealthCheck } from '../types/fabric.js'
+import { scrubber } from '../host/fetch-files.js'
 
 /** What the agent of one goal (an OS disk and model generation) has done: kept per VM. */
 export type AgentProgress = Readonly<{
@@ -20,6 +21,8 @@ export type AgentProgress = Readonly<{
   dependents: readonly number[]
   /** The in-guest Application Health probe's streak, and when the agent last reported it. */
   health: (ProbeStreak & { reportedAtMs: number }) | null
+  /** Indexes of the Custom Scripts whose `fileUris` osroll has fetched (absent: none yet). */
+  fetched?: readonly number[]
 }>
 
 /** What the goal state is made of: the instance's record, as the fabric keeps it. */
@@ -33,8 +36,14 @@ export type AgentGoalInput = Readonly<{
   budgetMs: number
 }>
 
+/**
+ * What the agent is told: run a command, wait while osroll fetches an extension's `fileUris`
+ * on the host (`fetch`: the endpoint does it, the agent is told to wait), or done.
+ */
 export type AgentStep = Readonly<
-  { kind: 'run'; index: number; command: string; timeoutSeconds: number } | { kind: 'done' }
+  | { kind: 'run'; index: number; command: string; timeoutSeconds: number; files: boolean }
+  | { kind: 'fetch'; index: number; uris: readonly string[]; timeoutMs: number }
+  | { kind: 'done' }
 >
 
 const CUSTOM_SCRIPT = [
@@ -79,9 +88,9 @@ export function runOrder(extensions: readonly ExtensionModel[]): number[] {
 }
 
 /**
- * Decides what needs no guest (an extension whose dependency failed, fileUris, a missing
- * command, a spent budget, the handlers run by osroll itself) and returns the next command the
- * agent runs, or done.
+ * Decides what needs no guest (an extension whose dependency failed, a missing command, a spent
+ * budget, the handlers run by osroll itself) and returns the next step: fetch a Custom Script's
+ * `fileUris` (on the host) before its command runs, run the command, or done.
  * @example nextStep(goal, fresh, now) → { step: { kind: 'run', index: 0, command: 'echo hi', timeoutSeconds: 5400 }, progress }
  */
 export function nextStep(
@@ -99,16 +108,43 @@ export function nextStep(
       progress = withStatus(progress, i, decided.status, decided.dependent)
       continue
     }
+    const uris = fileUrisOf(ext)
+    const files = uris.length > 0
+    if (files && !(progress.fetched ?? []).includes(i))
+      return { step: { kind: 'fetch', index: i, uris, timeoutMs: deadline - nowMs }, progress }
     const command = commandOf(ext) as string
     const timeoutSeconds = Math.max(1, Math.floor((deadline - nowMs) / 1000))
-    return { step: { kind: 'run', index: i, command, timeoutSeconds }, progress }
+    return { step: { kind: 'run', index: i, command, timeoutSeconds, files }, progress }
   }
   return { step: { kind: 'done' }, progress }
 }
 
 /**
- * The agent's report of a command: its exit code (or `timeout`) and its output's tail, as the
- * local fabric words them. Null when the report is not for the extension the agent was told
+ * The outcome of fetching extension `index`'s `fileUris` on the host: fetched (the agent is told
+ * to run it next), or failed with `failure` (local's message: `Failed to download file …`).
+ * Null when the goal's progress has moved on (the extension already has a status).
+ */
+export function applyFetch(
+  g: AgentGoalInput,
+  p: AgentProgress,
+  index: number,
+  failure: string | null,
+): AgentProgress | null {
+  const ext = g.extensions[index]
+  if (!ext || p.statuses[index] !== undefined) return null
+  if (failure === null) return { ...p, fetched: [...(p.fetched ?? []), index] }
+  const status: ExtensionStatus = {
+    name: ext.name,
+    type: typeOf(ext),
+    state: 'failed',
+    message: failure,
+  }
+  return withStatus(p, index, status, false)
+}
+
+/**
+ * The agent's report of a command: its exit code (or `timeout`, or `files` when it could not copy
+ * the fetched files into the guest) and its output's tail, as the local fabric words them. Null when the report is not for the extension the agent was told
  * to run (stale, or already reported).
  * @example applyReport(goal, p, 0, 3, 'no such file', now).statuses['0'].message
  *   === 'The command exited with code 3: no such file'
@@ -117,7 +153,7 @@ export function applyReport(
   g: AgentGoalInput,
   p: AgentProgress,
   index: number,
-  exit: number | 'timeout',
+  exit: number | 'timeout' | 'files',
   output: string,
   nowMs: number,
 ): AgentProgress | null {
@@ -125,18 +161,25 @@ export function applyReport(
   if (!ext || p.statuses[index] !== undefined || nowMs >= g.sinceMs + g.budgetMs + 60_000)
     return null
   const tail = output.slice(-OUTPUT_TAIL)
+  // As on local: a fileUri's credentials the command printed never reach the instance view.
+  const scrub = scrubber(fileUrisOf(ext))
   const status = (state: 'succeeded' | 'failed', message: string): ExtensionStatus => ({
     name: ext.name,
     type: typeOf(ext),
     state,
-    message,
+    message: scrub(message),
   })
   const s =
     exit === 'timeout'
       ? status('failed', `The command did not finish within ${Math.round(g.budgetMs / 1000)} s.`)
-      : exit === 0
-        ? status('succeeded', `Enable succeeded: ${tail}`)
-        : status('failed', `The command exited with code ${exit}: ${tail}`)
+      : exit === 'files'
+        ? status(
+            'failed',
+            `The guest agent could not copy the fetched fileUris into the guest: ${tail}`,
+          )
+        : exit === 0
+          ? status('succeeded', `Enable succeeded: ${tail}`)
+          : status('failed', `The command exited with code ${exit}: ${tail}`)
   return withStatus({ ...p, contactAtMs: nowMs }, index, s, false)
 }
 
@@ -242,14 +285,14 @@ function decideOnHost(
       `VM Extension '${ext.name}' did not run: the extensions time budget of ${Math.round(g.budgetMs / 1000)} s was spent.`,
     )
   if (!isCustomScript(ext)) return status('succeeded', 'Enable succeeded') // Application Health
-  const settings = { ...ext.settings, ...ext.protectedSettings } as { fileUris?: unknown }
-  if (Array.isArray(settings.fileUris) && settings.fileUris.length > 0)
-    return status(
-      'failed',
-      'fileUris are not supported on the qemu fabric: the guest cannot fetch them yet. Put the script in commandToExecute, in the image, or in custom data (docs/qemu.md § The guest agent).',
-    )
   if (commandOf(ext) === null) return status('failed', 'commandToExecute is required.')
   return null
+}
+
+/** A Custom Script's `fileUris` (protected settings win, as for the command). */
+export function fileUrisOf(ext: ExtensionModel): string[] {
+  const u = ({ ...ext.settings, ...ext.protectedSettings } as { fileUris?: unknown }).fileUris
+  return Array.isArray(u) ? u.map(String) : []
 }
 
 function commandOf(ext: ExtensionModel): string | null {

@@ -10,7 +10,8 @@
  * guest's connection is closed at once.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, open, rename, rm, writeFile } from 'node:fs/promises'
+import { pipeline } from 'node:stream/promises'
 import { dirname } from 'node:path'
 import type { GuestIdentity, GuestMetadata, MetadataRequest } from '../types/metadata.js'
 
@@ -110,6 +111,7 @@ export class MetadataSockets {
     }
     try {
       const a = await this.endpoint.answer(guest, request)
+      if (a.file !== undefined) return await sendFile(res, a.status, a.contentType, a.file)
       res.writeHead(a.status, { 'Content-Type': a.contentType })
       res.end(a.body)
     } catch {
@@ -118,6 +120,14 @@ export class MetadataSockets {
       res.end(JSON.stringify({ error: 'Internal server error' }))
     }
   }
+}
+
+/** Streams a host file as the answer, with its length (the guest's wget checks it). */
+async function sendFile(res: ServerResponse, status: number, type: string, path: string) {
+  const fh = await open(path, 'r')
+  const { size } = await fh.stat()
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': size })
+  await pipeline(fh.createReadStream(), res).catch(() => res.destroy())
 }
 
 function headerOf(req: IncomingMessage, name: string): string | null {

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { VmShape } from '../../core/scale-set/vm-sizes.js'
 import type { HealthSource } from '../../core/scale-set/spec.js'
 import type { DataDisk, ExtensionModel, HealthCheck } from '../types/fabric.js'
+import type { Accel } from './vm.js'
 
 /**
  * What the qemu fabric remembers of its VMs: the OS disks (qcow2 overlays, numbered), the QEMU
@@ -34,7 +35,8 @@ export type QemuInstance = Readonly<{
   computerName: string
   disk: QemuDisk
   previous: QemuDisk | null
-  process: Readonly<{ pid: number; startTicks: number; spawnId: string }> | null
+  /** `accel`: what this QEMU was started under (absent in older records: its command line says). */
+  process: Readonly<{ pid: number; startTicks: number; spawnId: string; accel?: Accel }> | null
   /** A QEMU about to start, recorded before the spawn: a crash in between leaves an orphan. */
   spawning: Readonly<{ spawnId: string; osDisk: number; atMs: number }> | null
   wantRunning: boolean
@@ -55,6 +57,11 @@ export type QemuInstance = Readonly<{
   extensionsTimeBudgetMs?: number
   healthSource?: HealthSource
 }>
+
+/** The health prober's key of the instance's current OS disk. */
+export function probeKey(i: Pick<QemuInstance, 'scaleSetKey' | 'instanceId' | 'disk'>): string {
+  return `${i.scaleSetKey}|${i.instanceId}|${i.disk.n}`
+}
 
 export interface QemuStateStore {
   list(scaleSetKey: string): Promise<readonly QemuInstance[]>

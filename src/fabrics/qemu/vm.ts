@@ -174,3 +174,17 @@ export function hostTscKhz(): number | undefined {
     return undefined
   }
 }
+
+/**
+ * The accelerator a running QEMU was started under, read from its command line (`-accel X`);
+ * null when the process is gone or names none.
+ */
+export function accelOfProcess(pid: number): Accel | null {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    const a = args[args.indexOf('-accel') + 1]
+    return args.includes('-accel') && (a === 'kvm' || a === 'tcg') ? a : null
+  } catch {
+    return null
+  }
+}

@@ -126,6 +126,11 @@ export type InstanceView = Readonly<{
   /** Stable identity of each data disk (and its size): it never changes while the instance lives. */
   dataDisks: readonly DataDisk[]
   extensions: readonly ExtensionStatus[]
+  /**
+   * The accelerator the instance's VM runs under (qemu fabric, while its VM runs) and why:
+   * shown as an `Osroll/Accelerator/{accel}` status (docs/api.md § Instances and their views).
+   */
+  accelerator?: Readonly<{ accel: 'kvm' | 'tcg'; reason: string }>
 }>
 
 export interface Fabric {

@@ -22,8 +22,11 @@ export type MetadataRequest = Readonly<{
 
 export type MetadataAnswer = Readonly<{
   status: number
-  contentType: 'application/json; charset=utf-8' | 'text/plain; charset=utf-8'
+  contentType:
+    'application/json; charset=utf-8' | 'text/plain; charset=utf-8' | 'application/octet-stream'
   body: string
+  /** A host file sent as the body instead of `body` (a fetched fileUri the guest agent copies). */
+  file?: string
 }>
 
 export interface GuestMetadata {

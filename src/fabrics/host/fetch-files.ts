@@ -1,11 +1,14 @@
 /**
- * Custom Script `fileUris` downloads, done as the instance would do them: a small Node program
- * (`FETCH_PROGRAM`) run in the instance's sandbox (sandbox.ts), from its network view, that
- * refuses what the operator did not allow — `file://` outside `--file-uri-roots`, loopback,
+ * Custom Script `fileUris` downloads (`fetchFileUris`): a small Node program (`FETCH_PROGRAM`)
+ * that refuses what the operator did not allow — `file://` outside `--file-uri-roots`, loopback,
  * link-local and unspecified addresses (after DNS resolution and on every redirect) unless
- * `--file-uri-allow-local`, and anything over `--file-uri-max-bytes`.
+ * `--file-uri-allow-local`, and anything over `--file-uri-max-bytes`. The local fabric runs it
+ * in the instance's sandbox, from the instance's network view; the qemu fabric on the host, for
+ * the guest (docs/qemu.md § The guest agent). Credentials of fileUris (user-info, query) never
+ * reach a message (`redact`, `scrubber`).
  */
 import type { DownloadPolicy } from '../types/local-options.js'
+import { runCommand, type HostCommand } from './commands.js'
 
 export const DEFAULT_DOWNLOAD_POLICY: DownloadPolicy = {
   fileRoots: [],
@@ -176,3 +179,110 @@ async function main() {
 }
 main()
 `
+
+/** The longest one download may take, whatever is left of the extensions' time budget. */
+export const DOWNLOAD_TIMEOUT_MS = 30_000
+const OUTPUT_TAIL = 2_000
+
+/** Which fileUri failed and why (the URI itself never in `error`). */
+export type DownloadProblem = Readonly<{ index: number; error: string }>
+
+/**
+ * Downloads `uris` into `dir` with `FETCH_PROGRAM`, run as `wrap` makes it (the local fabric's
+ * sandbox; by default as osroll); which failed and why, or null when every file is there.
+ */
+export async function fetchFileUris(o: {
+  uris: readonly string[]
+  dir: string
+  timeoutMs: number
+  policy: DownloadPolicy
+  env: Record<string, string>
+  wrap?: (command: string, args: readonly string[], cwd: string) => HostCommand
+}): Promise<DownloadProblem | null> {
+  if (o.uris.length === 0) return null
+  const timeoutMs = o.timeoutMs
+  const job: FetchJob = {
+    uris: o.uris,
+    dir: o.dir,
+    timeoutMs: Math.min(DOWNLOAD_TIMEOUT_MS, timeoutMs),
+    policy: o.policy,
+  }
+  const args = ['-e', FETCH_PROGRAM, JSON.stringify(job)]
+  const wrap = o.wrap ?? ((command, a, cwd) => ({ command, args: a, cwd }))
+  const r = await runCommand(wrap(process.execPath, args, o.dir), o.env, timeoutMs)
+  if (r.code === 0) return null
+  const last = r.output.trim().split('\n').pop() ?? ''
+  try {
+    const told = JSON.parse(last) as { index: number; error: string }
+    if (typeof told.index === 'number' && typeof told.error === 'string') return told
+  } catch {
+    /* not the program's answer: it did not run to its end */
+  }
+  const why = r.timedOut
+    ? `not done within ${Math.round(timeoutMs / 1000)} s`
+    : r.output.slice(-OUTPUT_TAIL)
+  return { index: 0, error: `the download did not complete (${why.trim()})` }
+}
+
+/**
+ * The extension's message for a failed download, credentials scrubbed.
+ * @example downloadFailure(['https://h/x.sh?sig=abc'], { index: 0, error: 'the server answered HTTP 403' })
+ *   → "Failed to download file 'https://h/x.sh?***': the server answered HTTP 403"
+ */
+export function downloadFailure(uris: readonly string[], problem: DownloadProblem): string {
+  return scrubber(uris)(
+    `Failed to download file '${redact(uris[problem.index] ?? '')}': ${problem.error}`,
+  )
+}
+
+/**
+ * A fileUri fit to show: user-info and query (SAS tokens) replaced.
+ * @example redact('https://u:p@h/x.sh?sig=abc') → 'https://***@h/x.sh?***'
+ */
+export function redact(uri: string): string {
+  try {
+    const url = new URL(uri)
+    const auth = url.username || url.password ? '***@' : ''
+    const query = url.search ? '?***' : ''
+    return `${url.protocol}//${auth}${url.host}${url.pathname}${query}`
+  } catch {
+    return uri.replace(/\/\/[^/]*@/, '//***@').replace(/\?.*$/, '?***')
+  }
+}
+
+/**
+ * Removes every credential of these fileUris from a text (an error of the HTTP client, a
+ * command's output): the whole URIs, their passwords and user names, queries and query values.
+ */
+export function scrubber(uris: readonly string[]): (text: string) => string {
+  const secrets = new Set<string>()
+  for (const uri of uris) {
+    secrets.add(uri)
+    try {
+      const url = new URL(uri)
+      for (const s of [url.href, url.search.slice(1), url.password, url.username])
+        if (s.length >= 3) secrets.add(s)
+      for (const [, v] of url.searchParams) if (v.length >= 3) secrets.add(v)
+      for (const s of [url.password, url.username, url.search.slice(1)])
+        if (s.length >= 3) secrets.add(decoded(s))
+    } catch {
+      const q = uri.indexOf('?')
+      if (q >= 0) secrets.add(uri.slice(q + 1))
+    }
+  }
+  const list = [...secrets].sort((a, b) => b.length - a.length)
+  return (text) => {
+    let out = text
+    for (const uri of uris) out = out.split(uri).join(redact(uri))
+    for (const s of list) out = out.split(s).join('***')
+    return out
+  }
+}
+
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
+}
