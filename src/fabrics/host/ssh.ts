@@ -8,9 +8,18 @@
  * `HostKeyAlias`, in a fresh 0700 directory under `dir`, removed when ssh exits. `StrictHostKeyChecking=yes` makes ssh refuse any other key, and the
  * outcome says which key the host offered instead. No ssh_config is read (`-F /dev/null`).
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  createReadStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { HostKey } from '../../core/hosts/host-spec.js'
@@ -24,7 +33,12 @@ export type SshOutcome =
   | Readonly<{ kind: 'AuthenticationFailed'; message: string }>
   | Readonly<{ kind: 'Unreachable'; message: string }>
 
-export type SshOptions = Readonly<{ connectTimeoutS?: number; timeoutMs?: number }>
+export type SshOptions = Readonly<{
+  connectTimeoutS?: number
+  timeoutMs?: number
+  /** A local file streamed to the remote command's stdin (an upload: `cat > file` there). */
+  stdinFile?: string
+}>
 
 const CONNECT_TIMEOUT_S = 5
 const TIMEOUT_MS = 20_000
@@ -108,25 +122,54 @@ export class SshClient {
    */
   async run(target: SshTarget, argv: readonly string[], o: SshOptions = {}): Promise<SshOutcome> {
     const files = this.filesOf(target)
-    const alias = aliasOf(target)
+    const args = [...this.optionsOf(target, files, o), '--', target.address]
     const r = await exec(
       'ssh',
-      [
-        ...['-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes'],
-        ...['-o', `UserKnownHostsFile=${files.knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null'],
-        ...['-o', `HostKeyAlias=${alias}`, '-o', `HostKeyAlgorithms=${algorithmsOf(target)}`],
-        ...['-o', 'CheckHostIP=no', '-o', 'UpdateHostKeys=no', '-o', 'IdentitiesOnly=yes'],
-        ...['-o', `IdentityFile=${files.key}`, '-o', 'IdentityAgent=none'],
-        ...['-o', `ConnectTimeout=${o.connectTimeoutS ?? CONNECT_TIMEOUT_S}`],
-        ...['-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=2'],
-        ...['-o', 'LogLevel=ERROR', '-p', String(target.port), '-l', target.user],
-        '--',
-        target.address,
-        argv.map(shellQuote).join(' '),
-      ],
+      [...args, argv.map(shellQuote).join(' ')],
       o.timeoutMs ?? TIMEOUT_MS,
+      o.stdinFile,
     ).finally(files.done)
     return classify(r, target)
+  }
+
+  /**
+   * Forwards the local unix socket `local` to `remote` on the host (`ssh -N -L local:remote`),
+   * until the returned process exits or is killed; its key files go with it. The caller waits
+   * for `local` to accept (ssh binds it once logged in) and kills the process when done.
+   * @example ssh.forward(target, '/tmp/q/vm0.qmp', '/var/lib/osroll/vms/vm0/qmp.sock')
+   */
+  forward(target: SshTarget, local: string, remote: string, o: SshOptions = {}): ChildProcess {
+    const files = this.filesOf(target)
+    const child = spawn(
+      'ssh',
+      [
+        ...this.optionsOf(target, files, o),
+        ...['-N', '-o', 'ExitOnForwardFailure=yes', '-o', 'StreamLocalBindUnlink=yes'],
+        ...['-L', `${local}:${remote}`, '--', target.address],
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    )
+    child.once('exit', files.done)
+    child.once('error', files.done)
+    return child
+  }
+
+  private optionsOf(target: SshTarget, files: { key: string; knownHosts: string }, o: SshOptions) {
+    return [
+      ...['-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes'],
+      ...['-o', `UserKnownHostsFile=${files.knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null'],
+      ...[
+        '-o',
+        `HostKeyAlias=${aliasOf(target)}`,
+        '-o',
+        `HostKeyAlgorithms=${algorithmsOf(target)}`,
+      ],
+      ...['-o', 'CheckHostIP=no', '-o', 'UpdateHostKeys=no', '-o', 'IdentitiesOnly=yes'],
+      ...['-o', `IdentityFile=${files.key}`, '-o', 'IdentityAgent=none'],
+      ...['-o', `ConnectTimeout=${o.connectTimeoutS ?? CONNECT_TIMEOUT_S}`],
+      ...['-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=2'],
+      ...['-o', 'LogLevel=ERROR', '-p', String(target.port), '-l', target.user],
+    ]
   }
 
   /**
@@ -187,9 +230,14 @@ function classify(r: ExecResult, t: SshTarget): SshOutcome {
 type ExecResult = Readonly<{ code: number; stdout: string; stderr: string }>
 
 /** Runs a tool to its end or its timeout (then killed); never rejects for a non-zero exit. */
-function exec(file: string, args: readonly string[], timeoutMs: number): Promise<ExecResult> {
-  return new Promise((resolve) =>
-    execFile(
+function exec(
+  file: string,
+  args: readonly string[],
+  timeoutMs: number,
+  stdinFile?: string,
+): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
       file,
       [...args],
       { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 },
@@ -205,8 +253,14 @@ function exec(file: string, args: readonly string[], timeoutMs: number): Promise
           resolve({ code: 255, stdout, stderr: `${stderr}\n${file}: ${e.message}` })
         else resolve({ code: e ? (e.code as number) : 0, stdout, stderr })
       },
-    ),
-  )
+    )
+    if (!stdinFile) return
+    // A failed read ends stdin early: the remote side sees a short file, and its digest says so.
+    const input = createReadStream(stdinFile)
+    input.once('error', () => child.stdin?.end())
+    child.stdin?.once('error', () => input.destroy())
+    if (child.stdin) input.pipe(child.stdin)
+  })
 }
 
 function withNewline(s: string): string {

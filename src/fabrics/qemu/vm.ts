@@ -168,11 +168,16 @@ async function exited(ref: ProcessRef, ms: number): Promise<boolean> {
 /** The host's TSC frequency in kHz, from /proc/cpuinfo; undefined when it does not say. */
 export function hostTscKhz(): number | undefined {
   try {
-    const mhz = /cpu MHz\s*:\s*([0-9.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]
-    return mhz ? Math.round(Number(mhz) * 1000) : undefined
+    return tscKhzOf(readFileSync('/proc/cpuinfo', 'utf8'))
   } catch {
     return undefined
   }
+}
+
+/** The TSC frequency in kHz a /proc/cpuinfo text gives (a remote host's too), or undefined. */
+export function tscKhzOf(cpuinfo: string): number | undefined {
+  const mhz = /cpu MHz\s*:\s*([0-9.]+)/.exec(cpuinfo)?.[1]
+  return mhz ? Math.round(Number(mhz) * 1000) : undefined
 }
 
 /**
