@@ -9,6 +9,7 @@ import { CompiledQuery } from 'kysely'
 import type { Kysely } from 'kysely'
 import { Errors } from '../../errors.js'
 import type { Rollout, RolloutEvent } from '../../core/rollout/types.js'
+import { isPlanEvent } from '../../core/rollout/types.js'
 import type { SimInstance, SimStateStore } from '../../fabrics/types/sim-state.js'
 import type { InstanceRecord, ScaleSetState, Store } from '../store.js'
 import type {
@@ -155,7 +156,7 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
             [...last.values()].map((r) => [r.set_key, r.instance_id, r.instance]),
           )
         }
-        await this.insertEvents(tx, events)
+        await this.insertEvents(tx, await this.ownedEvents(tx, events))
         return refused
       }),
     ),
@@ -309,12 +310,17 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
       await tx.deleteFrom('scale_sets').where('key', '=', key).execute()
       await tx.deleteFrom('instance_records').where('set_key', '=', key).execute()
       await tx.deleteFrom('sim_instances').where('set_key', '=', key).execute()
-      await this.exec(
+      // The rollouts before their events: an event insert that holds one (ownedEvents) commits
+      // first, and its events go too.
+      const { rows } = await this.exec<{ id: string }>(
         tx,
-        'delete from rollout_events where rollout_id in (select id from rollouts where set_key = ?)',
+        'delete from rollouts where set_key = ? returning id',
         [key],
       )
-      await this.exec(tx, 'delete from rollouts where set_key = ?', [key])
+      await deleteEventsOf(
+        tx,
+        rows.map((r) => r.id),
+      )
       return null
     })
   }
@@ -329,8 +335,8 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
         )
         const ids = rows.map((r) => r.id)
         if (ids.length === 0) return 0
-        await tx.deleteFrom('rollout_events').where('rollout_id', 'in', ids).execute()
         await tx.deleteFrom('rollouts').where('id', 'in', ids).execute()
+        await deleteEventsOf(tx, ids)
         return ids.length
       }),
     )
@@ -486,8 +492,8 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
         if (kept.length > 0) doomed = doomed.where('id', 'not in', kept)
         const ids = (await doomed.execute()).map((r) => r.id)
         if (ids.length === 0) return 0
-        await tx.deleteFrom('rollout_events').where('rollout_id', 'in', ids).execute()
         await tx.deleteFrom('rollouts').where('id', 'in', ids).execute()
+        await deleteEventsOf(tx, ids)
         return ids.length
       }),
     )
@@ -499,6 +505,36 @@ export class SqlStore implements Store, ControlStore, SimStateStore, LeaseStore 
       emit(events)
       return Promise.resolve(null)
     })
+  }
+
+  /**
+   * The events whose rollout is stored, checked at the end of the group's transaction (so a
+   * rollout created in the same group counts, whatever the order of its writes), and a plan's
+   * (their rollout id is a wave's): a late note for a rollout that is gone — its set deleted or
+   * its history pruned — is dropped, never stored as an orphan. On PostgreSQL the rollouts found
+   * are locked FOR SHARE until the commit: a delete waits for it, then deletes these events too
+   * (deletes remove the rollouts before their events).
+   */
+  private async ownedEvents(
+    tx: Kysely<Database>,
+    events: readonly RolloutEvent[],
+  ): Promise<readonly RolloutEvent[]> {
+    const ids = [...new Set(events.filter((e) => !isPlanEvent(e)).map((e) => e.rolloutId))]
+    if (ids.length === 0) return events
+    const lock = this.dialect === 'postgres' ? ' for share' : ''
+    const found = new Set<string>()
+    for (let i = 0; i < ids.length; i += 500) {
+      const part = ids.slice(i, i + 500)
+      const { rows } = await this.exec<{ id: string }>(
+        tx,
+        `select id from rollouts where id in (${part.map(() => '?').join(', ')})${lock}`,
+        part,
+      )
+      for (const r of rows) found.add(r.id)
+    }
+    return found.size === ids.length
+      ? events
+      : events.filter((e) => isPlanEvent(e) || found.has(e.rolloutId))
   }
 
   private async insertEvents(db: Kysely<Database>, events: readonly RolloutEvent[]): Promise<void> {
@@ -778,6 +814,15 @@ async function inTransaction<T>(
   fn: (tx: Kysely<Database>) => Promise<T>,
 ): Promise<T> {
   return db.isTransaction ? fn(db) : db.transaction().execute(fn)
+}
+
+/** Deletes the events of rollouts `ids` (in chunks: SQLite allows 32,766 parameters). */
+async function deleteEventsOf(tx: Kysely<Database>, ids: readonly string[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += 500)
+    await tx
+      .deleteFrom('rollout_events')
+      .where('rollout_id', 'in', ids.slice(i, i + 500))
+      .execute()
 }
 
 function leaseOf(row: Database['leases']): LeaseRow {
