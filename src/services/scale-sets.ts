@@ -45,6 +45,7 @@ import { requireLinkedAccess, requireNames, requireTags } from './guards.js'
 import type { Caller } from './guards.js'
 import { capacityOf, checkInstanceQuota } from './quotas.js'
 import { resolveNetwork } from './scale-set-network.js'
+import { carriedFields } from './set-fields.js'
 import { SubnetAddresses } from '../runtime/subnet-addresses.js'
 
 export type ScaleSetRef = Readonly<{ sub: string; rg: string; name: string }>
@@ -446,16 +447,8 @@ async function saveState(
       // read with the faulted versions kept above; enabling releases them all.
       ...(current?.quarantine && !enabling ? { quarantine: current.quarantine } : {}),
       ...(current?.observed ? { observed: current.observed } : {}),
-      // osroll's own per-set state lives beside the model: a set PUT keeps the upgrade settings
-      // and a pause of the running rollout (docs/rollouts.md § Pause and resume), and the
-      // maintenance windows (docs/rollouts.md § Maintenance windows).
-      ...(current?.upgradeSettings ? { upgradeSettings: current.upgradeSettings } : {}),
-      ...(current?.lifecycleHooks ? { lifecycleHooks: current.lifecycleHooks } : {}),
-      ...(current?.maintenanceWindows ? { maintenanceWindows: current.maintenanceWindows } : {}),
-      ...(current?.pauseRequest ? { pauseRequest: current.pauseRequest } : {}),
-      // The health gates too (docs/controls.md § Health gates).
-      ...(current?.healthGates ? { healthGates: current.healthGates } : {}),
-      ...(current?.openRollout ? { openRollout: current.openRollout } : {}),
+      // osroll's own per-set state lives beside the model: a set PUT keeps it all (set-fields.ts).
+      ...carriedFields(current),
       cancelRequestedAtMs: current?.cancelRequestedAtMs ?? null,
       revision: current?.revision ?? 0,
     }

@@ -28,11 +28,10 @@ import {
   approveRollingUpgrade,
   cancelRollout,
   extensionRollingUpgrade,
-  latestRollout,
   manualUpgrade,
-  osUpgradeHistory,
   startOsRollout,
 } from '../../services/rollouts.js'
+import { latestRollout, osUpgradeHistory } from '../../services/rollout-history.js'
 import { createOperation, readOperation } from '../../services/operations.js'
 import { accepted, locationAnswer, retryAfterSecondsOf, withAsyncOperation } from '../lro.js'
 import { apiVersionOf, headerOf } from '../request.js'
