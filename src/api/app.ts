@@ -122,7 +122,22 @@ async function dashboardRoutes(app: FastifyInstance): Promise<void> {
 }
 
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({
+  const app = createServer(o)
+  registerLimitedJsonParser(app) // nesting depth and string length limits (issue 15)
+  const perMinute = o.deps.config.rateLimitPerMinute
+  const guard: Guard = {
+    tokens: new TokenCache(o.deps.store, () => o.deps.clock.nowMs()),
+    throttle: perMinute > 0 ? new Throttle(perMinute, () => o.deps.clock.nowMs()) : undefined,
+  }
+  addRequestHooks(app, o.deps, guard)
+  await addOperatorRoutes(app, o)
+  registerApiRoutes(app, o.deps, guard)
+  return app
+}
+
+/** The Fastify server: ARM's case-insensitive routing, body limit, request ids, error envelope. */
+function createServer(o: AppOptions): FastifyInstance {
+  return Fastify({
     logger: o.logger ?? false,
     ...(o.https ? { https: o.https } : {}),
     routerOptions: {
@@ -140,12 +155,13 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     },
     requestIdHeader: false,
   }) as unknown as FastifyInstance
-  registerLimitedJsonParser(app) // nesting depth and string length limits (issue 15)
-  const perMinute = o.deps.config.rateLimitPerMinute
-  const guard: Guard = {
-    tokens: new TokenCache(o.deps.store, () => o.deps.clock.nowMs()),
-    throttle: perMinute > 0 ? new Throttle(perMinute, () => o.deps.clock.nowMs()) : undefined,
-  }
+}
+
+/**
+ * What every request goes through: ARM's request-id headers, authentication and throttling,
+ * resource groups, the taking back of what a refused request created, the error envelope.
+ */
+function addRequestHooks(app: FastifyInstance, deps: AppOptions['deps'], guard: Guard): void {
   app.addHook('onRoute', checkRoute)
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-ms-request-id', req.id)
@@ -154,17 +170,17 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       headerOf(req, 'x-ms-correlation-request-id') ?? req.id,
     )
   })
-  app.addHook('onRequest', guardRequest(o.deps, guard))
+  app.addHook('onRequest', guardRequest(deps, guard))
   // A refused request changes nothing: not even the subscription its first use created.
   app.addHook('onSend', async (req, reply, payload) => {
     if (req.createdSubscription && reply.statusCode >= 400)
-      await forgetSubscription(o.deps, req.createdSubscription)
+      await forgetSubscription(deps, req.createdSubscription)
     return payload
   })
   // After authorization and body parsing: a resource in a missing group
   // (docs/api.md § Resource groups); a group a refused request made implicitly is taken back.
-  app.addHook('preHandler', resourceGroupGate(o.deps))
-  app.addHook('onSend', forgetRefusedGroup(o.deps))
+  app.addHook('preHandler', resourceGroupGate(deps))
+  app.addHook('onSend', forgetRefusedGroup(deps))
   app.setErrorHandler((err, req, reply) => {
     const e = toAppError(err)
     if (e.status >= 500) req.log.error({ err, requestId: req.id }, 'Request failed')
@@ -181,6 +197,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
         ),
       )
   })
+}
+
+/** The routes for operators and the dashboard: health, whoami, access log, dashboard, metrics. */
+async function addOperatorRoutes(app: FastifyInstance, o: AppOptions): Promise<void> {
   app.get('/healthz', { config: { open: true, unlimited: true } }, async () => ({ status: 'ok' }))
   // Who the caller's token is (the dashboard hides actions a Reader may not take).
   app.get('/whoami', async (req) => ({
@@ -206,24 +226,27 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
         .send(await metrics.registry.metrics()),
     )
   }
-  registerSubscriptionRoutes(app, o.deps)
-  registerResourceGroupRoutes(app, o.deps)
-  registerImageRoutes(app, o.deps)
-  registerNetworkRoutes(app, o.deps)
-  registerVirtualNetworkRoutes(app, o.deps)
-  registerComputeRoutes(app, o.deps)
-  registerServiceFabricRoutes(app, o.deps)
-  registerIdentityRoutes(app, o.deps, guard)
-  registerGalleryRoutes(app, o.deps)
-  registerEventRoutes(app, o.deps)
-  registerUpgradeRoutes(app, o.deps)
-  registerHealthGateRoutes(app, o.deps)
-  registerWavePlanRoutes(app, o.deps)
-  registerFleetVersionRoutes(app, o.deps)
-  registerHostRoutes(app, o.deps)
-  registerMaintenanceWindowRoutes(app, o.deps)
+}
+
+/** The API's routes, by resource provider. */
+function registerApiRoutes(app: FastifyInstance, deps: AppOptions['deps'], guard: Guard): void {
+  registerSubscriptionRoutes(app, deps)
+  registerResourceGroupRoutes(app, deps)
+  registerImageRoutes(app, deps)
+  registerNetworkRoutes(app, deps)
+  registerVirtualNetworkRoutes(app, deps)
+  registerComputeRoutes(app, deps)
+  registerServiceFabricRoutes(app, deps)
+  registerIdentityRoutes(app, deps, guard)
+  registerGalleryRoutes(app, deps)
+  registerEventRoutes(app, deps)
+  registerUpgradeRoutes(app, deps)
+  registerHealthGateRoutes(app, deps)
+  registerWavePlanRoutes(app, deps)
+  registerFleetVersionRoutes(app, deps)
+  registerHostRoutes(app, deps)
+  registerMaintenanceWindowRoutes(app, deps)
   registerSizeRoutes(app)
-  return app
 }
 
 /**

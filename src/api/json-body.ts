@@ -91,105 +91,129 @@ export function registerLimitedJsonParser(app: FastifyInstance): void {
 export function jsonSyntaxPosition(
   text: string,
 ): { position: number; line: number; column: number } | undefined {
-  let i = 0
-  const ws = (): void => {
-    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++
-  }
-  const fail = (): never => {
-    throw new Error('stop')
-  }
-  const lit = (word: string): void => {
-    if (text.startsWith(word, i)) i += word.length
-    else fail()
-  }
-  const str = (): void => {
-    if (text[i] !== '"') fail()
-    for (i++; i < text.length; i++) {
-      const c = text.charCodeAt(i)
-      if (c === QUOTE) {
-        i++
-        return
-      }
-      if (c < 0x20) fail()
-      if (c === BACKSLASH) {
-        const e = text[i + 1]
-        if (e === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
-            i++
-            fail()
-          }
-          i += 5
-        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++
-        else {
-          i++
-          fail()
-        }
-      }
-    }
-    fail()
-  }
-  const num = (): void => {
-    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400))
-    if (!m || m[0] === '-' || m[0].length === 0) fail()
-    i += m![0].length
-  }
-  const value = (): void => {
-    ws()
-    const c = text[i]
-    if (c === '{') {
-      i++
-      ws()
-      if (text[i] === '}') {
-        i++
-        return
-      }
-      for (;;) {
-        ws()
-        str()
-        ws()
-        if (text[i] !== ':') fail()
-        i++
-        value()
-        ws()
-        if (text[i] === ',') i++
-        else if (text[i] === '}') {
-          i++
-          return
-        } else fail()
-      }
-    } else if (c === '[') {
-      i++
-      ws()
-      if (text[i] === ']') {
-        i++
-        return
-      }
-      for (;;) {
-        value()
-        ws()
-        if (text[i] === ',') i++
-        else if (text[i] === ']') {
-          i++
-          return
-        } else fail()
-      }
-    } else if (c === '"') str()
-    else if (c === 't') lit('true')
-    else if (c === 'f') lit('false')
-    else if (c === 'n') lit('null')
-    else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) num()
-    else fail()
-  }
+  const scan = new JsonScanner(text)
   try {
-    value()
-    ws()
-    if (i === text.length) return undefined
+    scan.value()
+    scan.ws()
+    if (scan.i === text.length) return undefined
   } catch {
-    // i is where parsing stopped
+    // scan.i is where parsing stopped
   }
+  const i = scan.i
   const before = text.slice(0, i)
   const line = before.split('\n').length
   return { position: i, line, column: i - (before.lastIndexOf('\n') + 1) + 1 }
+}
+
+/** A JSON grammar walk that only moves `i`, throwing where the text stops being JSON. */
+class JsonScanner {
+  i = 0
+  constructor(private readonly text: string) {}
+
+  ws(): void {
+    while (this.i < this.text.length && ' \t\n\r'.includes(this.text[this.i]!)) this.i++
+  }
+
+  private fail(): never {
+    throw new Error('stop')
+  }
+
+  private lit(word: string): void {
+    if (this.text.startsWith(word, this.i)) this.i += word.length
+    else this.fail()
+  }
+
+  private str(): void {
+    const text = this.text
+    if (text[this.i] !== '"') this.fail()
+    for (this.i++; this.i < text.length; this.i++) {
+      const c = text.charCodeAt(this.i)
+      if (c === QUOTE) {
+        this.i++
+        return
+      }
+      if (c < 0x20) this.fail()
+      if (c === BACKSLASH) this.escape()
+    }
+    this.fail()
+  }
+
+  /** At a backslash: steps over a valid escape's rest, or stops just after the backslash. */
+  private escape(): void {
+    const text = this.text
+    const e = text[this.i + 1]
+    if (e === 'u') {
+      if (!/^[0-9a-fA-F]{4}$/.test(text.slice(this.i + 2, this.i + 6))) {
+        this.i++
+        this.fail()
+      }
+      this.i += 5
+    } else if (e !== undefined && '"\\/bfnrt'.includes(e)) this.i++
+    else {
+      this.i++
+      this.fail()
+    }
+  }
+
+  private num(): void {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(this.text.slice(this.i, this.i + 400))
+    if (!m || m[0] === '-' || m[0].length === 0) this.fail()
+    this.i += m![0].length
+  }
+
+  value(): void {
+    this.ws()
+    const c = this.text[this.i]
+    if (c === '{') this.object()
+    else if (c === '[') this.array()
+    else if (c === '"') this.str()
+    else if (c === 't') this.lit('true')
+    else if (c === 'f') this.lit('false')
+    else if (c === 'n') this.lit('null')
+    else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) this.num()
+    else this.fail()
+  }
+
+  private object(): void {
+    this.i++
+    this.ws()
+    if (this.text[this.i] === '}') {
+      this.i++
+      return
+    }
+    for (;;) {
+      this.ws()
+      this.str()
+      this.ws()
+      if (this.text[this.i] !== ':') this.fail()
+      this.i++
+      this.value()
+      this.ws()
+      if (this.text[this.i] === ',') this.i++
+      else if (this.text[this.i] === '}') {
+        this.i++
+        return
+      } else this.fail()
+    }
+  }
+
+  private array(): void {
+    this.i++
+    this.ws()
+    if (this.text[this.i] === ']') {
+      this.i++
+      return
+    }
+    for (;;) {
+      this.value()
+      this.ws()
+      if (this.text[this.i] === ',') this.i++
+      else if (this.text[this.i] === ']') {
+        this.i++
+        return
+      } else this.fail()
+    }
+  }
 }
 
 /** The 400 `InvalidRequestContent` for a body that is not JSON, naming where parsing stopped. */

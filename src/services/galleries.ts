@@ -19,6 +19,10 @@ import type { EligibleVersion } from '../runtime/catalog.js'
 import type { NameKind } from '../core/names.js'
 import { requireLinkedAccess, requireNames, requireTags } from './guards.js'
 import type { Caller } from './guards.js'
+import { eligibleAt, sourceOf, versionDocument, versionOf } from './gallery-versions.js'
+import type { GalleryVersion } from './gallery-versions.js'
+
+export type { GalleryVersion } from './gallery-versions.js'
 
 export const GALLERY_TYPE = 'Microsoft.Compute/galleries'
 export const GALLERY_IMAGE_TYPE = 'Microsoft.Compute/galleries/images'
@@ -26,21 +30,6 @@ export const GALLERY_VERSION_TYPE = 'Microsoft.Compute/galleries/images/versions
 
 export type GalleryRef = Readonly<{ sub: string; rg: string; gallery: string }>
 export type ImageDefRef = GalleryRef & Readonly<{ image: string }>
-
-type Region = {
-  name: string
-  regionalReplicaCount: number
-  excludeFromLatest: boolean
-  addedAtMs: number
-}
-export type GalleryVersion = Readonly<{
-  version: string
-  sourceUri: string
-  excludeFromLatest: boolean
-  regions: readonly Region[]
-  publishedAtMs: number
-  resource: StoredResource
-}>
 
 export const galleryId = (r: GalleryRef) =>
   `/subscriptions/${r.sub}/resourceGroups/${r.rg}/providers/Microsoft.Compute/galleries/${r.gallery}`
@@ -137,67 +126,19 @@ export class Galleries {
       )
     const b = canonicalEnums(requireObject(body), IMAGE_VERSION_ENUMS) as Record<string, unknown>
     const location = normalizeLocation(requireLocation(b))
-    const p = isPlainObject(b['properties']) ? b['properties'] : {}
-    const pp = isPlainObject(p['publishingProfile']) ? p['publishingProfile'] : {}
-    const uri = (
-      p['storageProfile'] as { osDiskImage?: { source?: { uri?: unknown } } } | undefined
-    )?.osDiskImage?.source?.uri
     const existing = await this.store.getResource(id)
-    const oldUri = existing
-      ? (
-          existing.body['properties'] as {
-            storageProfile: { osDiskImage: { source: { uri: string } } }
-          }
-        ).storageProfile.osDiskImage.source.uri
-      : undefined
-    if (typeof uri !== 'string' || uri === '') {
-      if (!existing)
-        throw Errors.InvalidParameter(
-          'properties.storageProfile.osDiskImage.source.uri is required: the image artifact the fabric boots.',
-          'properties.storageProfile.osDiskImage.source.uri',
-        )
-    } else if (existing && uri !== oldUri) {
-      throw Errors.Conflict(
-        `The source of gallery image version ${version} cannot change; publish a new version.`,
-      )
-    }
+    const source = sourceOf(b, existing, version)
     const artifact = existing
       ? versionOf(existing).sourceUri
-      : await this.prepareSource(uri as string)
-    const excludeFromLatest = pp['excludeFromLatest'] ?? false
-    if (typeof excludeFromLatest !== 'boolean')
-      throw Errors.InvalidParameter(
-        'excludeFromLatest must be a boolean.',
-        'properties.publishingProfile.excludeFromLatest',
-      )
-    const now = this.nowMs()
-    const before = existing ? versionOf(existing).regions : []
-    const regions = parseRegions(pp['targetRegions'], location, before, now)
-    const stored = {
-      ...b,
+      : await this.prepareSource(source.uri as string)
+    const stored = versionDocument(b, {
       location,
-      properties: {
-        ...p,
-        publishingProfile: {
-          ...pp,
-          excludeFromLatest,
-          targetRegions: regions.map((r) => ({
-            name: r.name,
-            regionalReplicaCount: r.regionalReplicaCount,
-            excludeFromLatest: r.excludeFromLatest,
-          })),
-          publishedDate: new Date(existing ? versionOf(existing).publishedAtMs : now).toISOString(),
-        },
-        storageProfile: { osDiskImage: { source: { uri: uri ?? oldUri } } },
-        provisioningState: 'Succeeded',
-      },
-      osroll: {
-        artifact,
-        regions,
-        publishedAtMs: existing ? versionOf(existing).publishedAtMs : now,
-        osType: (def.body['properties'] as { osType: string }).osType,
-      },
-    }
+      existing,
+      source,
+      artifact,
+      nowMs: this.nowMs(),
+      osType: (def.body['properties'] as { osType: string }).osType,
+    })
     return this.put(id, GALLERY_VERSION_TYPE, ref, version, stored)
   }
 
@@ -375,70 +316,4 @@ function checkWrite(
   requireTags(b)
   requireLinkedAccess(b, { own, caller, action: `${type}/write`, scope })
   return b
-}
-
-/** When version `v` became (or becomes) eligible in `location`; null when it never is. */
-function eligibleAt(v: GalleryVersion, location: string, delayMs: number): number | null {
-  if (v.excludeFromLatest) return null
-  const region = v.regions.find((r) => r.name === location)
-  if (!region || region.excludeFromLatest) return null
-  return region.addedAtMs + delayMs
-}
-
-function versionOf(r: StoredResource): GalleryVersion {
-  const b = r.body as {
-    properties: {
-      storageProfile: { osDiskImage: { source: { uri: string } } }
-      publishingProfile: { excludeFromLatest: boolean }
-    }
-    osroll: { artifact?: string; regions: Region[]; publishedAtMs: number }
-  }
-  return {
-    version: r.name,
-    sourceUri: b.osroll.artifact ?? b.properties.storageProfile.osDiskImage.source.uri,
-    excludeFromLatest: b.properties.publishingProfile.excludeFromLatest,
-    regions: b.osroll.regions,
-    publishedAtMs: b.osroll.publishedAtMs,
-    resource: r,
-  }
-}
-
-/** Target regions (default: the version's own location); a region already there keeps its start. */
-function parseRegions(
-  value: unknown,
-  location: string,
-  before: readonly Region[],
-  now: number,
-): Region[] {
-  const list = value === undefined ? [{ name: location }] : value
-  if (!Array.isArray(list))
-    throw Errors.InvalidRequestContent(
-      'targetRegions must be an array.',
-      'properties.publishingProfile.targetRegions',
-    )
-  return list.map((t: unknown, i) => {
-    const target = `properties.publishingProfile.targetRegions[${i}]`
-    if (!isPlainObject(t) || typeof t['name'] !== 'string' || t['name'] === '')
-      throw Errors.InvalidParameter('Every target region needs a name.', `${target}.name`)
-    const name = normalizeLocation(t['name'])
-    const count = t['regionalReplicaCount'] ?? 1
-    if (!Number.isInteger(count) || (count as number) < 1 || (count as number) > 100)
-      throw Errors.InvalidParameter(
-        'regionalReplicaCount must be an integer from 1 to 100.',
-        `${target}.regionalReplicaCount`,
-      )
-    const exclude = t['excludeFromLatest'] ?? false
-    if (typeof exclude !== 'boolean')
-      throw Errors.InvalidParameter(
-        'excludeFromLatest must be a boolean.',
-        `${target}.excludeFromLatest`,
-      )
-    const previous = before.find((r) => r.name === name)
-    return {
-      name,
-      regionalReplicaCount: count as number,
-      excludeFromLatest: exclude,
-      addedAtMs: previous?.addedAtMs ?? now,
-    }
-  })
 }

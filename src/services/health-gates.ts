@@ -9,10 +9,7 @@ import { Errors } from '../errors.js'
 import { formatDurationMs, parseDurationMs } from '../core/duration.js'
 import type { Comparison, GateKind, HealthGate } from '../core/gates/gates.js'
 import { COMPARISONS, PLACEHOLDERS, renderQuery } from '../core/gates/gates.js'
-import type { ServiceDeps } from './deps.js'
-import { updateState } from './rollouts.js'
-import { requireScaleSet } from './scale-sets.js'
-import type { ScaleSetRef } from './scale-sets.js'
+import { extensionService } from './set-extension.js'
 
 export const GATES_TYPE = 'Osroll.Upgrades/healthGates'
 const MAX_GATES = 16
@@ -26,46 +23,24 @@ const MEMBERS: Record<GateKind, readonly string[]> = {
 const DEFAULT_TIMEOUT_MS = 120_000
 const DEFAULT_INTERVAL_MS = 10_000
 
-export async function getHealthGates(
-  deps: ServiceDeps,
-  ref: ScaleSetRef,
-): Promise<Record<string, unknown>> {
-  const { resource, state } = await requireScaleSet(deps, ref)
-  if (!state.healthGates)
-    throw Errors.ResourceNotFound(
-      `The scale set '${ref.name}' has no healthGates: its health source alone decides.`,
-    )
-  return view(resource.id, state.healthGates)
-}
+const service = extensionService({
+  field: 'healthGates',
+  none: (name) => `The scale set '${name}' has no healthGates: its health source alone decides.`,
+  patchNone: (name) => `The scale set '${name}' has no healthGates to patch; PUT them first.`,
+  parse: async (body, state) => {
+    const given = parseBody(body)
+    if (given) await checkQueries(given, state.spec.name)
+    return given
+  },
+  next: (given, stored) => given ?? stored ?? [],
+  view: (resource, gates) => view(resource.id, gates),
+  notify: true,
+})
 
+export const getHealthGates = service.get
 /** PUT replaces; PATCH (of an existing resource) replaces the members it names, as merge patch. */
-export async function putHealthGates(
-  deps: ServiceDeps,
-  ref: ScaleSetRef,
-  body: unknown,
-  merge: boolean,
-): Promise<{ created: boolean; view: Record<string, unknown> }> {
-  const { resource, state } = await requireScaleSet(deps, ref)
-  if (merge && !state.healthGates)
-    throw Errors.ResourceNotFound(
-      `The scale set '${ref.name}' has no healthGates to patch; PUT them first.`,
-    )
-  const given = parseBody(body)
-  const gates = given ?? (merge ? (state.healthGates ?? []) : [])
-  if (given) await checkQueries(given, state.spec.name)
-  const created = !state.healthGates
-  await updateState(deps, state.key, (s) => ({ ...s, healthGates: gates }))
-  deps.notify(state.key)
-  return { created, view: view(resource.id, gates) }
-}
-
-export async function deleteHealthGates(deps: ServiceDeps, ref: ScaleSetRef): Promise<boolean> {
-  const { state } = await requireScaleSet(deps, ref)
-  if (!state.healthGates) return false
-  await updateState(deps, state.key, (s) => ({ ...s, healthGates: null }))
-  deps.notify(state.key)
-  return true
-}
+export const putHealthGates = service.put
+export const deleteHealthGates = service.delete
 
 /** The gates a body gives, or null when it names none (a PATCH that changes nothing). */
 function parseBody(body: unknown): HealthGate[] | null {

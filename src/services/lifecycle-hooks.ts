@@ -11,10 +11,7 @@ import {
   MAX_DEFERRALS_DEFAULT,
 } from '../core/rollout/hooks.js'
 import type { HookName, HookSpec, LifecycleHooks } from '../core/rollout/hooks.js'
-import type { ServiceDeps } from './deps.js'
-import { updateState } from './rollouts.js'
-import { requireScaleSet } from './scale-sets.js'
-import type { ScaleSetRef } from './scale-sets.js'
+import { extensionService } from './set-extension.js'
 
 export const HOOKS_TYPE = 'Osroll.Upgrades/lifecycleHooks'
 const HOOKS: readonly HookName[] = ['preReimage', 'postHealthy']
@@ -29,54 +26,33 @@ const MEMBERS: Readonly<Record<HookName, readonly string[]>> = {
   postHealthy: ['url', 'timeout', 'defaultAction'],
 }
 
-/** GET: the set's hooks; 404 when it has none. */
-export async function getLifecycleHooks(
-  deps: ServiceDeps,
-  ref: ScaleSetRef,
-): Promise<Record<string, unknown>> {
-  const { resource, state } = await requireScaleSet(deps, ref)
-  if (!state.lifecycleHooks)
-    throw Errors.ResourceNotFound(`The scale set '${ref.name}' has no lifecycleHooks.`)
-  return view(String(resource.body['id'] ?? resource.id), state.lifecycleHooks)
-}
-
-/**
- * PUT replaces, PATCH merges hook by hook (a hook set to null is removed, a hook given is
- * replaced whole). Everything is checked before anything is written.
- */
-export async function putLifecycleHooks(
-  deps: ServiceDeps,
-  ref: ScaleSetRef,
-  body: unknown,
-  merge: boolean,
-): Promise<{ created: boolean; view: Record<string, unknown> }> {
-  const { resource, state } = await requireScaleSet(deps, ref)
-  const given = parse(body)
-  const created = !state.lifecycleHooks
-  let next: LifecycleHooks = {}
-  await updateState(deps, state.key, (s) => {
-    const base: { -readonly [K in HookName]?: HookSpec } = merge
-      ? { ...(s.lifecycleHooks ?? {}) }
-      : {}
+const service = extensionService({
+  field: 'lifecycleHooks',
+  none: (name) => `The scale set '${name}' has no lifecycleHooks.`,
+  parse,
+  next: (given: Partial<Record<HookName, HookSpec | null>>, stored) => {
+    const base: { -readonly [K in HookName]?: HookSpec } = { ...(stored ?? {}) }
     for (const name of HOOKS) {
       if (!(name in given)) continue
       const hook = given[name]
       if (hook === null || hook === undefined) delete base[name]
       else base[name] = hook
     }
-    next = base
-    return { ...s, lifecycleHooks: next }
-  })
-  return { created, view: view(String(resource.body['id'] ?? resource.id), next) }
-}
+    return base
+  },
+  view: (resource, hooks) => view(String(resource.body['id'] ?? resource.id), hooks),
+  notify: false,
+})
 
+/** GET: the set's hooks; 404 when it has none. */
+export const getLifecycleHooks = service.get
+/**
+ * PUT replaces, PATCH merges hook by hook (a hook set to null is removed, a hook given is
+ * replaced whole). Everything is checked before anything is written.
+ */
+export const putLifecycleHooks = service.put
 /** DELETE: true when there were hooks. A running rollout keeps the ones it froze. */
-export async function deleteLifecycleHooks(deps: ServiceDeps, ref: ScaleSetRef): Promise<boolean> {
-  const { state } = await requireScaleSet(deps, ref)
-  if (!state.lifecycleHooks) return false
-  await updateState(deps, state.key, (s) => ({ ...s, lifecycleHooks: null }))
-  return true
-}
+export const deleteLifecycleHooks = service.delete
 
 function parse(body: unknown): Partial<Record<HookName, HookSpec | null>> {
   const props =

@@ -13,10 +13,8 @@ import {
   patternProblem,
   windowStateAt,
 } from '../runtime/maintenance-window.js'
-import type { ServiceDeps } from './deps.js'
-import { iso, updateState } from './rollouts.js'
-import { requireScaleSet } from './scale-sets.js'
-import type { ScaleSetRef } from './scale-sets.js'
+import { iso } from './rollout-history.js'
+import { extensionService } from './set-extension.js'
 
 export const WINDOWS_TYPE = 'Osroll.Upgrades/maintenanceWindows'
 const MINUTE = 60_000
@@ -32,32 +30,11 @@ const OVERLAP_HORIZON_MS = 366 * DAY
 const OVERLAP_OPENINGS = 2_000
 const TOP = ['timeZone', 'windows']
 
-export async function getMaintenanceWindows(
-  deps: ServiceDeps,
-  ref: ScaleSetRef,
-): Promise<Record<string, unknown>> {
-  const { resource, state } = await requireScaleSet(deps, ref)
-  if (!state.maintenanceWindows)
-    throw Errors.ResourceNotFound(
-      `The scale set '${ref.name}' has no maintenanceWindows: batches start at any time.`,
-    )
-  return view(resource.id, state.maintenanceWindows, deps.clock.nowMs())
-}
-
-/** PUT replaces, PATCH merges (`timeZone` and `windows` each; `windows` is replaced whole). */
-export async function putMaintenanceWindows(
-  deps: ServiceDeps,
-  ref: ScaleSetRef,
-  body: unknown,
-  merge: boolean,
-): Promise<{ created: boolean; view: Record<string, unknown> }> {
-  const { resource, state } = await requireScaleSet(deps, ref)
-  const given = parse(body)
-  const created = !state.maintenanceWindows
-  const nowMs = deps.clock.nowMs()
-  let next: MaintenanceWindows | null = null
-  await updateState(deps, state.key, (s) => {
-    const base = merge ? s.maintenanceWindows : null
+const service = extensionService({
+  field: 'maintenanceWindows',
+  none: (name) => `The scale set '${name}' has no maintenanceWindows: batches start at any time.`,
+  parse,
+  next: (given: Given, base, nowMs) => {
     const timeZone = given.timeZone ?? base?.timeZone
     const windows = given.windows ?? base?.windows
     if (timeZone === undefined)
@@ -70,24 +47,18 @@ export async function putMaintenanceWindows(
         'windows is required: a list of cron or weekly windows.',
         'properties.windows',
       )
-    next = { timeZone, windows }
+    const next = { timeZone, windows }
     check(next, nowMs) // throws before anything is written
-    return { ...s, maintenanceWindows: next }
-  })
-  deps.notify(state.key)
-  return { created, view: view(resource.id, next as unknown as MaintenanceWindows, nowMs) }
-}
+    return next
+  },
+  view: (resource, windows, { nowMs }) => view(resource.id, windows, nowMs),
+  notify: true,
+})
 
-export async function deleteMaintenanceWindows(
-  deps: ServiceDeps,
-  ref: ScaleSetRef,
-): Promise<boolean> {
-  const { state } = await requireScaleSet(deps, ref)
-  if (!state.maintenanceWindows) return false
-  await updateState(deps, state.key, (s) => ({ ...s, maintenanceWindows: null }))
-  deps.notify(state.key)
-  return true
-}
+export const getMaintenanceWindows = service.get
+/** PUT replaces, PATCH merges (`timeZone` and `windows` each; `windows` is replaced whole). */
+export const putMaintenanceWindows = service.put
+export const deleteMaintenanceWindows = service.delete
 
 type Given = { timeZone?: string; windows?: MaintenanceWindow[] }
 

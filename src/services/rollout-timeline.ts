@@ -15,7 +15,7 @@ import type { HookRecord, Rollout } from '../core/rollout/types.js'
 import type { StoredResource } from '../store/control-store.js'
 import type { ServiceDeps } from './deps.js'
 import { ROLLOUT_STATUS_TYPE } from './rollout-controls.js'
-import { iso } from './rollouts.js'
+import { iso } from './rollout-history.js'
 import { requireScaleSet } from './scale-sets.js'
 import type { ScaleSetRef } from './scale-sets.js'
 

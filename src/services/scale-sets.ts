@@ -7,44 +7,33 @@
 import { isDeepStrictEqual } from 'node:util'
 import { canonicalEnums, SCALE_SET_ENUMS } from '../core/enums.js'
 import { coerceScalars, SCALE_SET_SCALARS } from '../core/coerce.js'
-import { AppError, Errors } from '../errors.js'
-import type { ArmDataDisk, ArmExtension, ArmScaleSet } from '../core/scale-set/arm-model.js'
-import { vmShapeOf } from '../core/scale-set/vm-sizes.js'
-import { isApplicationHealthExtension } from '../core/scale-set/arm-model.js'
-import { validateScaleSet, extensionsOf } from '../core/scale-set/validate.js'
-import { nodeTypeDurability, serviceFabricNodeTypeOf } from '../core/scale-set/service-fabric.js'
-import { releaseByModel } from '../core/rollout/recovery.js'
-import type { ValidationFacts } from '../core/scale-set/validate.js'
+import type { AppError } from '../errors.js'
+import { Errors } from '../errors.js'
+import type { ArmScaleSet } from '../core/scale-set/arm-model.js'
+import { validateScaleSet } from '../core/scale-set/validate.js'
 import { applyWriteDefaults, normalizeLocation, toScaleSetSpec } from '../core/scale-set/to-spec.js'
-import { fromArmImageReference, isPinned } from '../core/image/image-ref.js'
-import type { ImageReference } from '../core/image/image-ref.js'
 import { canonicalCase, isPlainObject } from '../core/scale-set/shape.js'
 import { withScaleSetDefaults } from '../core/scale-set/defaults.js'
-import { parseDurationMs } from '../core/duration.js'
-import type { ScaleSetSpec } from '../core/scale-set/spec.js'
-import { DEFAULT_EXTENSIONS_TIME_BUDGET_MS } from '../core/scale-set/spec.js'
-import type { ExtensionModel, FabricModel, HealthCheck } from '../fabrics/types/fabric.js'
 import type { ScaleSetState } from '../store/store.js'
 import { modelVersion } from '../runtime/catalog.js'
 import type { StoredResource } from '../store/control-store.js'
 import {
   SCALE_SET_TYPE,
   keepExtensionSecrets,
-  loadBalancerId,
   mergeArm,
-  parseProbeId,
   problemsError,
   scaleSetId,
   withoutReadOnly,
   withoutSecrets,
 } from '../arm/arm.js'
 import type { ServiceDeps } from './deps.js'
-import { backendPoolFacts } from './load-balancers.js'
-import { problem } from '../core/problem.js'
 import { requireLinkedAccess, requireNames, requireTags } from './guards.js'
 import type { Caller } from './guards.js'
 import { capacityOf, checkInstanceQuota } from './quotas.js'
 import { resolveNetwork } from './scale-set-network.js'
+import { saveState, toFabricModel } from './scale-set-state.js'
+import { gatherFacts } from './scale-set-facts.js'
+
 import { SubnetAddresses } from '../runtime/subnet-addresses.js'
 
 export type ScaleSetRef = Readonly<{ sub: string; rg: string; name: string }>
@@ -77,57 +66,12 @@ export async function putScaleSet(
   const existing = await deps.store.getResource(id)
   if (!existing && input.patch) throw notFound(input.ref)
   checkPreconditions(existing, input.ifMatch, input.ifNoneMatch)
-  if (!isPlainObject(input.body))
-    throw Errors.InvalidRequestContent('The request body must be a JSON object.')
-  const sent = withoutReadOnly(
-    coerceScalars(
-      canonicalEnums(canonicalCase(input.body), SCALE_SET_ENUMS),
-      SCALE_SET_SCALARS,
-    ) as Record<string, unknown>,
-  )
-  requireTags(sent)
-  const merged = (
-    existing ? keepExtensionSecrets(existing.body, mergeArm(existing.body, sent)) : sent
-  ) as ArmScaleSet
-  requireLinkedAccess(merged, {
-    own: input.ref.sub,
-    caller: input.caller,
-    action: `${SCALE_SET_TYPE}/write`,
-    scope: id,
-  })
-  if (
-    existing &&
-    typeof sent['location'] === 'string' &&
-    normalizeLocation(sent['location']) !== normalizeLocation(String(existing.body['location']))
-  ) {
-    throw Errors.OperationNotAllowed(`Changing property 'location' is not allowed.`, 'location')
-  }
-  const facts = await gatherFacts(deps, merged, input.apiVersion, id)
-  const problems = validateScaleSet(merged, facts.facts)
-  if (problems.length > 0) throw problemsError(problems)
-  if (facts.imageProblem) throw facts.imageProblem
-  const network = await resolveNetwork(deps, merged, id)
-  await checkInstanceQuota(deps, {
-    sub: input.ref.sub,
-    id,
-    capacity: merged.sku?.capacity ?? 0,
-    previous: capacityOf(existing?.body),
-  })
+  const { merged, facts, network } = await checkedModel(deps, input, existing, id)
   const now = deps.clock.nowMs()
   const model = applyWriteDefaults(merged, facts.facts.image?.os) as ArmScaleSet &
     Record<string, unknown>
   const state = await deps.store.getScaleSet(key)
-  const sameProfile =
-    existing &&
-    JSON.stringify(
-      existing.body['properties'] &&
-        (existing.body['properties'] as Record<string, unknown>)['virtualMachineProfile'],
-    ) === JSON.stringify(model.properties?.virtualMachineProfile)
-  const generation = state
-    ? sameProfile
-      ? state.spec.modelGeneration
-      : state.spec.modelGeneration + 1
-    : 1
+  const generation = modelGeneration(existing, state, model)
   const body = {
     ...model,
     id: (existing?.body['id'] as string | undefined) ?? id,
@@ -168,6 +112,70 @@ export async function putScaleSet(
   deps.notify(key)
   const view = await scaleSetView(deps, resource, existing ? 'Updating' : 'Creating')
   return { created: !existing, view, key }
+}
+
+/** The model generation of a write: the same while the VM profile is, else the next one. */
+function modelGeneration(
+  existing: StoredResource | undefined,
+  state: ScaleSetState | undefined,
+  model: ArmScaleSet,
+): number {
+  const sameProfile =
+    existing &&
+    JSON.stringify(
+      existing.body['properties'] &&
+        (existing.body['properties'] as Record<string, unknown>)['virtualMachineProfile'],
+    ) === JSON.stringify(model.properties?.virtualMachineProfile)
+  return state ? (sameProfile ? state.spec.modelGeneration : state.spec.modelGeneration + 1) : 1
+}
+
+/**
+ * The model a PUT or PATCH would store, checked: the body merged onto the stored model (secrets
+ * kept), its links, location, every validation problem, its network and the instance quota.
+ */
+async function checkedModel(
+  deps: ServiceDeps,
+  input: PutInput,
+  existing: StoredResource | undefined,
+  id: string,
+) {
+  if (!isPlainObject(input.body))
+    throw Errors.InvalidRequestContent('The request body must be a JSON object.')
+  const sent = withoutReadOnly(
+    coerceScalars(
+      canonicalEnums(canonicalCase(input.body), SCALE_SET_ENUMS),
+      SCALE_SET_SCALARS,
+    ) as Record<string, unknown>,
+  )
+  requireTags(sent)
+  const merged = (
+    existing ? keepExtensionSecrets(existing.body, mergeArm(existing.body, sent)) : sent
+  ) as ArmScaleSet
+  requireLinkedAccess(merged, {
+    own: input.ref.sub,
+    caller: input.caller,
+    action: `${SCALE_SET_TYPE}/write`,
+    scope: id,
+  })
+  if (
+    existing &&
+    typeof sent['location'] === 'string' &&
+    normalizeLocation(sent['location']) !== normalizeLocation(String(existing.body['location']))
+  ) {
+    throw Errors.OperationNotAllowed(`Changing property 'location' is not allowed.`, 'location')
+  }
+  const facts = await gatherFacts(deps, merged, input.apiVersion, id)
+  const problems = validateScaleSet(merged, facts.facts)
+  if (problems.length > 0) throw problemsError(problems)
+  if (facts.imageProblem) throw facts.imageProblem
+  const network = await resolveNetwork(deps, merged, id)
+  await checkInstanceQuota(deps, {
+    sub: input.ref.sub,
+    id,
+    capacity: merged.sku?.capacity ?? 0,
+    previous: capacityOf(existing?.body),
+  })
+  return { merged, facts, network }
 }
 
 export async function getScaleSet(deps: ServiceDeps, ref: ScaleSetRef): Promise<ScaleSetView> {
@@ -292,269 +300,4 @@ function checkPreconditions(
   }
   if (ifMatch === '*' && !existing)
     throw Errors.PreconditionFailed('The resource does not exist and If-Match is *.')
-}
-
-type Facts = {
-  facts: ValidationFacts
-  imageProblem: AppError | null
-  healthCheck: HealthCheck | null
-}
-
-async function gatherFacts(
-  deps: ServiceDeps,
-  model: ArmScaleSet,
-  apiVersion: string,
-  scaleSetId: string,
-): Promise<Facts> {
-  const location = normalizeLocation(typeof model.location === 'string' ? model.location : '')
-  const facts: { -readonly [K in keyof ValidationFacts]: ValidationFacts[K] } = {
-    apiVersion,
-    fabricName: deps.fabric.name,
-    extensionHandlers: deps.fabric.extensionHandlers,
-    scaleSetId,
-    backendPools: await backendPoolFacts(deps, model, location),
-  }
-  let imageProblem: AppError | null = null
-  let healthCheck: HealthCheck | null = null
-  const healthExt = extensionsOf(model).find(isApplicationHealthExtension)
-  if (healthExt) healthCheck = extensionCheck(healthExt)
-  const armRef = model.properties?.virtualMachineProfile?.storageProfile?.imageReference
-  const ref = armRef ? fromArmImageReference(armRef) : undefined
-  // Validation reports a location of the wrong type; here (above) it must only not throw (a 500
-  // the fuzzer found).
-  if (!armRef) {
-    imageProblem = problemsError([
-      problem(
-        'properties.virtualMachineProfile.storageProfile.imageReference',
-        'The scale set model needs storageProfile.imageReference.',
-      ),
-    ])
-  } else if (ref) {
-    imageProblem = await checkImage(deps, ref, location, facts)
-  }
-  const probeId = model.properties?.virtualMachineProfile?.networkProfile?.healthProbe?.id
-  const probe = probeId ? parseProbeId(probeId) : undefined
-  if (probe) {
-    const lb = await deps.store.getResource(loadBalancerId(probe.sub, probe.rg, probe.lb))
-    const probes = (lb?.body['properties'] as { probes?: LbProbe[] } | undefined)?.probes ?? []
-    const found = probes.find((p) => p.name?.toLowerCase() === probe.probe.toLowerCase())
-    const exists = found !== undefined
-    if (found?.properties) healthCheck = probeCheck(found.properties)
-    facts.probe = {
-      exists,
-      loadBalancerSku: String((lb?.body['sku'] as { name?: string } | undefined)?.name ?? 'Basic'),
-    }
-  }
-  const nodeType = serviceFabricNodeTypeOf(model)
-  // Only a Service Fabric cluster's id is looked up (it was any resource id: issue 15).
-  if (nodeType) {
-    const cluster = await deps.store.getResource(nodeType.clusterId)
-    const durability = nodeTypeDurability(cluster?.body, nodeType.nodeTypeRef)
-    if (durability !== null) facts.serviceFabricNodeTypeDurability = durability
-  }
-  return { facts, imageProblem, healthCheck }
-}
-
-async function checkImage(
-  deps: ServiceDeps,
-  ref: ImageReference,
-  location: string,
-  facts: { image?: ValidationFacts['image'] },
-): Promise<AppError | null> {
-  const target = 'properties.virtualMachineProfile.storageProfile.imageReference'
-  if (ref.kind === 'gallery') {
-    const galleries = deps.catalog.galleries
-    const os = await galleries.osType(ref.definitionId)
-    const found = !os
-      ? false
-      : isPinned(ref)
-        ? (await galleries.version(ref.definitionId, ref.version)) !== undefined
-        : (await galleries.latestEligible(ref.definitionId, location)) !== null
-    if (!found || !os) {
-      const what = isPinned(ref) ? `${ref.definitionId}/versions/${ref.version}` : ref.definitionId
-      return Errors.GalleryImageNotFound(
-        `The gallery image '${what}' is not available in location '${location}' (no such image, or no version replicated there and included in latest).`,
-        target,
-      )
-    }
-    facts.image = { os, automaticOSUpgradeSupported: true }
-    return null
-  }
-  if (ref.kind === 'custom') {
-    return Errors.InvalidParameter(
-      `Image '${ref.id}' is not supported: osroll boots platform images (publisher, offer, sku, version) and Azure Compute Gallery images (an id '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/galleries/{gallery}/images/{image}', optionally '/versions/{version}'); managed images, VHDs and shared or community gallery ids are not.`,
-      target,
-    )
-  }
-  const key = { location, publisher: ref.publisher, offer: ref.offer, sku: ref.sku }
-  const versions = await deps.catalog.list(key)
-  const wanted = isPinned(ref)
-    ? versions.find((v) => v.version === ref.version)
-    : versions[versions.length - 1]
-  if (!wanted) {
-    return Errors.PlatformImageNotFound(
-      `The platform image '${ref.publisher}:${ref.offer}:${ref.sku}:${ref.version}' is not available. Verify that all fields in the storage profile are correct. For more details about storage profile information, please refer to https://aka.ms/storageprofile`,
-      target,
-    )
-  }
-  facts.image = {
-    os: wanted.operatingSystem,
-    automaticOSUpgradeSupported: wanted.automaticOSUpgradeSupported,
-  }
-  return null
-}
-
-async function saveState(
-  deps: ServiceDeps,
-  key: string,
-  spec: ScaleSetSpec,
-  fabricModel: FabricModel,
-  now: number,
-): Promise<void> {
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const current = await deps.store.getScaleSet(key)
-    const enabling = spec.automaticOS.enabled && !(current?.spec.automaticOS.enabled ?? false)
-    const next: ScaleSetState = {
-      key,
-      spec,
-      fabricModel,
-      autoEnabledAtMs: enabling ? now : (current?.autoEnabledAtMs ?? now),
-      // The seed's 0–3 h first-rollout delay is one time per scale set: switching automatic
-      // upgrades off and on again does not bring it back (issue 18, gap 5).
-      firstSinceEnable: current?.firstSinceEnable ?? true,
-      nextInstanceId: current?.nextInstanceId ?? 0,
-      // The seed's recovery path: fix the cause (an expired SAS token, say), then re-enable
-      // automatic upgrades. Switching them on again releases the versions that faulted for one
-      // new automatic attempt each, without the retry delay; otherwise a faulted version is
-      // never retried automatically (docs/rollouts.md R1.3, issue 18 gap 4).
-      // A new model that changes the extension whose failure faulted a version releases it the
-      // same way (docs/rollouts.md R1.3, issue 18 gap 4).
-      ...(enabling
-        ? { faultedVersions: [], lastPlatformRollout: null, faultCauses: [] }
-        : releaseByModel(
-            {
-              faultedVersions: current?.faultedVersions ?? [],
-              lastPlatformRollout: current?.lastPlatformRollout ?? null,
-              faultCauses: current?.faultCauses ?? [],
-            },
-            current !== undefined &&
-              current.fabricModel.modelGeneration !== fabricModel.modelGeneration
-              ? fabricModel.extensions
-              : null,
-          )),
-      // The quarantine's records (docs/rollouts.md § Quarantine and roll forward), joined on
-      // read with the faulted versions kept above; enabling releases them all.
-      ...(current?.quarantine && !enabling ? { quarantine: current.quarantine } : {}),
-      ...(current?.observed ? { observed: current.observed } : {}),
-      // osroll's own per-set state lives beside the model: a set PUT keeps the upgrade settings
-      // and a pause of the running rollout (docs/rollouts.md § Pause and resume), and the
-      // maintenance windows (docs/rollouts.md § Maintenance windows).
-      ...(current?.upgradeSettings ? { upgradeSettings: current.upgradeSettings } : {}),
-      ...(current?.lifecycleHooks ? { lifecycleHooks: current.lifecycleHooks } : {}),
-      ...(current?.maintenanceWindows ? { maintenanceWindows: current.maintenanceWindows } : {}),
-      ...(current?.pauseRequest ? { pauseRequest: current.pauseRequest } : {}),
-      // The health gates too (docs/controls.md § Health gates).
-      ...(current?.healthGates ? { healthGates: current.healthGates } : {}),
-      ...(current?.openRollout ? { openRollout: current.openRollout } : {}),
-      cancelRequestedAtMs: current?.cancelRequestedAtMs ?? null,
-      revision: current?.revision ?? 0,
-    }
-    try {
-      await deps.store.putScaleSet(next, current ? current.revision : null)
-      return
-    } catch (err) {
-      if (!(err instanceof AppError && err.code === 'RevisionConflict')) throw err
-    }
-  }
-  throw Errors.Conflict(`Scale set ${key} is being changed by another writer; try again.`)
-}
-
-/** What a fabric needs of the ARM model (one mapper, STYLE R14). */
-export function toFabricModel(
-  key: string,
-  name: string,
-  model: ArmScaleSet,
-  generation: number,
-  healthCheck: HealthCheck | null = null,
-  network: FabricModel['network'] = null,
-): FabricModel {
-  const vmp = model.properties?.virtualMachineProfile ?? {}
-  const extensions: ExtensionModel[] = extensionsOf(model).map((e) => ({
-    name: String(e.name),
-    publisher: String(e.properties?.publisher),
-    type: String(e.properties?.type),
-    typeHandlerVersion: String(e.properties?.typeHandlerVersion ?? '1.0'),
-    settings: e.properties?.settings ?? {},
-    protectedSettings: e.properties?.protectedSettings ?? {},
-    provisionAfterExtensions: e.properties?.provisionAfterExtensions ?? [],
-    suppressFailures: e.properties?.suppressFailures ?? false,
-  }))
-  const spec = toScaleSetSpec({ key, name, model, modelGeneration: generation })
-  const budget = vmp.extensionProfile?.extensionsTimeBudget
-  return {
-    scaleSetKey: key,
-    computerNamePrefix: vmp.osProfile?.computerNamePrefix ?? name.slice(0, 9),
-    modelGeneration: generation,
-    customData: vmp.osProfile?.customData ?? null,
-    dataDiskLuns: (vmp.storageProfile?.dataDisks ?? []).map((d) => Number(d.lun)),
-    ...dataDiskSizes(vmp.storageProfile?.dataDisks ?? []),
-    ...sizeOf(model),
-    extensions,
-    healthSource: spec.healthSource,
-    healthCheck,
-    extensionsTimeBudgetMs: budget
-      ? (parseDurationMs(budget) ?? DEFAULT_EXTENSIONS_TIME_BUDGET_MS)
-      : DEFAULT_EXTENSIONS_TIME_BUDGET_MS,
-    ...(network ? { network } : {}),
-  }
-}
-
-/** The model's VM size, when it names one (docs/api.md § VM sizes). */
-function sizeOf(model: ArmScaleSet): Pick<FabricModel, 'vmSize'> {
-  const shape = vmShapeOf(model)
-  return shape ? { vmSize: shape } : {}
-}
-
-/** `diskSizeGB` by lun, for the disks that give one; nothing when none does. */
-function dataDiskSizes(disks: readonly ArmDataDisk[]): Pick<FabricModel, 'dataDiskSizesGB'> {
-  const sized = disks.flatMap((d) =>
-    typeof d.diskSizeGB === 'number' ? [[String(d.lun), d.diskSizeGB] as const] : [],
-  )
-  return sized.length > 0 ? { dataDiskSizesGB: Object.fromEntries(sized) } : {}
-}
-
-type LbProbe = { name?: string; properties?: Record<string, unknown> }
-
-/** A load-balancer probe as a health check: binary, flips after `probeThreshold` results. */
-function probeCheck(p: Record<string, unknown>): HealthCheck {
-  return {
-    protocol: String(p['protocol'] ?? 'Tcp').toLowerCase() as HealthCheck['protocol'],
-    port: Number(p['port']),
-    requestPath: String(p['requestPath'] ?? '/'),
-    intervalMs: Number(p['intervalInSeconds'] ?? 15) * 1000,
-    threshold: Number(p['probeThreshold'] ?? 1),
-    mode: 'binary',
-    gracePeriodMs: 0,
-  }
-}
-
-/**
- * The Application Health extension as a health check (docs/rollouts.md R5): 1.x is binary, 2.x
- * rich;
- * defaults interval 5 s, 1 probe, grace period = interval × probes.
- */
-function extensionCheck(ext: ArmExtension): HealthCheck {
-  const s = ext.properties?.settings ?? {}
-  const intervalS = Number(s['intervalInSeconds'] ?? 5)
-  const probes = Number(s['numberOfProbes'] ?? 1)
-  const major = Number(String(ext.properties?.typeHandlerVersion ?? '1.0').split('.')[0])
-  return {
-    protocol: String(s['protocol'] ?? 'http').toLowerCase() as HealthCheck['protocol'],
-    port: Number(s['port']),
-    requestPath: String(s['requestPath'] ?? '/'),
-    intervalMs: intervalS * 1000,
-    threshold: probes,
-    mode: major >= 2 ? 'rich' : 'binary',
-    gracePeriodMs: Number(s['gracePeriod'] ?? intervalS * probes) * 1000,
-  }
 }

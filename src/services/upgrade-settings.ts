@@ -6,10 +6,7 @@
 import { Errors } from '../errors.js'
 import { formatDurationMs, parseDurationMs } from '../core/duration.js'
 import type { UpgradeSettings } from '../store/store.js'
-import type { ServiceDeps } from './deps.js'
-import { updateState } from './rollouts.js'
-import { requireScaleSet } from './scale-sets.js'
-import type { ScaleSetRef } from './scale-sets.js'
+import { extensionService } from './set-extension.js'
 
 export const SETTINGS_TYPE = 'Osroll.Upgrades/upgradeSettings'
 const HOUR = 3_600_000
@@ -39,51 +36,29 @@ const TOP = [
   ...Object.keys(FLAGS),
 ]
 
-export async function getUpgradeSettings(
-  deps: ServiceDeps,
-  ref: ScaleSetRef,
-): Promise<Record<string, unknown>> {
-  const { resource, state } = await requireScaleSet(deps, ref)
-  if (!state.upgradeSettings)
-    throw Errors.ResourceNotFound(
-      `The scale set '${ref.name}' has no upgradeSettings: the server's defaults apply (health deadline ${formatDurationMs(deps.config.healthDeadlineMs)}, no minHealthyTime, batchSoak or progressDeadline).`,
-    )
-  return view(resource.id, state.upgradeSettings, deps.config.healthDeadlineMs)
-}
-
-/** PUT replaces, PATCH merges (a member set to null is removed). */
-export async function putUpgradeSettings(
-  deps: ServiceDeps,
-  ref: ScaleSetRef,
-  body: unknown,
-  merge: boolean,
-): Promise<{ created: boolean; view: Record<string, unknown> }> {
-  const { resource, state } = await requireScaleSet(deps, ref)
-  const given = parse(body)
-  const created = !state.upgradeSettings
-  let next: UpgradeSettings = {}
-  await updateState(deps, state.key, (s) => {
-    const base: Partial<Record<Key, number> & Record<Flag, boolean>> = merge
-      ? { ...(s.upgradeSettings ?? {}) }
-      : {}
+const service = extensionService({
+  field: 'upgradeSettings',
+  none: (name, deps) =>
+    `The scale set '${name}' has no upgradeSettings: the server's defaults apply (health deadline ${formatDurationMs(deps.config.healthDeadlineMs)}, no minHealthyTime, batchSoak or progressDeadline).`,
+  parse,
+  next: (given: Given, stored) => {
+    const base: Partial<Record<Key, number> & Record<Flag, boolean>> = { ...(stored ?? {}) }
     for (const [name, value] of Object.entries(given)) {
       const key = name in FLAGS ? FLAGS[name as Flag] : MEMBERS[name as Member].key
       if (value === null) delete base[key]
       else (base as Record<string, number | boolean>)[key] = value
     }
     checkTogether(base) // throws before anything is written
-    next = base
-    return { ...s, upgradeSettings: next }
-  })
-  return { created, view: view(resource.id, next, deps.config.healthDeadlineMs) }
-}
+    return base
+  },
+  view: (resource, s, { deps }) => view(resource.id, s, deps.config.healthDeadlineMs),
+  notify: false,
+})
 
-export async function deleteUpgradeSettings(deps: ServiceDeps, ref: ScaleSetRef): Promise<boolean> {
-  const { state } = await requireScaleSet(deps, ref)
-  if (!state.upgradeSettings) return false
-  await updateState(deps, state.key, (s) => ({ ...s, upgradeSettings: null }))
-  return true
-}
+export const getUpgradeSettings = service.get
+/** PUT replaces, PATCH merges (a member set to null is removed). */
+export const putUpgradeSettings = service.put
+export const deleteUpgradeSettings = service.delete
 
 function parse(body: unknown): Given {
   const props =

@@ -173,7 +173,9 @@ describe('/events fan-out', () => {
         expect(streams.every((s) => s.res.status === 200)).toBe(true)
         await waitFor(async () => streams.every((s) => s.text().includes('event: snapshot')), 'all')
         const before = reads
-        const key = `/subscriptions/${h.sub}/resourcegroups/rg/providers/microsoft.compute/virtualmachinescalesets/probe`
+        // A rollout plan's events (no rollout of their own: the store keeps them, where it drops a
+        // rollout's event once the rollout is gone).
+        const key = `/subscriptions/${h.sub}/providers/osroll.upgrades/rolloutplans/probe`
         for (let i = 0; i < 3; i++) {
           await store.appendEvents([
             {

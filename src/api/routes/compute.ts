@@ -28,11 +28,10 @@ import {
   approveRollingUpgrade,
   cancelRollout,
   extensionRollingUpgrade,
-  latestRollout,
   manualUpgrade,
-  osUpgradeHistory,
   startOsRollout,
 } from '../../services/rollouts.js'
+import { latestRollout, osUpgradeHistory } from '../../services/rollout-history.js'
 import { createOperation, readOperation } from '../../services/operations.js'
 import { accepted, locationAnswer, retryAfterSecondsOf, withAsyncOperation } from '../lro.js'
 import { apiVersionOf, headerOf } from '../request.js'
@@ -44,14 +43,22 @@ const SETS =
   '/subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.Compute/virtualMachineScaleSets'
 const SET = `${SETS}/:name`
 
-export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): void {
-  const ref = (p: SetParams): ScaleSetRef => ({ sub: p.sub, rg: p.rg, name: p.name })
-  const expand = (req: FastifyRequest) =>
-    /instanceView/i.test(String((req.query as Record<string, unknown>)['$expand'] ?? ''))
-  const retry = deps.config.retryAfterSeconds
-  const locationOf = async (p: SetParams) =>
-    normalizeLocation(String((await requireScaleSet(deps, ref(p))).resource.body['location']))
+const ref = (p: SetParams): ScaleSetRef => ({ sub: p.sub, rg: p.rg, name: p.name })
+const expand = (req: FastifyRequest) =>
+  /instanceView/i.test(String((req.query as Record<string, unknown>)['$expand'] ?? ''))
+const locationOf = async (deps: ServiceDeps, p: SetParams) =>
+  normalizeLocation(String((await requireScaleSet(deps, ref(p))).resource.body['location']))
 
+export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+  registerScaleSetRoutes(app, deps)
+  registerInstanceRoutes(app, deps)
+  registerUpgradeRoutes(app, deps)
+  registerOperationRoutes(app, deps)
+}
+
+/** The sets themselves: PUT, PATCH, GET, DELETE and the lists. */
+function registerScaleSetRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+  const retry = deps.config.retryAfterSeconds
   const write =
     (patch: boolean) => async (req: FastifyRequest<{ Params: SetParams }>, reply: FastifyReply) => {
       const { created, view, key } = await putScaleSet(deps, {
@@ -87,7 +94,7 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
     return reply.header('ETag', String(view['etag'])).send(view)
   })
   app.delete<{ Params: SetParams }>(SET, async (req, reply) => {
-    const location = await locationOf(req.params).catch(() => null)
+    const location = await locationOf(deps, req.params).catch(() => null)
     if (location === null) return reply.status(204).send()
     await deleteScaleSet(deps, ref(req.params))
     const op = await createOperation(deps, req.params.sub, 'deleteScaleSet', { kind: 'none' })
@@ -102,7 +109,10 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
       value: await listScaleSets(deps, req.params.sub),
     }),
   )
+}
 
+/** A set's instances, their views, protection, boot diagnostics and network interfaces. */
+function registerInstanceRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.get<{ Params: SetParams }>(`${SET}/instanceView`, async (req) =>
     scaleSetInstanceView(deps, ref(req.params)),
   )
@@ -131,13 +141,18 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
       value: await networkInterfaces(deps, ref(req.params), req.params.instanceId),
     }),
   )
+}
+
+/** The upgrade actions (each a long-running operation), the latest rollout and the history. */
+function registerUpgradeRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+  const retry = deps.config.retryAfterSeconds
   const action = (
     name: string,
     run: (req: FastifyRequest<{ Params: VmParams }>) => ReturnType<typeof startOsRollout>,
   ) =>
     app.post<{ Params: VmParams }>(`${SET}/${name}`, async (req, reply) => {
       const op = await run(req)
-      return accepted(req, reply, req.params.sub, await locationOf(req.params), op, retry)
+      return accepted(req, reply, req.params.sub, await locationOf(deps, req.params), op, retry)
     })
   action('manualupgrade', (req) => manualUpgrade(deps, ref(req.params), req.body))
   action('approveRollingUpgrade', (req) => approveRollingUpgrade(deps, ref(req.params), req.body))
@@ -148,11 +163,11 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
 
   app.post<{ Params: SetParams }>(`${SET}/osRollingUpgrade`, async (req, reply) => {
     const op = await startOsRollout(deps, ref(req.params))
-    return accepted(req, reply, req.params.sub, await locationOf(req.params), op, retry)
+    return accepted(req, reply, req.params.sub, await locationOf(deps, req.params), op, retry)
   })
   app.post<{ Params: SetParams }>(`${SET}/rollingUpgrades/cancel`, async (req, reply) => {
     const op = await cancelRollout(deps, ref(req.params))
-    return accepted(req, reply, req.params.sub, await locationOf(req.params), op, retry)
+    return accepted(req, reply, req.params.sub, await locationOf(deps, req.params), op, retry)
   })
   app.get<{ Params: SetParams }>(`${SET}/rollingUpgrades/latest`, async (req) =>
     latestRollout(deps, ref(req.params)),
@@ -168,7 +183,11 @@ export function registerComputeRoutes(app: FastifyInstance, deps: ServiceDeps): 
       })
     },
   )
+}
 
+/** Compute's operation status (the Azure-AsyncOperation and Location targets). */
+function registerOperationRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+  const retry = deps.config.retryAfterSeconds
   app.get<{
     Params: { sub: string; loc: string; opId: string }
     Querystring: Record<string, string>

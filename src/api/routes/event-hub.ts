@@ -6,6 +6,7 @@
  * so a stream that joins once it has caught up to that position misses nothing.
  */
 import type { RolloutEvent } from '../../core/rollout/types.js'
+import { isPlanEvent } from '../../core/rollout/types.js'
 import type { Store } from '../../store/store.js'
 import type { Logger } from '../../runtime/logger.js'
 
@@ -109,12 +110,7 @@ export class EventHub {
 export function hubEvent(e: { seq: number; event: RolloutEvent }): HubEvent {
   const { seq, event } = e
   // A rollout plan's events (docs/rollouts.md § Waves across scale sets) are keyed by the plan.
-  const kind =
-    event.instanceId !== null
-      ? 'instance'
-      : /\/providers\/osroll\.upgrades\/rolloutplans\//.test(event.scaleSetKey)
-        ? 'wave'
-        : 'rollout'
+  const kind = event.instanceId !== null ? 'instance' : isPlanEvent(event) ? 'wave' : 'rollout'
   const data = JSON.stringify({ ...event, at: new Date(event.atMs).toISOString() })
   return {
     seq,

@@ -21,21 +21,18 @@ type V = I & { version: string }
 const GALLERY =
   '/subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.Compute/galleries/:gallery'
 
+const status = (created: boolean) => (created ? 201 : 200)
+const expand = (req: FastifyRequest) =>
+  /replicationstatus/i.test(String((req.query as Record<string, unknown>)['$expand'] ?? ''))
+const imageRef = (p: I): ImageDefRef => ({
+  sub: p.sub,
+  rg: p.rg,
+  gallery: p.gallery,
+  image: p.image,
+})
+
 export function registerGalleryRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   const g = deps.catalog.galleries
-  const status = (created: boolean) => (created ? 201 : 200)
-  const notifyAll = async () => {
-    for (const key of await deps.store.listScaleSetKeys()) deps.notify(key)
-  }
-  const expand = (req: FastifyRequest) =>
-    /replicationstatus/i.test(String((req.query as Record<string, unknown>)['$expand'] ?? ''))
-  const imageRef = (p: I): ImageDefRef => ({
-    sub: p.sub,
-    rg: p.rg,
-    gallery: p.gallery,
-    image: p.image,
-  })
-
   app.put<{ Params: G }>(GALLERY, async (req, reply) => {
     const r = await g.putGallery(req.params, req.body, callerOf(req.token))
     return reply.status(status(r.created)).send(r.view)
@@ -59,7 +56,15 @@ export function registerGalleryRoutes(app: FastifyInstance, deps: ServiceDeps): 
       .status((await g.delete(imageDefId(imageRef(req.params)), GALLERY_IMAGE_TYPE)) ? 200 : 204)
       .send(),
   )
+  registerVersionRoutes(app, deps)
+}
 
+/** Image versions: a write or delete wakes every set (what is latest may change). */
+function registerVersionRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+  const g = deps.catalog.galleries
+  const notifyAll = async () => {
+    for (const key of await deps.store.listScaleSetKeys()) deps.notify(key)
+  }
   const putVersion = async (req: FastifyRequest<{ Params: V }>, reply: FastifyReply) => {
     const r = await g.putVersion(
       imageRef(req.params),

@@ -23,25 +23,50 @@ type VersionParams = {
 const BASE = '/subscriptions/:sub/providers/Microsoft.Compute/locations/:loc/publishers'
 const SKU = `${BASE}/:pub/artifacttypes/vmimage/offers/:offer/skus/:sku`
 
-export function registerImageRoutes(app: FastifyInstance, deps: ServiceDeps): void {
-  const keyOf = (p: Omit<VersionParams, 'version' | 'sub'>): PlatformImageKey => ({
-    location: normalizeLocation(p.loc),
-    publisher: p.pub,
-    offer: p.offer,
-    sku: p.sku,
-  })
-  const idOf = (p: Omit<VersionParams, 'version'>, version?: string) =>
-    `/Subscriptions/${p.sub}/Providers/Microsoft.Compute/Locations/${normalizeLocation(p.loc)}/Publishers/${p.pub}/ArtifactTypes/VMImage/Offers/${p.offer}/Skus/${p.sku}/Versions${version ? `/${version}` : ''}`
-  const full = (p: Omit<VersionParams, 'version'>, v: PlatformImageVersion) => ({
-    id: idOf(p, v.version),
-    name: v.version,
-    location: v.key.location,
-    properties: {
-      ...(v.body['properties'] as object),
-      imageDeprecationStatus: { imageState: 'Active' },
-    },
-  })
+const keyOf = (p: Omit<VersionParams, 'version' | 'sub'>): PlatformImageKey => ({
+  location: normalizeLocation(p.loc),
+  publisher: p.pub,
+  offer: p.offer,
+  sku: p.sku,
+})
+const idOf = (p: Omit<VersionParams, 'version'>, version?: string) =>
+  `/Subscriptions/${p.sub}/Providers/Microsoft.Compute/Locations/${normalizeLocation(p.loc)}/Publishers/${p.pub}/ArtifactTypes/VMImage/Offers/${p.offer}/Skus/${p.sku}/Versions${version ? `/${version}` : ''}`
+const full = (p: Omit<VersionParams, 'version'>, v: PlatformImageVersion) => ({
+  id: idOf(p, v.version),
+  name: v.version,
+  location: v.key.location,
+  properties: {
+    ...(v.body['properties'] as object),
+    imageDeprecationStatus: { imageState: 'Active' },
+  },
+})
 
+/** A list of catalog names: publishers in a location, offers of a publisher, or skus of an offer. */
+const names =
+  (deps: ServiceDeps, level: 'publishers' | 'offers' | 'skus') =>
+  async (req: FastifyRequest<{ Params: Record<string, string> }>) => {
+    const p = req.params
+    const loc = normalizeLocation(p['loc'] as string)
+    const list = await deps.catalog.names(loc, p['pub'], level === 'skus' ? p['offer'] : undefined)
+    const prefix = `/Subscriptions/${p['sub']}/Providers/Microsoft.Compute/Locations/${loc}/Publishers`
+    const idFor = (n: string) =>
+      level === 'publishers'
+        ? `${prefix}/${n}`
+        : level === 'offers'
+          ? `${prefix}/${p['pub']}/ArtifactTypes/VMImage/Offers/${n}`
+          : `${prefix}/${p['pub']}/ArtifactTypes/VMImage/Offers/${p['offer']}/Skus/${n}`
+    return list.map((name) => ({ id: idFor(name), name, location: loc }))
+  }
+
+export function registerImageRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+  registerVersionRoutes(app, deps)
+  app.get(BASE, names(deps, 'publishers'))
+  app.get(`${BASE}/:pub/artifacttypes/vmimage/offers`, names(deps, 'offers'))
+  app.get(`${BASE}/:pub/artifacttypes/vmimage/offers/:offer/skus`, names(deps, 'skus'))
+}
+
+/** A sku's versions: publish (PUT), read, delete, and the list. */
+function registerVersionRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   // Writes of the catalog, which belongs to no subscription: Operator tokens only (guard.ts).
   const catalog = { config: { catalog: true } }
   app.put<{ Params: VersionParams }>(`${SKU}/versions/:version`, catalog, async (req, reply) => {
@@ -93,28 +118,6 @@ export function registerImageRoutes(app: FastifyInstance, deps: ServiceDeps): vo
       )
     },
   )
-  const names =
-    (level: 'publishers' | 'offers' | 'skus') =>
-    async (req: FastifyRequest<{ Params: Record<string, string> }>) => {
-      const p = req.params
-      const loc = normalizeLocation(p['loc'] as string)
-      const list = await deps.catalog.names(
-        loc,
-        p['pub'],
-        level === 'skus' ? p['offer'] : undefined,
-      )
-      const prefix = `/Subscriptions/${p['sub']}/Providers/Microsoft.Compute/Locations/${loc}/Publishers`
-      const idFor = (n: string) =>
-        level === 'publishers'
-          ? `${prefix}/${n}`
-          : level === 'offers'
-            ? `${prefix}/${p['pub']}/ArtifactTypes/VMImage/Offers/${n}`
-            : `${prefix}/${p['pub']}/ArtifactTypes/VMImage/Offers/${p['offer']}/Skus/${n}`
-      return list.map((name) => ({ id: idFor(name), name, location: loc }))
-    }
-  app.get(BASE, names('publishers'))
-  app.get(`${BASE}/:pub/artifacttypes/vmimage/offers`, names('offers'))
-  app.get(`${BASE}/:pub/artifacttypes/vmimage/offers/:offer/skus`, names('skus'))
 }
 
 function imageNotFound(p: VersionParams): Error {

@@ -12,7 +12,7 @@ import { failureMessage } from './messages.js'
 import { gateFailureMessage, gateVerdictOf } from '../gates/gates.js'
 import type { GateInputs } from '../gates/gates.js'
 import { answerFor, decideHook, hookProgress } from './hooks.js'
-import type { HookAnswer, HookName } from './hooks.js'
+import type { HookAnswer } from './hooks.js'
 import type {
   Action,
   Attempt,
@@ -24,6 +24,7 @@ import type {
   RolloutEvent,
 } from './types.js'
 import { TERMINAL_ATTEMPT_STATES } from './types.js'
+import { applyAction, hookCall, hookReason, reasonOf } from './attempt-actions.js'
 
 export type AttemptContext = Readonly<{
   rollout: Rollout
@@ -214,7 +215,7 @@ function onPreReimage(a: Attempt, ctx: AttemptContext, actions: Action[], noted:
   const answer = answerFor({ ...a, hook: p }, ctx.answers ?? [])
   if (!answer) {
     if (p.notBeforeMs === null || ctx.nowMs >= p.notBeforeMs)
-      actions.push(hookCall(a, 'preReimage', ctx))
+      actions.push(hookCall(a, 'preReimage', ctx.rollout))
     return a
   }
   const d = decideHook('preReimage', spec, p, answer.result, ctx.nowMs)
@@ -237,7 +238,7 @@ function onPostHealthy(a: Attempt, ctx: AttemptContext, actions: Action[], noted
   const p = a.hook ?? hookProgress('postHealthy', ctx.nowMs)
   const answer = answerFor({ ...a, hook: p }, ctx.answers ?? [])
   if (!answer) {
-    actions.push(hookCall(a, 'postHealthy', ctx))
+    actions.push(hookCall(a, 'postHealthy', ctx.rollout))
     return a
   }
   const d = decideHook('postHealthy', spec, p, answer.result, ctx.nowMs)
@@ -247,28 +248,6 @@ function onPostHealthy(a: Attempt, ctx: AttemptContext, actions: Action[], noted
     return { ...fail(a, ctx, 'PostHealthyHookFailed', detail), hook: null }
   }
   return { ...a, state: 'Succeeded', endedAtMs: ctx.nowMs, hook: null }
-}
-
-function hookCall(a: Attempt, hook: HookName, ctx: AttemptContext): Action {
-  const spec = ctx.rollout.hooks?.[hook]
-  return {
-    type: 'callHook',
-    hook,
-    instanceId: a.instanceId,
-    call: a.hook?.call ?? 0,
-    url: spec?.url ?? '',
-    timeoutMs: spec?.timeoutMs ?? 0,
-    batch: a.batch,
-    fromVersion: a.fromVersion,
-    targetVersion: ctx.rollout.target.imageVersion,
-    deferrals: a.hook?.deferrals ?? 0,
-  }
-}
-
-/** An answer's event reason, e.g. `PreReimageDefer`, `PostHealthyContinue`. */
-export function hookReason(r: HookRecord): string {
-  const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1)
-  return `${cap(r.hook)}${cap(r.answer)}`
 }
 
 /**
@@ -365,37 +344,6 @@ function converge(a: Attempt, ctx: AttemptContext, actions: Action[]): void {
   }
 }
 
-function applyAction(a: Attempt, r: Rollout): Action {
-  if (a.state === 'Reimaging') {
-    return {
-      type: 'reimage',
-      instanceIds: [a.instanceId],
-      imageVersion: r.target.imageVersion as string,
-      modelGeneration: r.target.modelGeneration,
-    }
-  }
-  return { type: 'update', instanceIds: [a.instanceId], modelGeneration: r.target.modelGeneration }
-}
-
 function isFailure(state: Attempt['state']): boolean {
   return state === 'RollingBack' || state === 'Failed' || state === 'RolledBack'
-}
-
-function reasonOf(a: Attempt): string {
-  switch (a.state) {
-    case 'WaitingHealth':
-      return 'StartedOnNewDisk'
-    case 'Succeeded':
-      return 'Healthy'
-    case 'RolledBack':
-      return 'PreviousDiskRestored'
-    case 'RollbackFailed':
-      return 'RestoreFailed'
-    case 'Removed':
-      return 'InstanceDeleted'
-    case 'PostHealthy':
-      return 'Healthy'
-    default:
-      return a.state
-  }
 }

@@ -16,17 +16,12 @@ import { slowestPassingSoak, soaks } from './soak.js'
 import { startRollout } from './start.js'
 import type { StartRequest } from './start.js'
 import { unhealthyBeforeBatch } from './messages.js'
+import { applyAction } from './dry-run-fleet.js'
+import type { Due } from './dry-run-fleet.js'
 import { excusedUnhealthy } from './roll-forward.js'
 import { exceedsPercent, wholePercent } from './thresholds.js'
 import type { WindowState } from './window.js'
-import type {
-  Action,
-  Attempt,
-  BatchSoak,
-  InstanceObservation,
-  Rollout,
-  RolloutError,
-} from './types.js'
+import type { Attempt, BatchSoak, InstanceObservation, Rollout, RolloutError } from './types.js'
 
 export type DryRunInput = Readonly<{
   spec: ScaleSetSpec
@@ -163,8 +158,6 @@ type Imagined = {
   ramps: Map<number, number>
 }
 
-type Due = Readonly<{ atMs: number; apply: (i: InstanceObservation) => InstanceObservation }>
-
 /**
  * Runs the engine on an imagined fleet. `instant`: every action takes effect at once and every
  * instance is healthy as soon as it boots. `slowest`: a reimage lands just inside its provisional
@@ -244,91 +237,6 @@ function nextInstant(
   if (nextBatchAtMs > nowMs) times.push(nextBatchAtMs)
   const future = times.filter((t) => t >= nowMs)
   return future.length === 0 ? null : Math.min(...future)
-}
-
-type World = Readonly<{
-  fleet: Map<string, InstanceObservation>
-  due: Map<string, Due[]>
-  schedule: (id: string, d: Due) => void
-  nowMs: number
-  lag: number
-  rollout: Rollout
-}>
-
-/** What an action does to the imagined fleet: it succeeds, after `lag` (once per instance). */
-function applyAction(a: Action, w: World): void {
-  const booted = (i: InstanceObservation, atMs: number): InstanceObservation => ({
-    ...i,
-    power: 'running',
-    provisioning: 'succeeded',
-    provisioningError: null,
-    health: w.lag === 0 ? 'healthy' : 'initializing',
-    bootedAtMs: atMs,
-  })
-  const onBoot = (
-    id: string,
-    atMs: number,
-    change: (i: InstanceObservation) => InstanceObservation,
-  ) => {
-    if ((w.due.get(id) ?? []).length > 0) return // already on its way
-    w.schedule(id, { atMs, apply: (i) => booted(change(i), atMs) })
-    if (w.lag > 0)
-      w.schedule(id, { atMs: atMs + w.lag, apply: (i) => ({ ...i, health: 'healthy' }) })
-  }
-  switch (a.type) {
-    case 'reimage':
-      for (const id of a.instanceIds)
-        onBoot(id, w.nowMs + w.lag, (i) => ({
-          ...i,
-          previousOsImageVersion: i.osImageVersion,
-          osImageVersion: a.imageVersion,
-          modelGeneration: a.modelGeneration,
-        }))
-      return
-    case 'update':
-      for (const id of a.instanceIds)
-        onBoot(id, w.nowMs + w.lag, (i) => ({ ...i, modelGeneration: a.modelGeneration }))
-      return
-    case 'create':
-      for (const n of a.instances) {
-        if (w.fleet.has(n.instanceId)) continue
-        const fresh: InstanceObservation = {
-          ...n,
-          osImageVersion: n.imageVersion,
-          previousOsImageVersion: null,
-          protectFromScaleIn: false,
-          protectFromScaleSetActions: false,
-          power: 'starting',
-          provisioning: 'creating',
-          provisioningError: null,
-          health: 'initializing',
-          bootedAtMs: w.nowMs,
-          osUpgradePending: false,
-          osUpgradeApproved: false,
-        }
-        w.fleet.set(n.instanceId, fresh)
-        onBoot(n.instanceId, w.nowMs + w.lag, (i) => i)
-      }
-      return
-    case 'delete':
-      for (const id of a.instanceIds) w.fleet.delete(id)
-      return
-    case 'release':
-      for (const id of a.instanceIds) update(w, id, (i) => ({ ...i, previousOsImageVersion: null }))
-      return
-    case 'markPending':
-    case 'clearPending':
-      for (const id of a.instanceIds)
-        update(w, id, (i) => ({ ...i, osUpgradePending: a.type === 'markPending' }))
-      return
-    case 'restore':
-      return // nothing fails in the imagined fleet
-  }
-}
-
-function update(w: World, id: string, f: (i: InstanceObservation) => InstanceObservation): void {
-  const i = w.fleet.get(id)
-  if (i) w.fleet.set(id, f(i))
 }
 
 /** The unhealthy budget before a batch, from the fleet the engine chose it on. */

@@ -284,6 +284,14 @@ export type RolloutEvent = Readonly<{
   untilMs?: number
 }>
 
+/**
+ * A rollout plan's event (docs/rollouts.md § Waves across scale sets): keyed by the plan, its
+ * `rolloutId` names the plan's wave, not a stored rollout.
+ */
+export function isPlanEvent(e: Pick<RolloutEvent, 'scaleSetKey'>): boolean {
+  return /\/providers\/osroll\.upgrades\/rolloutplans\//.test(e.scaleSetKey)
+}
+
 /** An effect that failed for good (after the runtime's retries), fed to the next plan. */
 export type EffectFailure = Readonly<{
   instanceId: string

@@ -5,6 +5,7 @@
  */
 import { Errors } from '../../errors.js'
 import type { Rollout, RolloutEvent } from '../../core/rollout/types.js'
+import { isPlanEvent } from '../../core/rollout/types.js'
 import type { InstanceRecord, ScaleSetState, Store } from '../store.js'
 
 export class MemoryStore implements Store {
@@ -150,8 +151,10 @@ export class MemoryStore implements Store {
     return doomed.length
   }
 
+  /** Drops the events of a rollout that is not (or no longer) stored; a plan's are kept. */
   async appendEvents(events: readonly RolloutEvent[]): Promise<void> {
     for (const e of events) {
+      if (!isPlanEvent(e) && !this.rollouts.has(e.rolloutId)) continue
       let list = this.events.get(e.rolloutId)
       if (!list) this.events.set(e.rolloutId, (list = []))
       list.push(e)

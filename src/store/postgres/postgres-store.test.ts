@@ -6,11 +6,9 @@
 import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import {
-  runControlStoreContract,
-  runLeaseStoreContract,
-  runStoreContract,
-} from '../store.contract.js'
+import { runStoreContract } from '../store.contract.js'
+import { runControlStoreContract } from '../control-store.contract.js'
+import { runLeaseStoreContract } from '../lease-store.contract.js'
 import { openPostgresStore } from './open-postgres.js'
 import { runPlanStoreContract } from '../plan-store.contract.js'
 import { SqlPlans } from '../sql/sql-plans.js'

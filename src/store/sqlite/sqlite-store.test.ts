@@ -3,11 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CompiledQuery } from 'kysely'
-import {
-  runControlStoreContract,
-  runLeaseStoreContract,
-  runStoreContract,
-} from '../store.contract.js'
+import { runStoreContract } from '../store.contract.js'
+import { runControlStoreContract } from '../control-store.contract.js'
+import { runLeaseStoreContract } from '../lease-store.contract.js'
 import { openSqliteStore } from './open-sqlite.js'
 import { runPlanStoreContract } from '../plan-store.contract.js'
 import { SqlPlans } from '../sql/sql-plans.js'
