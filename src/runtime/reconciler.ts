@@ -21,6 +21,7 @@ import type { Logger } from './logger.js'
 import { frozenTiming } from '../core/rollout/timing.js'
 import { AppError } from '../errors.js'
 import { windowStateAt } from './maintenance-window.js'
+import { heldVersionCap } from '../core/waves/membership.js'
 
 export type ReconcilerDeps = Readonly<{
   store: Store
@@ -371,7 +372,13 @@ async function reconcileCapacity(
     if (a.method !== 'surge' || a.surgeInstanceId === null) continue
     managed.add(a.state === 'Succeeded' ? a.instanceId : a.surgeInstanceId)
   }
-  const exactVersion = await modelVersion(deps.catalog, state)
+  // W3: a set held by a rollout plan builds new instances from what the plan released to it.
+  const gate = (await deps.plans?.gateFor(state.key)) ?? null
+  const cap = heldVersionCap(
+    gate,
+    instances.map((i) => i.osImageVersion),
+  )
+  const exactVersion = await modelVersion(deps.catalog, state, cap)
   // Creating or deleting an instance takes time on a real fabric; until it is done the fleet is
   // not what it will be, so plan no further change (else every pass would create more).
   if (deps.effects.busyWith(state.key, ['create', 'delete'])) return state
