@@ -146,10 +146,11 @@ async function factsOf(
 ): Promise<SetFacts> {
   const state = states.get(key)
   if (!state) return { exists: false }
-  const [views, records, active] = await Promise.all([
+  const [views, records, active, [last]] = await Promise.all([
     deps.fabric.listInstances(key),
     deps.store.listInstanceRecords(key),
     deps.store.getActiveRollout(key),
+    deps.store.listRollouts(key, { limit: 1 }),
   ])
   const q = state.quarantine?.find((r) => r.version === version)
   return setFacts({
@@ -160,6 +161,7 @@ async function factsOf(
     activeRolloutId: active?.id ?? null,
     faultedVersions: state.faultedVersions,
     fault: q ? { rolloutId: q.rolloutId, message: q.reason?.message ?? null } : null,
+    lastRollout: last ?? null,
   })
 }
 

@@ -32,6 +32,7 @@ export type WaveReasonCode =
   | 'ScaleSetLeftPlanImage'
   | 'ScaleSetRolloutFaulted'
   | 'ScaleSetUnhealthy'
+  | 'ScaleSetInstancesSkipped'
   | 'CancelledByUser'
 
 export type WaveReason = Readonly<{
@@ -105,6 +106,11 @@ export type SetFacts = Readonly<
       faulted: Readonly<{ rolloutId: string | null; message: string }> | null
       /** Instances an OS rollout would still move to the version. */
       behind: number
+      /**
+       * The set's last rollout, to the wave's version, ended with instances its pre-reimage hook
+       * skipped that are still behind (null: none). Its next rollout would ask the same hook.
+       */
+      skipped: Readonly<{ rolloutId: string; instanceIds: readonly string[] }> | null
       /** Null when healthy; else why not, in words (W4: the seam health gates plug into). */
       unhealthy: string | null
     }
@@ -370,8 +376,16 @@ function setStatus(s: SetStatus, facts: SetFacts | undefined, stage: number): Se
       `The scale set ${s.key} no longer follows the plan's image with 'latest' and automatic OS upgrades on.`,
     )
   if (facts.faulted !== null) return fail('ScaleSetRolloutFaulted', facts.faulted.message)
-  if (facts.rolloutId !== null || facts.behind > 0)
+  if (facts.rolloutId !== null)
     return { ...s, state: 'Rolling', rolloutId: facts.rolloutId, reason: null }
+  // W5: instances a hook skipped stay behind; retries ask the same hook, so the wave would wait
+  // forever: it ends, naming them.
+  if (facts.skipped !== null && facts.behind > 0)
+    return fail(
+      'ScaleSetInstancesSkipped',
+      `The rollout ${facts.skipped.rolloutId} of ${s.key} ended with instance(s) ${facts.skipped.instanceIds.join(', ')} skipped by its pre-reimage hook: they stay on their version, so the set is not upgraded.`,
+    )
+  if (facts.behind > 0) return { ...s, state: 'Rolling', rolloutId: null, reason: null }
   if (facts.unhealthy !== null) return fail('ScaleSetUnhealthy', facts.unhealthy)
   return { ...s, state: 'Upgraded', rolloutId: null, reason: null }
 }
