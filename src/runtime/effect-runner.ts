@@ -75,6 +75,8 @@ export class EffectRunner {
   private readonly failures = new Map<string, EffectFailure[]>()
   /** Hook answers not yet taken by a pass, per set; a call is not repeated while its answer waits. */
   private readonly answers = new Map<string, HookAnswer[]>()
+  /** Sets forgotten (deleted) while effects of theirs still ran: what those learn is dropped. */
+  private readonly forgotten = new Set<string>()
   private readonly closing = new AbortController()
 
   constructor(private readonly deps: EffectRunnerDeps) {}
@@ -109,6 +111,7 @@ export class EffectRunner {
     // one AbortController (creating one per call was ≈ 2 µs each, docs/performance.md).
     const together = new AbortController()
     const deadline = this.deps.clock.nowMs() + this.timeoutMs
+    this.forgotten.delete(ctx.scaleSetKey) // the set is driven again (re-created)
     for (const unit of this.units(ctx, actions, prefetched ?? new Map())) {
       // One fabric call at a time per instance; store-only actions (deferral tags) and hook
       // calls run beside it.
@@ -128,7 +131,10 @@ export class EffectRunner {
         this.inFlight.delete(key)
         const types = this.bySet.get(ctx.scaleSetKey)
         types?.delete(key)
-        if (types?.size === 0) this.bySet.delete(ctx.scaleSetKey)
+        if (!types || types.size === 0) {
+          this.bySet.delete(ctx.scaleSetKey)
+          this.forgotten.delete(ctx.scaleSetKey)
+        }
         this.deps.onSettled(ctx.scaleSetKey)
       })
       this.inFlight.set(key, p)
@@ -147,6 +153,17 @@ export class EffectRunner {
     const list = this.answers.get(scaleSetKey) ?? []
     this.answers.delete(scaleSetKey)
     return list
+  }
+
+  /**
+   * Drops what the runner keeps for a set that is gone (its failures and hook answers not taken
+   * yet); what its effects still in flight learn later is dropped too, not kept for a next pass
+   * that never comes.
+   */
+  forget(scaleSetKey: string): void {
+    this.failures.delete(scaleSetKey)
+    this.answers.delete(scaleSetKey)
+    if (this.busy(scaleSetKey) > 0) this.forgotten.add(scaleSetKey)
   }
 
   /** Effects running for a set (used to tell "in flight" from "never started"). */
@@ -223,6 +240,7 @@ export class EffectRunner {
           continue
         }
         this.deps.log.error(log, 'Effect failed')
+        if (this.forgotten.has(scaleSetKey)) return
         const list = this.failures.get(scaleSetKey) ?? []
         list.push({ instanceId: unit.instanceId, action: unit.type, message })
         this.failures.set(scaleSetKey, list)
@@ -452,6 +470,7 @@ export class EffectRunner {
           ? await this.deps.hooks.call(a, request, signal)
           : ({ kind: 'error', cause: 'connection', detail: 'no hook caller' } as const)
         this.deps.onHookResult?.(a.hook, result.kind === 'answer' ? 'answer' : result.cause)
+        if (this.forgotten.has(key)) return // the set was deleted while the hook was asked
         const list = (this.answers.get(key) ?? []).filter((x) => !same(x))
         list.push({ rolloutId, instanceId: a.instanceId, hook: a.hook, call: a.call, result })
         this.answers.set(key, list)

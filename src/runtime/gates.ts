@@ -27,6 +27,8 @@ export interface GateSource {
     rollout: Rollout,
     instances: readonly InstanceObservation[],
   ): GateInputs | null
+  /** Drops what is kept for a set with no rollout running, or gone: its evaluations, baselines. */
+  forget?(setKey: string): void
 }
 
 export type GateMetrics = Readonly<{
@@ -123,6 +125,24 @@ export class GateEvaluator implements GateSource {
       instances: instanceVerdicts,
       batches: batchVerdicts,
     }
+  }
+
+  /**
+   * Stops a set's evaluations and drops its baselines: its rollout ended, or the set is gone.
+   * Evaluations are only for a running rollout, so nothing of a set outlives its rollout.
+   */
+  forget(setKey: string): void {
+    this.dropExcept(setKey, new Set())
+    for (const memo of this.baselines.keys())
+      if (memo.startsWith(`${setKey}|`)) this.baselines.delete(memo)
+  }
+
+  /** How many evaluations and baselines are kept for a set (tests of forget). */
+  keptFor(setKey: string): number {
+    let n = 0
+    for (const job of this.jobs.values()) if (job.setKey === setKey) n++
+    for (const memo of this.baselines.keys()) if (memo.startsWith(`${setKey}|`)) n++
+    return n
   }
 
   /** Stops every evaluation (server shutdown). */

@@ -78,7 +78,12 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Pass
     deps.store.listInstanceRecords(key),
     deps.store.getActiveRollout(key),
   ])
-  if (!stored) return { wakeAtMs: null, rollout: null }
+  if (!stored) {
+    // Gone: nothing kept for it in memory (gate evaluations, hook answers, failures).
+    deps.gates?.forget?.(key)
+    deps.effects.forget(key)
+    return { wakeAtMs: null, rollout: null }
+  }
   const instances = observe(views, records)
   const rollout = active ?? null
   let state = await reconcileCapacity(stored, instances, rollout, deps)
@@ -90,6 +95,7 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Pass
     if (state.openRollout !== rollout.id) state = await noteOpen(state, rollout.id, deps)
     return step(state, instances, rollout, deps, null)
   }
+  deps.gates?.forget?.(key) // no rollout runs: no gate evaluation is needed
   const started = await maybeStart(state, instances, deps)
   if (started.type === 'started') return step(state, instances, started.rollout, deps, started)
   let triggerWake = started.type === 'wait' ? started.wakeAtMs : null
