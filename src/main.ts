@@ -183,6 +183,12 @@ export async function buildSystem(o: {
         })
       : null
   // Health gates (docs/controls.md § Health gates): a verdict wakes its set at once.
+  const bakeGates = new GateEvaluator({
+    nowMs: () => clock.nowMs(),
+    onChange: () => undefined,
+    metrics,
+    log: o.log,
+  })
   const gates = new GateEvaluator({
     nowMs: () => clock.nowMs(),
     onChange: (key) => orchestrator?.enqueue(key),
@@ -226,6 +232,8 @@ export async function buildSystem(o: {
     notify: (key) => deps.notify(key),
     ...(o.activePollMs ? { pollMs: o.activePollMs } : {}),
     metrics: createWaveMetrics(metrics.registry),
+    // The gates asked after a stage's bake (W4): the plan's pass polls for their verdict.
+    gates: bakeGates,
   }
   const deps: ServiceDeps = {
     store,
@@ -287,6 +295,7 @@ export async function buildSystem(o: {
     await retention.stop()
     await orchestrator?.stop()
     gates.close()
+    bakeGates.close()
     await leases?.stop()
     await wake?.close()
     if (fabric instanceof QemuFabric) await fabric.close()

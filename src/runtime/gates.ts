@@ -137,6 +137,45 @@ export class GateEvaluator implements GateSource {
       if (memo.startsWith(`${setKey}|`)) this.baselines.delete(memo)
   }
 
+  /**
+   * W4 of docs/rollouts.md § Waves across scale sets, gates included: the set's per-instance
+   * gates (Prometheus and webhook; a cohort gate has no baseline once every instance is upgraded)
+   * asked again for each of `instances` after its stage's bake time, in the context of the
+   * `rollout` that moved them; `round` (the bake's start) starts them again for a restarted bake.
+   * Null when the set has no such gate. Keep one evaluator for this apart from the sets' own,
+   * whose idle passes forget every evaluation of a set.
+   */
+  bakeVerdict(
+    state: ScaleSetState,
+    rollout: Rollout,
+    instances: readonly InstanceObservation[],
+    round: number,
+  ): GateVerdict | null {
+    const gates = (state.healthGates ?? []).filter((g) => g.kind !== 'cohort')
+    if (gates.length === 0) return null
+    const live = new Set<string>()
+    const vs = instances.flatMap((i) => {
+      const a = rollout.attempts.find((x) => x.instanceId === i.instanceId)
+      const candidate = {
+        attemptId: i.instanceId,
+        instanceId: i.instanceId,
+        batch: a?.batch ?? 0,
+        fromVersion: a?.fromVersion ?? '',
+      }
+      const ctx = { state, rollout, candidate, batch: candidate.batch }
+      return gates.map((g) =>
+        this.verdictOf(
+          `${state.key}|${rollout.id}|bake|${round}|${i.instanceId}|${g.name}`,
+          g,
+          ctx,
+          live,
+        ),
+      )
+    })
+    this.dropExcept(state.key, live)
+    return combine(vs)
+  }
+
   /** How many evaluations and baselines are kept for a set (tests of forget). */
   keptFor(setKey: string): number {
     let n = 0

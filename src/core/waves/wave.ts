@@ -33,6 +33,7 @@ export type WaveReasonCode =
   | 'ScaleSetRolloutFaulted'
   | 'ScaleSetUnhealthy'
   | 'ScaleSetInstancesSkipped'
+  | 'ScaleSetGateFailed'
   | 'CancelledByUser'
 
 export type WaveReason = Readonly<{
@@ -113,7 +114,17 @@ export type SetFacts = Readonly<
       skipped: Readonly<{ rolloutId: string; instanceIds: readonly string[] }> | null
       /** Null when healthy; else why not, in words (W4: the seam health gates plug into). */
       unhealthy: string | null
+      /**
+       * W4, gates included: the verdict of the set's health gates asked again once its stage's
+       * bake time passed (pending until the runtime has asked and heard); absent or null: the set
+       * has no gate to ask.
+       */
+      bakeGates?: BakeGates | null
     }
+>
+
+export type BakeGates = Readonly<
+  { status: 'pending' } | { status: 'pass' } | { status: 'fail'; message: string }
 >
 
 export type WaveInput = Readonly<{
@@ -346,6 +357,24 @@ function checkStage(
     const next = { ...stage, sets, phase: 'Baking' as const, bakeStartedAtMs }
     return { wave: withStage(wave0, i, next), wakeAtMs: bakedAtMs }
   }
+  // W4, gates included: once baked, the stage completes only when every set's gates pass.
+  const gated = bakeGateCheck(sets, input, i)
+  if (gated.failed) {
+    const failedSets = sets.map((s) => (s.key === gated.failed?.key ? gated.failed : s))
+    const reason = gated.failed.reason as WaveReason
+    const wave = withStage(wave0, i, {
+      ...stage,
+      sets: failedSets,
+      phase: 'Failed',
+      endedAtMs: nowMs,
+    })
+    notes.push(note('WaveFailed', wave, i, reason.message))
+    return { wave: { ...wave, phase: 'Failed', endedAtMs: nowMs, reason }, wakeAtMs: null }
+  }
+  if (gated.pending) {
+    const next = { ...stage, sets, phase: 'Baking' as const, bakeStartedAtMs }
+    return { wave: withStage(wave0, i, next), wakeAtMs: null }
+  }
   let wave = withStage(wave0, i, {
     ...stage,
     sets,
@@ -388,6 +417,36 @@ function setStatus(s: SetStatus, facts: SetFacts | undefined, stage: number): Se
   if (facts.behind > 0) return { ...s, state: 'Rolling', rolloutId: null, reason: null }
   if (facts.unhealthy !== null) return fail('ScaleSetUnhealthy', facts.unhealthy)
   return { ...s, state: 'Upgraded', rolloutId: null, reason: null }
+}
+
+/** W4: the sets' gates asked after the bake: the first that failed, or whether any is pending. */
+function bakeGateCheck(
+  sets: readonly SetStatus[],
+  input: WaveInput,
+  stage: number,
+): { failed: SetStatus | null; pending: boolean } {
+  let pending = false
+  for (const s of sets) {
+    const f = input.sets[s.key]
+    const g = f?.exists ? (f.bakeGates ?? null) : null
+    if (g?.status === 'pending') pending = true
+    if (g?.status === 'fail')
+      return {
+        failed: {
+          ...s,
+          state: 'Failed',
+          rolloutId: null,
+          reason: {
+            code: 'ScaleSetGateFailed',
+            message: `The scale set ${s.key} failed its health gates after the bake: ${g.message}`,
+            stage,
+            scaleSet: s.key,
+          },
+        },
+        pending: false,
+      }
+  }
+  return { failed: null, pending }
 }
 
 function done(
