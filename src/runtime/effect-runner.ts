@@ -5,11 +5,10 @@
  * kept for the next plan, which decides what it means. Completion wakes the scale set up again.
  */
 import type { Action, EffectFailure } from '../core/rollout/types.js'
-import type { ImageReference } from '../core/image/image-ref.js'
 import { AppError } from '../errors.js'
 import { isTransientStoreError } from '../store/transient.js'
 import { noteEffect } from './effect-notes.js'
-import type { Fabric, FabricModel, ImageArtifact } from '../fabrics/types/fabric.js'
+import type { Fabric } from '../fabrics/types/fabric.js'
 import type { Store } from '../store/store.js'
 import type { ImageCatalog } from './catalog.js'
 import type { Clock } from './clock.js'
@@ -17,6 +16,10 @@ import type { Logger } from './logger.js'
 import type { SubnetAddresses } from './subnet-addresses.js'
 import type { HookAnswer } from '../core/rollout/hooks.js'
 import type { HookCaller } from './hook-caller.js'
+import { actionUnits } from './effect-units.js'
+import type { Artifacts, EffectContext, Unit } from './effect-units.js'
+
+export type { Artifacts, EffectContext } from './effect-units.js'
 
 export type EffectRunnerDeps = Readonly<{
   fabric: Fabric
@@ -44,29 +47,8 @@ export type EffectRunnerDeps = Readonly<{
   onHookResult?: (hook: string, kind: string) => void
 }>
 
-export type EffectContext = Readonly<{
-  scaleSetKey: string
-  model: FabricModel
-  image: ImageReference
-  /** The set's region: where its image versions are looked up first. */
-  location?: string
-  /** The rollout the actions are part of, whose events note them once done (effect-notes.ts). */
-  rolloutId?: string
-}>
-
-/** Catalog lookups by image version (`prefetch`). */
-export type Artifacts = Map<string, Promise<ImageArtifact | undefined>>
-
 /** A fabric call in flight: what its deadline aborts and rejects. */
 type Call = { controller: AbortController; deadline: number; reject: (err: unknown) => void }
-
-type Unit = Readonly<{
-  instanceId: string
-  type: Action['type']
-  run: (signal: AbortSignal) => Promise<void>
-  /** A hook call whose answer already waits for the next pass: not made again. */
-  answered?: () => boolean
-}>
 
 export class EffectRunner {
   private readonly inFlight = new Map<string, Promise<void>>()
@@ -112,7 +94,9 @@ export class EffectRunner {
     const together = new AbortController()
     const deadline = this.deps.clock.nowMs() + this.timeoutMs
     this.forgotten.delete(ctx.scaleSetKey) // the set is driven again (re-created)
-    for (const unit of this.units(ctx, actions, prefetched ?? new Map())) {
+    for (const unit of actionUnits(this.deps, ctx, actions, prefetched ?? new Map(), (a) =>
+      this.hookUnit(ctx, a),
+    )) {
       // One fabric call at a time per instance; store-only actions (deferral tags) and hook
       // calls run beside it.
       const lane =
@@ -322,122 +306,6 @@ export class EffectRunner {
     if (next !== Infinity) this.armSweep(next)
   }
 
-  private units(ctx: EffectContext, actions: readonly Action[], artifacts: Artifacts): Unit[] {
-    // One catalog lookup per version for the whole plan, not one per instance: a batch's
-    // reimages then reach the fabric together (docs/performance.md).
-    const artifactOf = async (version: string): Promise<ImageArtifact> => {
-      let p = artifacts.get(version)
-      if (!p)
-        artifacts.set(version, (p = this.deps.catalog.artifact(ctx.image, version, ctx.location)))
-      const artifact = await p
-      if (!artifact) throw new Error(`image version ${version} is not in the catalog`)
-      return artifact
-    }
-    const { fabric, store } = this.deps
-    const key = ctx.scaleSetKey
-    const out: Unit[] = []
-    for (const a of actions) {
-      switch (a.type) {
-        case 'reimage':
-          for (const id of a.instanceIds) {
-            out.push({
-              instanceId: id,
-              type: a.type,
-              run: async (signal) =>
-                fabric.reimage(ctx.model, [id], await artifactOf(a.imageVersion), { signal }),
-            })
-          }
-          break
-        case 'update':
-          for (const id of a.instanceIds)
-            out.push({
-              instanceId: id,
-              type: a.type,
-              run: (signal) => fabric.update(ctx.model, [id], { signal }),
-            })
-          break
-        case 'restore':
-          for (const id of a.instanceIds)
-            out.push({
-              instanceId: id,
-              type: a.type,
-              run: (signal) => fabric.restore(key, [id], { signal }),
-            })
-          break
-        case 'release':
-          for (const id of a.instanceIds)
-            out.push({
-              instanceId: id,
-              type: a.type,
-              run: (signal) => fabric.release(key, [id], { signal }),
-            })
-          break
-        case 'delete':
-          for (const id of a.instanceIds)
-            out.push({
-              instanceId: id,
-              type: a.type,
-              run: async (signal) => {
-                await fabric.deleteInstances(key, [id], { signal })
-                await this.deps.addresses?.release(key, [id])
-              },
-            })
-          break
-        case 'create':
-          for (const n of a.instances) {
-            out.push({
-              instanceId: n.instanceId,
-              type: a.type,
-              run: async (signal) => {
-                const image = await artifactOf(n.imageVersion)
-                const { instanceId, zone, updateDomain, faultDomain } = n
-                const network = ctx.model.network
-                // The address is claimed first (idempotent: a retry finds its own claim).
-                const subnetAddress =
-                  network && this.deps.addresses
-                    ? await this.deps.addresses.claim({
-                        ...network,
-                        scaleSetKey: key,
-                        instanceId,
-                        nowMs: this.deps.clock.nowMs(),
-                      })
-                    : undefined
-                await fabric.createInstances(
-                  ctx.model,
-                  [
-                    {
-                      instanceId,
-                      zone,
-                      updateDomain,
-                      faultDomain,
-                      image,
-                      ...(subnetAddress ? { subnetAddress } : {}),
-                    },
-                  ],
-                  { signal },
-                )
-              },
-            })
-          }
-          break
-        case 'callHook':
-          out.push(this.hookUnit(ctx, a))
-          break
-        case 'markPending':
-        case 'clearPending':
-          for (const id of a.instanceIds) {
-            out.push({
-              instanceId: id,
-              type: a.type,
-              run: () => setPending(store, key, id, a.type === 'markPending'),
-            })
-          }
-          break
-      }
-    }
-    return out
-  }
-
   /** A hook call: its result (never an exception) waits for the next pass. */
   private hookUnit(ctx: EffectContext, a: Extract<Action, { type: 'callHook' }>): Unit {
     const key = ctx.scaleSetKey
@@ -477,27 +345,4 @@ export class EffectRunner {
       },
     }
   }
-}
-
-async function setPending(
-  store: Store,
-  key: string,
-  instanceId: string,
-  pending: boolean,
-): Promise<void> {
-  const current = (await store.listInstanceRecords(key)).find((r) => r.instanceId === instanceId)
-  const base = current ?? {
-    instanceId,
-    protectFromScaleIn: false,
-    protectFromScaleSetActions: false,
-    osUpgradePending: false,
-    osUpgradeApproved: false,
-  }
-  await store.putInstanceRecords(key, [
-    {
-      ...base,
-      osUpgradePending: pending,
-      osUpgradeApproved: pending ? base.osUpgradeApproved : false,
-    },
-  ])
 }
