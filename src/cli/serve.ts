@@ -164,6 +164,11 @@ export function registerServe(program: Command): void {
       undefined,
     )
     .option(
+      '--outbound-hosts <list>',
+      'the only hosts health gates and lifecycle hooks may call: host, host:port, *.domain, [IPv6]:port, comma-separated; default any host (OSROLL_OUTBOUND_HOSTS)',
+      undefined,
+    )
+    .option(
       '--implicit-resource-groups [bool]',
       "compatibility: a resource PUT into a missing resource group creates the group (osroll's behaviour before resource groups); default false, as in Azure (OSROLL_IMPLICIT_RESOURCE_GROUPS)",
       undefined,
@@ -209,6 +214,7 @@ export function registerServe(program: Command): void {
         fileUriAllowLocal: 'fileUriAllowLocal',
         imageSourceRoots: 'imageSourceRoots',
         implicitResourceGroups: 'implicitResourceGroups',
+        outboundHosts: 'outboundHosts',
       }
       // A flag given alone (`--implicit-resource-groups`) is true.
       for (const [flag, key] of Object.entries(map))

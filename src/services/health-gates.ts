@@ -5,6 +5,7 @@
  * is checked against its own Prometheus when it is set: a query the server refuses is a 400
  * quoting the server's error, and nothing is written.
  */
+import { outboundRefusal } from '../core/gates/outbound.js'
 import { Errors } from '../errors.js'
 import { formatDurationMs, parseDurationMs } from '../core/duration.js'
 import type { Comparison, GateKind, HealthGate } from '../core/gates/gates.js'
@@ -52,6 +53,12 @@ export async function putHealthGates(
     )
   const given = parseBody(body)
   const gates = given ?? (merge ? (state.healthGates ?? []) : [])
+  // docs/security.md § Outbound calls: refused before anything is called, the query check included.
+  for (const [i, g] of (given ?? []).entries()) {
+    const [field, url] = g.kind === 'webhook' ? ['url', g.url] : ['serverUrl', g.serverUrl]
+    const why = outboundRefusal(url, deps.config.outboundHosts ?? null, field)
+    if (why) throw Errors.InvalidParameter(why, `properties.gates[${i}].${field}`)
+  }
   if (given) await checkQueries(given, state.spec.name)
   const created = !state.healthGates
   await updateState(deps, state.key, (s) => ({ ...s, healthGates: gates }))

@@ -3,6 +3,7 @@
  * `{scale set}/providers/Osroll.Upgrades/lifecycleHooks/default` (GET, PUT, PATCH, DELETE).
  * Kept on the set's orchestrator state and frozen into each OS image rollout when it starts.
  */
+import { outboundRefusal } from '../core/gates/outbound.js'
 import { Errors } from '../errors.js'
 import { formatDurationMs, parseDurationMs } from '../core/duration.js'
 import {
@@ -52,6 +53,12 @@ export async function putLifecycleHooks(
 ): Promise<{ created: boolean; view: Record<string, unknown> }> {
   const { resource, state } = await requireScaleSet(deps, ref)
   const given = parse(body)
+  // docs/security.md § Outbound calls: a hook may call only a host the allow-list names.
+  for (const name of HOOKS) {
+    const hook = given[name]
+    const why = hook ? outboundRefusal(hook.url, deps.config.outboundHosts ?? null, 'url') : null
+    if (why) throw Errors.InvalidParameter(why, `properties.${name}.url`)
+  }
   const created = !state.lifecycleHooks
   let next: LifecycleHooks = {}
   await updateState(deps, state.key, (s) => {
