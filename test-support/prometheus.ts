@@ -15,6 +15,9 @@ export const PROMETHEUS_BIN = process.env['OSROLL_TEST_PROMETHEUS'] ?? '/usr/bin
 
 export type ScrapeTarget = Readonly<{ address: string; labels?: Record<string, string> }>
 
+/** A further scrape job of fixed targets, e.g. an osroll server's `/metrics` (a token needed). */
+export type ScrapeJob = Readonly<{ name: string; targets: readonly string[]; bearerToken?: string }>
+
 export type TestPrometheus = Readonly<{
   url: string
   port: number
@@ -39,7 +42,11 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startPrometheus(
-  o: { targets?: readonly ScrapeTarget[]; scrapeInterval?: string } = {},
+  o: {
+    targets?: readonly ScrapeTarget[]
+    scrapeInterval?: string
+    jobs?: readonly ScrapeJob[]
+  } = {},
 ): Promise<TestPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'osroll-prometheus-'))
   const targetsFile = join(dir, 'targets.json')
@@ -62,6 +69,14 @@ export async function startPrometheus(
       '    file_sd_configs:',
       `      - files: ['${targetsFile}']`,
       '        refresh_interval: 1s',
+      ...(o.jobs ?? []).flatMap((j) => [
+        `  - job_name: ${JSON.stringify(j.name)}`,
+        ...(j.bearerToken
+          ? ['    authorization:', `      credentials: ${JSON.stringify(j.bearerToken)}`]
+          : []),
+        '    static_configs:',
+        `      - targets: ${JSON.stringify(j.targets)}`,
+      ]),
       '',
     ].join('\n'),
   )

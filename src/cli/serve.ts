@@ -162,6 +162,11 @@ const SERVE_OPTIONS: readonly (readonly [keyof RawConfig, string, string])[] = [
     '--implicit-resource-groups [bool]',
     "compatibility: a resource PUT into a missing resource group creates the group (osroll's behaviour before resource groups); default false, as in Azure (OSROLL_IMPLICIT_RESOURCE_GROUPS)",
   ],
+  [
+    'outboundHosts',
+    '--outbound-hosts <list>',
+    'the only hosts health gates and lifecycle hooks may call: host, host:port, *.domain, [IPv6]:port, comma-separated; default any host (OSROLL_OUTBOUND_HOSTS)',
+  ],
 ]
 
 export function registerServe(program: Command): void {

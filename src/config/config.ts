@@ -3,6 +3,7 @@
  * environment variables, then the defaults of `defaults.ts`. Every later module takes the
  * `Config` it needs as a value.
  */
+import { parseOutboundHosts } from '../core/gates/outbound.js'
 import { resolve } from 'node:path'
 import { parseDurationMs } from '../core/duration.js'
 import { DEFAULTS } from './defaults.js'
@@ -80,6 +81,11 @@ export type Config = Readonly<{
    * answering `ResourceGroupNotFound` as Azure does.
    */
   implicitResourceGroups: boolean
+  /**
+   * The hosts health gates and lifecycle hooks may call (docs/security.md § Outbound calls):
+   * patterns of core/gates/outbound.ts; null: any host.
+   */
+  outboundHosts: readonly string[] | null
 }>
 
 /** Raw values from flags (camelCase) or the environment (`OSROLL_HOST`, `OSROLL_PORT`, …). */
@@ -120,6 +126,7 @@ export const ENV_NAMES = {
   fileUriAllowLocal: 'OSROLL_FILE_URI_ALLOW_LOCAL',
   imageSourceRoots: 'OSROLL_IMAGE_SOURCE_ROOTS',
   implicitResourceGroups: 'OSROLL_IMPLICIT_RESOURCE_GROUPS',
+  outboundHosts: 'OSROLL_OUTBOUND_HOSTS',
 } as const
 
 /** A configuration problem, reported as `--flag (OSROLL_ENV): what is wrong`. */
@@ -185,6 +192,7 @@ export function loadConfig(flags: RawConfig, env: NodeJS.ProcessEnv): Config {
     operationRetentionMs,
     secretsKeyFile: get('secretsKeyFile') ? resolve(get('secretsKeyFile') as string) : null,
     implicitResourceGroups: implicitGroups === 'true',
+    outboundHosts: outboundHostsOf(get('outboundHosts'), r.fail),
     ...instancesOf(r.get, r.fail),
   }
 }
@@ -264,6 +272,23 @@ function lifetimesOf({ get, fail, duration }: Reader) {
   if (implicitGroups !== 'true' && implicitGroups !== 'false')
     fail('implicitResourceGroups', `'${implicitGroups}' is not one of true, false`)
   return { operationRetentionMs, leaseTtlMs, implicitGroups }
+}
+
+/** `--outbound-hosts`: a comma-separated list of host patterns; unset: any host. */
+function outboundHostsOf(
+  text: string | undefined,
+  fail: (k: keyof typeof ENV_NAMES, msg: string) => never,
+): readonly string[] | null {
+  if (text === undefined) return null
+  const parsed = parseOutboundHosts(text)
+  if (!parsed.ok)
+    return fail(
+      'outboundHosts',
+      `'${parsed.bad}' is not a host pattern: use host, host:port, *.domain or [IPv6]:port, comma-separated`,
+    )
+  if (parsed.patterns.length === 0)
+    return fail('outboundHosts', 'names no host: give at least one, or leave it unset for any host')
+  return parsed.patterns
 }
 
 /** The local fabric's sandbox and fileUris options. */

@@ -104,13 +104,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
   const plans = new SqlPlans(store)
   const listKeys = keysOf(store, plans)
   const { leases, wake } = makeReplication(o, clock, { listKeys, effects, metrics, enqueue })
-  // Health gates (docs/controls.md § Health gates): a verdict wakes its set at once.
-  const gates = new GateEvaluator({
-    nowMs: () => clock.nowMs(),
-    onChange: enqueue,
-    metrics,
-    log: o.log,
-  })
+  const { gates, bakeGates } = makeGates(o, clock, metrics, enqueue)
   const { hosts, hostMonitor } = makeHosts(o, clock)
   const deps: ServiceDeps = {
     store,
@@ -126,7 +120,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
       wake?.notify(key).catch((err: unknown) => o.log.warn({ err }, 'Wake notification failed'))
     },
   }
-  orchestrator = makeOrchestrator(o, deps, { gates, effects, metrics, listKeys, leases })
+  orchestrator = makeOrchestrator(o, deps, { gates, bakeGates, effects, metrics, listKeys, leases })
   guests.bind(createInstanceMetadata(deps))
   const retention = new RetentionSweeper({
     store,
@@ -136,7 +130,7 @@ export async function buildSystem(o: SystemOptions): Promise<System> {
     refreshOperation: (id) => refreshOperation(deps, id),
   })
   const { app, subscriptionId } = await serveApi(o, deps, metrics)
-  const run = { parts, leases, wake, orchestrator, retention, gates, hostMonitor }
+  const run = { parts, leases, wake, orchestrator, retention, gates, bakeGates, hostMonitor }
   return {
     deps,
     orchestrator,
@@ -168,6 +162,23 @@ function makeHosts(o: SystemOptions, clock: Clock): { hosts: HostDeps; hostMonit
     intervalMs: DEFAULTS.hostCheckIntervalMs,
   })
   return { hosts, hostMonitor }
+}
+
+/**
+ * Health gates (docs/controls.md § Health gates): the rollouts' (a verdict wakes its set at
+ * once) and the waves' after a stage's bake (the plan's pass polls for their verdict).
+ */
+function makeGates(
+  o: SystemOptions,
+  clock: Clock,
+  metrics: Metrics,
+  enqueue: (key: string) => void,
+): { gates: GateEvaluator; bakeGates: GateEvaluator } {
+  const nowMs = () => clock.nowMs()
+  return {
+    gates: new GateEvaluator({ nowMs, onChange: enqueue, metrics, log: o.log }),
+    bakeGates: new GateEvaluator({ nowMs, onChange: () => undefined, metrics, log: o.log }),
+  }
 }
 
 /** The orchestrator's keys: every scale set's, then every rollout plan's. */
@@ -277,6 +288,7 @@ function makeOrchestrator(
   deps: ServiceDeps,
   w: Readonly<{
     gates: GateEvaluator
+    bakeGates: GateEvaluator
     effects: EffectRunner
     metrics: Metrics
     listKeys: () => Promise<readonly string[]>
@@ -295,6 +307,8 @@ function makeOrchestrator(
     notify: (key) => deps.notify(key),
     ...(o.activePollMs ? { pollMs: o.activePollMs } : {}),
     metrics: createWaveMetrics(w.metrics.registry),
+    // The gates asked after a stage's bake (W4): the plan's pass polls for their verdict.
+    gates: w.bakeGates,
   }
   return new Orchestrator(
     {
@@ -355,6 +369,7 @@ type Running = Readonly<{
   orchestrator: Orchestrator
   retention: RetentionSweeper
   gates: GateEvaluator
+  bakeGates: GateEvaluator
   hostMonitor: HostMonitor
 }>
 
@@ -376,6 +391,7 @@ async function stopSystem(r: Running): Promise<void> {
   await r.hostMonitor.stop()
   await r.orchestrator.stop()
   r.gates.close()
+  r.bakeGates.close()
   await r.leases?.stop()
   await r.wake?.close()
   await r.parts.close()

@@ -78,7 +78,9 @@ export class MemoryCatalog implements ImageCatalog {
  * The version new instances get (the model's `exactVersion`): the pinned one, or the latest
  * eligible version that has not faulted a platform rollout of this set — osroll does not build
  * new instances from an image it has just seen fail (Azure would; see docs/decisions.md). The
- * reconciler and the scale-set view both ask this.
+ * reconciler and the scale-set view both ask this. `cap` (a set held by a rollout plan,
+ * core/waves/membership.ts `heldVersionCap`) is the newest version it may be: the newest eligible
+ * one not above it.
  */
 export async function modelVersion(
   catalog: Pick<ImageCatalog, 'latestEligible'>,
@@ -86,10 +88,17 @@ export async function modelVersion(
     spec: Readonly<{ image: ImageReference; location: string }>
     faultedVersions: readonly string[]
   }>,
+  cap: string | null = null,
 ): Promise<string | null> {
   const { image, location } = state.spec
   if (image.kind === 'custom') return null
   if (isPinned(image)) return image.version
-  const latest = await catalog.latestEligible(image, location, new Set(state.faultedVersions))
-  return latest?.version ?? null
+  const exclude = new Set(state.faultedVersions)
+  // Each turn leaves out one version above the cap: as many turns as there are such versions.
+  for (;;) {
+    const latest = await catalog.latestEligible(image, location, exclude)
+    if (latest === null) return null
+    if (cap === null || compareVersions(latest.version, cap) <= 0) return latest.version
+    exclude.add(latest.version)
+  }
 }

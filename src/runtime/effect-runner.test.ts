@@ -94,3 +94,56 @@ describe('effect runner', () => {
     expect(signals.get('1')).toHaveLength(1)
   })
 })
+
+describe('effect runner: a deleted set', () => {
+  it('forget drops its waiting hook answers and failures, and an answer landing after it', async () => {
+    const clock = new ManualClock(0)
+    const s = spec()
+    let answerNow: (() => void) | null = null
+    const runner = new EffectRunner({
+      fabric: new SimFabric({ nowMs: () => clock.nowMs() }),
+      store: new MemoryStore(),
+      catalog: new MemoryCatalog(),
+      clock,
+      log: silentLogger,
+      onSettled: () => undefined,
+      hooks: {
+        call: (a) =>
+          a.instanceId === '0'
+            ? Promise.resolve({ kind: 'answer', answer: { answer: 'continue' } } as never)
+            : new Promise((resolve) => {
+                answerNow = () => resolve({ kind: 'answer', answer: { answer: 'skip' } } as never)
+              }),
+      },
+    })
+    const ctx = {
+      scaleSetKey: SET_KEY,
+      model: fabricModel(),
+      image: s.image,
+      location: s.location,
+      rolloutId: 'r1',
+    }
+    const hook = (instanceId: string) => ({
+      type: 'callHook' as const,
+      hook: 'preReimage' as const,
+      instanceId,
+      call: 1,
+      url: 'http://127.0.0.1:1/',
+      timeoutMs: 1_000,
+      batch: 1,
+      fromVersion: '1.0.0',
+      targetVersion: '1.1.0',
+      deferrals: 0,
+    })
+    runner.run(ctx, [hook('0'), hook('1')])
+    await until(() => runner.busy(SET_KEY) === 1) // 0 answered at once; 1 is still asked
+    runner.forget(SET_KEY) // the set is deleted
+    answerNow!()
+    await runner.idle()
+    expect(runner.takeHookAnswers(SET_KEY)).toEqual([])
+    // Driven again (re-created), the set's answers are kept as before.
+    runner.run(ctx, [hook('0')])
+    await runner.idle()
+    expect(runner.takeHookAnswers(SET_KEY).map((a) => a.instanceId)).toEqual(['0'])
+  })
+})

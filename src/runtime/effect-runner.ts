@@ -5,11 +5,10 @@
  * kept for the next plan, which decides what it means. Completion wakes the scale set up again.
  */
 import type { Action, EffectFailure } from '../core/rollout/types.js'
-import type { ImageReference } from '../core/image/image-ref.js'
 import { AppError } from '../errors.js'
 import { isTransientStoreError } from '../store/transient.js'
 import { noteEffect } from './effect-notes.js'
-import type { Fabric, FabricModel, ImageArtifact } from '../fabrics/types/fabric.js'
+import type { Fabric } from '../fabrics/types/fabric.js'
 import type { Store } from '../store/store.js'
 import type { ImageCatalog } from './catalog.js'
 import type { Clock } from './clock.js'
@@ -17,6 +16,10 @@ import type { Logger } from './logger.js'
 import type { SubnetAddresses } from './subnet-addresses.js'
 import type { HookAnswer } from '../core/rollout/hooks.js'
 import type { HookCaller } from './hook-caller.js'
+import { actionUnits } from './effect-units.js'
+import type { Artifacts, EffectContext, Unit } from './effect-units.js'
+
+export type { Artifacts, EffectContext } from './effect-units.js'
 
 export type EffectRunnerDeps = Readonly<{
   fabric: Fabric
@@ -44,29 +47,8 @@ export type EffectRunnerDeps = Readonly<{
   onHookResult?: (hook: string, kind: string) => void
 }>
 
-export type EffectContext = Readonly<{
-  scaleSetKey: string
-  model: FabricModel
-  image: ImageReference
-  /** The set's region: where its image versions are looked up first. */
-  location?: string
-  /** The rollout the actions are part of, whose events note them once done (effect-notes.ts). */
-  rolloutId?: string
-}>
-
-/** Catalog lookups by image version (`prefetch`). */
-export type Artifacts = Map<string, Promise<ImageArtifact | undefined>>
-
 /** A fabric call in flight: what its deadline aborts and rejects. */
 type Call = { controller: AbortController; deadline: number; reject: (err: unknown) => void }
-
-type Unit = Readonly<{
-  instanceId: string
-  type: Action['type']
-  run: (signal: AbortSignal) => Promise<void>
-  /** A hook call whose answer already waits for the next pass: not made again. */
-  answered?: () => boolean
-}>
 
 export class EffectRunner {
   private readonly inFlight = new Map<string, Promise<void>>()
@@ -75,6 +57,8 @@ export class EffectRunner {
   private readonly failures = new Map<string, EffectFailure[]>()
   /** Hook answers not yet taken by a pass, per set; a call is not repeated while its answer waits. */
   private readonly answers = new Map<string, HookAnswer[]>()
+  /** Sets forgotten (deleted) while effects of theirs still ran: what those learn is dropped. */
+  private readonly forgotten = new Set<string>()
   private readonly closing = new AbortController()
 
   constructor(private readonly deps: EffectRunnerDeps) {}
@@ -109,7 +93,10 @@ export class EffectRunner {
     // one AbortController (creating one per call was ≈ 2 µs each, docs/performance.md).
     const together = new AbortController()
     const deadline = this.deps.clock.nowMs() + this.timeoutMs
-    for (const unit of this.units(ctx, actions, prefetched ?? new Map())) {
+    this.forgotten.delete(ctx.scaleSetKey) // the set is driven again (re-created)
+    for (const unit of actionUnits(this.deps, ctx, actions, prefetched ?? new Map(), (a) =>
+      this.hookUnit(ctx, a),
+    )) {
       // One fabric call at a time per instance; store-only actions (deferral tags) and hook
       // calls run beside it.
       const lane =
@@ -128,7 +115,10 @@ export class EffectRunner {
         this.inFlight.delete(key)
         const types = this.bySet.get(ctx.scaleSetKey)
         types?.delete(key)
-        if (types?.size === 0) this.bySet.delete(ctx.scaleSetKey)
+        if (!types || types.size === 0) {
+          this.bySet.delete(ctx.scaleSetKey)
+          this.forgotten.delete(ctx.scaleSetKey)
+        }
         this.deps.onSettled(ctx.scaleSetKey)
       })
       this.inFlight.set(key, p)
@@ -147,6 +137,17 @@ export class EffectRunner {
     const list = this.answers.get(scaleSetKey) ?? []
     this.answers.delete(scaleSetKey)
     return list
+  }
+
+  /**
+   * Drops what the runner keeps for a set that is gone (its failures and hook answers not taken
+   * yet); what its effects still in flight learn later is dropped too, not kept for a next pass
+   * that never comes.
+   */
+  forget(scaleSetKey: string): void {
+    this.failures.delete(scaleSetKey)
+    this.answers.delete(scaleSetKey)
+    if (this.busy(scaleSetKey) > 0) this.forgotten.add(scaleSetKey)
   }
 
   /** Effects running for a set (used to tell "in flight" from "never started"). */
@@ -223,6 +224,7 @@ export class EffectRunner {
           continue
         }
         this.deps.log.error(log, 'Effect failed')
+        if (this.forgotten.has(scaleSetKey)) return
         const list = this.failures.get(scaleSetKey) ?? []
         list.push({ instanceId: unit.instanceId, action: unit.type, message })
         this.failures.set(scaleSetKey, list)
@@ -304,122 +306,6 @@ export class EffectRunner {
     if (next !== Infinity) this.armSweep(next)
   }
 
-  private units(ctx: EffectContext, actions: readonly Action[], artifacts: Artifacts): Unit[] {
-    // One catalog lookup per version for the whole plan, not one per instance: a batch's
-    // reimages then reach the fabric together (docs/performance.md).
-    const artifactOf = async (version: string): Promise<ImageArtifact> => {
-      let p = artifacts.get(version)
-      if (!p)
-        artifacts.set(version, (p = this.deps.catalog.artifact(ctx.image, version, ctx.location)))
-      const artifact = await p
-      if (!artifact) throw new Error(`image version ${version} is not in the catalog`)
-      return artifact
-    }
-    const { fabric, store } = this.deps
-    const key = ctx.scaleSetKey
-    const out: Unit[] = []
-    for (const a of actions) {
-      switch (a.type) {
-        case 'reimage':
-          for (const id of a.instanceIds) {
-            out.push({
-              instanceId: id,
-              type: a.type,
-              run: async (signal) =>
-                fabric.reimage(ctx.model, [id], await artifactOf(a.imageVersion), { signal }),
-            })
-          }
-          break
-        case 'update':
-          for (const id of a.instanceIds)
-            out.push({
-              instanceId: id,
-              type: a.type,
-              run: (signal) => fabric.update(ctx.model, [id], { signal }),
-            })
-          break
-        case 'restore':
-          for (const id of a.instanceIds)
-            out.push({
-              instanceId: id,
-              type: a.type,
-              run: (signal) => fabric.restore(key, [id], { signal }),
-            })
-          break
-        case 'release':
-          for (const id of a.instanceIds)
-            out.push({
-              instanceId: id,
-              type: a.type,
-              run: (signal) => fabric.release(key, [id], { signal }),
-            })
-          break
-        case 'delete':
-          for (const id of a.instanceIds)
-            out.push({
-              instanceId: id,
-              type: a.type,
-              run: async (signal) => {
-                await fabric.deleteInstances(key, [id], { signal })
-                await this.deps.addresses?.release(key, [id])
-              },
-            })
-          break
-        case 'create':
-          for (const n of a.instances) {
-            out.push({
-              instanceId: n.instanceId,
-              type: a.type,
-              run: async (signal) => {
-                const image = await artifactOf(n.imageVersion)
-                const { instanceId, zone, updateDomain, faultDomain } = n
-                const network = ctx.model.network
-                // The address is claimed first (idempotent: a retry finds its own claim).
-                const subnetAddress =
-                  network && this.deps.addresses
-                    ? await this.deps.addresses.claim({
-                        ...network,
-                        scaleSetKey: key,
-                        instanceId,
-                        nowMs: this.deps.clock.nowMs(),
-                      })
-                    : undefined
-                await fabric.createInstances(
-                  ctx.model,
-                  [
-                    {
-                      instanceId,
-                      zone,
-                      updateDomain,
-                      faultDomain,
-                      image,
-                      ...(subnetAddress ? { subnetAddress } : {}),
-                    },
-                  ],
-                  { signal },
-                )
-              },
-            })
-          }
-          break
-        case 'callHook':
-          out.push(this.hookUnit(ctx, a))
-          break
-        case 'markPending':
-        case 'clearPending':
-          for (const id of a.instanceIds) {
-            out.push({
-              instanceId: id,
-              type: a.type,
-              run: () => setPending(store, key, id, a.type === 'markPending'),
-            })
-          }
-          break
-      }
-    }
-    return out
-  }
-
   /** A hook call: its result (never an exception) waits for the next pass. */
   private hookUnit(ctx: EffectContext, a: Extract<Action, { type: 'callHook' }>): Unit {
     const key = ctx.scaleSetKey
@@ -452,33 +338,11 @@ export class EffectRunner {
           ? await this.deps.hooks.call(a, request, signal)
           : ({ kind: 'error', cause: 'connection', detail: 'no hook caller' } as const)
         this.deps.onHookResult?.(a.hook, result.kind === 'answer' ? 'answer' : result.cause)
+        if (this.forgotten.has(key)) return // the set was deleted while the hook was asked
         const list = (this.answers.get(key) ?? []).filter((x) => !same(x))
         list.push({ rolloutId, instanceId: a.instanceId, hook: a.hook, call: a.call, result })
         this.answers.set(key, list)
       },
     }
   }
-}
-
-async function setPending(
-  store: Store,
-  key: string,
-  instanceId: string,
-  pending: boolean,
-): Promise<void> {
-  const current = (await store.listInstanceRecords(key)).find((r) => r.instanceId === instanceId)
-  const base = current ?? {
-    instanceId,
-    protectFromScaleIn: false,
-    protectFromScaleSetActions: false,
-    osUpgradePending: false,
-    osUpgradeApproved: false,
-  }
-  await store.putInstanceRecords(key, [
-    {
-      ...base,
-      osUpgradePending: pending,
-      osUpgradeApproved: pending ? base.osUpgradeApproved : false,
-    },
-  ])
 }

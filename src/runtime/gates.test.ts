@@ -141,6 +141,17 @@ describe('gate queries through the real Prometheus', () => {
           message: `${silentUrl} did not answer within the gate's timeout`,
         })
         expect(failures).toEqual(['webhook GateTimeout'])
+        // The rollout ended or the set is gone: nothing of it is kept.
+        expect(gates.keptFor(state.key)).toBeGreaterThan(0)
+        gates.forget(state.key)
+        expect(gates.keptFor(state.key)).toBe(0)
+        // An evaluation in flight is stopped too (its request aborted, no verdict later).
+        gates.inputs(state, { ...r, id: 'r2' }, instances)
+        expect(gates.keptFor(state.key)).toBe(1)
+        gates.forget(state.key)
+        expect(gates.keptFor(state.key)).toBe(0)
+        await new Promise((res) => setTimeout(res, 1_200)) // past the gate's timeout
+        expect(changed).toEqual([state.key])
       } finally {
         gates.close()
       }

@@ -9,16 +9,19 @@ import type {
   CohortGate,
   GateCandidate,
   GateInputs,
-  GateReason,
   GateVerdict,
   HealthGate,
   PrometheusGate,
-  WebhookGate,
 } from '../core/gates/gates.js'
 import { cohortPasses, compare, gateCandidates, renderQuery } from '../core/gates/gates.js'
 import type { InstanceObservation, Rollout } from '../core/rollout/types.js'
 import type { ScaleSetState } from '../store/store.js'
 import type { Logger } from './logger.js'
+import { checkWebhook, combine, queryValue, setName } from './gate-queries.js'
+import type { CheckResult, EvalContext } from './gate-queries.js'
+
+export { queryValue } from './gate-queries.js'
+export type { CheckResult } from './gate-queries.js'
 
 /** Where the reconciler gets gate verdicts from (this evaluator, or the simulator's). */
 export interface GateSource {
@@ -27,18 +30,14 @@ export interface GateSource {
     rollout: Rollout,
     instances: readonly InstanceObservation[],
   ): GateInputs | null
+  /** Drops what is kept for a set with no rollout running, or gone: its evaluations, baselines. */
+  forget?(setKey: string): void
 }
 
 export type GateMetrics = Readonly<{
   gateEvaluation: (kind: string, result: 'pass' | 'fail' | 'inconclusive', reason: string) => void
   gateFailure: (kind: string, reason: string) => void
 }>
-
-/** One check's outcome: a verdict, or inconclusive (asked again at the interval until timeout). */
-export type CheckResult =
-  | { kind: 'pass'; message: string }
-  | { kind: 'fail'; reason: GateReason; message: string }
-  | { kind: 'inconclusive'; reason: GateReason; message: string }
 
 type Job = {
   key: string
@@ -123,6 +122,63 @@ export class GateEvaluator implements GateSource {
       instances: instanceVerdicts,
       batches: batchVerdicts,
     }
+  }
+
+  /**
+   * Stops a set's evaluations and drops its baselines: its rollout ended, or the set is gone.
+   * Evaluations are only for a running rollout, so nothing of a set outlives its rollout.
+   */
+  forget(setKey: string): void {
+    this.dropExcept(setKey, new Set())
+    for (const memo of this.baselines.keys())
+      if (memo.startsWith(`${setKey}|`)) this.baselines.delete(memo)
+  }
+
+  /**
+   * W4 of docs/rollouts.md § Waves across scale sets, gates included: the set's per-instance
+   * gates (Prometheus and webhook; a cohort gate has no baseline once every instance is upgraded)
+   * asked again for each of `instances` after its stage's bake time, in the context of the
+   * `rollout` that moved them; `round` (the bake's start) starts them again for a restarted bake.
+   * Null when the set has no such gate. Keep one evaluator for this apart from the sets' own,
+   * whose idle passes forget every evaluation of a set.
+   */
+  bakeVerdict(
+    state: ScaleSetState,
+    rollout: Rollout,
+    instances: readonly InstanceObservation[],
+    round: number,
+  ): GateVerdict | null {
+    const gates = (state.healthGates ?? []).filter((g) => g.kind !== 'cohort')
+    if (gates.length === 0) return null
+    const live = new Set<string>()
+    const vs = instances.flatMap((i) => {
+      const a = rollout.attempts.find((x) => x.instanceId === i.instanceId)
+      const candidate = {
+        attemptId: i.instanceId,
+        instanceId: i.instanceId,
+        batch: a?.batch ?? 0,
+        fromVersion: a?.fromVersion ?? '',
+      }
+      const ctx = { state, rollout, candidate, batch: candidate.batch }
+      return gates.map((g) =>
+        this.verdictOf(
+          `${state.key}|${rollout.id}|bake|${round}|${i.instanceId}|${g.name}`,
+          g,
+          ctx,
+          live,
+        ),
+      )
+    })
+    this.dropExcept(state.key, live)
+    return combine(vs)
+  }
+
+  /** How many evaluations and baselines are kept for a set (tests of forget). */
+  keptFor(setKey: string): number {
+    let n = 0
+    for (const job of this.jobs.values()) if (job.setKey === setKey) n++
+    for (const memo of this.baselines.keys()) if (memo.startsWith(`${setKey}|`)) n++
+    return n
   }
 
   /** Stops every evaluation (server shutdown). */
@@ -301,162 +357,5 @@ export class GateEvaluator implements GateSource {
 
   private now(): number {
     return this.o.nowMs ? this.o.nowMs() : Date.now()
-  }
-}
-
-type EvalContext = Readonly<{
-  state: ScaleSetState
-  rollout: Rollout
-  candidate: GateCandidate | null
-  batch: number
-}>
-
-function setName(state: ScaleSetState): string {
-  return state.spec.name
-}
-
-/** Fail wins; all pass passes; else pending. */
-function combine(vs: readonly GateVerdict[]): GateVerdict {
-  const failed = vs.find((v) => v.status === 'fail')
-  if (failed) return failed
-  return vs.every((v) => v.status === 'pass') ? { status: 'pass' } : { status: 'pending' }
-}
-
-type QueryOutcome =
-  | { kind: 'value'; value: number }
-  | { kind: 'fail'; reason: GateReason; message: string }
-  | { kind: 'inconclusive'; reason: GateReason; message: string }
-
-/**
- * One instant query through Prometheus's HTTP API (`/api/v1/query`): one sample or a scalar is a
- * value; no sample (or NaN) is no data; a 5xx (unavailable, its own query timeout) is asked again;
- * several series, or a refusal (400 bad_data, 422 execution), fail the gate.
- */
-export async function queryValue(
-  serverUrl: string,
-  query: string,
-  signal: AbortSignal,
-): Promise<QueryOutcome> {
-  const url = `${serverUrl.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`
-  let res: Response
-  try {
-    res = await fetch(url, { signal, redirect: 'error' })
-  } catch (err) {
-    if (signal.aborted)
-      return {
-        kind: 'fail',
-        reason: 'GateTimeout',
-        message: `Prometheus at ${serverUrl} did not answer within the gate's timeout`,
-      }
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause
-    return {
-      kind: 'inconclusive',
-      reason: 'GateUnreachable',
-      message: `Prometheus at ${serverUrl} is unreachable: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
-    }
-  }
-  const text = await res.text().catch(() => '')
-  let body: PromAnswer | null = null
-  try {
-    body = JSON.parse(text) as PromAnswer
-  } catch {
-    body = null
-  }
-  if (!body || body.status !== 'success') {
-    if (res.status >= 500)
-      return {
-        kind: 'inconclusive',
-        reason: 'GateUnreachable',
-        message: `Prometheus at ${serverUrl} answered ${res.status}: ${body?.error ?? text.slice(0, 300)}`,
-      }
-    return {
-      kind: 'fail',
-      reason: 'GateQueryFailed',
-      message: `Prometheus refused ${query}: ${body?.error ?? `HTTP ${res.status} ${text.slice(0, 300)}`}`,
-    }
-  }
-  const data = body.data
-  let raw: string | undefined
-  if (data?.resultType === 'scalar') raw = (data.result as [number, string])[1]
-  else if (data?.resultType === 'vector') {
-    const rows = data.result as { value: [number, string] }[]
-    if (rows.length > 1)
-      return {
-        kind: 'fail',
-        reason: 'GateQueryFailed',
-        message: `${query} returned ${rows.length} series; a gate needs one value (aggregate it, e.g. with sum or max)`,
-      }
-    raw = rows[0]?.value[1]
-  } else
-    return {
-      kind: 'fail',
-      reason: 'GateQueryFailed',
-      message: `${query} returned a ${data?.resultType ?? 'missing'} result; a gate needs a scalar or an instant vector`,
-    }
-  const value = raw === undefined ? NaN : Number(raw)
-  if (Number.isNaN(value))
-    return { kind: 'inconclusive', reason: 'GateNoData', message: `${query} returned no data` }
-  return { kind: 'value', value }
-}
-
-type PromAnswer = {
-  status: 'success' | 'error'
-  error?: string
-  errorType?: string
-  data?: { resultType: string; result: unknown }
-}
-
-/** A webhook gate: POST of the instance and rollout as JSON; 2xx passes, else fails quoted. */
-async function checkWebhook(
-  gate: WebhookGate,
-  ctx: EvalContext,
-  signal: AbortSignal,
-): Promise<CheckResult> {
-  const body = {
-    gate: gate.name,
-    scaleSet: { id: ctx.state.key, name: setName(ctx.state) },
-    instance: {
-      instanceId: ctx.candidate?.instanceId ?? null,
-      fromVersion: ctx.candidate?.fromVersion ?? null,
-      version: ctx.rollout.target.imageVersion,
-    },
-    rollout: {
-      id: ctx.rollout.id,
-      kind: ctx.rollout.kind,
-      startedBy: ctx.rollout.startedBy,
-      targetVersion: ctx.rollout.target.imageVersion,
-      modelGeneration: ctx.rollout.target.modelGeneration,
-      batch: ctx.batch,
-    },
-  }
-  let res: Response
-  try {
-    res = await fetch(gate.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal,
-      redirect: 'manual',
-    })
-  } catch (err) {
-    if (signal.aborted)
-      return {
-        kind: 'fail',
-        reason: 'GateTimeout',
-        message: `${gate.url} did not answer within the gate's timeout`,
-      }
-    const cause = (err as { cause?: { code?: string } }).cause
-    return {
-      kind: 'inconclusive',
-      reason: 'GateUnreachable',
-      message: `${gate.url} is unreachable: ${cause?.code ?? (err as Error).message}`,
-    }
-  }
-  const text = (await res.text().catch(() => '')).slice(0, 500)
-  if (res.status >= 200 && res.status < 300) return { kind: 'pass', message: `HTTP ${res.status}` }
-  return {
-    kind: 'fail',
-    reason: 'GateWebhookRefused',
-    message: `${gate.url} answered HTTP ${res.status}: ${JSON.stringify(text)}`,
   }
 }

@@ -340,3 +340,23 @@ describe('reconciler', () => {
     expect(await w.sim.listInstances(SET_KEY)).toEqual([]) // no instance was created
   })
 })
+
+describe('a deleted set', () => {
+  it("a pass over a set that is gone drops what the gates and effects keep of it; an idle set's gates too", async () => {
+    const w = await world()
+    const forgotten: string[] = []
+    const base = w.deps()
+    const d: ReconcilerDeps = {
+      ...base,
+      gates: { inputs: () => null, forget: (k) => forgotten.push(`gates ${k}`) },
+      effects: Object.assign(Object.create(base.effects) as EffectRunner, {
+        forget: (k: string) => forgotten.push(`effects ${k}`),
+      }),
+    }
+    await reconcile(SET_KEY, d) // idle (scaling out): no rollout, so no gate evaluation kept
+    expect(forgotten).toEqual([`gates ${SET_KEY}`])
+    await w.store.deleteScaleSet(SET_KEY)
+    await reconcile(SET_KEY, d)
+    expect(forgotten).toEqual([`gates ${SET_KEY}`, `gates ${SET_KEY}`, `effects ${SET_KEY}`])
+  })
+})

@@ -3,24 +3,29 @@
  * the fabric, let the pure core decide, persist the decision, then start its effects. Safe to run
  * at any time and after any crash: nothing here relies on having seen an event.
  */
-import { planCapacity } from '../core/scale-set/capacity.js'
 import type { PlanGate, TimingProfile, TriggerInput } from '../core/rollout/start.js'
 import { decideTrigger, gatedLatest, startRollout } from '../core/rollout/start.js'
 import { planStep } from '../core/rollout/plan.js'
 import { stuckOrFailing, supersedes } from '../core/rollout/roll-forward.js'
-import { clusterDurabilityOf, recordEnd } from './rollout-end.js'
+import {
+  clusterDurabilityOf,
+  isConflict,
+  noteOpen,
+  recordOpenEnd,
+  writeEnd,
+} from './rollout-end.js'
 import type { ClusterDurabilities } from './rollout-end.js'
 import type { InstanceObservation, Rollout, RolloutEvent } from '../core/rollout/types.js'
 import type { Fabric, InstanceView } from '../fabrics/types/fabric.js'
 import type { InstanceRecord, ScaleSetState, Store } from '../store/store.js'
-import { modelVersion, type ImageCatalog } from './catalog.js'
+import type { ImageCatalog } from './catalog.js'
 import type { Clock } from './clock.js'
 import type { EffectRunner } from './effect-runner.js'
 import type { GateSource } from './gates.js'
 import type { Logger } from './logger.js'
 import { frozenTiming } from '../core/rollout/timing.js'
-import { AppError } from '../errors.js'
 import { windowStateAt } from './maintenance-window.js'
+import { reconcileCapacity, releaseKeptDisks } from './capacity-pass.js'
 
 export type ReconcilerDeps = Readonly<{
   store: Store
@@ -77,7 +82,12 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Pass
     deps.store.listInstanceRecords(key),
     deps.store.getActiveRollout(key),
   ])
-  if (!stored) return { wakeAtMs: null, rollout: null }
+  if (!stored) {
+    // Gone: nothing kept for it in memory (gate evaluations, hook answers, failures).
+    deps.gates?.forget?.(key)
+    deps.effects.forget(key)
+    return { wakeAtMs: null, rollout: null }
+  }
   const instances = observe(views, records)
   const rollout = active ?? null
   let state = await reconcileCapacity(stored, instances, rollout, deps)
@@ -89,6 +99,7 @@ export async function reconcile(key: string, deps: ReconcilerDeps): Promise<Pass
     if (state.openRollout !== rollout.id) state = await noteOpen(state, rollout.id, deps)
     return step(state, instances, rollout, deps, null)
   }
+  deps.gates?.forget?.(key) // no rollout runs: no gate evaluation is needed
   const started = await maybeStart(state, instances, deps)
   if (started.type === 'started') return step(state, instances, started.rollout, deps, started)
   let triggerWake = started.type === 'wait' ? started.wakeAtMs : null
@@ -141,32 +152,7 @@ async function step(
   }
   const artifacts = deps.effects.prefetch(ctx, plan.actions)
   if (started) {
-    // One transaction: the rollout, its first decision and events, and (only if the rollout was
-    // created) the set's first-since-enable flag cleared.
-    // The set notes the rollout as open, so that its end is recorded even across a crash. A set
-    // write racing this one (a set PUT) costs only that note, unless the flag must be cleared.
-    const [, flagged] = await Promise.all([
-      deps.store.createRollout(next, plan.events),
-      deps.store
-        .putScaleSet(
-          {
-            ...state,
-            openRollout: next.id,
-            ...(started.clearFirstSinceEnable ? { firstSinceEnable: false } : {}),
-          },
-          state.revision,
-          { onlyWithRollout: next.id },
-        )
-        .catch((err: unknown) => {
-          if (started.clearFirstSinceEnable || !isConflict(err)) throw err
-          return null
-        }),
-    ])
-    if (flagged) state = flagged
-    deps.log.info(
-      { scaleSet: state.key, rollout: next.id, kind: next.kind, target: next.target },
-      'Starting rollout',
-    )
+    state = await createStarted(state, next, plan.events, started, deps)
   } else if (next.revision !== rollout.revision) {
     await deps.store.saveRollout(next, rollout.revision, plan.events)
   }
@@ -188,85 +174,41 @@ async function step(
 }
 
 /**
- * Writes a rollout's end onto its set: the end's records (quarantine, retry delay), the cancel
- * and pause requests cleared, the rollout no longer open. The rollout is already saved; a set
- * write that races it (a set PUT) is retried on the set as it is now, so the end is never lost
- * (docs/architecture.md § Recording a rollout's end).
+ * Saves a rollout this pass started with its first decision: one transaction for the rollout,
+ * its decision and events, and (only if the rollout was created) the set's first-since-enable
+ * flag cleared. Returns the set as saved.
  */
-async function writeEnd(
+async function createStarted(
   state: ScaleSetState,
-  ended: Rollout,
-  nextInstanceId: number,
-  nowMs: number,
+  next: Rollout,
+  events: readonly RolloutEvent[],
+  started: Started,
   deps: ReconcilerDeps,
-  /** False when another rollout runs now: its cancel or pause request is its own. */
-  clearRequests = true,
 ): Promise<ScaleSetState> {
-  let current = state
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await deps.store.putScaleSet(
+  // The set notes the rollout as open, so that its end is recorded even across a crash. A set
+  // write racing this one (a set PUT) costs only that note, unless the flag must be cleared.
+  const [, flagged] = await Promise.all([
+    deps.store.createRollout(next, events),
+    deps.store
+      .putScaleSet(
         {
-          ...current,
-          nextInstanceId: Math.max(nextInstanceId, current.nextInstanceId),
-          ...(clearRequests ? { cancelRequestedAtMs: null } : {}),
-          ...(current.pauseRequest?.rolloutId === ended.id ||
-          (clearRequests && current.pauseRequest)
-            ? { pauseRequest: null }
-            : {}),
-          ...(current.openRollout !== undefined ? { openRollout: null } : {}),
-          ...recordEnd(current, ended, nowMs),
+          ...state,
+          openRollout: next.id,
+          ...(started.clearFirstSinceEnable ? { firstSinceEnable: false } : {}),
         },
-        current.revision,
+        state.revision,
+        { onlyWithRollout: next.id },
       )
-    } catch (err) {
-      if (!isConflict(err) || attempt >= 5) throw err
-      const fresh = await deps.store.getScaleSet(current.key)
-      if (!fresh) return current
-      current = fresh
-    }
-  }
-}
-
-/**
- * A set whose rollout ended without the set recording it (a crash, or the set write refused,
- * between the two writes) records it now, at the rollout's end time. A rollout that is gone
- * (history pruned, set re-created) is forgotten.
- */
-async function recordOpenEnd(
-  state: ScaleSetState,
-  deps: ReconcilerDeps,
-  clearRequests: boolean,
-): Promise<ScaleSetState> {
-  const open = await deps.store.getRollout(state.openRollout!)
-  if (open && open.status === 'RollingForward') return state
-  if (!open) return deps.store.putScaleSet({ ...state, openRollout: null }, state.revision)
-  deps.log.warn(
-    { scaleSet: state.key, rollout: open.id },
-    'Recording the end of a rollout the set had not recorded (the control plane stopped between the two writes)',
+      .catch((err: unknown) => {
+        if (started.clearFirstSinceEnable || !isConflict(err)) throw err
+        return null
+      }),
+  ])
+  deps.log.info(
+    { scaleSet: state.key, rollout: next.id, kind: next.kind, target: next.target },
+    'Starting rollout',
   )
-  const atMs = open.endedAtMs ?? deps.clock.nowMs()
-  return writeEnd(state, open, state.nextInstanceId, atMs, deps, clearRequests)
-}
-
-function isConflict(err: unknown): boolean {
-  return err instanceof AppError && err.code === 'RevisionConflict'
-}
-
-/** Notes `rolloutId` as the set's open rollout; a racing set write leaves it to the next pass. */
-async function noteOpen(
-  state: ScaleSetState,
-  rolloutId: string,
-  deps: ReconcilerDeps,
-): Promise<ScaleSetState> {
-  try {
-    return await deps.store.putScaleSet({ ...state, openRollout: rolloutId }, state.revision, {
-      onlyWithRollout: rolloutId,
-    })
-  } catch (err) {
-    if (!isConflict(err)) throw err
-    return state
-  }
+  return flagged ?? state
 }
 
 /** A rollout decided by this pass, not stored yet. */
@@ -355,142 +297,6 @@ async function supersededVersion(key: string, deps: ReconcilerDeps): Promise<str
   const [last] = await deps.store.listRollouts(key, { limit: 1 })
   const version = last?.target.imageVersion ?? null
   return last?.supersededBy != null && version !== null ? [version] : []
-}
-
-/** Scale out/in toward `capacity`; instances a maxSurge rollout manages are left to it. */
-async function reconcileCapacity(
-  state: ScaleSetState,
-  instances: readonly InstanceObservation[],
-  rollout: Rollout | null,
-  deps: ReconcilerDeps,
-): Promise<ScaleSetState> {
-  // A maxSurge pair counts once: while the replacement boots, the old instance is the member;
-  // once swapped, the replacement is; a discarded replacement never counts.
-  const managed = new Set<string>()
-  for (const a of rollout?.attempts ?? []) {
-    if (a.method !== 'surge' || a.surgeInstanceId === null) continue
-    managed.add(a.state === 'Succeeded' ? a.instanceId : a.surgeInstanceId)
-  }
-  const exactVersion = await modelVersion(deps.catalog, state)
-  // Creating or deleting an instance takes time on a real fabric; until it is done the fleet is
-  // not what it will be, so plan no further change (else every pass would create more).
-  if (deps.effects.busyWith(state.key, ['create', 'delete'])) return state
-  const leftovers =
-    rollout === null && instances.length > state.spec.capacity
-      ? await surgeLeftovers(state.key, instances, deps)
-      : []
-  if (leftovers.length > 0) {
-    // The last rollout swapped these out (or discarded them) and was cut off before deleting
-    // them: delete them, and neither count them nor scale in a member in their place (seed 25624).
-    deps.log.info({ scaleSet: state.key, delete: leftovers }, 'Deleting surged-out instances')
-    deps.effects.run(
-      {
-        scaleSetKey: state.key,
-        model: state.fabricModel,
-        image: state.spec.image,
-        location: state.spec.location,
-      },
-      [{ type: 'delete', instanceIds: leftovers }],
-    )
-    return state
-  }
-  const plan = planCapacity({
-    spec: state.spec,
-    instances,
-    managed,
-    nextInstanceId: state.nextInstanceId,
-    imageVersion: exactVersion,
-  })
-  if (plan.create.length === 0 && plan.delete.length === 0) {
-    return recordObserved(state, instances.length - managed.size, instances, exactVersion, deps)
-  }
-  deps.log.info(
-    { scaleSet: state.key, create: plan.create.map((c) => c.instanceId), delete: plan.delete },
-    'Scaling to capacity',
-  )
-  const saved = await deps.store.putScaleSet(
-    { ...state, nextInstanceId: plan.nextInstanceId },
-    state.revision,
-  )
-  const actions = [
-    ...(plan.create.length > 0 ? [{ type: 'create' as const, instances: plan.create }] : []),
-    ...(plan.delete.length > 0 ? [{ type: 'delete' as const, instanceIds: plan.delete }] : []),
-  ]
-  deps.effects.run(
-    {
-      scaleSetKey: state.key,
-      model: state.fabricModel,
-      image: state.spec.image,
-      location: state.spec.location,
-    },
-    actions,
-  )
-  return saved
-}
-
-/**
- * Instances the last (ended) rollout meant to delete that still exist: the old member of a
- * swapped maxSurge pair, or a discarded replacement. Read only when the fleet is over capacity.
- */
-async function surgeLeftovers(
-  key: string,
-  instances: readonly InstanceObservation[],
-  deps: ReconcilerDeps,
-): Promise<string[]> {
-  const [last] = await deps.store.listRollouts(key, { limit: 1 })
-  if (!last || last.status === 'RollingForward') return []
-  const present = new Set(instances.map((i) => i.instanceId))
-  const out: string[] = []
-  for (const a of last.attempts) {
-    if (a.method !== 'surge' || a.surgeInstanceId === null || a.state === 'Removed') continue
-    const doomed = a.state === 'Succeeded' ? a.instanceId : a.surgeInstanceId
-    if (present.has(doomed)) out.push(doomed)
-  }
-  return out
-}
-
-/** Saves what the pass saw when it differs from what the state says, for cheap reads. */
-async function recordObserved(
-  state: ScaleSetState,
-  instanceCount: number,
-  instances: readonly InstanceObservation[],
-  exactVersion: string | null,
-  deps: ReconcilerDeps,
-): Promise<ScaleSetState> {
-  const observed = {
-    instanceCount,
-    settled: instances.every((i) => i.provisioning !== 'creating'),
-    exactVersion,
-  }
-  const o = state.observed
-  if (
-    o &&
-    o.instanceCount === observed.instanceCount &&
-    o.settled === observed.settled &&
-    o.exactVersion === observed.exactVersion
-  ) {
-    return state
-  }
-  return deps.store.putScaleSet({ ...state, observed }, state.revision)
-}
-
-/** With no rollout running, a kept previous OS disk is garbage from an interrupted clean-up. */
-function releaseKeptDisks(
-  state: ScaleSetState,
-  instances: readonly InstanceObservation[],
-  deps: ReconcilerDeps,
-): void {
-  const ids = instances.filter((i) => i.previousOsImageVersion !== null).map((i) => i.instanceId)
-  if (ids.length === 0) return
-  deps.effects.run(
-    {
-      scaleSetKey: state.key,
-      model: state.fabricModel,
-      image: state.spec.image,
-      location: state.spec.location,
-    },
-    [{ type: 'release', instanceIds: ids }],
-  )
 }
 
 /** Merges the fabric's view with the control plane's records (protection, deferral). */

@@ -1,7 +1,9 @@
 /**
  * The facts around a rollout's decisions that the reconciler reads or records beside it: the
- * Service Fabric cluster's durability before each decision (docs/rollouts.md R3.4), and what an
- * ended platform OS rollout leaves on the set for the next trigger (docs/rollouts.md R1.3).
+ * Service Fabric cluster's durability before each decision (docs/rollouts.md R3.4), what an
+ * ended platform OS rollout leaves on the set for the next trigger (docs/rollouts.md R1.3), and
+ * the writes that record a rollout as open and its end on the set, across crashes and racing set
+ * writes (docs/architecture.md § Recording a rollout's end).
  */
 import {
   extensionFingerprint,
@@ -10,7 +12,13 @@ import {
 } from '../core/rollout/recovery.js'
 import { quarantine, quarantines } from '../core/rollout/quarantine.js'
 import type { Rollout } from '../core/rollout/types.js'
-import type { ScaleSetState } from '../store/store.js'
+import type { ScaleSetState, Store } from '../store/store.js'
+import { AppError } from '../errors.js'
+import type { Clock } from './clock.js'
+import type { Logger } from './logger.js'
+
+/** What recording an end uses of the reconciler's deps. */
+export type EndDeps = Readonly<{ store: Store; log: Logger; clock: Clock }>
 
 /** Where a Service Fabric cluster's durability for a node type is read (null: unknown). */
 export type ClusterDurabilities = Readonly<{
@@ -63,4 +71,86 @@ export async function clusterDurabilityOf(
   const nodeType = state.spec.serviceFabricNodeType
   if (!nodeType || !deps.clusters) return null
   return deps.clusters.durability(nodeType.clusterId, nodeType.nodeTypeRef)
+}
+
+/**
+ * Writes a rollout's end onto its set: the end's records (quarantine, retry delay), the cancel
+ * and pause requests cleared, the rollout no longer open. The rollout is already saved; a set
+ * write that races it (a set PUT) is retried on the set as it is now, so the end is never lost
+ * (docs/architecture.md § Recording a rollout's end).
+ */
+export async function writeEnd(
+  state: ScaleSetState,
+  ended: Rollout,
+  nextInstanceId: number,
+  nowMs: number,
+  deps: EndDeps,
+  /** False when another rollout runs now: its cancel or pause request is its own. */
+  clearRequests = true,
+): Promise<ScaleSetState> {
+  let current = state
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deps.store.putScaleSet(
+        {
+          ...current,
+          nextInstanceId: Math.max(nextInstanceId, current.nextInstanceId),
+          ...(clearRequests ? { cancelRequestedAtMs: null } : {}),
+          ...(current.pauseRequest?.rolloutId === ended.id ||
+          (clearRequests && current.pauseRequest)
+            ? { pauseRequest: null }
+            : {}),
+          ...(current.openRollout !== undefined ? { openRollout: null } : {}),
+          ...recordEnd(current, ended, nowMs),
+        },
+        current.revision,
+      )
+    } catch (err) {
+      if (!isConflict(err) || attempt >= 5) throw err
+      const fresh = await deps.store.getScaleSet(current.key)
+      if (!fresh) return current
+      current = fresh
+    }
+  }
+}
+
+/**
+ * A set whose rollout ended without the set recording it (a crash, or the set write refused,
+ * between the two writes) records it now, at the rollout's end time. A rollout that is gone
+ * (history pruned, set re-created) is forgotten.
+ */
+export async function recordOpenEnd(
+  state: ScaleSetState,
+  deps: EndDeps,
+  clearRequests: boolean,
+): Promise<ScaleSetState> {
+  const open = await deps.store.getRollout(state.openRollout!)
+  if (open && open.status === 'RollingForward') return state
+  if (!open) return deps.store.putScaleSet({ ...state, openRollout: null }, state.revision)
+  deps.log.warn(
+    { scaleSet: state.key, rollout: open.id },
+    'Recording the end of a rollout the set had not recorded (the control plane stopped between the two writes)',
+  )
+  const atMs = open.endedAtMs ?? deps.clock.nowMs()
+  return writeEnd(state, open, state.nextInstanceId, atMs, deps, clearRequests)
+}
+
+export function isConflict(err: unknown): boolean {
+  return err instanceof AppError && err.code === 'RevisionConflict'
+}
+
+/** Notes `rolloutId` as the set's open rollout; a racing set write leaves it to the next pass. */
+export async function noteOpen(
+  state: ScaleSetState,
+  rolloutId: string,
+  deps: EndDeps,
+): Promise<ScaleSetState> {
+  try {
+    return await deps.store.putScaleSet({ ...state, openRollout: rolloutId }, state.revision, {
+      onlyWithRollout: rolloutId,
+    })
+  } catch (err) {
+    if (!isConflict(err)) throw err
+    return state
+  }
 }

@@ -11,7 +11,7 @@ import { compareVersions } from '../core/image/version.js'
 import { decideWave } from '../core/waves/wave.js'
 import type { SetFacts, WaveNote, WavePlanState } from '../core/waves/wave.js'
 import { setFacts } from '../core/waves/set-facts.js'
-import type { RolloutEvent } from '../core/rollout/types.js'
+import type { InstanceObservation, Rollout, RolloutEvent } from '../core/rollout/types.js'
 import type { Fabric } from '../fabrics/types/fabric.js'
 import type { Store } from '../store/store.js'
 import type { PlanStore, StoredPlan } from '../store/plan-store.js'
@@ -20,6 +20,8 @@ import type { ImageCatalog } from './catalog.js'
 import type { Clock } from './clock.js'
 import type { Logger } from './logger.js'
 import { observe } from './reconciler.js'
+import type { GateEvaluator } from './gates.js'
+import type { BakeGates, StageSpec, Wave } from '../core/waves/wave.js'
 import type { PassResult } from './reconciler.js'
 
 export type WaveReconcilerDeps = Readonly<{
@@ -33,6 +35,11 @@ export type WaveReconcilerDeps = Readonly<{
   notify: (scaleSetKey: string) => void
   /** How often a plan with a wave in flight looks at its sets again (default 1 s). */
   pollMs?: number
+  /**
+   * The sets' health gates asked after a stage's bake time (W4, gates included): an evaluator of
+   * its own (gates.ts `bakeVerdict`). Without it, no gate is asked after the bake.
+   */
+  gates?: Pick<GateEvaluator, 'bakeVerdict' | 'forget'>
   metrics?: Readonly<{
     waveStep: (
       planKey: string,
@@ -146,21 +153,71 @@ async function factsOf(
 ): Promise<SetFacts> {
   const state = states.get(key)
   if (!state) return { exists: false }
-  const [views, records, active] = await Promise.all([
+  const [views, records, active, [last]] = await Promise.all([
     deps.fabric.listInstances(key),
     deps.store.listInstanceRecords(key),
     deps.store.getActiveRollout(key),
+    deps.store.listRollouts(key, { limit: 1 }),
   ])
   const q = state.quarantine?.find((r) => r.version === version)
-  return setFacts({
+  const instances = observe(views, records)
+  const bakeGates = askBakeGates(plan, key, state, instances, last ?? null, version, deps)
+  const facts = setFacts({
     spec: state.spec,
-    instances: observe(views, records),
+    instances,
     image: plan.spec.image,
     version,
     activeRolloutId: active?.id ?? null,
     faultedVersions: state.faultedVersions,
     fault: q ? { rolloutId: q.rolloutId, message: q.reason?.message ?? null } : null,
+    lastRollout: last ?? null,
   })
+  return facts.exists && bakeGates !== null ? { ...facts, bakeGates } : facts
+}
+
+/**
+ * W4, gates included: a set of the stage in flight with per-instance gates is asked again once
+ * its stage's stored bake time passed (pending until then, and until they answer); a set no
+ * rollout of the version moved (it was on it already) has no rollout to ask them for: null.
+ */
+function askBakeGates(
+  plan: StoredPlan,
+  key: string,
+  state: NonNullable<Awaited<ReturnType<Store['getScaleSet']>>>,
+  instances: readonly InstanceObservation[],
+  last: Rollout | null,
+  version: string,
+  deps: WaveReconcilerDeps,
+): BakeGates | null {
+  const gates = deps.gates
+  const hasGates = (state.healthGates ?? []).some((g) => g.kind !== 'cohort')
+  const baked = bakedAtMs(plan.state.wave, plan.spec.stages, key, version)
+  const moved =
+    last !== null && last.status !== 'RollingForward' && last.target.imageVersion === version
+  if (!gates || !hasGates || !moved || baked === null || deps.clock.nowMs() < baked.atMs) {
+    gates?.forget(key)
+    return gates && hasGates && moved ? { status: 'pending' } : null
+  }
+  const onVersion = instances.filter((i) => i.osImageVersion === version)
+  const v = gates.bakeVerdict(state, last, onVersion, baked.round)
+  if (v === null) return null
+  if (v.status === 'fail')
+    return { status: 'fail', message: `gate '${v.gate}': ${v.reason}: ${v.message}` }
+  return { status: v.status }
+}
+
+/** When the stored bake of `key`'s stage ends (and its start, the round), while it bakes. */
+function bakedAtMs(
+  wave: Wave | null,
+  stages: readonly StageSpec[],
+  key: string,
+  version: string,
+): { atMs: number; round: number } | null {
+  if (wave?.phase !== 'Rolling' || wave.version !== version) return null
+  const i = stages.findIndex((s) => s.scaleSets.includes(key))
+  const st = wave.stages[i]
+  if (i !== wave.stage || st?.phase !== 'Baking' || st.bakeStartedAtMs === null) return null
+  return { atMs: st.bakeStartedAtMs + (stages[i]?.bakeMs ?? 0), round: st.bakeStartedAtMs }
 }
 
 /** A note as an event of `/events` (kind `wave`): its rollout id is the wave's. */

@@ -29,7 +29,8 @@ export type ServiceDeps = Readonly<{
     | 'maxInstancesPerSubscription'
     | 'maxEventStreamsPerToken'
     | 'implicitResourceGroups'
-  >
+  > &
+    Partial<Pick<Config, 'outboundHosts'>>
   /** Wakes the orchestrator for a scale set (after a write that may need action). */
   notify: (scaleSetKey: string) => void
 }>

@@ -5,6 +5,7 @@
  * is checked against its own Prometheus when it is set: a query the server refuses is a 400
  * quoting the server's error, and nothing is written.
  */
+import { outboundRefusal } from '../core/gates/outbound.js'
 import { Errors } from '../errors.js'
 import { formatDurationMs, parseDurationMs } from '../core/duration.js'
 import type { Comparison, GateKind, HealthGate } from '../core/gates/gates.js'
@@ -27,8 +28,14 @@ const service = extensionService({
   field: 'healthGates',
   none: (name) => `The scale set '${name}' has no healthGates: its health source alone decides.`,
   patchNone: (name) => `The scale set '${name}' has no healthGates to patch; PUT them first.`,
-  parse: async (body, state) => {
+  parse: async (body, state, deps) => {
     const given = parseBody(body)
+    // docs/security.md § Outbound calls: refused before anything is called, the query check included.
+    for (const [i, g] of (given ?? []).entries()) {
+      const [field, url] = g.kind === 'webhook' ? ['url', g.url] : ['serverUrl', g.serverUrl]
+      const why = outboundRefusal(url, deps.config.outboundHosts ?? null, field)
+      if (why) throw Errors.InvalidParameter(why, `properties.gates[${i}].${field}`)
+    }
     if (given) await checkQueries(given, state.spec.name)
     return given
   },

@@ -3,6 +3,7 @@
  * `{scale set}/providers/Osroll.Upgrades/lifecycleHooks/default` (GET, PUT, PATCH, DELETE).
  * Kept on the set's orchestrator state and frozen into each OS image rollout when it starts.
  */
+import { outboundRefusal } from '../core/gates/outbound.js'
 import { Errors } from '../errors.js'
 import { formatDurationMs, parseDurationMs } from '../core/duration.js'
 import {
@@ -29,7 +30,16 @@ const MEMBERS: Readonly<Record<HookName, readonly string[]>> = {
 const service = extensionService({
   field: 'lifecycleHooks',
   none: (name) => `The scale set '${name}' has no lifecycleHooks.`,
-  parse,
+  parse: (body, _state, deps) => {
+    const given = parse(body)
+    // docs/security.md § Outbound calls: a hook may call only a host the allow-list names.
+    for (const name of HOOKS) {
+      const hook = given[name]
+      const why = hook ? outboundRefusal(hook.url, deps.config.outboundHosts ?? null, 'url') : null
+      if (why) throw Errors.InvalidParameter(why, `properties.${name}.url`)
+    }
+    return given
+  },
   next: (given: Partial<Record<HookName, HookSpec | null>>, stored) => {
     const base: { -readonly [K in HookName]?: HookSpec } = { ...(stored ?? {}) }
     for (const name of HOOKS) {

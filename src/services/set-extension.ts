@@ -25,7 +25,7 @@ export type SetExtension<F extends ExtensionField, Given> = Readonly<{
   /** When set, a PATCH of a set that has none is a 404 with this message (else it creates). */
   patchNone?: (setName: string) => string
   /** What the body gives, checked on its own: throws before anything is written. */
-  parse: (body: unknown, state: ScaleSetState) => Given | Promise<Given>
+  parse: (body: unknown, state: ScaleSetState, deps: ServiceDeps) => Given | Promise<Given>
   /**
    * The value to store from what the body gave and `base`: the stored one for a PATCH, null for a
    * PUT. Run on the state read at the write; throws to write nothing.
@@ -64,7 +64,7 @@ export function extensionService<F extends ExtensionField, Given>(
       const { resource, state } = await requireScaleSet(deps, ref)
       if (merge && ext.patchNone && !state[field])
         throw Errors.ResourceNotFound(ext.patchNone(ref.name))
-      const given = await ext.parse(body, state)
+      const given = await ext.parse(body, state, deps)
       const created = !state[field]
       const nowMs = deps.clock.nowMs()
       let next: Value<F> | undefined

@@ -12,6 +12,7 @@ import { problem } from '../core/problem.js'
 import type { Problem } from '../core/problem.js'
 import { parsePlanBody } from '../core/waves/validate.js'
 import { EMPTY_WAVE_STATE } from '../core/waves/wave.js'
+import { setsLeaving } from '../core/waves/membership.js'
 import type { StageStatus, Wave, WavePlanSpec, WaveReason } from '../core/waves/wave.js'
 import type { StoredPlan } from '../store/plan-store.js'
 import type { ServiceDeps } from './deps.js'
@@ -76,6 +77,8 @@ export async function putPlan(
   }
   const saved = await write(() => deps.plans.putPlan(plan, existing ? existing.revision : null))
   deps.notify(saved.key)
+  // W3: a set the plan no longer holds rolls on its own again, now (it may have no pass due).
+  for (const key of setsLeaving(existing?.spec ?? null, saved.spec)) deps.notify(key)
   return { created: !existing, view: planView(saved) }
 }
 

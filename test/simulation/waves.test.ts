@@ -26,6 +26,7 @@ import type { WaveReconcilerDeps } from '../../src/runtime/wave-reconciler.js'
 import { checkWaveInvariants, EMPTY_WAVE_STATE } from '../../src/core/waves/wave.js'
 import type { WavePlanSpec } from '../../src/core/waves/wave.js'
 import type { StoredPlan } from '../../src/store/plan-store.js'
+import { compareVersions } from '../../src/core/image/version.js'
 import { NO_DELAY } from './scenario.js'
 
 const S = 1000
@@ -64,6 +65,8 @@ const FAULTS: readonly { atMs: number; version: string; uri: string }[] = [
 ]
 /** Mid-rollout: stage 2's sets of 1.3.0 started their rollouts at 157 s. */
 const CRASH_AT_MS = 158 * S
+/** Set d (stage 3, released 1.1.0) scales out while 1.3.0 is in stage 1: its new instance is 1.1.0. */
+const SCALE_OUT = { atMs: 152 * S, set: 'd', capacity: 3 }
 
 describe('waves on the runtime (own deterministic harness: the simulator is single-set)', () => {
   it('three stages over five sets: ordered, a stage-2 fault stops it, a newer version goes through', async () => {
@@ -168,6 +171,14 @@ async function runWaves(): Promise<Run> {
       catalog.publish(IMAGE, f.version, f.uri, 'westus', nowMs)
       lines.push(`t=${nowMs / S}s ! publish ${f.version} ${f.uri}`)
     }
+    if (nowMs === SCALE_OUT.atMs) {
+      const st = (await store.getScaleSet(setKey(SCALE_OUT.set)))!
+      await store.putScaleSet(
+        { ...st, spec: { ...st.spec, capacity: SCALE_OUT.capacity } },
+        st.revision,
+      )
+      lines.push(`t=${nowMs / S}s ! scale ${SCALE_OUT.set} out to ${SCALE_OUT.capacity}`)
+    }
     if (nowMs === CRASH_AT_MS) {
       deps.set.effects.close() // the process dies: its memory and effects in flight are lost
       deps = makeDeps()
@@ -201,6 +212,16 @@ async function runWaves(): Promise<Run> {
         )
       lastEventCount = all.length
     }
+    // W3 for instances: no instance of a set runs a version above the one released to it (a
+    // scale-out builds from the release, not from the latest); before any release, 1.0.0.
+    for (const key of keys)
+      for (const i of await fabric.listInstances(key)) {
+        const cap = plan.state.released[key]?.version ?? '1.0.0'
+        if (compareVersions(i.osImageVersion, cap) > 0)
+          violations.push(
+            `t=${nowMs}: ${key.split('/').pop()} instance ${i.instanceId} runs ${i.osImageVersion} above its release ${cap}`,
+          )
+      }
     // Runtime invariants: every rollout of a set targets a version released to it before it started.
     for (const [si, stage] of plan.spec.stages.entries())
       for (const key of stage.scaleSets)
@@ -225,8 +246,10 @@ async function runWaves(): Promise<Run> {
     clock.advanceTo(nowMs + S)
   }
   for (const key of keys) {
-    const versions = [...new Set((await fabric.listInstances(key)).map((i) => i.osImageVersion))]
-    lines.push(`end ${key.split('/').pop()}: ${versions.join(',')}`)
+    const versions = (await fabric.listInstances(key)).map((i) => i.osImageVersion)
+    lines.push(
+      `end ${key.split('/').pop()}: ${[...new Set(versions)].join(',')} (${versions.length})`,
+    )
   }
   return { violations, lines, plan: (await plans.getPlan(PLAN_KEY)) as StoredPlan, targets }
 }

@@ -171,6 +171,16 @@ export const REASONS = {
     'plan',
     'A set of the stage did not stay healthy for the bake time.',
   ),
+  ScaleSetInstancesSkipped: r(
+    'abort',
+    'plan',
+    "A set's rollout of the stage ended with instances its pre-reimage hook skipped (named).",
+  ),
+  ScaleSetGateFailed: r(
+    'abort',
+    'plan',
+    "A set's health gates, asked again after the stage's bake time, failed (the gate quoted).",
+  ),
   CancelledByUser: r('stop', 'operator', 'The plan was cancelled: the wave in flight ended.'),
   SoakRestarted: r('wait', 'probe', "An instance's health changed during the soak: it restarts."),
   SoakPassed: r('done', 'probe', "The set's health stayed stable for the soak."),

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { fleet, spec } from '../../../test-support/builders.js'
 import { PROMPT_TIMING, decideTrigger, gatedLatest } from '../rollout/start.js'
 import type { TriggerInput } from '../rollout/start.js'
-import { setFacts, unhealthyWhy } from './set-facts.js'
+import { setFacts, skippedBehind, unhealthyWhy } from './set-facts.js'
 
 const base = (o: Partial<TriggerInput> = {}): TriggerInput => ({
   spec: spec(),
@@ -97,6 +97,30 @@ describe('set facts for a wave', () => {
       })
       expect(f.exists && f.followsImage).toBe(false)
     }
+  })
+  it('names the instances a hook skipped that are still behind, once the rollout ended (W5)', () => {
+    const instances = fleet(3, { version: '1.1.0' }).map((i) =>
+      i.instanceId === '1' ? { ...i, osImageVersion: '1.0.0' } : i,
+    )
+    const attempts = ['0', '1', '2'].map((instanceId) => ({
+      instanceId,
+      state: instanceId === '1' ? 'Skipped' : 'Succeeded',
+    }))
+    const last = {
+      id: 'r1',
+      kind: 'OSImage',
+      status: 'Completed',
+      target: { imageVersion: '1.1.0', modelGeneration: 1 },
+      attempts,
+    } as never
+    expect(skippedBehind(last, instances, '1.1.0')).toEqual({ rolloutId: 'r1', instanceIds: ['1'] })
+    expect(skippedBehind(last, instances, '1.2.0')).toBeNull() // another version's rollout
+    expect(
+      skippedBehind({ ...(last as object), status: 'RollingForward' } as never, instances, '1.1.0'),
+    ).toBeNull()
+    const caughtUp = instances.map((i) => ({ ...i, osImageVersion: '1.1.0' }))
+    expect(skippedBehind(last, caughtUp, '1.1.0')).toBeNull() // upgraded since
+    expect(skippedBehind(null, instances, '1.1.0')).toBeNull()
   })
   it('is unhealthy past the policy limit (the fleet pre-check rule)', () => {
     expect(unhealthyWhy(s, fleet(10))).toBeNull()

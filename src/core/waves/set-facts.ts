@@ -11,7 +11,7 @@ import { verdict } from '../health/verdict.js'
 import { policyInForce } from '../scale-set/policy.js'
 import type { ScaleSetSpec } from '../scale-set/spec.js'
 import { exceedsPercent } from '../rollout/thresholds.js'
-import type { InstanceObservation } from '../rollout/types.js'
+import type { InstanceObservation, Rollout } from '../rollout/types.js'
 import type { SetFacts } from './wave.js'
 
 export type SetFactsInput = Readonly<{
@@ -26,12 +26,14 @@ export type SetFactsInput = Readonly<{
   faultedVersions: readonly string[]
   /** The rollout that faulted `version` and its error, when the store still has it. */
   fault: Readonly<{ rolloutId: string | null; message: string | null }> | null
+  /** The set's newest rollout, if any (its skipped instances count, W5). */
+  lastRollout?: Pick<Rollout, 'id' | 'kind' | 'status' | 'target' | 'attempts'> | null
 }>
 
 /**
  * @example a 4-instance set following the plan's image, 1 instance on 1.0.0, target 1.1.0, no
  *   rollout → { exists: true, followsImage: true, rolloutId: null, faulted: null, behind: 1,
- *   unhealthy: null }
+ *   skipped: null, unhealthy: null }
  */
 export function setFacts(o: SetFactsInput): SetFacts {
   const { spec, version } = o
@@ -61,8 +63,33 @@ export function setFacts(o: SetFactsInput): SetFacts {
     rolloutId: o.activeRolloutId,
     faulted,
     behind,
+    skipped: skippedBehind(o.lastRollout ?? null, o.instances, version),
     unhealthy: unhealthyWhy(spec, o.instances),
   }
+}
+
+/**
+ * W5: the instances the set's last OS rollout to `version` ended with skipped (a pre-reimage
+ * hook's answer) that are still below it, or null (a rollout running, another version, none).
+ * @example rollout r1 to 1.1.0 Completed, instance 1 Skipped and on 1.0.0 →
+ *   { rolloutId: 'r1', instanceIds: ['1'] }
+ */
+export function skippedBehind(
+  last: SetFactsInput['lastRollout'] | null,
+  instances: readonly InstanceObservation[],
+  version: string,
+): { rolloutId: string; instanceIds: string[] } | null {
+  if (last == null || last.status === 'RollingForward' || last.kind !== 'OSImage') return null
+  if (last.target.imageVersion !== version) return null
+  const behind = new Set(
+    instances
+      .filter((i) => compareVersions(i.osImageVersion, version) < 0)
+      .map((i) => i.instanceId),
+  )
+  const ids = last.attempts
+    .filter((a) => a.state === 'Skipped' && behind.has(a.instanceId))
+    .map((a) => a.instanceId)
+  return ids.length === 0 ? null : { rolloutId: last.id, instanceIds: ids }
 }
 
 /**

@@ -16,14 +16,48 @@ type SetWorld = {
   delayMs: number
   durationMs: number
   faults: boolean
+  /** Its rollout ends with an instance its pre-reimage hook skipped, still behind (W5). */
+  skips: boolean
+  /** Has health gates, asked after its stage's bake time: they answer `gateDelayMs` later. */
+  gated: boolean
+  gateFails: boolean
+  gateDelayMs: number
   /** Unhealthy from this time for `flapMs` after it is upgraded (null: never). */
   flapAfterMs: number | null
   flapMs: number
 }
 
 /** Facts of a set at `nowMs`, for the wave's version, from when it was released that version. */
-function factsAt(w: SetWorld, releasedAtMs: number | null, nowMs: number): SetFacts {
-  const base = { exists: true as const, followsImage: true, faulted: null, unhealthy: null }
+/** W4: the gates' verdict after the bake (`bakedAtMs`: when the stored bake time ends). */
+function gatesAt(w: SetWorld, bakedAtMs: number | null, nowMs: number) {
+  if (!w.gated) return null
+  if (bakedAtMs === null || nowMs < bakedAtMs + w.gateDelayMs) return { status: 'pending' as const }
+  return w.gateFails
+    ? { status: 'fail' as const, message: 'errors 0.5 > 0.1' }
+    : { status: 'pass' as const }
+}
+
+/** When the stored bake of `key`'s stage ends, while it bakes for `version`; else null. */
+function bakedAt(spec: WavePlanSpec, state: WavePlanState, key: string, version: string) {
+  const i = spec.stages.findIndex((st) => st.scaleSets.includes(key))
+  const st = state.wave?.version === version ? state.wave.stages[i] : undefined
+  if (st?.phase !== 'Baking' || st.bakeStartedAtMs === null) return null
+  return st.bakeStartedAtMs + (spec.stages[i]?.bakeMs ?? 0)
+}
+
+function factsAt(
+  w: SetWorld,
+  releasedAtMs: number | null,
+  nowMs: number,
+  bakedAtMs: number | null = null,
+): SetFacts {
+  const base = {
+    exists: true as const,
+    followsImage: true,
+    faulted: null,
+    skipped: null,
+    unhealthy: null,
+  }
   if (releasedAtMs === null) return { ...base, rolloutId: null, behind: 1 }
   const startAt = releasedAtMs + w.delayMs
   const endAt = startAt + w.durationMs
@@ -31,15 +65,21 @@ function factsAt(w: SetWorld, releasedAtMs: number | null, nowMs: number): SetFa
   if (nowMs < endAt) return { ...base, rolloutId: 'r', behind: 1 }
   if (w.faults)
     return { ...base, rolloutId: null, behind: 1, faulted: { rolloutId: 'r', message: 'boom' } }
+  if (w.skips)
+    return { ...base, rolloutId: null, behind: 1, skipped: { rolloutId: 'r', instanceIds: ['1'] } }
   const flapAt = w.flapAfterMs === null ? null : endAt + w.flapAfterMs
   const unhealthy = flapAt !== null && nowMs >= flapAt && nowMs < flapAt + w.flapMs ? 'flap' : null
-  return { ...base, rolloutId: null, behind: 0, unhealthy }
+  return { ...base, rolloutId: null, behind: 0, unhealthy, bakeGates: gatesAt(w, bakedAtMs, nowMs) }
 }
 
 const setWorld = fc.record({
   delayMs: fc.integer({ min: 0, max: 3_000 }),
   durationMs: fc.integer({ min: 0, max: 5_000 }),
   faults: fc.boolean(),
+  skips: fc.boolean(),
+  gated: fc.boolean(),
+  gateFails: fc.boolean(),
+  gateDelayMs: fc.integer({ min: 0, max: 2_000 }),
   flapAfterMs: fc.option(fc.integer({ min: 0, max: 4_000 })),
   flapMs: fc.integer({ min: 1, max: 2_000 }),
 })
@@ -99,6 +139,7 @@ describe('decideWave over random plans', () => {
               world.get(k) as SetWorld,
               r?.version === '1.1.0' ? r.atMs : null,
               nowMs,
+              bakedAt(spec, state, k, '1.1.0'),
             )
           }
           const before = state
@@ -144,6 +185,33 @@ describe('decideWave over random plans', () => {
               if (start === null) expect(r).toBeUndefined()
               else expect(r).toEqual({ version: '1.1.0', atMs: start })
             }
+          // W5: a set of the stage in flight whose rollout ended with skipped instances still
+          // behind never leaves the wave Rolling: the decision that sees it ends the wave.
+          const inFlight = before.wave?.phase === 'Rolling' ? before.wave.stage : null
+          const skipping =
+            inFlight !== null &&
+            before.wave?.version === '1.1.0' &&
+            before.wave.stages[inFlight]?.phase !== 'Pending' &&
+            (spec.stages[inFlight]?.scaleSets ?? []).some((k) => {
+              const f = sets[k] as SetFacts
+              return f.exists && f.rolloutId === null && f.skipped !== null && f.faulted === null
+            })
+          if (skipping && wave.phase === 'Rolling')
+            expect.fail(`wave Rolling at ${nowMs} with a set of stage ${inFlight} skipped`)
+          // W4, gates included: a stage completes only after each gated set's gates, asked once
+          // its bake time passed, answered pass; a set whose gates fail never lets it complete.
+          for (const [i, st] of spec.stages.entries()) {
+            const done = wave.stages[i]
+            if (done?.phase !== 'Completed' || done.bakeStartedAtMs === null) continue
+            for (const k of st.scaleSets) {
+              const w = world.get(k) as SetWorld
+              if (!w.gated) continue
+              expect(w.gateFails, `stage ${i} completed with ${k}'s gates failing`).toBe(false)
+              expect(done.endedAtMs ?? -1).toBeGreaterThanOrEqual(
+                done.bakeStartedAtMs + st.bakeMs + w.gateDelayMs,
+              )
+            }
+          }
           // W5: once failed, it stays failed and nothing after the failed stage ever starts.
           if (wave.phase === 'Failed' && failedAt === null) failedAt = wave.stage
           if (failedAt !== null) {
@@ -168,15 +236,22 @@ describe('decideWave over random plans', () => {
         const world = new Map(
           keys.map((k, i) => [
             k,
-            { ...(sc.worlds[i] as SetWorld), faults: false, flapAfterMs: null },
+            {
+              ...(sc.worlds[i] as SetWorld),
+              faults: false,
+              skips: false,
+              gateFails: false,
+              flapAfterMs: null,
+            },
           ]),
         )
         let state: WavePlanState = EMPTY_WAVE_STATE
         let nowMs = 0
         const controls = { paused: false, cancelRequested: null }
         const run = (version: string): void => {
-          // Bounded (STYLE R6): each stage needs at most delay + duration + bake ≤ 12 s of 500 ms steps.
-          for (let step = 0; step < 30 * spec.stages.length + 5; step++) {
+          // Bounded (STYLE R6): each stage needs at most delay + duration + bake + gates ≤ 14 s
+          // of 500 ms steps.
+          for (let step = 0; step < 34 * spec.stages.length + 5; step++) {
             const sets: Record<string, SetFacts> = {}
             for (const k of keys) {
               const r = state.released[k]
@@ -184,6 +259,7 @@ describe('decideWave over random plans', () => {
                 world.get(k) as SetWorld,
                 r?.version === version ? r.atMs : null,
                 nowMs,
+                bakedAt(spec, state, k, version),
               )
             }
             state = decideWave({ spec, state, controls, latest: version, sets }, nowMs).state
@@ -214,11 +290,12 @@ describe('decideWave rules', () => {
     { sets: 2, bakeMs: 0 },
     { sets: 1, bakeMs: 0 },
   ])
-  const up: SetFacts = {
-    exists: true,
+  const up = {
+    exists: true as const,
     followsImage: true,
     rolloutId: null,
     faulted: null,
+    skipped: null,
     behind: 0,
     unhealthy: null,
   }
@@ -327,6 +404,38 @@ describe('decideWave rules', () => {
       5,
     )
     expect(sick.state.wave?.reason).toMatchObject({ code: 'ScaleSetUnhealthy', message: '3 of 10' })
+    // W5: a rollout that ended with an instance its hook skipped, still behind, ends the wave;
+    // while the set's rollout still runs, it waits.
+    const skipped = { ...up, behind: 1, skipped: { rolloutId: 'r9', instanceIds: ['1'] } }
+    const running = decideWave(
+      {
+        spec,
+        state: first.state,
+        controls,
+        latest: '1.1.0',
+        sets: { ...all(up), '/set0': { ...skipped, rolloutId: 'r9' } },
+      },
+      5,
+    )
+    expect(running.state.wave?.phase).toBe('Rolling')
+    const ended = decideWave(
+      {
+        spec,
+        state: first.state,
+        controls,
+        latest: '1.1.0',
+        sets: { ...all(up), '/set0': skipped },
+      },
+      5,
+    )
+    expect(ended.state.wave).toMatchObject({
+      phase: 'Failed',
+      reason: { code: 'ScaleSetInstancesSkipped', scaleSet: '/set0', stage: 0 },
+    })
+    expect(ended.state.wave?.reason?.message).toMatch(
+      /r9 of \/set0 ended with instance\(s\) 1 skipped/,
+    )
+    expect(ended.state.wave?.stages[1]?.startedAtMs).toBeNull()
   })
 
   it('pause holds the next stage and a new wave; resume goes on; cancel ends the wave', () => {

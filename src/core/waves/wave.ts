@@ -6,144 +6,29 @@
  * only orders: the sets' own automatic triggers roll them, once the plan's gate lets them (W3).
  */
 import { compareVersions } from '../image/version.js'
-import type { ImageReference } from '../image/image-ref.js'
+import { HISTORY_KEPT } from './types.js'
+import type {
+  StageSpec,
+  WaveReasonCode,
+  WaveReason,
+  SetStatus,
+  StageStatus,
+  Wave,
+  WaveSummary,
+  Release,
+  WavePlanState,
+  SetFacts,
+  WaveInput,
+  WaveNote,
+  WaveDecision,
+} from './types.js'
+
 import { assertNever, invariant } from '../problem.js'
+import { checkWaveInvariants } from './invariants.js'
 
-/** One stage: the sets it releases together, and how long they must stay healthy after. */
-export type StageSpec = Readonly<{ name: string; scaleSets: readonly string[]; bakeMs: number }>
-
-/** What the API writes: the image line the plan follows and its stages, in order. */
-export type WavePlanSpec = Readonly<{ image: ImageReference; stages: readonly StageSpec[] }>
-
-/** What the API writes besides the spec: the pause and cancel requests of W7. */
-export type WaveControls = Readonly<{
-  paused: boolean
-  /** The version whose wave a cancel asked to stop (null: none asked). */
-  cancelRequested: string | null
-}>
-
-export type SetProgress = 'Pending' | 'Rolling' | 'Upgraded' | 'Failed'
-export type StagePhase = 'Pending' | 'Rolling' | 'Baking' | 'Completed' | 'Failed'
-export type WavePhase = 'Rolling' | 'Succeeded' | 'Failed' | 'Cancelled'
-
-/** Typed reasons a wave stops (W5), and the cancel of W7. */
-export type WaveReasonCode =
-  | 'ScaleSetNotFound'
-  | 'ScaleSetLeftPlanImage'
-  | 'ScaleSetRolloutFaulted'
-  | 'ScaleSetUnhealthy'
-  | 'CancelledByUser'
-
-export type WaveReason = Readonly<{
-  code: WaveReasonCode
-  message: string
-  /** Index of the stage that failed (null for a cancel between stages). */
-  stage: number | null
-  scaleSet: string | null
-}>
-
-export type SetStatus = Readonly<{
-  key: string
-  state: SetProgress
-  /** The rollout that moves it now, if any. */
-  rolloutId: string | null
-  reason: WaveReason | null
-}>
-
-export type StageStatus = Readonly<{
-  phase: StagePhase
-  startedAtMs: number | null
-  /** When every set of the stage was upgraded and healthy: the bake runs from here. */
-  bakeStartedAtMs: number | null
-  endedAtMs: number | null
-  sets: readonly SetStatus[]
-}>
-
-export type Wave = Readonly<{
-  version: string
-  phase: WavePhase
-  startedAtMs: number
-  endedAtMs: number | null
-  /** Index of the stage in flight (or the last one reached). */
-  stage: number
-  stages: readonly StageStatus[]
-  reason: WaveReason | null
-}>
-
-export type WaveSummary = Readonly<{
-  version: string
-  phase: WavePhase
-  startedAtMs: number
-  endedAtMs: number | null
-  reason: WaveReason | null
-}>
-
-/** What a set's trigger may roll to (W3): the newest version the plan released to its stage. */
-export type Release = Readonly<{ version: string; atMs: number }>
-
-/** The status the reconciler writes. */
-export type WavePlanState = Readonly<{
-  /** The running wave, else the last one; null before the first. */
-  wave: Wave | null
-  /** Earlier waves, newest first, at most `HISTORY_KEPT`. */
-  history: readonly WaveSummary[]
-  released: Readonly<Record<string, Release>>
-}>
-
-export const HISTORY_KEPT = 10
-
-/** A set as the wave sees it for its version (set-facts.ts builds it). */
-export type SetFacts = Readonly<
-  | { exists: false }
-  | {
-      exists: true
-      /** Still follows the plan's image line with `latest` and automatic OS upgrades on. */
-      followsImage: boolean
-      /** A rollout running on it now. */
-      rolloutId: string | null
-      /** The wave's version faulted a rollout of this set (it is quarantined there). */
-      faulted: Readonly<{ rolloutId: string | null; message: string }> | null
-      /** Instances an OS rollout would still move to the version. */
-      behind: number
-      /** Null when healthy; else why not, in words (W4: the seam health gates plug into). */
-      unhealthy: string | null
-    }
->
-
-export type WaveInput = Readonly<{
-  spec: WavePlanSpec
-  state: WavePlanState
-  controls: WaveControls
-  /** The newest version of the plan's image eligible for at least one of its sets. */
-  latest: string | null
-  /** Facts of the sets of the stage in flight (others are not read). */
-  sets: Readonly<Record<string, SetFacts>>
-}>
-
-/** What happened, for `/events`, metrics and logs. */
-export type WaveNote = Readonly<{
-  kind:
-    | 'WaveStarted'
-    | 'StageStarted'
-    | 'StageBaking'
-    | 'BakeRestarted'
-    | 'StageCompleted'
-    | 'WaveSucceeded'
-    | 'WaveFailed'
-    | 'WaveCancelled'
-  version: string
-  stage: number | null
-  message: string
-}>
-
-export type WaveDecision = Readonly<{
-  state: WavePlanState
-  notes: readonly WaveNote[]
-  /** Sets released by this decision: the runtime wakes them so their trigger runs now. */
-  released: readonly string[]
-  /** When to decide again even if nothing changes (a bake's end); null: poll or a change. */
-  wakeAtMs: number | null
-}>
+export type * from './types.js'
+export { HISTORY_KEPT } from './types.js'
+export { checkWaveInvariants } from './invariants.js'
 
 /**
  * One decision of a plan (W1–W9).
@@ -304,17 +189,12 @@ function checkStage(
   input: WaveInput,
   nowMs: number,
   notes: WaveNote[],
-): { wave: Wave; wakeAtMs: number | null | 'completed' } {
+): StageCheck {
   const stage = wave0.stages[i] as StageStatus
   const spec = input.spec.stages[i] as StageSpec
   const sets = stage.sets.map((s) => setStatus(s, input.sets[s.key], i))
   const failed = sets.find((s) => s.state === 'Failed')
-  if (failed) {
-    const reason = failed.reason as WaveReason
-    const wave = withStage(wave0, i, { ...stage, sets, phase: 'Failed', endedAtMs: nowMs })
-    notes.push(note('WaveFailed', wave, i, reason.message))
-    return { wave: { ...wave, phase: 'Failed', endedAtMs: nowMs, reason }, wakeAtMs: null }
-  }
+  if (failed) return failStage(wave0, i, sets, failed.reason as WaveReason, nowMs, notes)
   const allUpgraded = sets.every((s) => s.state === 'Upgraded')
   if (!allUpgraded) {
     // W4: the bake counts only while every set stays upgraded; a set moving again restarts it.
@@ -336,17 +216,45 @@ function checkStage(
       note('StageBaking', wave0, i, `Stage '${spec.name}' upgraded; baking for ${spec.bakeMs} ms.`),
     )
   const bakedAtMs = bakeStartedAtMs + spec.bakeMs
-  if (nowMs < bakedAtMs) {
-    const next = { ...stage, sets, phase: 'Baking' as const, bakeStartedAtMs }
-    return { wave: withStage(wave0, i, next), wakeAtMs: bakedAtMs }
+  const baking = { ...stage, sets, phase: 'Baking' as const, bakeStartedAtMs }
+  if (nowMs < bakedAtMs) return { wave: withStage(wave0, i, baking), wakeAtMs: bakedAtMs }
+  // W4, gates included: once baked, the stage completes only when every set's gates pass.
+  const gated = bakeGateCheck(sets, input, i)
+  if (gated.failed) {
+    const failedSets = sets.map((s) => (s.key === gated.failed?.key ? gated.failed : s))
+    return failStage(wave0, i, failedSets, gated.failed.reason as WaveReason, nowMs, notes)
   }
-  let wave = withStage(wave0, i, {
-    ...stage,
-    sets,
-    phase: 'Completed',
-    bakeStartedAtMs,
-    endedAtMs: nowMs,
-  })
+  if (gated.pending) return { wave: withStage(wave0, i, baking), wakeAtMs: null }
+  return completeStage(withStage(wave0, i, baking), i, spec, nowMs, notes)
+}
+
+type StageCheck = { wave: Wave; wakeAtMs: number | null | 'completed' }
+
+/** W5: the stage in flight failed, with the reason of one of its sets: so does the wave. */
+function failStage(
+  wave0: Wave,
+  i: number,
+  sets: readonly SetStatus[],
+  reason: WaveReason,
+  nowMs: number,
+  notes: WaveNote[],
+): StageCheck {
+  const stage = wave0.stages[i] as StageStatus
+  const wave = withStage(wave0, i, { ...stage, sets, phase: 'Failed', endedAtMs: nowMs })
+  notes.push(note('WaveFailed', wave, i, reason.message))
+  return { wave: { ...wave, phase: 'Failed', endedAtMs: nowMs, reason }, wakeAtMs: null }
+}
+
+/** W2: a stage baked (gates included) completes; the next one starts, or the wave succeeded. */
+function completeStage(
+  wave0: Wave,
+  i: number,
+  spec: StageSpec,
+  nowMs: number,
+  notes: WaveNote[],
+): StageCheck {
+  const stage = wave0.stages[i] as StageStatus
+  let wave = withStage(wave0, i, { ...stage, phase: 'Completed', endedAtMs: nowMs })
   notes.push(note('StageCompleted', wave, i, `Stage '${spec.name}' completed and baked.`))
   if (i + 1 < wave.stages.length) return { wave: { ...wave, stage: i + 1 }, wakeAtMs: 'completed' }
   wave = { ...wave, phase: 'Succeeded', endedAtMs: nowMs }
@@ -370,10 +278,48 @@ function setStatus(s: SetStatus, facts: SetFacts | undefined, stage: number): Se
       `The scale set ${s.key} no longer follows the plan's image with 'latest' and automatic OS upgrades on.`,
     )
   if (facts.faulted !== null) return fail('ScaleSetRolloutFaulted', facts.faulted.message)
-  if (facts.rolloutId !== null || facts.behind > 0)
+  if (facts.rolloutId !== null)
     return { ...s, state: 'Rolling', rolloutId: facts.rolloutId, reason: null }
+  // W5: instances a hook skipped stay behind; retries ask the same hook, so the wave would wait
+  // forever: it ends, naming them.
+  if (facts.skipped !== null && facts.behind > 0)
+    return fail(
+      'ScaleSetInstancesSkipped',
+      `The rollout ${facts.skipped.rolloutId} of ${s.key} ended with instance(s) ${facts.skipped.instanceIds.join(', ')} skipped by its pre-reimage hook: they stay on their version, so the set is not upgraded.`,
+    )
+  if (facts.behind > 0) return { ...s, state: 'Rolling', rolloutId: null, reason: null }
   if (facts.unhealthy !== null) return fail('ScaleSetUnhealthy', facts.unhealthy)
   return { ...s, state: 'Upgraded', rolloutId: null, reason: null }
+}
+
+/** W4: the sets' gates asked after the bake: the first that failed, or whether any is pending. */
+function bakeGateCheck(
+  sets: readonly SetStatus[],
+  input: WaveInput,
+  stage: number,
+): { failed: SetStatus | null; pending: boolean } {
+  let pending = false
+  for (const s of sets) {
+    const f = input.sets[s.key]
+    const g = f?.exists ? (f.bakeGates ?? null) : null
+    if (g?.status === 'pending') pending = true
+    if (g?.status === 'fail')
+      return {
+        failed: {
+          ...s,
+          state: 'Failed',
+          rolloutId: null,
+          reason: {
+            code: 'ScaleSetGateFailed',
+            message: `The scale set ${s.key} failed its health gates after the bake: ${g.message}`,
+            stage,
+            scaleSet: s.key,
+          },
+        },
+        pending: false,
+      }
+  }
+  return { failed: null, pending }
 }
 
 function done(
@@ -385,63 +331,6 @@ function done(
 ): WaveDecision {
   checkWaveInvariants(input.spec, state)
   return { state, notes, released, wakeAtMs }
-}
-
-/**
- * The invariants of W2, W5 and W6, asserted on every decision (and by the tests after every
- * step): stages before the one in flight completed and baked, in order; no stage after it
- * started; a failed stage is the last one reached; a released set is in the plan.
- * @example a wave with stage 1 Rolling and stage 0 Baking → InvariantError
- */
-export function checkWaveInvariants(spec: WavePlanSpec, state: WavePlanState): void {
-  const w = state.wave
-  if (w === null) return
-  invariant(
-    w.stages.length === spec.stages.length,
-    `wave ${w.version}: stages differ from the plan`,
-  )
-  for (let i = 0; i < w.stages.length; i++) {
-    const st = w.stages[i] as StageStatus
-    const sp = spec.stages[i] as StageSpec
-    if (i < w.stage) {
-      invariant(
-        st.phase === 'Completed',
-        `wave ${w.version}: stage ${i} before ${w.stage} is ${st.phase}`,
-      )
-      const next = w.stages[i + 1] as StageStatus
-      invariant(
-        next.startedAtMs === null || (st.endedAtMs !== null && next.startedAtMs >= st.endedAtMs),
-        `wave ${w.version}: stage ${i + 1} started before stage ${i} ended`,
-      )
-    }
-    if (st.phase === 'Completed') {
-      invariant(
-        st.bakeStartedAtMs !== null &&
-          st.endedAtMs !== null &&
-          st.endedAtMs >= st.bakeStartedAtMs + sp.bakeMs,
-        `wave ${w.version}: stage ${i} completed before it baked`,
-      )
-    }
-    if (i > w.stage)
-      invariant(
-        st.phase === 'Pending' && st.startedAtMs === null,
-        `wave ${w.version}: stage ${i} after ${w.stage} started`,
-      )
-  }
-  const current = w.stages[w.stage] as StageStatus
-  if (w.phase === 'Failed')
-    invariant(
-      current.phase === 'Failed',
-      `wave ${w.version} failed with stage ${w.stage} ${current.phase}`,
-    )
-  if (w.phase === 'Succeeded')
-    invariant(
-      w.stage === w.stages.length - 1 && current.phase === 'Completed',
-      `wave ${w.version} succeeded early`,
-    )
-  const members = new Set(spec.stages.flatMap((s) => s.scaleSets))
-  for (const key of Object.keys(state.released))
-    invariant(members.has(key), `released set ${key} is not in the plan`)
 }
 
 function withStage(w: Wave, i: number, stage: StageStatus): Wave {
