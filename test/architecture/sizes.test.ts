@@ -33,23 +33,6 @@ const EXEMPT_DIRS: readonly string[] = ['src/store/migrations/']
  */
 const EXEMPT: readonly (Entry & { why: string })[] = []
 
-/**
- * Offenders of the other areas of issue 17, being split on their own branches (src/core,
- * src/store, src/services, src/api, src/runtime, src/fabrics). This list must shrink to empty:
- * whoever merges a split removes its entries (the test fails while an entry here is no longer
- * over the limit), and nothing is ever added to it.
- */
-const PENDING_SPLIT: readonly Entry[] = [
-  // Files over 400 lines.
-  { file: 'src/runtime/reconciler.ts' },
-  { file: 'src/runtime/effect-runner.ts' },
-  { file: 'src/core/waves/wave.ts' },
-  { file: 'src/runtime/gates.ts' },
-  // Functions over 70 lines.
-  { file: 'src/runtime/effect-runner.ts', fn: 'EffectRunner.units' },
-  { file: 'src/runtime/reconciler.ts', fn: 'step' },
-]
-
 /** One thing over its limit: `file:line`, what it is and how long. */
 type Offender = Readonly<{ file: string; line: number; fn?: string; lines: number }>
 
@@ -61,13 +44,13 @@ describe('sizes of src/', () => {
   it(`has no file over ${MAX_FILE_LINES} lines and no function over ${MAX_FUNCTION_LINES}`, () => {
     const over = offenders
       .filter((o) => !EXEMPT_DIRS.some((dir) => o.file.startsWith(dir)))
-      .filter((o) => !allowed(o, EXEMPT) && !allowed(o, PENDING_SPLIT))
+      .filter((o) => !allowed(o, EXEMPT))
       .map(describeOffender)
     expect(over, 'split these (docs/architecture.md § Size limits)').toEqual([])
   })
 
-  it('lists in PENDING_SPLIT and EXEMPT only what is still over the limit', () => {
-    const stale = [...PENDING_SPLIT, ...EXEMPT]
+  it('lists in EXEMPT only what is still over the limit', () => {
+    const stale = [...EXEMPT]
       .filter((e) => !offenders.some((o) => o.file === e.file && o.fn === e.fn))
       .map((e) => (e.fn === undefined ? e.file : `${e.file} ${e.fn}`))
     expect(stale, 'no longer over the limit: remove these entries').toEqual([])
