@@ -88,7 +88,7 @@ export class SqlDb {
 
   private async assertFence(tx: Kysely<Database>, fence: Fence): Promise<void> {
     // FOR SHARE: the holder's own writes run side by side, a takeover's UPDATE waits for them.
-    const lock = this.dialect === 'postgres' ? ' for share' : ''
+    const lock = this.dialect === 'postgres' ? ' for key share' : ''
     const { rows } = await this.exec<{ holder: string; epoch: number | string }>(
       tx,
       `select holder, epoch from leases where key = ?${lock}`,
@@ -158,8 +158,10 @@ export class SqlDb {
    * rollout created in the same group counts, whatever the order of its writes), and a plan's
    * (their rollout id is a wave's): a late note for a rollout that is gone — its set deleted or
    * its history pruned — is dropped, never stored as an orphan. On PostgreSQL the rollouts found
-   * are locked FOR SHARE until the commit: a delete waits for it, then deletes these events too
-   * (deletes remove the rollouts before their events).
+   * are locked FOR KEY SHARE until the commit: a delete waits for it, then deletes these events
+   * too (deletes remove the rollouts before their events), while other groups' updates of those
+   * rollouts do not wait unless they change `active_key` (a rollout ending). FOR SHARE would block
+   * every update, and two groups each updating one rollout and noting the other's could deadlock.
    */
   private async ownedEvents(
     tx: Kysely<Database>,
@@ -167,7 +169,7 @@ export class SqlDb {
   ): Promise<readonly RolloutEvent[]> {
     const ids = [...new Set(events.filter((e) => !isPlanEvent(e)).map((e) => e.rolloutId))]
     if (ids.length === 0) return events
-    const lock = this.dialect === 'postgres' ? ' for share' : ''
+    const lock = this.dialect === 'postgres' ? ' for key share' : ''
     const found = new Set<string>()
     for (let i = 0; i < ids.length; i += 500) {
       const part = ids.slice(i, i + 500)
