@@ -80,39 +80,81 @@ export class SimGates implements GateSource {
     const now = this.nowMs()
     const first = this.firstAsked.get(key) ?? now
     this.firstAsked.set(key, first)
-    const v = this.judge(outcome, kind, instanceId, now - first)
+    const v = judge(this.plan, outcome, kind, instanceId, now - first)
     this.handed.set(key, v.status)
     return v
   }
+}
 
-  private judge(
-    outcome: SimGateOutcome,
-    kind: 'instance' | 'cohort',
-    instanceId: string | null,
-    elapsedMs: number,
-  ): GateVerdict {
-    const gate = kind === 'cohort' ? 'errors' : 'latency'
-    const failed = (reason: GateReason, message: string): GateVerdict => ({
-      status: 'fail',
-      gate,
-      reason,
-      message,
+/**
+ * W4 of docs/rollouts.md § Waves across scale sets, gates included: the simulator's stand-in for
+ * the runtime evaluator's `bakeVerdict`, the per-instance gates asked again after a stage's bake.
+ * By the rollout's target version, as SimGates (the interval counts from the first ask after the
+ * bake); a set without a per-instance gate stored has none (null), as in the runtime.
+ */
+export class SimBakeGates {
+  private readonly firstAsked = new Map<string, number>()
+
+  constructor(
+    private readonly plan: Omit<SimGatePlan, 'instance' | 'cohort'>,
+    private readonly nowMs: () => number,
+  ) {}
+
+  bakeVerdict(
+    state: ScaleSetState,
+    rollout: Rollout,
+    instances: readonly InstanceObservation[],
+    round: number,
+  ): GateVerdict | null {
+    if (!(state.healthGates ?? []).some((g) => g.kind !== 'cohort')) return null
+    const outcome = this.plan.outcomes[rollout.target.imageVersion ?? ''] ?? 'pass'
+    const now = this.nowMs()
+    const vs = instances.map((i) => {
+      const key = `${state.key}|${rollout.id}|bake|${round}|${i.instanceId}`
+      const first = this.firstAsked.get(key) ?? now
+      this.firstAsked.set(key, first)
+      return judge(this.plan, outcome, 'instance', i.instanceId, now - first)
     })
-    switch (outcome) {
-      case 'pass':
-        return elapsedMs >= this.plan.intervalMs ? { status: 'pass' } : { status: 'pending' }
-      case 'fail':
-        return kind === 'cohort'
-          ? failed('GateCohortRegressed', 'upgraded cohort 0.5 > baseline 0.01 × (1 + 0.2) = 0.012')
-          : failed('GateThresholdNotMet', `latency of instance ${instanceId} = 0.9, not <= 0.25`)
-      case 'timeout':
-        return elapsedMs >= this.plan.timeoutMs
-          ? failed('GateTimeout', 'Prometheus did not answer within the gate timeout')
-          : { status: 'pending' }
-      case 'down':
-        return elapsedMs >= this.plan.timeoutMs
-          ? failed('GateUnreachable', 'Prometheus is unreachable: ECONNREFUSED (fail closed)')
-          : { status: 'pending' }
-    }
+    return (
+      vs.find((v) => v.status === 'fail') ??
+      vs.find((v) => v.status === 'pending') ?? { status: 'pass' }
+    )
+  }
+
+  forget(setKey: string): void {
+    for (const key of [...this.firstAsked.keys()])
+      if (key.startsWith(`${setKey}|`)) this.firstAsked.delete(key)
+  }
+}
+
+function judge(
+  plan: Pick<SimGatePlan, 'intervalMs' | 'timeoutMs'>,
+  outcome: SimGateOutcome,
+  kind: 'instance' | 'cohort',
+  instanceId: string | null,
+  elapsedMs: number,
+): GateVerdict {
+  const gate = kind === 'cohort' ? 'errors' : 'latency'
+  const failed = (reason: GateReason, message: string): GateVerdict => ({
+    status: 'fail',
+    gate,
+    reason,
+    message,
+  })
+  switch (outcome) {
+    case 'pass':
+      return elapsedMs >= plan.intervalMs ? { status: 'pass' } : { status: 'pending' }
+    case 'fail':
+      return kind === 'cohort'
+        ? failed('GateCohortRegressed', 'upgraded cohort 0.5 > baseline 0.01 × (1 + 0.2) = 0.012')
+        : failed('GateThresholdNotMet', `latency of instance ${instanceId} = 0.9, not <= 0.25`)
+    case 'timeout':
+      return elapsedMs >= plan.timeoutMs
+        ? failed('GateTimeout', 'Prometheus did not answer within the gate timeout')
+        : { status: 'pending' }
+    case 'down':
+      return elapsedMs >= plan.timeoutMs
+        ? failed('GateUnreachable', 'Prometheus is unreachable: ECONNREFUSED (fail closed)')
+        : { status: 'pending' }
   }
 }

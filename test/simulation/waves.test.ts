@@ -5,9 +5,11 @@
  * plans, a ManualClock, the real set reconciler and effect runner, and the real plan
  * reconciler, stepped one second at a time. After every step it checks the runtime's invariants
  * — the wave decision's own, no set rolls to a version before its stage released it, nothing
- * after a failed stage ever rolls to the failed version — and the run writes a golden
- * transcript (`golden/waves-three-stages.log`). Mid-rollout the runtime crashes (its memory
- * and effects in flight dropped) and restarts from the store.
+ * after a failed stage ever rolls to the failed version — and each canonical scenario writes a
+ * golden transcript (`golden/<name>.log`): `waves-three-stages` (mid-rollout the runtime crashes,
+ * its memory and effects in flight dropped, and restarts from the store), `waves-hook-skip` (W5:
+ * a pre-reimage hook skips every instance of the canary) and `waves-bake-gate` (W4: the canary's
+ * gate fails when asked again after the bake).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
@@ -27,7 +29,13 @@ import { checkWaveInvariants, EMPTY_WAVE_STATE } from '../../src/core/waves/wave
 import type { WavePlanSpec } from '../../src/core/waves/wave.js'
 import type { StoredPlan } from '../../src/store/plan-store.js'
 import { compareVersions } from '../../src/core/image/version.js'
+import type { ScaleSetState } from '../../src/store/store.js'
+import type { HealthGate } from '../../src/core/gates/gates.js'
 import { NO_DELAY } from './scenario.js'
+import { simHookCaller } from './sim-hooks.js'
+import type { SimHooks } from './sim-hooks.js'
+import { SimBakeGates, SimGates } from './sim-gates.js'
+import type { SimGatePlan } from './sim-gates.js'
 
 const S = 1000
 const SUB = '/subscriptions/00000000-0000-0000-0000-000000000001'
@@ -35,7 +43,6 @@ const setKey = (n: string) =>
   `${SUB}/resourcegroups/rg/providers/microsoft.compute/virtualmachinescalesets/${n}`
 const PLAN_KEY = `${SUB}/providers/osroll.upgrades/rolloutplans/fleet`
 const IMAGE = spec().image
-const GOLDEN = new URL('./golden/waves-three-stages.log', import.meta.url)
 const silent = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} } as never
 
 const INSTALL = {
@@ -49,35 +56,114 @@ const INSTALL = {
   suppressFailures: false,
 }
 
+type Fault = { atMs: number; version: string; uri: string }
+
+/** A canonical scenario of waves: the plan, what happens when, and what its sets carry. */
+type WaveScenario = Readonly<{
+  name: string
+  plan: WavePlanSpec
+  faults: readonly Fault[]
+  steps: number
+  /** The runtime crashes and restarts from the store at this instant. */
+  crashAtMs?: number
+  scaleOut?: { atMs: number; set: string; capacity: number }
+  /** What a set's stored state carries beyond the defaults, by set name. */
+  sets?: Readonly<Record<string, Partial<ScaleSetState>>>
+  /** The lifecycle hooks' answers (sets with `lifecycleHooks` call them). */
+  hooks?: SimHooks
+  /** The health gates' verdicts during the sets' rollouts (docs/controls.md § Health gates). */
+  gates?: SimGatePlan
+  /** The verdicts of the gates asked again after a stage's bake (W4, gates included). */
+  bakeGates?: Omit<SimGatePlan, 'instance' | 'cohort'>
+}>
+
 /** Stage 1: a; stage 2: b, c (c runs the extension 1.2.0 fails); stage 3: d, e. */
-const PLAN: WavePlanSpec = {
+const THREE_STAGES: WaveScenario = {
+  name: 'waves-three-stages',
+  plan: {
+    image: IMAGE,
+    stages: [
+      { name: 'canary', scaleSets: [setKey('a')], bakeMs: 5 * S },
+      { name: 'early', scaleSets: [setKey('b'), setKey('c')], bakeMs: 3 * S },
+      { name: 'late', scaleSets: [setKey('d'), setKey('e')], bakeMs: 0 },
+    ],
+  },
+  faults: [
+    { atMs: 10 * S, version: '1.1.0', uri: 'sim:?boot=1' },
+    { atMs: 80 * S, version: '1.2.0', uri: 'sim:?boot=1&extfail=install' },
+    { atMs: 150 * S, version: '1.3.0', uri: 'sim:?boot=1' },
+  ],
+  steps: 260,
+  /** Mid-rollout: stage 2's sets of 1.3.0 started their rollouts at 157 s. */
+  crashAtMs: 158 * S,
+  /** Set d (stage 3, released 1.1.0) scales out while 1.3.0 is in stage 1: its new instance is 1.1.0. */
+  scaleOut: { atMs: 152 * S, set: 'd', capacity: 3 },
+  sets: { c: { fabricModel: fabricModel({ scaleSetKey: setKey('c'), extensions: [INSTALL] }) } },
+}
+
+/** Two stages: canary a, then b; 1.1.0 comes at 10 s. */
+const TWO_STAGES: WavePlanSpec = {
   image: IMAGE,
   stages: [
     { name: 'canary', scaleSets: [setKey('a')], bakeMs: 5 * S },
-    { name: 'early', scaleSets: [setKey('b'), setKey('c')], bakeMs: 3 * S },
-    { name: 'late', scaleSets: [setKey('d'), setKey('e')], bakeMs: 0 },
+    { name: 'rest', scaleSets: [setKey('b')], bakeMs: 0 },
   ],
 }
-const FAULTS: readonly { atMs: number; version: string; uri: string }[] = [
-  { atMs: 10 * S, version: '1.1.0', uri: 'sim:?boot=1' },
-  { atMs: 80 * S, version: '1.2.0', uri: 'sim:?boot=1&extfail=install' },
-  { atMs: 150 * S, version: '1.3.0', uri: 'sim:?boot=1' },
-]
-/** Mid-rollout: stage 2's sets of 1.3.0 started their rollouts at 157 s. */
-const CRASH_AT_MS = 158 * S
-/** Set d (stage 3, released 1.1.0) scales out while 1.3.0 is in stage 1: its new instance is 1.1.0. */
-const SCALE_OUT = { atMs: 152 * S, set: 'd', capacity: 3 }
+const PUBLISH_1_1: readonly Fault[] = [{ atMs: 10 * S, version: '1.1.0', uri: 'sim:?boot=1' }]
+
+/** W5: a's pre-reimage hook answers skip for every instance; its rollout ends with both behind. */
+const HOOK_SKIP: WaveScenario = {
+  name: 'waves-hook-skip',
+  plan: TWO_STAGES,
+  faults: PUBLISH_1_1,
+  steps: 60,
+  sets: {
+    a: {
+      lifecycleHooks: {
+        preReimage: { url: 'http://hooks.sim/pre', timeoutMs: 5 * S, defaultAction: 'continue' },
+      },
+    },
+  },
+  hooks: { spec: {}, weights: { skip: 1 }, seed: 1 },
+}
+
+/** A per-instance gate of set a (the simulator's gate sources answer in its place). */
+const LATENCY: HealthGate = {
+  name: 'latency',
+  kind: 'prometheus',
+  serverUrl: 'http://prometheus.sim',
+  query: 'latency{instance="{{instance}}"}',
+  comparison: '<=',
+  threshold: 0.25,
+  timeoutMs: 30 * S,
+  intervalMs: 2 * S,
+}
+
+/** W4: a's gate passes during its rollout of 1.1.0, then fails when asked after the bake. */
+const BAKE_GATE: WaveScenario = {
+  name: 'waves-bake-gate',
+  plan: TWO_STAGES,
+  faults: PUBLISH_1_1,
+  steps: 60,
+  sets: { a: { healthGates: [LATENCY] } },
+  gates: { instance: true, cohort: false, intervalMs: 2 * S, timeoutMs: 30 * S, outcomes: {} },
+  bakeGates: { intervalMs: 2 * S, timeoutMs: 30 * S, outcomes: { '1.1.0': 'fail' } },
+}
+
+/** The transcript checked against `golden/<name>.log` (written only with UPDATE_GOLDEN=1). */
+function expectGolden(name: string, run: Run): void {
+  const golden = new URL(`./golden/${name}.log`, import.meta.url)
+  const text = run.lines.join('\n') + '\n'
+  if (process.env['UPDATE_GOLDEN'] === '1') writeFileSync(golden, text)
+  expect(existsSync(golden), `golden/${name}.log is missing (UPDATE_GOLDEN=1)`).toBe(true)
+  expect(text).toBe(readFileSync(golden, 'utf8'))
+}
 
 describe('waves on the runtime (own deterministic harness: the simulator is single-set)', () => {
   it('three stages over five sets: ordered, a stage-2 fault stops it, a newer version goes through', async () => {
-    const run = await runWaves()
+    const run = await runWaves(THREE_STAGES)
     expect(run.violations).toEqual([])
-    const text = run.lines.join('\n') + '\n'
-    if (process.env['UPDATE_GOLDEN'] === '1') writeFileSync(GOLDEN, text)
-    expect(existsSync(GOLDEN), 'golden/waves-three-stages.log is missing (UPDATE_GOLDEN=1)').toBe(
-      true,
-    )
-    expect(text).toBe(readFileSync(GOLDEN, 'utf8'))
+    expectGolden(THREE_STAGES.name, run)
     const plan = run.plan
     expect(plan.state.wave).toMatchObject({ version: '1.3.0', phase: 'Succeeded' })
     expect(plan.state.history[0]).toMatchObject({
@@ -87,6 +173,40 @@ describe('waves on the runtime (own deterministic harness: the simulator is sing
     })
     for (const n of ['d', 'e']) expect(run.targets.get(setKey(n))).not.toContain('1.2.0')
   }, 60_000)
+
+  it('W5: a canary whose pre-reimage hook skips every instance fails the wave; stage 2 never starts', async () => {
+    const run = await runWaves(HOOK_SKIP)
+    expect(run.violations).toEqual([])
+    expectGolden(HOOK_SKIP.name, run)
+    expect(run.plan.state.wave).toMatchObject({
+      version: '1.1.0',
+      phase: 'Failed',
+      reason: { code: 'ScaleSetInstancesSkipped', scaleSet: setKey('a'), stage: 0 },
+    })
+    expect(run.plan.state.wave?.stages[1]?.phase).toBe('Pending')
+    expect(run.targets.get(setKey('a'))).toEqual(['1.1.0'])
+    expect(run.targets.get(setKey('b'))).toEqual([])
+    expect(run.versions.get(setKey('a'))).toEqual(['1.0.0', '1.0.0'])
+  }, 60_000)
+
+  it('W4: a canary whose gate fails when asked after the bake fails the wave; stage 2 never starts', async () => {
+    const run = await runWaves(BAKE_GATE)
+    expect(run.violations).toEqual([])
+    expectGolden(BAKE_GATE.name, run)
+    expect(run.plan.state.wave).toMatchObject({
+      version: '1.1.0',
+      phase: 'Failed',
+      reason: { code: 'ScaleSetGateFailed', scaleSet: setKey('a'), stage: 0 },
+    })
+    expect(run.plan.state.wave?.stages[1]?.phase).toBe('Pending')
+    expect(run.targets.get(setKey('b'))).toEqual([])
+    // Its rollout passed (its gate passed during it); the failure came once the bake had passed.
+    expect(run.lastStatus.get(setKey('a'))).toBe('Completed')
+    expect(run.versions.get(setKey('a'))).toEqual(['1.1.0', '1.1.0'])
+    const canary = run.plan.state.wave?.stages[0]
+    const failedAt = run.plan.state.wave?.endedAtMs ?? 0
+    expect(failedAt).toBeGreaterThanOrEqual((canary?.bakeStartedAtMs ?? Infinity) + 5 * S)
+  }, 60_000)
 })
 
 type Run = {
@@ -94,9 +214,14 @@ type Run = {
   lines: string[]
   plan: StoredPlan
   targets: Map<string, string[]>
+  /** Each set's instances' versions at the end. */
+  versions: Map<string, string[]>
+  /** Each set's last rollout's status at the end (null: none). */
+  lastStatus: Map<string, string | null>
 }
 
-async function runWaves(): Promise<Run> {
+async function runWaves(sc: WaveScenario): Promise<Run> {
+  const PLAN = sc.plan
   const clock = new ManualClock(0)
   const store = new MemoryStore()
   const plans = new MemoryPlans()
@@ -108,11 +233,11 @@ async function runWaves(): Promise<Run> {
   for (const key of keys) {
     const name = key.split('/').pop() as string
     const s = spec({ key, name, capacity: 2, mode: 'Automatic' })
-    const model = fabricModel({
-      scaleSetKey: key,
-      ...(name === 'c' ? { extensions: [INSTALL] } : {}),
-    })
-    await store.putScaleSet(scaleSetState(s, { fabricModel: model }), null)
+    const model = fabricModel({ scaleSetKey: key })
+    await store.putScaleSet(
+      scaleSetState(s, { fabricModel: model, ...(sc.sets?.[name] ?? {}) }),
+      null,
+    )
   }
   await plans.putPlan(
     {
@@ -130,6 +255,8 @@ async function runWaves(): Promise<Run> {
     null,
   )
   let ids = 0
+  const gates = sc.gates ? new SimGates(sc.gates, () => clock.nowMs()) : null
+  const bakeGates = sc.bakeGates ? new SimBakeGates(sc.bakeGates, () => clock.nowMs()) : null
   const makeDeps = (): { set: ReconcilerDeps; wave: WaveReconcilerDeps } => {
     const effects = new EffectRunner({
       fabric,
@@ -139,6 +266,7 @@ async function runWaves(): Promise<Run> {
       log: silent,
       onSettled: () => {},
       retries: 2,
+      ...(sc.hooks ? { hooks: simHookCaller(sc.hooks) } : {}),
     })
     return {
       set: {
@@ -152,8 +280,18 @@ async function runWaves(): Promise<Run> {
         timing: NO_DELAY,
         healthDeadlineMs: 30 * S,
         plans: { gateFor: (k) => planGateFor(plans, k) },
+        ...(gates ? { gates } : {}),
       },
-      wave: { plans, store, fabric, catalog, clock, log: silent, notify: () => {} },
+      wave: {
+        plans,
+        store,
+        fabric,
+        catalog,
+        clock,
+        log: silent,
+        notify: () => {},
+        ...(bakeGates ? { gates: bakeGates } : {}),
+      },
     }
   }
   let deps = makeDeps()
@@ -163,15 +301,16 @@ async function runWaves(): Promise<Run> {
   const seenRollouts = new Set<string>()
   const failed = new Map<string, number>() // version → failed stage
   let lastEventCount = 0
-  const faults = [...FAULTS]
-  for (let step = 0; step < 260; step++) {
+  const faults = [...sc.faults]
+  const SCALE_OUT = sc.scaleOut
+  for (let step = 0; step < sc.steps; step++) {
     const nowMs = clock.nowMs()
     while (faults.length > 0 && (faults[0]?.atMs ?? Infinity) <= nowMs) {
-      const f = faults.shift() as (typeof FAULTS)[number]
+      const f = faults.shift() as Fault
       catalog.publish(IMAGE, f.version, f.uri, 'westus', nowMs)
       lines.push(`t=${nowMs / S}s ! publish ${f.version} ${f.uri}`)
     }
-    if (nowMs === SCALE_OUT.atMs) {
+    if (SCALE_OUT && nowMs === SCALE_OUT.atMs) {
       const st = (await store.getScaleSet(setKey(SCALE_OUT.set)))!
       await store.putScaleSet(
         { ...st, spec: { ...st.spec, capacity: SCALE_OUT.capacity } },
@@ -179,7 +318,7 @@ async function runWaves(): Promise<Run> {
       )
       lines.push(`t=${nowMs / S}s ! scale ${SCALE_OUT.set} out to ${SCALE_OUT.capacity}`)
     }
-    if (nowMs === CRASH_AT_MS) {
+    if (nowMs === sc.crashAtMs) {
       deps.set.effects.close() // the process dies: its memory and effects in flight are lost
       deps = makeDeps()
       lines.push(`t=${nowMs / S}s ! crash and restart`)
@@ -245,13 +384,17 @@ async function runWaves(): Promise<Run> {
         }
     clock.advanceTo(nowMs + S)
   }
+  const versions = new Map<string, string[]>()
+  const lastStatus = new Map<string, string | null>()
   for (const key of keys) {
-    const versions = (await fabric.listInstances(key)).map((i) => i.osImageVersion)
-    lines.push(
-      `end ${key.split('/').pop()}: ${[...new Set(versions)].join(',')} (${versions.length})`,
-    )
+    const [last] = await store.listRollouts(key, { limit: 1 })
+    lastStatus.set(key, last?.status ?? null)
+    const vs = (await fabric.listInstances(key)).map((i) => i.osImageVersion)
+    versions.set(key, vs)
+    lines.push(`end ${key.split('/').pop()}: ${[...new Set(vs)].join(',')} (${vs.length})`)
   }
-  return { violations, lines, plan: (await plans.getPlan(PLAN_KEY)) as StoredPlan, targets }
+  const plan = (await plans.getPlan(PLAN_KEY)) as StoredPlan
+  return { violations, lines, plan, targets, versions, lastStatus }
 }
 
 /** Lets effects run until each has finished or sleeps on the clock (as harness.ts does). */
