@@ -56,7 +56,7 @@ afterAll(async () => {
   await h.call('DELETE', set())
   await h.close()
   rmSync(work, { recursive: true, force: true })
-})
+}, 60_000) // stopping the instances and servers can take over the default 10 s on a loaded machine
 
 describe('rollout controls on the local fabric', () => {
   it(

@@ -79,7 +79,7 @@ afterAll(async () => {
     await new Promise((r) => (hook ? hook.close(r) : r(null)))
     rmSync(work, { recursive: true, force: true })
   }
-})
+}, 60_000) // stopping the instances and servers can take over the default 10 s on a loaded machine
 
 const rollouts = async () => h!.sys.deps.store.listRollouts(set().toLowerCase(), { limit: 10 })
 const ended = (n: number, what: string) =>

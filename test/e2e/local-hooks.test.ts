@@ -75,7 +75,7 @@ afterAll(async () => {
     await new Promise((resolve) => (hookServer ? hookServer.close(resolve) : resolve(null)))
     rmSync(work, { recursive: true, force: true })
   }
-})
+}, 60_000) // stopping the instances and servers can take over the default 10 s on a loaded machine
 
 describe('lifecycle hooks on the local fabric', () => {
   it(

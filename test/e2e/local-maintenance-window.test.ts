@@ -48,7 +48,7 @@ afterAll(async () => {
     await h.close()
     rmSync(work, { recursive: true, force: true })
   }
-})
+}, 60_000) // stopping the instances and servers can take over the default 10 s on a loaded machine
 
 /** Inside a window of `*\/20 * * * * *` for PT5S (UTC): 0–5 s past each 20 s of the epoch. */
 const inWindow = (ms: number) => ms % EVERY_MS < OPEN_MS

@@ -44,7 +44,7 @@ afterAll(async () => {
   await call('DELETE', set())
   await h.close()
   rmSync(work, { recursive: true, force: true })
-})
+}, 60_000) // stopping the instances and servers can take over the default 10 s on a loaded machine
 
 describe('local fabric through the API', () => {
   it(
